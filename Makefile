@@ -1,0 +1,165 @@
+# hframe - root Makefile (GNU make).
+#
+# One non-recursive build: every module keeps its rules in <dir>/module.mk,
+# included below, and appends to the shared lists (BINS, TEST_BINS,
+# TEST_SCRIPTS, MAN1, MAN8). Outputs go under $(O) (default build/).
+#
+#   make            library, CLI and gateway
+#   make check      deps, then the whole suite twice: gcc, and clang with
+#                   AddressSanitizer + UndefinedBehaviorSanitizer
+#   make run        the gateway on 127.0.0.1:65432 with the built-in index
+#   make install    PREFIX=/usr/local, DESTDIR honoured
+#   make V=1        show the full commands
+
+.DEFAULT_GOAL := all
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR     ?= $(PREFIX)/share/man
+DESTDIR    ?=
+
+O          ?= build
+SAN        ?=
+PKG_CONFIG ?= pkg-config
+CFLAGS     ?= -O2 -g
+LDFLAGS    ?=
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# Debian packages the build and the tests need (see `make deps`).
+DEB_PACKAGES := libyajl-dev check pkg-config clang libclang-rt-14-dev \
+                libjansson-dev python3
+
+YAJL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags yajl)
+YAJL_LIBS    = $(shell $(PKG_CONFIG) --libs yajl)
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wpointer-arith -Wvla -Wformat=2 \
+        -Wno-format-nonliteral
+
+# Ours are appended to the user's CFLAGS (which keep control of -O/-g).
+HF_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fPIC \
+            $(WARN) -Icodec $(YAJL_CFLAGS)
+HF_LDFLAGS =
+ifeq ($(SAN),1)
+HF_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer
+HF_LDFLAGS += -fsanitize=address,undefined
+endif
+ALL_CFLAGS  = $(CFLAGS) $(HF_CFLAGS)
+ALL_LDFLAGS = $(LDFLAGS) $(HF_LDFLAGS)
+
+# Lists the modules append to.
+BINS         :=
+TEST_BINS    :=
+TEST_SCRIPTS :=
+MAN1         :=
+MAN8         :=
+
+# ---------------------------------------------------------------- codec
+CODEC_SRCS := $(wildcard codec/*.c)
+CODEC_OBJS := $(CODEC_SRCS:%.c=$(O)/%.o)
+LIBHFRAME_A  := $(O)/libhframe.a
+LIBHFRAME_SO := $(O)/libhframe.so.0
+HFRAME_PC    := $(O)/hframe.pc
+
+$(LIBHFRAME_A): $(CODEC_OBJS)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBHFRAME_SO): $(CODEC_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-soname,libhframe.so.0 $(ALL_LDFLAGS) -o $@ $^ \
+	    $(YAJL_LIBS)
+
+$(HFRAME_PC): codec/hframe.pc.in Makefile
+	@echo "  GEN     $@"
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(shell sed -n 's/^#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)|g' \
+	    $< > $@
+
+# Everything else links the static library (one binary, no rpath games).
+HF_LIBS = $(LIBHFRAME_A) $(YAJL_LIBS)
+
+$(O)/%.o: %.c
+	@echo "  CC      $@"
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
+
+-include cli/module.mk
+-include gateway/module.mk
+-include tests/module.mk
+-include fuzz/module.mk
+-include bench/module.mk
+
+# ---------------------------------------------------------------- targets
+.PHONY: all lib deps check test run install uninstall clean
+
+lib: $(LIBHFRAME_A) $(LIBHFRAME_SO) $(HFRAME_PC)
+
+all: lib $(BINS)
+
+# Installs the Debian packages that are missing; a no-op when all are
+# present (no network access then).
+deps:
+	$(Q)missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | \
+	        grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "  DEPS   $$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && \
+	    apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# The whole suite, plain gcc and then clang with ASan+UBSan.
+check: deps
+	$(Q)$(MAKE) --no-print-directory O=build/gcc CC=gcc test
+	$(Q)$(MAKE) --no-print-directory O=build/asan CC=clang SAN=1 test
+
+test: all $(TEST_BINS)
+	$(Q)HF_BUILD=$(O) sh tests/run-all.sh $(TEST_BINS) $(TEST_SCRIPTS)
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	exec $(O)/hframe-gateway 127.0.0.1 65432
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	install -m 644 $(LIBHFRAME_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIBHFRAME_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libhframe.so.0 $(DESTDIR)$(LIBDIR)/libhframe.so
+	install -m 644 codec/hframe.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(HFRAME_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(if $(filter $(O)/hframe,$(BINS)),install -m 755 $(O)/hframe $(DESTDIR)$(BINDIR)/)
+	$(if $(filter $(O)/hframe-gateway,$(BINS)),install -m 755 $(O)/hframe-gateway $(DESTDIR)$(SBINDIR)/)
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libhframe.a $(DESTDIR)$(LIBDIR)/libhframe.so \
+	    $(DESTDIR)$(LIBDIR)/libhframe.so.0 \
+	    $(DESTDIR)$(LIBDIR)/pkgconfig/hframe.pc \
+	    $(DESTDIR)$(INCLUDEDIR)/hframe.h $(DESTDIR)$(BINDIR)/hframe \
+	    $(DESTDIR)$(SBINDIR)/hframe-gateway \
+	    $(DESTDIR)$(MANDIR)/man1/hframe.1 \
+	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

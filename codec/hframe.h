@@ -1,0 +1,435 @@
+/*
+ * hframe.h - libhframe, a strict streaming codec for hframe frames.
+ *
+ * Wire format (normative text: docs/protocol.md):
+ *
+ *   +--------+--------+------------------------+---------------------+
+ *   | N (2 bytes, BE) | N bytes: JSON header   | content-length bytes|
+ *   +--------+--------+------------------------+---------------------+
+ *
+ *   The header is one UTF-8 JSON object with the required keys
+ *   "byteorder" ("little" | "big"), "content-type" (non-empty string),
+ *   "content-encoding" (non-empty string) and "content-length" (a
+ *   non-negative JSON integer). Other keys are extension headers whose
+ *   values are JSON scalars. No key may appear twice.
+ *
+ * Conventions used throughout this header:
+ *   - Every function that can fail returns an hf_status. HF_OK is success,
+ *     HF_NEED_MORE means "valid so far, give me more bytes" and is not an
+ *     error; every other value is an error with a name (hf_status_name), a
+ *     generic message (hf_strerror) and, from the decoder, a detailed
+ *     message and byte offsets (hf_error).
+ *   - The caller allocates every context (hf_decoder, hf_header). The
+ *     decoder allocates its internal buffers through the hf_allocator given
+ *     in its hf_limits (the C library's malloc when NULL) and never holds
+ *     more than the configured header limit in them.
+ *   - No global mutable state: separate decoders may be used from separate
+ *     threads without locking.
+ *   - Pointers returned by the decoder (header strings, content slices)
+ *     point either into the caller's input or into the decoder's own
+ *     buffers; each function says how long they live.
+ */
+#ifndef HFRAME_H
+#define HFRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HF_VERSION "0.1.0"
+
+/* Size of the big-endian length prefix that starts every frame. */
+#define HF_PREFIX_LEN 2
+
+/* Smallest legal header: "{}" is the shortest JSON object. */
+#define HF_HEADER_MIN 2
+
+/* The prefix is 16 bits, so no header can be longer. Default limit too. */
+#define HF_HEADER_MAX 65535u
+
+/* Default content limit: 16 MiB comfortably holds any request the
+ * reference peers send while bounding what one frame may make us hold. */
+#define HF_CONTENT_DEFAULT (UINT64_C(16) * 1024 * 1024)
+
+/* Largest content limit that may be configured: 2^53 - 1, the largest
+ * integer every JSON implementation (including doubles) represents
+ * exactly, so every peer reads the same content-length. */
+#define HF_CONTENT_LIMIT_MAX ((UINT64_C(1) << 53) - 1)
+
+/* Extension headers kept per frame. Bounds the header table; 64 is far
+ * above any real use and keeps hf_header under 3 KiB. */
+#define HF_EXT_MAX 64
+
+/* Room for one detailed error message, including the NUL. */
+#define HF_DETAIL_MAX 160
+
+/* ------------------------------------------------------------------ */
+/* Status codes                                                        */
+/* ------------------------------------------------------------------ */
+
+typedef enum hf_status {
+    HF_OK = 0,                /* success */
+    HF_NEED_MORE,             /* not an error: more input bytes needed */
+    HF_E_HEADER_TOO_SHORT,    /* "header-too-short": N < 2 */
+    HF_E_HEADER_TOO_LONG,     /* "header-too-long": N above the header limit */
+    HF_E_UTF8,                /* "invalid-utf8": malformed, overlong,
+                                 surrogate or > U+10FFFF UTF-8 */
+    HF_E_LONE_SURROGATE,      /* "lone-surrogate": \u escape that does not
+                                 form a surrogate pair */
+    HF_E_JSON_SYNTAX,         /* "json-syntax": not well-formed JSON
+                                 (includes BOM, comments, NaN, empty) */
+    HF_E_NOT_OBJECT,          /* "not-object": header is not a JSON object */
+    HF_E_TRAILING_DATA,       /* "trailing-data": non-whitespace after the
+                                 header object's closing brace */
+    HF_E_DUPLICATE_KEY,       /* "duplicate-key": a key appears twice */
+    HF_E_MISSING_KEY,         /* "missing-key": a required key is absent */
+    HF_E_BAD_BYTEORDER,       /* "bad-byteorder": not "little" or "big" */
+    HF_E_BAD_CONTENT_TYPE,    /* "bad-content-type": not a non-empty string */
+    HF_E_BAD_CONTENT_ENCODING,/* "bad-content-encoding": not a non-empty
+                                 string */
+    HF_E_BAD_CONTENT_LENGTH,  /* "bad-content-length": not a non-negative
+                                 JSON integer (fraction, exponent, sign,
+                                 wrong type) */
+    HF_E_CONTENT_TOO_LONG,    /* "content-too-long": above the content limit */
+    HF_E_NESTED_VALUE,        /* "nested-value": extension value is an
+                                 object or array */
+    HF_E_TOO_MANY_EXTENSIONS, /* "too-many-extensions": more than the
+                                 extension limit */
+    HF_E_TRUNCATED,           /* "truncated": input ended inside a frame */
+    HF_E_NOMEM,               /* "out-of-memory": an allocation failed */
+    HF_E_INVALID_ARGUMENT,    /* "invalid-argument": bad call (NULL pointer,
+                                 limit out of range, length mismatch) */
+    HF_E_NO_SPACE,            /* "no-space": output buffer too small */
+    HF_STATUS_COUNT           /* number of codes; not a status */
+} hf_status;
+
+/* Short stable kebab-case name of a status ("duplicate-key"). Never NULL;
+ * unknown values give "unknown". The returned string is static. */
+const char *hf_status_name(hf_status st);
+
+/* One-sentence generic message for a status. Static, never NULL. */
+const char *hf_strerror(hf_status st);
+
+/* Details of a decoding error. */
+typedef struct hf_error {
+    hf_status code;          /* HF_OK when there is no error */
+    uint64_t offset;         /* byte offset from the start of the stream */
+    uint64_t frame_offset;   /* byte offset from the frame's first byte */
+    char detail[HF_DETAIL_MAX]; /* specific message, NUL-terminated,
+                                   e.g. key "content-type" appears twice */
+} hf_error;
+
+/* ------------------------------------------------------------------ */
+/* Limits and allocation                                               */
+/* ------------------------------------------------------------------ */
+
+/* Allocation hooks. malloc/realloc/free semantics; ctx is passed back.
+ * Also handed to yajl, so every byte the decoder holds goes through it. */
+typedef struct hf_allocator {
+    void *(*malloc_fn)(void *ctx, size_t size);
+    void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
+    void (*free_fn)(void *ctx, void *ptr);
+    void *ctx;
+} hf_allocator;
+
+typedef struct hf_limits {
+    size_t max_header;      /* HF_HEADER_MIN .. HF_HEADER_MAX */
+    uint64_t max_content;   /* 0 .. HF_CONTENT_LIMIT_MAX */
+    size_t max_extensions;  /* 0 .. HF_EXT_MAX */
+    const hf_allocator *alloc; /* NULL: the C library's allocator. Must
+                                  outlive every decoder using it. */
+} hf_limits;
+
+/* Fill *lim with the defaults: HF_HEADER_MAX, HF_CONTENT_DEFAULT,
+ * HF_EXT_MAX, NULL allocator. */
+void hf_limits_default(hf_limits *lim);
+
+/* HF_OK when every field of *lim is within its documented range, else
+ * HF_E_INVALID_ARGUMENT. */
+hf_status hf_limits_check(const hf_limits *lim);
+
+/* ------------------------------------------------------------------ */
+/* Decoded header                                                      */
+/* ------------------------------------------------------------------ */
+
+/* A byte string; not NUL-terminated unless stated. */
+typedef struct hf_str {
+    const char *ptr;
+    size_t len;
+} hf_str;
+
+typedef enum hf_byteorder {
+    HF_BYTEORDER_LITTLE = 0,
+    HF_BYTEORDER_BIG = 1
+} hf_byteorder;
+
+/* JSON type of an extension header's value. */
+typedef enum hf_value_type {
+    HF_VALUE_STRING = 0,    /* value: the decoded (unescaped) UTF-8 string */
+    HF_VALUE_NUMBER,        /* value: the number's original JSON text */
+    HF_VALUE_TRUE,          /* value: "true" */
+    HF_VALUE_FALSE,         /* value: "false" */
+    HF_VALUE_NULL           /* value: "null" */
+} hf_value_type;
+
+typedef struct hf_ext {
+    hf_str key;             /* decoded key, UTF-8 */
+    hf_str value;           /* see hf_value_type */
+    hf_value_type type;
+} hf_ext;
+
+/* A frame header, decoded or to be encoded. Decoded strings are UTF-8
+ * (validated), unescaped, and also NUL-terminated (the NUL is not counted
+ * in len) so they can be printed directly; for encoding, strings need not
+ * be NUL-terminated. */
+typedef struct hf_header {
+    hf_byteorder byteorder;
+    hf_str content_type;
+    hf_str content_encoding;
+    uint64_t content_length;
+    size_t n_ext;                /* 0 .. HF_EXT_MAX */
+    hf_ext ext[HF_EXT_MAX];      /* in the order they appeared */
+    size_t header_len;           /* N of the decoded frame; ignored by the
+                                    encoder */
+} hf_header;
+
+/* Zero *h and set byteorder to the host's and the four required fields:
+ * content_type/content_encoding point at the given NUL-terminated
+ * strings (not copied), content_length is 0. */
+void hf_header_init(hf_header *h, const char *content_type,
+                    const char *content_encoding);
+
+/* Byte order of the host this library runs on. */
+hf_byteorder hf_host_byteorder(void);
+
+/* "little" or "big". */
+const char *hf_byteorder_name(hf_byteorder bo);
+
+/* Append an extension header (pointers stored, not copied).
+ * HF_E_TOO_MANY_EXTENSIONS when h already holds HF_EXT_MAX. */
+hf_status hf_header_add_ext(hf_header *h, hf_str key, hf_str value,
+                            hf_value_type type);
+
+/* Find an extension header by exact key; NULL when absent. */
+const hf_ext *hf_header_find_ext(const hf_header *h, const char *key,
+                                 size_t key_len);
+
+/* ------------------------------------------------------------------ */
+/* Streaming decoder                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef enum hf_event_type {
+    HF_EV_NEED_MORE = 0, /* every byte pushed was consumed; push more */
+    HF_EV_HEADER,        /* a header is complete: hf_decoder_header() */
+    HF_EV_CONTENT,       /* ev.data/ev.len: the next slice of content */
+    HF_EV_FRAME_END,     /* the frame is complete (after its content) */
+    HF_EV_ERROR          /* the stream is invalid: hf_decoder_error() */
+} hf_event_type;
+
+typedef struct hf_event {
+    hf_event_type type;
+    const unsigned char *data; /* HF_EV_CONTENT only: points into the
+                                  caller's input, valid as long as it is */
+    size_t len;                /* HF_EV_CONTENT only */
+} hf_event;
+
+/* Private state. Allocate it yourself (stack, struct member, malloc);
+ * touch it only through the functions below. */
+typedef struct hf_decoder {
+    hf_limits lim;
+    int state;                /* internal state machine */
+    unsigned char prefix[2];
+    size_t header_len;        /* N of the current frame */
+    size_t have;              /* bytes of the current part gathered */
+    uint64_t content_left;    /* content bytes still expected */
+    uint64_t stream_pos;      /* bytes consumed since init/reset */
+    uint64_t frame_start;     /* stream_pos of the current frame's start */
+    uint64_t frames;          /* frames completed */
+    unsigned char *hbuf;      /* header bytes split across pushes */
+    size_t hbuf_cap;
+    char *arena;              /* decoded header strings */
+    size_t arena_cap;
+    size_t arena_len;
+    hf_header header;
+    hf_error error;
+} hf_decoder;
+
+/* Prepare *d. lim may be NULL for the defaults; it is copied.
+ * HF_E_INVALID_ARGUMENT when a limit is out of range (d is then left
+ * initialised with the defaults, so hf_decoder_free is still safe). */
+hf_status hf_decoder_init(hf_decoder *d, const hf_limits *lim);
+
+/* Release the decoder's buffers. *d may be re-initialised afterwards. */
+void hf_decoder_free(hf_decoder *d);
+
+/* Forget any partial frame and any error and start a new stream at
+ * offset 0. Buffers are kept for reuse. */
+void hf_decoder_reset(hf_decoder *d);
+
+/*
+ * Push up to len bytes. Returns the number of bytes consumed (<= len) and
+ * fills *ev with the event that stopped it; call again with the rest of
+ * the input (data + returned count) until the event is HF_EV_NEED_MORE.
+ *
+ *  - HF_EV_HEADER: hf_decoder_header() now returns the frame's header. It
+ *    stays valid until the first push after HF_EV_FRAME_END (or a reset).
+ *  - HF_EV_CONTENT: ev->data points into *data (no copy); a frame's
+ *    content may arrive in several slices. No slice for zero-length
+ *    content.
+ *  - HF_EV_FRAME_END: the frame is complete. Returned with 0 bytes
+ *    consumed when the last content byte came in the previous event.
+ *  - HF_EV_ERROR: the stream is invalid at hf_decoder_error()->offset.
+ *    Every later push returns HF_EV_ERROR and consumes nothing until
+ *    hf_decoder_reset.
+ *
+ * Cost is linear in the bytes pushed: a header split over many pushes is
+ * gathered (at most the header limit) and parsed once when complete.
+ * Passing len == 0 is allowed (data may then be NULL).
+ */
+size_t hf_decoder_push(hf_decoder *d, const void *data, size_t len,
+                       hf_event *ev);
+
+/* Declare the end of the input. HF_OK when the decoder stands between
+ * frames; HF_E_TRUNCATED (with details in hf_decoder_error) when the
+ * input ended inside a frame; the pending error when there is one. */
+hf_status hf_decoder_finish(hf_decoder *d);
+
+/* The current frame's header (see HF_EV_HEADER for its lifetime); NULL
+ * when no header is complete. */
+const hf_header *hf_decoder_header(const hf_decoder *d);
+
+/* The decoder's error; code is HF_OK when there is none. */
+const hf_error *hf_decoder_error(const hf_decoder *d);
+
+/* Bytes consumed since init/reset (the next byte's stream offset). */
+uint64_t hf_decoder_offset(const hf_decoder *d);
+
+/* Frames completed since init/reset. */
+uint64_t hf_decoder_frames(const hf_decoder *d);
+
+/* Non-zero while the decoder stands inside a frame (bytes of an
+ * unfinished frame have been consumed). */
+int hf_decoder_in_frame(const hf_decoder *d);
+
+/* ------------------------------------------------------------------ */
+/* One-shot decoding                                                   */
+/* ------------------------------------------------------------------ */
+
+typedef struct hf_frame {
+    const hf_header *header;  /* owned by the decoder, see hf_decode */
+    const unsigned char *content; /* points into buf */
+    size_t content_len;
+    size_t frame_len;         /* 2 + N + content_len */
+    size_t need;              /* HF_NEED_MORE: total bytes from buf[0]
+                                 known to be needed (>= len + 1) */
+} hf_frame;
+
+/*
+ * Decode the one frame that starts at buf[0], using d for storage (d is
+ * reset first; its limits apply). Returns:
+ *  - HF_OK: *out describes the frame; out->header lives until d is next
+ *    used, out->content points into buf. Bytes after out->frame_len are
+ *    not examined.
+ *  - HF_NEED_MORE: buf holds a valid beginning of a frame; out->need
+ *    says how many bytes in total are needed to make progress.
+ *  - an error: details in hf_decoder_error(d), offsets relative to buf.
+ */
+hf_status hf_decode(hf_decoder *d, const void *buf, size_t len,
+                    hf_frame *out);
+
+/* Convenience: validate one header given as raw JSON bytes (without the
+ * length prefix), as the decoder would. Offsets in the error count from
+ * json[0] plus 2, i.e. as if the prefix preceded it. */
+hf_status hf_parse_header(hf_decoder *d, const void *json, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Canonical header JSON (the form json.dumps(obj, ensure_ascii=False)
+ * gives): keys byteorder, content-type, content-encoding, content-length,
+ * then the extensions in order; separators ", " and ": ".
+ *
+ * hf_header_json_len: the length of that JSON text (without the prefix),
+ * or 0 when the header cannot be encoded (invalid UTF-8 in a string, an
+ * empty content type or encoding, n_ext out of range, a number value that
+ * is not a JSON number, a content length above HF_CONTENT_LIMIT_MAX).
+ */
+size_t hf_header_json_len(const hf_header *h);
+
+/*
+ * Write the 2-byte prefix and the canonical header JSON to out.
+ * *written receives the bytes written on HF_OK, and on HF_E_NO_SPACE the
+ * bytes that would be needed. Errors: HF_E_INVALID_ARGUMENT (see
+ * hf_header_json_len), HF_E_HEADER_TOO_LONG (JSON above HF_HEADER_MAX),
+ * HF_E_NO_SPACE.
+ */
+hf_status hf_encode_header(const hf_header *h, unsigned char *out,
+                           size_t cap, size_t *written);
+
+/*
+ * Write a whole frame: h's fields with content_length taken from
+ * content_len (h->content_length is ignored), then the content.
+ * Same errors and *written semantics as hf_encode_header.
+ */
+hf_status hf_encode(const hf_header *h, const void *content,
+                    size_t content_len, unsigned char *out, size_t cap,
+                    size_t *written);
+
+/* Non-zero when the raw header bytes json[0..len) are exactly the
+ * canonical encoding of h (used to tell canonical input apart). */
+int hf_header_is_canonical(const hf_header *h, const void *json,
+                           size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Canonical JSON writer                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Length of s[0..len) written as a canonical JSON string, quotes included
+ * ('"' -> \", '\' -> \\, \n \r \t \b \f, other bytes < 0x20 as \u00xx,
+ * everything else raw). 0 when s is not valid UTF-8 (a valid result is
+ * never shorter than 2).
+ */
+size_t hf_json_string_len(const void *s, size_t len);
+
+/*
+ * Write s as a canonical JSON string to out. HF_OK with *written set;
+ * HF_E_UTF8 when s is not valid UTF-8; HF_E_NO_SPACE with *written set to
+ * the bytes needed.
+ */
+hf_status hf_json_write_string(unsigned char *out, size_t cap,
+                               const void *s, size_t len, size_t *written);
+
+/*
+ * Write a flat JSON object of string members in canonical form:
+ * {"k0": "v0", "k1": "v1"} with n pairs (keys[i], values[i]).
+ * Used for {"result": ...} and {"error": ..., "message": ...} contents.
+ * Same return values as hf_json_write_string.
+ */
+hf_status hf_json_write_object(unsigned char *out, size_t cap,
+                               const hf_str *keys, const hf_str *values,
+                               size_t n, size_t *written);
+
+/* Length hf_json_write_object would write; 0 on invalid UTF-8. */
+size_t hf_json_object_len(const hf_str *keys, const hf_str *values,
+                          size_t n);
+
+/* ------------------------------------------------------------------ */
+/* UTF-8                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Strict UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing
+ * above U+10FFFF). Returns len when s is valid, else the offset of the
+ * first byte of the first invalid sequence. */
+size_t hf_utf8_check(const void *s, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HFRAME_H */

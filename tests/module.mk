@@ -1,0 +1,10 @@
+# tests/module.mk - the codec's Check suite.
+# Other modules build their own suites in their module.mk.
+
+$(O)/tests/%.o: MOD_CFLAGS = $(CHECK_CFLAGS)
+
+$(O)/tests/check_codec: $(O)/tests/check_codec.o $(LIBHFRAME_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(HF_LIBS) $(CHECK_LIBS)
+
+TEST_BINS += $(O)/tests/check_codec
