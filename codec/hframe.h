@@ -20,9 +20,11 @@
  *     generic message (hf_strerror) and, from the decoder, a detailed
  *     message and byte offsets (hf_error).
  *   - The caller allocates every context (hf_decoder, hf_header). The
- *     decoder allocates its internal buffers through the hf_allocator given
- *     in its hf_limits (the C library's malloc when NULL) and never holds
- *     more than the configured header limit in them.
+ *     decoder allocates its two internal buffers (raw header bytes split
+ *     across pushes, decoded header strings) through the hf_allocator given
+ *     in its hf_limits (the C library's malloc when NULL); each holds at
+ *     most the header limit plus one byte. yajl's small per-header parser
+ *     state uses the C library's allocator.
  *   - No global mutable state: separate decoders may be used from separate
  *     threads without locking.
  *   - Pointers returned by the decoder (header strings, content slices)
@@ -126,8 +128,9 @@ typedef struct hf_error {
 /* Limits and allocation                                               */
 /* ------------------------------------------------------------------ */
 
-/* Allocation hooks. malloc/realloc/free semantics; ctx is passed back.
- * Also handed to yajl, so every byte the decoder holds goes through it. */
+/* Allocation hooks for the decoder's buffers. malloc/realloc/free
+ * semantics; ctx is passed back. (Not handed to yajl: yajl does not
+ * survive a failing allocator, so it keeps the C library's.) */
 typedef struct hf_allocator {
     void *(*malloc_fn)(void *ctx, size_t size);
     void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
@@ -253,6 +256,7 @@ typedef struct hf_decoder {
     char *arena;              /* decoded header strings */
     size_t arena_cap;
     size_t arena_len;
+    int header_valid;         /* header holds the current frame's */
     hf_header header;
     hf_error error;
 } hf_decoder;
@@ -354,19 +358,25 @@ hf_status hf_parse_header(hf_decoder *d, const void *json, size_t len);
  * gives): keys byteorder, content-type, content-encoding, content-length,
  * then the extensions in order; separators ", " and ": ".
  *
+ * The encoder refuses headers a decoder would refuse: HF_E_BAD_BYTEORDER
+ * (not one of the enum values), HF_E_BAD_CONTENT_TYPE /
+ * HF_E_BAD_CONTENT_ENCODING (empty), HF_E_UTF8 (a string or key that is
+ * not valid UTF-8), HF_E_CONTENT_TOO_LONG (above HF_CONTENT_LIMIT_MAX),
+ * HF_E_TOO_MANY_EXTENSIONS (n_ext above HF_EXT_MAX), HF_E_DUPLICATE_KEY
+ * (an extension key repeating a required or earlier key),
+ * HF_E_INVALID_ARGUMENT (a NUMBER value that is not exactly one JSON
+ * number, an unknown value type, NULL pointers).
+ *
  * hf_header_json_len: the length of that JSON text (without the prefix),
- * or 0 when the header cannot be encoded (invalid UTF-8 in a string, an
- * empty content type or encoding, n_ext out of range, a number value that
- * is not a JSON number, a content length above HF_CONTENT_LIMIT_MAX).
+ * or 0 when the header cannot be encoded.
  */
 size_t hf_header_json_len(const hf_header *h);
 
 /*
  * Write the 2-byte prefix and the canonical header JSON to out.
  * *written receives the bytes written on HF_OK, and on HF_E_NO_SPACE the
- * bytes that would be needed. Errors: HF_E_INVALID_ARGUMENT (see
- * hf_header_json_len), HF_E_HEADER_TOO_LONG (JSON above HF_HEADER_MAX),
- * HF_E_NO_SPACE.
+ * bytes that would be needed. Errors: those listed above,
+ * HF_E_HEADER_TOO_LONG (JSON above HF_HEADER_MAX), HF_E_NO_SPACE.
  */
 hf_status hf_encode_header(const hf_header *h, unsigned char *out,
                            size_t cap, size_t *written);
