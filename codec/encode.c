@@ -165,6 +165,21 @@ static void sink_ext_value(hf_sink *s, const hf_ext *e)
     }
 }
 
+/* Decimal digits of v into num (room for 20); returns their count. */
+static size_t format_u64(char num[24], uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (i = 0; i < n; i++)
+        num[i] = tmp[n - 1 - i];
+    return n;
+}
+
 /* The canonical header JSON of a header that passed check_header. */
 static void sink_header(hf_sink *s, const hf_header *h)
 {
@@ -181,8 +196,7 @@ static void sink_header(hf_sink *s, const hf_header *h)
     sink_key(s, required_keys[2], 0);
     sink_string(s, h->content_encoding);
     sink_key(s, required_keys[3], 0);
-    snprintf(num, sizeof num, "%llu", (unsigned long long)h->content_length);
-    hf_sink_str(s, num);
+    hf_sink_put(s, num, format_u64(num, h->content_length));
     for (i = 0; i < h->n_ext; i++) {
         hf_sink_put(s, ", ", 2);
         sink_string(s, h->ext[i].key);

@@ -151,8 +151,11 @@ static int check_surrogates(parse_ctx *c)
     unsigned u;
 
     for (i = start + 1; i + 1 < end; i++) {
-        if (j[i] != '\\')
-            continue;
+        const unsigned char *q = memchr(j + i, '\\', end - 1 - i);
+
+        if (q == NULL)
+            break;
+        i = (size_t)(q - j);
         if (j[i + 1] != 'u' || end - i < 6) {
             i++;
             continue;
@@ -255,28 +258,33 @@ static int cb_boolean(void *ctx, int b)
     return store_ext_value(c, "false", 5, HF_VALUE_FALSE);
 }
 
+static int content_length_error(parse_ctx *c, hf_status code,
+                                const char *s, size_t n)
+{
+    char shown[48], msg[HF_DETAIL_MAX];
+
+    hf_quote_for_message(shown, sizeof shown, s, n);
+    if (code == HF_E_BAD_CONTENT_LENGTH)
+        return fail(c, code, "content-length must be a non-negative "
+                    "integer, not %s", shown);
+    snprintf(msg, sizeof msg, "content-length %s exceeds the limit of %llu",
+             shown, (unsigned long long)c->d->lim.max_content);
+    return fail(c, code, "%s", msg);
+}
+
 static int set_content_length(parse_ctx *c, const char *s, size_t n)
 {
-    char shown[48];
     uint64_t v = 0;
     size_t i;
 
-    hf_quote_for_message(shown, sizeof shown, s, n);
     for (i = 0; i < n; i++)
         if (s[i] < '0' || s[i] > '9')
-            return fail(c, HF_E_BAD_CONTENT_LENGTH, "content-length must "
-                        "be a non-negative integer, not %s", shown);
+            return content_length_error(c, HF_E_BAD_CONTENT_LENGTH, s, n);
     for (i = 0; i < n; i++) {
-        if (v > (UINT64_MAX - 9) / 10 ||
-            v * 10 + (uint64_t)(s[i] - '0') > c->d->lim.max_content) {
-            char msg[HF_DETAIL_MAX];
-
-            snprintf(msg, sizeof msg, "content-length %s exceeds the limit "
-                     "of %llu", shown,
-                     (unsigned long long)c->d->lim.max_content);
-            return fail(c, HF_E_CONTENT_TOO_LONG, "%s", msg);
-        }
+        /* v <= max_content <= 2^53 - 1 here, so v * 10 + 9 cannot wrap. */
         v = v * 10 + (uint64_t)(s[i] - '0');
+        if (v > c->d->lim.max_content)
+            return content_length_error(c, HF_E_CONTENT_TOO_LONG, s, n);
     }
     c->d->header.content_length = v;
     c->cur = KEY_NONE;
