@@ -307,6 +307,8 @@ hf_status hf_decode(hf_decoder *d, const void *buf, size_t len,
     memset(out, 0, sizeof *out);
     if (buf == NULL && len > 0)
         return HF_E_INVALID_ARGUMENT;
+    if (p == NULL)
+        p = (const unsigned char *)"";
     hf_decoder_reset(d);
     for (;;) {
         off += hf_decoder_push(d, p + off, len - off, &ev);
