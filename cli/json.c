@@ -1,0 +1,403 @@
+/* json.c - JSON output in the canonical form (through the codec's
+ * string writer), the lone-surrogate escape check, and the canonical
+ * re-writer of one JSON value parsed with yajl (encode --json). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "cli.h"
+
+/* Nesting accepted by the re-writer. yajl has no limit of its own; 512
+ * is far beyond real documents and bounds the state array below. */
+#define CANON_DEPTH_MAX 512
+
+int cli_json_string(cli_buf *b, const void *s, size_t len)
+{
+    size_t need = hf_json_string_len(s, len), written;
+
+    if (need == 0 || cli_buf_reserve(b, need) != 0)
+        return -1;
+    if (hf_json_write_string(b->p + b->len, b->cap - b->len, s, len,
+                             &written) != HF_OK)
+        return -1;
+    b->len += written;
+    return 0;
+}
+
+static int buf_str(cli_buf *b, const char *s)
+{
+    return cli_buf_append(b, s, strlen(s));
+}
+
+static int header_ext(cli_buf *b, const hf_ext *x)
+{
+    if (buf_str(b, ", ") != 0 ||
+        cli_json_string(b, x->key.ptr, x->key.len) != 0 ||
+        buf_str(b, ": ") != 0)
+        return -1;
+    if (x->type == HF_VALUE_STRING)
+        return cli_json_string(b, x->value.ptr, x->value.len);
+    return cli_buf_append(b, x->value.ptr, x->value.len);
+}
+
+int cli_json_header(cli_buf *b, const hf_header *h)
+{
+    char num[32];
+    size_t i;
+
+    snprintf(num, sizeof(num), "%" PRIu64, h->content_length);
+    if (buf_str(b, "{\"byteorder\": \"") != 0 ||
+        buf_str(b, hf_byteorder_name(h->byteorder)) != 0 ||
+        buf_str(b, "\", \"content-type\": ") != 0 ||
+        cli_json_string(b, h->content_type.ptr, h->content_type.len) != 0 ||
+        buf_str(b, ", \"content-encoding\": ") != 0 ||
+        cli_json_string(b, h->content_encoding.ptr,
+                        h->content_encoding.len) != 0 ||
+        buf_str(b, ", \"content-length\": ") != 0 || buf_str(b, num) != 0)
+        return -1;
+    for (i = 0; i < h->n_ext && i < HF_EXT_MAX; i++) {
+        if (header_ext(b, &h->ext[i]) != 0)
+            return -1;
+    }
+    return buf_str(b, "}");
+}
+
+/* ---------------------------------------------------------------- */
+/* Lone surrogate escapes                                            */
+/* ---------------------------------------------------------------- */
+
+enum {
+    ESC_TEXT = 0,   /* outside an escape */
+    ESC_SLASH,      /* after a backslash */
+    ESC_HEX,        /* in the four hex digits of a \u escape */
+    ESC_WANT_SLASH, /* after a high surrogate: a low one must follow */
+    ESC_WANT_U,
+    ESC_LOW_HEX     /* in the hex digits of the expected low surrogate */
+};
+
+void cli_esc_init(cli_esc *e)
+{
+    memset(e, 0, sizeof(*e));
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* One byte of a \u escape's hex digits; returns the next state. */
+static int esc_hex(cli_esc *e, unsigned char c, int low)
+{
+    int v = hex_value(c);
+
+    if (v < 0)
+        return ESC_TEXT;   /* not JSON; yajl reports it */
+    e->unit = e->unit << 4 | (unsigned)v;
+    if (++e->digits < 4)
+        return low ? ESC_LOW_HEX : ESC_HEX;
+    if (low)
+        return e->unit >= 0xDC00 && e->unit <= 0xDFFF ? ESC_TEXT : -1;
+    if (e->unit >= 0xD800 && e->unit <= 0xDBFF)
+        return ESC_WANT_SLASH;
+    return e->unit >= 0xDC00 && e->unit <= 0xDFFF ? -1 : ESC_TEXT;
+}
+
+static int esc_step(cli_esc *e, unsigned char c)
+{
+    switch (e->state) {
+    case ESC_TEXT:
+        if (c == '\\') {
+            e->esc_start = e->pos;
+            return ESC_SLASH;
+        }
+        return ESC_TEXT;
+    case ESC_SLASH:
+        e->unit = 0;
+        e->digits = 0;
+        return c == 'u' ? ESC_HEX : ESC_TEXT;
+    case ESC_HEX:
+        return esc_hex(e, c, 0);
+    case ESC_WANT_SLASH:
+        return c == '\\' ? ESC_WANT_U : -1;
+    case ESC_WANT_U:
+        e->unit = 0;
+        e->digits = 0;
+        return c == 'u' ? ESC_LOW_HEX : -1;
+    default:
+        return esc_hex(e, c, 1);
+    }
+}
+
+int cli_esc_feed(cli_esc *e, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    size_t i;
+
+    if (e->state < 0)
+        return -1;
+    for (i = 0; i < n; i++, e->pos++) {
+        e->state = esc_step(e, s[i]);
+        if (e->state < 0) {
+            e->bad_at = e->esc_start;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_esc_finish(cli_esc *e)
+{
+    if (e->state < 0)
+        return -1;
+    if (e->state >= ESC_WANT_SLASH) {
+        e->bad_at = e->esc_start;
+        e->state = -1;
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Canonical re-writer                                               */
+/* ---------------------------------------------------------------- */
+
+enum { CANON_YAJL = 0, CANON_DEEP, CANON_BIG, CANON_UTF8 };
+
+struct cli_canon {
+    yajl_handle y;
+    cli_buf *out;
+    int depth;
+    int after_key;                   /* next value follows "key": */
+    unsigned char first[CANON_DEPTH_MAX + 1]; /* container still empty */
+    int why;                         /* CANON_* when a callback stops */
+    uint64_t fed;                    /* bytes before the current chunk */
+    cli_esc esc;
+    char err[256];
+};
+
+/* Separator before a value or key at the current depth. */
+static int canon_sep(cli_canon *c)
+{
+    if (c->after_key) {
+        c->after_key = 0;
+        return 0;
+    }
+    if (c->depth == 0)
+        return 0;
+    if (c->first[c->depth]) {
+        c->first[c->depth] = 0;
+        return 0;
+    }
+    return cli_buf_append(c->out, ", ", 2);
+}
+
+static int canon_raw(cli_canon *c, const void *p, size_t n)
+{
+    if (canon_sep(c) != 0 || cli_buf_append(c->out, p, n) != 0) {
+        c->why = CANON_BIG;
+        return 0;
+    }
+    return 1;
+}
+
+static int canon_null(void *ctx)
+{
+    return canon_raw(ctx, "null", 4);
+}
+
+static int canon_bool(void *ctx, int v)
+{
+    return v ? canon_raw(ctx, "true", 4) : canon_raw(ctx, "false", 5);
+}
+
+static int canon_number(void *ctx, const char *s, size_t n)
+{
+    return canon_raw(ctx, s, n);
+}
+
+static int canon_text(cli_canon *c, const unsigned char *s, size_t n)
+{
+    if (hf_json_string_len(s, n) == 0) {
+        c->why = CANON_UTF8;
+        return 0;
+    }
+    if (canon_sep(c) != 0 || cli_json_string(c->out, s, n) != 0) {
+        c->why = CANON_BIG;
+        return 0;
+    }
+    return 1;
+}
+
+static int canon_string(void *ctx, const unsigned char *s, size_t n)
+{
+    return canon_text(ctx, s, n);
+}
+
+static int canon_key(void *ctx, const unsigned char *s, size_t n)
+{
+    cli_canon *c = ctx;
+
+    if (!canon_text(c, s, n))
+        return 0;
+    if (cli_buf_append(c->out, ": ", 2) != 0) {
+        c->why = CANON_BIG;
+        return 0;
+    }
+    c->after_key = 1;
+    return 1;
+}
+
+static int canon_open(cli_canon *c, const char *brace)
+{
+    if (c->depth >= CANON_DEPTH_MAX) {
+        c->why = CANON_DEEP;
+        return 0;
+    }
+    if (!canon_raw(c, brace, 1))
+        return 0;
+    c->depth++;
+    c->first[c->depth] = 1;
+    return 1;
+}
+
+static int canon_close(cli_canon *c, const char *brace)
+{
+    c->depth--;
+    if (cli_buf_append(c->out, brace, 1) != 0) {
+        c->why = CANON_BIG;
+        return 0;
+    }
+    return 1;
+}
+
+static int canon_start_map(void *ctx)
+{
+    return canon_open(ctx, "{");
+}
+
+static int canon_end_map(void *ctx)
+{
+    return canon_close(ctx, "}");
+}
+
+static int canon_start_array(void *ctx)
+{
+    return canon_open(ctx, "[");
+}
+
+static int canon_end_array(void *ctx)
+{
+    return canon_close(ctx, "]");
+}
+
+static const yajl_callbacks canon_callbacks = {
+    canon_null, canon_bool, NULL, NULL, canon_number, canon_string,
+    canon_start_map, canon_key, canon_end_map, canon_start_array,
+    canon_end_array
+};
+
+cli_canon *cli_canon_new(cli_buf *out)
+{
+    cli_canon *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->out = out;
+    c->y = yajl_alloc(&canon_callbacks, NULL, c);
+    if (c->y == NULL) {
+        free(c);
+        return NULL;
+    }
+    cli_esc_init(&c->esc);
+    return c;
+}
+
+void cli_canon_free(cli_canon *c)
+{
+    if (c == NULL)
+        return;
+    yajl_free(c->y);
+    free(c);
+}
+
+/* Record why yajl stopped, at offset off of the input. */
+static void canon_fail(cli_canon *c, const unsigned char *p, size_t n,
+                       uint64_t off)
+{
+    unsigned char *msg;
+    size_t len;
+
+    switch (c->why) {
+    case CANON_DEEP:
+        snprintf(c->err, sizeof(c->err),
+                 "offset %" PRIu64 ": nesting deeper than %d", off,
+                 CANON_DEPTH_MAX);
+        return;
+    case CANON_BIG:
+        snprintf(c->err, sizeof(c->err),
+                 "offset %" PRIu64 ": canonical form exceeds the content "
+                 "limit of %zu bytes", off, c->out->max);
+        return;
+    case CANON_UTF8:
+        snprintf(c->err, sizeof(c->err),
+                 "offset %" PRIu64 ": string is not valid UTF-8", off);
+        return;
+    default:
+        break;
+    }
+    msg = yajl_get_error(c->y, 0, p, n);
+    len = msg == NULL ? 0 : strlen((char *)msg);
+    while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+        len--;
+    snprintf(c->err, sizeof(c->err), "offset %" PRIu64 ": %.*s", off,
+             (int)len, msg == NULL ? "" : (char *)msg);
+    if (msg != NULL)
+        yajl_free_error(c->y, msg);
+}
+
+int cli_canon_feed(cli_canon *c, const void *p, size_t n)
+{
+    yajl_status st = yajl_parse(c->y, p, n);
+
+    if (st != yajl_status_ok) {
+        canon_fail(c, p, n, c->fed + yajl_get_bytes_consumed(c->y));
+        return -1;
+    }
+    if (cli_esc_feed(&c->esc, p, n) != 0) {
+        snprintf(c->err, sizeof(c->err),
+                 "offset %" PRIu64 ": \\u escape is a lone surrogate",
+                 c->esc.bad_at);
+        return -1;
+    }
+    c->fed += n;
+    return 0;
+}
+
+int cli_canon_finish(cli_canon *c)
+{
+    if (yajl_complete_parse(c->y) != yajl_status_ok) {
+        canon_fail(c, NULL, 0, c->fed);
+        return -1;
+    }
+    if (cli_esc_finish(&c->esc) != 0) {
+        snprintf(c->err, sizeof(c->err),
+                 "offset %" PRIu64 ": \\u escape is a lone surrogate",
+                 c->esc.bad_at);
+        return -1;
+    }
+    return 0;
+}
+
+const char *cli_canon_error(const cli_canon *c)
+{
+    return c->err;
+}

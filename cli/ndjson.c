@@ -1,0 +1,323 @@
+/* ndjson.c - the NDJSON record format of `decode --ndjson` and
+ * `encode --ndjson`: one JSON object per line,
+ *   {"header": {...every header key...}, "text": "..."}   or
+ *   {"header": {...}, "base64": "..."}
+ * "text" when content-encoding is utf-8 (any case) and the content is
+ * valid UTF-8, "base64" otherwise. The header object is validated by the
+ * codec itself (hf_parse_header), so records obey the frame rules. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "cli.h"
+
+/* Nesting tolerated inside a record before the codec sees the header
+ * (which rejects any nesting anyway); bounds the work on bad input. */
+#define REC_DEPTH_MAX 64
+
+static int content_is_text(const hf_header *h, const unsigned char *c,
+                           size_t len)
+{
+    if (h->content_encoding.len != 5 ||
+        strncasecmp(h->content_encoding.ptr, "utf-8", 5) != 0)
+        return 0;
+    return hf_utf8_check(c, len) == len;
+}
+
+static int record_base64(cli_buf *b, const unsigned char *c, size_t len)
+{
+    size_t n = cli_b64_len(len);
+
+    if ((n == 0 && len > 0) || cli_buf_reserve(b, n + 1) != 0)
+        return -1;
+    cli_b64_encode(b->p + b->len, c, len);
+    b->len += n;
+    return cli_buf_append(b, "\"", 1);
+}
+
+int cli_ndjson_record(cli_buf *b, const hf_header *h,
+                      const unsigned char *content, size_t len)
+{
+    if (cli_buf_append(b, "{\"header\": ", 11) != 0 ||
+        cli_json_header(b, h) != 0)
+        return -1;
+    if (content_is_text(h, content, len)) {
+        if (cli_buf_append(b, ", \"text\": ", 10) != 0 ||
+            cli_json_string(b, content, len) != 0)
+            return -1;
+    } else if (cli_buf_append(b, ", \"base64\": \"", 13) != 0 ||
+               record_base64(b, content, len) != 0) {
+        return -1;
+    }
+    return cli_buf_append(b, "}\n", 2);
+}
+
+/* ---------------------------------------------------------------- */
+/* Reading records                                                   */
+/* ---------------------------------------------------------------- */
+
+enum { M_NONE = 0, M_HEADER = 1, M_TEXT = 2, M_BASE64 = 4 };
+
+typedef struct rec_parse {
+    yajl_handle y;
+    int depth;          /* 1 inside the record, 2 inside its header */
+    int member;         /* M_* whose value comes next */
+    int seen;           /* M_* bits already present */
+    size_t hdr_start;   /* header object's span in the line */
+    size_t hdr_end;
+    cli_buf *raw;       /* "text" bytes or "base64" characters */
+    char *err;
+    size_t errcap;
+} rec_parse;
+
+static int rec_fail(rec_parse *r, const char *msg)
+{
+    snprintf(r->err, r->errcap, "%s", msg);
+    return 0;
+}
+
+/* A scalar or array at the record's level is never right. */
+static int rec_scalar(rec_parse *r)
+{
+    if (r->depth == 0)
+        return rec_fail(r, "record is not a JSON object");
+    if (r->depth == 1)
+        return rec_fail(r, r->member == M_HEADER
+                               ? "\"header\" is not an object"
+                               : "\"text\"/\"base64\" is not a string");
+    return 1;
+}
+
+static int rec_null(void *ctx)
+{
+    return rec_scalar(ctx);
+}
+
+static int rec_bool(void *ctx, int v)
+{
+    (void)v;
+    return rec_scalar(ctx);
+}
+
+static int rec_number(void *ctx, const char *s, size_t n)
+{
+    (void)s;
+    (void)n;
+    return rec_scalar(ctx);
+}
+
+static int rec_string(void *ctx, const unsigned char *s, size_t n)
+{
+    rec_parse *r = ctx;
+
+    if (r->depth != 1)
+        return rec_scalar(r);
+    if (r->member == M_HEADER)
+        return rec_scalar(r);
+    if (cli_buf_append(r->raw, s, n) != 0)
+        return rec_fail(r, "content exceeds the content limit");
+    r->member = M_NONE;
+    return 1;
+}
+
+static int rec_open(rec_parse *r)
+{
+    if (r->depth >= REC_DEPTH_MAX)
+        return rec_fail(r, "record nested too deeply");
+    r->depth++;
+    return 1;
+}
+
+static int rec_start_map(void *ctx)
+{
+    rec_parse *r = ctx;
+
+    if (r->depth == 1) {
+        if (r->member != M_HEADER)
+            return rec_scalar(r);
+        r->hdr_start = yajl_get_bytes_consumed(r->y) - 1;
+    }
+    return rec_open(r);
+}
+
+static int rec_end_map(void *ctx)
+{
+    rec_parse *r = ctx;
+
+    r->depth--;
+    if (r->depth == 1) {
+        r->hdr_end = yajl_get_bytes_consumed(r->y);
+        r->member = M_NONE;
+    }
+    return 1;
+}
+
+static int rec_start_array(void *ctx)
+{
+    rec_parse *r = ctx;
+
+    if (r->depth <= 1)
+        return rec_scalar(r);
+    return rec_open(r);
+}
+
+static int rec_end_array(void *ctx)
+{
+    ((rec_parse *)ctx)->depth--;
+    return 1;
+}
+
+static int rec_key(void *ctx, const unsigned char *s, size_t n)
+{
+    rec_parse *r = ctx;
+    int m = M_NONE;
+
+    if (r->depth != 1)
+        return 1;
+    if (n == 6 && memcmp(s, "header", 6) == 0)
+        m = M_HEADER;
+    else if (n == 4 && memcmp(s, "text", 4) == 0)
+        m = M_TEXT;
+    else if (n == 6 && memcmp(s, "base64", 6) == 0)
+        m = M_BASE64;
+    if (m == M_NONE)
+        return rec_fail(r, "unknown record member (expected \"header\", "
+                           "\"text\" or \"base64\")");
+    if ((r->seen & m) != 0)
+        return rec_fail(r, "record member appears twice");
+    if (m != M_HEADER && (r->seen & (M_TEXT | M_BASE64)) != 0)
+        return rec_fail(r, "record has both \"text\" and \"base64\"");
+    r->seen |= m;
+    r->member = m;
+    return 1;
+}
+
+static const yajl_callbacks rec_callbacks = {
+    rec_null, rec_bool, NULL, NULL, rec_number, rec_string,
+    rec_start_map, rec_key, rec_end_map, rec_start_array, rec_end_array
+};
+
+/* Run yajl over the line; 0 or -1 with r->err filled. */
+static int rec_syntax(rec_parse *r, const unsigned char *line, size_t len)
+{
+    yajl_status st = yajl_parse(r->y, line, len);
+    unsigned char *msg;
+    size_t n;
+
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(r->y);
+    if (st == yajl_status_ok)
+        return 0;
+    if (st == yajl_status_client_canceled)
+        return -1;
+    msg = yajl_get_error(r->y, 0, line, len);
+    n = msg == NULL ? 0 : strlen((char *)msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    snprintf(r->err, r->errcap, "json-syntax: %.*s", (int)n,
+             msg == NULL ? "" : (char *)msg);
+    if (msg != NULL)
+        yajl_free_error(r->y, msg);
+    return -1;
+}
+
+/* Turn r->raw into the content bytes in *content. */
+static int rec_content(rec_parse *r, cli_buf *content)
+{
+    size_t n, bad;
+
+    if ((r->seen & M_TEXT) != 0) {
+        if (hf_utf8_check(r->raw->p, r->raw->len) != r->raw->len) {
+            rec_fail(r, "\"text\" is not valid UTF-8");
+            return -1;
+        }
+        if (cli_buf_append(content, r->raw->p, r->raw->len) != 0) {
+            rec_fail(r, "content exceeds the content limit");
+            return -1;
+        }
+        return 0;
+    }
+    if (cli_buf_reserve(content, r->raw->len / 4 * 3) != 0) {
+        rec_fail(r, "content exceeds the content limit");
+        return -1;
+    }
+    if (r->raw->len > 0 &&
+        cli_b64_decode(content->p, r->raw->p, r->raw->len, &n, &bad) != 0) {
+        snprintf(r->err, r->errcap,
+                 "\"base64\" is not canonical base64 (character %zu)", bad);
+        return -1;
+    }
+    content->len = r->raw->len > 0 ? n : 0;
+    return 0;
+}
+
+static int rec_header(rec_parse *r, hf_decoder *d, const unsigned char *line,
+                      size_t content_len)
+{
+    const hf_error *e;
+    const hf_header *h;
+
+    if (hf_parse_header(d, line + r->hdr_start,
+                        r->hdr_end - r->hdr_start) != HF_OK) {
+        e = hf_decoder_error(d);
+        snprintf(r->err, r->errcap, "header: %s: %s",
+                 hf_status_name(e->code),
+                 e->detail[0] != '\0' ? e->detail : hf_strerror(e->code));
+        return -1;
+    }
+    h = hf_decoder_header(d);
+    if (h == NULL) {
+        rec_fail(r, "header: not available");
+        return -1;
+    }
+    if (h->content_length != content_len) {
+        snprintf(r->err, r->errcap,
+                 "content-length is %llu but the content has %zu bytes",
+                 (unsigned long long)h->content_length, content_len);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_ndjson_parse(hf_decoder *d, const unsigned char *line, size_t len,
+                     cli_buf *raw, cli_buf *content, char *err,
+                     size_t errcap)
+{
+    rec_parse r;
+    cli_esc esc;
+    int rc = -1;
+
+    memset(&r, 0, sizeof(r));
+    r.raw = raw;
+    r.err = err;
+    r.errcap = errcap;
+    raw->len = 0;
+    content->len = 0;
+    r.y = yajl_alloc(&rec_callbacks, NULL, &r);
+    if (r.y == NULL) {
+        snprintf(err, errcap, "out of memory");
+        return -1;
+    }
+    if (rec_syntax(&r, line, len) != 0)
+        goto out;
+    cli_esc_init(&esc);
+    if (cli_esc_feed(&esc, line, len) != 0 || cli_esc_finish(&esc) != 0) {
+        snprintf(err, errcap, "lone-surrogate: \\u escape at column %llu "
+                 "is a lone surrogate",
+                 (unsigned long long)esc.bad_at + 1);
+        goto out;
+    }
+    if ((r.seen & M_HEADER) == 0 || (r.seen & (M_TEXT | M_BASE64)) == 0) {
+        rec_fail(&r, "record needs \"header\" and one of \"text\" or "
+                     "\"base64\"");
+        goto out;
+    }
+    if (rec_content(&r, content) != 0)
+        goto out;
+    rc = rec_header(&r, d, line, content->len);
+out:
+    yajl_free(r.y);
+    return rc;
+}

@@ -1,0 +1,149 @@
+/* stream.c - drive the codec's streaming decoder over a file descriptor
+ * for decode and validate: read a chunk, push it until the decoder asks
+ * for more, hand each event to the subcommand, and at the end turn a
+ * truncated frame into a precise sentence. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "stream.h"
+
+/* Remember the first bytes of each frame (the length prefix) so that a
+ * truncation can say how long the header was meant to be. */
+static void track_bytes(cli_stream *s, const unsigned char *p, size_t n)
+{
+    uint64_t in_frame = s->pos - s->frame_start;
+    size_t i;
+
+    for (i = 0; i < n && in_frame + i < HF_PREFIX_LEN; i++)
+        s->prefix[in_frame + i] = p[i];
+    s->pos += n;
+}
+
+static const char *plural(uint64_t n)
+{
+    return n == 1 ? "" : "s";
+}
+
+static void report_truncated(const cli_stream *s)
+{
+    uint64_t in_frame = s->pos - s->frame_start;
+
+    if (s->have_header) {
+        cli_err("offset %" PRIu64 ": truncated: stream ended %" PRIu64
+                " byte%s into a %" PRIu64 "-byte content", s->pos,
+                s->content_got, plural(s->content_got), s->content_len);
+    } else if (in_frame < HF_PREFIX_LEN) {
+        cli_err("offset %" PRIu64 ": truncated: stream ended %" PRIu64
+                " byte into the 2-byte length prefix", s->pos, in_frame);
+    } else {
+        unsigned n = (unsigned)s->prefix[0] << 8 | s->prefix[1];
+        uint64_t got = in_frame - HF_PREFIX_LEN;
+
+        cli_err("offset %" PRIu64 ": truncated: stream ended %" PRIu64
+                " byte%s into a %u-byte header", s->pos, got, plural(got),
+                n);
+    }
+}
+
+/* One decoder event; returns CLI_EXIT_OK to go on. */
+static int stream_event(cli_stream *s, const hf_event *ev)
+{
+    const hf_header *h = hf_decoder_header(&s->dec);
+
+    switch (ev->type) {
+    case HF_EV_HEADER:
+        s->have_header = 1;
+        s->content_got = 0;
+        s->content_len = h->content_length;
+        return s->on_header == NULL ? CLI_EXIT_OK : s->on_header(s, h);
+    case HF_EV_CONTENT:
+        s->content_got += ev->len;
+        return s->on_content == NULL ? CLI_EXIT_OK
+                                     : s->on_content(s, ev->data, ev->len);
+    case HF_EV_FRAME_END:
+        s->frames++;
+        s->have_header = 0;
+        s->frame_start = s->pos;
+        return s->on_frame_end == NULL ? CLI_EXIT_OK
+                                       : s->on_frame_end(s, h);
+    case HF_EV_ERROR:
+        cli_err_decoder(hf_decoder_error(&s->dec));
+        return CLI_EXIT_FAIL;
+    default:
+        return CLI_EXIT_OK;
+    }
+}
+
+/* Push one chunk until the decoder has consumed it and has nothing more
+ * to say (a frame's end may follow its last content slice). */
+static int stream_chunk(cli_stream *s, const unsigned char *p, size_t n)
+{
+    size_t off = 0;
+    hf_event ev;
+    int rc;
+
+    for (;;) {
+        size_t used = hf_decoder_push(&s->dec, p + off, n - off, &ev);
+
+        if (used > n - off) {
+            cli_err("internal error: decoder consumed more than given");
+            return CLI_EXIT_FAIL;
+        }
+        track_bytes(s, p + off, used);
+        off += used;
+        if (ev.type == HF_EV_NEED_MORE)
+            return CLI_EXIT_OK;
+        rc = stream_event(s, &ev);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+    }
+}
+
+int cli_stream_init(cli_stream *s, const hf_limits *lim)
+{
+    if (hf_decoder_init(&s->dec, lim) != HF_OK) {
+        cli_err("invalid limits");
+        return -1;
+    }
+    s->chunk = malloc(CLI_CHUNK);
+    if (s->chunk == NULL) {
+        hf_decoder_free(&s->dec);
+        cli_err("out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+void cli_stream_free(cli_stream *s)
+{
+    hf_decoder_free(&s->dec);
+    free(s->chunk);
+    s->chunk = NULL;
+}
+
+int cli_stream_run(cli_stream *s, int fd)
+{
+    hf_status st;
+    long n;
+    int rc;
+
+    while ((n = cli_read(fd, s->chunk, CLI_CHUNK)) > 0) {
+        rc = stream_chunk(s, s->chunk, (size_t)n);
+        if (rc == CLI_EXIT_OK && s->on_chunk_done != NULL)
+            rc = s->on_chunk_done(s);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+    }
+    if (n < 0)
+        return CLI_EXIT_FAIL;
+    st = hf_decoder_finish(&s->dec);
+    if (st == HF_OK)
+        return CLI_EXIT_OK;
+    if (st == HF_E_TRUNCATED)
+        report_truncated(s);
+    else
+        cli_err_decoder(hf_decoder_error(&s->dec));
+    return CLI_EXIT_FAIL;
+}

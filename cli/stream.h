@@ -1,0 +1,40 @@
+/* stream.h - the decoding loop shared by `decode` and `validate`. */
+#ifndef HFRAME_CLI_STREAM_H
+#define HFRAME_CLI_STREAM_H
+
+#include <stdint.h>
+
+#include "hframe.h"
+
+typedef struct cli_stream cli_stream;
+
+/* Event handlers return CLI_EXIT_OK to go on; anything else stops the
+ * stream and becomes cli_stream_run's result. NULL handlers are skipped.
+ * The header pointer lives until the next frame's first byte. */
+struct cli_stream {
+    hf_decoder dec;
+    int (*on_header)(cli_stream *s, const hf_header *h);
+    int (*on_content)(cli_stream *s, const unsigned char *p, size_t n);
+    int (*on_frame_end)(cli_stream *s, const hf_header *h);
+    int (*on_chunk_done)(cli_stream *s);  /* before the next read */
+    void *ctx;                            /* the subcommand's state */
+    unsigned char *chunk;                 /* CLI_CHUNK read buffer */
+    uint64_t pos;                         /* bytes consumed */
+    uint64_t frame_start;                 /* pos of the frame's 1st byte */
+    uint64_t frames;                      /* frames completed */
+    unsigned char prefix[2];              /* current frame's prefix */
+    int have_header;                      /* current frame's header done */
+    uint64_t content_len;
+    uint64_t content_got;
+};
+
+/* Set up s (zero it first and fill the handlers). 0 or -1 (reported). */
+int cli_stream_init(cli_stream *s, const hf_limits *lim);
+void cli_stream_free(cli_stream *s);
+
+/* Decode fd to its end: CLI_EXIT_OK when it held zero or more complete
+ * valid frames, CLI_EXIT_FAIL after reporting the first problem, or a
+ * handler's result. */
+int cli_stream_run(cli_stream *s, int fd);
+
+#endif /* HFRAME_CLI_STREAM_H */
