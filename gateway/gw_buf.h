@@ -1,0 +1,53 @@
+/*
+ * gw_buf.h - a growable byte buffer with a consumed offset.
+ *
+ * Bytes are appended at the end and consumed from the front by moving an
+ * offset, so taking a message out never shifts the rest. The pending
+ * bytes are data[off..len). Space is reclaimed only when the buffer must
+ * grow (the pending bytes move to the front once) or when it empties.
+ *
+ * Ownership: the buffer owns data (malloc/realloc/free). Pointers from
+ * gw_buf_peek and gw_buf_reserve live until the next call that changes
+ * the buffer.
+ */
+#ifndef GW_BUF_H
+#define GW_BUF_H
+
+#include <stddef.h>
+
+/* Never allocate less than this: most responses fit in one go. */
+#define GW_BUF_MIN_ALLOC 512
+
+typedef struct gw_buf {
+    unsigned char *data;
+    size_t off;     /* first pending byte */
+    size_t len;     /* end of pending bytes */
+    size_t cap;     /* bytes allocated */
+} gw_buf;
+
+void gw_buf_init(gw_buf *b);
+void gw_buf_free(gw_buf *b);
+
+/* Bytes appended and not yet consumed. */
+size_t gw_buf_pending(const gw_buf *b);
+
+/* First pending byte (NULL when the buffer never held anything). */
+const unsigned char *gw_buf_peek(const gw_buf *b);
+
+/* Room for n more bytes at the end; NULL when memory runs out. The bytes
+ * count only after gw_buf_commit. */
+unsigned char *gw_buf_reserve(gw_buf *b, size_t n);
+
+/* Count n bytes written into the room gw_buf_reserve gave. */
+void gw_buf_commit(gw_buf *b, size_t n);
+
+/* reserve + copy + commit. 0 on success, -1 when memory runs out. */
+int gw_buf_append(gw_buf *b, const void *p, size_t n);
+
+/* Drop n pending bytes from the front (n <= gw_buf_pending). */
+void gw_buf_consume(gw_buf *b, size_t n);
+
+/* Drop every pending byte; the allocation is kept. */
+void gw_buf_clear(gw_buf *b);
+
+#endif /* GW_BUF_H */

@@ -1,0 +1,393 @@
+/* gw_conn.c - the sans-I/O connection state machine (see gw_conn.h). */
+#include "gw_conn.h"
+
+#include <string.h>
+
+#define CT_JSON "text/json"
+
+static const char *const reason_names[GW_CLOSE_REASON_COUNT] = {
+    "none", "peer", "frame-error", "request-timeout", "idle-timeout",
+    "write-timeout", "drain-timeout", "shutdown", "out-of-memory",
+    "io-error"
+};
+
+const char *gw_close_reason_name(gw_close_reason why)
+{
+    if ((unsigned)why >= GW_CLOSE_REASON_COUNT)
+        return "unknown";
+    return reason_names[why];
+}
+
+/* a + b, saturating at GW_TIME_NEVER (both non-negative in practice). */
+static gw_time add_time(gw_time a, gw_time b)
+{
+    if (b > 0 && a > GW_TIME_NEVER - b)
+        return GW_TIME_NEVER;
+    return a + b;
+}
+
+static gw_time min_time(gw_time a, gw_time b)
+{
+    return a < b ? a : b;
+}
+
+int gw_conn_init(gw_conn *c, const gw_conn_config *cfg, void *user,
+                 gw_time now)
+{
+    memset(c, 0, sizeof *c);
+    c->cfg = cfg;
+    c->user = user;
+    c->state = GW_CONN_OPEN;
+    c->reason = GW_CLOSE_NONE;
+    gw_buf_init(&c->out);
+    gw_buf_init(&c->body);
+    c->last_active = now;
+    c->write_since = now;
+    c->drain_until = GW_TIME_NEVER;
+    if (hf_decoder_init(&c->dec, &cfg->limits) != HF_OK) {
+        hf_decoder_free(&c->dec);
+        return -1;
+    }
+    return 0;
+}
+
+void gw_conn_free(gw_conn *c)
+{
+    hf_decoder_free(&c->dec);
+    gw_buf_free(&c->out);
+    gw_buf_free(&c->body);
+}
+
+gw_conn_state_t gw_conn_state(const gw_conn *c)
+{
+    return c->state;
+}
+
+gw_close_reason gw_conn_reason(const gw_conn *c)
+{
+    return c->reason;
+}
+
+size_t gw_conn_pending(const gw_conn *c)
+{
+    return gw_buf_pending(&c->out);
+}
+
+int gw_conn_want_read(const gw_conn *c)
+{
+    if (c->state == GW_CONN_DRAINING)
+        return 1;
+    return c->state == GW_CONN_OPEN &&
+           gw_buf_pending(&c->out) < c->cfg->max_output;
+}
+
+int gw_conn_want_write(const gw_conn *c)
+{
+    return gw_buf_pending(&c->out) > 0 &&
+           (c->state == GW_CONN_OPEN || c->state == GW_CONN_CLOSING ||
+            c->state == GW_CONN_LINGER);
+}
+
+int gw_conn_in_request(const gw_conn *c)
+{
+    return c->frame_started && !c->answered;
+}
+
+void gw_conn_abort(gw_conn *c, gw_close_reason why)
+{
+    c->state = GW_CONN_CLOSED;
+    c->reason = why;
+}
+
+/* Output went from empty to non-empty: the write clock starts now. */
+static void output_added(gw_conn *c, size_t before, gw_time now)
+{
+    if (before == 0 && gw_buf_pending(&c->out) > 0)
+        c->write_since = now;
+}
+
+static void report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
+                   gw_time now)
+{
+    gw_request_info info;
+
+    c->requests++;
+    if (c->cfg->on_request == NULL)
+        return;
+    info.reply = r;
+    info.content_type = c->ctype;
+    info.content_type_len = c->have_header ? c->ctype_len : 0;
+    info.bytes_in = bytes_in;
+    info.started = c->frame_started ? c->frame_start : now;
+    info.finished = now;
+    c->cfg->on_request(c->user, &info);
+}
+
+/* The current frame is complete enough to answer: content holds all of
+ * it (text/json) or its first bytes (other types). */
+static void answer(gw_conn *c, const unsigned char *content, size_t len,
+                   gw_time now)
+{
+    const hf_header *h = hf_decoder_header(&c->dec);
+    size_t before = gw_buf_pending(&c->out);
+    gw_reply r;
+
+    if (h == NULL) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    if (gw_handle_request(c->cfg->index, h, content, len, &c->out,
+                          &r) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    output_added(c, before, now);
+    report(c, &r, HF_PREFIX_LEN + (uint64_t)h->header_len +
+                  h->content_length, now);
+    c->answered = 1;
+    if (c->stopping) {
+        c->state = GW_CONN_CLOSING;
+        c->reason = GW_CLOSE_SHUTDOWN;
+    }
+}
+
+/* The stream is broken: queue one error frame, then linger and close. */
+static void frame_error(gw_conn *c, gw_conn_state_t next, gw_time now)
+{
+    const hf_error *err = hf_decoder_error(&c->dec);
+    size_t before = gw_buf_pending(&c->out);
+    gw_reply r;
+
+    if (gw_handle_frame_error(err, &c->out, &r) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    output_added(c, before, now);
+    report(c, &r, err->frame_offset, now);
+    c->answered = 1;
+    c->state = next;
+    c->reason = GW_CLOSE_FRAME_ERROR;
+}
+
+static void on_header(gw_conn *c, gw_time now)
+{
+    const hf_header *h = hf_decoder_header(&c->dec);
+    size_t n;
+
+    if (h == NULL) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    c->have_header = 1;
+    c->content_len = h->content_length;
+    c->content_got = 0;
+    gw_buf_clear(&c->body);
+    c->is_json = h->content_type.len == sizeof CT_JSON - 1 &&
+                 memcmp(h->content_type.ptr, CT_JSON,
+                        sizeof CT_JSON - 1) == 0;
+    n = h->content_type.len < sizeof c->ctype ? h->content_type.len
+                                               : sizeof c->ctype;
+    memcpy(c->ctype, h->content_type.ptr, n);
+    c->ctype_len = n;
+    if (c->content_len == 0)
+        answer(c, NULL, 0, now);
+}
+
+static void on_content(gw_conn *c, const unsigned char *data, size_t len,
+                       gw_time now)
+{
+    size_t keep = len;
+    size_t have;
+
+    if (c->answered || !c->have_header)
+        return;
+    /* Whole content in this input: answer from the caller's bytes. */
+    if (c->content_got == 0 && len == c->content_len) {
+        c->content_got = len;
+        answer(c, data, len, now);
+        return;
+    }
+    if (!c->is_json) {
+        have = gw_buf_pending(&c->body);
+        keep = have >= GW_BINARY_QUOTE ? 0 : GW_BINARY_QUOTE - have;
+        if (keep > len)
+            keep = len;
+    }
+    if (gw_buf_append(&c->body, data, keep) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    c->content_got += len;
+    if (c->content_got >= c->content_len)
+        answer(c, gw_buf_peek(&c->body), gw_buf_pending(&c->body), now);
+}
+
+static void on_frame_end(gw_conn *c, gw_time now)
+{
+    if (!c->answered && c->have_header)
+        answer(c, gw_buf_peek(&c->body), gw_buf_pending(&c->body), now);
+    c->answered = 0;
+    c->frame_started = 0;
+    c->have_header = 0;
+    gw_buf_clear(&c->body);
+}
+
+size_t gw_conn_input(gw_conn *c, const void *data, size_t len, gw_time now)
+{
+    const unsigned char *p = data;
+    size_t off = 0;
+    size_t n;
+    hf_event ev;
+
+    if (c->state != GW_CONN_OPEN)
+        return len;
+    if (len > 0)
+        c->last_active = now;
+    while (off < len && gw_conn_want_read(c)) {
+        n = hf_decoder_push(&c->dec, p + off, len - off, &ev);
+        off += n;
+        if (n > 0 && !c->frame_started && !c->answered) {
+            c->frame_started = 1;
+            c->frame_start = now;
+        }
+        switch (ev.type) {
+        case HF_EV_NEED_MORE:
+            if (n == 0)
+                return len;     /* cannot happen; never spin */
+            break;
+        case HF_EV_HEADER:
+            on_header(c, now);
+            break;
+        case HF_EV_CONTENT:
+            on_content(c, ev.data, ev.len, now);
+            break;
+        case HF_EV_FRAME_END:
+            on_frame_end(c, now);
+            break;
+        case HF_EV_ERROR:
+            frame_error(c, GW_CONN_LINGER, now);
+            return len;
+        }
+        if (c->state != GW_CONN_OPEN)
+            return len;
+    }
+    return off;
+}
+
+void gw_conn_eof(gw_conn *c, gw_time now)
+{
+    switch (c->state) {
+    case GW_CONN_OPEN:
+        if (gw_conn_in_request(c) && hf_decoder_finish(&c->dec) != HF_OK) {
+            /* The client can still read: tell it what went wrong. */
+            frame_error(c, GW_CONN_CLOSING, now);
+            return;
+        }
+        c->state = GW_CONN_CLOSING;
+        c->reason = GW_CLOSE_PEER;
+        break;
+    case GW_CONN_LINGER:
+        c->state = GW_CONN_CLOSING;  /* no need to drain any more */
+        break;
+    case GW_CONN_DRAINING:
+        c->state = GW_CONN_CLOSED;
+        break;
+    case GW_CONN_CLOSING:
+    case GW_CONN_CLOSED:
+        break;
+    }
+}
+
+const unsigned char *gw_conn_output(const gw_conn *c, size_t *len)
+{
+    *len = gw_buf_pending(&c->out);
+    return *len == 0 ? NULL : gw_buf_peek(&c->out);
+}
+
+void gw_conn_output_done(gw_conn *c, size_t n, gw_time now)
+{
+    size_t pending = gw_buf_pending(&c->out);
+
+    if (n > pending)
+        n = pending;
+    gw_buf_consume(&c->out, n);
+    if (n > 0)
+        c->write_since = now;
+    if (gw_buf_pending(&c->out) == 0)
+        c->last_active = now;
+}
+
+gw_time gw_conn_deadline(const gw_conn *c)
+{
+    const gw_conn_config *cfg = c->cfg;
+    size_t pending = gw_buf_pending(&c->out);
+    gw_time d = GW_TIME_NEVER;
+
+    if (c->state == GW_CONN_CLOSED)
+        return GW_TIME_NEVER;
+    if (c->state == GW_CONN_DRAINING)
+        return c->drain_until;
+    if (pending > 0 && cfg->write_timeout > 0)
+        d = min_time(d, add_time(c->write_since, cfg->write_timeout));
+    if (c->state != GW_CONN_OPEN)
+        return d;
+    if (gw_conn_in_request(c)) {
+        if (cfg->request_timeout > 0 && gw_conn_want_read(c))
+            d = min_time(d, add_time(c->frame_start, cfg->request_timeout));
+    } else if (pending == 0 && cfg->idle_timeout > 0) {
+        d = min_time(d, add_time(c->last_active, cfg->idle_timeout));
+    }
+    return d;
+}
+
+gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)
+{
+    const gw_conn_config *cfg = c->cfg;
+    size_t pending = gw_buf_pending(&c->out);
+
+    if (c->state == GW_CONN_CLOSED)
+        return c->state;
+    if (c->state == GW_CONN_DRAINING) {
+        if (now >= c->drain_until)
+            c->state = GW_CONN_CLOSED;
+        return c->state;
+    }
+    if (pending > 0 && cfg->write_timeout > 0 &&
+        now >= add_time(c->write_since, cfg->write_timeout)) {
+        gw_conn_abort(c, GW_CLOSE_WRITE_TIMEOUT);
+        return c->state;
+    }
+    if (c->state != GW_CONN_OPEN)
+        return c->state;
+    if (gw_conn_in_request(c)) {
+        if (cfg->request_timeout > 0 && gw_conn_want_read(c) &&
+            now >= add_time(c->frame_start, cfg->request_timeout))
+            gw_conn_abort(c, GW_CLOSE_REQUEST_TIMEOUT);
+    } else if (pending == 0 && cfg->idle_timeout > 0 &&
+               now >= add_time(c->last_active, cfg->idle_timeout)) {
+        gw_conn_abort(c, GW_CLOSE_IDLE_TIMEOUT);
+    }
+    return c->state;
+}
+
+void gw_conn_drain(gw_conn *c, gw_time now)
+{
+    if (c->state == GW_CONN_CLOSED)
+        return;
+    if (c->cfg->drain_timeout <= 0) {
+        c->state = GW_CONN_CLOSED;
+        return;
+    }
+    c->state = GW_CONN_DRAINING;
+    c->drain_until = add_time(now, c->cfg->drain_timeout);
+}
+
+void gw_conn_shutdown(gw_conn *c, gw_time now)
+{
+    (void)now;
+    c->stopping = 1;
+    if (c->state == GW_CONN_OPEN && !gw_conn_in_request(c)) {
+        c->state = GW_CONN_CLOSING;
+        c->reason = GW_CLOSE_SHUTDOWN;
+    }
+}

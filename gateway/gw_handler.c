@@ -1,0 +1,425 @@
+/* gw_handler.c - request handlers: search, invalid action, binary and
+ * error responses, each appended as one frame to an output buffer. */
+#include "gw_handler.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <yajl_parse.h>
+
+#define CT_JSON "text/json"
+#define CT_BINARY_OUT "binary/custom-server-binary-type"
+#define BINARY_PREFIX "First 10 bytes of request: "
+
+enum { KEY_OTHER = 0, KEY_ACTION, KEY_VALUE };
+enum { FIELD_MISSING = 0, FIELD_STRING, FIELD_OTHER };
+
+/* One of the two request fields: the last occurrence wins, as with the
+ * reference peers' JSON parser. */
+typedef struct field {
+    int state;
+    unsigned char *s;   /* malloc'd copy, FIELD_STRING only */
+    size_t len;
+} field;
+
+typedef struct req_parse {
+    yajl_handle yh;
+    int depth;
+    int key;            /* key just seen at depth 1 */
+    field action;
+    field value;
+    gw_req_status st;   /* reason for a cancel */
+    int nomem;
+} req_parse;
+
+static const char *const req_names[GW_REQ_STATUS_COUNT] = {
+    "ok", "invalid-json", "not-object", "bad-action", "bad-value",
+    "bad-encoding", "bad-response"
+};
+
+static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
+    "success",
+    "content is not valid JSON",
+    "content is not a JSON object",
+    "\"action\" is missing or not a string",
+    "\"value\" is missing or not a string",
+    "content-encoding must be utf-8 for text/json",
+    "the answer could not be encoded"
+};
+
+const char *gw_req_status_name(gw_req_status st)
+{
+    if ((unsigned)st >= GW_REQ_STATUS_COUNT)
+        return "unknown";
+    return req_names[st];
+}
+
+const char *gw_req_strerror(gw_req_status st)
+{
+    if ((unsigned)st >= GW_REQ_STATUS_COUNT)
+        return "unknown status";
+    return req_messages[st];
+}
+
+static void reply_init(gw_reply *r, gw_kind kind)
+{
+    memset(r, 0, sizeof *r);
+    r->kind = kind;
+    r->status = "ok";
+    r->frame_status = HF_OK;
+    r->req_status = GW_REQ_OK;
+}
+
+static void reply_action(gw_reply *r, const unsigned char *s, size_t len)
+{
+    if (len > sizeof r->action)
+        len = sizeof r->action;
+    if (len > 0)
+        memcpy(r->action, s, len);
+    r->action_len = len;
+}
+
+/* Append one frame: header (content type, encoding, host byteorder) and
+ * the canonical JSON object built from n pairs. Returns 0, -1 when memory
+ * runs out, -2 when a string is not valid UTF-8. */
+static int put_json(gw_buf *out, const hf_str *keys, const hf_str *vals,
+                    size_t n, size_t *written)
+{
+    hf_header h;
+    size_t clen, hlen, total, w, w2;
+    unsigned char *p;
+
+    clen = hf_json_object_len(keys, vals, n);
+    if (clen == 0)
+        return -2;
+    hf_header_init(&h, CT_JSON, "utf-8");
+    h.content_length = clen;
+    hlen = hf_header_json_len(&h);
+    if (hlen == 0 || hlen > HF_HEADER_MAX)
+        return -2;
+    if (clen > SIZE_MAX - HF_PREFIX_LEN - hlen)
+        return -1;
+    total = HF_PREFIX_LEN + hlen + clen;
+    p = gw_buf_reserve(out, total);
+    if (p == NULL)
+        return -1;
+    if (hf_encode_header(&h, p, total, &w) != HF_OK || w > total)
+        return -2;
+    if (hf_json_write_object(p + w, total - w, keys, vals, n, &w2)
+            != HF_OK || w2 != total - w)
+        return -2;
+    gw_buf_commit(out, total);
+    *written = total;
+    return 0;
+}
+
+static int put_pair(gw_buf *out, const char *key, const void *val,
+                    size_t val_len, size_t *written)
+{
+    hf_str k = { key, strlen(key) };
+    hf_str v = { val, val_len };
+
+    return put_json(out, &k, &v, 1, written);
+}
+
+int gw_write_error_frame(gw_buf *out, const char *code, const char *message,
+                         size_t *written)
+{
+    hf_str k[2] = { { "error", 5 }, { "message", 7 } };
+    hf_str v[2];
+    size_t dummy;
+
+    v[0].ptr = code;
+    v[0].len = strlen(code);
+    v[1].ptr = message;
+    v[1].len = strlen(message);
+    return put_json(out, k, v, 2, written != NULL ? written : &dummy) == 0
+        ? 0 : -1;
+}
+
+static int bad_request(gw_buf *out, gw_req_status st, gw_reply *r)
+{
+    r->kind = GW_KIND_BAD_REQUEST;
+    r->req_status = st;
+    r->status = gw_req_status_name(st);
+    return gw_write_error_frame(out, gw_req_status_name(st),
+                                gw_req_strerror(st), &r->bytes_out);
+}
+
+int gw_handle_frame_error(const hf_error *err, gw_buf *out, gw_reply *r)
+{
+    const char *name = hf_status_name(err->code);
+    const char *msg = err->detail[0] != '\0' ? err->detail
+                                             : hf_strerror(err->code);
+
+    reply_init(r, GW_KIND_FRAME_ERROR);
+    r->frame_status = err->code;
+    r->status = name;
+    if (gw_write_error_frame(out, name, msg, &r->bytes_out) == 0)
+        return 0;
+    /* A detail that is not UTF-8 cannot be quoted: use the generic text. */
+    return gw_write_error_frame(out, name, hf_strerror(err->code),
+                                &r->bytes_out);
+}
+
+static int answer_binary(const unsigned char *content, size_t len,
+                         gw_buf *out, gw_reply *r)
+{
+    unsigned char body[sizeof BINARY_PREFIX - 1 + GW_BINARY_QUOTE];
+    size_t plen = sizeof BINARY_PREFIX - 1;
+    size_t q = len < GW_BINARY_QUOTE ? len : GW_BINARY_QUOTE;
+    hf_header h;
+    size_t need = 0;
+    unsigned char *p;
+
+    memcpy(body, BINARY_PREFIX, plen);
+    if (q > 0)
+        memcpy(body + plen, content, q);
+    hf_header_init(&h, CT_BINARY_OUT, "binary");
+    h.content_length = plen + q;
+    need = hf_header_json_len(&h);
+    if (need == 0)
+        return -1;
+    need += HF_PREFIX_LEN + plen + q;
+    p = gw_buf_reserve(out, need);
+    if (p == NULL)
+        return -1;
+    if (hf_encode(&h, body, plen + q, p, need, &r->bytes_out) != HF_OK)
+        return -1;
+    gw_buf_commit(out, r->bytes_out);
+    return 0;
+}
+
+/* ---------------------------------------------------- JSON content */
+
+static int cancel(req_parse *rp, gw_req_status st)
+{
+    rp->st = st;
+    return 0;
+}
+
+/* A value at depth 1 (or the top-level value at depth 0). */
+static int scalar(req_parse *rp, const unsigned char *s, size_t len,
+                  int is_string)
+{
+    field *f;
+
+    if (rp->depth == 0)
+        return cancel(rp, GW_REQ_E_NOT_OBJECT);
+    if (rp->depth != 1 || rp->key == KEY_OTHER)
+        return 1;
+    f = rp->key == KEY_ACTION ? &rp->action : &rp->value;
+    rp->key = KEY_OTHER;
+    free(f->s);
+    f->s = NULL;
+    f->len = 0;
+    if (!is_string) {
+        f->state = FIELD_OTHER;
+        return 1;
+    }
+    f->s = malloc(len + 1);
+    if (f->s == NULL) {
+        rp->nomem = 1;
+        f->state = FIELD_MISSING;
+        return 0;
+    }
+    if (len > 0)
+        memcpy(f->s, s, len);
+    f->len = len;
+    f->state = FIELD_STRING;
+    return 1;
+}
+
+static int cb_null(void *ctx)
+{
+    return scalar(ctx, NULL, 0, 0);
+}
+
+static int cb_boolean(void *ctx, int v)
+{
+    (void)v;
+    return scalar(ctx, NULL, 0, 0);
+}
+
+static int cb_number(void *ctx, const char *s, size_t len)
+{
+    (void)s;
+    (void)len;
+    return scalar(ctx, NULL, 0, 0);
+}
+
+static int cb_string(void *ctx, const unsigned char *s, size_t len)
+{
+    return scalar(ctx, s, len, 1);
+}
+
+static int open_nested(req_parse *rp, int is_map)
+{
+    if (rp->depth == 0 && !is_map)
+        return cancel(rp, GW_REQ_E_NOT_OBJECT);
+    if (rp->depth >= GW_JSON_DEPTH_MAX)
+        return cancel(rp, GW_REQ_E_JSON);
+    if (rp->depth == 1 && rp->key != KEY_OTHER)
+        scalar(rp, NULL, 0, 0);
+    rp->depth++;
+    return 1;
+}
+
+static int cb_start_map(void *ctx)
+{
+    return open_nested(ctx, 1);
+}
+
+static int cb_start_array(void *ctx)
+{
+    return open_nested(ctx, 0);
+}
+
+static int cb_end(void *ctx)
+{
+    req_parse *rp = ctx;
+
+    rp->depth--;
+    return 1;
+}
+
+static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+    req_parse *rp = ctx;
+
+    if (rp->depth != 1)
+        return 1;
+    if (len == 6 && memcmp(s, "action", 6) == 0)
+        rp->key = KEY_ACTION;
+    else if (len == 5 && memcmp(s, "value", 5) == 0)
+        rp->key = KEY_VALUE;
+    else
+        rp->key = KEY_OTHER;
+    return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    cb_null, cb_boolean, NULL, NULL, cb_number, cb_string,
+    cb_start_map, cb_map_key, cb_end, cb_start_array, cb_end
+};
+
+/* Parse the content into rp: GW_REQ_OK or the reason it failed
+ * (rp->nomem set when memory ran out). */
+static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
+                                   size_t len)
+{
+    yajl_status ys;
+
+    rp->yh = yajl_alloc(&callbacks, NULL, rp);
+    if (rp->yh == NULL) {
+        rp->nomem = 1;
+        return GW_REQ_E_JSON;
+    }
+    /* yajl wants a real pointer even for empty content. */
+    ys = yajl_parse(rp->yh, c != NULL ? c : (const unsigned char *)"", len);
+    if (ys == yajl_status_ok)
+        ys = yajl_complete_parse(rp->yh);
+    yajl_free(rp->yh);
+    rp->yh = NULL;
+    if (ys == yajl_status_client_canceled)
+        return rp->nomem ? GW_REQ_E_JSON : rp->st;
+    if (ys != yajl_status_ok)
+        return GW_REQ_E_JSON;
+    return GW_REQ_OK;
+}
+
+static int is_utf8_name(const hf_str *enc)
+{
+    return (enc->len == 5 && strncasecmp(enc->ptr, "utf-8", 5) == 0) ||
+           (enc->len == 4 && strncasecmp(enc->ptr, "utf8", 4) == 0);
+}
+
+/* "PREFIX" + s + "'." into a fresh buffer; NULL when memory runs out. */
+static unsigned char *quote(const char *prefix, const unsigned char *s,
+                            size_t len, size_t *out_len)
+{
+    size_t plen = strlen(prefix);
+    unsigned char *p;
+
+    if (len > SIZE_MAX - plen - 2)
+        return NULL;
+    p = malloc(plen + len + 2);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, prefix, plen);
+    if (len > 0)
+        memcpy(p + plen, s, len);
+    memcpy(p + plen + len, "'.", 2);
+    *out_len = plen + len + 2;
+    return p;
+}
+
+static int answer_json(const gw_index *idx, const unsigned char *content,
+                       size_t len, gw_buf *out, gw_reply *r)
+{
+    req_parse rp;
+    gw_req_status st;
+    const char *ans = NULL;
+    unsigned char *tmp = NULL;
+    size_t ans_len = 0;
+    int rc;
+
+    memset(&rp, 0, sizeof rp);
+    st = parse_content(&rp, content, len);
+    if (rp.nomem) {
+        rc = -1;
+        goto done;
+    }
+    if (st == GW_REQ_OK && rp.action.state != FIELD_STRING)
+        st = GW_REQ_E_ACTION;
+    if (st == GW_REQ_OK && rp.value.state != FIELD_STRING)
+        st = GW_REQ_E_VALUE;
+    if (st != GW_REQ_OK) {
+        rc = bad_request(out, st, r);
+        goto done;
+    }
+    reply_action(r, rp.action.s, rp.action.len);
+    if (rp.action.len == 6 && memcmp(rp.action.s, "search", 6) == 0) {
+        r->kind = GW_KIND_SEARCH;
+        ans = gw_index_lookup(idx, rp.value.s, rp.value.len, &ans_len);
+        /* An empty answer counts as none, as in the reference server. */
+        if (ans == NULL || ans_len == 0) {
+            tmp = quote("No match for '", rp.value.s, rp.value.len,
+                        &ans_len);
+            ans = (const char *)tmp;
+        }
+    } else {
+        r->kind = GW_KIND_INVALID_ACTION;
+        tmp = quote("Error: invalid action '", rp.action.s, rp.action.len,
+                    &ans_len);
+        ans = (const char *)tmp;
+    }
+    if (ans == NULL) {
+        rc = -1;
+        goto done;
+    }
+    rc = put_pair(out, "result", ans, ans_len, &r->bytes_out);
+    if (rc == -2)
+        rc = bad_request(out, GW_REQ_E_RESPONSE, r);
+done:
+    free(tmp);
+    free(rp.action.s);
+    free(rp.value.s);
+    return rc == 0 ? 0 : -1;
+}
+
+int gw_handle_request(const gw_index *idx, const hf_header *h,
+                      const unsigned char *content, size_t len,
+                      gw_buf *out, gw_reply *r)
+{
+    reply_init(r, GW_KIND_BINARY);
+    if (h->content_type.len != sizeof CT_JSON - 1 ||
+        memcmp(h->content_type.ptr, CT_JSON, sizeof CT_JSON - 1) != 0)
+        return answer_binary(content, len, out, r);
+    if (!is_utf8_name(&h->content_encoding))
+        return bad_request(out, GW_REQ_E_ENCODING, r);
+    return answer_json(idx, content, len, out, r);
+}

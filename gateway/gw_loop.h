@@ -1,0 +1,97 @@
+/*
+ * gw_loop.h - the select() event loop: sockets, timers, accept, reaping.
+ *
+ * One loop per process. It owns the client sockets and one gw_conn per
+ * client; everything about the protocol happens inside gw_conn. The
+ * listening sockets and the wake fd are the caller's (not closed here,
+ * except that listening sockets are closed when shutdown begins so that
+ * new connections go elsewhere).
+ *
+ * Rules the loop keeps:
+ *   - master interest is rebuilt from buffer state before every select():
+ *     read only when gw_conn_want_read (and no received bytes wait to be
+ *     consumed), write only when output waits;
+ *   - no fd at or above FD_SETSIZE is ever passed to FD_SET: such clients
+ *     are accepted and closed at once (counted, logged);
+ *   - clients are marked dead during a pass and closed after it;
+ *   - accept errors (EMFILE, ENFILE, ECONNABORTED, ...) never end the
+ *     loop: a reserve fd is given up to shed one client, and accepting
+ *     pauses briefly.
+ */
+#ifndef GW_LOOP_H
+#define GW_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw_conn.h"
+
+/* Bytes read from a socket at once; each client has a buffer this big. */
+#define GW_READ_CHUNK 16384
+
+/* Accepts per listening socket per pass: keeps one busy listener from
+ * starving the clients already connected. */
+#define GW_ACCEPT_BATCH 64
+
+/* Pause after an accept error other than "try again" (microseconds). */
+#define GW_ACCEPT_PAUSE 100000
+
+/* Longest textual peer address ("[v6]:port"). */
+#define GW_PEER_MAX 64
+
+/* Most listening sockets (IPv4 + IPv6 and a few more). */
+#define GW_LISTEN_MAX 8
+
+typedef struct gw_stats {
+    uint64_t accepted;
+    uint64_t rejected_cap;      /* over --max-conns */
+    uint64_t rejected_fdset;    /* fd at or above FD_SETSIZE */
+    uint64_t accept_errors;
+    uint64_t closed[GW_CLOSE_REASON_COUNT];
+    uint64_t requests[GW_KIND_COUNT];
+    uint64_t frame_errors[HF_STATUS_COUNT];
+    uint64_t request_errors[GW_REQ_STATUS_COUNT];
+    uint64_t bytes_in;
+    uint64_t bytes_out;
+} gw_stats;
+
+typedef struct gw_loop_config {
+    int listen_fds[GW_LISTEN_MAX];  /* non-blocking, < FD_SETSIZE */
+    size_t n_listen;
+    size_t max_conns;
+    gw_time stop_timeout;        /* shutdown: longest wait for answers */
+    gw_conn_config conn;         /* copied; on_request is the loop's */
+    int wake_fd;                 /* -1 for none; readable -> on_wake */
+    void (*on_wake)(void *ctx);
+    void *wake_ctx;
+} gw_loop_config;
+
+typedef struct gw_loop gw_loop;
+
+/* A monotonic clock in microseconds. */
+gw_time gw_now(void);
+
+/* NULL when memory runs out. cfg is copied. */
+gw_loop *gw_loop_new(const gw_loop_config *cfg);
+
+/* Run until a shutdown started by gw_loop_stop has finished. Returns 0,
+ * or -1 when select() itself fails. */
+int gw_loop_run(gw_loop *l);
+
+/* Begin a graceful shutdown (safe to call again). */
+void gw_loop_stop(gw_loop *l);
+
+/* Use idx for answers from now on. The loop does not own indexes: the
+ * caller frees the previous one once this returns. */
+void gw_loop_set_index(gw_loop *l, const gw_index *idx);
+
+/* Write the counters to the log (one line, level info... always shown
+ * unless the level is error). */
+void gw_loop_log_stats(const gw_loop *l);
+
+const gw_stats *gw_loop_stats(const gw_loop *l);
+
+/* Close every client and free the loop. */
+void gw_loop_free(gw_loop *l);
+
+#endif /* GW_LOOP_H */
