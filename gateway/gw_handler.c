@@ -368,7 +368,11 @@ static int answer_json(const gw_index *idx, const unsigned char *content,
     int rc;
 
     memset(&rp, 0, sizeof rp);
-    st = parse_content(&rp, content, len);
+    /* yajl lets some malformed UTF-8 (overlong forms) through. */
+    if (len > 0 && hf_utf8_check(content, len) != len)
+        st = GW_REQ_E_JSON;
+    else
+        st = parse_content(&rp, content, len);
     if (rp.nomem) {
         rc = -1;
         goto done;

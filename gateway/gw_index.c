@@ -303,6 +303,9 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
     } else {
         st = finish(&ld, out, err);
     }
+    /* yajl may count a byte past the end of a short input. */
+    if (err != NULL && err->offset > len)
+        err->offset = len;
     yajl_free(ld.yh);
     gw_buf_free(&ld.arena);
     free(ld.e);

@@ -26,6 +26,6 @@ $(O)/tests/check_gateway: $(O)/tests/check_gateway.o $(GW_CORE_A) \
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(GW_CORE_A) $(HF_LIBS) $(CHECK_LIBS)
 
 BINS         += $(O)/hframe-gateway
-TEST_BINS    += $(if $(wildcard tests/check_gateway.c),$(O)/tests/check_gateway)
+TEST_BINS    += $(O)/tests/check_gateway
 TEST_SCRIPTS += $(wildcard tests/e2e_gateway.sh)
 MAN8         += $(wildcard docs/hframe-gateway.8)

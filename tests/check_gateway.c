@@ -1,0 +1,981 @@
+/*
+ * check_gateway.c - unit tests of the gateway's sans-I/O parts: the
+ * index, the handlers and the connection state machine. Every request
+ * vector goes through gw_conn in chunk sizes 1..31 and whole; time is a
+ * plain number passed in.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hframe.h"
+#include "gw_buf.h"
+#include "gw_conn.h"
+#include "gw_handler.h"
+#include "gw_index.h"
+
+#define BIG 65536
+#define MAX_CHUNK 31
+
+#define RABBIT "Follow the white rabbit. \xf0\x9f\x90\xb0"
+#define RING "In the caves beneath the Misty Mountains. \xf0\x9f\x92\x8d"
+#define DOG "\xf0\x9f\x90\xb6"
+#define BALL "\xf0\x9f\x90\xbe Playing ball! \xf0\x9f\x8f\x90"
+#define BIN10 "binary\xf0\x9f\x98\x83"
+#define BIN_TYPE "binary/custom-server-binary-type"
+
+/* ------------------------------------------------------------ helpers */
+
+/* A frame with a hand-written header (requests need not be canonical). */
+static size_t mkframe(unsigned char *out, size_t cap, const char *bo,
+                      const char *ctype, const char *enc,
+                      const void *content, size_t clen)
+{
+    char hdr[1024];
+    int n = snprintf(hdr, sizeof hdr,
+                     "{\"byteorder\": \"%s\", \"content-type\": \"%s\", "
+                     "\"content-encoding\": \"%s\", \"content-length\": %zu}",
+                     bo, ctype, enc, clen);
+
+    ck_assert(n > 0 && (size_t)n < sizeof hdr);
+    ck_assert((size_t)n + 2 + clen <= cap);
+    out[0] = (unsigned char)(n >> 8);
+    out[1] = (unsigned char)n;
+    memcpy(out + 2, hdr, (size_t)n);
+    if (clen > 0)
+        memcpy(out + 2 + n, content, clen);
+    return 2 + (size_t)n + clen;
+}
+
+/* The answer the gateway must give: canonical header, host byteorder. */
+static size_t mkanswer(unsigned char *out, size_t cap, const char *ctype,
+                       const char *enc, const void *content, size_t clen)
+{
+    return mkframe(out, cap, hf_byteorder_name(hf_host_byteorder()), ctype,
+                   enc, content, clen);
+}
+
+static size_t json_answer(unsigned char *out, size_t cap, const char *c)
+{
+    return mkanswer(out, cap, "text/json", "utf-8", c, strlen(c));
+}
+
+static size_t error_answer(unsigned char *out, size_t cap, gw_req_status st)
+{
+    char c[512];
+
+    snprintf(c, sizeof c, "{\"error\": \"%s\", \"message\": \"%s\"}",
+             gw_req_status_name(st), gw_req_strerror(st));
+    /* Messages quote "action"/"value": escape those quotes. */
+    {
+        char esc[1024];
+        size_t i, o = 0;
+        const char *body = strstr(c, "\"message\": \"") + 12;
+
+        memcpy(esc, c, (size_t)(body - c));
+        o = (size_t)(body - c);
+        for (i = 0; body[i + 2] != '\0'; i++) {
+            if (body[i] == '"')
+                esc[o++] = '\\';
+            esc[o++] = body[i];
+        }
+        memcpy(esc + o, "\"}", 3);
+        return json_answer(out, cap, esc);
+    }
+}
+
+static gw_index *builtin;
+
+static void setup(void)
+{
+    builtin = gw_index_builtin();
+    ck_assert_ptr_nonnull(builtin);
+}
+
+static void teardown(void)
+{
+    gw_index_free(builtin);
+    builtin = NULL;
+}
+
+static void config(gw_conn_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    hf_limits_default(&cfg->limits);
+    cfg->max_output = GW_OUTPUT_DEFAULT;
+    cfg->request_timeout = 10;
+    cfg->idle_timeout = 60;
+    cfg->write_timeout = 30;
+    cfg->drain_timeout = 2;
+    cfg->index = builtin;
+}
+
+/* Feed in[] in chunks of `chunk` bytes (0: whole), taking all output
+ * after each call. Returns the output length gathered in out. */
+static size_t drive(gw_conn *c, const unsigned char *in, size_t len,
+                    size_t chunk, unsigned char *out, size_t cap)
+{
+    size_t off = 0, got = 0;
+
+    if (chunk == 0)
+        chunk = len;
+    while (off < len) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        size_t used = 0;
+        int spins = 0;
+
+        while (used < n) {
+            size_t olen;
+            const unsigned char *o;
+            size_t k = gw_conn_input(c, in + off + used, n - used, 0);
+
+            used += k;
+            o = gw_conn_output(c, &olen);
+            ck_assert_uint_le(got + olen, cap);
+            if (olen > 0)
+                memcpy(out + got, o, olen);
+            got += olen;
+            gw_conn_output_done(c, olen, 0);
+            ck_assert_int_lt(++spins, 1000000);
+        }
+        off += n;
+    }
+    return got;
+}
+
+/* ------------------------------------------------------------ index */
+
+START_TEST(test_index_builtin)
+{
+    size_t n;
+    const char *v;
+
+    ck_assert_uint_eq(gw_index_count(builtin), 3);
+    v = gw_index_lookup(builtin, "morpheus", 8, &n);
+    ck_assert_mem_eq(v, RABBIT, n);
+    ck_assert_uint_eq(n, strlen(RABBIT));
+    v = gw_index_lookup(builtin, "ring", 4, &n);
+    ck_assert_uint_eq(n, strlen(RING));
+    ck_assert_mem_eq(v, RING, n);
+    v = gw_index_lookup(builtin, DOG, 4, &n);
+    ck_assert_uint_eq(n, strlen(BALL));
+    ck_assert_mem_eq(v, BALL, n);
+    ck_assert_ptr_null(gw_index_lookup(builtin, "morphe", 6, &n));
+    ck_assert_ptr_null(gw_index_lookup(builtin, "morpheus!", 9, &n));
+    ck_assert_ptr_null(gw_index_lookup(builtin, "", 0, &n));
+}
+END_TEST
+
+typedef struct index_vec {
+    const char *json;
+    gw_index_status st;
+    size_t count;
+    size_t offset;          /* checked when not (size_t)-1 */
+} index_vec;
+
+static const index_vec index_vecs[] = {
+    { "{}", GW_INDEX_OK, 0, (size_t)-1 },
+    { " { \"a\" : \"b\" } \n", GW_INDEX_OK, 1, (size_t)-1 },
+    { "{\"\": \"\"}", GW_INDEX_OK, 1, (size_t)-1 },
+    { "{\"caf\\u00e9\": \"x\", \"b\": \"\\\"q\\\"\"}", GW_INDEX_OK, 2,
+      (size_t)-1 },
+    { "", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "{", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "{\"a\": \"b\",}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "{} {}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "{\"a\": \"\xff\"}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "/* c */ {}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "[]", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
+    { "\"x\"", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
+    { "1", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
+    { "{\"a\": 1}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": null}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": true}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": {}}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": [\"b\"]}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": \"b\", \"c\": \"d\", \"a\": \"e\"}", GW_INDEX_E_DUPLICATE, 0,
+      24 },
+};
+
+START_TEST(test_index_load)
+{
+    const index_vec *v = &index_vecs[_i];
+    gw_index_error err;
+    gw_index *idx = NULL;
+    gw_index_status st;
+
+    st = gw_index_load_mem(v->json, strlen(v->json), &idx, &err);
+    ck_assert_msg(st == v->st, "vector %d: got %s (%s), want %s", _i,
+                  gw_index_strerror(st), err.detail,
+                  gw_index_strerror(v->st));
+    ck_assert_int_eq(err.code, st);
+    if (st == GW_INDEX_OK) {
+        ck_assert_ptr_nonnull(idx);
+        ck_assert_uint_eq(gw_index_count(idx), v->count);
+    } else {
+        ck_assert_ptr_null(idx);
+        ck_assert(err.detail[0] != '\0');
+        ck_assert_uint_le(err.offset, strlen(v->json));
+        if (v->offset != (size_t)-1)
+            ck_assert_uint_eq(err.offset, v->offset);
+    }
+    gw_index_free(idx);
+}
+END_TEST
+
+START_TEST(test_index_file)
+{
+    char path[] = "/tmp/check_gateway_XXXXXX";
+    gw_index_error err;
+    gw_index *idx = NULL;
+    size_t n;
+    const char *v;
+    FILE *f;
+    int fd = mkstemp(path);
+
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    fputs("{\"neo\": \"The One. \xf0\x9f\x95\xb6\"}", f);
+    fclose(f);
+    ck_assert_int_eq(gw_index_load_file(path, &idx, &err), GW_INDEX_OK);
+    v = gw_index_lookup(idx, "neo", 3, &n);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_mem_eq(v, "The One. \xf0\x9f\x95\xb6", n);
+    gw_index_free(idx);
+    unlink(path);
+    ck_assert_int_eq(gw_index_load_file(path, &idx, &err), GW_INDEX_E_IO);
+    ck_assert_ptr_null(idx);
+}
+END_TEST
+
+/* Many entries: every one is found, misses are not. */
+START_TEST(test_index_many)
+{
+    gw_buf b;
+    gw_index *idx = NULL;
+    gw_index_error err;
+    char key[32], val[32];
+    size_t n;
+    const char *v;
+    int i;
+
+    gw_buf_init(&b);
+    gw_buf_append(&b, "{", 1);
+    for (i = 0; i < 5000; i++) {
+        int k = snprintf(key, sizeof key, "%s\"k%d\": \"v%d\"",
+                         i == 0 ? "" : ", ", (i * 7919) % 5000, i);
+        gw_buf_append(&b, key, (size_t)k);
+    }
+    gw_buf_append(&b, "}", 1);
+    ck_assert_int_eq(gw_index_load_mem(gw_buf_peek(&b), gw_buf_pending(&b),
+                                       &idx, &err), GW_INDEX_OK);
+    for (i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%d", (i * 7919) % 5000);
+        snprintf(val, sizeof val, "v%d", i);
+        v = gw_index_lookup(idx, key, strlen(key), &n);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_uint_eq(n, strlen(val));
+        ck_assert_mem_eq(v, val, n);
+    }
+    ck_assert_ptr_null(gw_index_lookup(idx, "k5000", 5, &n));
+    gw_index_free(idx);
+    gw_buf_free(&b);
+}
+END_TEST
+
+/* ------------------------------------------------------------ vectors */
+
+typedef struct req_vec {
+    const char *name;
+    const char *ctype;
+    const char *enc;
+    const char *content;
+    size_t clen;               /* 0: strlen(content) */
+    gw_kind kind;
+    gw_req_status st;          /* GW_KIND_BAD_REQUEST */
+    const char *answer;        /* JSON or binary content expected */
+} req_vec;
+
+static const req_vec req_vecs[] = {
+    { "search morpheus", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"morpheus\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK, "{\"result\": \"" RABBIT "\"}" },
+    { "search ring", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"ring\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK, "{\"result\": \"" RING "\"}" },
+    { "search dog", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"" DOG "\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK, "{\"result\": \"" BALL "\"}" },
+    { "search miss", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"trinity\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK,
+      "{\"result\": \"No match for 'trinity'.\"}" },
+    { "search escaped miss", "text/json", "UTF-8",
+      "{\"value\": \"a\\\"b\\u00e9\", \"action\": \"search\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK,
+      "{\"result\": \"No match for 'a\\\"b\xc3\xa9'.\"}" },
+    { "invalid action", "text/json", "utf-8",
+      "{\"action\": \"find\", \"value\": \"x\"}", 0,
+      GW_KIND_INVALID_ACTION, GW_REQ_OK,
+      "{\"result\": \"Error: invalid action 'find'.\"}" },
+    { "last key wins", "text/json", "utf-8",
+      "{\"action\": 1, \"action\": \"search\", \"value\": \"ring\", "
+      "\"extra\": [1, {\"a\": null}]}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK, "{\"result\": \"" RING "\"}" },
+    { "binary tutorial", "binary/custom-client-binary-type", "binary",
+      BIN10, 0, GW_KIND_BINARY, GW_REQ_OK,
+      "First 10 bytes of request: " BIN10 },
+    { "binary long", "image/png", "binary",
+      "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghij", 0,
+      GW_KIND_BINARY, GW_REQ_OK, "First 10 bytes of request: 0123456789" },
+    { "binary short", "x", "y", "ab", 0, GW_KIND_BINARY, GW_REQ_OK,
+      "First 10 bytes of request: ab" },
+    { "binary empty", "application/octet-stream", "binary", "", 0,
+      GW_KIND_BINARY, GW_REQ_OK, "First 10 bytes of request: " },
+    { "json type differs in case", "Text/JSON", "utf-8", "{}", 0,
+      GW_KIND_BINARY, GW_REQ_OK, "First 10 bytes of request: {}" },
+    { "json empty", "text/json", "utf-8", "", 0, GW_KIND_BAD_REQUEST,
+      GW_REQ_E_JSON, NULL },
+    { "json syntax", "text/json", "utf-8", "{\"action\": ", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_JSON, NULL },
+    { "json trailing", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"ring\"} x", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_JSON, NULL },
+    { "json bad utf-8", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"\xc0\xaf\"}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_JSON, NULL },
+    { "json too deep", "text/json", "utf-8",
+      "{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_JSON, NULL },
+    { "not object", "text/json", "utf-8", "[\"search\"]", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_NOT_OBJECT, NULL },
+    { "not object string", "text/json", "utf-8", "\"search\"", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_NOT_OBJECT, NULL },
+    { "action missing", "text/json", "utf-8", "{\"value\": \"ring\"}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_ACTION, NULL },
+    { "action number", "text/json", "utf-8",
+      "{\"action\": 7, \"value\": \"ring\"}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_ACTION, NULL },
+    { "action object", "text/json", "utf-8",
+      "{\"action\": {\"x\": \"search\"}, \"value\": \"ring\"}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_ACTION, NULL },
+    { "value missing", "text/json", "utf-8", "{\"action\": \"search\"}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_VALUE, NULL },
+    { "value null", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": null}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_VALUE, NULL },
+    { "encoding latin-1", "text/json", "latin-1",
+      "{\"action\": \"search\", \"value\": \"ring\"}", 0,
+      GW_KIND_BAD_REQUEST, GW_REQ_E_ENCODING, NULL },
+};
+
+#define N_REQ_VECS ((int)(sizeof req_vecs / sizeof req_vecs[0]))
+
+static size_t vec_request(const req_vec *v, unsigned char *out, size_t cap)
+{
+    size_t clen = v->clen != 0 ? v->clen : strlen(v->content);
+
+    return mkframe(out, cap, "big", v->ctype, v->enc, v->content, clen);
+}
+
+static size_t vec_answer(const req_vec *v, unsigned char *out, size_t cap)
+{
+    if (v->kind == GW_KIND_BAD_REQUEST)
+        return error_answer(out, cap, v->st);
+    if (v->kind == GW_KIND_BINARY)
+        return mkanswer(out, cap, BIN_TYPE, "binary", v->answer,
+                        strlen(v->answer));
+    return json_answer(out, cap, v->answer);
+}
+
+/* The handler alone, given a decoded header. */
+START_TEST(test_handler_vectors)
+{
+    const req_vec *v = &req_vecs[_i];
+    unsigned char req[4096], want[4096];
+    size_t rlen = vec_request(v, req, sizeof req);
+    size_t wlen = vec_answer(v, want, sizeof want);
+    hf_decoder d;
+    hf_frame fr;
+    gw_buf out;
+    gw_reply r;
+
+    ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
+    ck_assert_int_eq(hf_decode(&d, req, rlen, &fr), HF_OK);
+    gw_buf_init(&out);
+    ck_assert_int_eq(gw_handle_request(builtin, fr.header, fr.content,
+                                       fr.content_len, &out, &r), 0);
+    ck_assert_int_eq(r.kind, v->kind);
+    ck_assert_uint_eq(r.bytes_out, wlen);
+    ck_assert_uint_eq(gw_buf_pending(&out), wlen);
+    ck_assert_mem_eq(gw_buf_peek(&out), want, wlen);
+    if (v->kind == GW_KIND_BAD_REQUEST)
+        ck_assert_int_eq(r.req_status, v->st);
+    gw_buf_free(&out);
+    hf_decoder_free(&d);
+}
+END_TEST
+
+/* The same vectors through the state machine, every chunk size. */
+START_TEST(test_conn_vectors)
+{
+    const req_vec *v = &req_vecs[_i];
+    unsigned char req[4096], want[4096], got[8192];
+    size_t rlen = vec_request(v, req, sizeof req);
+    size_t wlen = vec_answer(v, want, sizeof want);
+    gw_conn_config cfg;
+    gw_conn c;
+    size_t chunk, n;
+
+    config(&cfg);
+    for (chunk = 0; chunk <= MAX_CHUNK; chunk++) {
+        ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+        n = drive(&c, req, rlen, chunk, got, sizeof got);
+        ck_assert_msg(n == wlen, "%s chunk %zu: %zu bytes, want %zu",
+                      v->name, chunk, n, wlen);
+        ck_assert_mem_eq(got, want, wlen);
+        /* Content errors keep the connection open. */
+        ck_assert_int_eq(gw_conn_state(&c), GW_CONN_OPEN);
+        ck_assert(!gw_conn_in_request(&c));
+        ck_assert(gw_conn_want_read(&c));
+        gw_conn_free(&c);
+    }
+}
+END_TEST
+
+/* Every vector back to back on one connection, answers in order. */
+START_TEST(test_conn_pipelined)
+{
+    static unsigned char req[BIG], want[BIG], got[BIG];
+    size_t rlen = 0, wlen = 0, chunk, n;
+    gw_conn_config cfg;
+    gw_conn c;
+    int i, round;
+
+    config(&cfg);
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < N_REQ_VECS; i++) {
+            rlen += vec_request(&req_vecs[i], req + rlen, sizeof req - rlen);
+            wlen += vec_answer(&req_vecs[i], want + wlen, sizeof want - wlen);
+        }
+    }
+    for (chunk = 0; chunk <= MAX_CHUNK + 40; chunk += chunk < 8 ? 1 : 13) {
+        ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+        n = drive(&c, req, rlen, chunk, got, sizeof got);
+        ck_assert_uint_eq(n, wlen);
+        ck_assert_mem_eq(got, want, wlen);
+        ck_assert_uint_eq(c.requests, (uint64_t)N_REQ_VECS * 3);
+        gw_conn_free(&c);
+    }
+}
+END_TEST
+
+/* A client that does not read: input stops being consumed at the cap,
+ * and resumes once output is taken. */
+START_TEST(test_conn_backpressure)
+{
+    static unsigned char req[BIG], want[BIG], got[BIG];
+    size_t one, rlen = 0, wlen = 0, off = 0, n = 0, olen, used;
+    const unsigned char *o;
+    gw_conn_config cfg;
+    gw_conn c;
+    int i, stalls = 0;
+
+    config(&cfg);
+    cfg.max_output = 300;
+    for (i = 0; i < 40; i++) {
+        rlen += vec_request(&req_vecs[0], req + rlen, sizeof req - rlen);
+        wlen += vec_answer(&req_vecs[0], want + wlen, sizeof want - wlen);
+    }
+    one = wlen / 40;
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    while (off < rlen) {
+        used = gw_conn_input(&c, req + off, rlen - off, 0);
+        off += used;
+        if (off < rlen) {
+            stalls++;
+            ck_assert(!gw_conn_want_read(&c));
+            /* Soft cap: at most one answer beyond it. */
+            ck_assert_uint_lt(gw_conn_pending(&c), cfg.max_output + one);
+            ck_assert_uint_eq(gw_conn_input(&c, req + off, rlen - off, 0),
+                              0);
+        }
+        /* Take part of the output only, as a slow reader would. */
+        o = gw_conn_output(&c, &olen);
+        if (olen > 100)
+            olen = 100;
+        memcpy(got + n, o, olen);
+        n += olen;
+        gw_conn_output_done(&c, olen, 0);
+    }
+    while ((o = gw_conn_output(&c, &olen)) != NULL) {
+        memcpy(got + n, o, olen);
+        n += olen;
+        gw_conn_output_done(&c, olen, 0);
+    }
+    ck_assert_int_gt(stalls, 3);
+    ck_assert_uint_eq(n, wlen);
+    ck_assert_mem_eq(got, want, wlen);
+    gw_conn_free(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ errors */
+
+typedef struct bad_vec {
+    const char *name;
+    const char *bytes;
+    size_t len;
+    hf_status code;
+} bad_vec;
+
+#define BV(name, s, code) { name, s, sizeof s - 1, code }
+
+static const bad_vec bad_vecs[] = {
+    BV("header too short", "\x00\x01{", HF_E_HEADER_TOO_SHORT),
+    BV("json syntax", "\x00\x04{\"a\"", HF_E_JSON_SYNTAX),
+    BV("not object", "\x00\x02[]", HF_E_NOT_OBJECT),
+    BV("trailing",
+       "\x00\x59{\"byteorder\": \"big\", \"content-type\": \"a\", "
+       "\"content-encoding\": \"b\", \"content-length\": 0} x",
+       HF_E_TRAILING_DATA),
+    BV("missing key", "\x00\x02{}", HF_E_MISSING_KEY),
+    BV("duplicate key",
+       "\x00\x2a{\"byteorder\": \"big\", \"byteorder\": \"big\"}",
+       HF_E_DUPLICATE_KEY),
+    BV("bad byteorder",
+       "\x00\x5a{\"byteorder\": \"middle\", \"content-type\": \"a\", "
+       "\"content-encoding\": \"b\", \"content-length\": 0}",
+       HF_E_BAD_BYTEORDER),
+    BV("bad content length",
+       "\x00\x58{\"byteorder\": \"big\", \"content-type\": \"a\", "
+       "\"content-encoding\": \"b\", \"content-length\": -1}",
+       HF_E_BAD_CONTENT_LENGTH),
+    BV("content too long",
+       "\x00\x5e{\"byteorder\": \"big\", \"content-type\": \"a\", "
+       "\"content-encoding\": \"b\", \"content-length\": 99999999}",
+       HF_E_CONTENT_TOO_LONG),
+    BV("invalid utf-8", "\x00\x06{\"\xff\": 1}", HF_E_UTF8),
+};
+
+#define N_BAD_VECS ((int)(sizeof bad_vecs / sizeof bad_vecs[0]))
+
+/* Check that buf holds exactly one text/json frame whose content starts
+ * with {"error": "NAME", "message": */
+static void assert_error_frame(const unsigned char *buf, size_t len,
+                               const char *name)
+{
+    char prefix[128];
+    hf_decoder d;
+    hf_frame fr;
+    size_t plen;
+
+    plen = (size_t)snprintf(prefix, sizeof prefix,
+                            "{\"error\": \"%s\", \"message\": \"", name);
+    ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
+    ck_assert_int_eq(hf_decode(&d, buf, len, &fr), HF_OK);
+    ck_assert_uint_eq(fr.frame_len, len);
+    ck_assert_str_eq(fr.header->content_type.ptr, "text/json");
+    ck_assert_uint_ge(fr.content_len, plen);
+    ck_assert_mem_eq(fr.content, prefix, plen);
+    ck_assert_int_eq(fr.content[fr.content_len - 2], '"');
+    ck_assert_int_eq(fr.content[fr.content_len - 1], '}');
+    hf_decoder_free(&d);
+}
+
+/* A good request, then garbage: one answer, one error frame, linger,
+ * drain, close. */
+START_TEST(test_conn_frame_errors)
+{
+    const bad_vec *v = &bad_vecs[_i];
+    unsigned char in[4096], want[4096], got[8192];
+    size_t good = vec_request(&req_vecs[0], in, sizeof in);
+    size_t wlen = vec_answer(&req_vecs[0], want, sizeof want);
+    size_t chunk, n;
+    gw_conn_config cfg;
+    gw_conn c;
+
+    config(&cfg);
+    cfg.limits.max_content = 1000;
+    memcpy(in + good, v->bytes, v->len);
+    /* Bytes after the error are never looked at. */
+    memcpy(in + good + v->len, "junk", 4);
+    for (chunk = 0; chunk <= MAX_CHUNK; chunk++) {
+        ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+        n = drive(&c, in, good + v->len + 4, chunk, got, sizeof got);
+        ck_assert_msg(gw_conn_state(&c) == GW_CONN_LINGER,
+                      "%s chunk %zu: state %d", v->name, chunk,
+                      gw_conn_state(&c));
+        ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_FRAME_ERROR);
+        ck_assert_uint_gt(n, wlen);
+        ck_assert_mem_eq(got, want, wlen);
+        assert_error_frame(got + wlen, n - wlen, hf_status_name(v->code));
+        ck_assert(!gw_conn_want_read(&c));
+        /* The loop shuts the write side and drains. */
+        gw_conn_drain(&c, 100);
+        ck_assert_int_eq(gw_conn_state(&c), GW_CONN_DRAINING);
+        ck_assert(gw_conn_want_read(&c));
+        ck_assert_uint_eq(gw_conn_input(&c, "more", 4, 101), 4);
+        ck_assert_uint_eq(gw_conn_pending(&c), 0);
+        ck_assert_int_eq(gw_conn_deadline(&c), 100 + cfg.drain_timeout);
+        ck_assert_int_eq(gw_conn_tick(&c, 101), GW_CONN_DRAINING);
+        ck_assert_int_eq(gw_conn_tick(&c, 100 + cfg.drain_timeout),
+                         GW_CONN_CLOSED);
+        gw_conn_free(&c);
+    }
+}
+END_TEST
+
+START_TEST(test_conn_drain_eof)
+{
+    gw_conn_config cfg;
+    gw_conn c;
+    size_t olen;
+
+    config(&cfg);
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, "\x00\x01{", 3, 0);
+    ck_assert_int_eq(gw_conn_state(&c), GW_CONN_LINGER);
+    gw_conn_output(&c, &olen);
+    gw_conn_output_done(&c, olen, 0);
+    gw_conn_drain(&c, 0);
+    gw_conn_eof(&c, 1);
+    ck_assert_int_eq(gw_conn_state(&c), GW_CONN_CLOSED);
+    gw_conn_free(&c);
+}
+END_TEST
+
+/* EOF in the middle of a frame: a "truncated" error frame, then close
+ * once it is sent. EOF between frames: close once answers are sent. */
+START_TEST(test_conn_eof)
+{
+    unsigned char req[4096], got[8192];
+    size_t rlen = vec_request(&req_vecs[0], req, sizeof req);
+    gw_conn_config cfg;
+    gw_conn c;
+    size_t n;
+
+    config(&cfg);
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    n = drive(&c, req, rlen - 5, 7, got, sizeof got);
+    ck_assert_uint_eq(n, 0);
+    ck_assert(gw_conn_in_request(&c));
+    gw_conn_eof(&c, 1);
+    ck_assert_int_eq(gw_conn_state(&c), GW_CONN_CLOSING);
+    ck_assert(gw_conn_want_write(&c));
+    ck_assert(!gw_conn_want_read(&c));
+    {
+        size_t olen;
+        const unsigned char *o = gw_conn_output(&c, &olen);
+
+        assert_error_frame(o, olen, "truncated");
+    }
+    gw_conn_free(&c);
+
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    ck_assert_uint_eq(gw_conn_input(&c, req, rlen, 0), rlen);
+    gw_conn_eof(&c, 1);
+    ck_assert_int_eq(gw_conn_state(&c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_PEER);
+    ck_assert(gw_conn_want_write(&c));
+    gw_conn_free(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ timeouts */
+
+START_TEST(test_timeout_idle)
+{
+    gw_conn_config cfg;
+    gw_conn c;
+
+    config(&cfg);
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 1000), 0);
+    ck_assert_int_eq(gw_conn_deadline(&c), 1000 + cfg.idle_timeout);
+    ck_assert_int_eq(gw_conn_tick(&c, 1000 + cfg.idle_timeout - 1),
+                     GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_tick(&c, 1000 + cfg.idle_timeout),
+                     GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_IDLE_TIMEOUT);
+    gw_conn_free(&c);
+
+    cfg.idle_timeout = 0;
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 1000), 0);
+    ck_assert_int_eq(gw_conn_deadline(&c), GW_TIME_NEVER);
+    ck_assert_int_eq(gw_conn_tick(&c, GW_TIME_NEVER - 1), GW_CONN_OPEN);
+    gw_conn_free(&c);
+}
+END_TEST
+
+/* A frame that started must finish in time (slowloris), however much
+ * trickles in meanwhile. */
+START_TEST(test_timeout_request)
+{
+    unsigned char req[4096];
+    size_t rlen = vec_request(&req_vecs[0], req, sizeof req);
+    gw_conn_config cfg;
+    gw_conn c;
+    size_t i;
+
+    config(&cfg);
+    cfg.request_timeout = 1000;
+    cfg.idle_timeout = 50;
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, 1, 10);
+    ck_assert_int_eq(gw_conn_deadline(&c), 1010);
+    for (i = 1; i < rlen - 1 && i < 50; i++) {
+        gw_conn_input(&c, req + i, 1, 10 + (gw_time)i * 19);
+        ck_assert_int_eq(gw_conn_tick(&c, 10 + (gw_time)i * 19),
+                         GW_CONN_OPEN);
+    }
+    ck_assert_int_eq(gw_conn_tick(&c, 1009), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_tick(&c, 1010), GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_REQUEST_TIMEOUT);
+    gw_conn_free(&c);
+}
+END_TEST
+
+/* Answers nobody reads: the write clock runs from the last progress. */
+START_TEST(test_timeout_write)
+{
+    unsigned char req[4096];
+    size_t rlen = vec_request(&req_vecs[0], req, sizeof req);
+    gw_conn_config cfg;
+    gw_conn c;
+
+    config(&cfg);
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, rlen, 5);
+    ck_assert(gw_conn_want_write(&c));
+    ck_assert_int_eq(gw_conn_deadline(&c), 5 + cfg.write_timeout);
+    gw_conn_output_done(&c, 3, 20);
+    ck_assert_int_eq(gw_conn_deadline(&c), 20 + cfg.write_timeout);
+    ck_assert_int_eq(gw_conn_tick(&c, 19 + cfg.write_timeout), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_tick(&c, 20 + cfg.write_timeout),
+                     GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_WRITE_TIMEOUT);
+    gw_conn_free(&c);
+
+    /* Everything sent: the idle clock starts from then. */
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, rlen, 5);
+    gw_conn_output_done(&c, gw_conn_pending(&c), 7);
+    ck_assert_int_eq(gw_conn_deadline(&c), 7 + cfg.idle_timeout);
+    gw_conn_free(&c);
+}
+END_TEST
+
+/* ------------------------------------------------------------ misc */
+
+START_TEST(test_conn_shutdown)
+{
+    unsigned char req[4096], got[8192];
+    size_t rlen = vec_request(&req_vecs[0], req, sizeof req);
+    gw_conn_config cfg;
+    gw_conn c;
+
+    config(&cfg);
+    /* Idle: closes at once. */
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_shutdown(&c, 0);
+    ck_assert_int_eq(gw_conn_state(&c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_SHUTDOWN);
+    gw_conn_free(&c);
+    /* Mid-request: the request is finished and answered first. */
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, 10, 0);
+    gw_conn_shutdown(&c, 0);
+    ck_assert_int_eq(gw_conn_state(&c), GW_CONN_OPEN);
+    ck_assert_uint_eq(gw_conn_input(&c, req + 10, rlen - 10, 0), rlen - 10);
+    ck_assert_int_eq(gw_conn_state(&c), GW_CONN_CLOSING);
+    ck_assert(gw_conn_want_write(&c));
+    ck_assert_uint_eq(drive(&c, req, 0, 0, got, sizeof got), 0);
+    gw_conn_free(&c);
+}
+END_TEST
+
+static int seen_requests;
+static gw_kind seen_kind;
+
+static void count_request(void *user, const gw_request_info *info)
+{
+    ck_assert_ptr_eq(user, &seen_requests);
+    seen_requests++;
+    seen_kind = info->reply->kind;
+    ck_assert_uint_gt(info->bytes_in, 0);
+}
+
+/* Swapping the index between inputs changes answers (SIGHUP reload). */
+START_TEST(test_conn_reload)
+{
+    unsigned char req[4096], want[4096], got[8192];
+    size_t rlen = vec_request(&req_vecs[0], req, sizeof req);
+    gw_conn_config cfg;
+    gw_index *other = NULL;
+    gw_index_error err;
+    const char *ans = "{\"result\": \"Wake up, Neo.\"}";
+    gw_conn c;
+    size_t n, wlen;
+
+    config(&cfg);
+    cfg.on_request = count_request;
+    seen_requests = 0;
+    ck_assert_int_eq(gw_index_load_mem("{\"morpheus\": \"Wake up, Neo.\"}",
+                                       29, &other, &err), GW_INDEX_OK);
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, &seen_requests, 0), 0);
+    n = drive(&c, req, rlen, 0, got, sizeof got);
+    wlen = vec_answer(&req_vecs[0], want, sizeof want);
+    ck_assert_uint_eq(n, wlen);
+    cfg.index = other;
+    n = drive(&c, req, rlen, 3, got, sizeof got);
+    wlen = json_answer(want, sizeof want, ans);
+    ck_assert_uint_eq(n, wlen);
+    ck_assert_mem_eq(got, want, wlen);
+    ck_assert_int_eq(seen_requests, 2);
+    ck_assert_int_eq(seen_kind, GW_KIND_SEARCH);
+    gw_conn_free(&c);
+    gw_index_free(other);
+}
+END_TEST
+
+/* Large content split over many inputs: copied, answered once. */
+START_TEST(test_conn_large_content)
+{
+    static unsigned char req[BIG], want[4096], got[8192];
+    static char content[40000];
+    gw_conn_config cfg;
+    gw_conn c;
+    size_t rlen, wlen, n, chunk;
+    char *val;
+
+    config(&cfg);
+    memcpy(content, "{\"action\": \"search\", \"value\": \"", 31);
+    val = content + 31;
+    memset(val, 'x', 3000);
+    memcpy(val + 3000, "\"}", 3);
+    rlen = mkframe(req, sizeof req, "little", "text/json", "utf-8", content,
+                   strlen(content));
+    {
+        static char ans[4000];
+
+        snprintf(ans, sizeof ans, "{\"result\": \"No match for '%.3000s'.\"}",
+                 val);
+        wlen = json_answer(want, sizeof want, ans);
+    }
+    for (chunk = 1; chunk < 2000; chunk = chunk * 3 + 1) {
+        ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+        n = drive(&c, req, rlen, chunk, got, sizeof got);
+        ck_assert_uint_eq(n, wlen);
+        ck_assert_mem_eq(got, want, wlen);
+        gw_conn_free(&c);
+    }
+    /* Binary: only the first bytes are kept. */
+    memset(content, 'b', sizeof content);
+    rlen = mkframe(req, sizeof req, "little", "a/b", "binary", content,
+                   sizeof content);
+    wlen = mkanswer(want, sizeof want, BIN_TYPE, "binary",
+                    "First 10 bytes of request: bbbbbbbbbb", 37);
+    for (chunk = 1; chunk < 40000; chunk = chunk * 5 + 3) {
+        ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+        n = drive(&c, req, rlen, chunk, got, sizeof got);
+        ck_assert_uint_eq(n, wlen);
+        ck_assert_mem_eq(got, want, wlen);
+        ck_assert_uint_le(c.body.cap, GW_BUF_MIN_ALLOC);
+        gw_conn_free(&c);
+    }
+}
+END_TEST
+
+START_TEST(test_names)
+{
+    int i;
+
+    for (i = 0; i < GW_REQ_STATUS_COUNT; i++)
+        ck_assert_str_ne(gw_req_status_name((gw_req_status)i), "unknown");
+    ck_assert_str_eq(gw_req_status_name(GW_REQ_STATUS_COUNT), "unknown");
+    for (i = 0; i < GW_CLOSE_REASON_COUNT; i++)
+        ck_assert_str_ne(gw_close_reason_name((gw_close_reason)i),
+                         "unknown");
+    ck_assert_str_eq(gw_index_strerror(GW_INDEX_E_DUPLICATE),
+                     "duplicate-key");
+}
+END_TEST
+
+START_TEST(test_buf)
+{
+    gw_buf b;
+    int i;
+
+    gw_buf_init(&b);
+    ck_assert_ptr_null(gw_buf_peek(&b));
+    for (i = 0; i < 1000; i++) {
+        ck_assert_int_eq(gw_buf_append(&b, "abcdefgh", 8), 0);
+        gw_buf_consume(&b, 5);
+    }
+    ck_assert_uint_eq(gw_buf_pending(&b), 3000);
+    ck_assert_mem_eq(gw_buf_peek(&b), "abcdefgh", 8);
+    ck_assert_uint_le(b.cap, 8192);
+    gw_buf_consume(&b, 3000);
+    ck_assert_uint_eq(b.off, 0);
+    ck_assert_uint_eq(b.len, 0);
+    gw_buf_free(&b);
+}
+END_TEST
+
+static Suite *gateway_suite(void)
+{
+    Suite *s = suite_create("gateway");
+    TCase *tc;
+
+    tc = tcase_create("index");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_index_builtin);
+    tcase_add_loop_test(tc, test_index_load, 0,
+                        (int)(sizeof index_vecs / sizeof index_vecs[0]));
+    tcase_add_test(tc, test_index_file);
+    tcase_add_test(tc, test_index_many);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("handler");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, test_handler_vectors, 0, N_REQ_VECS);
+    tcase_add_test(tc, test_names);
+    tcase_add_test(tc, test_buf);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("conn");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_conn_vectors, 0, N_REQ_VECS);
+    tcase_add_test(tc, test_conn_pipelined);
+    tcase_add_test(tc, test_conn_backpressure);
+    tcase_add_loop_test(tc, test_conn_frame_errors, 0, N_BAD_VECS);
+    tcase_add_test(tc, test_conn_drain_eof);
+    tcase_add_test(tc, test_conn_eof);
+    tcase_add_test(tc, test_conn_shutdown);
+    tcase_add_test(tc, test_conn_reload);
+    tcase_add_test(tc, test_conn_large_content);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("timeouts");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_timeout_idle);
+    tcase_add_test(tc, test_timeout_request);
+    tcase_add_test(tc, test_timeout_write);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(gateway_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
