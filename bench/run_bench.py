@@ -1,0 +1,527 @@
+#!/usr/bin/env python3
+"""run_bench.py - `make bench`: the codec microbenchmarks, then the
+gateway and the reference server (bench/ref_server.c) measured side by
+side with `hframe bench` on loopback, in the same run. Prints a table,
+writes a JSON report and draws the two figures with gnuplot.
+
+Every gateway figure is paired with the reference server's figure from
+the same run and reported as a ratio too, because a shared machine
+drifts between runs."""
+
+import argparse
+import datetime
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import harness
+
+# Goals from the benchmarks issue (2-core machine, client and server on
+# the same cores).
+GOAL_SEARCH_64 = 120000.0      # requests/s, reused connections
+GOAL_NEWCONN_64 = 18000.0      # requests/s, one request per connection
+GOAL_BINARY_1M = 2000.0        # MB/s into the gateway
+GOAL_IDLE_KIB = 32.0           # RSS per idle connection
+GOAL_CODEC = 2000000.0         # small frames decoded per second
+GOAL_ZERO_COPY = 1.0           # 1 MiB frames decoded vs memcpy
+
+IDLE_CONNS = 1000
+
+
+def run_hframe_bench(hframe, port, args, seconds):
+    cmd = [hframe, "bench", "--json", "-d", str(seconds)] + args + \
+          ["127.0.0.1", str(port)]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        return {"error": "timed out", "cmd": " ".join(cmd[1:])}
+    try:
+        r = json.loads(p.stdout)
+    except ValueError:
+        return {"error": (p.stderr.strip() or "no output")[:300],
+                "cmd": " ".join(cmd[1:])}
+    r["cmd"] = "hframe " + " ".join(cmd[1:])
+    if p.returncode != 0:
+        r["stderr"] = p.stderr.strip()[:300]
+    return r
+
+
+def open_idle(port, n):
+    """n connected sockets that send nothing."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        socks.append(s)
+    return socks
+
+
+def still_open(socks):
+    """How many idle sockets the server has not closed."""
+    alive = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(1, socket.MSG_PEEK) == b"":
+                continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            continue
+        alive += 1
+    return alive
+
+
+def scenarios(seconds):
+    """(key, label, hframe bench args, seconds)."""
+    out = []
+    for c in (1, 16, 64, 256):
+        out.append(("search-c%d" % c, "search, %d reused" % c,
+                    ["-c", str(c)], seconds))
+    for c in (16, 64):
+        out.append(("newconn-c%d" % c, "search, %d new conn" % c,
+                    ["-c", str(c), "--new-connection"], seconds))
+    for size, label, c in (("10", "10 B", 16), ("64k", "64 KiB", 8),
+                           ("1M", "1 MiB", 4), ("8M", "8 MiB", 2)):
+        out.append(("binary-%s" % size, "binary %s, %d conn" % (label, c),
+                    ["-c", str(c), "--action", "binary", "--size", size],
+                    seconds))
+    return out
+
+
+def family(pid):
+    """pid and its child processes (the gateway's workers)."""
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            pids += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+class Server:
+    def __init__(self, name, args, log):
+        self.name = name
+        self.args = args
+        self.log = log
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.port = harness.free_port()
+        args = [a.replace("{port}", str(self.port)) for a in self.args]
+        self.proc = harness.spawn(args, stdout=subprocess.DEVNULL,
+                                  stderr=self.log)
+        if not harness.wait_port(self.port, 10, self.proc):
+            raise SystemExit("run_bench: %s did not start: %s"
+                             % (self.name, " ".join(args)))
+        time.sleep(0.3)
+
+    def stop(self):
+        if self.proc is not None:
+            harness.stop(self.proc)
+            self.proc = None
+
+    def rss_kib(self):
+        return sum(harness.rss_kib(p) for p in family(self.proc.pid))
+
+    def cpu_s(self):
+        return sum(harness.cpu_seconds(p) for p in family(self.proc.pid))
+
+
+def bench_on(srv, hframe, args, seconds):
+    """One hframe bench run, with the server's CPU time per request."""
+    cpu0 = srv.cpu_s()
+    r = run_hframe_bench(hframe, srv.port, args, seconds)
+    cpu = srv.cpu_s() - cpu0
+    if "error" not in r and r.get("ok", 0) > 0:
+        r["server_cpu_us_per_request"] = cpu * 1e6 / r["ok"]
+    return r
+
+
+def better(a, b, key):
+    """The run with the higher rate (errors lose)."""
+    if a is None:
+        return b
+    if "error" in b:
+        return a
+    if "error" in a or b[key] > a[key]:
+        return b
+    return a
+
+
+def measure_pair(servers, hframe, seconds, repeat):
+    """Every scenario on each server in turn, repeat times; the best run
+    of each is kept (a shared machine only ever slows a run down)."""
+    res = {s.name: {} for s in servers}
+    for key, label, args, secs in scenarios(seconds):
+        rate_key = "sent_bytes_per_s" if key.startswith("binary") \
+            else "requests_per_s"
+        for _ in range(repeat):
+            for srv in servers:
+                r = bench_on(srv, hframe, args, secs)
+                r["label"] = label
+                res[srv.name][key] = better(res[srv.name].get(key), r,
+                                            rate_key)
+        for srv in servers:
+            report_line(srv.name, key, res[srv.name][key])
+    return res
+
+
+def measure_rss(srv):
+    """RSS before and with IDLE_CONNS idle connections."""
+    rss0 = srv.rss_kib()
+    socks = []
+    try:
+        socks = open_idle(srv.port, IDLE_CONNS)
+        time.sleep(1.0)
+        rss1 = srv.rss_kib()
+        alive = still_open(socks)
+    except OSError as e:
+        return {"error": "idle connections: %s" % e}
+    finally:
+        for s in socks:
+            s.close()
+    return {"before_kib": rss0, "idle_kib": rss1, "idle_conns": IDLE_CONNS,
+            "idle_open": alive, "per_conn_kib": (rss1 - rss0) / IDLE_CONNS}
+
+
+def measure_idle(srv, hframe, seconds):
+    """64 active connections alone, then beside IDLE_CONNS idle ones."""
+    label = "search, 64 + %d idle" % IDLE_CONNS
+    base = bench_on(srv, hframe, ["-c", "64"], seconds)
+    socks = []
+    try:
+        socks = open_idle(srv.port, IDLE_CONNS)
+        time.sleep(0.5)
+        r = bench_on(srv, hframe, ["-c", "64"], seconds)
+        r["idle_open_after"] = still_open(socks)
+    except OSError as e:
+        r = {"error": "idle connections: %s" % e}
+    finally:
+        for s in socks:
+            s.close()
+    r["label"] = label
+    if "error" not in base:
+        r["no_idle_requests_per_s"] = base["requests_per_s"]
+        if "error" not in r and base["requests_per_s"] > 0:
+            r["vs_no_idle"] = r["requests_per_s"] / base["requests_per_s"]
+    report_line(srv.name, "idle-c64", r)
+    return r
+
+
+def report_line(name, key, r):
+    if "error" in r:
+        print("  %-8s %-12s ERROR %s" % (name, key, r["error"]),
+              file=sys.stderr)
+    else:
+        print("  %-8s %-12s %10.0f req/s %9.1f MB/s  p99 %.3f ms  "
+              "errors %d" % (name, key, r["requests_per_s"],
+                             r["sent_bytes_per_s"] / 1e6,
+                             r["latency_ms"]["p99"], r["errors"]),
+              file=sys.stderr)
+
+
+def fmt_rate(r, binary):
+    if "error" in r:
+        return "error"
+    if binary:
+        return "%.0f MB/s" % (r["sent_bytes_per_s"] / 1e6)
+    return "%.0f/s" % r["requests_per_s"]
+
+
+def ratio(a, b, binary):
+    if "error" in a or "error" in b:
+        return "-"
+    key = "sent_bytes_per_s" if binary else "requests_per_s"
+    if b[key] <= 0:
+        return "-"
+    return "%.2f" % (a[key] / b[key])
+
+
+def lat(r):
+    if "error" in r:
+        return "-"
+    return "%.2f/%.2f" % (r["latency_ms"]["p50"], r["latency_ms"]["p99"])
+
+
+def print_table(gw, ref, codec):
+    print()
+    print("%-26s %12s %12s %6s %13s %13s %11s %6s" % (
+        "gateway vs reference", "gateway", "ref_server", "ratio",
+        "gw p50/p99ms", "ref p50/p99ms", "cpu us/req", "errors"))
+    keys = [k for k, _, _, _ in scenarios(1)] + ["idle-c64"]
+    for k in keys:
+        a, b = gw.get(k, {"error": "-"}), ref.get(k, {"error": "-"})
+        binary = k.startswith("binary")
+        label = a.get("label") or b.get("label") or k
+        errs = a.get("errors", "-")
+        cpu = "%s/%s" % tuple(
+            "%.1f" % r["server_cpu_us_per_request"]
+            if "server_cpu_us_per_request" in r else "-" for r in (a, b))
+        print("%-26s %12s %12s %6s %13s %13s %11s %6s" % (
+            label, fmt_rate(a, binary), fmt_rate(b, binary),
+            ratio(a, b, binary), lat(a), lat(b), cpu, errs))
+    for name, r in (("gateway", gw), ("ref_server", ref)):
+        i = r.get("idle-c64", {})
+        if "vs_no_idle" in i:
+            print("idle cost  %-10s 64 active with %d idle: %.2f of the "
+                  "rate without (%.0f/s)" % (name, IDLE_CONNS,
+                                             i["vs_no_idle"],
+                                             i["no_idle_requests_per_s"]))
+    for name, r in (("gateway", gw), ("ref_server", ref)):
+        m = r.get("rss", {})
+        if "per_conn_kib" in m:
+            print("RSS %-10s %d KiB, %d KiB with %d idle connections "
+                  "(%.1f KiB each, %d still open)" % (
+                      name, m["before_kib"], m["idle_kib"], m["idle_conns"],
+                      m["per_conn_kib"], m["idle_open"]))
+    print()
+    print("%-16s %14s %12s %10s" % ("codec", "frames/s", "MB/s",
+                                     "vs memcpy"))
+    for c in codec:
+        print("%-16s %14.0f %12.1f %10s" % (
+            c["name"], c["per_s"], c["bytes_per_s"] / 1e6,
+            "%.2f" % c["ratio"] if "ratio" in c else ""))
+
+
+def goals(gw, codec):
+    out = []
+
+    def add(name, goal, value, unit, ok):
+        out.append({"goal": name, "target": goal, "measured": value,
+                    "unit": unit, "met": bool(ok)})
+
+    def rate(k):
+        r = gw.get(k, {})
+        return None if "error" in r or not r else r["requests_per_s"]
+
+    v = rate("search-c64")
+    add("search, 64 reused connections", GOAL_SEARCH_64, v, "requests/s",
+        v is not None and v >= GOAL_SEARCH_64)
+    v = rate("newconn-c64")
+    add("one request per connection, 64", GOAL_NEWCONN_64, v, "requests/s",
+        v is not None and v >= GOAL_NEWCONN_64)
+    r = gw.get("binary-1M", {})
+    v = None if "error" in r or not r else r["sent_bytes_per_s"] / 1e6
+    add("1 MiB binary requests", GOAL_BINARY_1M, v, "MB/s",
+        v is not None and v >= GOAL_BINARY_1M)
+    r1, r8 = gw.get("binary-1M", {}), gw.get("binary-8M", {})
+    if "error" not in r1 and "error" not in r8 and r1 and r8 and \
+            r8["sent_bytes_per_s"] > 0:
+        v = r1["sent_bytes_per_s"] / r8["sent_bytes_per_s"]
+        add("linear cost: 1 MiB rate / 8 MiB rate", 1.5, v, "ratio (<=)",
+            v <= 1.5)
+    m = gw.get("rss", {})
+    v = m.get("per_conn_kib")
+    add("RSS per idle connection", GOAL_IDLE_KIB, v, "KiB (<=)",
+        v is not None and v <= GOAL_IDLE_KIB)
+    c = {x["name"]: x for x in codec}
+    v = c.get("decode-search", {}).get("per_s")
+    add("codec: small frames decoded per core", GOAL_CODEC, v, "frames/s",
+        v is not None and v >= GOAL_CODEC)
+    v = c.get("stream-1m", {}).get("ratio")
+    add("codec: 1 MiB frames decoded vs memcpy", GOAL_ZERO_COPY, v,
+        "ratio", v is not None and v >= GOAL_ZERO_COPY)
+    return out
+
+
+def gnuplot(build, svg_dir, gw, ref):
+    if shutil.which("gnuplot") is None:
+        print("run_bench: gnuplot not found; no figures", file=sys.stderr)
+        return
+    data = os.path.join(build, "bench")
+    os.makedirs(data, exist_ok=True)
+    conns = (1, 16, 64, 256)
+    with open(os.path.join(data, "throughput.dat"), "w") as f:
+        f.write("# connections gateway ref_server (requests/s)\n")
+        for c in conns:
+            a, b = gw.get("search-c%d" % c, {}), ref.get("search-c%d" % c, {})
+            f.write("%d %s %s\n" % (c, a.get("requests_per_s", "NaN"),
+                                    b.get("requests_per_s", "NaN")))
+    with open(os.path.join(data, "newconn.dat"), "w") as f:
+        f.write("# connections gateway ref_server (new conn, requests/s)\n")
+        for c in (16, 64):
+            a, b = gw.get("newconn-c%d" % c, {}), \
+                ref.get("newconn-c%d" % c, {})
+            f.write("%d %s %s\n" % (c, a.get("requests_per_s", "NaN"),
+                                    b.get("requests_per_s", "NaN")))
+    with open(os.path.join(data, "latency.dat"), "w") as f:
+        f.write("# label gw p50 p90 p99 p99.9 ref p50 p90 p99 p99.9 (ms)\n")
+        keys = ["search-c%d" % c for c in conns] + \
+            ["newconn-c64", "binary-1M", "idle-c64"]
+        for k in keys:
+            a, b = gw.get(k, {}), ref.get(k, {})
+            row = ['"%s"' % (a.get("label") or b.get("label") or k)]
+            for r in (a, b):
+                lm = r.get("latency_ms", {})
+                row += [str(lm.get(q, "NaN"))
+                        for q in ("p50", "p90", "p99", "p99_9")]
+            f.write(" ".join(row) + "\n")
+    tp = os.path.join(svg_dir, "bench-throughput.svg")
+    lt = os.path.join(svg_dir, "bench-latency.svg")
+    script = """
+set terminal svg size 800,480 font "sans,12" background rgb "white"
+set output "%(tp)s"
+set title "hframe-gateway vs reference server: search requests on loopback"
+set xlabel "concurrent connections"
+set ylabel "requests/s"
+set logscale x 2
+set xrange [0.7:370]
+set yrange [0:*]
+set grid
+set key top left
+plot "%(d)s/throughput.dat" using 1:2 with linespoints lw 2 pt 7 \\
+         title "hframe-gateway, reused connections", \\
+     "%(d)s/throughput.dat" using 1:3 with linespoints lw 2 pt 5 \\
+         title "ref_server (trivial C), reused", \\
+     "%(d)s/newconn.dat" using 1:2 with points pt 9 ps 1.5 \\
+         title "hframe-gateway, new connection per request", \\
+     "%(d)s/newconn.dat" using 1:3 with points pt 11 ps 1.5 \\
+         title "ref_server, new connection per request"
+set output "%(lt)s"
+unset logscale x
+set xrange [*:*]
+set title "Latency percentiles (hframe bench, loopback)"
+set xlabel ""
+set ylabel "milliseconds (log scale)"
+set logscale y
+set yrange [*:*]
+set style data histogram
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -30 scale 0
+set key top left
+plot "%(d)s/latency.dat" using 2:xtic(1) title "gateway p50", \\
+     "" using 4 title "gateway p99", \\
+     "" using 5 title "gateway p99.9", \\
+     "" using 6 title "ref p50", \\
+     "" using 8 title "ref p99", \\
+     "" using 9 title "ref p99.9"
+""" % {"tp": tp, "lt": lt, "d": data}
+    p = subprocess.run(["gnuplot"], input=script, text=True,
+                       capture_output=True, timeout=60)
+    if p.returncode != 0:
+        print("run_bench: gnuplot failed: %s" % p.stderr.strip(),
+              file=sys.stderr)
+    else:
+        print("wrote %s and %s" % (tp, lt))
+
+
+def gateway_args(gw_bin, port_arg, workers):
+    """Options the gateway accepts, from its --help."""
+    try:
+        h = subprocess.run([gw_bin, "--help"], capture_output=True,
+                           text=True, timeout=10)
+        text = h.stdout + h.stderr
+    except (OSError, subprocess.TimeoutExpired):
+        text = ""
+    args = [gw_bin]
+    if "--log-level" in text:
+        args += ["--log-level", "error"]
+    if "--max-conns" in text:
+        args += ["--max-conns", "4000"]
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    return args + ["127.0.0.1", port_arg]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--svg-dir", default="docs")
+    ap.add_argument("--codec-seconds", type=float, default=0.5)
+    ap.add_argument("--repeat", type=int, default=1)
+    a = ap.parse_args()
+
+    harness.raise_nofile(20000)
+    hframe = os.path.join(a.build, "hframe")
+    gw_bin = os.path.join(a.build, "hframe-gateway")
+    ref_bin = os.path.join(a.build, "bench", "ref_server")
+    codec_bin = os.path.join(a.build, "bench", "bench_codec")
+    for b in (hframe, gw_bin, ref_bin, codec_bin):
+        if not os.access(b, os.X_OK):
+            raise SystemExit("run_bench: %s is not built" % b)
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    print("codec microbenchmarks (%.1f s per case, best of 3)..."
+          % a.codec_seconds, file=sys.stderr)
+    p = subprocess.run([codec_bin, "-t", str(a.codec_seconds), "--json"],
+                       capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        raise SystemExit("run_bench: bench_codec failed: %s" % p.stderr)
+    codec = json.loads(p.stdout)["codec"]
+
+    log = open(os.path.join(a.build, "bench-servers.log"), "w")
+    gw_srv = Server("gateway", gateway_args(gw_bin, "{port}", 1), log)
+    ref_srv = Server("ref", [ref_bin, "127.0.0.1", "{port}"], log)
+    servers = [gw_srv, ref_srv]
+    for srv in servers:
+        print("%s: %s" % (srv.name, " ".join(srv.args)), file=sys.stderr)
+        srv.start()
+    results = measure_pair(servers, hframe, a.seconds, a.repeat)
+    for srv in servers:
+        results[srv.name]["rss"] = measure_rss(srv)
+        results[srv.name]["alive"] = srv.proc.poll() is None
+    gw_srv.stop()
+    # One select() loop holds fewer than FD_SETSIZE (1024) descriptors,
+    # so 1,000 idle + 64 active connections need two workers.
+    gw2 = Server("gateway", gateway_args(gw_bin, "{port}", 2), log)
+    print("gateway: %s" % " ".join(gw2.args), file=sys.stderr)
+    gw2.start()
+    results["gateway"]["idle-c64"] = measure_idle(gw2, hframe, a.seconds)
+    results["gateway"]["idle-c64"]["workers"] = 2
+    gw2.stop()
+    results["ref"]["idle-c64"] = measure_idle(ref_srv, hframe, a.seconds)
+    ref_srv.stop()
+    log.close()
+
+    gw, ref = results["gateway"], results["ref"]
+    print_table(gw, ref, codec)
+    g = goals(gw, codec)
+    print()
+    for x in g:
+        v = x["measured"]
+        print("goal %-40s %-6s measured %s (target %s %s)" % (
+            x["goal"], "MET" if x["met"] else "MISSED",
+            "-" if v is None else ("%.2f" % v if v < 100 else "%.0f" % v),
+            x["target"], x["unit"]))
+    print("relay goals: not measured (relay mode does not exist yet)")
+
+    report = {
+        "date": started.isoformat(timespec="seconds"),
+        "machine": harness.machine(),
+        "seconds_per_run": a.seconds,
+        "codec": codec,
+        "gateway": gw,
+        "ref_server": ref,
+        "goals": g,
+        "relay": "not measured: relay mode does not exist yet",
+    }
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(report, f, indent=1)
+            f.write("\n")
+        print("wrote %s" % a.json)
+    gnuplot(a.build, a.svg_dir, gw, ref)
+    errors = 0
+    for side in (gw, ref):
+        for r in side.values():
+            if isinstance(r, dict) and "label" in r:
+                errors += r.get("errors", 0) + (1 if "error" in r else 0)
+    if errors:
+        print("run_bench: %d request errors (see above)" % errors,
+              file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
