@@ -27,5 +27,5 @@ $(O)/tests/check_gateway: $(O)/tests/check_gateway.o $(GW_CORE_A) \
 
 BINS         += $(O)/hframe-gateway
 TEST_BINS    += $(O)/tests/check_gateway
-TEST_SCRIPTS += $(wildcard tests/e2e_gateway.sh)
+TEST_SCRIPTS += tests/e2e_gateway.sh
 MAN8         += $(wildcard docs/hframe-gateway.8)

@@ -1,0 +1,286 @@
+#!/bin/sh
+# e2e_gateway.sh - end-to-end tests of hframe-gateway on loopback.
+#
+# Run as: HF_BUILD=<outdir> sh tests/e2e_gateway.sh
+# Every gateway listens on 127.0.0.1 port 0 and reports its port through
+# --port-file; every process started here is killed on exit; every wait
+# is bounded. Exit status 0 when all checks passed.
+set -u
+: "${HF_BUILD:=build}"
+GW="$HF_BUILD/hframe-gateway"
+HERE=$(cd "$(dirname "$0")" && pwd)
+CLIENT="$HERE/gw_client.py"
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/e2e_gateway.XXXXXX")
+PIDS=""
+passed=0
+failed=0
+
+cleanup() {
+    for p in $PIDS; do
+        kill -9 "$p" 2>/dev/null
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+note() { printf '    %s\n' "$*"; }
+
+ok() {
+    passed=$((passed + 1))
+    note "ok   $1"
+}
+
+fail() {
+    failed=$((failed + 1))
+    note "FAIL $1"
+}
+
+# start NAME [options...]: start a gateway; sets GW_PID and GW_PORT.
+start() {
+    name=$1
+    shift
+    rm -f "$TMP/$name.port"
+    "$GW" --port-file "$TMP/$name.port" "$@" 127.0.0.1 0 \
+        2>"$TMP/$name.log" &
+    GW_PID=$!
+    PIDS="$PIDS $GW_PID"
+    i=0
+    while [ ! -s "$TMP/$name.port" ]; do
+        i=$((i + 1))
+        if [ "$i" -gt 100 ] || ! kill -0 "$GW_PID" 2>/dev/null; then
+            fail "$name: gateway did not start"
+            sed 's/^/        /' "$TMP/$name.log"
+            return 1
+        fi
+        sleep 0.1
+    done
+    GW_PORT=$(cat "$TMP/$name.port")
+}
+
+# wait_exit PID SECONDS: wait for PID to end; sets RC (124 on timeout).
+wait_exit() {
+    i=0
+    while kill -0 "$1" 2>/dev/null; do
+        i=$((i + 1))
+        if [ "$i" -gt $(($2 * 10)) ]; then
+            kill -9 "$1" 2>/dev/null
+            wait "$1" 2>/dev/null
+            RC=124
+            return
+        fi
+        sleep 0.1
+    done
+    wait "$1" 2>/dev/null
+    RC=$?
+}
+
+# stop PID: SIGTERM, then expect exit status 0 within 15 s.
+stop() {
+    kill -TERM "$1" 2>/dev/null
+    wait_exit "$1" 15
+    if [ "$RC" -eq 0 ]; then ok "exit 0 after SIGTERM"; else
+        fail "exit status $RC after SIGTERM"; fi
+}
+
+# client NAME SCENARIO ARGS...: one gw_client.py scenario, bounded.
+client() {
+    label=$1
+    shift
+    if timeout 180 python3 "$CLIENT" "$GW_PORT" "$@" \
+        >"$TMP/client.out" 2>&1; then
+        ok "$label"
+    else
+        fail "$label"
+        sed 's/^/        /' "$TMP/client.out"
+    fi
+}
+
+# logged NAME PATTERN LABEL: the gateway log NAME has a line matching.
+logged() {
+    if grep -q -- "$2" "$TMP/$1.log"; then ok "$3"; else
+        fail "$3 (no '$2' in the log)"
+        tail -5 "$TMP/$1.log" | sed 's/^/        /'
+    fi
+}
+
+if [ ! -x "$GW" ]; then
+    echo "e2e_gateway: $GW not built"
+    exit 1
+fi
+
+# ------------------------------------------------------------ options
+"$GW" --help >/dev/null 2>&1
+[ $? -eq 0 ] && ok "--help exits 0" || fail "--help exits 0"
+for bad in "--max-conns 0" "--max-conns 1x" "--port 70000" "-p -1" \
+    "--request-timeout 1x" "--idle-timeout -1" "--workers 0" \
+    "--max-header 1" "--log-level loud" "127.0.0.1" "a 1 b" "h 99999"; do
+    # shellcheck disable=SC2086
+    "$GW" $bad >/dev/null 2>&1
+    rc=$?
+    [ "$rc" -eq 2 ] && ok "usage error: $bad" ||
+        fail "usage error: $bad (exit $rc)"
+done
+
+# ------------------------------------------------------------ protocol
+if start basic --log-level info; then
+    client "tutorial exchanges byte for byte" tutorial
+    client "index entries, miss, invalid action" index
+    client "content-length 0" empty
+    client "one byte at a time" onebyte
+    client "pipelined requests" pipeline 300
+    client "each bad input while others are served" badinput
+    client "64 clients x 100 requests" concurrent 64 100
+    kill -USR1 "$GW_PID"
+    sleep 0.3
+    logged basic 'access peer=127\.0\.0\.1:[0-9]* type="text/json" action="search" in=[0-9]* out=[0-9]* status=ok us=[0-9]*' \
+        "access log line"
+    logged basic 'status=duplicate-key' "error status in the access log"
+    logged basic 'notice: stats .*req_search=' "SIGUSR1 writes counters"
+    stop "$GW_PID"
+    logged basic 'err\.invalid-utf8=1' "error counters at exit"
+fi
+
+# ------------------------------------------------------------ index
+printf '{"neo": "The One.", "ring": "Precious."}' >"$TMP/index.json"
+if start index --index "$TMP/index.json"; then
+    client "--index lookup" lookup neo "The One."
+    client "--index replaces the built-in entries" lookup morpheus -
+    printf '{"neo": "Wake up, Neo."}' >"$TMP/index.json"
+    kill -HUP "$GW_PID"
+    sleep 0.5
+    client "SIGHUP reloads the index" lookup neo "Wake up, Neo."
+    client "reloaded index drops old entries" lookup ring -
+    printf '{"neo": 42}' >"$TMP/index.json"
+    kill -HUP "$GW_PID"
+    sleep 0.5
+    client "bad file on SIGHUP keeps the old index" lookup neo \
+        "Wake up, Neo."
+    logged index "index $TMP/index.json: not-string at offset" \
+        "bad reload names file and offset"
+    logged index "keeping the previous index" "bad reload is logged"
+    stop "$GW_PID"
+fi
+printf '{"a": "b",\n "a": "c"}' >"$TMP/dup.json"
+"$GW" --index "$TMP/dup.json" --port-file "$TMP/never" 127.0.0.1 0 \
+    2>"$TMP/dup.log"
+rc=$?
+[ "$rc" -eq 1 ] && ok "bad --index exits 1" || fail "bad --index exits 1 ($rc)"
+logged dup "index $TMP/dup.json: duplicate-key at offset 15" \
+    "bad --index names file and offset"
+
+# ------------------------------------------------------------ timeouts
+if start timeouts --log-level info --request-timeout 0.5 --idle-timeout 1 \
+    --write-timeout 0.5 --max-output 4096; then
+    client "request timeout" request-timeout 3
+    client "idle timeout" idle-timeout 3
+    client "write timeout" write-timeout 8
+    logged timeouts 'reason=request-timeout' "request timeout logged"
+    logged timeouts 'reason=idle-timeout' "idle timeout logged"
+    logged timeouts 'reason=write-timeout' "write timeout logged"
+    stop "$GW_PID"
+fi
+
+# ------------------------------------------------------------ limits
+if start cap --max-conns 5; then
+    client "connection cap" conncap 5
+    logged cap 'reject peer=.*(cap 5)' "cap rejection logged"
+    stop "$GW_PID"
+fi
+
+# Clients beyond FD_SETSIZE (1024) are accepted and closed, never
+# FD_SET; the others are served.
+if start fdset --max-conns 5000; then
+    client "FD_SETSIZE guard (1100 connections)" many 1100
+    logged fdset '>= FD_SETSIZE' "FD_SETSIZE rejection logged"
+    stop "$GW_PID"
+fi
+
+# Out of file descriptors: accept fails with EMFILE, the gateway lives.
+# The gateway runs in a subshell with a low fd limit; the subshell
+# reports its pid, port and exit status through files.
+(
+    ulimit -n 40 || exit 1
+    start emfile --max-conns 1000 || exit 1
+    echo "$GW_PID $GW_PORT" >"$TMP/emfile.pid"
+    wait "$GW_PID"
+    echo $? >"$TMP/emfile.rc"
+) &
+sub=$!
+PIDS="$PIDS $sub"
+i=0
+while [ ! -s "$TMP/emfile.pid" ] && [ "$i" -lt 100 ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+if [ -s "$TMP/emfile.pid" ]; then
+    read -r epid GW_PORT <"$TMP/emfile.pid"
+    PIDS="$PIDS $epid"
+    client "EMFILE: gateway keeps serving (ulimit -n 40, 80 clients)" \
+        many 80
+    logged emfile 'accept: Too many open files' "EMFILE logged"
+    kill -TERM "$epid"
+    wait_exit "$sub" 15
+    rc=$(cat "$TMP/emfile.rc" 2>/dev/null)
+    [ "$rc" = 0 ] && ok "EMFILE gateway exits 0 after SIGTERM" ||
+        fail "EMFILE gateway exits 0 after SIGTERM ($rc)"
+else
+    fail "EMFILE gateway did not start"
+fi
+
+# ------------------------------------------------------------ SIGTERM
+if start drain --drain-timeout 5; then
+    timeout 30 python3 "$CLIENT" "$GW_PORT" hold 1 >"$TMP/hold.out" 2>&1 &
+    hold=$!
+    i=0
+    while ! grep -q ready "$TMP/hold.out" && [ "$i" -lt 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -TERM "$GW_PID"
+    wait_exit "$hold" 20
+    [ "$RC" -eq 0 ] && ok "SIGTERM: request in flight is answered" ||
+        { fail "SIGTERM: request in flight is answered"; cat "$TMP/hold.out"; }
+    wait_exit "$GW_PID" 10
+    [ "$RC" -eq 0 ] && ok "SIGTERM drain exits 0" ||
+        fail "SIGTERM drain exits 0 ($RC)"
+    client "no longer listening after SIGTERM" refused
+fi
+
+# ------------------------------------------------------------ workers
+if start workers --workers 2 --log-level warn; then
+    sleep 0.3
+    before=$(pgrep -P "$GW_PID" | sort | tr '\n' ' ')
+    set -- $before
+    if [ $# -eq 2 ]; then ok "two workers"; else fail "two workers ($before)"; fi
+    timeout 120 python3 "$CLIENT" "$GW_PORT" concurrent 16 200 1 \
+        >"$TMP/load.out" 2>&1 &
+    load=$!
+    sleep 0.5
+    kill -9 "$1"
+    i=0
+    after=""
+    while [ "$i" -lt 50 ]; do
+        after=$(pgrep -P "$GW_PID" | sort | tr '\n' ' ')
+        set -- $after
+        [ $# -eq 2 ] && [ "$after" != "$before" ] && break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ "$after" != "$before" ] && [ $# -eq 2 ] &&
+        ok "killed worker replaced ($before-> $after)" ||
+        fail "killed worker replaced ($before-> $after)"
+    wait_exit "$load" 120
+    [ "$RC" -eq 0 ] && ok "load across a worker restart" ||
+        { fail "load across a worker restart"; cat "$TMP/load.out"; }
+    client "answers after the restart" index
+    logged workers 'killed by signal 9' "worker death logged"
+    stop "$GW_PID"
+    sleep 0.2
+    left=$(pgrep -P "$GW_PID" | wc -l)
+    [ "$left" -eq 0 ] && ok "workers gone after SIGTERM" ||
+        fail "workers gone after SIGTERM ($left left)"
+fi
+
+echo "    e2e_gateway: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
