@@ -1,0 +1,420 @@
+/*
+ * fuzz_gateway_session.c - the gateway's sans-I/O connection state
+ * machine (gateway/gw_conn.h) driven by fuzzed client bytes, chunk sizes,
+ * clock steps, partial sends, EOF, shutdown and drain.
+ *
+ * Input: one limits byte (fz_limits_from_byte), one output-cap byte, one
+ * byte k (mod 33), k step bytes, then the client's bytes. Each step byte
+ * is an operation (low 2 bits) and an amount (high 6 bits):
+ *   0  offer the next 1 + 4 * amount client bytes (what the connection
+ *      does not consume is offered again later: backpressure);
+ *   1  send 1 + 64 * amount bytes of pending output;
+ *   2  advance the clock by amount * 100 ms and tick when due;
+ *   3  amount % 4: 0 EOF, 1 server shutdown, 2 drain (in LINGER),
+ *      3 send all output.
+ * After the steps the rest of the client bytes are offered, output is
+ * sent, EOF given and the clock run until the connection closes (bounded).
+ *
+ * Oracles:
+ *  - every byte sent decodes as a sequence of complete, valid frames
+ *    (canonical headers, text/json contents parse as JSON objects with a
+ *    "result" or an "error" and "message", binary answers of the
+ *    documented type), and bytes sent + bytes pending = the sum of
+ *    bytes_out over on_request callbacks;
+ *  - no more answers than request frames in the client bytes, plus one
+ *    error frame;
+ *  - gw_conn_input consumes no more than offered; pending output stays
+ *    within max_output plus one answer; the body buffer within the
+ *    content limit; the decoder's memory within its limits and all of it
+ *    freed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl_parse.h>
+
+#include "fuzz_util.h"
+#include "gw_conn.h"
+
+/* Most step bytes read from the input. */
+#define STEPS_MAX 32
+
+/* Bound on the clock-driven wind-down: each tick moves a deadline. */
+#define WIND_DOWN_TICKS 64
+
+/* Bytes one answer may take beyond the request's own bytes: header,
+ * fixed texts, the error detail, the built-in index's answers. */
+#define ANSWER_SLACK 1024u
+
+/* Most output kept for the oracle (the input is small, so is this). */
+#define SENT_MAX ((size_t)4 << 20)
+
+#define MS ((gw_time)1000)
+
+typedef struct session {
+    gw_conn c;
+    gw_conn_config cfg;
+    gw_time now;
+    const unsigned char *in;   /* client bytes */
+    size_t in_len;
+    size_t in_pos;             /* next byte to offer */
+    unsigned char *sent;       /* every byte the connection sent */
+    size_t sent_len;
+    uint64_t answers;          /* on_request callbacks */
+    uint64_t queued;           /* sum of bytes_out */
+    size_t max_answer;         /* biggest answer seen */
+    int last_was_frame_error;
+} session;
+
+static void on_request(void *user, const gw_request_info *info)
+{
+    session *s = user;
+
+    FZ_CHECK(info->reply != NULL);
+    FZ_CHECK(info->reply->kind < GW_KIND_COUNT);
+    FZ_CHECK(info->reply->status != NULL);
+    FZ_CHECK(info->reply->bytes_out > 0);
+    FZ_CHECK(info->content_type_len <= GW_TYPE_LOG_MAX);
+    FZ_CHECK(info->finished >= info->started);
+    s->answers++;
+    s->queued += info->reply->bytes_out;
+    if (info->reply->bytes_out > s->max_answer)
+        s->max_answer = info->reply->bytes_out;
+    s->last_was_frame_error = info->reply->kind == GW_KIND_FRAME_ERROR;
+}
+
+static void check_caps(session *s)
+{
+    const hf_limits *lim = &s->cfg.limits;
+    size_t pending;
+
+    pending = gw_conn_pending(&s->c);
+    FZ_CHECK(pending <= s->cfg.max_output + s->max_answer);
+    FZ_CHECK(s->max_answer <= 2 * s->in_len + ANSWER_SLACK);
+    FZ_CHECK(gw_buf_pending(&s->c.body) <= lim->max_content);
+    FZ_CHECK(s->c.body.cap <= 2 * (lim->max_content + GW_BINARY_QUOTE) +
+                              GW_BUF_MIN_ALLOC);
+}
+
+static void offer(session *s, size_t n)
+{
+    size_t used;
+
+    if (n > s->in_len - s->in_pos)
+        n = s->in_len - s->in_pos;
+    if (n == 0 || !gw_conn_want_read(&s->c))
+        return;
+    used = gw_conn_input(&s->c, s->in + s->in_pos, n, s->now);
+    FZ_CHECK(used <= n);
+    s->in_pos += used;
+    check_caps(s);
+}
+
+static void send_out(session *s, size_t n)
+{
+    const unsigned char *p;
+    size_t len;
+
+    p = gw_conn_output(&s->c, &len);
+    FZ_CHECK(len == gw_conn_pending(&s->c));
+    if (len == 0)
+        return;
+    FZ_CHECK(p != NULL);
+    if (n > len)
+        n = len;
+    FZ_CHECK(s->sent_len + n <= SENT_MAX);
+    memcpy(s->sent + s->sent_len, p, n);
+    s->sent_len += n;
+    gw_conn_output_done(&s->c, n, s->now);
+}
+
+static void advance(session *s, gw_time dt)
+{
+    gw_time due;
+
+    s->now += dt;
+    due = gw_conn_deadline(&s->c);
+    if (due != GW_TIME_NEVER && due <= s->now)
+        (void)gw_conn_tick(&s->c, s->now);
+}
+
+static void special(session *s, unsigned amount)
+{
+    switch (amount % 4) {
+    case 0:
+        gw_conn_eof(&s->c, s->now);
+        break;
+    case 1:
+        gw_conn_shutdown(&s->c, s->now);
+        break;
+    case 2:
+        if (gw_conn_state(&s->c) == GW_CONN_LINGER &&
+            gw_conn_pending(&s->c) == 0)
+            gw_conn_drain(&s->c, s->now);
+        break;
+    default:
+        send_out(s, SIZE_MAX);
+        break;
+    }
+}
+
+static void step(session *s, uint8_t b)
+{
+    unsigned amount = b >> 2;
+
+    if (gw_conn_state(&s->c) == GW_CONN_CLOSED)
+        return;
+    switch (b & 3) {
+    case 0:
+        offer(s, 1 + 4 * (size_t)amount);
+        break;
+    case 1:
+        send_out(s, 1 + 64 * (size_t)amount);
+        break;
+    case 2:
+        advance(s, (gw_time)amount * 100 * MS);
+        break;
+    default:
+        special(s, amount);
+        break;
+    }
+}
+
+/* Play the rest: all input, all output, EOF, then let time pass. */
+static void wind_down(session *s)
+{
+    int i;
+
+    while (s->in_pos < s->in_len &&
+           gw_conn_state(&s->c) != GW_CONN_CLOSED) {
+        if (!gw_conn_want_read(&s->c) && gw_conn_pending(&s->c) == 0)
+            break;
+        offer(s, s->in_len - s->in_pos);
+        send_out(s, SIZE_MAX);
+    }
+    send_out(s, SIZE_MAX);
+    gw_conn_eof(&s->c, s->now);
+    for (i = 0; i < WIND_DOWN_TICKS; i++) {
+        send_out(s, SIZE_MAX);
+        if (gw_conn_state(&s->c) == GW_CONN_LINGER &&
+            gw_conn_pending(&s->c) == 0)
+            gw_conn_drain(&s->c, s->now);
+        if (gw_conn_state(&s->c) == GW_CONN_CLOSED)
+            break;
+        advance(s, 1000 * MS);
+    }
+}
+
+/* ---- checking what was sent ---- */
+
+typedef struct answer_json {
+    int depth;
+    int keys;
+    int has_result;
+    int has_error;
+    int has_message;
+    int bad;
+} answer_json;
+
+static int aj_key(void *ctx, const unsigned char *k, size_t n)
+{
+    answer_json *a = ctx;
+
+    a->keys++;
+    if (n == 6 && memcmp(k, "result", 6) == 0)
+        a->has_result = 1;
+    else if (n == 5 && memcmp(k, "error", 5) == 0)
+        a->has_error = 1;
+    else if (n == 7 && memcmp(k, "message", 7) == 0)
+        a->has_message = 1;
+    else
+        a->bad = 1;
+    return 1;
+}
+
+static int aj_string(void *ctx, const unsigned char *v, size_t n)
+{
+    (void)ctx;
+    (void)v;
+    (void)n;
+    return 1;
+}
+
+static int aj_start_map(void *ctx)
+{
+    answer_json *a = ctx;
+
+    a->depth++;
+    return a->depth == 1;
+}
+
+static int aj_end_map(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+static int aj_reject(void *ctx)
+{
+    answer_json *a = ctx;
+
+    a->bad = 1;
+    return 0;
+}
+
+static int aj_reject_bool(void *ctx, int b)
+{
+    (void)b;
+    return aj_reject(ctx);
+}
+
+static int aj_reject_number(void *ctx, const char *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    return aj_reject(ctx);
+}
+
+static const yajl_callbacks answer_callbacks = {
+    aj_reject, aj_reject_bool, NULL, NULL, aj_reject_number, aj_string,
+    aj_start_map, aj_key, aj_end_map, aj_reject, aj_reject
+};
+
+static void check_answer(const hf_header *h, const unsigned char *p,
+                         size_t n)
+{
+    static const hf_str text_json = { "text/json", 9 };
+    static const hf_str binary = { "binary/custom-server-binary-type", 32 };
+    static const hf_str quote = { "First 10 bytes of request: ", 27 };
+    answer_json a;
+    yajl_handle y;
+    hf_str head;
+
+    if (fz_str_eq(h->content_type, binary)) {
+        FZ_CHECK(n >= quote.len && n <= quote.len + GW_BINARY_QUOTE);
+        head.ptr = (const char *)p;
+        head.len = quote.len;
+        FZ_CHECK(fz_str_eq(head, quote));
+        return;
+    }
+    FZ_CHECK(fz_str_eq(h->content_type, text_json));
+    memset(&a, 0, sizeof(a));
+    y = yajl_alloc(&answer_callbacks, NULL, &a);
+    FZ_CHECK(y != NULL);
+    FZ_CHECK(yajl_parse(y, p, n) == yajl_status_ok);
+    FZ_CHECK(yajl_complete_parse(y) == yajl_status_ok);
+    yajl_free(y);
+    FZ_CHECK(!a.bad);
+    FZ_CHECK((a.has_result && a.keys == 1) ||
+             (a.has_error && a.has_message && a.keys == 2));
+}
+
+/* Every byte sent is a sequence of complete, valid, canonical frames. */
+static uint64_t check_sent(const session *s)
+{
+    hf_decoder d;
+    hf_limits lim;
+    hf_frame fr;
+    uint64_t frames;
+    size_t off;
+    hf_status st;
+
+    hf_limits_default(&lim);
+    lim.max_content = HF_CONTENT_LIMIT_MAX;
+    FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
+    frames = 0;
+    off = 0;
+    while (off < s->sent_len) {
+        st = hf_decode(&d, s->sent + off, s->sent_len - off, &fr);
+        /* Output cut short only when the connection dropped it. */
+        if (st == HF_NEED_MORE && gw_conn_pending(&s->c) > 0)
+            break;
+        FZ_CHECK(st == HF_OK);
+        FZ_CHECK(hf_header_is_canonical(fr.header, s->sent + off + 2,
+                                        fr.header->header_len));
+        check_answer(fr.header, fr.content, fr.content_len);
+        frames++;
+        off += fr.frame_len;
+    }
+    hf_decoder_free(&d);
+    return frames;
+}
+
+/* Complete request frames in the client bytes (error frame aside). */
+static uint64_t count_requests(const session *s)
+{
+    hf_decoder d;
+    hf_limits lim;
+    hf_frame fr;
+    uint64_t frames;
+    size_t off;
+
+    lim = s->cfg.limits;
+    lim.alloc = NULL;
+    FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
+    frames = 0;
+    off = 0;
+    while (off < s->in_len &&
+           hf_decode(&d, s->in + off, s->in_len - off, &fr) == HF_OK) {
+        frames++;
+        off += fr.frame_len;
+    }
+    hf_decoder_free(&d);
+    return frames;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static gw_index *idx;
+    fz_reader rd;
+    fz_alloc a;
+    session *s;
+    const uint8_t *steps;
+    size_t k;
+    size_t i;
+    uint8_t cap;
+
+    if (idx == NULL) {
+        idx = gw_index_builtin();
+        FZ_CHECK(idx != NULL);
+    }
+    s = calloc(1, sizeof(*s));
+    FZ_CHECK(s != NULL);
+    rd.p = data;
+    rd.len = size;
+    fz_limits_from_byte(&s->cfg.limits, fz_take_u8(&rd));
+    fz_alloc_init(&a, SIZE_MAX);
+    s->cfg.limits.alloc = &a.hooks;
+    cap = fz_take_u8(&rd);
+    s->cfg.max_output = cap == 0 ? GW_OUTPUT_DEFAULT : (size_t)cap * 16;
+    s->cfg.request_timeout = 2000 * MS;
+    s->cfg.idle_timeout = 5000 * MS;
+    s->cfg.write_timeout = 3000 * MS;
+    s->cfg.drain_timeout = 1000 * MS;
+    s->cfg.index = idx;
+    s->cfg.on_request = on_request;
+    k = fz_take_u8(&rd) % (STEPS_MAX + 1);
+    k = fz_take_bytes(&rd, k, &steps);
+
+    s->in = fz_dup(rd.p, rd.len);
+    s->in_len = rd.len;
+    s->sent = malloc(SENT_MAX);
+    FZ_CHECK(s->sent != NULL);
+    s->now = 1000 * MS;
+    FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == 0);
+
+    for (i = 0; i < k; i++)
+        step(s, steps[i]);
+    wind_down(s);
+
+    FZ_CHECK(s->sent_len + gw_conn_pending(&s->c) == s->queued);
+    FZ_CHECK(check_sent(s) <= s->answers);
+    FZ_CHECK(s->answers <= count_requests(s) + 1);
+    FZ_CHECK(a.peak <= 4 * s->cfg.limits.max_header + 16384);
+    gw_conn_free(&s->c);
+    FZ_CHECK(a.live == 0);
+    free(s->sent);
+    free((void *)s->in);
+    free(s);
+    return 0;
+}

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Write the hand-made seed inputs of every harness into corpus/<harness>/.
+
+Each seed is stored under the SHA-1 of its bytes (the names libFuzzer's
+-merge gives), so running this again adds nothing twice. Seeds cover the
+golden frames of docs/protocol.md, every error code, the limits, multi-
+frame streams and, for the stream harness, several chunk plans.
+
+    python3 fuzz/make_seeds.py [corpus-dir]
+"""
+import hashlib
+import json
+import os
+import struct
+import sys
+
+GOLDEN = [
+    b'\x00d{"byteorder": "big", "content-type": "text/json", '
+    b'"content-encoding": "utf-8", "content-length": 41}'
+    b'{"action": "search", "value": "morpheus"}',
+    b'\x00g{"byteorder": "little", "content-type": "text/json", '
+    b'"content-encoding": "utf-8", "content-length": 43}'
+    b'{"result": "Follow the white rabbit. \xf0\x9f\x90\xb0"}',
+    b'\x00|{"byteorder": "big", "content-type": '
+    b'"binary/custom-client-binary-type", "content-encoding": "binary", '
+    b'"content-length": 10}binary\xf0\x9f\x98\x83',
+    b'\x00\x7f{"byteorder": "little", "content-type": '
+    b'"binary/custom-server-binary-type", "content-encoding": "binary", '
+    b'"content-length": 37}First 10 bytes of request: binary\xf0\x9f\x98\x83',
+]
+
+REQ = (b'"byteorder": "big", "content-type": "text/json", '
+       b'"content-encoding": "utf-8", ')
+
+
+def frame(header, content=b''):
+    """Prefix + header + content; header bytes are used as given."""
+    return struct.pack('>H', len(header)) + header + content
+
+
+def hdr(extra=b'', length=0, req=REQ):
+    """A header object with the required keys and extra members."""
+    return b'{' + req + b'"content-length": ' + str(length).encode() + \
+        extra + b'}'
+
+
+# Header JSON texts, valid and invalid (one per error code at least).
+HEADERS = [
+    hdr(),
+    hdr(length=3),
+    b'{"byteorder":"little","content-type":"a","content-encoding":"b",'
+    b'"content-length":0}',
+    b' \t\r\n' + hdr() + b' \n',
+    hdr(b', "x-id": "1", "x-n": 12, "x-f": -1.5e-3, "x-t": true, '
+        b'"x-false": false, "x-null": null'),
+    hdr(b', "x-esc": "\\"\\\\\\/\\b\\f\\n\\r\\t\\u0000\\u001f\\u00e9'
+        b'\\ud83d\\udc30"'),
+    hdr(b', "x-raw": "\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xb0\x7f"'),
+    hdr(b', "": ""'),
+    hdr(b', "x-big": 123456789012345678901234567890, "x-exp": 1E+400'),
+    hdr(length=16 * 1024 * 1024),
+    # header-too-short / json errors
+    b'{}',
+    b'{"byteorder": "big"',
+    b'\xef\xbb\xbf' + hdr(),
+    b'/* c */' + hdr(),
+    hdr(b', "x": NaN'),
+    hdr(b', "x": Infinity'),
+    hdr(b', "x": 01'),
+    hdr(b', "x": 1.'),
+    hdr(b', "x": .5'),
+    hdr(b', "x": "\x01"'),
+    hdr(b', "x": \'y\''),
+    hdr(b',}'),
+    b'{"byteorder": "big",, "content-type": "a"}',
+    # invalid-utf8
+    hdr(b', "x": "\xc0\xaf"'),
+    hdr(b', "x": "\xed\xa0\x80"'),
+    hdr(b', "x": "\xf4\x90\x80\x80"'),
+    hdr(b', "x": "\xff"'),
+    hdr(b', "\xe2\x82": 1'),
+    # lone-surrogate
+    hdr(b', "x": "\\ud800"'),
+    hdr(b', "x": "\\udc00"'),
+    hdr(b', "x": "\\ud800\\u0041"'),
+    hdr(b', "\\ud800": 1'),
+    # not-object
+    b'[]', b'"x"', b'12', b'null', b'true',
+    # trailing-data
+    hdr() + b' x', hdr() + b'{}', hdr() + b'\x00',
+    # duplicate-key
+    hdr(b', "byteorder": "big"'),
+    hdr(b', "x": 1, "x": 2'),
+    hdr(b', "\\u0062yteorder": "little"'),
+    hdr(b', "x\\u0000": 1, "x\\u0000": 1'),
+    # missing-key
+    b'{"byteorder": "big"}',
+    b'{"content-type": "a", "content-encoding": "b", "content-length": 1}',
+    # bad-byteorder
+    hdr(req=b'"byteorder": "middle", "content-type": "a", '
+            b'"content-encoding": "b", '),
+    hdr(req=b'"byteorder": 1, "content-type": "a", '
+            b'"content-encoding": "b", '),
+    hdr(req=b'"byteorder": "Big", "content-type": "a", '
+            b'"content-encoding": "b", '),
+    hdr(req=b'"byteorder": "big\\u0000", "content-type": "a", '
+            b'"content-encoding": "b", '),
+    # bad-content-type / encoding
+    hdr(req=b'"byteorder": "big", "content-type": "", '
+            b'"content-encoding": "b", '),
+    hdr(req=b'"byteorder": "big", "content-type": null, '
+            b'"content-encoding": "b", '),
+    hdr(req=b'"byteorder": "big", "content-type": "a", '
+            b'"content-encoding": "", '),
+    hdr(req=b'"byteorder": "big", "content-type": "a", '
+            b'"content-encoding": ["b"], '),
+    # bad-content-length
+    b'{' + REQ + b'"content-length": -1}',
+    b'{' + REQ + b'"content-length": -0}',
+    b'{' + REQ + b'"content-length": 1.0}',
+    b'{' + REQ + b'"content-length": 1e2}',
+    b'{' + REQ + b'"content-length": "5"}',
+    b'{' + REQ + b'"content-length": 99999999999999999999999}',
+    # content-too-long
+    hdr(length=16 * 1024 * 1024 + 1),
+    hdr(length=2 ** 53),
+    hdr(length=2 ** 64),
+    # nested-value
+    hdr(b', "x": {}'),
+    hdr(b', "x": [1]'),
+    hdr(b', "x": {"y": {"z": []}}'),
+    # too-many-extensions
+    hdr(b''.join(b', "x%d": %d' % (i, i) for i in range(64))),
+    hdr(b''.join(b', "x%d": %d' % (i, i) for i in range(65))),
+]
+
+
+def streams():
+    """Byte streams for the frame harnesses."""
+    out = list(GOLDEN)
+    out.append(b''.join(GOLDEN))
+    for h in HEADERS:
+        out.append(frame(h))
+    out.append(frame(hdr(length=3), b'abc'))
+    out.append(frame(hdr(length=3), b'abc') + frame(hdr(), b'') +
+               frame(hdr(length=1), b'z'))
+    # header-too-short and truncations
+    out += [b'\x00\x00', b'\x00\x01{', b'\x00', b'\x00\x05{"by',
+            GOLDEN[0][:50], GOLDEN[0][:-5], GOLDEN[0] + GOLDEN[1][:1],
+            GOLDEN[2] + b'\x00\x01']
+    # 64 KiB - 1 header length announced, little present
+    out.append(b'\xff\xff{')
+    # a valid frame, then an invalid one
+    out.append(GOLDEN[2] + frame(b'{}'))
+    return out
+
+
+def stream_seeds():
+    """Inputs for fuzz_stream: limits byte, plan, stream."""
+    plans = [b'\x00', b'\x01\x01', b'\x03\x00\x02\x07', b'\x02\x05\x40',
+             b'\x04\x01\x02\x03\xff']
+    limits = [0, 1 | (10 << 2), 2, 3 | (40 << 2), 1 | (63 << 2)]
+    out = []
+    for i, s in enumerate(streams()):
+        out.append(bytes([limits[i % len(limits)]]) +
+                   plans[i % len(plans)] + s)
+    for p in plans:
+        out.append(b'\x00' + p + b''.join(GOLDEN))
+    return out
+
+
+def string_seeds():
+    """Inputs for fuzz_json_writer."""
+    return [b'', b'plain', b'"\\/\b\f\n\r\t', bytes(range(0x20)) + b'\x7f',
+            'é€🐰'.encode(), b'\xc0\xaf', b'\xed\xa0\x80', b'\xf4\x90\x80\x80',
+            b'\xe2\x82', b'result\xffFollow the white rabbit.',
+            b'error\xffbad\xffmessage\xff\x00\x01',
+            b'k\xffv\xff\xff\xff\xc3', b'\xff\xff\xff']
+
+
+def encode_seeds():
+    """Inputs for fuzz_encode: flags, 8-byte length, 0xff-split fields."""
+    out = []
+    cl = struct.pack('>Q', 41)
+    out.append(b'\x01' + cl + b'text/json\xffutf-8')
+    out.append(b'\x00' + cl + b'text/json\xffutf-8\xffx-id\xff\x00abc'
+               b'\xffx-n\xff\x01-1.5e3\xffx-t\xff\x02\xffx-f\xff\x03'
+               b'\xffx-z\xff\x04')
+    out.append(b'\x02' + cl + b'a\xffb')
+    out.append(b'\x04' + struct.pack('>Q', 2 ** 53 - 1) + b'a\xffb')
+    out.append(b'\x00' + struct.pack('>Q', 2 ** 53) + b'a\xffb')
+    out.append(b'\x00' + cl + b'\xffb')
+    out.append(b'\x00' + cl + b'a\xff')
+    out.append(b'\x00' + cl + b'a\xffb\xffcontent-type\xff\x00x')
+    out.append(b'\x00' + cl + b'a\xffb\xffk\xff\x00x\xffk\xff\x00y')
+    out.append(b'\x00' + cl + b'a\xffb\xffk\xff\x0101')
+    out.append(b'\x00' + cl + b'a\xffb\xffk\xff\x00\xc0\xaf')
+    out.append(b'\x00' + cl + b'\x01"\\\n\xffb\xff\x1f\xff\x00\x7f')
+    out.append(b'\x00' + cl + b'a\xffb' +
+               b''.join(b'\xffk%d\xff\x01%d' % (i, i) for i in range(66)))
+    return out
+
+
+def request(obj, ctype=b'text/json', enc=b'utf-8'):
+    """A request frame with canonical header and JSON (or raw) content."""
+    content = obj if isinstance(obj, bytes) else \
+        json.dumps(obj, ensure_ascii=False).encode()
+    h = b'{"byteorder": "little", "content-type": "' + ctype + \
+        b'", "content-encoding": "' + enc + b'", "content-length": ' + \
+        str(len(content)).encode() + b'}'
+    return frame(h, content)
+
+
+def session_seeds():
+    """Inputs for fuzz_gateway_session: limits, output cap, steps, bytes."""
+    reqs = [
+        GOLDEN[0], GOLDEN[2],
+        request({'action': 'search', 'value': 'ring'}),
+        request({'action': 'search', 'value': 'nothing here'}),
+        request({'action': 'delete', 'value': 'x'}),
+        request({'action': 'search'}),
+        request({'value': 'x'}),
+        request({'action': 1, 'value': 'x'}),
+        request([1, 2]),
+        request(b'{"action": "search", "value": "x"'),
+        request(b'not json'),
+        request({'action': 'search', 'value': 'x'}, enc=b'latin-1'),
+        request(b'\x00\x01\x02', ctype=b'application/octet-stream',
+                enc=b'binary'),
+        request(b'', ctype=b'a', enc=b'b'),
+        frame(b'{}'),
+        b'\x00\x01{',
+        GOLDEN[0][:30],
+    ]
+    step_plans = [b'', b'\x01', b'\x04\x00\x01\x02\x03',
+                  b'\x06\x04\x05\x0a\x0b\xfe\x07',
+                  b'\x05\x00\x00\x00\x00\x00', b'\x03\x12\x12\x12',
+                  b'\x04\x03\x07\x0b\x0f']
+    out = []
+    for i, r in enumerate(reqs):
+        plan = step_plans[i % len(step_plans)]
+        out.append(bytes([0, 0]) + plan + r)
+        out.append(bytes([1 | (20 << 2), 1]) + plan + r)
+    out.append(b'\x00\x00\x00' + b''.join(reqs[:8]))
+    out.append(b'\x00\x01\x03\x00\x02\x01' + b''.join(reqs[:8]))
+    out.append(b'\x00\x00\x02\xfe\xfe' + GOLDEN[0][:20])
+    out.append(b'\x00\x00\x02\x03\x0b' + b''.join(reqs[:3]))
+    return out
+
+
+def write(root, name, seeds):
+    d = os.path.join(root, name)
+    os.makedirs(d, exist_ok=True)
+    for s in seeds:
+        path = os.path.join(d, hashlib.sha1(s).hexdigest())
+        if not os.path.exists(path):
+            with open(path, 'wb') as f:
+                f.write(s)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else 'corpus'
+    write(root, 'fuzz_decode', streams())
+    write(root, 'fuzz_roundtrip', streams())
+    write(root, 'fuzz_stream', stream_seeds())
+    write(root, 'fuzz_header_diff', HEADERS + [b'', b'{'])
+    write(root, 'fuzz_json_writer', string_seeds())
+    write(root, 'fuzz_encode', encode_seeds())
+    write(root, 'fuzz_gateway_session', session_seeds())
+    # Index files for the gateway's loader.
+    write(root, 'fuzz_index', [
+        json.dumps({'morpheus': 'Follow the white rabbit. \U0001f430',
+                    'ring': 'In the caves beneath the Misty Mountains.',
+                    '\U0001f430': '\U0001f4a9'}).encode(),
+        b'{}', b'{"a": "1", "a": "2"}', b'{"a": 1}', b'[]', b'{"a": {}}',
+        b'{"a": "\\ud800"}', b'{"a": "b"} x',
+        b'[' * 100, b'{"\\u0000": "\\u0000"}'])
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,121 @@
+#!/bin/sh
+# fuzz/run.sh MODE BUILD SECONDS JOBS HARNESS...
+#
+# Drives the libFuzzer binaries in BUILD/fuzz/ (see fuzz/module.mk).
+#   run    each harness for SECONDS with -jobs=JOBS -workers=JOBS; new
+#          inputs go to BUILD/work/<harness>/corpus (corpus/<harness> is
+#          read, not written); crashes land in fuzz/crashes/ with the
+#          command that reproduces them; a table is printed at the end.
+#   smoke  as run, and exit 1 when anything crashed (CI).
+#   campaign  as run, in libFuzzer's fork mode (-fork=JOBS) with
+#          -ignore_crashes=1: a crash is saved and fuzzing goes on, so a
+#          long unattended run is not stopped by the first known bug.
+#   merge  fold BUILD/work/<harness>/corpus into corpus/<harness>
+#          (-merge=1: only inputs that add coverage, named by SHA-1).
+# FUZZ_NICE=19 runs the fuzzers under nice; FUZZ_EXTRA adds flags;
+# FUZZ_KNOWN (see fuzz_util.h) turns off the checks of reported bugs.
+set -u
+mode=$1 build=$2 secs=$3 jobs=$4
+shift 4
+top=$(pwd)
+case "$build" in /*) ;; *) build=$top/$build ;; esac
+crashdir=$top/fuzz/crashes
+work=$build/work
+mkdir -p "$crashdir" "$work"
+nice_cmd=""
+[ -n "${FUZZ_NICE:-}" ] && nice_cmd="nice -n $FUZZ_NICE"
+
+# libFuzzer flags from fuzz/<harness>.options ([libfuzzer] section).
+options() {
+    [ -f "$1" ] || return 0
+    sed -n '/^\[libfuzzer\]/,/^\[/s/^ *\([a-z_]*\) *= *\([^ ]*\) *$/-\1=\2/p' \
+        "$1"
+}
+
+table=$work/table.txt
+printf '%-22s %11s %8s %9s %7s %7s\n' harness executions exec/s \
+    features corpus crashes > "$table"
+crashed=0
+for h in "$@"; do
+    bin=$build/fuzz/$h
+    if [ ! -x "$bin" ]; then
+        echo "fuzz: $bin not built" >&2
+        exit 1
+    fi
+    opts=$(options "$top/fuzz/$h.options")
+    corpus=$work/$h/corpus
+    mkdir -p "$corpus" "$top/corpus/$h"
+    if [ "$mode" = merge ]; then
+        echo "  MERGE   corpus/$h"
+        # shellcheck disable=SC2086
+        "$bin" -merge=1 $opts "$top/corpus/$h" "$corpus" \
+            > "$work/$h/merge.log" 2>&1 || {
+            tail -5 "$work/$h/merge.log"
+            exit 1
+        }
+        grep 'MERGE-OUTER: ' "$work/$h/merge.log" | tail -1
+        continue
+    fi
+    logs=$work/$h/logs
+    rm -rf "$logs"
+    mkdir -p "$logs"
+    ls "$crashdir" > "$logs/crashes.before"
+    echo "  FUZZ    $h (${secs}s x $jobs)"
+    if [ "$mode" = campaign ]; then
+        par="-fork=$jobs -ignore_crashes=1"
+    else
+        par="-jobs=$jobs -workers=$jobs"
+    fi
+    # shellcheck disable=SC2086
+    (cd "$logs" && $nice_cmd "$bin" -max_total_time="$secs" $par \
+        -print_final_stats=1 -timeout=10 \
+        -dict="$top/fuzz/hframe.dict" -artifact_prefix="$crashdir/$h-" \
+        $opts ${FUZZ_EXTRA:-} "$corpus" "$top/corpus/$h") \
+        > "$logs/driver.log" 2>&1
+    if [ "$mode" = campaign ]; then
+        # Fork mode: "#EXECS: cov: C ft: F corp: N exec/s R ..." lines.
+        last=$(grep -E '^#[0-9]+: cov:' "$logs/driver.log" | tail -1)
+        execs=$(echo "$last" | sed -n 's/^#\([0-9]*\):.*/\1/p')
+        rate=$(( ${execs:-0} / secs ))
+        ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+    else
+        execs=$(cat "$logs"/fuzz-*.log 2>/dev/null |
+            sed -n 's/^stat::number_of_executed_units: *//p' |
+            awk '{ s += $1 } END { print s + 0 }')
+        rate=$(cat "$logs"/fuzz-*.log 2>/dev/null |
+            sed -n 's/^stat::average_exec_per_sec: *//p' |
+            awk '{ s += $1 } END { print s + 0 }')
+        ft=$(cat "$logs"/fuzz-*.log 2>/dev/null |
+            sed -n 's/.* ft: \([0-9]*\).*/\1/p' |
+            awk '$1 > m { m = $1 } END { print m + 0 }')
+    fi
+    size=$(ls "$corpus" | wc -l)
+    ls "$crashdir" > "$logs/crashes.after"
+    new=$(comm -13 "$logs/crashes.before" "$logs/crashes.after" |
+        grep -v '\.txt$' || true)
+    n=0
+    for c in $new; do
+        n=$((n + 1))
+        {
+            echo "harness: $h"
+            echo "reproduce: $build/fuzz/$h fuzz/crashes/$c"
+            echo "replay:    build/asan/fuzz/replay_$h fuzz/crashes/$c"
+            echo "validate:  hframe validate < fuzz/crashes/$c"
+            grep -h -m1 -E 'invariant broken|runtime error|ERROR: ' \
+                "$logs"/*.log 2>/dev/null | head -3
+        } > "$crashdir/$c.txt"
+        echo "  CRASH   fuzz/crashes/$c"
+        sed -n 's/^/          /p' "$crashdir/$c.txt"
+    done
+    crashed=$((crashed + n))
+    printf '%-22s %11s %8s %9s %7s %7s\n' "$h" "$execs" "$rate" "$ft" \
+        "$size" "$n" >> "$table"
+done
+[ "$mode" = merge ] && exit 0
+echo
+cat "$table"
+if [ "$mode" = smoke ] && [ "$crashed" -gt 0 ]; then
+    echo "fuzz-smoke: $crashed crash(es), see fuzz/crashes/" >&2
+    exit 1
+fi
+exit 0
