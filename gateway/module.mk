@@ -28,4 +28,4 @@ $(O)/tests/check_gateway: $(O)/tests/check_gateway.o $(GW_CORE_A) \
 BINS         += $(O)/hframe-gateway
 TEST_BINS    += $(O)/tests/check_gateway
 TEST_SCRIPTS += tests/e2e_gateway.sh
-MAN8         += $(wildcard docs/hframe-gateway.8)
+MAN8         += docs/hframe-gateway.8
