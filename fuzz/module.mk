@@ -99,13 +99,13 @@ fuzz-merge: deps
 	$(Q)sh fuzz/run.sh merge $(FUZZ_LF_O) 0 1 $(FUZZ_TARGETS)
 
 fuzz-coverage: deps
-	$(Q)sh fuzz/extras.sh coverage $(FUZZ_COV_O) $(FUZZ_TARGETS)
+	$(Q)MAKE="$(MAKE)" sh fuzz/extras.sh coverage $(FUZZ_COV_O) $(FUZZ_TARGETS)
 
 fuzz-afl: deps
-	$(Q)sh fuzz/extras.sh afl $(FUZZ_AFL_O) $(AFL_SECONDS) $(AFL_TARGET)
+	$(Q)MAKE="$(MAKE)" sh fuzz/extras.sh afl $(FUZZ_AFL_O) $(AFL_SECONDS) $(AFL_TARGET)
 
 fuzz-m32: deps
-	$(Q)sh fuzz/extras.sh m32 $(FUZZ_M32_O) $(FUZZ_TARGETS)
+	$(Q)MAKE="$(MAKE)" sh fuzz/extras.sh m32 $(FUZZ_M32_O) $(FUZZ_TARGETS)
 
 fuzz-valgrind: deps
-	$(Q)sh fuzz/extras.sh valgrind $(FUZZ_VG_O) $(FUZZ_TARGETS)
+	$(Q)MAKE="$(MAKE)" sh fuzz/extras.sh valgrind $(FUZZ_VG_O) $(FUZZ_TARGETS)

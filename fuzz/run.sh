@@ -23,6 +23,10 @@ crashdir=$top/fuzz/crashes
 work=$build/work
 mkdir -p "$crashdir" "$work"
 nice_cmd=""
+if [ -z "${FUZZ_KNOWN+set}" ] && [ -f "$top/fuzz/known-bugs" ]; then
+    FUZZ_KNOWN=$(grep -v '^#' "$top/fuzz/known-bugs" | paste -sd, -)
+    export FUZZ_KNOWN
+fi
 [ -n "${FUZZ_NICE:-}" ] && nice_cmd="nice -n $FUZZ_NICE"
 
 # libFuzzer flags from fuzz/<harness>.options ([libfuzzer] section).
