@@ -257,6 +257,8 @@ int cli_out_write(const void *p, size_t n)
 {
     if (out.state != OUT_OK)
         return -1;
+    if (n == 0)
+        return 0;
     if (n <= sizeof(out.buf) - out.len) {
         memcpy(out.buf + out.len, p, n);
         out.len += n;

@@ -1,0 +1,567 @@
+#!/bin/sh
+# e2e_cli.sh - the `hframe` command end to end: the tutorial's golden
+# frames through encode and decode, a 10,000-frame stream, the NDJSON
+# round trip, every error path with its exit status and message, a
+# closed or full stdout, `request` against tests/peer_server.py, and
+# every example of docs/hframe.1 (and the README's request example).
+#
+# Run as: HF_BUILD=<build dir> sh tests/e2e_cli.sh
+# Loopback only, ephemeral ports, every command under a timeout, every
+# peer killed on exit.
+: "${HF_BUILD:=build}"
+case $HF_BUILD in
+/*) ;;
+*) HF_BUILD=$(pwd)/$HF_BUILD ;;
+esac
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+G=$SRC/tests/cli
+HFRAME=$HF_BUILD/hframe
+PEER=$SRC/tests/peer_server.py
+T=$(mktemp -d)
+pids=""
+
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# Counts live in files: checks also run in pipeline subshells.
+fail() {
+    echo "FAIL: $*"
+    echo x >>"$T/fails"
+}
+
+ok() {
+    echo x >>"$T/passes"
+}
+
+show() {
+    for f in "$@"; do
+        [ -s "$f" ] && sed 's/^/  | /' "$f" | head -n 10
+    done
+    return 0
+}
+
+# run COMMAND...: under a timeout; stdout in $T/out, stderr in $T/err,
+# status in $rc. Input comes from the caller's redirection.
+run() {
+    timeout 30 "$@" >"$T/out" 2>"$T/err"
+    rc=$?
+}
+
+# expect STATUS DESCRIPTION COMMAND...: run and check the exit status.
+expect() {
+    want=$1 desc=$2
+    shift 2
+    run "$@"
+    if [ "$rc" -ne "$want" ]; then
+        fail "$desc: exit $rc, expected $want"
+        show "$T/out" "$T/err"
+        return 1
+    fi
+    ok
+    return 0
+}
+
+# expect_err STATUS 'STDERR FIRST LINE' DESCRIPTION COMMAND...
+expect_err() {
+    want=$1 line=$2 desc=$3
+    shift 3
+    expect "$want" "$desc" "$@" || return 1
+    got=$(head -n 1 "$T/err")
+    if [ "$got" != "$line" ]; then
+        fail "$desc: stderr is"
+        echo "  got:      $got"
+        echo "  expected: $line"
+        return 1
+    fi
+    return 0
+}
+
+# same DESCRIPTION FILE EXPECTED_FILE: byte-for-byte comparison.
+same() {
+    if cmp -s "$2" "$3"; then
+        ok
+    else
+        fail "$1: output differs from $3"
+        cmp "$2" "$3" | sed 's/^/  | /'
+    fi
+}
+
+if [ ! -x "$HFRAME" ]; then
+    echo "FAIL: $HFRAME not built"
+    exit 1
+fi
+
+# ------------------------------------------------------------ golden
+# The tutorial's four frames: encode makes each from its content, and
+# decode turns the stream into the records, headers and contents that
+# Python's json.dumps gives (tests/cli/tutorial.*).
+echo '{"action":"search","value":"morpheus"}' |
+    expect 0 "encode --json (tutorial request)" "$HFRAME" encode --json -b big &&
+    same "encode --json (tutorial request)" "$T/out" "$G/request-search.bin"
+expect 0 "encode --json (tutorial response)" \
+    "$HFRAME" encode --json -b little <"$G/response-search.content" &&
+    same "encode --json (tutorial response)" "$T/out" "$G/response-search.bin"
+expect 0 "encode binary request" "$HFRAME" encode -b big \
+    -t binary/custom-client-binary-type -e binary \
+    <"$G/request-binary.content" &&
+    same "encode binary request" "$T/out" "$G/request-binary.bin"
+expect 0 "encode binary response" "$HFRAME" encode -b little \
+    -t binary/custom-server-binary-type <"$G/response-binary.content" &&
+    same "encode binary response" "$T/out" "$G/response-binary.bin"
+
+expect 0 "decode --ndjson" "$HFRAME" decode --ndjson <"$G/tutorial.bin" &&
+    same "decode --ndjson" "$T/out" "$G/tutorial.ndjson"
+expect 0 "decode (default ndjson)" "$HFRAME" decode <"$G/tutorial.bin" &&
+    same "decode (default ndjson)" "$T/out" "$G/tutorial.ndjson"
+expect 0 "decode --header" "$HFRAME" decode --header <"$G/tutorial.bin" &&
+    same "decode --header" "$T/out" "$G/tutorial.headers"
+expect 0 "decode --content" "$HFRAME" decode --content <"$G/tutorial.bin" &&
+    same "decode --content" "$T/out" "$G/tutorial.content"
+expect 0 "encode --ndjson of the tutorial records" \
+    "$HFRAME" encode --ndjson <"$G/tutorial.ndjson" &&
+    same "encode --ndjson of the tutorial records" "$T/out" "$G/tutorial.bin"
+expect 0 "validate tutorial" "$HFRAME" validate <"$G/tutorial.bin"
+[ "$(cat "$T/out")" = 'ok: 4 frames, 593 bytes, content types: "text/json" (2), "binary/custom-client-binary-type" (1), "binary/custom-server-binary-type" (1)' ] ||
+    fail "validate summary: $(cat "$T/out")"
+expect 0 "validate -q" "$HFRAME" validate -q <"$G/tutorial.bin"
+[ -s "$T/out" ] && fail "validate -q printed something"
+expect 0 "validate empty input" "$HFRAME" validate </dev/null
+[ "$(cat "$T/out")" = "ok: 0 frames, 0 bytes" ] ||
+    fail "validate empty summary: $(cat "$T/out")"
+expect 0 "decode empty input" "$HFRAME" decode </dev/null
+[ -s "$T/out" ] && fail "decode of nothing printed something"
+
+# Extension headers, the -H option and --json with nesting.
+printf 'x' | expect 0 "encode -H" "$HFRAME" encode -b big -t a -e b \
+    -H x-id=7 -H "x-note=$(printf 'caf\303\251') \"q\"" &&
+    printf '\000\175{"byteorder": "big", "content-type": "a", "content-encoding": "b", "content-length": 1, "x-id": "7", "x-note": "caf\303\251 \\"q\\""}x' >"$T/want" &&
+    same "encode -H" "$T/out" "$T/want"
+printf '%s\n' ' [1, {"a":null,"b" : [true,false,-1.5e3,"x\u00e9\n\/"]},{},[]] ' |
+    expect 0 "encode --json nesting" "$HFRAME" encode --json -b big &&
+    "$HFRAME" decode --content <"$T/out" >"$T/json" &&
+    printf '[1, {"a": null, "b": [true, false, -1.5e3, "x\303\251\\n/"]}, {}, []]' >"$T/want" &&
+    same "encode --json nesting" "$T/json" "$T/want"
+printf '' | expect 0 "encode empty content" "$HFRAME" encode -b big &&
+    printf '\000\156{"byteorder": "big", "content-type": "binary/octet-stream", "content-encoding": "binary", "content-length": 0}' >"$T/want" &&
+    same "encode empty content" "$T/out" "$T/want"
+
+# ------------------------------------------------------------ streams
+# 10,000 frames through encode --lines | decode --content.
+seq 10000 >"$T/seq"
+tr -d '\n' <"$T/seq" >"$T/seq.joined"
+expect 0 "encode --lines 10000" "$HFRAME" encode --lines <"$T/seq" &&
+    cp "$T/out" "$T/10k.bin"
+expect 0 "decode --content 10000" "$HFRAME" decode --content <"$T/10k.bin" &&
+    same "10,000 frames through --lines and --content" "$T/out" "$T/seq.joined"
+timeout 30 "$HFRAME" encode --lines <"$T/seq" |
+    timeout 30 "$HFRAME" decode --content >"$T/piped"
+same "encode --lines | decode --content" "$T/piped" "$T/seq.joined"
+expect 0 "validate 10000" "$HFRAME" validate <"$T/10k.bin"
+case $(cat "$T/out") in
+"ok: 10000 frames, "*) ok ;;
+*) fail "validate 10000: $(cat "$T/out")" ;;
+esac
+# Empty lines are frames too; a last line without newline counts.
+printf 'a\n\nb' | expect 0 "encode --lines empty line" "$HFRAME" encode --lines &&
+    "$HFRAME" decode --header <"$T/out" | grep -c . >"$T/n" &&
+    [ "$(cat "$T/n")" = 3 ] && ok || fail "encode --lines: expected 3 frames"
+printf '{"a":1}\n[2,3]\n' | expect 0 "encode --lines --json" \
+    "$HFRAME" encode --lines --json &&
+    "$HFRAME" decode --content <"$T/out" >"$T/c" &&
+    [ "$(cat "$T/c")" = '{"a": 1}[2, 3]' ] && ok ||
+    fail "encode --lines --json: $(cat "$T/c")"
+
+# Output per frame: the first frame's header comes out while the input
+# is still open.
+(cat "$G/request-search.bin"; sleep 3; cat "$G/request-binary.bin") |
+    timeout 30 "$HFRAME" decode --header >"$T/early" &
+early=$!
+i=0
+while [ "$i" -lt 20 ] && [ ! -s "$T/early" ]; do
+    sleep 0.1
+    i=$((i + 1))
+done
+if [ -s "$T/early" ]; then ok; else fail "decode waited for the end of input"; fi
+wait "$early"
+
+# ------------------------------------------------------------ NDJSON
+# decode --ndjson | encode --ndjson reproduces canonical streams.
+roundtrip() {
+    timeout 30 "$HFRAME" decode <"$2" >"$T/rt.ndjson" &&
+        timeout 30 "$HFRAME" encode --ndjson <"$T/rt.ndjson" >"$T/rt.bin"
+    same "NDJSON round trip: $1" "$T/rt.bin" "$2"
+}
+roundtrip "tutorial" "$G/tutorial.bin"
+roundtrip "10,000 frames" "$T/10k.bin"
+# Every byte value, as base64 and, valid UTF-8 in utf-8, as text.
+python3 -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 3)' >"$T/bytes"
+"$HFRAME" encode -b little -H x-n=1 <"$T/bytes" >"$T/bytes.bin"
+printf 'tab\there "q" \\ \001\037\177 \303\251\360\237\220\260' |
+    "$HFRAME" encode -e UTF-8 -t text/plain >"$T/text.bin"
+cat "$T/bytes.bin" "$T/text.bin" "$G/tutorial.bin" >"$T/mixed.bin"
+roundtrip "all byte values and text" "$T/mixed.bin"
+"$HFRAME" decode <"$T/text.bin" | grep -q '"text": "tab\\there \\"q\\" \\\\ \\u0001\\u001f' &&
+    ok || fail "decode: text record of escapes"
+# Non-canonical input comes out canonical (see NDJSON RECORDS in hframe(1)).
+timeout 30 "$HFRAME" decode <"$G/noncanonical.bin" |
+    timeout 30 "$HFRAME" encode --ndjson >"$T/canon.bin"
+same "non-canonical header re-written" "$T/canon.bin" "$G/noncanonical.canon.bin"
+# Blank lines are skipped; base64 and text records are both accepted.
+{ echo; echo '{"header": {"byteorder": "big", "content-type": "a", "content-encoding": "binary", "content-length": 3}, "text": "abc"}'; echo
+  echo '{"base64": "YWJj", "header": {"byteorder": "big", "content-type": "a", "content-encoding": "binary", "content-length": 3}}'; } |
+    expect 0 "encode --ndjson blank lines, text and base64" "$HFRAME" encode --ndjson &&
+    "$HFRAME" validate <"$T/out" | grep -q '^ok: 2 frames' && ok ||
+    fail "encode --ndjson: two frames expected"
+
+# ------------------------------------------------------------ errors
+# Stream errors: exit 1, one line with offset, code and message.
+expect_err 1 'hframe: offset 130: duplicate-key: key "content-type" appears twice' \
+    "validate duplicate key" "$HFRAME" validate <"$G/duplicate-key.bin"
+expect_err 1 'hframe: offset 130: duplicate-key: key "content-type" appears twice' \
+    "decode duplicate key" "$HFRAME" decode <"$G/duplicate-key.bin"
+head -c 114 "$G/request-search.bin" >"$T/trunc"
+expect_err 1 'hframe: offset 114: truncated: stream ended 12 bytes into a 41-byte content' \
+    "validate truncated content" "$HFRAME" validate <"$T/trunc"
+head -c 50 "$G/request-search.bin" >"$T/trunc"
+expect_err 1 'hframe: offset 50: truncated: stream ended 48 bytes into a 100-byte header' \
+    "validate truncated header" "$HFRAME" validate <"$T/trunc"
+{ cat "$G/request-search.bin"; printf 'x'; } >"$T/trunc"
+expect_err 1 'hframe: offset 144: truncated: stream ended 1 byte into the 2-byte length prefix' \
+    "validate one byte left over" "$HFRAME" validate <"$T/trunc"
+expect_err 1 'hframe: offset 144: truncated: stream ended 1 byte into the 2-byte length prefix' \
+    "decode --content one byte left over" "$HFRAME" decode --content <"$T/trunc"
+same "decode --content writes what came before the error" "$T/out" "$G/request-search.content"
+printf '\000\001{' >"$T/bad"
+expect 1 "validate header-too-short" "$HFRAME" validate <"$T/bad"
+grep -q '^hframe: offset [0-9]*: header-too-short: ' "$T/err" && ok ||
+    fail "header-too-short message: $(cat "$T/err")"
+printf '\000\002[]' >"$T/bad"
+expect 1 "validate not-object" "$HFRAME" validate <"$T/bad"
+grep -q '^hframe: offset [0-9]*: not-object: ' "$T/err" && ok ||
+    fail "not-object message: $(cat "$T/err")"
+printf '\000\003{x}' >"$T/bad"
+expect 1 "validate json-syntax" "$HFRAME" validate <"$T/bad"
+grep -q '^hframe: offset [0-9]*: json-syntax: ' "$T/err" && ok ||
+    fail "json-syntax message: $(cat "$T/err")"
+printf '\000\002{}' >"$T/bad"
+expect 1 "validate missing-key" "$HFRAME" validate <"$T/bad"
+grep -q '^hframe: offset [0-9]*: missing-key: ' "$T/err" && ok ||
+    fail "missing-key message: $(cat "$T/err")"
+expect 1 "validate --max-content" "$HFRAME" validate --max-content 40 \
+    <"$G/request-search.bin"
+grep -q '^hframe: offset [0-9]*: content-too-long: ' "$T/err" && ok ||
+    fail "content-too-long message: $(cat "$T/err")"
+expect 1 "decode --max-header" "$HFRAME" decode --max-header 99 \
+    <"$G/request-search.bin"
+grep -q '^hframe: offset 0: header-too-long: ' "$T/err" && ok ||
+    fail "header-too-long message: $(cat "$T/err")"
+expect 0 "validate --max-header at the bound" "$HFRAME" validate -q \
+    --max-header 100 --max-content 41 <"$G/request-search.bin"
+
+# encode errors.
+head -c 100 /dev/zero | expect_err 1 \
+    'hframe: content-too-long: input exceeds the content limit of 99 bytes' \
+    "encode above --max-content" "$HFRAME" encode --max-content 99
+[ -s "$T/out" ] && fail "encode wrote a frame for refused content"
+head -c 100 /dev/zero | expect 0 "encode at --max-content" \
+    "$HFRAME" encode --max-content 100
+printf 'abcd\nabcdef\n' | expect_err 1 \
+    'hframe: line 2: longer than the limit of 5 bytes' \
+    "encode --lines above --max-content" "$HFRAME" encode --lines --max-content 5
+echo '{"a":1} x' | expect_err 1 \
+    'hframe: not one JSON value: offset 9: parse error: trailing garbage' \
+    "encode --json trailing garbage" "$HFRAME" encode --json
+printf '' | expect_err 1 \
+    'hframe: not one JSON value: offset 0: parse error: premature EOF' \
+    "encode --json empty input" "$HFRAME" encode --json
+printf '%s\n' '["\ud800"]' | expect_err 1 \
+    'hframe: not one JSON value: offset 2: \u escape is a lone surrogate' \
+    "encode --json lone surrogate" "$HFRAME" encode --json
+printf '"\355\240\200"' | expect 1 "encode --json surrogate in UTF-8" \
+    "$HFRAME" encode --json
+python3 -c 'print("[" * 600 + "]" * 600)' | expect_err 1 \
+    'hframe: not one JSON value: offset 513: nesting deeper than 512' \
+    "encode --json nesting limit" "$HFRAME" encode --json
+printf '[1,2]' | expect_err 1 \
+    'hframe: not one JSON value: offset 5: canonical form exceeds the content limit of 5 bytes' \
+    "encode --json canonical form above the limit" \
+    "$HFRAME" encode --json --max-content 5
+head -c 300 /dev/zero | tr '\0' 'x' >"$T/long"
+expect_err 1 'hframe: header-too-long: the canonical header is longer than the limit of 120 bytes' \
+    "encode --max-header" "$HFRAME" encode --max-header 120 -H "x-long=$(cat "$T/long")" </dev/null
+
+# encode --ndjson errors: one line naming the record's line.
+ndjson_err() {
+    printf '%s\n' "$2" | expect_err 1 "$1" "encode --ndjson: $3" \
+        "$HFRAME" encode --ndjson
+}
+H='"header": {"byteorder": "big", "content-type": "a", "content-encoding": "b", "content-length": 3}'
+ndjson_err 'hframe: line 1: content-length is 3 but the content has 2 bytes' \
+    "{$H, \"text\": \"ab\"}" "length mismatch"
+ndjson_err 'hframe: line 1: "base64" is not canonical base64 (character 2)' \
+    "{$H, \"base64\": \"YWJ=\"}" "non-canonical base64"
+ndjson_err 'hframe: line 1: "base64" is not canonical base64 (character 2)' \
+    "{$H, \"base64\": \"YW*j\"}" "bad base64 character"
+ndjson_err 'hframe: line 1: unknown record member (expected "header", "text" or "base64")' \
+    "{$H, \"body\": \"abc\"}" "unknown member"
+ndjson_err 'hframe: line 1: record has both "text" and "base64"' \
+    "{$H, \"text\": \"abc\", \"base64\": \"YWJj\"}" "text and base64"
+ndjson_err 'hframe: line 1: record needs "header" and one of "text" or "base64"' \
+    "{$H}" "no content"
+ndjson_err 'hframe: line 1: record is not a JSON object' '[1]' "not an object"
+ndjson_err 'hframe: line 1: "header" is not an object' \
+    '{"header": [], "text": ""}' "header not an object"
+ndjson_err 'hframe: line 1: json-syntax: parse error: premature EOF' \
+    "{$H, \"text\": " "syntax error"
+ndjson_err 'hframe: line 1: lone-surrogate: \u escape at column 111 is a lone surrogate' \
+    "{$H, \"text\": \"a\\udc00b\"}" "lone surrogate"
+ndjson_err 'hframe: line 1: header: duplicate-key: key "a" appears twice' \
+    '{"header": {"byteorder": "big", "content-type": "a", "content-encoding": "b", "content-length": 0, "a": 1, "a": 2}, "text": ""}' \
+    "duplicate header key"
+ndjson_err 'hframe: line 1: header: nested-value: extension header "a" has an array value; only scalars are allowed' \
+    '{"header": {"byteorder": "big", "content-type": "a", "content-encoding": "b", "content-length": 0, "a": [1]}, "text": ""}' \
+    "nested header value"
+{ printf '%s\n' "{$H, \"text\": \"abc\"}"; printf '%s\n' "{$H, \"text\": \"abcd\"}"; } |
+    expect_err 1 'hframe: line 2: content-length is 3 but the content has 4 bytes' \
+        "encode --ndjson second line" "$HFRAME" encode --ndjson
+
+# Usage errors: exit 2, a message, then the usage.
+usage_err() {
+    want=$1
+    shift
+    expect_err 2 "$want" "usage: $*" "$HFRAME" "$@" </dev/null
+    grep -q '^usage: hframe' "$T/err" && ok || fail "usage: $* printed no usage"
+}
+usage_err 'hframe: missing subcommand'
+usage_err 'hframe: unknown subcommand "frobnicate"' frobnicate
+usage_err 'hframe: --max-content: "12x" is not a number from 0 to 9007199254740991' \
+    encode --max-content 12x
+usage_err 'hframe: --max-content: "-1" is not a number from 0 to 9007199254740991' \
+    decode --max-content -1
+usage_err 'hframe: --max-content: "9007199254740992" is not a number from 0 to 9007199254740991' \
+    validate --max-content 9007199254740992
+usage_err 'hframe: --max-content: " 5" is not a number from 0 to 9007199254740991' \
+    validate --max-content ' 5'
+usage_err 'hframe: --max-header: "1" is not a number from 2 to 65535' \
+    validate --max-header 1
+usage_err 'hframe: --max-header: "65536" is not a number from 2 to 65535' \
+    request --max-header 65536 h 1 a b
+usage_err 'hframe: --max-header: "" is not a number from 2 to 65535' \
+    decode --max-header ''
+usage_err 'hframe: unknown option --bogus' encode --bogus
+usage_err 'hframe: unknown option -z' validate -z
+usage_err 'hframe: option -t needs a value' encode -t
+usage_err 'hframe: option --max-content needs a value' decode --max-content
+usage_err 'hframe: -b: "middle" is not little or big' encode -b middle
+usage_err 'hframe: -t: must be a non-empty UTF-8 string' encode -t ''
+usage_err 'hframe: -H: "novalue" is not KEY=VALUE' encode -H novalue
+usage_err 'hframe: -H: "content-type" is set with -b, -t, -e or by the content' \
+    encode -H content-type=x
+usage_err 'hframe: -H: key "k" given twice' encode -H k=1 -H k=2
+usage_err 'hframe: encode: --ndjson takes the framing from its records; no -b, -e, -H, -t, --json or --lines' \
+    encode --ndjson --lines
+usage_err 'hframe: encode: unexpected argument "file"' encode file
+usage_err 'hframe: decode: --ndjson, --content and --header exclude each other' \
+    decode --content --header
+usage_err 'hframe: validate: unexpected argument "x"' validate x
+usage_err 'hframe: request: expected host, port, action and value' \
+    request 127.0.0.1 1 search
+usage_err 'hframe: request: port "0" is not a number from 1 to 65535' \
+    request 127.0.0.1 0 search x
+usage_err 'hframe: request: port "http" is not a number from 1 to 65535' \
+    request 127.0.0.1 http search x
+usage_err 'hframe: --timeout: "0" is not a number of seconds from 0.001 to 86400' \
+    request --timeout 0 127.0.0.1 1 search x
+usage_err 'hframe: --timeout: "1.2345" is not a number of seconds from 0.001 to 86400' \
+    request --timeout 1.2345 127.0.0.1 1 search x
+
+# --help: status 0, the usage on stdout, matching the man page synopsis.
+for cmd in encode decode validate request bench; do
+    expect 0 "$cmd --help" "$HFRAME" "$cmd" --help
+    grep -q "^usage: hframe $cmd" "$T/out" && ok ||
+        fail "$cmd --help: no usage line"
+done
+expect 0 "hframe --help" "$HFRAME" --help
+for cmd in encode decode validate request bench; do
+    grep -q "hframe $cmd" "$T/out" && ok || fail "hframe --help lacks $cmd"
+done
+expect 0 "hframe --version" "$HFRAME" --version
+if command -v groff >/dev/null 2>&1; then
+    # The rendered SYNOPSIS, one line per form, against each usage text.
+    groff -mdoc -Tascii -P-c -P-b -P-u "$SRC/docs/hframe.1" 2>/dev/null |
+        awk '/^SYNOPSIS/ {s = 1; next} /^[A-Z]/ {s = 0} s' |
+        tr -s ' \n' '  ' | sed 's/ hframe /\nhframe /g' |
+        sed 's/^ *//; s/ *$//' >"$T/synopsis"
+    for cmd in encode decode validate request; do
+        "$HFRAME" "$cmd" --help | sed 's/^usage: //' | tr -s ' \n' '  ' |
+            sed 's/ hframe /\nhframe /g; s/^ *//' | sed 's/ *$//' >"$T/usage"
+        while IFS= read -r form; do
+            if grep -qxF "$form" "$T/synopsis"; then ok; else
+                fail "$cmd usage not in the man page: $form"
+            fi
+        done <"$T/usage"
+    done
+fi
+
+# ------------------------------------------------------------ stdout
+# A reader that goes away ends the writer quietly, status 0.
+{ timeout 30 "$HFRAME" decode <"$T/10k.bin" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
+    head -c 1 >/dev/null
+[ "$(cat "$T/pipe.rc")" = 0 ] && [ ! -s "$T/pipe.err" ] && ok ||
+    fail "decode | head -c 1: status $(cat "$T/pipe.rc"), stderr: $(cat "$T/pipe.err")"
+{ timeout 30 "$HFRAME" encode --lines <"$T/seq" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
+    head -c 1 >/dev/null
+[ "$(cat "$T/pipe.rc")" = 0 ] && [ ! -s "$T/pipe.err" ] && ok ||
+    fail "encode --lines | head -c 1: status $(cat "$T/pipe.rc"), stderr: $(cat "$T/pipe.err")"
+{ timeout 30 "$HFRAME" decode --content <"$T/10k.bin" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
+    head -c 1 >/dev/null
+[ "$(cat "$T/pipe.rc")" = 0 ] && [ ! -s "$T/pipe.err" ] && ok ||
+    fail "decode --content | head -c 1: status $(cat "$T/pipe.rc")"
+# A full device is an error, reported.
+if [ -w /dev/full ]; then
+    full_err='hframe: write error on standard output: No space left on device'
+    for args in "decode" "decode --header" "decode --content" "validate" \
+        "encode" "encode --ndjson" "--help" "encode --help"; do
+        if [ "$args" = "encode --ndjson" ]; then in=$G/tutorial.ndjson; else in=$G/tutorial.bin; fi
+        # shellcheck disable=SC2086
+        timeout 30 "$HFRAME" $args <"$in" >/dev/full 2>"$T/full.err"
+        frc=$?
+        [ "$frc" = 1 ] && [ "$(cat "$T/full.err")" = "$full_err" ] && ok ||
+            fail "$args >/dev/full: status $frc, stderr: $(cat "$T/full.err")"
+    done
+fi
+
+# ------------------------------------------------------------ request
+# start_peer MODE COUNT [HOST]: tests/peer_server.py on an ephemeral
+# port, in $PORT; it exits after COUNT connections or 20 s.
+start_peer() {
+    rm -f "$T/port"
+    python3 "$PEER" --mode "$1" --count "$2" --host "${3:-127.0.0.1}" \
+        --lifetime 20 >"$T/port" 2>"$T/peer.err" &
+    peer=$!
+    pids="$pids $peer"
+    i=0
+    while [ "$i" -lt 100 ] && [ ! -s "$T/port" ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    PORT=$(head -n 1 "$T/port")
+    [ -n "$PORT" ] || { fail "peer ($1) did not start"; show "$T/peer.err"; return 1; }
+}
+
+start_peer reference 1 &&
+    expect 0 "request search" "$HFRAME" request 127.0.0.1 "$PORT" search morpheus &&
+    [ "$(cat "$T/out")" = "Follow the white rabbit. $(printf '\360\237\220\260')" ] && ok ||
+    fail "request search: $(cat "$T/out")"
+start_peer reference 1 &&
+    expect 0 "request binary" "$HFRAME" request 127.0.0.1 "$PORT" binary "xyz" &&
+    printf 'First 10 bytes of request: binaryxyz' >"$T/want" &&
+    same "request binary" "$T/out" "$T/want"
+start_peer reference 1 &&
+    expect 0 "request search unknown" "$HFRAME" request 127.0.0.1 "$PORT" search neo &&
+    [ "$(cat "$T/out")" = "No match for 'neo'." ] && ok ||
+    fail "request search neo: $(cat "$T/out")"
+start_peer reference 1 &&
+    expect 0 "request -v" "$HFRAME" request -v 127.0.0.1 "$PORT" search ring &&
+    grep -q "^hframe: connected to 127.0.0.1 port $PORT" "$T/err" &&
+    grep -qF 'hframe: sent frame: {"byteorder": ' "$T/err" &&
+    grep -qF '"content-type": "text/json", "content-encoding": "utf-8", "content-length": 37} + 37 content bytes' "$T/err" &&
+    grep -qF 'hframe: received frame: {"byteorder": ' "$T/err" && ok ||
+    { fail "request -v trace"; show "$T/err"; }
+start_peer reference 1 &&
+    expect 0 "request --frame" "$HFRAME" request --frame 127.0.0.1 "$PORT" binary "ab" &&
+    "$HFRAME" decode --content <"$T/out" >"$T/c" &&
+    [ "$(cat "$T/c")" = "First 10 bytes of request: binaryab" ] && ok ||
+    fail "request --frame: $(cat "$T/c")"
+# The request frame itself is the reference client's.
+start_peer reference 1 &&
+    expect 0 "request --frame search" "$HFRAME" request --frame 127.0.0.1 "$PORT" search morpheus &&
+    "$HFRAME" decode --header <"$T/out" | grep -qF '"content-type": "text/json", "content-encoding": "utf-8", "content-length": 43}' &&
+    ok || fail "request --frame search: header"
+if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+    start_peer reference 1 ::1 &&
+        expect 0 "request over IPv6" "$HFRAME" request ::1 "$PORT" search morpheus
+fi
+start_peer keepalive 1 &&
+    expect 0 "request to a keep-alive server" "$HFRAME" request --timeout 5 localhost "$PORT" search ring
+start_peer silent 1 &&
+    expect_err 1 "hframe: response from 127.0.0.1 port $PORT: timed out after 0.5 s (0 response bytes received)" \
+        "request to a silent server" "$HFRAME" request --timeout 0.5 127.0.0.1 "$PORT" search ring
+start_peer garbage 1 &&
+    expect_err 1 'hframe: offset 24: duplicate-key: key "content-type" appears twice' \
+        "request with an invalid response" "$HFRAME" request 127.0.0.1 "$PORT" search ring
+start_peer truncated 1 &&
+    expect 1 "request with a truncated response" "$HFRAME" request 127.0.0.1 "$PORT" search ring &&
+    grep -q "^hframe: 127.0.0.1 port $PORT closed the connection after [0-9]* bytes, before a complete response" "$T/err" &&
+    ok || fail "truncated response message: $(cat "$T/err")"
+start_peer close 1 &&
+    expect 1 "request to a server that closes at once" "$HFRAME" request 127.0.0.1 "$PORT" search ring
+start_peer reference 1 && wait "$peer"
+expect_err 1 "hframe: connect to 127.0.0.1 port $PORT: Connection refused" \
+    "request to a closed port" "$HFRAME" request 127.0.0.1 "$PORT" search ring
+start_peer reference 1 &&
+    expect 0 "request to a small --max-content" "$HFRAME" request --max-content 43 127.0.0.1 "$PORT" search morpheus
+start_peer reference 1 &&
+    expect 1 "request above --max-content" "$HFRAME" request --max-content 42 127.0.0.1 "$PORT" search morpheus &&
+    grep -q '^hframe: offset [0-9]*: content-too-long: ' "$T/err" && ok ||
+    fail "request --max-content message: $(cat "$T/err")"
+
+# The README's example, against the test peer instead of the gateway.
+start_peer reference 1 &&
+    expect 0 "README request example" "$HFRAME" request 127.0.0.1 "$PORT" search morpheus
+
+# ------------------------------------------------------------ man page
+# Every "$ command" line of the EXAMPLES literal blocks runs, in order, in
+# one scratch folder, and prints exactly the lines that follow it (stdout
+# and stderr together). The man page's port 65432 becomes the peer's.
+python3 - "$SRC/docs/hframe.1" "$T/ex" <<'EOF'
+import os, re, sys
+src, out = sys.argv[1], sys.argv[2]
+os.makedirs(out)
+text = open(src, encoding="utf-8").read()
+examples = text.split(".Sh EXAMPLES", 1)[1].split("\n.Sh ", 1)[0]
+def unescape(line):
+    line = re.sub(r"\\\[u([0-9A-Fa-f]+)\]", lambda m: chr(int(m.group(1), 16)), line)
+    return line.replace("\\(aq", "'").replace("\\-", "-").replace("\\e", "\\")
+n, cur = 0, None
+for block in re.findall(r"^\.Bd -literal[^\n]*\n(.*?)^\.Ed", examples, re.M | re.S):
+    for line in block.splitlines():
+        line = unescape(line)
+        if line.startswith("$ "):
+            n += 1
+            cur = open(os.path.join(out, "%03d.want" % n), "w", encoding="utf-8")
+            with open(os.path.join(out, "%03d.cmd" % n), "w", encoding="utf-8") as f:
+                f.write(line[2:] + "\n")
+        elif cur is not None:
+            cur.write(line + "\n")
+
+EOF
+mkdir -p "$T/exwork"
+nreq=$(cat "$T/ex"/*.cmd | grep -c 'hframe request')
+start_peer reference "$nreq" || true
+n=0
+for cmd in "$T/ex"/*.cmd; do
+    [ -f "$cmd" ] || continue
+    n=$((n + 1))
+    want=${cmd%.cmd}.want
+    line=$(sed "s/ 65432 / $PORT /" "$cmd")
+    (cd "$T/exwork" && PATH=$HF_BUILD:$PATH timeout 30 sh -c "$line") >"$T/ex.got" 2>&1
+    # Compared as the shell sees text: a missing last newline is fine.
+    if [ "$(cat "$T/ex.got")" = "$(cat "$want")" ]; then ok; else
+        fail "man page example: $line"
+        diff "$want" "$T/ex.got" | sed 's/^/  | /' | head -n 10
+    fi
+done
+[ "$n" -ge 10 ] && ok || fail "man page: only $n examples found"
+
+passes=0
+fails=0
+[ -f "$T/passes" ] && passes=$(wc -l <"$T/passes")
+[ -f "$T/fails" ] && fails=$(wc -l <"$T/fails")
+echo "e2e_cli: $passes checks passed, $fails failed"
+[ "$fails" -eq 0 ]
