@@ -7,7 +7,7 @@
 
 static const char *const reason_names[GW_CLOSE_REASON_COUNT] = {
     "none", "peer", "frame-error", "request-timeout", "idle-timeout",
-    "write-timeout", "drain-timeout", "shutdown", "out-of-memory",
+    "write-timeout", "shutdown", "out-of-memory",
     "io-error"
 };
 

@@ -78,7 +78,6 @@ typedef enum gw_close_reason {
     GW_CLOSE_REQUEST_TIMEOUT,
     GW_CLOSE_IDLE_TIMEOUT,
     GW_CLOSE_WRITE_TIMEOUT,
-    GW_CLOSE_DRAIN_TIMEOUT, /* lingering client sent no EOF in time */
     GW_CLOSE_SHUTDOWN,      /* server stopping */
     GW_CLOSE_NOMEM,
     GW_CLOSE_IO,            /* set by the caller: a socket error */

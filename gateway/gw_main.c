@@ -577,6 +577,20 @@ static void reload_index(app *a)
            a->opt.index_path, gw_index_count(idx));
 }
 
+/* The supervisor's copy of the index, which restarted workers inherit. */
+static void reload_parent(app *a)
+{
+    gw_index *idx;
+
+    if (a->opt.index_path == NULL)
+        return;
+    idx = load_index(a->opt.index_path);
+    if (idx == NULL)
+        return;
+    gw_index_free(a->index);
+    a->index = idx;
+}
+
 /* ------------------------------------------------------- one worker */
 
 static void worker_wake(void *ctx)
@@ -652,7 +666,10 @@ typedef struct worker {
     gw_time restart_at;     /* GW_TIME_NEVER unless waiting to restart */
 } worker;
 
-static pid_t spawn(app *a, listeners *hold, unsigned port, int ready_fd)
+/* Fork one worker. ready_fd (or -1) gets a byte once it listens;
+ * other_fd (or -1) is a parent-only descriptor the worker closes. */
+static pid_t spawn(app *a, listeners *hold, unsigned port, int ready_fd,
+                   int other_fd)
 {
     char portstr[8];
     listeners ls;
@@ -664,6 +681,8 @@ static pid_t spawn(app *a, listeners *hold, unsigned port, int ready_fd)
         return pid;
     reset_signals();
     close_listeners(hold);
+    if (other_fd >= 0)
+        close(other_fd);
     if (setup_signals(0) != 0) {
         gw_log(GW_LOG_ERROR, "worker: signals: %s", strerror(errno));
         _exit(EXIT_FAIL);
@@ -779,7 +798,7 @@ static int supervise(app *a)
         return EXIT_FAIL;
     }
     for (i = 0; i < n; i++) {
-        w[i].pid = spawn(a, &hold, hold.port, ready[1]);
+        w[i].pid = spawn(a, &hold, hold.port, ready[1], ready[0]);
         w[i].started = gw_now();
         w[i].restart_at = GW_TIME_NEVER;
         if (w[i].pid < 0)
@@ -821,7 +840,7 @@ static int supervise(app *a)
             if (w[i].pid != 0 || w[i].restart_at == GW_TIME_NEVER)
                 continue;
             if (now >= w[i].restart_at) {
-                w[i].pid = spawn(a, &hold, hold.port, -1);
+                w[i].pid = spawn(a, &hold, hold.port, -1, -1);
                 w[i].started = now;
                 w[i].restart_at = GW_TIME_NEVER;
                 if (w[i].pid < 0) {
@@ -864,6 +883,10 @@ static int supervise(app *a)
                     forward(w, n, SIGTERM);
                     break;
                 case SIGHUP:
+                    /* Workers started later inherit the parent's index. */
+                    reload_parent(a);
+                    forward(w, n, sig[j]);
+                    break;
                 case SIGUSR1:
                     forward(w, n, sig[j]);
                     break;

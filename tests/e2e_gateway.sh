@@ -26,6 +26,14 @@ trap 'exit 1' INT TERM
 
 note() { printf '    %s\n' "$*"; }
 
+# children PID: the pids whose parent is PID (from /proc, no procps).
+children() {
+    for f in /proc/[0-9]*/stat; do
+        read -r c_pid _ _ c_ppid _ 2>/dev/null <"$f" || continue
+        [ "$c_ppid" = "$1" ] && echo "$c_pid"
+    done
+}
+
 ok() {
     passed=$((passed + 1))
     note "ok   $1"
@@ -103,6 +111,9 @@ logged() {
         tail -5 "$TMP/$1.log" | sed 's/^/        /'
     fi
 }
+
+# The FD_SETSIZE test needs more descriptors than the usual soft limit.
+ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null
 
 if [ ! -x "$GW" ]; then
     echo "e2e_gateway: $GW not built"
@@ -190,7 +201,9 @@ fi
 
 # Clients beyond FD_SETSIZE (1024) are accepted and closed, never
 # FD_SET; the others are served.
-if start fdset --max-conns 5000; then
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 2400 ]; then
+    note "skip FD_SETSIZE guard: ulimit -n is $(ulimit -n)"
+elif start fdset --max-conns 5000; then
     client "FD_SETSIZE guard (1100 connections)" many 1100
     logged fdset '>= FD_SETSIZE' "FD_SETSIZE rejection logged"
     stop "$GW_PID"
@@ -248,9 +261,15 @@ if start drain --drain-timeout 5; then
 fi
 
 # ------------------------------------------------------------ workers
-if start workers --workers 2 --log-level warn; then
-    sleep 0.3
-    before=$(pgrep -P "$GW_PID" | sort | tr '\n' ' ')
+# The load clients search "morpheus": keep the tutorial's answer.
+rabbit='"morpheus": "Follow the white rabbit. \360\237\220\260"'
+printf "{\"neo\": \"one\", $rabbit}" >"$TMP/workers.json"
+if start workers --workers 2 --log-level warn --index "$TMP/workers.json"
+then
+    printf "{\"neo\": \"two\", $rabbit}" >"$TMP/workers.json"
+    kill -HUP "$GW_PID"
+    sleep 0.5
+    before=$(children "$GW_PID" | sort | tr '\n' ' ')
     set -- $before
     if [ $# -eq 2 ]; then ok "two workers"; else fail "two workers ($before)"; fi
     timeout 120 python3 "$CLIENT" "$GW_PORT" concurrent 16 200 1 \
@@ -261,7 +280,7 @@ if start workers --workers 2 --log-level warn; then
     i=0
     after=""
     while [ "$i" -lt 50 ]; do
-        after=$(pgrep -P "$GW_PID" | sort | tr '\n' ' ')
+        after=$(children "$GW_PID" | sort | tr '\n' ' ')
         set -- $after
         [ $# -eq 2 ] && [ "$after" != "$before" ] && break
         sleep 0.1
@@ -273,11 +292,16 @@ if start workers --workers 2 --log-level warn; then
     wait_exit "$load" 120
     [ "$RC" -eq 0 ] && ok "load across a worker restart" ||
         { fail "load across a worker restart"; cat "$TMP/load.out"; }
-    client "answers after the restart" index
+    # Every worker, the replacement included, has the reloaded index.
+    i=0
+    while [ "$i" -lt 10 ]; do
+        client "reloaded index in every worker ($i)" lookup neo two
+        i=$((i + 1))
+    done
     logged workers 'killed by signal 9' "worker death logged"
     stop "$GW_PID"
     sleep 0.2
-    left=$(pgrep -P "$GW_PID" | wc -l)
+    left=$(children "$GW_PID" | wc -l)
     [ "$left" -eq 0 ] && ok "workers gone after SIGTERM" ||
         fail "workers gone after SIGTERM ($left left)"
 fi
