@@ -189,6 +189,47 @@ done
 if [ -s "$T/early" ]; then ok; else fail "decode waited for the end of input"; fi
 wait "$early"
 
+# One byte per write: the decoder gathers split headers.
+dd if="$G/tutorial.bin" bs=1 status=none |
+    timeout 30 "$HFRAME" decode >"$T/dd.out"
+same "decode of a stream written byte by byte" "$T/dd.out" "$G/tutorial.ndjson"
+expect_err 1 "hframe: read error: Is a directory" "read error" \
+    "$HFRAME" validate <"$G"
+
+# Progress: shown on a terminal once a run lasts a second, never
+# otherwise (every other test checks stderr stays empty or exact).
+python3 - "$HFRAME" "$G/request-search.bin" >"$T/pty.out" 2>&1 <<'PYEOF'
+import os, pty, select, subprocess, sys, time
+hframe, frame_file = sys.argv[1], sys.argv[2]
+frame = open(frame_file, "rb").read()
+master, slave = pty.openpty()
+p = subprocess.Popen([hframe, "validate"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=slave)
+os.close(slave)
+seen = b""
+for _ in range(25):
+    p.stdin.write(frame * 200)
+    p.stdin.flush()
+    time.sleep(0.1)
+    while select.select([master], [], [], 0)[0]:
+        seen += os.read(master, 4096)
+p.stdin.close()
+out = p.stdout.read()
+p.wait(timeout=20)
+while select.select([master], [], [], 0.2)[0]:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+ok = (p.returncode == 0 and b"hframe: validate: " in seen and
+      b" frames, " in seen and out.startswith(b"ok: 5000 frames"))
+print("progress ok" if ok else "progress missing: %r %r" % (seen[-200:], out))
+PYEOF
+grep -q '^progress ok$' "$T/pty.out" && ok || fail "validate progress: $(cat "$T/pty.out")"
+
 # ------------------------------------------------------------ NDJSON
 # decode --ndjson | encode --ndjson reproduces canonical streams.
 roundtrip() {
@@ -510,6 +551,39 @@ start_peer reference 1 &&
     expect 1 "request above --max-content" "$HFRAME" request --max-content 42 127.0.0.1 "$PORT" search morpheus &&
     grep -q '^hframe: offset [0-9]*: content-too-long: ' "$T/err" && ok ||
     fail "request --max-content message: $(cat "$T/err")"
+
+# A listen queue that is full: the connection attempt itself times out.
+start_peer backlog 1 &&
+    expect_err 1 "hframe: connect to 127.0.0.1 port $PORT: timed out after 0.5 s" \
+        "request connect timeout" "$HFRAME" request --timeout 0.5 127.0.0.1 "$PORT" search ring &&
+    kill "$peer" 2>/dev/null
+
+# The gateway, when this build has it: answers, and keeps connections.
+GW=$HF_BUILD/hframe-gateway
+if [ -x "$GW" ]; then
+    rm -f "$T/gw.port"
+    timeout 60 "$GW" --port-file "$T/gw.port" 127.0.0.1 0 >"$T/gw.log" 2>&1 &
+    pids="$pids $!"
+    i=0
+    while [ "$i" -lt 100 ] && [ ! -s "$T/gw.port" ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    GPORT=$(cat "$T/gw.port" 2>/dev/null)
+    if [ -n "$GPORT" ]; then
+        expect 0 "request search to the gateway" "$HFRAME" request 127.0.0.1 "$GPORT" search morpheus &&
+            [ "$(cat "$T/out")" = "Follow the white rabbit. $(printf '\360\237\220\260')" ] && ok ||
+            fail "gateway search: $(cat "$T/out")"
+        expect 0 "request binary to the gateway" "$HFRAME" request 127.0.0.1 "$GPORT" binary hello &&
+            printf 'First 10 bytes of request: binaryhell' >"$T/want" &&
+            same "gateway binary" "$T/out" "$T/want"
+        expect 0 "request --frame to the gateway" "$HFRAME" request --frame 127.0.0.1 "$GPORT" search ring &&
+            "$HFRAME" validate -q <"$T/out" && ok || fail "gateway --frame: invalid frame"
+    else
+        fail "hframe-gateway did not start"
+        show "$T/gw.log"
+    fi
+fi
 
 # The README's example, against the test peer instead of the gateway.
 start_peer reference 1 &&

@@ -19,6 +19,8 @@ Modes:
   close      close each connection without answering
   garbage    answer with a frame whose header has a duplicate key
   truncated  answer with the first half of a valid frame, then close
+  backlog    never accept, and fill the listen queue with connections of
+             its own so that further connection attempts hang
 """
 import argparse
 import json
@@ -107,12 +109,26 @@ def serve(conn, mode):
             return
 
 
+def fill_backlog(lsock, family):
+    lsock.listen(0)
+    addr = lsock.getsockname()
+    fillers = []
+    for _ in range(8):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.connect_ex(addr)
+        fillers.append(s)
+    print(addr[1], flush=True)
+    signal.pause()
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--mode", default="reference",
                    choices=["reference", "keepalive", "silent", "close",
-                            "garbage", "truncated"])
+                            "garbage", "truncated", "backlog"])
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--lifetime", type=float, default=30.0)
     args = p.parse_args()
@@ -123,6 +139,8 @@ def main():
     with socket.socket(family, socket.SOCK_STREAM) as lsock:
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind((args.host, 0))
+        if args.mode == "backlog":
+            return fill_backlog(lsock, family)
         lsock.listen(8)
         print(lsock.getsockname()[1], flush=True)
         for _ in range(args.count):
