@@ -1,0 +1,1024 @@
+#!/usr/bin/env python3
+"""stress.py - `make stress`: attack running gateways on loopback while
+healthy clients keep working, and check that nothing breaks.
+
+Two gateways run for the whole suite:
+  A  the main target: --max-conns 900, --max-header 32768, short
+     timeouts (request 3 s, idle 6 s, write 3 s, drain 1 s) so every
+     defence shows within seconds;
+  B  the same with `ulimit -n 256` and no practical connection cap, for
+     the flood beyond the fd limit (EMFILE).
+Healthy clients hold persistent connections to both and check every
+answer byte for byte. Attacks: the catalogue of malformed inputs (each
+with its documented answer), slowloris, idle connections, clients that
+never read, floods beyond the connection cap and beyond the fd limit,
+and the error-frame-then-shutdown behaviour. The attacks repeat until
+--seconds have passed (each at least once).
+
+Violations (exit 1): a healthy request failing, a gateway exiting or
+restarting, a catalogue answer other than the documented one, a hang, a
+connection not closed by its timeout, fds not back at the baseline, CPU
+spinning while idle, a non-zero exit after SIGTERM. --valgrind runs a
+shorter mix against A under valgrind memcheck and also requires no
+memcheck errors and no leaks."""
+
+import argparse
+import concurrent.futures
+import errno
+import json
+import os
+import resource
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+import harness  # noqa: E402
+
+HOST = "127.0.0.1"
+REQUEST_TIMEOUT = 3.0
+IDLE_TIMEOUT = 6.0
+WRITE_TIMEOUT = 3.0
+DRAIN_TIMEOUT = 1.0
+MAX_CONNS_A = 900
+MAX_HEADER_A = 32768
+FD_LIMIT_B = 256
+# Slack on every timing check: the gateway's timers, our polling, and a
+# busy 2-core machine.
+SLACK = 3.0
+# An answer that takes longer than this is a hang.
+ANSWER_WAIT = 5.0
+
+INDEX = {
+    "morpheus": "Follow the white rabbit. \U0001f430",
+    "ring": "In the caves beneath the Misty Mountains. \U0001f48d",
+    "\U0001f436": "\U0001f43e Playing ball! \U0001f3d0",
+}
+BYTEORDER = sys.byteorder
+
+
+def answer_frame(content, ctype="text/json", cenc="utf-8"):
+    if isinstance(content, str):
+        content = content.encode()
+    h = harness.header_json(ctype, cenc, len(content), BYTEORDER)
+    return len(h).to_bytes(2, "big") + h + content
+
+
+def result_frame(text):
+    return answer_frame(json.dumps({"result": text}, ensure_ascii=False))
+
+
+def binary_request(content):
+    return harness.frame(content, "binary/custom-client-binary-type",
+                         "binary")
+
+
+def binary_answer(content):
+    return answer_frame(b"First 10 bytes of request: " + content[:10],
+                        "binary/custom-server-binary-type", "binary")
+
+
+# ------------------------------------------------------------------ frames
+
+def parse_frames(buf):
+    """Complete frames at the start of buf: (list of (header, content),
+    bytes used, error or None)."""
+    frames, off = [], 0
+    while len(buf) - off >= 2:
+        n = int.from_bytes(buf[off:off + 2], "big")
+        if len(buf) - off < 2 + n:
+            break
+        try:
+            h = json.loads(buf[off + 2:off + 2 + n].decode())
+            clen = int(h["content-length"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            return frames, off, "invalid frame from the gateway: %s" % e
+        if len(buf) - off < 2 + n + clen:
+            break
+        frames.append((h, buf[off + 2 + n:off + 2 + n + clen]))
+        off += 2 + n + clen
+    return frames, off, None
+
+
+def read_frames(s, count, timeout, until_eof=False):
+    """Read until count frames arrived (and, with until_eof, the peer
+    closed). Returns (frames, raw bytes, how it ended): "ok", "eof",
+    "reset", "timeout" or an error text."""
+    buf = b""
+    end = time.monotonic() + timeout
+    frames = []
+    while True:
+        frames, _, err = parse_frames(buf)
+        if err:
+            return frames, buf, err
+        if len(frames) >= count and not until_eof:
+            return frames, buf, "ok"
+        left = end - time.monotonic()
+        if left <= 0:
+            return frames, buf, "timeout"
+        r, _, _ = select.select([s], [], [], min(left, 0.5))
+        if not r:
+            continue
+        try:
+            data = s.recv(65536)
+        except ConnectionResetError:
+            return frames, buf, "reset"
+        except OSError as e:
+            return frames, buf, "recv: %s" % e
+        if not data:
+            frames, _, err = parse_frames(buf)
+            return frames, buf, err or "eof"
+        buf += data
+
+
+def error_code(fr):
+    h, c = fr
+    if h.get("content-type") != "text/json":
+        return None
+    try:
+        obj = json.loads(c.decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("message"), str):
+        return obj.get("error")
+    return None
+
+
+def result_of(fr):
+    h, c = fr
+    if h.get("content-type") != "text/json":
+        return None
+    try:
+        obj = json.loads(c.decode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return obj.get("result") if isinstance(obj, dict) else None
+
+
+# ------------------------------------------------------------------ stats
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.attacks = {}
+        self.healthy_sent = 0
+        self.healthy_failed = 0
+        self.violations = []
+
+    def attack(self, kind, n=1):
+        with self.lock:
+            self.attacks[kind] = self.attacks.get(kind, 0) + n
+
+    def violation(self, text):
+        with self.lock:
+            if len(self.violations) < 200:
+                self.violations.append(text)
+        print("VIOLATION: %s" % text, file=sys.stderr, flush=True)
+
+
+STATS = Stats()
+
+
+# ------------------------------------------------------------------ gateways
+
+class Gateway:
+    def __init__(self, name, gw_bin, build, extra, nofile=None,
+                 valgrind=False):
+        self.name = name
+        self.port = harness.free_port()
+        self.log_path = os.path.join(build, "stress-%s.log" % name)
+        self.vg_log = os.path.join(build, "stress-%s.valgrind" % name)
+        args = [gw_bin, "--log-level", "warn",
+                "--request-timeout", str(REQUEST_TIMEOUT),
+                "--idle-timeout", str(IDLE_TIMEOUT),
+                "--write-timeout", str(WRITE_TIMEOUT),
+                "--drain-timeout", str(DRAIN_TIMEOUT)] + extra + \
+            [HOST, str(self.port)]
+        if valgrind:
+            args = ["valgrind", "--quiet", "--error-exitcode=99",
+                    "--leak-check=full", "--show-leak-kinds=all",
+                    "--errors-for-leak-kinds=definite,indirect",
+                    "--track-fds=no", "--log-file=" + self.vg_log] + args
+        self.args = args
+
+        def limits():
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE,
+                                   (nofile, nofile))
+
+        self.log = open(self.log_path, "w")
+        self.proc = harness.spawn(args, stdout=subprocess.DEVNULL,
+                                  stderr=self.log, preexec_fn=limits)
+        self.pid = self.proc.pid
+        wait = 60 if valgrind else 10
+        if not harness.wait_port(self.port, wait, self.proc):
+            raise SystemExit("stress: gateway %s did not start: %s"
+                             % (name, " ".join(args)))
+        time.sleep(0.3)
+        self.fd_base = harness.fd_count(self.pid)
+        self.rss_base = harness.rss_kib(self.pid)
+        self.rss_peak = self.rss_base
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def sample(self):
+        rss = harness.rss_kib(self.pid)
+        if rss > self.rss_peak:
+            self.rss_peak = rss
+
+    def stop(self):
+        rc = harness.stop(self.proc, 30)
+        self.log.close()
+        return rc
+
+
+def connect(port, timeout=5.0):
+    s = socket.create_connection((HOST, port), timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+# ------------------------------------------------------------------ healthy
+
+class Healthy(threading.Thread):
+    """A well-behaved client on one persistent connection: search and
+    binary requests in turn, every answer compared byte for byte."""
+
+    REQUESTS = [
+        (harness.search("morpheus"), result_frame(INDEX["morpheus"])),
+        (harness.search("ring"), result_frame(INDEX["ring"])),
+        (harness.search("\U0001f436"), result_frame(INDEX["\U0001f436"])),
+        (harness.search("nobody"), result_frame("No match for 'nobody'.")),
+        (binary_request(b"binary\xf0\x9f\x98\x83"),
+         binary_answer(b"binary\xf0\x9f\x98\x83")),
+        (binary_request(b"y" * 70000), binary_answer(b"y" * 10)),
+    ]
+
+    def __init__(self, gw, stop, pause):
+        super().__init__(daemon=True)
+        self.gw = gw
+        self.stop_ev = stop
+        self.pause = pause
+        self.sock = None
+        self.sent = 0
+        self.failed = 0
+        self.reconnects = 0
+
+    def fail(self, why):
+        self.failed += 1
+        STATS.violation("healthy client on %s: %s" % (self.gw.name, why))
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def run(self):
+        i = 0
+        while not self.stop_ev.is_set():
+            req, want = self.REQUESTS[i % len(self.REQUESTS)]
+            i += 1
+            if self.sock is None:
+                try:
+                    self.sock = connect(self.gw.port)
+                    self.reconnects += 1
+                except OSError as e:
+                    self.sent += 1
+                    self.fail("connect: %s" % e)
+                    time.sleep(0.2)
+                    continue
+            self.sent += 1
+            try:
+                self.sock.sendall(req)
+            except OSError as e:
+                self.fail("send: %s" % e)
+                continue
+            frames, raw, how = read_frames(self.sock, 1, ANSWER_WAIT)
+            if how != "ok" or len(frames) != 1:
+                self.fail("no answer (%s)" % how)
+                continue
+            if raw != want:
+                self.fail("wrong answer %r" % raw[:120])
+                continue
+            self.stop_ev.wait(self.pause)
+        if self.sock is not None:
+            self.sock.close()
+
+
+# ------------------------------------------------------------------ catalogue
+
+def hdr(body):
+    """A frame from raw header text and content."""
+    if isinstance(body, str):
+        body = body.encode()
+    return len(body).to_bytes(2, "big") + body
+
+
+def std_header(clen, ctype="text/json", cenc="utf-8", bo="big", extra=""):
+    return ('{"byteorder": "%s", "content-type": "%s", '
+            '"content-encoding": "%s", "content-length": %s%s}'
+            % (bo, ctype, cenc, clen, extra))
+
+
+def tj(content, **kw):
+    """A text/json frame with a correct content-length."""
+    return hdr(std_header(len(content), **kw)) + content
+
+
+SEARCH = b'{"action": "search", "value": "morpheus"}'
+MORPHEUS = result_frame(INDEX["morpheus"])
+
+
+def catalogue():
+    """(name, bytes to send, expectation). Expectations:
+      ("frame-error", CODE)  one error frame with CODE, then the gateway
+                             closes (cleanly: the frame arrives whole);
+      ("bad-request", CODE)  an error frame with CODE and the connection
+                             stays open (a good request is then answered);
+      ("reply", [FRAMES])    exactly these answer frames, connection open;
+      ("reply-then-error", [FRAMES], CODE)  answers, then an error frame
+                             and the close;
+      ("eof-error", CODE)    the client shuts its sending side after the
+                             bytes: an error frame with CODE, then close;
+      ("timeout",)           the bytes start a frame and stop: the gateway
+                             closes within the request timeout."""
+    c = []
+
+    def fe(name, data, code):
+        c.append((name, data, ("frame-error", code)))
+
+    # Header length.
+    fe("N=0", b"\x00\x00" + SEARCH, "header-too-short")
+    fe("N=1", b"\x00\x01{" + SEARCH, "header-too-short")
+    fe("N=65535, short data", b"\xff\xff{\"byteorder\"", "header-too-long")
+    fe("N above --max-header", hdr(" " * (MAX_HEADER_A + 1)),
+       "header-too-long")
+    # Not an object / syntax.
+    for name, h, code in [
+            ("header []", "[]", "not-object"),
+            ("header string", '"hello"', "not-object"),
+            ("header number", "42", "not-object"),
+            ("header null", "null", "not-object"),
+            ("header true", "true", "not-object"),
+            ("header 10,000-deep array", "[" * 10000 + "]" * 10000,
+             "not-object"),
+            ("header 10,000-deep ext value",
+             '{"x": ' + "[" * 10000 + "]" * 10000 + "}", "nested-value"),
+            ("header 4,000-deep objects", '{"x": ' * 4000 + "1" +
+             "}" * 4000, "nested-value"),
+            ("header BOM", "\ufeff" + std_header(0), "json-syntax"),
+            ("header comment", "/* c */" + std_header(0), "json-syntax"),
+            ("header NaN length", std_header("NaN"), "json-syntax"),
+            ("header Infinity length", std_header("Infinity"),
+             "json-syntax"),
+            ("header single quotes", std_header(0).replace('"', "'"),
+             "json-syntax"),
+            ("header trailing comma", std_header(0)[:-1] + ",}",
+             "json-syntax"),
+            ("header unquoted key", "{byteorder: 1}", "json-syntax"),
+            ("header spaces only", "  ", "json-syntax"),
+            ("header unterminated", '{"byteorder": "big"  ', "json-syntax"),
+            ("header trailing object", std_header(0) + "{}",
+             "trailing-data"),
+            ("header trailing text", std_header(0) + " x", "trailing-data"),
+            ("duplicate content-type", std_header(0, extra=', '
+             '"content-type": "text/json"'), "duplicate-key"),
+            ("duplicate byteorder", '{"byteorder": "big", '
+             + std_header(0)[1:], "duplicate-key"),
+            ("duplicate extension", std_header(0, extra=', "x": 1, '
+             '"x": 2'), "duplicate-key"),
+            ("empty header {}", "{}", "missing-key"),
+            ("missing byteorder", '{"content-type": "a", '
+             '"content-encoding": "b", "content-length": 0}', "missing-key"),
+            ("missing content-type", '{"byteorder": "big", '
+             '"content-encoding": "b", "content-length": 0}', "missing-key"),
+            ("missing content-encoding", '{"byteorder": "big", '
+             '"content-type": "a", "content-length": 0}', "missing-key"),
+            ("missing content-length", '{"byteorder": "big", '
+             '"content-type": "a", "content-encoding": "b"}', "missing-key"),
+            ("Content-Type capitalised", std_header(0).replace(
+                "content-type", "Content-Type"), "missing-key"),
+            ("byteorder middle", std_header(0, bo="middle"),
+             "bad-byteorder"),
+            ("byteorder BIG", std_header(0, bo="BIG"), "bad-byteorder"),
+            ("byteorder number", std_header(0).replace('"big"', "1"),
+             "bad-byteorder"),
+            ("content-type empty", std_header(0, ctype=""),
+             "bad-content-type"),
+            ("content-type number", std_header(0).replace(
+                '"text/json"', "5"), "bad-content-type"),
+            ("content-type null", std_header(0).replace(
+                '"text/json"', "null"), "bad-content-type"),
+            ("content-encoding empty", std_header(0, cenc=""),
+             "bad-content-encoding"),
+            ("content-encoding false", std_header(0).replace(
+                '"utf-8"', "false"), "bad-content-encoding"),
+            ("content-length -1", std_header(-1), "bad-content-length"),
+            ("content-length 1.5", std_header("1.5"), "bad-content-length"),
+            ("content-length 1e3", std_header("1e3"), "bad-content-length"),
+            ("content-length string", std_header('"10"'),
+             "bad-content-length"),
+            ("content-length null", std_header("null"),
+             "bad-content-length"),
+            ("content-length -0", std_header("-0"), "bad-content-length"),
+            ("content-length 16 MiB + 1", std_header(16 * 1024 * 1024 + 1),
+             "content-too-long"),
+            ("content-length 2^53", std_header(2 ** 53), "content-too-long"),
+            ("content-length 2^64", std_header(2 ** 64),
+             "content-too-long"),
+            ("content-length 30 digits", std_header("9" * 30),
+             "content-too-long"),
+            ("extension object", std_header(0, extra=', "x": {}'),
+             "nested-value"),
+            ("extension array", std_header(0, extra=', "x": [1]'),
+             "nested-value"),
+            ("65 extensions", std_header(0, extra="".join(
+                ', "x%d": %d' % (i, i) for i in range(65))),
+             "too-many-extensions"),
+    ]:
+        fe(name, hdr(h), code)
+    # Encoding of the header bytes.
+    for name, raw in [
+            ("invalid UTF-8 byte", b"\xff"),
+            ("overlong UTF-8", b"\xc0\xaf"),
+            ("UTF-8 surrogate", b"\xed\xa0\x80"),
+            ("UTF-8 above U+10FFFF", b"\xf4\x90\x80\x80"),
+            ("truncated UTF-8", b"\xe2\x82"),
+    ]:
+        h = std_header(0, extra=', "x": "').encode() + raw + b'"}'
+        fe(name, hdr(h), "invalid-utf8")
+    for name, esc in [("lone high surrogate", "\\ud800"),
+                      ("lone low surrogate", "\\udc00"),
+                      ("high surrogate then letter", "\\ud800\\u0041")]:
+        fe(name, hdr(std_header(0, extra=', "x": "%s"' % esc)),
+           "lone-surrogate")
+
+    # Truncated streams: the client shuts its sending side.
+    for name, data in [
+            ("EOF after 1 prefix byte", b"\x00"),
+            ("EOF inside the header", hdr(std_header(41))[:30]),
+            ("EOF inside the content", hdr(std_header(41)) + SEARCH[:12]),
+    ]:
+        c.append((name, data, ("eof-error", "truncated")))
+    # A started frame that never completes: request timeout.
+    c.append(("frame stalls in the header", hdr(std_header(41))[:40],
+              ("timeout",)))
+    c.append(("frame stalls in the content",
+              hdr(std_header(1000)) + b"x" * 10, ("timeout",)))
+
+    # Content-level errors: error frame, connection stays open.
+    for name, content, code in [
+            ("text/json {}", b"{}", "bad-action"),
+            ("text/json []", b"[]", "not-object"),
+            ("text/json null", b"null", "not-object"),
+            ("text/json list", b'["search", "morpheus"]', "not-object"),
+            ("text/json not JSON", b"search morpheus", "invalid-json"),
+            ("text/json truncated JSON", b'{"action": "sea', "invalid-json"),
+            ("text/json invalid UTF-8", b'{"action": "\xff"}',
+             "invalid-json"),
+            ("text/json action number", b'{"action": 5, "value": "x"}',
+             "bad-action"),
+            ("text/json value missing", b'{"action": "search"}',
+             "bad-value"),
+            ("text/json value null", b'{"action": "search", "value": null}',
+             "bad-value"),
+            ("text/json 10,000-deep content", b"[" * 10000 + b"]" * 10000,
+             "not-object"),
+            ("text/json content-length 0", b"", "invalid-json"),
+    ]:
+        data = hdr(std_header(len(content))) + content
+        c.append((name, data, ("bad-request", code)))
+    for enc in ("latin-1", "utf-16", "binary"):
+        data = hdr(std_header(len(SEARCH), cenc=enc)) + SEARCH
+        c.append(("text/json encoding %s" % enc, data,
+                  ("bad-request", "bad-encoding")))
+
+    # Valid frames: answered, connection open.
+    def reply(name, data, frames):
+        c.append((name, data, ("reply", frames)))
+
+    reply("binary content-length 0",
+          hdr(std_header(0, ctype="binary/x", cenc="binary")),
+          [binary_answer(b"")])
+    reply("unknown content type", hdr(std_header(5, ctype="image/png",
+                                                 cenc="binary")) + b"\x89PNG\r",
+          [binary_answer(b"\x89PNG\r")])
+    reply("invalid action", tj(b'{"action": "find", "value": "morpheus"}'),
+          [result_frame("Error: invalid action 'find'.")])
+    reply("search, little byteorder", hdr(std_header(len(SEARCH),
+                                                     bo="little")) + SEARCH,
+          [MORPHEUS])
+    reply("search, non-canonical header", hdr(
+        '{ "content-length" :41,"content-encoding":"UTF-8",'
+        '"content-type":"text/json","byteorder":"big" }') + SEARCH,
+        [MORPHEUS])
+    reply("search, 64 extensions", hdr(std_header(len(SEARCH), extra="".join(
+        ', "x%d": %d' % (i, i) for i in range(64)))) + SEARCH, [MORPHEUS])
+    reply("search, escaped value",
+          tj(b'{"action": "search", "value": "\\u006dorpheus"}'), [MORPHEUS])
+    reply("two frames in one write",
+          harness.search("morpheus") + harness.search("ring"),
+          [MORPHEUS, result_frame(INDEX["ring"])])
+    reply("100 pipelined frames", harness.search("morpheus") * 100,
+          [MORPHEUS] * 100)
+    reply("search, extra keys in content",
+          tj(b'{"action": "search", "value": "morpheus", "extra": [1, {}]}'),
+          [MORPHEUS])
+    c.append(("frame followed by garbage",
+              harness.search("morpheus") + b"\x00\x01garbage",
+              ("reply-then-error", [MORPHEUS], "header-too-short")))
+    c.append(("frame followed by a bad header",
+              harness.search("morpheus") + hdr("[]"),
+              ("reply-then-error", [MORPHEUS], "not-object")))
+    return c
+
+
+def run_case(port, case):
+    """One catalogue case on a fresh connection. Returns None or the
+    reason it failed."""
+    name, data, exp = case
+    kind = exp[0]
+    try:
+        s = connect(port)
+    except OSError as e:
+        return "connect: %s" % e
+    try:
+        t0 = time.monotonic()
+        try:
+            s.sendall(data)
+        except OSError as e:
+            # The gateway may close while a large bad frame is still
+            # being sent; the answer must still be readable.
+            if e.errno not in (errno.EPIPE, errno.ECONNRESET):
+                return "send: %s" % e
+        if kind == "eof-error":
+            s.shutdown(socket.SHUT_WR)
+        if kind in ("frame-error", "eof-error"):
+            frames, raw, how = read_frames(s, 1, ANSWER_WAIT, until_eof=True)
+            if how != "eof":
+                return "expected an error frame then close, got %s after " \
+                       "%d frames %r" % (how, len(frames), raw[:100])
+            if len(frames) != 1 or error_code(frames[0]) != exp[1]:
+                return "expected error %s, got %r" % (exp[1], raw[:160])
+            return None
+        if kind == "timeout":
+            frames, raw, how = read_frames(s, 1, REQUEST_TIMEOUT + SLACK,
+                                           until_eof=True)
+            took = time.monotonic() - t0
+            if how not in ("eof", "reset"):
+                return "not closed within %.1f s (%s)" % (
+                    REQUEST_TIMEOUT + SLACK, how)
+            if took < REQUEST_TIMEOUT - 0.5:
+                return "closed after %.1f s, before the request timeout" % \
+                    took
+            return None
+        if kind == "bad-request":
+            frames, raw, how = read_frames(s, 1, ANSWER_WAIT)
+            if how != "ok" or error_code(frames[0]) != exp[1]:
+                return "expected error %s, got %s %r" % (exp[1], how,
+                                                         raw[:160])
+        elif kind in ("reply", "reply-then-error"):
+            want = b"".join(exp[1])
+            frames, raw, how = read_frames(
+                s, len(exp[1]) + (1 if kind == "reply-then-error" else 0),
+                ANSWER_WAIT, until_eof=kind == "reply-then-error")
+            if kind == "reply-then-error":
+                if how != "eof" or not raw.startswith(want) or \
+                        len(frames) != len(exp[1]) + 1 or \
+                        error_code(frames[-1]) != exp[2]:
+                    return "expected answers then error %s and close, got " \
+                           "%s %r" % (exp[2], how, raw[:200])
+                return None
+            if how != "ok" or raw != want:
+                return "expected %r, got %s %r" % (want[:100], how,
+                                                   raw[:160])
+        # The connection must still work.
+        s.sendall(harness.search("morpheus"))
+        frames, raw, how = read_frames(s, 1, ANSWER_WAIT)
+        if how != "ok" or raw != MORPHEUS:
+            return "connection unusable after the answer: %s %r" % (
+                how, raw[:100])
+        return None
+    finally:
+        s.close()
+
+
+def attack_catalogue(gw, cases):
+    fails = 0
+    with concurrent.futures.ThreadPoolExecutor(16) as ex:
+        futs = {ex.submit(run_case, gw.port, c): c for c in cases}
+        for f in concurrent.futures.as_completed(futs):
+            name = futs[f][0]
+            why = f.result()
+            STATS.attack("catalogue")
+            if why is not None:
+                fails += 1
+                STATS.violation("catalogue %r: %s" % (name, why))
+    return fails
+
+
+# ------------------------------------------------------------------ attacks
+
+def open_many(port, n, stop_at=None):
+    """Up to n connected non-blocking sockets (fewer when connect fails)."""
+    socks = []
+    for _ in range(n):
+        if stop_at is not None and time.monotonic() > stop_at:
+            break
+        try:
+            s = socket.create_connection((HOST, port), 2)
+        except OSError:
+            break
+        s.setblocking(False)
+        socks.append(s)
+    return socks
+
+
+def closed_by_peer(s):
+    try:
+        return s.recv(65536) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def attack_slowloris(gw, n, seconds):
+    """n connections each trickling one byte of a valid frame a second.
+    Every one must be closed within the request timeout (+ slack) of its
+    first byte; closed ones are replaced until the time is up."""
+    data = harness.search("morpheus")
+    end = time.monotonic() + seconds
+    conns = []       # [sock, bytes sent, first byte time]
+    late = 0
+    for s in open_many(gw.port, n, end):
+        conns.append([s, 0, None])
+    STATS.attack("slowloris", len(conns))
+    while time.monotonic() < end or any(c[0] for c in conns):
+        now = time.monotonic()
+        for c in conns:
+            s = c[0]
+            if s is None:
+                continue
+            if closed_by_peer(s):
+                s.close()
+                c[0] = None
+                if now < end:
+                    try:
+                        ns = socket.create_connection((HOST, gw.port), 2)
+                        ns.setblocking(False)
+                        c[:] = [ns, 0, None]
+                        STATS.attack("slowloris")
+                    except OSError:
+                        pass
+                continue
+            if c[2] is not None and \
+                    now - c[2] > REQUEST_TIMEOUT + SLACK:
+                late += 1
+                s.close()
+                c[0] = None
+                continue
+            if now >= end and c[2] is None:
+                s.close()
+                c[0] = None
+                continue
+            if c[1] < len(data) - 1:
+                try:
+                    s.send(data[c[1]:c[1] + 1])
+                    c[1] += 1
+                    if c[2] is None:
+                        c[2] = now
+                except OSError:
+                    pass
+        time.sleep(1.0)
+    if late:
+        STATS.violation("slowloris: %d connections outlived the request "
+                        "timeout" % late)
+
+
+def attack_idle(gw, n):
+    """n connections that send nothing: closed by the idle timeout."""
+    t0 = time.monotonic()
+    socks = open_many(gw.port, n)
+    STATS.attack("idle", len(socks))
+    deadline = t0 + IDLE_TIMEOUT + SLACK
+    while socks and time.monotonic() < deadline:
+        socks = [s for s in socks if not (closed_by_peer(s) and
+                                          (s.close() or True))]
+        time.sleep(0.25)
+    early = time.monotonic() - t0 < IDLE_TIMEOUT - 0.5
+    if socks:
+        STATS.violation("idle: %d of %d connections still open %.1f s "
+                        "after connecting" % (len(socks), n,
+                                              IDLE_TIMEOUT + SLACK))
+    elif early:
+        STATS.violation("idle: connections closed before the idle timeout")
+    for s in socks:
+        s.close()
+
+
+def attack_never_read(gw, n):
+    """n clients pipelining requests without reading answers (with a small
+    receive buffer, so the answers back up fast): the gateway must stop
+    reading them (backpressure) and close them after the write timeout,
+    with its memory bounded."""
+    req = (binary_request(b"z" * 1000) + harness.search("morpheus")) * 16
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            s.settimeout(2)
+            s.connect((HOST, gw.port))
+            s.setblocking(False)
+            socks.append(s)
+        except OSError:
+            s.close()
+    STATS.attack("never-read", len(socks))
+    stuck = {}
+    t0 = time.monotonic()
+    deadline = t0 + 30
+    alive = list(socks)
+    while alive and time.monotonic() < deadline:
+        nxt = []
+        for s in alive:
+            try:
+                for _ in range(64):
+                    s.send(req)
+                stuck.pop(s, None)
+                nxt.append(s)
+            except BlockingIOError:
+                now = time.monotonic()
+                stuck.setdefault(s, now)
+                if now - stuck[s] > WRITE_TIMEOUT + SLACK + 2:
+                    STATS.violation("never-read: a connection blocked for "
+                                    "%.0f s was not closed" %
+                                    (now - stuck[s]))
+                    s.close()
+                else:
+                    nxt.append(s)
+            except OSError:
+                s.close()
+        alive = nxt
+        gw.sample()
+        time.sleep(0.05)
+    if alive:
+        STATS.violation("never-read: %d connections still open after "
+                        "%.0f s" % (len(alive), deadline - t0))
+    for s in alive:
+        s.close()
+
+
+def attack_cap_flood(gw, n):
+    """n connections beyond --max-conns at once: the excess is closed,
+    the gateway keeps serving."""
+    socks = open_many(gw.port, n)
+    STATS.attack("cap-flood", len(socks))
+    time.sleep(1.5)
+    open_now = [s for s in socks if not closed_by_peer(s)]
+    if len(open_now) > MAX_CONNS_A:
+        STATS.violation("cap flood: %d connections open beyond "
+                        "--max-conns %d" % (len(open_now), MAX_CONNS_A))
+    # Still serving a new client once the flood is gone.
+    for s in socks:
+        s.close()
+    return len(socks) - len(open_now)
+
+
+def attack_fd_flood(gw, n):
+    """n connections against a gateway with `ulimit -n 256`: it must not
+    exit on EMFILE, and must serve new clients once they are gone."""
+    socks = open_many(gw.port, n)
+    STATS.attack("fd-flood", len(socks))
+    time.sleep(1.5)
+    if not gw.alive():
+        STATS.violation("fd flood: gateway %s exited" % gw.name)
+        return
+    for s in socks:
+        s.close()
+    time.sleep(0.5)
+    for _ in range(20):
+        try:
+            s = connect(gw.port)
+            s.sendall(harness.search("morpheus"))
+            frames, raw, how = read_frames(s, 1, ANSWER_WAIT)
+            s.close()
+            if raw == MORPHEUS:
+                return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    STATS.violation("fd flood: gateway %s does not serve new clients "
+                    "after the flood" % gw.name)
+
+
+def attack_error_shutdown(gw, n):
+    """A bad frame followed by a lot of unread data: the gateway must
+    deliver the error frame whole (shutdown and drain, not a reset)."""
+    bad = hdr("[]") + b"\x00" * (256 * 1024)
+    for _ in range(n):
+        STATS.attack("error-then-shutdown")
+        try:
+            s = connect(gw.port)
+        except OSError as e:
+            STATS.violation("error-then-shutdown: connect: %s" % e)
+            continue
+        try:
+            try:
+                s.sendall(bad)
+            except OSError:
+                pass
+            frames, raw, how = read_frames(s, 1, ANSWER_WAIT)
+            if how != "ok" or error_code(frames[0]) != "not-object":
+                STATS.violation("error-then-shutdown: error frame not "
+                                "received whole (%s, %d bytes)"
+                                % (how, len(raw)))
+        finally:
+            s.close()
+
+
+# ------------------------------------------------------------------ driver
+
+def monitor(gws, stop):
+    while not stop.is_set():
+        for g in gws:
+            g.sample()
+        stop.wait(0.2)
+
+
+def wait_fds(gw, timeout):
+    end = time.monotonic() + timeout
+    n = harness.fd_count(gw.pid)
+    while n > gw.fd_base and time.monotonic() < end:
+        time.sleep(0.25)
+        n = harness.fd_count(gw.pid)
+    return n
+
+
+def idle_cpu(gw, seconds=2.0):
+    c0 = harness.cpu_seconds(gw.pid)
+    time.sleep(seconds)
+    return harness.cpu_seconds(gw.pid) - c0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--valgrind", action="store_true")
+    a = ap.parse_args()
+
+    harness.raise_nofile(20000)
+    gw_bin = os.path.join(a.build, "hframe-gateway")
+    if not os.access(gw_bin, os.X_OK):
+        raise SystemExit("stress: %s is not built" % gw_bin)
+    t_start = time.monotonic()
+    cases = catalogue()
+    print("stress: %d catalogue cases, %s" % (
+        len(cases), "valgrind memcheck" if a.valgrind
+        else "%.0f s" % a.seconds), flush=True)
+
+    extra_a = ["--max-conns", str(MAX_CONNS_A), "--max-header",
+               str(MAX_HEADER_A)]
+    gw_a = Gateway("A", gw_bin, a.build, extra_a, valgrind=a.valgrind)
+    gws = [gw_a]
+    if not a.valgrind:
+        gws.append(Gateway("B", gw_bin, a.build, ["--max-conns", "4000"],
+                           nofile=FD_LIMIT_B))
+    for g in gws:
+        print("stress: gateway %s pid %d port %d, %d fds, %d KiB: %s" % (
+            g.name, g.pid, g.port, g.fd_base, g.rss_base, " ".join(g.args)),
+            flush=True)
+
+    stop = threading.Event()
+    mon = threading.Thread(target=monitor, args=(gws, stop), daemon=True)
+    mon.start()
+    healthy = []
+    pause = 0.05 if a.valgrind else 0.005
+    for g in gws:
+        for _ in range(3 if g is gw_a else 2):
+            h = Healthy(g, stop, pause)
+            h.start()
+            healthy.append(h)
+
+    rounds = 0
+    while True:
+        rounds += 1
+        t_round = time.monotonic()
+        print("stress: round %d" % rounds, flush=True)
+        if a.valgrind:
+            attack_catalogue(gw_a, cases)
+            threads = [
+                threading.Thread(target=attack_slowloris,
+                                 args=(gw_a, 50, 5)),
+                threading.Thread(target=attack_idle, args=(gw_a, 20)),
+                threading.Thread(target=attack_never_read, args=(gw_a, 4)),
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            attack_error_shutdown(gw_a, 10)
+            break
+        # Slowloris, idle and never-read clients together, the catalogue
+        # and the fd flood on B meanwhile.
+        threads = [
+            threading.Thread(target=attack_slowloris, args=(gw_a, 500, 8)),
+            threading.Thread(target=attack_idle, args=(gw_a, 200)),
+            threading.Thread(target=attack_never_read, args=(gw_a, 20)),
+            threading.Thread(target=attack_fd_flood,
+                             args=(gws[1], 600)),
+        ]
+        for t in threads:
+            t.start()
+        attack_catalogue(gw_a, cases)
+        for t in threads:
+            t.join()
+        attack_error_shutdown(gw_a, 50)
+        attack_cap_flood(gw_a, MAX_CONNS_A + 150)
+        # Another round only if it ends in time (with ~15 s of checks).
+        now = time.monotonic()
+        if now + (now - t_round) + 15 > t_start + a.seconds:
+            break
+
+    # Let the last closes land, then stop the healthy clients.
+    time.sleep(1.0)
+    stop.set()
+    for h in healthy:
+        h.join(ANSWER_WAIT + 5)
+    mon.join(2)
+    healthy_sent = sum(h.sent for h in healthy)
+    healthy_failed = sum(h.failed for h in healthy)
+    restarts = 0
+    report = {"catalogue_cases": len(cases), "rounds": rounds,
+              "attacks": STATS.attacks,
+              "attacks_sent": sum(STATS.attacks.values()),
+              "healthy_sent": healthy_sent,
+              "healthy_failed": healthy_failed, "gateways": {}}
+    for g in gws:
+        if not g.alive():
+            restarts += 1
+            STATS.violation("gateway %s exited (status %s)" % (
+                g.name, g.proc.returncode))
+            continue
+        fds = harness.fd_count(g.pid) if a.valgrind else \
+            wait_fds(g, IDLE_TIMEOUT + SLACK)
+        cpu = idle_cpu(g)
+        info = {"pid": g.pid, "fd_baseline": g.fd_base, "fds_after": fds,
+                "rss_baseline_kib": g.rss_base, "rss_peak_kib": g.rss_peak,
+                "idle_cpu_s_per_2s": round(cpu, 3)}
+        if not a.valgrind and fds > g.fd_base:
+            STATS.violation("gateway %s: %d fds after the run, baseline %d"
+                            % (g.name, fds, g.fd_base))
+        if not a.valgrind and cpu > 0.2:
+            STATS.violation("gateway %s: %.2f s of CPU in 2 idle seconds "
+                            "(spinning)" % (g.name, cpu))
+        rc = g.stop()
+        info["exit_status"] = rc
+        if a.valgrind:
+            try:
+                with open(g.vg_log) as f:
+                    vg = f.read()
+            except OSError:
+                vg = ""
+            info["valgrind_log"] = g.vg_log
+            if rc == 99 or "definitely lost" in vg or \
+                    "Invalid" in vg or "uninitialised" in vg:
+                STATS.violation("valgrind reports errors or leaks: see %s"
+                                % g.vg_log)
+                print(vg[:3000], file=sys.stderr)
+        if rc != 0:
+            STATS.violation("gateway %s exited %s after SIGTERM" % (
+                g.name, rc))
+        report["gateways"][g.name] = info
+    report["gateway_restarts"] = restarts
+    report["violations"] = STATS.violations
+    report["seconds"] = round(time.monotonic() - t_start, 1)
+
+    print()
+    print("attacks sent           %d (%s)" % (
+        report["attacks_sent"], ", ".join(
+            "%s %d" % kv for kv in sorted(STATS.attacks.items()))))
+    print("healthy requests sent  %d" % healthy_sent)
+    print("healthy requests failed %d" % healthy_failed)
+    print("gateway restarts       %d" % restarts)
+    for name, info in report["gateways"].items():
+        print("gateway %s: peak RSS %d KiB (baseline %d), fds %d after "
+              "(baseline %d), idle CPU %.3f s/2 s, exit %s" % (
+                  name, info["rss_peak_kib"], info["rss_baseline_kib"],
+                  info["fds_after"], info["fd_baseline"],
+                  info["idle_cpu_s_per_2s"], info["exit_status"]))
+    out = os.path.join(a.build, "stress-valgrind.json" if a.valgrind
+                       else "stress.json")
+    with open(out, "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+    print("violations             %d (report: %s)" % (
+        len(STATS.violations), out))
+    return 1 if STATS.violations or healthy_failed or restarts else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
