@@ -85,8 +85,8 @@ void gw_loop_stop(gw_loop *l);
  * caller frees the previous one once this returns. */
 void gw_loop_set_index(gw_loop *l, const gw_index *idx);
 
-/* Write the counters to the log (one line, level info... always shown
- * unless the level is error). */
+/* Write the counters to the log: one line at level notice, which is
+ * always written. */
 void gw_loop_log_stats(const gw_loop *l);
 
 const gw_stats *gw_loop_stats(const gw_loop *l);

@@ -530,9 +530,15 @@ typedef struct bad_vec {
     const char *bytes;
     size_t len;
     hf_status code;
+    int raw;            /* bytes include the prefix; else add it */
 } bad_vec;
 
-#define BV(name, s, code) { name, s, sizeof s - 1, code }
+/* Raw bytes, prefix included. */
+#define BV(name, s, code) { name, s, sizeof s - 1, code, 1 }
+/* A header JSON text; the test writes its prefix. */
+#define HV(name, s, code) { name, s, sizeof s - 1, code, 0 }
+#define REQUIRED "\"byteorder\": \"big\", \"content-type\": \"a\", " \
+                 "\"content-encoding\": \"b\", \"content-length\": 0"
 
 static const bad_vec bad_vecs[] = {
     BV("header too short", "\x00\x01{", HF_E_HEADER_TOO_SHORT),
@@ -559,6 +565,25 @@ static const bad_vec bad_vecs[] = {
        "\"content-encoding\": \"b\", \"content-length\": 99999999}",
        HF_E_CONTENT_TOO_LONG),
     BV("invalid utf-8", "\x00\x06{\"\xff\": 1}", HF_E_UTF8),
+    BV("header too long", "\x01\x00{", HF_E_HEADER_TOO_LONG),
+    HV("nested value", "{" REQUIRED ", \"x\": {}}", HF_E_NESTED_VALUE),
+    HV("array value", "{" REQUIRED ", \"x\": [1]}", HF_E_NESTED_VALUE),
+    HV("lone surrogate", "{" REQUIRED ", \"x\": \"\\ud800\"}",
+       HF_E_LONE_SURROGATE),
+    HV("too many extensions", "{" REQUIRED ", \"x\": 1, \"y\": 2, \"z\": 3}",
+       HF_E_TOO_MANY_EXTENSIONS),
+    HV("empty content type",
+       "{\"byteorder\": \"big\", \"content-type\": \"\", "
+       "\"content-encoding\": \"b\", \"content-length\": 0}",
+       HF_E_BAD_CONTENT_TYPE),
+    HV("content encoding not a string",
+       "{\"byteorder\": \"big\", \"content-type\": \"a\", "
+       "\"content-encoding\": 5, \"content-length\": 0}",
+       HF_E_BAD_CONTENT_ENCODING),
+    HV("content length fraction",
+       "{\"byteorder\": \"big\", \"content-type\": \"a\", "
+       "\"content-encoding\": \"b\", \"content-length\": 1.5}",
+       HF_E_BAD_CONTENT_LENGTH),
 };
 
 #define N_BAD_VECS ((int)(sizeof bad_vecs / sizeof bad_vecs[0]))
@@ -594,18 +619,28 @@ START_TEST(test_conn_frame_errors)
     unsigned char in[4096], want[4096], got[8192];
     size_t good = vec_request(&req_vecs[0], in, sizeof in);
     size_t wlen = vec_answer(&req_vecs[0], want, sizeof want);
-    size_t chunk, n;
+    size_t chunk, n, blen;
     gw_conn_config cfg;
     gw_conn c;
 
     config(&cfg);
     cfg.limits.max_content = 1000;
-    memcpy(in + good, v->bytes, v->len);
+    cfg.limits.max_header = 255;
+    cfg.limits.max_extensions = 2;
+    blen = v->len;
+    if (v->raw) {
+        memcpy(in + good, v->bytes, v->len);
+    } else {
+        in[good] = (unsigned char)(v->len >> 8);
+        in[good + 1] = (unsigned char)v->len;
+        memcpy(in + good + 2, v->bytes, v->len);
+        blen += 2;
+    }
     /* Bytes after the error are never looked at. */
-    memcpy(in + good + v->len, "junk", 4);
+    memcpy(in + good + blen, "junk", 4);
     for (chunk = 0; chunk <= MAX_CHUNK; chunk++) {
         ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
-        n = drive(&c, in, good + v->len + 4, chunk, got, sizeof got);
+        n = drive(&c, in, good + blen + 4, chunk, got, sizeof got);
         ck_assert_msg(gw_conn_state(&c) == GW_CONN_LINGER,
                       "%s chunk %zu: state %d", v->name, chunk,
                       gw_conn_state(&c));

@@ -246,7 +246,7 @@ if start drain --drain-timeout 5; then
     timeout 30 python3 "$CLIENT" "$GW_PORT" hold 1 >"$TMP/hold.out" 2>&1 &
     hold=$!
     i=0
-    while ! grep -q ready "$TMP/hold.out" && [ "$i" -lt 50 ]; do
+    while ! grep -q ready "$TMP/hold.out" 2>/dev/null && [ "$i" -lt 50 ]; do
         sleep 0.1
         i=$((i + 1))
     done
