@@ -274,6 +274,7 @@ static int encode_whole_json(enc *e, unsigned char *chunk)
     }
     if (n < 0)
         goto out;
+    /* n > 0: the loop stopped at a feed error. */
     if (n > 0 || cli_canon_finish(c) != 0) {
         cli_err("not one JSON value: %s", cli_canon_error(c));
         goto out;
@@ -291,10 +292,12 @@ static int encode_whole(enc *e, unsigned char *chunk)
     if (e->json)
         return encode_whole_json(e, chunk);
     while ((n = cli_read(STDIN_FILENO, chunk, CLI_CHUNK)) > 0) {
-        if (cli_buf_append(&e->content, chunk, (size_t)n) != 0)
-            return e->content.len + (size_t)n > e->content.max
-                       ? too_long(e)
-                       : (cli_err("out of memory"), CLI_EXIT_FAIL);
+        if (cli_buf_append(&e->content, chunk, (size_t)n) == 0)
+            continue;
+        if ((size_t)n > e->content.max - e->content.len)
+            return too_long(e);
+        cli_err("out of memory");
+        return CLI_EXIT_FAIL;
     }
     if (n < 0)
         return CLI_EXIT_FAIL;

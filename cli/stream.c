@@ -69,6 +69,7 @@ static int stream_event(cli_stream *s, const hf_event *ev)
         return s->on_frame_end == NULL ? CLI_EXIT_OK
                                        : s->on_frame_end(s, h);
     case HF_EV_ERROR:
+        cli_out_flush();    /* what came before, then the error */
         cli_err_decoder(hf_decoder_error(&s->dec));
         return CLI_EXIT_FAIL;
     default:
@@ -141,6 +142,7 @@ int cli_stream_run(cli_stream *s, int fd)
     st = hf_decoder_finish(&s->dec);
     if (st == HF_OK)
         return CLI_EXIT_OK;
+    cli_out_flush();
     if (st == HF_E_TRUNCATED)
         report_truncated(s);
     else

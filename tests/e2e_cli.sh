@@ -230,6 +230,17 @@ print("progress ok" if ok else "progress missing: %r %r" % (seen[-200:], out))
 PYEOF
 grep -q '^progress ok$' "$T/pty.out" && ok || fail "validate progress: $(cat "$T/pty.out")"
 
+# encode --json across tiny reads: escapes and surrogate pairs split.
+printf '%s' '{"k\u00e9y": ["\ud83d\ude00", 1.0e-3, "\\"]}' >"$T/j"
+dd if="$T/j" bs=1 status=none | timeout 30 "$HFRAME" encode --json |
+    timeout 30 "$HFRAME" decode --content >"$T/j.out"
+printf '{"k\303\251y": ["\360\237\230\200", 1.0e-3, "\\\\"]}' >"$T/want"
+same "encode --json byte by byte" "$T/j.out" "$T/want"
+printf '%s' '["\ud83d x"]' >"$T/j"
+dd if="$T/j" bs=1 status=none >"$T/j.in"
+expect_err 1 'hframe: not one JSON value: offset 2: \u escape is a lone surrogate' \
+    "encode --json high surrogate alone" "$HFRAME" encode --json <"$T/j.in"
+
 # ------------------------------------------------------------ NDJSON
 # decode --ndjson | encode --ndjson reproduces canonical streams.
 roundtrip() {
