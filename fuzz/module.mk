@@ -12,7 +12,8 @@
 #                          FUZZ_SECONDS (60) on FUZZ_JOBS (2) cores,
 #                          crashes in fuzz/crashes/, a table at the end
 #   make fuzz-merge        fold the campaigns' new inputs into corpus/
-#   make fuzz-smoke        every harness for 30 s; fails on any crash (CI)
+#   make fuzz-smoke        every harness for FUZZ_SMOKE_SECONDS (30); fails
+#                          on a crash not in fuzz/known-bugs (CI)
 #   make fuzz-coverage     line and branch coverage of the corpus alone
 #   make fuzz-afl          AFL++ build, one harness for AFL_SECONDS (60)
 #   make fuzz-m32          32-bit replay of the corpus
@@ -69,6 +70,7 @@ fuzz-replay-bins: $(FUZZ_REPLAY_BINS)
 fuzz-engine-bins: $(FUZZ_ENGINE_BINS)
 
 FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 30
 FUZZ_JOBS    ?= 2
 FUZZ_TARGETS ?= $(FUZZ_HARNESSES)
 AFL_SECONDS  ?= 60
@@ -92,7 +94,8 @@ fuzz: deps
 
 fuzz-smoke: deps
 	$(Q)$(FUZZ_LF_MAKE)
-	$(Q)sh fuzz/run.sh smoke $(FUZZ_LF_O) 30 $(FUZZ_JOBS) $(FUZZ_TARGETS)
+	$(Q)sh fuzz/run.sh smoke $(FUZZ_LF_O) $(FUZZ_SMOKE_SECONDS) $(FUZZ_JOBS) \
+	    $(FUZZ_TARGETS)
 
 fuzz-merge: deps
 	$(Q)$(FUZZ_LF_MAKE)
