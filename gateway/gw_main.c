@@ -228,6 +228,9 @@ static int parse_args(int argc, char **argv, options *o)
         switch (ch) {
         case 'h':
             usage(stdout);
+            /* Report a help text that could not be written. */
+            if (fflush(stdout) != 0 || ferror(stdout))
+                return EXIT_FAIL;
             return EXIT_OK;
         case 'l':
             o->host = optarg;

@@ -49,7 +49,7 @@ start() {
     name=$1
     shift
     rm -f "$TMP/$name.port"
-    "$GW" --port-file "$TMP/$name.port" "$@" 127.0.0.1 0 \
+    "$GW" --port-file "$TMP/$name.port" "$@" "${GW_HOST-127.0.0.1}" 0 \
         2>"$TMP/$name.log" &
     GW_PID=$!
     PIDS="$PIDS $GW_PID"
@@ -151,6 +151,16 @@ if start basic --log-level info; then
     stop "$GW_PID"
     logged basic 'err\.invalid-utf8=1' "error counters at exit"
 fi
+
+# An empty HOST listens on every address, IPv4 and IPv6.
+GW_HOST=""
+if start dual; then
+    unset GW_HOST
+    client "empty host: IPv4 and IPv6" dual
+    logged dual "listening on '' port" "empty host logged"
+    stop "$GW_PID"
+fi
+unset GW_HOST
 
 # ------------------------------------------------------------ index
 printf '{"neo": "The One.", "ring": "Precious."}' >"$TMP/index.json"

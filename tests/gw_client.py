@@ -471,6 +471,19 @@ def sc_hold(port, seconds):
         expect_eof(s, 5)
 
 
+def sc_dual(port):
+    """Listening on every address: IPv4 and, when the host has it, IPv6."""
+    exchange(port, req_search("ring"), ans_result(RING))
+    try:
+        s = socket.create_connection(("::1", port), timeout=TIMEOUT)
+    except OSError as e:
+        print("no IPv6 loopback: %s" % e)
+        return
+    with s:
+        s.settimeout(TIMEOUT)
+        roundtrip(s, req_search("ring"), ans_result(RING))
+
+
 def sc_refused(port):
     """Nothing listens any more."""
     try:
@@ -504,6 +517,7 @@ SCENARIOS = {
     "many": sc_many,
     "hold": sc_hold,
     "refused": sc_refused,
+    "dual": sc_dual,
 }
 
 
