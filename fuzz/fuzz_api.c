@@ -182,6 +182,14 @@ static void op_header(fz_reader *r)
                            out, sizeof(out), &w) != HF_OK);
     }
 
+    /* An extension type out of range is not encodable. */
+    if (h.n_ext > 0) {
+        h.ext[0].type = (hf_value_type)(HF_VALUE_NULL + 1 + n % 3);
+        FZ_CHECK(hf_header_json_len(&h) == 0);
+        FZ_CHECK(hf_encode_header(&h, out, sizeof(out), &w) != HF_OK);
+        h.ext[0].type = HF_VALUE_STRING;
+    }
+
     /* A table said to be larger than it can be is not encodable. */
     h.n_ext = HF_EXT_MAX + 1 + n;
     FZ_CHECK(hf_header_json_len(&h) == 0);
@@ -193,6 +201,32 @@ static void op_header(fz_reader *r)
     h.content_type.ptr = NULL;
     h.content_type.len = n;
     FZ_CHECK(hf_header_json_len(&h) == 0);
+}
+
+/* A header whose canonical JSON outgrows the 16-bit prefix. */
+static void op_too_long(fz_reader *r)
+{
+    static char big[HF_HEADER_MAX + 256];
+    unsigned char out[16];
+    hf_header h;
+    size_t w;
+    size_t n;
+
+    n = HF_HEADER_MAX - 80 + fz_take_u8(r);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    hf_header_init(&h, big, "e");
+    w = 0;
+    if (hf_header_json_len(&h) > HF_HEADER_MAX) {
+        FZ_CHECK(hf_encode_header(&h, out, sizeof(out), &w) ==
+                 HF_E_HEADER_TOO_LONG);
+        FZ_CHECK(hf_encode(&h, "x", 1, out, sizeof(out), &w) ==
+                 HF_E_HEADER_TOO_LONG);
+    } else {
+        FZ_CHECK(hf_encode_header(&h, out, sizeof(out), &w) ==
+                 HF_E_NO_SPACE);
+        FZ_CHECK(w == HF_PREFIX_LEN + hf_header_json_len(&h));
+    }
 }
 
 static void op_byteorder(fz_reader *r)
@@ -277,6 +311,31 @@ static void op_writer_null(fz_reader *r)
     FZ_CHECK(hf_header_json_len(&h) > 0);
 }
 
+/* hframe.h: the allocator "is also handed to yajl, so every byte the
+ * decoder holds goes through it". yajl allocates at least its handle for
+ * every parse, so parsing a header in a fresh decoder calls the hooks at
+ * least twice (that handle and the decoder's own storage). */
+static void op_alloc_hooks(fz_reader *r)
+{
+    fz_alloc a;
+    hf_limits lim;
+    hf_decoder d;
+
+    (void)r;
+    if (fz_known("yajl-alloc-hooks"))
+        return;
+    fz_alloc_init(&a, SIZE_MAX);
+    hf_limits_default(&lim);
+    lim.alloc = &a.hooks;
+    FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
+    FZ_CHECK(hf_parse_header(&d, sample, sizeof(sample) - 1) == HF_OK);
+    if (a.calls < 2)
+        fz_fail(__FILE__, __LINE__, "a.calls >= 2",
+                "yajl does not allocate through the hf_allocator hooks");
+    hf_decoder_free(&d);
+    FZ_CHECK(a.live == 0);
+}
+
 /* hf_decoder_finish right after the last content byte, before the
  * HF_EV_FRAME_END push: the frame is complete, so HF_OK. */
 static void op_finish(fz_reader *r)
@@ -316,7 +375,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.p = buf;
     r.len = size;
     while (r.len > 0) {
-        switch (fz_take_u8(&r) % 8) {
+        switch (fz_take_u8(&r) % 10) {
         case 0:
             op_status(&r);
             break;
@@ -337,6 +396,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         case 6:
             op_finish(&r);
+            break;
+        case 7:
+            op_alloc_hooks(&r);
+            break;
+        case 8:
+            op_too_long(&r);
             break;
         default:
             op_writer_null(&r);

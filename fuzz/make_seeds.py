@@ -129,6 +129,25 @@ HEADERS = [
     hdr(b', "x": {}'),
     hdr(b', "x": [1]'),
     hdr(b', "x": {"y": {"z": []}}'),
+    # upper-case hex escapes, UTF-8 lead bytes at their bounds
+    hdr(b', "x": "\\u00C9\\uD83D\\uDC30\\uABCD"'),
+    hdr(b', "x": "\xe0\xa0\x80\xed\x9f\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"'),
+    hdr(b', "x": "\xe0\x80\x80"'),
+    # wrong types for the required keys
+    hdr(req=b'"byteorder": true, "content-type": "a", '
+            b'"content-encoding": "b", '),
+    hdr(req=b'"byteorder": "big", "content-type": false, '
+            b'"content-encoding": "b", '),
+    hdr(req=b'"byteorder": "big", "content-type": "a", '
+            b'"content-encoding": {}, '),
+    b'{' + REQ + b'"content-length": true}',
+    b'{' + REQ + b'"content-length": null}',
+    b'{' + REQ + b'"content-length": {}}',
+    b'[{}]', b'[[]]', b'{"a": [{}]}',
+    # long keys with multi-byte characters, quoted in messages
+    hdr(b', "' + 'é'.encode() * 90 + b'": 1, "' + 'é'.encode() * 90 +
+        b'": 2'),
+    hdr(b', "' + b'\x01' * 3 + 'é'.encode() * 40 + b'": {}'),
     # too-many-extensions
     hdr(b''.join(b', "x%d": %d' % (i, i) for i in range(64))),
     hdr(b''.join(b', "x%d": %d' % (i, i) for i in range(65))),
@@ -198,6 +217,11 @@ def encode_seeds():
     out.append(b'\x00' + cl + b'\x01"\\\n\xffb\xff\x1f\xff\x00\x7f')
     out.append(b'\x00' + cl + b'a\xffb' +
                b''.join(b'\xffk%d\xff\x01%d' % (i, i) for i in range(66)))
+    # number-typed values that are not numbers; a key that is not UTF-8
+    for v in [b'true', b'"a"', b'[1]', b'{}', b'null', b'1 ', b' 1', b'1,2',
+              b'-', b'1e', b'01']:
+        out.append(b'\x00' + cl + b'a\xffb\xffk\xff\x01' + v)
+    out.append(b'\x00' + cl + b'a\xffb\xff\xc3\xff\x00v')
     return out
 
 
