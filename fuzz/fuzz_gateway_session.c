@@ -366,6 +366,7 @@ static uint64_t count_requests(const session *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static gw_index *idx;
+    static unsigned char *sent;
     fz_reader rd;
     fz_alloc a;
     session *s;
@@ -374,9 +375,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i;
     uint8_t cap;
 
+    /* Made once: the index is read-only, the sent buffer is large. */
     if (idx == NULL) {
         idx = gw_index_builtin();
-        FZ_CHECK(idx != NULL);
+        sent = malloc(SENT_MAX);
+        FZ_CHECK(idx != NULL && sent != NULL);
     }
     s = calloc(1, sizeof(*s));
     FZ_CHECK(s != NULL);
@@ -398,8 +401,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     s->in = fz_dup(rd.p, rd.len);
     s->in_len = rd.len;
-    s->sent = malloc(SENT_MAX);
-    FZ_CHECK(s->sent != NULL);
+    s->sent = sent;
     s->now = 1000 * MS;
     FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == 0);
 
@@ -413,7 +415,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(a.peak <= 4 * s->cfg.limits.max_header + 16384);
     gw_conn_free(&s->c);
     FZ_CHECK(a.live == 0);
-    free(s->sent);
     free((void *)s->in);
     free(s);
     return 0;
