@@ -127,7 +127,7 @@ void gw_loop_log_stats(const gw_loop *l)
     for (i = 1; i < GW_REQ_STATUS_COUNT; i++) {
         if (st->request_errors[i] == 0)
             continue;
-        k = snprintf(errs + n, sizeof errs - n, " err.%s=%" PRIu64,
+        k = snprintf(errs + n, sizeof errs - n, " req_err.%s=%" PRIu64,
                      gw_req_status_name((gw_req_status)i),
                      st->request_errors[i]);
         if (k < 0 || (size_t)k >= sizeof errs - n)

@@ -142,6 +142,7 @@ if start basic --log-level info; then
     client "pipelined requests" pipeline 300
     client "each bad input while others are served" badinput
     client "64 clients x 100 requests" concurrent 64 100
+    client "garbage and resets beside steady clients" chaos 3
     kill -USR1 "$GW_PID"
     sleep 0.3
     logged basic 'access peer=127\.0\.0\.1:[0-9]* type="text/json" action="search" in=[0-9]* out=[0-9]* status=ok us=[0-9]*' \
@@ -149,7 +150,8 @@ if start basic --log-level info; then
     logged basic 'status=duplicate-key' "error status in the access log"
     logged basic 'notice: stats .*req_search=' "SIGUSR1 writes counters"
     stop "$GW_PID"
-    logged basic 'err\.invalid-utf8=1' "error counters at exit"
+    logged basic ' err\.invalid-utf8=[1-9]' "codec error counters at exit"
+    logged basic ' req_err\.bad-action=[1-9]' "content error counters at exit"
 fi
 
 # An empty HOST listens on every address, IPv4 and IPv6.

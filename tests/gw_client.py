@@ -471,6 +471,70 @@ def sc_hold(port, seconds):
         expect_eof(s, 5)
 
 
+def chaos_client(port, seed, until, errors):
+    """Random bytes, random splits, abrupt resets; never checks answers."""
+    import random
+    rnd = random.Random(seed)
+    pieces = [GOLDEN_REQ_JSON, GOLDEN_REQ_BIN, req_search("ring"),
+              b"\x00\x01{", b"\xff" * 40, dup_key_frame(),
+              frame(header("text/json", "utf-8", 5), b"[1,2]")]
+    while time.monotonic() < until:
+        try:
+            s = connect(port, 2)
+        except OSError:
+            continue
+        try:
+            blob = b"".join(rnd.choice(pieces)
+                            for _ in range(rnd.randint(1, 8)))
+            if rnd.random() < 0.3:
+                blob = bytes(rnd.getrandbits(8)
+                             for _ in range(rnd.randint(1, 300)))
+            cut = rnd.randint(0, len(blob))
+            while blob and cut:
+                n = rnd.randint(1, 64)
+                s.send(blob[:min(n, cut)])
+                blob, cut = blob[min(n, cut):], cut - min(n, cut)
+            s.setblocking(False)
+            try:
+                s.recv(65536)
+            except OSError:
+                pass
+            if rnd.random() < 0.5:
+                # Close with a reset instead of a FIN.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+
+def sc_chaos(port, seconds="3"):
+    """Garbage, half frames and resets from many clients while steady
+    clients keep getting correct answers."""
+    until = time.monotonic() + float(seconds)
+    errors = []
+    threads = [threading.Thread(target=chaos_client,
+                                args=(port, i, until, errors))
+               for i in range(16)]
+    for t in threads:
+        t.start()
+    steady_errors = []
+
+    def run_good():
+        try:
+            sc_concurrent(port, "8", "200")
+        except Fail as e:
+            steady_errors.append(str(e))
+    good = threading.Thread(target=run_good)
+    good.start()
+    for t in threads:
+        t.join(60)
+    good.join(120)
+    check(not steady_errors, "; ".join(steady_errors))
+    exchange(port, req_search("ring"), ans_result(RING))
+
+
 def sc_dual(port):
     """Listening on every address: IPv4 and, when the host has it, IPv6."""
     exchange(port, req_search("ring"), ans_result(RING))
@@ -518,6 +582,7 @@ SCENARIOS = {
     "hold": sc_hold,
     "refused": sc_refused,
     "dual": sc_dual,
+    "chaos": sc_chaos,
 }
 
 
