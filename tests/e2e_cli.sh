@@ -263,6 +263,19 @@ roundtrip "all byte values and text" "$T/mixed.bin"
 timeout 30 "$HFRAME" decode <"$G/noncanonical.bin" |
     timeout 30 "$HFRAME" encode --ndjson >"$T/canon.bin"
 same "non-canonical header re-written" "$T/canon.bin" "$G/noncanonical.canon.bin"
+# A compact header that only fits because it is compact cannot be
+# re-encoded: its canonical form is longer than 65535 bytes.
+python3 -c '
+import struct, sys
+ext = ",".join("\"x%02d\":\"%s\"" % (i, "v" * 1013) for i in range(64))
+h = "{\"byteorder\":\"big\",\"content-type\":\"a\",\"content-encoding\":\"b\",\"content-length\":0,%s}" % ext
+assert 65535 - 140 < len(h) <= 65535, len(h)
+sys.stdout.buffer.write(struct.pack(">H", len(h)) + h.encode())' >"$T/compact.bin"
+expect 0 "decode a compact 64 KiB header" "$HFRAME" decode <"$T/compact.bin" &&
+    cp "$T/out" "$T/compact.ndjson" &&
+    expect_err 1 'hframe: line 1: header: header-too-long: header length 65623 exceeds the limit of 65535' \
+        "encode --ndjson of a header too long once canonical" \
+        "$HFRAME" encode --ndjson <"$T/compact.ndjson"
 # Blank lines are skipped; base64 and text records are both accepted.
 { echo; echo '{"header": {"byteorder": "big", "content-type": "a", "content-encoding": "binary", "content-length": 3}, "text": "abc"}'; echo
   echo '{"base64": "YWJj", "header": {"byteorder": "big", "content-type": "a", "content-encoding": "binary", "content-length": 3}}'; } |
