@@ -11,3 +11,17 @@ $(O)/hframe: $(CLI_OBJS) $(LIBHFRAME_A)
 BINS         += $(O)/hframe
 MAN1         += docs/hframe.1
 TEST_SCRIPTS += tests/e2e_cli.sh
+
+# The Check suite of the CLI's pieces (tests/cli/check_cli.c): everything
+# but main() and the subcommands, which the end-to-end tests cover.
+CLI_CORE_OBJS := $(addprefix $(O)/cli/,util.o base64.o json.o ndjson.o)
+
+$(O)/tests/cli/check_cli.o: MOD_CFLAGS = $(CHECK_CFLAGS) -Icli
+
+$(O)/tests/cli/check_cli: $(O)/tests/cli/check_cli.o $(CLI_CORE_OBJS) \
+                          $(LIBHFRAME_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(CLI_CORE_OBJS) $(HF_LIBS) \
+	    $(CHECK_LIBS)
+
+TEST_BINS += $(O)/tests/cli/check_cli

@@ -1,0 +1,550 @@
+/*
+ * check_cli.c - the Check suite for the pieces of the hframe command that
+ * are not plain I/O (cli/): strict numbers, base64, the lone-surrogate
+ * escape check, the canonical JSON re-writer and the NDJSON records.
+ *
+ * Streaming pieces are fed every input whole and again in chunks of
+ * 1..31 bytes, all of which must agree. Inputs live in exact-size heap
+ * blocks so that AddressSanitizer catches an over-read by one byte.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* A copy of s[0..n) in a heap block of exactly n bytes (1 when empty). */
+static unsigned char *exact(const void *s, size_t n)
+{
+    unsigned char *p = malloc(n == 0 ? 1 : n);
+
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, s, n);
+    return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* Numbers                                                             */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *in;
+    uint64_t min, max;
+    int ok;
+    uint64_t want;
+} u64_vectors[] = {
+    { "0", 0, 10, 1, 0 },
+    { "10", 0, 10, 1, 10 },
+    { "11", 0, 10, 0, 0 },
+    { "1", 2, 10, 0, 0 },
+    { "007", 0, 10, 1, 7 },
+    { "", 0, 10, 0, 0 },
+    { "12x", 0, 100, 0, 0 },
+    { "-1", 0, 100, 0, 0 },
+    { "+1", 0, 100, 0, 0 },
+    { " 1", 0, 100, 0, 0 },
+    { "1 ", 0, 100, 0, 0 },
+    { "0x10", 0, 100, 0, 0 },
+    { "1e3", 0, 10000, 0, 0 },
+    { "18446744073709551615", 0, UINT64_MAX, 1, UINT64_MAX },
+    { "18446744073709551616", 0, UINT64_MAX, 0, 0 },
+    { "99999999999999999999999", 0, UINT64_MAX, 0, 0 },
+};
+
+START_TEST(test_parse_u64)
+{
+    uint64_t v = 12345;
+    int rc = cli_parse_u64(u64_vectors[_i].in, u64_vectors[_i].min,
+                           u64_vectors[_i].max, &v);
+
+    if (u64_vectors[_i].ok) {
+        ck_assert_int_eq(rc, 0);
+        ck_assert_uint_eq(v, u64_vectors[_i].want);
+    } else {
+        ck_assert_int_eq(rc, -1);
+        ck_assert_uint_eq(v, 12345);
+    }
+}
+END_TEST
+
+static const struct {
+    const char *in;
+    int ok;
+    uint64_t ms;
+} ms_vectors[] = {
+    { "10", 1, 10000 },
+    { "0.5", 1, 500 },
+    { "0.001", 1, 1 },
+    { "1.25", 1, 1250 },
+    { "86400", 1, 86400000 },
+    { "86400.001", 0, 0 },
+    { "0", 0, 0 },
+    { "0.0", 0, 0 },
+    { "0.0001", 0, 0 },
+    { ".5", 0, 0 },
+    { "5.", 0, 0 },
+    { "1.2.3", 0, 0 },
+    { "1s", 0, 0 },
+    { "-1", 0, 0 },
+    { "", 0, 0 },
+};
+
+START_TEST(test_parse_ms)
+{
+    uint64_t v = 7;
+    int rc = cli_parse_ms(ms_vectors[_i].in, 86400000, &v);
+
+    ck_assert_int_eq(rc, ms_vectors[_i].ok ? 0 : -1);
+    ck_assert_uint_eq(v, ms_vectors[_i].ok ? ms_vectors[_i].ms : 7);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Base64                                                              */
+/* ------------------------------------------------------------------ */
+
+/* RFC 4648, section 10. */
+static const struct {
+    const char *raw;
+    const char *b64;
+} b64_vectors[] = {
+    { "", "" },
+    { "f", "Zg==" },
+    { "fo", "Zm8=" },
+    { "foo", "Zm9v" },
+    { "foob", "Zm9vYg==" },
+    { "fooba", "Zm9vYmE=" },
+    { "foobar", "Zm9vYmFy" },
+    { "\xff\xfe\xfd", "//79" },
+    { "\xfb\xff", "+/8=" },
+};
+
+START_TEST(test_b64_vectors)
+{
+    const char *raw = b64_vectors[_i].raw, *b64 = b64_vectors[_i].b64;
+    size_t n = strlen(raw), m = strlen(b64), got = 99, bad;
+    unsigned char out[16], *in;
+
+    ck_assert_uint_eq(cli_b64_len(n), m);
+    cli_b64_encode(out, (const unsigned char *)raw, n);
+    ck_assert_mem_eq(out, b64, m);
+    in = exact(b64, m);
+    ck_assert_int_eq(cli_b64_decode(out, in, m, &got, &bad), 0);
+    ck_assert_uint_eq(got, n);
+    ck_assert_mem_eq(out, raw, n);
+    free(in);
+}
+END_TEST
+
+static const struct {
+    const char *in;
+    size_t bad_at;
+} b64_bad[] = {
+    { "Zg=", 0 },          /* length not a multiple of 4 */
+    { "Zh==", 1 },         /* dropped bits not zero */
+    { "Zm9=", 2 },
+    { "Z===", 1 },         /* too much padding */
+    { "====", 0 },
+    { "=Zg=", 0 },
+    { "Zg==Zg==", 2 },     /* padding inside */
+    { "Zm9v\nZm9", 4 },    /* no line breaks */
+    { "Zm-v", 2 },         /* URL-safe alphabet is not ours */
+    { "Zm9v Zm9", 4 },
+    { "Zg=a", 3 },
+};
+
+START_TEST(test_b64_reject)
+{
+    size_t n = strlen(b64_bad[_i].in), got = 0, bad = 99;
+    unsigned char out[16], *in = exact(b64_bad[_i].in, n);
+
+    ck_assert_int_eq(cli_b64_decode(out, in, n, &got, &bad), -1);
+    ck_assert_uint_eq(bad, b64_bad[_i].bad_at);
+    free(in);
+}
+END_TEST
+
+/* Every length 0..300 of varied bytes round-trips. */
+START_TEST(test_b64_roundtrip)
+{
+    unsigned char raw[300], enc[400], dec[300];
+    size_t n = (size_t)_i, m, got = 0, bad;
+    unsigned char *in;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        raw[i] = (unsigned char)(i * 151 + n * 7);
+    m = cli_b64_len(n);
+    ck_assert_uint_le(m, sizeof(enc));
+    cli_b64_encode(enc, raw, n);
+    in = exact(enc, m);
+    ck_assert_int_eq(cli_b64_decode(dec, in, m, &got, &bad), 0);
+    ck_assert_uint_eq(got, n);
+    if (n > 0)
+        ck_assert_mem_eq(dec, raw, n);
+    free(in);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Lone surrogate escapes                                              */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *text;
+    int ok;
+    uint64_t bad_at;
+} esc_vectors[] = {
+    { "\"plain\"", 1, 0 },
+    { "\"\\u00e9\\n\\\\\"", 1, 0 },
+    { "\"\\ud83d\\ude00\"", 1, 0 },
+    { "\"\\uD83D\\uDE00\"", 1, 0 },
+    { "\"\\\\ud800\"", 1, 0 },           /* an escaped backslash */
+    { "\"\\ud800\"", 0, 1 },
+    { "\"ab\\udc00\"", 0, 3 },
+    { "\"\\ud800\\u0041\"", 0, 1 },
+    { "\"\\ud800\\n\"", 0, 1 },
+    { "\"\\ud800x\"", 0, 1 },
+    { "[\"\\ud83d\\ude00\", \"\\udfff\"]", 0, 18 },
+    { "\"\\ud800", 0, 1 },                /* ends inside the pair */
+};
+
+static int esc_run(const char *text, size_t chunk, uint64_t *bad_at)
+{
+    size_t n = strlen(text), off = 0;
+    cli_esc e;
+
+    cli_esc_init(&e);
+    while (off < n) {
+        size_t k = n - off < chunk ? n - off : chunk;
+
+        if (cli_esc_feed(&e, text + off, k) != 0) {
+            *bad_at = e.bad_at;
+            return -1;
+        }
+        off += k;
+    }
+    if (cli_esc_finish(&e) != 0) {
+        *bad_at = e.bad_at;
+        return -1;
+    }
+    return 0;
+}
+
+START_TEST(test_esc)
+{
+    size_t chunk;
+
+    for (chunk = 1; chunk <= 32; chunk++) {
+        uint64_t bad = 0;
+        int rc = esc_run(esc_vectors[_i].text, chunk, &bad);
+
+        ck_assert_int_eq(rc, esc_vectors[_i].ok ? 0 : -1);
+        if (!esc_vectors[_i].ok)
+            ck_assert_uint_eq(bad, esc_vectors[_i].bad_at);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Canonical JSON re-writer                                            */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *in;
+    const char *out;    /* NULL: must be refused */
+} canon_vectors[] = {
+    { "{\"action\":\"search\",\"value\":\"morpheus\"}",
+      "{\"action\": \"search\", \"value\": \"morpheus\"}" },
+    { " [ 1 , 2.50 , -0 , 1E+2 ] \n", "[1, 2.50, -0, 1E+2]" },
+    { "{}", "{}" },
+    { "[]", "[]" },
+    { "[[],{},[{}]]", "[[], {}, [{}]]" },
+    { "{\"a\":{\"b\":[true,false,null]}}",
+      "{\"a\": {\"b\": [true, false, null]}}" },
+    { "\"\\u00e9\\/\\b\\f\\n\\r\\t\\u0001\\u007f\"",
+      "\"\xc3\xa9/\\b\\f\\n\\r\\t\\u0001\x7f\"" },
+    { "\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"" },
+    { "{\"k\":1,\"k\":2}", "{\"k\": 1, \"k\": 2}" },
+    { "42", "42" },
+    { "null", "null" },
+    { "", NULL },
+    { "   ", NULL },
+    { "{\"a\":1} x", NULL },
+    { "[1,]", NULL },
+    { "{'a':1}", NULL },
+    { "NaN", NULL },
+    { "[1] [2]", NULL },
+    { "// c\n1", NULL },
+    { "\"\\ud800\"", NULL },
+    { "\"\xed\xa0\x80\"", NULL },
+    { "\"\xc0\xaf\"", NULL },
+    { "\xef\xbb\xbf{}", NULL },
+};
+
+static int canon_run(const char *in, size_t chunk, cli_buf *out)
+{
+    size_t n = strlen(in), off = 0;
+    unsigned char *copy = exact(in, n);
+    cli_canon *c = cli_canon_new(out);
+    int rc = 0;
+
+    ck_assert_ptr_nonnull(c);
+    while (rc == 0 && off < n) {
+        size_t k = n - off < chunk ? n - off : chunk;
+
+        rc = cli_canon_feed(c, copy + off, k);
+        off += k;
+    }
+    if (rc == 0)
+        rc = cli_canon_finish(c);
+    if (rc != 0)
+        ck_assert_str_ne(cli_canon_error(c), "");
+    cli_canon_free(c);
+    free(copy);
+    return rc;
+}
+
+START_TEST(test_canon)
+{
+    const char *want = canon_vectors[_i].out;
+    size_t chunk;
+
+    for (chunk = 1; chunk <= 32; chunk++) {
+        cli_buf out;
+        int rc;
+
+        cli_buf_init(&out, 1 << 20);
+        rc = canon_run(canon_vectors[_i].in, chunk == 32 ? 1 << 20 : chunk,
+                       &out);
+        if (want == NULL) {
+            ck_assert_int_eq(rc, -1);
+        } else {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_uint_eq(out.len, strlen(want));
+            ck_assert_mem_eq(out.p, want, out.len);
+        }
+        cli_buf_free(&out);
+    }
+}
+END_TEST
+
+START_TEST(test_canon_limits)
+{
+    cli_buf out;
+
+    /* 512 levels are fine, 513 are not. */
+    {
+        char ok[1025];
+
+        memset(ok, '[', 512);
+        memset(ok + 512, ']', 512);
+        ok[1024] = '\0';
+        cli_buf_init(&out, 1 << 20);
+        ck_assert_int_eq(canon_run(ok, 7, &out), 0);
+        cli_buf_free(&out);
+    }
+    {
+        char bad[1027];
+
+        memset(bad, '[', 513);
+        memset(bad + 513, ']', 513);
+        bad[1026] = '\0';
+        cli_buf_init(&out, 1 << 20);
+        ck_assert_int_eq(canon_run(bad, 7, &out), -1);
+        cli_buf_free(&out);
+    }
+    /* The output cap holds exactly. */
+    cli_buf_init(&out, 6);
+    ck_assert_int_eq(canon_run("[1,2]", 1, &out), 0);
+    cli_buf_free(&out);
+    cli_buf_init(&out, 5);
+    ck_assert_int_eq(canon_run("[1,2]", 1, &out), -1);
+    cli_buf_free(&out);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* NDJSON records                                                      */
+/* ------------------------------------------------------------------ */
+
+static const struct {
+    const char *type;
+    const char *encoding;
+    const char *content;
+    size_t len;
+    const char *member;     /* "text" or "base64" */
+} rec_vectors[] = {
+    { "text/json", "utf-8", "{\"a\": 1}", 8, "\"text\"" },
+    { "text/plain", "UTF-8", "caf\xc3\xa9\n\t\"\\", 10, "\"text\"" },
+    { "text/plain", "Utf-8", "a\0b", 3, "\"text\"" },
+    { "text/plain", "utf-8", "", 0, "\"text\"" },
+    { "text/plain", "utf-8", "\xff", 1, "\"base64\"" },
+    { "text/plain", "utf8", "abc", 3, "\"base64\"" },
+    { "binary/x", "binary", "binary\xf0\x9f\x98\x83", 10, "\"base64\"" },
+    { "binary/x", "binary", "", 0, "\"base64\"" },
+};
+
+static int contains(const unsigned char *p, size_t n, const char *s)
+{
+    size_t m = strlen(s), i;
+
+    for (i = 0; m <= n && i <= n - m; i++) {
+        if (memcmp(p + i, s, m) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+START_TEST(test_record_roundtrip)
+{
+    hf_header h;
+    const hf_header *got;
+    hf_decoder d;
+    cli_buf line, raw, content;
+    char err[256];
+    unsigned char *copy, a[512], b[512];
+    size_t alen, blen;
+    hf_str k = { "x-n", 3 }, v = { "1.50", 4 };
+
+    hf_header_init(&h, rec_vectors[_i].type, rec_vectors[_i].encoding);
+    h.content_length = rec_vectors[_i].len;
+    ck_assert_int_eq(hf_header_add_ext(&h, k, v, HF_VALUE_NUMBER), HF_OK);
+    cli_buf_init(&line, 1 << 20);
+    ck_assert_int_eq(cli_ndjson_record(&line, &h,
+                                       (const unsigned char *)
+                                           rec_vectors[_i].content,
+                                       rec_vectors[_i].len), 0);
+    ck_assert_uint_gt(line.len, 0);
+    ck_assert_int_eq(line.p[line.len - 1], '\n');
+    ck_assert(contains(line.p, line.len, rec_vectors[_i].member));
+    copy = exact(line.p, line.len - 1);
+    ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
+    cli_buf_init(&raw, 1 << 20);
+    cli_buf_init(&content, 1 << 20);
+    ck_assert_int_eq(cli_ndjson_parse(&d, copy, line.len - 1, &raw,
+                                      &content, err, sizeof(err)), 0);
+    got = hf_decoder_header(&d);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_uint_eq(content.len, rec_vectors[_i].len);
+    if (content.len > 0)
+        ck_assert_mem_eq(content.p, rec_vectors[_i].content, content.len);
+    ck_assert_int_eq(hf_encode_header(&h, a, sizeof(a), &alen), HF_OK);
+    ck_assert_int_eq(hf_encode_header(got, b, sizeof(b), &blen), HF_OK);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert_mem_eq(a, b, alen);
+    hf_decoder_free(&d);
+    cli_buf_free(&line);
+    cli_buf_free(&raw);
+    cli_buf_free(&content);
+    free(copy);
+}
+END_TEST
+
+#define HDR "\"header\": {\"byteorder\": \"big\", \"content-type\": \"a\", " \
+            "\"content-encoding\": \"b\", \"content-length\": 3}"
+
+static const struct {
+    const char *line;
+    const char *err_prefix;
+} rec_bad[] = {
+    { "[1]", "record is not a JSON object" },
+    { "\"x\"", "record is not a JSON object" },
+    { "{" HDR "}", "record needs" },
+    { "{\"text\": \"abc\"}", "record needs" },
+    { "{" HDR ", \"text\": \"ab\"}", "content-length is 3" },
+    { "{" HDR ", \"text\": 3}", "\"text\"/\"base64\" is not a string" },
+    { "{" HDR ", \"base64\": \"YWJ=\"}", "\"base64\" is not canonical" },
+    { "{" HDR ", \"text\": \"abc\", \"text\": \"abc\"}",
+      "record member appears twice" },
+    { "{" HDR ", \"x\": 1, \"text\": \"abc\"}", "unknown record member" },
+    { "{\"header\": 1, \"text\": \"\"}", "\"header\" is not an object" },
+    { "{\"header\": {}, \"text\": \"\"}", "header: missing-key" },
+    { "{" HDR ", \"text\": \"a\\ud800b\"}", "lone-surrogate" },
+    { "{" HDR ", \"text\": \"a\xed\xa0\x80\"}", "\"text\" is not valid" },
+    { "{" HDR ", \"text\": \"abc\"} x", "json-syntax" },
+    { "{" HDR ", \"text\": \"abc\"", "json-syntax" },
+    { "", "json-syntax" },
+};
+
+START_TEST(test_record_reject)
+{
+    size_t n = strlen(rec_bad[_i].line);
+    unsigned char *copy = exact(rec_bad[_i].line, n);
+    cli_buf raw, content;
+    hf_decoder d;
+    char err[256] = "";
+
+    ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
+    cli_buf_init(&raw, 1 << 20);
+    cli_buf_init(&content, 1 << 20);
+    ck_assert_int_eq(cli_ndjson_parse(&d, copy, n, &raw, &content, err,
+                                      sizeof(err)), -1);
+    ck_assert_msg(strncmp(err, rec_bad[_i].err_prefix,
+                          strlen(rec_bad[_i].err_prefix)) == 0,
+                  "error \"%s\" for %s", err, rec_bad[_i].line);
+    hf_decoder_free(&d);
+    cli_buf_free(&raw);
+    cli_buf_free(&content);
+    free(copy);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Capped buffer                                                       */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_buf_cap)
+{
+    cli_buf b;
+
+    cli_buf_init(&b, 10);
+    ck_assert_int_eq(cli_buf_append(&b, "0123456789", 10), 0);
+    ck_assert_int_eq(cli_buf_append(&b, "x", 1), -1);
+    ck_assert_uint_eq(b.len, 10);
+    ck_assert_int_eq(cli_buf_append(&b, "", 0), 0);
+    ck_assert_uint_le(b.cap, 10);
+    cli_buf_free(&b);
+    ck_assert_ptr_null(b.p);
+    ck_assert_uint_eq(b.max, 10);
+}
+END_TEST
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("numbers");
+
+    tcase_add_loop_test(tc, test_parse_u64, 0, N(u64_vectors));
+    tcase_add_loop_test(tc, test_parse_ms, 0, N(ms_vectors));
+    suite_add_tcase(s, tc);
+    tc = tcase_create("base64");
+    tcase_add_loop_test(tc, test_b64_vectors, 0, N(b64_vectors));
+    tcase_add_loop_test(tc, test_b64_reject, 0, N(b64_bad));
+    tcase_add_loop_test(tc, test_b64_roundtrip, 0, 301);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("json");
+    tcase_add_loop_test(tc, test_esc, 0, N(esc_vectors));
+    tcase_add_loop_test(tc, test_canon, 0, N(canon_vectors));
+    tcase_add_test(tc, test_canon_limits);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("ndjson");
+    tcase_add_loop_test(tc, test_record_roundtrip, 0, N(rec_vectors));
+    tcase_add_loop_test(tc, test_record_reject, 0, N(rec_bad));
+    tcase_add_test(tc, test_buf_cap);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(cli_suite());
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
