@@ -61,7 +61,7 @@ const hf_ext *hf_header_find_ext(const hf_header *h, const char *key,
 
     for (i = 0; i < h->n_ext && i < HF_EXT_MAX; i++)
         if (h->ext[i].key.len == key_len &&
-            memcmp(h->ext[i].key.ptr, key, key_len) == 0)
+            (key_len == 0 || memcmp(h->ext[i].key.ptr, key, key_len) == 0))
             return &h->ext[i];
     return NULL;
 }

@@ -15,10 +15,13 @@ void hf_sink_put(hf_sink *s, const void *p, size_t n)
 {
     int fits = s->len <= s->cap && n <= s->cap - s->len;
 
+    /* Nothing to do, and p may be NULL (an empty string). */
+    if (n == 0)
+        return;
     if (s->cmp != NULL) {
         if (!fits || memcmp(s->cmp + s->len, p, n) != 0)
             s->mismatch = 1;
-    } else if (s->buf != NULL && fits && n > 0) {
+    } else if (s->buf != NULL && fits) {
         memcpy(s->buf + s->len, p, n);
     }
     s->len = (n > SIZE_MAX - s->len) ? SIZE_MAX : s->len + n;
@@ -55,6 +58,10 @@ void hf_sink_json_string(hf_sink *s, const unsigned char *p, size_t n)
     char tmp[8];
 
     hf_sink_put(s, "\"", 1);
+    if (n == 0) {
+        hf_sink_put(s, "\"", 1);
+        return;
+    }
     for (i = 0; i < n; i++) {
         esc = escape_for(p[i], tmp);
         if (esc == NULL)
@@ -249,8 +256,8 @@ int hf_is_json_number(const char *p, size_t n)
     ok = yajl_parse(y, (const unsigned char *)p, n) == yajl_status_ok &&
          yajl_complete_parse(y) == yajl_status_ok;
     yajl_free(y);
-    /* A leading or trailing space is valid JSON but not a number's text. */
-    return ok && numbers == 1 && p[0] != ' ' && p[0] != '\t' &&
-           p[0] != '\n' && p[0] != '\r' && p[n - 1] >= '0' &&
-           p[n - 1] <= '9';
+    /* yajl skips whitespace (including \v and \f) around a value; a
+     * number's own text starts with '-' or a digit and ends with a digit. */
+    return ok && numbers == 1 && (p[0] == '-' || (p[0] >= '0' &&
+           p[0] <= '9')) && p[n - 1] >= '0' && p[n - 1] <= '9';
 }
