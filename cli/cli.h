@@ -137,6 +137,30 @@ int cli_json_string(cli_buf *b, const void *s, size_t len);
  * limit on its size). -1 when the buffer is full. */
 int cli_json_header(cli_buf *b, const hf_header *h);
 
+/* The order of a header's keys as they appeared in its frame: key[i] is
+ * one of CLI_KEY_* (CLI_KEY_EXT stands for the next extension). */
+enum {
+    CLI_KEY_BYTEORDER = 0,
+    CLI_KEY_TYPE,
+    CLI_KEY_ENCODING,
+    CLI_KEY_LENGTH,
+    CLI_KEY_EXT
+};
+
+typedef struct cli_key_order {
+    unsigned char key[4 + HF_EXT_MAX];
+    size_t n;
+} cli_key_order;
+
+/* Read the key order of raw header JSON the codec has accepted. 0, or
+ * -1 when it cannot be read (then use the canonical order). */
+int cli_header_order(const void *json, size_t len, cli_key_order *o);
+
+/* Like cli_json_header, with the keys in order o (NULL, or an order
+ * that does not match h: the canonical order); spacing stays canonical. */
+int cli_json_header_in(cli_buf *b, const hf_header *h,
+                       const cli_key_order *o);
+
 /*
  * Escape check that yajl lacks: yajl silently turns a lone "\uD800" into
  * '?'. Feed the raw bytes of a text yajl accepts; lone surrogate escapes
@@ -191,8 +215,10 @@ int cli_b64_decode(unsigned char *out, const unsigned char *in, size_t n,
 /* NDJSON records (cli/ndjson.c)                                     */
 /* ---------------------------------------------------------------- */
 
-/* Append one record line (with its newline) for a frame. */
+/* Append one record line (with its newline) for a frame; o as for
+ * cli_json_header_in. */
 int cli_ndjson_record(cli_buf *b, const hf_header *h,
+                      const cli_key_order *o,
                       const unsigned char *content, size_t len);
 
 /*

@@ -21,6 +21,8 @@ enum {
 
 typedef struct dec {
     int mode;           /* OPT_NDJSON, OPT_CONTENT or OPT_HEADER */
+    cli_key_order order; /* the frame's key order */
+    int have_order;
     cli_buf content;    /* --ndjson: the frame's content so far */
     cli_buf line;       /* the output line being built */
 } dec;
@@ -38,10 +40,14 @@ static int on_header(cli_stream *s, const hf_header *h)
     dec *d = s->ctx;
 
     d->content.len = 0;
+    if (d->mode == OPT_CONTENT)
+        return CLI_EXIT_OK;
+    d->have_order = cli_header_order(s->hdr, s->hdr_len, &d->order) == 0;
     if (d->mode != OPT_HEADER)
         return CLI_EXIT_OK;
     d->line.len = 0;
-    if (cli_json_header(&d->line, h) != 0 ||
+    if (cli_json_header_in(&d->line, h,
+                           d->have_order ? &d->order : NULL) != 0 ||
         cli_buf_append(&d->line, "\n", 1) != 0) {
         cli_err("out of memory");
         return CLI_EXIT_FAIL;
@@ -72,7 +78,8 @@ static int on_frame_end(cli_stream *s, const hf_header *h)
     if (d->mode != OPT_NDJSON)
         return CLI_EXIT_OK;
     d->line.len = 0;
-    if (cli_ndjson_record(&d->line, h, d->content.p, d->content.len) != 0) {
+    if (cli_ndjson_record(&d->line, h, d->have_order ? &d->order : NULL,
+                          d->content.p, d->content.len) != 0) {
         cli_err("out of memory");
         return CLI_EXIT_FAIL;
     }

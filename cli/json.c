@@ -34,8 +34,7 @@ static int buf_str(cli_buf *b, const char *s)
 
 static int header_ext(cli_buf *b, const hf_ext *x)
 {
-    if (buf_str(b, ", ") != 0 ||
-        cli_json_string(b, x->key.ptr, x->key.len) != 0 ||
+    if (cli_json_string(b, x->key.ptr, x->key.len) != 0 ||
         buf_str(b, ": ") != 0)
         return -1;
     if (x->type == HF_VALUE_STRING)
@@ -43,26 +42,175 @@ static int header_ext(cli_buf *b, const hf_ext *x)
     return cli_buf_append(b, x->value.ptr, x->value.len);
 }
 
-int cli_json_header(cli_buf *b, const hf_header *h)
+/* One member: a required key (CLI_KEY_*) or the extension *ext. */
+static int header_member(cli_buf *b, const hf_header *h, int key,
+                         size_t *ext)
 {
     char num[32];
+
+    switch (key) {
+    case CLI_KEY_BYTEORDER:
+        return buf_str(b, "\"byteorder\": \"") != 0 ||
+               buf_str(b, hf_byteorder_name(h->byteorder)) != 0 ||
+               buf_str(b, "\"") != 0 ? -1 : 0;
+    case CLI_KEY_TYPE:
+        return buf_str(b, "\"content-type\": ") != 0 ||
+               cli_json_string(b, h->content_type.ptr,
+                               h->content_type.len) != 0 ? -1 : 0;
+    case CLI_KEY_ENCODING:
+        return buf_str(b, "\"content-encoding\": ") != 0 ||
+               cli_json_string(b, h->content_encoding.ptr,
+                               h->content_encoding.len) != 0 ? -1 : 0;
+    case CLI_KEY_LENGTH:
+        snprintf(num, sizeof(num), "%" PRIu64, h->content_length);
+        return buf_str(b, "\"content-length\": ") != 0 ||
+               buf_str(b, num) != 0 ? -1 : 0;
+    default:
+        if (*ext >= h->n_ext || *ext >= HF_EXT_MAX)
+            return -1;
+        return header_ext(b, &h->ext[(*ext)++]);
+    }
+}
+
+static const cli_key_order canonical_order = {
+    { CLI_KEY_BYTEORDER, CLI_KEY_TYPE, CLI_KEY_ENCODING, CLI_KEY_LENGTH },
+    4
+};
+
+/* o names each required key once and as many extensions as h has. */
+static int order_matches(const cli_key_order *o, const hf_header *h)
+{
+    unsigned seen[CLI_KEY_EXT + 1] = { 0 };
     size_t i;
 
-    snprintf(num, sizeof(num), "%" PRIu64, h->content_length);
-    if (buf_str(b, "{\"byteorder\": \"") != 0 ||
-        buf_str(b, hf_byteorder_name(h->byteorder)) != 0 ||
-        buf_str(b, "\", \"content-type\": ") != 0 ||
-        cli_json_string(b, h->content_type.ptr, h->content_type.len) != 0 ||
-        buf_str(b, ", \"content-encoding\": ") != 0 ||
-        cli_json_string(b, h->content_encoding.ptr,
-                        h->content_encoding.len) != 0 ||
-        buf_str(b, ", \"content-length\": ") != 0 || buf_str(b, num) != 0)
+    if (o->n != 4 + h->n_ext)
+        return 0;
+    for (i = 0; i < o->n; i++) {
+        if (o->key[i] > CLI_KEY_EXT)
+            return 0;
+        seen[o->key[i]]++;
+    }
+    for (i = 0; i < CLI_KEY_EXT; i++) {
+        if (seen[i] != 1)
+            return 0;
+    }
+    return 1;
+}
+
+int cli_json_header_in(cli_buf *b, const hf_header *h,
+                       const cli_key_order *o)
+{
+    size_t i, ext = 0, n;
+
+    if (o == NULL || !order_matches(o, h))
+        o = &canonical_order;
+    /* The canonical order lists the extensions implicitly, after. */
+    n = o == &canonical_order ? 4 + h->n_ext : o->n;
+    if (buf_str(b, "{") != 0)
         return -1;
-    for (i = 0; i < h->n_ext && i < HF_EXT_MAX; i++) {
-        if (header_ext(b, &h->ext[i]) != 0)
+    for (i = 0; i < n; i++) {
+        int key = i < o->n ? o->key[i] : CLI_KEY_EXT;
+
+        if ((i > 0 && buf_str(b, ", ") != 0) ||
+            header_member(b, h, key, &ext) != 0)
             return -1;
     }
     return buf_str(b, "}");
+}
+
+int cli_json_header(cli_buf *b, const hf_header *h)
+{
+    return cli_json_header_in(b, h, NULL);
+}
+
+/* ---------------------------------------------------------------- */
+/* Key order of a raw header                                         */
+/* ---------------------------------------------------------------- */
+
+typedef struct order_parse {
+    cli_key_order *o;
+    int depth;
+} order_parse;
+
+static int order_value(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+static int order_bool(void *ctx, int v)
+{
+    (void)v;
+    return order_value(ctx);
+}
+
+static int order_number(void *ctx, const char *s, size_t n)
+{
+    (void)s;
+    (void)n;
+    return order_value(ctx);
+}
+
+static int order_string(void *ctx, const unsigned char *s, size_t n)
+{
+    (void)s;
+    (void)n;
+    return order_value(ctx);
+}
+
+static int order_key(void *ctx, const unsigned char *s, size_t n)
+{
+    static const char *const names[] = {
+        "byteorder", "content-type", "content-encoding", "content-length"
+    };
+    order_parse *p = ctx;
+    int key = CLI_KEY_EXT, i;
+
+    if (p->depth != 1)
+        return 1;
+    for (i = 0; i < 4; i++) {
+        if (strlen(names[i]) == n && memcmp(names[i], s, n) == 0)
+            key = i;
+    }
+    if (p->o->n >= sizeof(p->o->key))
+        return 0;
+    p->o->key[p->o->n++] = (unsigned char)key;
+    return 1;
+}
+
+static int order_open(void *ctx)
+{
+    order_parse *p = ctx;
+
+    /* The codec refuses nesting; stop rather than follow it. */
+    return ++p->depth <= 1;
+}
+
+static int order_close(void *ctx)
+{
+    ((order_parse *)ctx)->depth--;
+    return 1;
+}
+
+static const yajl_callbacks order_callbacks = {
+    order_value, order_bool, NULL, NULL, order_number, order_string,
+    order_open, order_key, order_close, order_open, order_close
+};
+
+int cli_header_order(const void *json, size_t len, cli_key_order *o)
+{
+    order_parse p = { o, 0 };
+    yajl_handle y = yajl_alloc(&order_callbacks, NULL, &p);
+    yajl_status st;
+
+    o->n = 0;
+    if (y == NULL)
+        return -1;
+    st = yajl_parse(y, json, len);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(y);
+    yajl_free(y);
+    return st == yajl_status_ok ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- */

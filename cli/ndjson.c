@@ -38,10 +38,11 @@ static int record_base64(cli_buf *b, const unsigned char *c, size_t len)
 }
 
 int cli_ndjson_record(cli_buf *b, const hf_header *h,
+                      const cli_key_order *o,
                       const unsigned char *content, size_t len)
 {
     if (cli_buf_append(b, "{\"header\": ", 11) != 0 ||
-        cli_json_header(b, h) != 0)
+        cli_json_header_in(b, h, o) != 0)
         return -1;
     if (content_is_text(h, content, len)) {
         if (cli_buf_append(b, ", \"text\": ", 10) != 0 ||

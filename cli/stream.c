@@ -4,21 +4,32 @@
  * truncated frame into a precise sentence. */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "stream.h"
 
-/* Remember the first bytes of each frame (the length prefix) so that a
- * truncation can say how long the header was meant to be. */
+/* Remember the length prefix of each frame, so that a truncation can
+ * say how long the header was meant to be, and its raw header, whose
+ * key order the decoded header does not keep. Bytes consumed before the
+ * header event are prefix and header bytes only. */
 static void track_bytes(cli_stream *s, const unsigned char *p, size_t n)
 {
     uint64_t in_frame = s->pos - s->frame_start;
-    size_t i;
+    size_t i = 0;
 
-    for (i = 0; i < n && in_frame + i < HF_PREFIX_LEN; i++)
-        s->prefix[in_frame + i] = p[i];
     s->pos += n;
+    if (s->have_header)
+        return;
+    if (in_frame == 0)
+        s->hdr_len = 0;
+    for (; i < n && in_frame + i < HF_PREFIX_LEN; i++)
+        s->prefix[in_frame + i] = p[i];
+    if (n - i > HF_HEADER_MAX - s->hdr_len)
+        return;     /* the decoder refuses such a header anyway */
+    memcpy(s->hdr + s->hdr_len, p + i, n - i);
+    s->hdr_len += n - i;
 }
 
 static const char *plural(uint64_t n)
@@ -109,8 +120,11 @@ int cli_stream_init(cli_stream *s, const hf_limits *lim)
         return -1;
     }
     s->chunk = malloc(CLI_CHUNK);
-    if (s->chunk == NULL) {
+    s->hdr = malloc(HF_HEADER_MAX);
+    if (s->chunk == NULL || s->hdr == NULL) {
         hf_decoder_free(&s->dec);
+        free(s->chunk);
+        free(s->hdr);
         cli_err("out of memory");
         return -1;
     }
@@ -121,7 +135,9 @@ void cli_stream_free(cli_stream *s)
 {
     hf_decoder_free(&s->dec);
     free(s->chunk);
+    free(s->hdr);
     s->chunk = NULL;
+    s->hdr = NULL;
 }
 
 int cli_stream_run(cli_stream *s, int fd)

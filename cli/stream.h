@@ -23,6 +23,8 @@ struct cli_stream {
     uint64_t frame_start;                 /* pos of the frame's 1st byte */
     uint64_t frames;                      /* frames completed */
     unsigned char prefix[2];              /* current frame's prefix */
+    unsigned char *hdr;                   /* its raw header bytes ... */
+    size_t hdr_len;                       /* ... as far as they came */
     int have_header;                      /* current frame's header done */
     uint64_t content_len;
     uint64_t content_got;

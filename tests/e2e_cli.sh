@@ -276,6 +276,10 @@ expect 0 "decode a compact 64 KiB header" "$HFRAME" decode <"$T/compact.bin" &&
     expect_err 1 'hframe: line 1: header: header-too-long: header length 65623 exceeds the limit of 65535' \
         "encode --ndjson of a header too long once canonical" \
         "$HFRAME" encode --ndjson <"$T/compact.ndjson"
+# decode keeps the frame's key order; encode writes the canonical one.
+expect 0 "decode --header keeps the key order" "$HFRAME" decode --header <"$G/noncanonical.bin" &&
+    [ "$(cat "$T/out")" = "$(printf '{"content-length": 5, "x-n": 1.50, "byteorder": "big", "content-type": "text/plain", "content-encoding": "UTF-8", "x-s": "caf\303\251\\u0001", "x-t": true, "x-null": null}')" ] &&
+    ok || fail "decode --header order: $(cat "$T/out")"
 # Blank lines are skipped; base64 and text records are both accepted.
 { echo; echo '{"header": {"byteorder": "big", "content-type": "a", "content-encoding": "binary", "content-length": 3}, "text": "abc"}'; echo
   echo '{"base64": "YWJj", "header": {"byteorder": "big", "content-type": "a", "content-encoding": "binary", "content-length": 3}}'; } |

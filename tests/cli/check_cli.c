@@ -411,7 +411,7 @@ START_TEST(test_record_roundtrip)
     h.content_length = rec_vectors[_i].len;
     ck_assert_int_eq(hf_header_add_ext(&h, k, v, HF_VALUE_NUMBER), HF_OK);
     cli_buf_init(&line, 1 << 20);
-    ck_assert_int_eq(cli_ndjson_record(&line, &h,
+    ck_assert_int_eq(cli_ndjson_record(&line, &h, NULL,
                                        (const unsigned char *)
                                            rec_vectors[_i].content,
                                        rec_vectors[_i].len), 0);
@@ -490,6 +490,52 @@ START_TEST(test_record_reject)
 }
 END_TEST
 
+/* Key order: raw header in, the same order out with canonical spacing. */
+static const struct {
+    const char *raw;
+    const char *out;
+} order_vectors[] = {
+    { "{\"byteorder\":\"big\",\"content-type\":\"a\","
+      "\"content-encoding\":\"b\",\"content-length\":0}",
+      "{\"byteorder\": \"big\", \"content-type\": \"a\", "
+      "\"content-encoding\": \"b\", \"content-length\": 0}" },
+    { "{ \"x\" : 1 , \"content-length\":0,\"y\":\"\\u0041\","
+      "\"content-encoding\":\"b\",\"byteorder\":\"little\","
+      "\"content\\u002dtype\":\"a\"} ",
+      "{\"x\": 1, \"content-length\": 0, \"y\": \"A\", "
+      "\"content-encoding\": \"b\", \"byteorder\": \"little\", "
+      "\"content-type\": \"a\"}" },
+};
+
+START_TEST(test_header_order)
+{
+    size_t n = strlen(order_vectors[_i].raw);
+    unsigned char *raw = exact(order_vectors[_i].raw, n);
+    const hf_header *h;
+    cli_key_order o;
+    hf_decoder d;
+    cli_buf b;
+
+    ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
+    ck_assert_int_eq(hf_parse_header(&d, raw, n), HF_OK);
+    h = hf_decoder_header(&d);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(cli_header_order(raw, n, &o), 0);
+    cli_buf_init(&b, 1 << 16);
+    ck_assert_int_eq(cli_json_header_in(&b, h, &o), 0);
+    ck_assert_uint_eq(b.len, strlen(order_vectors[_i].out));
+    ck_assert_mem_eq(b.p, order_vectors[_i].out, b.len);
+    /* An order that does not fit the header falls back to canonical. */
+    o.n = 1;
+    b.len = 0;
+    ck_assert_int_eq(cli_json_header_in(&b, h, &o), 0);
+    ck_assert_int_eq(b.p[2], 'b');
+    cli_buf_free(&b);
+    hf_decoder_free(&d);
+    free(raw);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Capped buffer                                                       */
 /* ------------------------------------------------------------------ */
@@ -533,6 +579,7 @@ static Suite *cli_suite(void)
     tc = tcase_create("ndjson");
     tcase_add_loop_test(tc, test_record_roundtrip, 0, N(rec_vectors));
     tcase_add_loop_test(tc, test_record_reject, 0, N(rec_bad));
+    tcase_add_loop_test(tc, test_header_order, 0, N(order_vectors));
     tcase_add_test(tc, test_buf_cap);
     suite_add_tcase(s, tc);
     return s;
