@@ -65,7 +65,8 @@ static int b64_value(unsigned char c)
 }
 
 /* Decode the last group, which may hold padding; returns the bytes it
- * gives (1..3) or -1, with *bad the offending index within the group. */
+ * gives (1..3, and writes no more) or -1, with *bad the offending index
+ * within the group. */
 static int b64_last_group(const unsigned char *g, unsigned char *out,
                           size_t *bad)
 {
@@ -89,9 +90,20 @@ static int b64_last_group(const unsigned char *g, unsigned char *out,
         return -1;
     }
     out[0] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-    out[1] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
-    out[2] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+    if (pad < 2)
+        out[1] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+    if (pad < 1)
+        out[2] = (unsigned char)((v[2] & 3) << 6 | v[3]);
     return 3 - pad;
+}
+
+size_t cli_b64_decoded_len(const unsigned char *in, size_t n)
+{
+    size_t len = n / 4 * 3;
+
+    if (n >= 4 && n % 4 == 0 && in[n - 1] == '=')
+        len -= in[n - 2] == '=' ? 2 : 1;
+    return len;
 }
 
 int cli_b64_decode(unsigned char *out, const unsigned char *in, size_t n,

@@ -206,10 +206,13 @@ size_t cli_b64_len(size_t n);
 /* Writes cli_b64_len(n) bytes to out. */
 void cli_b64_encode(unsigned char *out, const unsigned char *in, size_t n);
 /* Strict decode (length a multiple of 4, padding only at the end, unused
- * bits zero, so every input has one encoding). Output needs n / 4 * 3
- * bytes. 0 with *out_len set, or -1 with *bad_at the offending offset. */
+ * bits zero, so every input has one encoding). Output needs
+ * cli_b64_decoded_len(in, n) bytes. 0 with *out_len set, or -1 with
+ * *bad_at the offending offset. */
 int cli_b64_decode(unsigned char *out, const unsigned char *in, size_t n,
                    size_t *out_len, size_t *bad_at);
+/* Bytes a valid encoding in[0..n) decodes to (padding discounted). */
+size_t cli_b64_decoded_len(const unsigned char *in, size_t n);
 
 /* ---------------------------------------------------------------- */
 /* NDJSON records (cli/ndjson.c)                                     */

@@ -240,7 +240,8 @@ static int rec_content(rec_parse *r, cli_buf *content)
         }
         return 0;
     }
-    if (cli_buf_reserve(content, r->raw->len / 4 * 3) != 0) {
+    if (cli_buf_reserve(content, cli_b64_decoded_len(r->raw->p,
+                                                     r->raw->len)) != 0) {
         rec_fail(r, "content exceeds the content limit");
         return -1;
     }

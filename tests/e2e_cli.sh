@@ -276,6 +276,14 @@ expect 0 "decode a compact 64 KiB header" "$HFRAME" decode <"$T/compact.bin" &&
     expect_err 1 'hframe: line 1: header: header-too-long: header length 65623 exceeds the limit of 65535' \
         "encode --ndjson of a header too long once canonical" \
         "$HFRAME" encode --ndjson <"$T/compact.ndjson"
+# Contents exactly at --max-content round-trip, padded base64 included.
+for k in 1 2 3 4 5 6; do
+    head -c "$k" /dev/zero >"$T/k"
+    "$HFRAME" encode --max-content "$k" <"$T/k" >"$T/k.bin"
+    timeout 30 "$HFRAME" decode --max-content "$k" <"$T/k.bin" |
+        timeout 30 "$HFRAME" encode --ndjson --max-content "$k" >"$T/k.rt"
+    same "NDJSON round trip at --max-content $k" "$T/k.rt" "$T/k.bin"
+done
 # decode keeps the frame's key order; encode writes the canonical one.
 expect 0 "decode --header keeps the key order" "$HFRAME" decode --header <"$G/noncanonical.bin" &&
     [ "$(cat "$T/out")" = "$(printf '{"content-length": 5, "x-n": 1.50, "byteorder": "big", "content-type": "text/plain", "content-encoding": "UTF-8", "x-s": "caf\303\251\\u0001", "x-t": true, "x-null": null}')" ] &&
