@@ -190,6 +190,15 @@ static void op_header(fz_reader *r)
         h.ext[0].type = HF_VALUE_STRING;
     }
 
+    /* A number value with no text is not a JSON number. */
+    if (h.n_ext > 0) {
+        h.ext[0].type = HF_VALUE_NUMBER;
+        h.ext[0].value.ptr = NULL;
+        h.ext[0].value.len = 0;
+        FZ_CHECK(hf_header_json_len(&h) == 0);
+        h.ext[0].type = HF_VALUE_STRING;
+    }
+
     /* A table said to be larger than it can be is not encodable. */
     h.n_ext = HF_EXT_MAX + 1 + n;
     FZ_CHECK(hf_header_json_len(&h) == 0);

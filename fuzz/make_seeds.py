@@ -194,7 +194,8 @@ def string_seeds():
             'é€🐰'.encode(), b'\xc0\xaf', b'\xed\xa0\x80', b'\xf4\x90\x80\x80',
             b'\xe2\x82', b'result\xffFollow the white rabbit.',
             b'error\xffbad\xffmessage\xff\x00\x01',
-            b'k\xffv\xff\xff\xff\xc3', b'\xff\xff\xff']
+            b'k\xffv\xff\xff\xff\xc3', b'\xff\xff\xff', b'\xc3\xffv',
+            b'k\xff\xe2\x82']
 
 
 def encode_seeds():
