@@ -572,6 +572,9 @@ start_peer silent 1 &&
 start_peer garbage 1 &&
     expect_err 1 'hframe: offset 24: duplicate-key: key "content-type" appears twice' \
         "request with an invalid response" "$HFRAME" request 127.0.0.1 "$PORT" search ring
+start_peer error 1 &&
+    expect_err 1 "hframe: server error: bad-request: unknown action" \
+        "request answered with an error" "$HFRAME" request 127.0.0.1 "$PORT" search ring
 start_peer truncated 1 &&
     expect 1 "request with a truncated response" "$HFRAME" request 127.0.0.1 "$PORT" search ring &&
     grep -q "^hframe: 127.0.0.1 port $PORT closed the connection after [0-9]* bytes, before a complete response" "$T/err" &&

@@ -18,6 +18,7 @@ Modes:
   silent     read the request and never answer
   close      close each connection without answering
   garbage    answer with a frame whose header has a duplicate key
+  error      answer {"error": ..., "message": ...} as a gateway does
   truncated  answer with the first half of a valid frame, then close
   backlog    never accept, and fill the listen queue with connections of
              its own so that further connection attempts hang
@@ -102,6 +103,10 @@ def serve(conn, mode):
         if mode == "garbage":
             bad = b'{"content-type": "x", "content-type": "y"}'
             reply = struct.pack(">H", len(bad)) + bad
+        elif mode == "error":
+            body = json.dumps({"error": "bad-request",
+                               "message": "unknown action"})
+            reply = frame("text/json", "utf-8", body.encode("utf-8"))
         elif mode == "truncated":
             reply = reply[: len(reply) // 2]
         conn.sendall(reply)
@@ -128,7 +133,8 @@ def main():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--mode", default="reference",
                    choices=["reference", "keepalive", "silent", "close",
-                            "garbage", "truncated", "backlog"])
+                            "garbage", "truncated", "backlog",
+                            "error"])
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--lifetime", type=float, default=30.0)
     args = p.parse_args()
