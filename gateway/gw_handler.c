@@ -10,6 +10,8 @@
 
 #include <yajl_parse.h>
 
+#include "gw_json.h"
+
 #define CT_JSON "text/json"
 #define CT_BINARY_OUT "binary/custom-server-binary-type"
 #define BINARY_PREFIX "First 10 bytes of request: "
@@ -29,6 +31,7 @@ typedef struct req_parse {
     yajl_handle yh;
     int depth;
     int key;            /* key just seen at depth 1 */
+    size_t end;         /* offset just past the top-level object */
     field action;
     field value;
     gw_req_status st;   /* reason for a cancel */
@@ -282,7 +285,8 @@ static int cb_end(void *ctx)
 {
     req_parse *rp = ctx;
 
-    rp->depth--;
+    if (--rp->depth == 0)
+        rp->end = yajl_get_bytes_consumed(rp->yh);
     return 1;
 }
 
@@ -328,6 +332,9 @@ static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
         return rp->nomem ? GW_REQ_E_JSON : rp->st;
     if (ys != yajl_status_ok)
         return GW_REQ_E_JSON;
+    /* yajl takes an unfinished token after the object. */
+    if (rp->end > len || !gw_json_only_space(c + rp->end, len - rp->end))
+        return GW_REQ_E_JSON;
     return GW_REQ_OK;
 }
 
@@ -368,8 +375,8 @@ static int answer_json(const gw_index *idx, const unsigned char *content,
     int rc;
 
     memset(&rp, 0, sizeof rp);
-    /* yajl lets some malformed UTF-8 (overlong forms) through. */
-    if (len > 0 && hf_utf8_check(content, len) != len)
+    /* yajl lets some malformed UTF-8 and \v, \f through. */
+    if (gw_json_bad_byte(content, len) < len)
         st = GW_REQ_E_JSON;
     else
         st = parse_content(&rp, content, len);

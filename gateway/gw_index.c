@@ -11,6 +11,7 @@
 #include <yajl_parse.h>
 
 #include "gw_buf.h"
+#include "gw_json.h"
 
 /* While loading, strings live in a growing arena, so entries hold
  * offsets; they become pointers once the arena stops moving. */
@@ -36,6 +37,7 @@ typedef struct loader {
     size_t cap;
     int depth;
     int have_key;          /* a key waits for its value */
+    size_t end;            /* offset just past the top-level object */
     gw_index_status st;    /* set by a callback that cancels the parse */
     size_t st_offset;
     char st_detail[GW_INDEX_DETAIL_MAX];
@@ -170,7 +172,8 @@ static int cb_end_map(void *ctx)
 {
     loader *ld = ctx;
 
-    ld->depth--;
+    if (--ld->depth == 0)
+        ld->end = yajl_get_bytes_consumed(ld->yh);
     return 1;
 }
 
@@ -265,6 +268,7 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
     loader ld;
     yajl_status ys;
     gw_index_status st;
+    size_t bad;
 
     *out = NULL;
     if (err != NULL) {
@@ -276,6 +280,12 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
         set_err(err, GW_INDEX_E_TOO_BIG, 0, "larger than %zu bytes",
                 GW_INDEX_FILE_MAX);
         return GW_INDEX_E_TOO_BIG;
+    }
+    bad = gw_json_bad_byte(buf, len);
+    if (bad < len) {
+        set_err(err, GW_INDEX_E_JSON, bad,
+                "invalid UTF-8 or control character");
+        return GW_INDEX_E_JSON;
     }
     memset(&ld, 0, sizeof ld);
     gw_buf_init(&ld.arena);
@@ -300,6 +310,12 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
             printable(err->detail, sizeof err->detail, msg);
         if (msg != NULL)
             yajl_free_error(ld.yh, msg);
+    } else if (ld.end > len ||
+               !gw_json_only_space((const unsigned char *)buf + ld.end,
+                                   len - ld.end)) {
+        /* yajl takes an unfinished token after the object. */
+        st = GW_INDEX_E_JSON;
+        set_err(err, st, ld.end, "trailing data after the object");
     } else {
         st = finish(&ld, out, err);
     }
