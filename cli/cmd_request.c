@@ -28,6 +28,10 @@ static const char request_usage[] =
 #define REQUEST_TIMEOUT_MS 10000
 #define REQUEST_TIMEOUT_MAX_MS (86400 * 1000ULL)
 
+/* Nesting accepted in a text/json response: answers are flat objects,
+ * so this only bounds the work on a hostile one. */
+#define RESPONSE_DEPTH_MAX 64
+
 enum {
     OPT_FRAME = CLI_OPT_FIRST_FREE,
     OPT_TIMEOUT
@@ -457,8 +461,7 @@ static int rj_open(void *ctx)
     resp_json *j = ctx;
 
     rj_value(j);
-    /* Deep nesting is never a valid response; bound the work. */
-    return ++j->depth < 64;
+    return ++j->depth <= RESPONSE_DEPTH_MAX;
 }
 
 static int rj_close(void *ctx)
