@@ -6,6 +6,7 @@
  *  - strict UTF-8 over the whole header (yajl accepts overlongs, encoded
  *    surrogates and code points above U+10FFFF), checked before yajl runs;
  *  - \u escapes that form lone surrogates (yajl turns them into '?');
+ *  - \v and \f, which yajl skips as whitespace and JSON does not;
  *  - one object, required keys with their types, no duplicate keys,
  *    scalar extension values, the extension and content limits.
  * Nesting never goes deeper than one object: the first nested '{' or '['
@@ -549,6 +550,18 @@ static hf_status prepare_arena(hf_decoder *d, size_t len)
     return HF_OK;
 }
 
+/* Offset of the first a or b in p[0..n), or n. */
+static size_t first_of(const unsigned char *p, size_t n, int a, int b)
+{
+    const unsigned char *pa = memchr(p, a, n), *pb = memchr(p, b, n);
+
+    if (pa == NULL && pb == NULL)
+        return n;
+    if (pa == NULL || (pb != NULL && pb < pa))
+        return (size_t)(pb - p);
+    return (size_t)(pa - p);
+}
+
 static hf_status pre_checks(hf_decoder *d, const unsigned char *json,
                             size_t len, size_t prefix_len)
 {
@@ -557,6 +570,15 @@ static hf_status pre_checks(hf_decoder *d, const unsigned char *json,
     if (len >= 3 && json[0] == 0xef && json[1] == 0xbb && json[2] == 0xbf) {
         hf_set_error(d, HF_E_JSON_SYNTAX, prefix_len,
                      "a byte order mark is not allowed before the header");
+        return HF_E_JSON_SYNTAX;
+    }
+    /* yajl also skips \v and \f as whitespace; JSON has neither
+     * outside strings, and no raw control byte inside them. */
+    bad = first_of(json, len, '\v', '\f');
+    if (bad != len) {
+        hf_set_error(d, HF_E_JSON_SYNTAX, (uint64_t)prefix_len + bad,
+                     "control byte 0x%02x is not JSON whitespace",
+                     (unsigned)json[bad]);
         return HF_E_JSON_SYNTAX;
     }
     bad = hf_utf8_check(json, len);
