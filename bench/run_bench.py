@@ -268,6 +268,19 @@ def print_table(gw, ref, codec):
         print("%-26s %12s %12s %6s %13s %13s %11s %6s" % (
             label, fmt_rate(a, binary), fmt_rate(b, binary),
             ratio(a, b, binary), lat(a), lat(b), cpu, errs))
+    # CPU per request is steadier than rates on a shared machine: with a
+    # core each, client and server cannot go faster than the slower one.
+    for k in ("search-c64", "newconn-c64", "binary-1M"):
+        a, b = gw.get(k, {}), ref.get(k, {})
+        if "server_cpu_us_per_request" in a and \
+                "client_cpu_us_per_request" in a:
+            cl = a["client_cpu_us_per_request"]
+            sv = a["server_cpu_us_per_request"]
+            print("cpu %-12s client %.1f us/req, gateway %.1f, ref_server "
+                  "%s: ceiling with a core each %.0f req/s" % (
+                      k, cl, sv, "%.1f" % b["server_cpu_us_per_request"]
+                      if "server_cpu_us_per_request" in b else "-",
+                      1e6 / max(cl, sv)))
     for name, r in (("gateway", gw), ("ref_server", ref)):
         i = r.get("idle-c64", {})
         if "vs_no_idle" in i:
