@@ -51,6 +51,8 @@ FD_LIMIT_B = 256
 # slower, so main() raises it.
 SLACK = 3.0
 SLACK_VALGRIND = 20.0
+# Connections of the big-body attack (16 MiB each held by the gateway).
+BIG_BODIES = 8
 # An answer that takes longer than this is a hang.
 ANSWER_WAIT = 5.0
 
@@ -345,6 +347,8 @@ def catalogue():
       ("reply", [FRAMES])    exactly these answer frames, connection open;
       ("reply-then-error", [FRAMES], CODE)  answers, then an error frame
                              and the close;
+      ("reply-then-eof", [FRAMES])  the client shuts its sending side after
+                             the bytes: every answer, then the close;
       ("eof-error", CODE)    the client shuts its sending side after the
                              bytes: an error frame with CODE, then close;
       ("timeout",)           the bytes start a frame and stop: the gateway
@@ -531,6 +535,9 @@ def catalogue():
     reply("search, extra keys in content",
           tj(b'{"action": "search", "value": "morpheus", "extra": [1, {}]}'),
           [MORPHEUS])
+    c.append(("3,000 pipelined frames, then the client's EOF",
+              harness.search("morpheus") * 3000,
+              ("reply-then-eof", [MORPHEUS] * 3000)))
     c.append(("frame followed by garbage",
               harness.search("morpheus") + b"\x00\x01garbage",
               ("reply-then-error", [MORPHEUS], "header-too-short")))
@@ -558,8 +565,15 @@ def run_case(port, case):
             # being sent; the answer must still be readable.
             if e.errno not in (errno.EPIPE, errno.ECONNRESET):
                 return "send: %s" % e
-        if kind == "eof-error":
+        if kind in ("eof-error", "reply-then-eof"):
             s.shutdown(socket.SHUT_WR)
+        if kind == "reply-then-eof":
+            frames, raw, how = read_frames(s, len(exp[1]), ANSWER_WAIT,
+                                           until_eof=True)
+            if how != "eof" or raw != b"".join(exp[1]):
+                return "expected %d answers then close, got %s after %d " \
+                       "frames" % (len(exp[1]), how, len(frames))
+            return None
         if kind in ("frame-error", "eof-error"):
             frames, raw, how = read_frames(s, 1, ANSWER_WAIT, until_eof=True)
             if how != "eof":
@@ -778,6 +792,45 @@ def attack_never_read(gw, n):
         s.close()
 
 
+def attack_big_bodies(gw, n):
+    """n connections each sending a text/json frame announcing 16 MiB and
+    stalling one byte short: the gateway holds each body (text/json
+    content is buffered whole, up to --max-content) until the request
+    timeout closes the connection. Reports the RSS this costs."""
+    size = 16 * 1024 * 1024
+    head = hdr(std_header(size))
+    chunk = b" " * 65536
+    socks = []
+    t0 = time.monotonic()
+    for _ in range(n):
+        try:
+            s = connect(gw.port)
+            s.sendall(head)
+            left = size - 1
+            while left > 0:
+                k = s.send(chunk[:min(left, len(chunk))])
+                left -= k
+            socks.append(s)
+        except OSError:
+            break
+    STATS.attack("big-body", len(socks))
+    gw.sample()
+    rss = harness.rss_kib(gw.pid)
+    end = t0 + REQUEST_TIMEOUT + SLACK + 2
+    for s in socks:
+        s.setblocking(False)
+    while socks and time.monotonic() < end:
+        socks = [s for s in socks if not (closed_by_peer(s) and
+                                          (s.close() or True))]
+        time.sleep(0.2)
+    if socks:
+        STATS.violation("big bodies: %d stalled connections outlived the "
+                        "request timeout" % len(socks))
+    for s in socks:
+        s.close()
+    return rss
+
+
 def attack_cap_flood(gw, n):
     """n connections beyond --max-conns at once: the excess is closed,
     the gateway keeps serving."""
@@ -940,6 +993,7 @@ def main():
             healthy.append(h)
 
     rounds = 0
+    big_rss = 0
     while True:
         rounds += 1
         t_round = time.monotonic()
@@ -971,6 +1025,7 @@ def main():
         for t in threads:
             t.join()
         attack_error_shutdown(gw_a, 50)
+        big_rss = max(big_rss, attack_big_bodies(gw_a, BIG_BODIES))
         attack_cap_flood(gw_a, MAX_CONNS_A + 150)
         # Another round only if it ends in time (with ~15 s of checks).
         now = time.monotonic()
@@ -1030,6 +1085,7 @@ def main():
                 g.name, rc))
         report["gateways"][g.name] = info
     report["gateway_restarts"] = restarts
+    report["big_bodies_rss_kib"] = big_rss
     report["violations"] = STATS.violations
     report["seconds"] = round(time.monotonic() - t_start, 1)
 
@@ -1040,6 +1096,9 @@ def main():
     print("healthy requests sent  %d" % healthy_sent)
     print("healthy requests failed %d" % healthy_failed)
     print("gateway restarts       %d" % restarts)
+    if big_rss:
+        print("RSS with %d stalled 16 MiB text/json bodies: %d KiB" % (
+            BIG_BODIES, big_rss))
     for name, info in report["gateways"].items():
         print("gateway %s: peak RSS %d KiB (baseline %d, %d after), fds %d "
               "after (baseline %d), idle CPU %.3f s/2 s, exit %s" % (
