@@ -618,8 +618,9 @@ static const good_frame good_frames[] = {
      "\"a\\u0000c\": 2}", "", NULL},
     {"upper-case surrogate pair", "{" REQ0 ", \"x\": \"\\uD83D\\uDC30\"}", "",
      "{" REQ0 ", \"x\": \"\xf0\x9f\x90\xb0\"}"},
-    {"escaped backslash then pair", "{" REQ0 ", \"x\": \"\\\\\\ud83d\\udc30\"}",
-     "", "{" REQ0 ", \"x\": \"\\\\\xf0\x9f\x90\xb0\"}"},
+    {"escaped backslash then pair",
+     "{" REQ0 ", \"x\": \"\\\\\\ud83d\\udc30\"}", "",
+     "{" REQ0 ", \"x\": \"\\\\\xf0\x9f\x90\xb0\"}"},
     {"huge exponent kept", "{" REQ0 ", \"x\": 1e999, \"y\": -0.0E-0}", "",
      NULL},
     {"upper-case hex escape", "{" REQ0 ", \"x\": \"\\u001F\\u00E9\"}", "",
@@ -648,7 +649,8 @@ START_TEST(test_good_decode)
     good_frame_bytes(&in, g);
     buf = tail_copy(in.p, in.len);
     init_decoder(&d, NULL);
-    ck_assert_int_eq(hf_decode(&d, buf, in.len, &f), HF_OK);
+    ck_assert_msg(hf_decode(&d, buf, in.len, &f) == HF_OK, "%s: %s",
+                  g->name, hf_decoder_error(&d)->detail);
     ck_assert_uint_eq(f.frame_len, in.len);
     ck_assert_uint_eq(f.content_len, strlen(g->content));
     ck_assert_mem_eq(f.content, g->content, f.content_len);
@@ -963,7 +965,10 @@ START_TEST(test_bad_decode)
     put_frame(&in, b->json, len, NULL, 0);
     buf = tail_copy(in.p, in.len);
     init_decoder(&d, NULL);
-    ck_assert_int_eq(hf_decode(&d, buf, in.len, &f), b->code);
+    ck_assert_msg(hf_decode(&d, buf, in.len, &f) == b->code,
+                  "%s: got %s (%s)", b->name,
+                  hf_status_name(hf_decoder_error(&d)->code),
+                  hf_decoder_error(&d)->detail);
     ck_assert_ptr_null(f.header);
     assert_error(hf_decoder_error(&d), b->code, fo, fo, b->detail);
     /* The header alone gives the same error at the same offset. */
@@ -1948,8 +1953,11 @@ static const limit_case limit_cases[] = {
      HF_CONTENT_LIMIT_MAX, 0, HF_OK, NULL},
     {"content 2^53", HF_HEADER_MAX, HF_CONTENT_LIMIT_MAX, HF_EXT_MAX, 0,
      HF_CONTENT_LIMIT_MAX + 1, 0, HF_E_CONTENT_TOO_LONG, "9007199254740992"},
-    {"content 2^64 - 1", HF_HEADER_MAX, HF_CONTENT_LIMIT_MAX, HF_EXT_MAX, 0,
+    {"content 2^64 - 1", HF_HEADER_MAX, HF_CONTENT_DEFAULT, HF_EXT_MAX, 0,
      UINT64_MAX, 0, HF_E_CONTENT_TOO_LONG, "18446744073709551615"},
+    {"content 2^64 at the largest limit", HF_HEADER_MAX,
+     HF_CONTENT_LIMIT_MAX, HF_EXT_MAX, 0, UINT64_MAX, 0,
+     HF_E_CONTENT_TOO_LONG, "18446744073709551615"},
     {"64 extensions", HF_HEADER_MAX, HF_CONTENT_DEFAULT, HF_EXT_MAX, 0, 0,
      64, HF_OK, NULL},
     {"63 extensions", HF_HEADER_MAX, HF_CONTENT_DEFAULT, HF_EXT_MAX, 0, 0,
@@ -2008,6 +2016,39 @@ START_TEST(test_limits)
     hf_decoder_free(&d);
     free(buf);
     bytes_free(&in);
+    bytes_free(&json);
+}
+END_TEST
+
+/* Long digit strings never wrap around, even under the largest limit. */
+static const char *const long_lengths[] = {
+    "9007199254740992",                 /* 2^53 */
+    "18446744073709551615",             /* 2^64 - 1 */
+    "18446744073709551616",             /* 2^64 */
+    "36893488147419103232",             /* 2^65 */
+    "123456789012345678901234567890",   /* 30 digits */
+    "000000000000000000000000000001",   /* leading zeros: not JSON */
+};
+
+#define N_LONG_LENGTHS (sizeof long_lengths / sizeof long_lengths[0])
+
+START_TEST(test_content_length_digits)
+{
+    const char *digits = long_lengths[_i];
+    bytes json = {0};
+    hf_limits lim;
+    hf_decoder d;
+    hf_status want = digits[0] == '0' ? HF_E_JSON_SYNTAX :
+                                        HF_E_CONTENT_TOO_LONG;
+
+    hf_limits_default(&lim);
+    lim.max_content = HF_CONTENT_LIMIT_MAX;
+    init_decoder(&d, &lim);
+    bytes_printf(&json, "{\"content-length\": %s}", digits);
+    ck_assert_int_eq(hf_parse_header(&d, json.p, json.len), want);
+    if (want == HF_E_CONTENT_TOO_LONG)
+        assert_error(hf_decoder_error(&d), want, 2 + 19, 2 + 19, NULL);
+    hf_decoder_free(&d);
     bytes_free(&json);
 }
 END_TEST
@@ -3148,6 +3189,8 @@ static Suite *codec_suite(void)
 
     tc = tcase(s, "limits");
     tcase_add_loop_test(tc, test_limits, 0, (int)N_LIMIT_CASES);
+    tcase_add_loop_test(tc, test_content_length_digits, 0,
+                        (int)N_LONG_LENGTHS);
     tcase_add_test(tc, test_limits_check);
     tcase_add_test(tc, test_parse_header_length);
     tcase_add_test(tc, test_largest_header_streamed);
