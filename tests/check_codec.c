@@ -28,6 +28,7 @@
  * process, which would dominate the run time of the byte-by-byte tests.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1447,6 +1448,56 @@ START_TEST(test_decode_need_zero_content)
     ck_assert_uint_eq(f.content_len, 0);
     hf_decoder_free(&d);
     bytes_free(&in);
+}
+END_TEST
+
+/* One decoder per thread, no shared state: each thread decodes and
+ * re-encodes the golden frames many times and counts mismatches in the
+ * long that arg points to. */
+#define N_THREADS 4
+
+static void *decode_goldens(void *arg)
+{
+    unsigned char out[512];
+    size_t i, written;
+    long *bad = arg;
+    int round;
+    hf_decoder d;
+    hf_frame f;
+
+    if (hf_decoder_init(&d, NULL) != HF_OK) {
+        (*bad)++;
+        return NULL;
+    }
+    for (round = 0; round < 500; round++) {
+        for (i = 0; i < N_GOLDEN; i++) {
+            written = 0;
+            if (hf_decode(&d, goldens[i].frame, goldens[i].frame_len,
+                          &f) != HF_OK ||
+                hf_encode(f.header, f.content, f.content_len, out,
+                          sizeof out, &written) != HF_OK ||
+                written != goldens[i].frame_len ||
+                memcmp(out, goldens[i].frame, written) != 0)
+                (*bad)++;
+        }
+    }
+    hf_decoder_free(&d);
+    return NULL;
+}
+
+START_TEST(test_threads)
+{
+    pthread_t th[N_THREADS];
+    long bad[N_THREADS] = {0};
+    int i;
+
+    for (i = 0; i < N_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, decode_goldens,
+                                        &bad[i]), 0);
+    for (i = 0; i < N_THREADS; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(bad[i], 0);
+    }
 }
 END_TEST
 
@@ -3171,6 +3222,7 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_error_sticky);
     tcase_add_loop_test(tc, test_decode_need, 0, (int)N_GOLDEN);
     tcase_add_test(tc, test_decode_need_zero_content);
+    tcase_add_test(tc, test_threads);
 
     tc = tcase(s, "truncation");
     tcase_add_loop_test(tc, test_truncated, 0, (int)N_TRUNCATIONS);

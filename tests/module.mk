@@ -3,8 +3,9 @@
 
 $(O)/tests/%.o: MOD_CFLAGS = $(CHECK_CFLAGS)
 
+# -pthread: the suite runs separate decoders on separate threads.
 $(O)/tests/check_codec: $(O)/tests/check_codec.o $(LIBHFRAME_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(HF_LIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $< $(HF_LIBS) $(CHECK_LIBS)
 
 TEST_BINS += $(O)/tests/check_codec
