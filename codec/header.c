@@ -537,8 +537,6 @@ static hf_status prepare_arena(hf_decoder *d, size_t len)
     size_t need = len + 1;
     char *p;
 
-    if (need < 256)
-        need = 256;
     if (d->arena_cap < need) {
         p = hf_realloc(&d->lim, d->arena, need);
         if (p == NULL)

@@ -1787,16 +1787,8 @@ static const alloc_bound alloc_bounds[] = {
     {4000, 4000},
     {300, 300},
     {255, 200},
-    /*
-     * Disabled, codec bug: below a limit of 255 the bound does not hold.
-     * prepare_arena (codec/header.c) never allocates the string arena
-     * smaller than 256 bytes, so with max_header 100 (or 2) the decoder
-     * asks its allocator for 256 bytes, not at most 101 (or 3). Enable
-     * these once the arena is capped at the header limit plus one.
-     *
-     * {100, 100},
-     * {HF_HEADER_MIN, HF_HEADER_MIN},
-     */
+    {100, 100},
+    {HF_HEADER_MIN, HF_HEADER_MIN},
 };
 
 #define N_ALLOC_BOUNDS (sizeof alloc_bounds / sizeof alloc_bounds[0])
