@@ -81,13 +81,16 @@ $(LIBHFRAME_SO): $(CODEC_OBJS)
 	$(Q)$(CC) -shared -Wl,-soname,libhframe.so.0 $(ALL_LDFLAGS) -o $@ $^ \
 	    $(YAJL_LIBS)
 
-$(HFRAME_PC): codec/hframe.pc.in Makefile
+# The paths are those of this make run: `make install PREFIX=...` writes
+# the installed copy afresh, so a build made earlier never leaks its paths.
+HF_VERSION_STR = $(shell sed -n 's/^\#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)
+GEN_PC = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(HF_VERSION_STR)|g'
+
+$(HFRAME_PC): codec/hframe.pc.in codec/hframe.h Makefile
 	@echo "  GEN     $@"
 	$(Q)mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
-	    -e 's|@VERSION@|$(shell sed -n 's/^#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)|g' \
-	    $< > $@
+	$(Q)$(GEN_PC) $< > $@
 
 # Everything else links the static library (one binary, no rpath games).
 HF_LIBS = $(LIBHFRAME_A) $(YAJL_LIBS)
@@ -144,7 +147,7 @@ install: all
 	install -m 755 $(LIBHFRAME_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libhframe.so.0 $(DESTDIR)$(LIBDIR)/libhframe.so
 	install -m 644 codec/hframe.h $(DESTDIR)$(INCLUDEDIR)/
-	install -m 644 $(HFRAME_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(GEN_PC) codec/hframe.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hframe.pc
 	$(if $(filter $(O)/hframe,$(BINS)),install -m 755 $(O)/hframe $(DESTDIR)$(BINDIR)/)
 	$(if $(filter $(O)/hframe-gateway,$(BINS)),install -m 755 $(O)/hframe-gateway $(DESTDIR)$(SBINDIR)/)
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
