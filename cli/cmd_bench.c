@@ -1028,6 +1028,9 @@ static void conn_recv(bench_worker *w, bench_conn *c, uint64_t now)
                 snprintf(msg, sizeof msg, "offset %llu: %s: %s",
                          (unsigned long long)e->offset,
                          hf_status_name(e->code), e->detail);
+                /* Bytes nobody asked for are an error too. */
+                if (c->inflight == 0)
+                    c->inflight = 1;
                 conn_fail(w, c, ERR_PROTOCOL, "invalid answer: %s", msg);
                 return;
             }
