@@ -624,6 +624,39 @@ def run_case(port, case):
         s.close()
 
 
+def spin_check(gw, cases):
+    """Every catalogue input at once, each on a connection then left
+    open (mid-frame for the stalled ones), with nothing else running:
+    the gateway must sit idle, not spin on any of them (the reference
+    server spins at 100 % on a content-length of 0). Returns the CPU
+    seconds it used in 2 seconds."""
+    socks = []
+    for name, data, exp in cases:
+        if exp[0] == "eof-error":
+            continue
+        try:
+            s = connect(gw.port)
+            s.sendall(data)
+            s.setblocking(False)
+            socks.append(s)
+        except OSError:
+            pass
+    STATS.attack("spin-check", len(socks))
+    time.sleep(SLACK / 6)       # let the answers go out first
+    for s in socks:
+        closed_by_peer(s)       # drain the answers
+    c0 = harness.cpu_seconds(gw.pid)
+    time.sleep(2.0)
+    cpu = harness.cpu_seconds(gw.pid) - c0
+    for s in socks:
+        s.close()
+    if cpu > 0.2:
+        STATS.violation("spin check: %.2f s of CPU in 2 s with the %d "
+                        "catalogue connections open and idle" %
+                        (cpu, len(socks)))
+    return cpu
+
+
 def attack_catalogue(gw, cases):
     fails = 0
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
@@ -981,6 +1014,11 @@ def main():
             g.name, g.pid, g.port, g.fd_base, g.rss_base, " ".join(g.args)),
             flush=True)
 
+    # Before any other traffic, so that CPU time is the gateway idling.
+    spin_cpu = spin_check(gw_a, cases)
+    print("stress: spin check: %.3f s of CPU in 2 s with the catalogue's "
+          "connections open" % spin_cpu, flush=True)
+
     stop = threading.Event()
     mon = threading.Thread(target=monitor, args=(gws, stop), daemon=True)
     mon.start()
@@ -1085,6 +1123,7 @@ def main():
                 g.name, rc))
         report["gateways"][g.name] = info
     report["gateway_restarts"] = restarts
+    report["spin_check_cpu_s_per_2s"] = round(spin_cpu, 3)
     report["big_bodies_rss_kib"] = big_rss
     report["violations"] = STATS.violations
     report["seconds"] = round(time.monotonic() - t_start, 1)
