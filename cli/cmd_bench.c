@@ -1561,7 +1561,7 @@ int hf_cmd_bench(int argc, char **argv)
 
     rc = parse_args(argc, argv, &cfg);
     if (rc == 1)
-        return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+        return fflush(stdout) == 0 || errno == EPIPE ? 0 : 1;
     if (rc != 0)
         return 2;
 
@@ -1630,7 +1630,8 @@ int hf_cmd_bench(int argc, char **argv)
         fprintf(stderr, "hframe: bench: %llu errors; first: %s\n",
                 (unsigned long long)res.failed, res.first_error);
     rc = res.failed > 0 ? 1 : 0;
-    if (fflush(stdout) != 0 || ferror(stdout)) {
+    /* A reader that went away (| head) ends us quietly. */
+    if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE) {
         fprintf(stderr, "hframe: bench: write error: %s\n",
                 strerror(errno));
         rc = 1;
