@@ -18,7 +18,6 @@ set -eu
 mode=$1 build=$2
 shift 2
 MAKE=${MAKE:-make}
-top=$(pwd)
 
 # Install Debian packages that are missing (no-op when present).
 need_pkgs() {

@@ -44,7 +44,7 @@ static int is_syntax_error(hf_status st)
 /* jansson rejected valid JSON because of its own numeric range. */
 static int jansson_limit(const json_error_t *err)
 {
-    return strstr(err->text, "too big integer") != NULL ||
+    return strstr(err->text, "too big") != NULL ||
            strstr(err->text, "NUL byte in object key") != NULL ||
            strstr(err->text, "real number overflow") != NULL;
 }

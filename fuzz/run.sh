@@ -93,7 +93,7 @@ for h in "$@"; do
             sed -n 's/.* ft: \([0-9]*\).*/\1/p' |
             awk '$1 > m { m = $1 } END { print m + 0 }')
     fi
-    size=$(ls "$corpus" | wc -l)
+    size=$(find "$corpus" -type f | wc -l)
     ls "$crashdir" > "$logs/crashes.after"
     new=$(comm -13 "$logs/crashes.before" "$logs/crashes.after" |
         grep -v '\.txt$' || true)
