@@ -2,18 +2,20 @@
 """stress.py - `make stress`: attack running gateways on loopback while
 healthy clients keep working, and check that nothing breaks.
 
-Two gateways run for the whole suite:
+Three gateways run for the whole suite:
   A  the main target: --max-conns 900, --max-header 32768, short
      timeouts (request 3 s, idle 6 s, write 3 s, drain 1 s) so every
      defence shows within seconds;
   B  the same with `ulimit -n 256` and no practical connection cap, for
-     the flood beyond the fd limit (EMFILE).
-Healthy clients hold persistent connections to both and check every
-answer byte for byte. Attacks: the catalogue of malformed inputs (each
-with its documented answer), slowloris, idle connections, clients that
-never read, floods beyond the connection cap and beyond the fd limit,
-and the error-frame-then-shutdown behaviour. The attacks repeat until
---seconds have passed (each at least once).
+     the flood beyond the fd limit (EMFILE);
+  C  the same with `ulimit -n 4096`, for the flood beyond FD_SETSIZE.
+Healthy clients hold persistent connections to each and check every
+answer byte for byte. Attacks: a spin check, the catalogue of malformed
+inputs (each with its documented answer), slowloris, idle connections,
+clients that never read, stalled 16 MiB bodies, floods beyond the
+connection cap, the fd limit and FD_SETSIZE, and the
+error-frame-then-shutdown behaviour. The attacks repeat until --seconds
+have passed (each at least once).
 
 Violations (exit 1): a healthy request failing, a gateway exiting or
 restarting, a catalogue answer other than the documented one, a hang, a
@@ -46,6 +48,9 @@ DRAIN_TIMEOUT = 1.0
 MAX_CONNS_A = 900
 MAX_HEADER_A = 32768
 FD_LIMIT_B = 256
+# Gateway C may open 4096 descriptors, beyond what select() can watch.
+FD_LIMIT_C = 4096
+FD_SETSIZE = 1024
 # Slack on every timing check: the gateway's timers, our polling, and a
 # busy 2-core machine. Under valgrind the gateway runs some 30 times
 # slower, so main() raises it.
@@ -825,6 +830,23 @@ def attack_never_read(gw, n):
         s.close()
 
 
+def attack_fdsetsize_flood(gw, n):
+    """n connections against a gateway allowed more descriptors than
+    FD_SETSIZE: those it cannot watch are closed at once, it keeps
+    serving, and serves new clients once they are gone."""
+    socks = open_many(gw.port, n)
+    STATS.attack("fdsetsize-flood", len(socks))
+    time.sleep(1.5)
+    open_now = sum(1 for s in socks if not closed_by_peer(s))
+    if open_now >= FD_SETSIZE:
+        STATS.violation("FD_SETSIZE flood: %d connections open on one "
+                        "select() loop" % open_now)
+    for s in socks:
+        s.close()
+    if not gw.alive():
+        STATS.violation("FD_SETSIZE flood: gateway %s exited" % gw.name)
+
+
 def attack_big_bodies(gw, n):
     """n connections each sending a text/json frame announcing 16 MiB and
     stalling one byte short: the gateway holds each body (text/json
@@ -1009,6 +1031,8 @@ def main():
     if not a.valgrind:
         gws.append(Gateway("B", gw_bin, a.build, ["--max-conns", "4000"],
                            nofile=FD_LIMIT_B))
+        gws.append(Gateway("C", gw_bin, a.build, ["--max-conns", "4000"],
+                           nofile=FD_LIMIT_C))
     for g in gws:
         print("stress: gateway %s pid %d port %d, %d fds, %d KiB: %s" % (
             g.name, g.pid, g.port, g.fd_base, g.rss_base, " ".join(g.args)),
@@ -1056,6 +1080,7 @@ def main():
             guarded(attack_idle, gw_a, 200),
             guarded(attack_never_read, gw_a, 20),
             guarded(attack_fd_flood, gws[1], 600),
+            guarded(attack_fdsetsize_flood, gws[2], 1200),
         ]
         for t in threads:
             t.start()
