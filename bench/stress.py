@@ -31,6 +31,7 @@ import json
 import os
 import resource
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -847,6 +848,28 @@ def attack_fdsetsize_flood(gw, n):
         STATS.violation("FD_SETSIZE flood: gateway %s exited" % gw.name)
 
 
+def write_index(path, good):
+    """The index file: the built-in entries, or a file that fails to
+    parse (the gateway must keep the index it has)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(json.dumps(INDEX, ensure_ascii=False) if good
+                else '{"morpheus": "half a file')
+    os.replace(tmp, path)
+
+
+def attack_reload(gw, path, n):
+    """n SIGHUP reloads while healthy clients run, every other one with
+    a broken file: answers never change, connections never drop."""
+    for i in range(n):
+        write_index(path, i % 2 == 0)
+        os.kill(gw.pid, signal.SIGHUP)
+        STATS.attack("reload")
+        time.sleep(0.2)
+    write_index(path, True)
+    os.kill(gw.pid, signal.SIGHUP)
+
+
 def attack_big_bodies(gw, n):
     """n connections each sending a text/json frame announcing 16 MiB and
     stalling one byte short: the gateway holds each body (text/json
@@ -1024,8 +1047,10 @@ def main():
         len(cases), "valgrind memcheck" if a.valgrind
         else "%.0f s" % a.seconds), flush=True)
 
+    index_path = os.path.join(a.build, "stress-index.json")
+    write_index(index_path, True)
     extra_a = ["--max-conns", str(MAX_CONNS_A), "--max-header",
-               str(MAX_HEADER_A)]
+               str(MAX_HEADER_A), "--index", index_path]
     gw_a = Gateway("A", gw_bin, a.build, extra_a, valgrind=a.valgrind)
     gws = [gw_a]
     if not a.valgrind:
@@ -1066,6 +1091,7 @@ def main():
                 guarded(attack_slowloris, gw_a, 50, 5),
                 guarded(attack_idle, gw_a, 20),
                 guarded(attack_never_read, gw_a, 4),
+                guarded(attack_reload, gw_a, index_path, 6),
             ]
             for t in threads:
                 t.start()
@@ -1081,6 +1107,7 @@ def main():
             guarded(attack_never_read, gw_a, 20),
             guarded(attack_fd_flood, gws[1], 600),
             guarded(attack_fdsetsize_flood, gws[2], 1200),
+            guarded(attack_reload, gw_a, index_path, 20),
         ]
         for t in threads:
             t.start()
