@@ -12,8 +12,17 @@ T=$(mktemp -d)
 pids=""
 fails=0
 
+# Servers get SIGTERM, then SIGKILL if still there after 10 s (a
+# sanitizer build can linger at exit), so the test never hangs.
 cleanup() {
     for p in $pids; do kill "$p" 2>/dev/null; done
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        alive=0
+        for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" -eq 0 ] && break
+        sleep 0.5
+    done
+    for p in $pids; do kill -9 "$p" 2>/dev/null; done
     for p in $pids; do wait "$p" 2>/dev/null; done
     rm -rf "$T"
 }
@@ -29,7 +38,7 @@ fail() {
 expect() {
     want=$1 desc=$2
     shift 2
-    timeout 60 "$@" >"$T/out" 2>"$T/err"
+    timeout -k 5 60 "$@" >"$T/out" 2>"$T/err"
     got=$?
     if [ "$got" -ne "$want" ]; then
         fail "$desc: exit $got, expected $want"
