@@ -38,7 +38,7 @@ fail() {
 expect() {
     want=$1 desc=$2
     shift 2
-    timeout -k 5 60 "$@" >"$T/out" 2>"$T/err"
+    timeout --foreground -k 5 60 "$@" >"$T/out" 2>"$T/err"
     got=$?
     if [ "$got" -ne "$want" ]; then
         fail "$desc: exit $got, expected $want"

@@ -48,7 +48,7 @@ show() {
 # run COMMAND...: under a timeout; stdout in $T/out, stderr in $T/err,
 # status in $rc. Input comes from the caller's redirection.
 run() {
-    timeout 30 "$@" >"$T/out" 2>"$T/err"
+    timeout --foreground -k 5 30 "$@" >"$T/out" 2>"$T/err"
     rc=$?
 }
 
@@ -158,8 +158,8 @@ expect 0 "encode --lines 10000" "$HFRAME" encode --lines <"$T/seq" &&
     cp "$T/out" "$T/10k.bin"
 expect 0 "decode --content 10000" "$HFRAME" decode --content <"$T/10k.bin" &&
     same "10,000 frames through --lines and --content" "$T/out" "$T/seq.joined"
-timeout 30 "$HFRAME" encode --lines <"$T/seq" |
-    timeout 30 "$HFRAME" decode --content >"$T/piped"
+timeout --foreground -k 5 30 "$HFRAME" encode --lines <"$T/seq" |
+    timeout --foreground -k 5 30 "$HFRAME" decode --content >"$T/piped"
 same "encode --lines | decode --content" "$T/piped" "$T/seq.joined"
 expect 0 "validate 10000" "$HFRAME" validate <"$T/10k.bin"
 case $(cat "$T/out") in
@@ -179,7 +179,7 @@ printf '{"a":1}\n[2,3]\n' | expect 0 "encode --lines --json" \
 # Output per frame: the first frame's header comes out while the input
 # is still open.
 (cat "$G/request-search.bin"; sleep 3; cat "$G/request-binary.bin") |
-    timeout 30 "$HFRAME" decode --header >"$T/early" &
+    timeout --foreground -k 5 30 "$HFRAME" decode --header >"$T/early" &
 early=$!
 i=0
 while [ "$i" -lt 20 ] && [ ! -s "$T/early" ]; do
@@ -191,7 +191,7 @@ wait "$early"
 
 # One byte per write: the decoder gathers split headers.
 dd if="$G/tutorial.bin" bs=1 status=none |
-    timeout 30 "$HFRAME" decode >"$T/dd.out"
+    timeout --foreground -k 5 30 "$HFRAME" decode >"$T/dd.out"
 same "decode of a stream written byte by byte" "$T/dd.out" "$G/tutorial.ndjson"
 expect_err 1 "hframe: read error: Is a directory" "read error" \
     "$HFRAME" validate <"$G"
@@ -232,8 +232,8 @@ grep -q '^progress ok$' "$T/pty.out" && ok || fail "validate progress: $(cat "$T
 
 # encode --json across tiny reads: escapes and surrogate pairs split.
 printf '%s' '{"k\u00e9y": ["\ud83d\ude00", 1.0e-3, "\\"]}' >"$T/j"
-dd if="$T/j" bs=1 status=none | timeout 30 "$HFRAME" encode --json |
-    timeout 30 "$HFRAME" decode --content >"$T/j.out"
+dd if="$T/j" bs=1 status=none | timeout --foreground -k 5 30 "$HFRAME" encode --json |
+    timeout --foreground -k 5 30 "$HFRAME" decode --content >"$T/j.out"
 printf '{"k\303\251y": ["\360\237\230\200", 1.0e-3, "\\\\"]}' >"$T/want"
 same "encode --json byte by byte" "$T/j.out" "$T/want"
 printf '%s' '["\ud83d x"]' >"$T/j"
@@ -244,8 +244,8 @@ expect_err 1 'hframe: not one JSON value: offset 2: \u escape is a lone surrogat
 # ------------------------------------------------------------ NDJSON
 # decode --ndjson | encode --ndjson reproduces canonical streams.
 roundtrip() {
-    timeout 30 "$HFRAME" decode <"$2" >"$T/rt.ndjson" &&
-        timeout 30 "$HFRAME" encode --ndjson <"$T/rt.ndjson" >"$T/rt.bin"
+    timeout --foreground -k 5 30 "$HFRAME" decode <"$2" >"$T/rt.ndjson" &&
+        timeout --foreground -k 5 30 "$HFRAME" encode --ndjson <"$T/rt.ndjson" >"$T/rt.bin"
     same "NDJSON round trip: $1" "$T/rt.bin" "$2"
 }
 roundtrip "tutorial" "$G/tutorial.bin"
@@ -260,8 +260,8 @@ roundtrip "all byte values and text" "$T/mixed.bin"
 "$HFRAME" decode <"$T/text.bin" | grep -q '"text": "tab\\there \\"q\\" \\\\ \\u0001\\u001f' &&
     ok || fail "decode: text record of escapes"
 # Non-canonical input comes out canonical (see NDJSON RECORDS in hframe(1)).
-timeout 30 "$HFRAME" decode <"$G/noncanonical.bin" |
-    timeout 30 "$HFRAME" encode --ndjson >"$T/canon.bin"
+timeout --foreground -k 5 30 "$HFRAME" decode <"$G/noncanonical.bin" |
+    timeout --foreground -k 5 30 "$HFRAME" encode --ndjson >"$T/canon.bin"
 same "non-canonical header re-written" "$T/canon.bin" "$G/noncanonical.canon.bin"
 # A compact header that only fits because it is compact cannot be
 # re-encoded: its canonical form is longer than 65535 bytes.
@@ -280,8 +280,8 @@ expect 0 "decode a compact 64 KiB header" "$HFRAME" decode <"$T/compact.bin" &&
 for k in 1 2 3 4 5 6; do
     head -c "$k" /dev/zero >"$T/k"
     "$HFRAME" encode --max-content "$k" <"$T/k" >"$T/k.bin"
-    timeout 30 "$HFRAME" decode --max-content "$k" <"$T/k.bin" |
-        timeout 30 "$HFRAME" encode --ndjson --max-content "$k" >"$T/k.rt"
+    timeout --foreground -k 5 30 "$HFRAME" decode --max-content "$k" <"$T/k.bin" |
+        timeout --foreground -k 5 30 "$HFRAME" encode --ndjson --max-content "$k" >"$T/k.rt"
     same "NDJSON round trip at --max-content $k" "$T/k.rt" "$T/k.bin"
 done
 # decode keeps the frame's key order; encode writes the canonical one.
@@ -487,15 +487,15 @@ fi
 
 # ------------------------------------------------------------ stdout
 # A reader that goes away ends the writer quietly, status 0.
-{ timeout 30 "$HFRAME" decode <"$T/10k.bin" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
+{ timeout --foreground -k 5 30 "$HFRAME" decode <"$T/10k.bin" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
     head -c 1 >/dev/null
 [ "$(cat "$T/pipe.rc")" = 0 ] && [ ! -s "$T/pipe.err" ] && ok ||
     fail "decode | head -c 1: status $(cat "$T/pipe.rc"), stderr: $(cat "$T/pipe.err")"
-{ timeout 30 "$HFRAME" encode --lines <"$T/seq" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
+{ timeout --foreground -k 5 30 "$HFRAME" encode --lines <"$T/seq" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
     head -c 1 >/dev/null
 [ "$(cat "$T/pipe.rc")" = 0 ] && [ ! -s "$T/pipe.err" ] && ok ||
     fail "encode --lines | head -c 1: status $(cat "$T/pipe.rc"), stderr: $(cat "$T/pipe.err")"
-{ timeout 30 "$HFRAME" decode --content <"$T/10k.bin" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
+{ timeout --foreground -k 5 30 "$HFRAME" decode --content <"$T/10k.bin" 2>"$T/pipe.err"; echo $? >"$T/pipe.rc"; } |
     head -c 1 >/dev/null
 [ "$(cat "$T/pipe.rc")" = 0 ] && [ ! -s "$T/pipe.err" ] && ok ||
     fail "decode --content | head -c 1: status $(cat "$T/pipe.rc")"
@@ -506,7 +506,7 @@ if [ -w /dev/full ]; then
         "encode" "encode --ndjson" "--help" "encode --help"; do
         if [ "$args" = "encode --ndjson" ]; then in=$G/tutorial.ndjson; else in=$G/tutorial.bin; fi
         # shellcheck disable=SC2086
-        timeout 30 "$HFRAME" $args <"$in" >/dev/full 2>"$T/full.err"
+        timeout --foreground -k 5 30 "$HFRAME" $args <"$in" >/dev/full 2>"$T/full.err"
         frc=$?
         [ "$frc" = 1 ] && [ "$(cat "$T/full.err")" = "$full_err" ] && ok ||
             fail "$args >/dev/full: status $frc, stderr: $(cat "$T/full.err")"
@@ -601,7 +601,7 @@ start_peer backlog 1 &&
 GW=$HF_BUILD/hframe-gateway
 if [ -x "$GW" ]; then
     rm -f "$T/gw.port"
-    timeout 60 "$GW" --port-file "$T/gw.port" 127.0.0.1 0 >"$T/gw.log" 2>&1 &
+    timeout --foreground -k 5 60 "$GW" --port-file "$T/gw.port" 127.0.0.1 0 >"$T/gw.log" 2>&1 &
     pids="$pids $!"
     i=0
     while [ "$i" -lt 100 ] && [ ! -s "$T/gw.port" ]; do
@@ -663,7 +663,7 @@ for cmd in "$T/ex"/*.cmd; do
     n=$((n + 1))
     want=${cmd%.cmd}.want
     line=$(sed "s/ 65432 / $PORT /" "$cmd")
-    (cd "$T/exwork" && PATH=$HF_BUILD:$PATH timeout 30 sh -c "$line") >"$T/ex.got" 2>&1
+    (cd "$T/exwork" && PATH=$HF_BUILD:$PATH timeout --foreground -k 5 30 sh -c "$line") >"$T/ex.got" 2>&1
     # Compared as the shell sees text: a missing last newline is fine.
     if [ "$(cat "$T/ex.got")" = "$(cat "$want")" ]; then ok; else
         fail "man page example: $line"

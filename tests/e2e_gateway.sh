@@ -95,7 +95,7 @@ stop() {
 client() {
     label=$1
     shift
-    if timeout 180 python3 "$CLIENT" "$GW_PORT" "$@" \
+    if timeout --foreground -k 5 180 python3 "$CLIENT" "$GW_PORT" "$@" \
         >"$TMP/client.out" 2>&1; then
         ok "$label"
     else
@@ -255,7 +255,7 @@ fi
 
 # ------------------------------------------------------------ SIGTERM
 if start drain --drain-timeout 5; then
-    timeout 30 python3 "$CLIENT" "$GW_PORT" hold 1 >"$TMP/hold.out" 2>&1 &
+    timeout --foreground -k 5 30 python3 "$CLIENT" "$GW_PORT" hold 1 >"$TMP/hold.out" 2>&1 &
     hold=$!
     i=0
     while ! grep -q ready "$TMP/hold.out" 2>/dev/null && [ "$i" -lt 50 ]; do
@@ -284,7 +284,7 @@ then
     before=$(children "$GW_PID" | sort | tr '\n' ' ')
     set -- $before
     if [ $# -eq 2 ]; then ok "two workers"; else fail "two workers ($before)"; fi
-    timeout 120 python3 "$CLIENT" "$GW_PORT" concurrent 16 200 1 \
+    timeout --foreground -k 5 120 python3 "$CLIENT" "$GW_PORT" concurrent 16 200 1 \
         >"$TMP/load.out" 2>&1 &
     load=$!
     sleep 0.5
