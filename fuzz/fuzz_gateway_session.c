@@ -3,15 +3,19 @@
  * machine (gateway/gw_conn.h) driven by fuzzed client bytes, chunk sizes,
  * clock steps, partial sends, EOF, shutdown and drain.
  *
- * Input: one limits byte (fz_limits_from_byte), one output-cap byte, one
- * byte k (mod 33), k step bytes, then the client's bytes. Each step byte
- * is an operation (low 2 bits) and an amount (high 6 bits):
+ * Input: one limits byte (fz_limits_from_byte; 0xff: invalid limits,
+ * which gw_conn_init must refuse), one output-cap byte, one byte whose
+ * value mod 33 is the number k of step bytes and whose value / 33 picks
+ * the timeouts (some disabled), k step bytes, then the client's bytes.
+ * Each step byte is an operation (low 2 bits) and an amount (high 6
+ * bits):
  *   0  offer the next 1 + 4 * amount client bytes (what the connection
  *      does not consume is offered again later: backpressure);
  *   1  send 1 + 64 * amount bytes of pending output;
  *   2  advance the clock by amount * 100 ms and tick when due;
- *   3  amount % 4: 0 EOF, 1 server shutdown, 2 drain (in LINGER),
- *      3 send all output.
+ *   3  amount % 8: 0 EOF, 1 server shutdown, 2 drain (in LINGER),
+ *      3 send all output, 4 abort (socket error), 5 tick now, 6 jump
+ *      to the deadline and tick, 7 nothing.
  * After the steps the rest of the client bytes are offered, output is
  * sent, EOF given and the clock run until the connection closes (bounded).
  *
@@ -140,7 +144,9 @@ static void advance(session *s, gw_time dt)
 
 static void special(session *s, unsigned amount)
 {
-    switch (amount % 4) {
+    gw_time due;
+
+    switch (amount % 8) {
     case 0:
         gw_conn_eof(&s->c, s->now);
         break;
@@ -152,16 +158,56 @@ static void special(session *s, unsigned amount)
             gw_conn_pending(&s->c) == 0)
             gw_conn_drain(&s->c, s->now);
         break;
-    default:
+    case 3:
         send_out(s, SIZE_MAX);
         break;
+    case 4:
+        gw_conn_abort(&s->c, GW_CLOSE_IO);
+        FZ_CHECK(gw_conn_state(&s->c) == GW_CONN_CLOSED);
+        FZ_CHECK(gw_conn_reason(&s->c) == GW_CLOSE_IO);
+        break;
+    case 5:
+        (void)gw_conn_tick(&s->c, s->now);
+        break;
+    case 6:
+        due = gw_conn_deadline(&s->c);
+        if (due != GW_TIME_NEVER && due > s->now)
+            s->now = due;
+        (void)gw_conn_tick(&s->c, s->now);
+        break;
+    default:
+        break;
     }
+}
+
+/* What the connection says of itself is consistent. */
+static void check_state(const session *s)
+{
+    gw_conn_state_t st;
+    const char *name;
+
+    st = gw_conn_state(&s->c);
+    FZ_CHECK(st <= GW_CONN_CLOSED);
+    if (gw_conn_want_write(&s->c))
+        FZ_CHECK(gw_conn_pending(&s->c) > 0 && st != GW_CONN_CLOSED &&
+                 st != GW_CONN_DRAINING);
+    if (st == GW_CONN_CLOSED) {
+        FZ_CHECK(gw_conn_deadline(&s->c) == GW_TIME_NEVER);
+        FZ_CHECK(!gw_conn_want_read(&s->c));
+    }
+    if (st != GW_CONN_OPEN)
+        FZ_CHECK(gw_conn_reason(&s->c) != GW_CLOSE_NONE ||
+                 st == GW_CONN_CLOSING);
+    FZ_CHECK(gw_conn_reason(&s->c) < GW_CLOSE_REASON_COUNT);
+    name = gw_close_reason_name(gw_conn_reason(&s->c));
+    FZ_CHECK(name != NULL && name[0] != '\0');
 }
 
 static void step(session *s, uint8_t b)
 {
     unsigned amount = b >> 2;
 
+    check_state(s);
     if (gw_conn_state(&s->c) == GW_CONN_CLOSED)
         return;
     switch (b & 3) {
@@ -363,6 +409,18 @@ static uint64_t count_requests(const session *s)
     return frames;
 }
 
+/* Timeout profiles (request, idle, write, drain), in ms; 0: disabled. */
+static const int timeouts[8][4] = {
+    { 2000, 5000, 3000, 1000 },
+    { 0, 0, 0, 0 },
+    { 0, 500, 0, 0 },
+    { 500, 0, 500, 500 },
+    { 100, 100, 100, 100 },
+    { 300, 0, 200, 0 },
+    { 600, 0, 400, 0 },
+    { 900, 0, 600, 0 }
+};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static gw_index *idx;
@@ -373,7 +431,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *steps;
     size_t k;
     size_t i;
+    uint8_t lim_byte;
     uint8_t cap;
+    uint8_t kb;
 
     /* Made once: the index is read-only, the sent buffer is large. */
     if (idx == NULL) {
@@ -385,29 +445,39 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(s != NULL);
     rd.p = data;
     rd.len = size;
-    fz_limits_from_byte(&s->cfg.limits, fz_take_u8(&rd));
+    lim_byte = fz_take_u8(&rd);
+    fz_limits_from_byte(&s->cfg.limits, lim_byte);
     fz_alloc_init(&a, SIZE_MAX);
     s->cfg.limits.alloc = &a.hooks;
     cap = fz_take_u8(&rd);
     s->cfg.max_output = cap == 0 ? GW_OUTPUT_DEFAULT : (size_t)cap * 16;
-    s->cfg.request_timeout = 2000 * MS;
-    s->cfg.idle_timeout = 5000 * MS;
-    s->cfg.write_timeout = 3000 * MS;
-    s->cfg.drain_timeout = 1000 * MS;
+    kb = fz_take_u8(&rd);
+    s->cfg.request_timeout = timeouts[kb / (STEPS_MAX + 1)][0] * MS;
+    s->cfg.idle_timeout = timeouts[kb / (STEPS_MAX + 1)][1] * MS;
+    s->cfg.write_timeout = timeouts[kb / (STEPS_MAX + 1)][2] * MS;
+    s->cfg.drain_timeout = timeouts[kb / (STEPS_MAX + 1)][3] * MS;
     s->cfg.index = idx;
     s->cfg.on_request = on_request;
-    k = fz_take_u8(&rd) % (STEPS_MAX + 1);
+    k = kb % (STEPS_MAX + 1);
     k = fz_take_bytes(&rd, k, &steps);
 
     s->in = fz_dup(rd.p, rd.len);
     s->in_len = rd.len;
     s->sent = sent;
     s->now = 1000 * MS;
+    if (lim_byte == 0xff) {
+        s->cfg.limits.max_header = HF_HEADER_MIN - 1;
+        FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == -1);
+        free((void *)s->in);
+        free(s);
+        return 0;
+    }
     FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == 0);
 
     for (i = 0; i < k; i++)
         step(s, steps[i]);
     wind_down(s);
+    check_state(s);
 
     FZ_CHECK(s->sent_len + gw_conn_pending(&s->c) == s->queued);
     FZ_CHECK(check_sent(s) <= s->answers);
