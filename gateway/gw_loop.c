@@ -22,6 +22,9 @@
  * cannot hold the loop. */
 #define SETTLE_ROUNDS 8
 
+/* Full reads per readiness event (see do_read). */
+#define READ_ROUNDS 8
+
 typedef struct client {
     int fd;
     int dead;               /* close after this pass */
@@ -309,7 +312,9 @@ static int transient(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-static void do_read(client *c, gw_time now)
+/* One recv() into the client's buffer; 1 when a full buffer was read and
+ * all of it consumed, so that reading again may pay off. */
+static int read_once(client *c, gw_time now)
 {
     ssize_t n = recv(c->fd, c->in, sizeof c->in, 0);
 
@@ -318,7 +323,10 @@ static void do_read(client *c, gw_time now)
         c->in_off = 0;
         c->in_len = (size_t)n;
         feed(c, now);
-    } else if (n == 0) {
+        return (size_t)n == sizeof c->in && c->in_len == 0 &&
+               gw_conn_want_read(&c->conn);
+    }
+    if (n == 0) {
         c->in_off = 0;
         c->in_len = 0;
         gw_conn_eof(&c->conn, now);
@@ -326,6 +334,19 @@ static void do_read(client *c, gw_time now)
         gw_log(GW_LOG_DEBUG, "recv peer=%s: %s", c->peer, strerror(errno));
         gw_conn_abort(&c->conn, GW_CLOSE_IO);
     }
+    return 0;
+}
+
+/* A large request moves in up to READ_ROUNDS full buffers per select()
+ * pass instead of one, which saves a select() per 16 KiB; the bound
+ * keeps one fast sender from holding the loop. */
+static void do_read(client *c, gw_time now)
+{
+    int round;
+
+    for (round = 0; round < READ_ROUNDS; round++)
+        if (!read_once(c, now))
+            return;
 }
 
 static void do_write(client *c, gw_time now)
