@@ -269,6 +269,7 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
     yajl_status ys;
     gw_index_status st;
     size_t bad;
+    int finishing = 0;
 
     *out = NULL;
     if (err != NULL) {
@@ -296,16 +297,22 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
         return GW_INDEX_E_NOMEM;
     }
     ys = yajl_parse(ld.yh, buf, len);
-    if (ys == yajl_status_ok)
+    if (ys == yajl_status_ok) {
+        /* yajl_complete_parse reads a buffer of its own: its offsets no
+         * longer count in buf, whose every byte has been read by then. */
+        finishing = 1;
         ys = yajl_complete_parse(ld.yh);
+    }
     if (ys == yajl_status_client_canceled) {
         st = ld.st;
-        set_err(err, st, ld.st_offset, "%s", ld.st_detail);
+        set_err(err, st, finishing ? len : ld.st_offset, "%s",
+                ld.st_detail);
     } else if (ys != yajl_status_ok) {
         unsigned char *msg = yajl_get_error(ld.yh, 0, buf, len);
 
         st = GW_INDEX_E_JSON;
-        set_err(err, st, yajl_get_bytes_consumed(ld.yh), "invalid JSON");
+        set_err(err, st, finishing ? len : yajl_get_bytes_consumed(ld.yh),
+                "invalid JSON");
         if (msg != NULL && err != NULL)
             printable(err->detail, sizeof err->detail, msg);
         if (msg != NULL)

@@ -181,8 +181,11 @@ static const index_vec index_vecs[] = {
     { "{\"\": \"\"}", GW_INDEX_OK, 1, (size_t)-1 },
     { "{\"caf\\u00e9\": \"x\", \"b\": \"\\\"q\\\"\"}", GW_INDEX_OK, 2,
       (size_t)-1 },
-    { "", GW_INDEX_E_JSON, 0, (size_t)-1 },
-    { "{", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "", GW_INDEX_E_JSON, 0, 0 },
+    { "{", GW_INDEX_E_JSON, 0, 1 },
+    /* A file that ends too early: the error stands at its end. */
+    { "{\"morpheus\": \"half a file", GW_INDEX_E_JSON, 0, 25 },
+    { "{\"a\": \"b\"", GW_INDEX_E_JSON, 0, 9 },
     { "{\"a\": \"b\",}", GW_INDEX_E_JSON, 0, (size_t)-1 },
     { "{} {}", GW_INDEX_E_JSON, 0, (size_t)-1 },
     { "{\"a\": \"\xff\"}", GW_INDEX_E_JSON, 0, (size_t)-1 },
