@@ -486,9 +486,9 @@ def catalogue():
     # Content-level errors: error frame, connection stays open.
     for name, content, code in [
             ("text/json {}", b"{}", "bad-action"),
-            ("text/json []", b"[]", "not-object"),
-            ("text/json null", b"null", "not-object"),
-            ("text/json list", b'["search", "morpheus"]', "not-object"),
+            ("text/json []", b"[]", "content-not-object"),
+            ("text/json null", b"null", "content-not-object"),
+            ("text/json list", b'["search", "morpheus"]', "content-not-object"),
             ("text/json not JSON", b"search morpheus", "invalid-json"),
             ("text/json truncated JSON", b'{"action": "sea', "invalid-json"),
             ("text/json invalid UTF-8", b'{"action": "\xff"}',
@@ -500,7 +500,7 @@ def catalogue():
             ("text/json value null", b'{"action": "search", "value": null}',
              "bad-value"),
             ("text/json 10,000-deep content", b"[" * 10000 + b"]" * 10000,
-             "not-object"),
+             "content-not-object"),
             ("text/json content-length 0", b"", "invalid-json"),
     ]:
         data = hdr(std_header(len(content))) + content

@@ -39,7 +39,7 @@ typedef struct req_parse {
 } req_parse;
 
 static const char *const req_names[GW_REQ_STATUS_COUNT] = {
-    "ok", "invalid-json", "not-object", "bad-action", "bad-value",
+    "ok", "invalid-json", "content-not-object", "bad-action", "bad-value",
     "bad-encoding", "bad-response"
 };
 

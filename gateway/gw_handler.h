@@ -51,7 +51,7 @@ typedef enum gw_kind {
 typedef enum gw_req_status {
     GW_REQ_OK = 0,
     GW_REQ_E_JSON,          /* "invalid-json" */
-    GW_REQ_E_NOT_OBJECT,    /* "not-object" */
+    GW_REQ_E_NOT_OBJECT,    /* "content-not-object" */
     GW_REQ_E_ACTION,        /* "bad-action": missing or not a string */
     GW_REQ_E_VALUE,         /* "bad-value": missing or not a string */
     GW_REQ_E_ENCODING,      /* "bad-encoding": not utf-8 */

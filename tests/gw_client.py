@@ -306,7 +306,7 @@ def bad_inputs():
          "trailing-data", True),
         ("content not json", frame(good, b"{x"), "invalid-json", False),
         ("content not object", frame(header("text/json", "utf-8", 2), b"[]"),
-         "not-object", False),
+         "content-not-object", False),
         ("action missing", req_json({"value": "ring"}), "bad-action", False),
         ("value not string", req_json({"action": "search", "value": 1}),
          "bad-value", False),
