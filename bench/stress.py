@@ -872,9 +872,10 @@ def attack_reload(gw, path, n):
 
 def attack_big_bodies(gw, n):
     """n connections each sending a text/json frame announcing 16 MiB and
-    stalling one byte short: the gateway holds each body (text/json
-    content is buffered whole, up to --max-content) until the request
-    timeout closes the connection. Reports the RSS this costs."""
+    stalling one byte short: the gateway refuses such a body at its
+    header (json-too-long, above --max-json) and discards it as it comes
+    instead of buffering it, until the request timeout closes the
+    connection. Reports the RSS this costs."""
     size = 16 * 1024 * 1024
     head = hdr(std_header(size))
     chunk = b" " * 65536

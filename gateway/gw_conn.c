@@ -90,7 +90,7 @@ int gw_conn_want_write(const gw_conn *c)
 
 int gw_conn_in_request(const gw_conn *c)
 {
-    return c->frame_started && !c->answered;
+    return c->frame_started && (!c->answered || c->skipping);
 }
 
 void gw_conn_abort(gw_conn *c, gw_close_reason why)
@@ -151,6 +151,25 @@ static void answer(gw_conn *c, const unsigned char *content, size_t len,
     }
 }
 
+/* A well-formed request the gateway will not serve: one error frame; the
+ * rest of the frame is skipped and the connection stays open. */
+static void refuse(gw_conn *c, gw_req_status st, gw_time now)
+{
+    const hf_header *h = hf_decoder_header(&c->dec);
+    size_t before = gw_buf_pending(&c->out);
+    gw_reply r;
+
+    if (gw_handle_bad_request(st, &c->out, &r) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    output_added(c, before, now);
+    report(c, &r, HF_PREFIX_LEN + (uint64_t)h->header_len +
+                  h->content_length, now);
+    c->answered = 1;
+    c->skipping = c->content_len > 0;
+}
+
 /* The stream is broken: queue one error frame, then linger and close. */
 static void frame_error(gw_conn *c, gw_conn_state_t next, gw_time now)
 {
@@ -167,6 +186,11 @@ static void frame_error(gw_conn *c, gw_conn_state_t next, gw_time now)
     c->answered = 1;
     c->state = next;
     c->reason = GW_CLOSE_FRAME_ERROR;
+}
+
+static uint64_t max_json(const gw_conn_config *cfg)
+{
+    return cfg->max_json > 0 ? cfg->max_json : cfg->limits.max_content;
 }
 
 static void on_header(gw_conn *c, gw_time now)
@@ -189,7 +213,9 @@ static void on_header(gw_conn *c, gw_time now)
                                                : sizeof c->ctype;
     memcpy(c->ctype, h->content_type.ptr, n);
     c->ctype_len = n;
-    if (c->content_len == 0)
+    if (c->is_json && c->content_len > max_json(c->cfg))
+        refuse(c, GW_REQ_E_TOO_LONG, now);
+    else if (c->content_len == 0)
         answer(c, NULL, 0, now);
 }
 
@@ -227,6 +253,7 @@ static void on_frame_end(gw_conn *c, gw_time now)
     if (!c->answered && c->have_header)
         answer(c, gw_buf_peek(&c->body), gw_buf_pending(&c->body), now);
     c->answered = 0;
+    c->skipping = 0;
     c->frame_started = 0;
     c->have_header = 0;
     gw_buf_clear(&c->body);

@@ -30,8 +30,9 @@
  *   - Bytes given to gw_conn_input are read during the call only; content
  *     that arrives whole in one call is answered straight from them (no
  *     copy), content split across calls is copied into the connection's
- *     body buffer (text/json: up to max_content bytes; other types: only
- *     the first GW_BINARY_QUOTE bytes are kept).
+ *     body buffer (text/json: up to max_json bytes, longer JSON content
+ *     is refused at its header and skipped; other types: only the first
+ *     GW_BINARY_QUOTE bytes are kept).
  *   - The output buffer belongs to the connection; the pointer from
  *     gw_conn_output lives until the next call on the connection.
  *   - gw_request_info passed to the on_request callback lives during the
@@ -55,6 +56,11 @@ typedef int64_t gw_time;            /* microseconds, caller's clock */
  * pipelined answers while bounding what a client that does not read can
  * make us hold (at most this plus one answer). */
 #define GW_OUTPUT_DEFAULT ((size_t)256 * 1024)
+
+/* Default JSON request limit: search requests are a few dozen bytes, so
+ * 64 KiB is generous, and a client that stalls in the middle of one holds
+ * at most that much of our memory (not the whole content limit). */
+#define GW_JSON_DEFAULT ((uint64_t)64 * 1024)
 
 /* Bytes of the content type kept for the access log (truncated). */
 #define GW_TYPE_LOG_MAX 64
@@ -97,6 +103,9 @@ typedef struct gw_request_info {
 typedef struct gw_conn_config {
     hf_limits limits;           /* decoder limits (max header/content) */
     size_t max_output;          /* soft cap of unsent output, >= 1 */
+    uint64_t max_json;          /* text/json content above this is
+                                   refused (json-too-long) and skipped,
+                                   not buffered; 0: limits.max_content */
     gw_time request_timeout;    /* a started frame must finish within */
     gw_time idle_timeout;       /* no frame and nothing to send */
     gw_time write_timeout;      /* output waits without progress */
@@ -120,6 +129,8 @@ typedef struct gw_conn {
     int have_header;
     int is_json;
     int answered;           /* current frame answered, FRAME_END pending */
+    int skipping;           /* answered by refusal; its content is still
+                               arriving and is discarded */
     int frame_started;      /* bytes of an unanswered frame consumed */
     int stopping;           /* server shutdown: close at next boundary */
     gw_time frame_start;
@@ -162,7 +173,9 @@ int gw_conn_want_read(const gw_conn *c);
 /* Non-zero when output waits and may be sent. */
 int gw_conn_want_write(const gw_conn *c);
 
-/* Non-zero while a frame has started and is not yet answered. */
+/* Non-zero while a frame has started and is not yet answered, or was
+ * refused at its header while its content still arrives (the request
+ * timeout covers both). */
 int gw_conn_in_request(const gw_conn *c);
 
 /* Earliest time gw_conn_tick has something to do; GW_TIME_NEVER when

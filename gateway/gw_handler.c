@@ -40,7 +40,7 @@ typedef struct req_parse {
 
 static const char *const req_names[GW_REQ_STATUS_COUNT] = {
     "ok", "invalid-json", "content-not-object", "bad-action", "bad-value",
-    "bad-encoding", "bad-response"
+    "bad-encoding", "bad-response", "json-too-long"
 };
 
 static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
@@ -50,7 +50,8 @@ static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
     "\"action\" is missing or not a string",
     "\"value\" is missing or not a string",
     "content-encoding must be utf-8 for text/json",
-    "the answer could not be encoded"
+    "the answer could not be encoded",
+    "text/json content is longer than the gateway accepts"
 };
 
 const char *gw_req_status_name(gw_req_status st)
@@ -150,6 +151,12 @@ static int bad_request(gw_buf *out, gw_req_status st, gw_reply *r)
     r->status = gw_req_status_name(st);
     return gw_write_error_frame(out, gw_req_status_name(st),
                                 gw_req_strerror(st), &r->bytes_out);
+}
+
+int gw_handle_bad_request(gw_req_status st, gw_buf *out, gw_reply *r)
+{
+    reply_init(r, GW_KIND_BAD_REQUEST);
+    return bad_request(out, st, r);
 }
 
 int gw_handle_frame_error(const hf_error *err, gw_buf *out, gw_reply *r)

@@ -56,6 +56,7 @@ typedef enum gw_req_status {
     GW_REQ_E_VALUE,         /* "bad-value": missing or not a string */
     GW_REQ_E_ENCODING,      /* "bad-encoding": not utf-8 */
     GW_REQ_E_RESPONSE,      /* "bad-response": answer not valid UTF-8 */
+    GW_REQ_E_TOO_LONG,      /* "json-too-long": above the JSON limit */
     GW_REQ_STATUS_COUNT
 } gw_req_status;
 
@@ -86,6 +87,10 @@ typedef struct gw_reply {
 int gw_handle_request(const gw_index *idx, const hf_header *h,
                       const unsigned char *content, size_t len,
                       gw_buf *out, gw_reply *r);
+
+/* Append the error frame for a request the gateway will not serve
+ * (st != GW_REQ_OK). Returns 0, or -1 when memory runs out. */
+int gw_handle_bad_request(gw_req_status st, gw_buf *out, gw_reply *r);
 
 /* Append the error frame for a codec error (code name and detail).
  * Returns 0, or -1 when memory runs out. */

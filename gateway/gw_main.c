@@ -71,6 +71,7 @@ typedef struct options {
     size_t max_conns;
     size_t max_header;
     uint64_t max_content;
+    uint64_t max_json;
     size_t max_output;
     gw_time request_timeout;
     gw_time idle_timeout;
@@ -93,7 +94,8 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: " PROG " [-h] [-l host] [-p port] [--index file]\n"
         "       [--max-conns n] [--max-header bytes] [--max-content bytes]\n"
-        "       [--max-output bytes] [--request-timeout time]\n"
+        "       [--max-json bytes] [--max-output bytes]\n"
+        "       [--request-timeout time]\n"
         "       [--idle-timeout time] [--write-timeout time]\n"
         "       [--drain-timeout time] [--log-level level] [--workers n]\n"
         "       [--port-file file] [host port]\n"
@@ -171,7 +173,7 @@ static int bad_value(const char *opt, const char *val, const char *what)
 
 enum {
     OPT_INDEX = 256, OPT_MAX_CONNS, OPT_MAX_HEADER, OPT_MAX_CONTENT,
-    OPT_MAX_OUTPUT, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
+    OPT_MAX_OUTPUT, OPT_MAX_JSON, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_WRITE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_LOG_LEVEL, OPT_WORKERS,
     OPT_PORT_FILE
 };
@@ -185,6 +187,7 @@ static const struct option long_opts[] = {
     { "max-header", required_argument, NULL, OPT_MAX_HEADER },
     { "max-content", required_argument, NULL, OPT_MAX_CONTENT },
     { "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+    { "max-json", required_argument, NULL, OPT_MAX_JSON },
     { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
     { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
     { "write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT },
@@ -219,6 +222,7 @@ static int parse_args(int argc, char **argv, options *o)
     o->max_header = HF_HEADER_MAX;
     o->max_content = HF_CONTENT_DEFAULT;
     o->max_output = GW_OUTPUT_DEFAULT;
+    o->max_json = GW_JSON_DEFAULT;
     o->request_timeout = DEFAULT_REQUEST_TIMEOUT;
     o->idle_timeout = DEFAULT_IDLE_TIMEOUT;
     o->write_timeout = DEFAULT_WRITE_TIMEOUT;
@@ -267,6 +271,15 @@ static int parse_args(int argc, char **argv, options *o)
                 return EXIT_USAGE;
             }
             o->max_content = v;
+            break;
+        case OPT_MAX_JSON:
+            if (parse_u64(optarg, 1, HF_CONTENT_LIMIT_MAX, &v) != 0 ||
+                v > SIZE_MAX / 2) {
+                bad_value("--max-json", optarg,
+                          "expected 1..9007199254740991");
+                return EXIT_USAGE;
+            }
+            o->max_json = v;
             break;
         case OPT_MAX_OUTPUT:
             if (parse_u64(optarg, 1, SIZE_MAX / 2, &v) != 0) {
@@ -640,6 +653,7 @@ static int serve(app *a, listeners *ls)
     lc.conn.limits.max_header = a->opt.max_header;
     lc.conn.limits.max_content = a->opt.max_content;
     lc.conn.max_output = a->opt.max_output;
+    lc.conn.max_json = a->opt.max_json;
     lc.conn.request_timeout = a->opt.request_timeout;
     lc.conn.idle_timeout = a->opt.idle_timeout;
     lc.conn.write_timeout = a->opt.write_timeout;

@@ -945,6 +945,60 @@ START_TEST(test_conn_large_content)
 }
 END_TEST
 
+#define RING_REQ "{\"action\": \"search\", \"value\": \"ring\"}"
+
+/* JSON content above max_json: refused at its header, skipped without
+ * being stored, and the connection goes on serving. */
+START_TEST(test_conn_json_too_long)
+{
+    static unsigned char req[BIG], want[4096], got[8192];
+    static char content[5000];
+    gw_conn_config cfg;
+    gw_conn c;
+    size_t rlen, wlen, n, chunk;
+
+    config(&cfg);
+    cfg.max_json = 1000;
+    memset(content, ' ', sizeof content);
+    memcpy(content, RING_REQ, sizeof RING_REQ - 1);
+    rlen = mkframe(req, sizeof req, "little", "text/json", "utf-8", content,
+                   sizeof content);
+    rlen += vec_request(&req_vecs[0], req + rlen, sizeof req - rlen);
+    wlen = error_answer(want, sizeof want, GW_REQ_E_TOO_LONG);
+    wlen += vec_answer(&req_vecs[0], want + wlen, sizeof want - wlen);
+    for (chunk = 0; chunk < 6000; chunk = chunk * 4 + 1) {
+        ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+        n = drive(&c, req, rlen, chunk, got, sizeof got);
+        ck_assert_uint_eq(n, wlen);
+        ck_assert_mem_eq(got, want, wlen);
+        ck_assert_uint_le(c.body.cap, GW_BUF_MIN_ALLOC);
+        ck_assert_int_eq(gw_conn_state(&c), GW_CONN_OPEN);
+        gw_conn_free(&c);
+    }
+    /* At the limit it is parsed as usual. */
+    cfg.max_json = sizeof content;
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    n = drive(&c, req, rlen, 7, got, sizeof got);
+    wlen = json_answer(want, sizeof want, "{\"result\": \"" RING "\"}");
+    ck_assert_uint_ge(n, wlen);
+    ck_assert_mem_eq(got, want, wlen);
+    gw_conn_free(&c);
+    /* The request timeout still covers the content being skipped. */
+    cfg.max_json = 1000;
+    cfg.request_timeout = 100;
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, 300, 5);
+    gw_conn_output(&c, &n);
+    ck_assert_uint_gt(n, 0);
+    gw_conn_output_done(&c, n, 5);
+    ck_assert(gw_conn_in_request(&c));
+    ck_assert_int_eq(gw_conn_tick(&c, 104), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_tick(&c, 105), GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_REQUEST_TIMEOUT);
+    gw_conn_free(&c);
+}
+END_TEST
+
 START_TEST(test_names)
 {
     int i;
@@ -1014,6 +1068,7 @@ static Suite *gateway_suite(void)
     tcase_add_test(tc, test_conn_shutdown);
     tcase_add_test(tc, test_conn_reload);
     tcase_add_test(tc, test_conn_large_content);
+    tcase_add_test(tc, test_conn_json_too_long);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("timeouts");
