@@ -123,6 +123,28 @@ static void report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
     c->cfg->on_request(c->user, &info);
 }
 
+/* A handler returned rc after appending r's frame to the output (output
+ * held `before` bytes until then): account for it, or give up on the
+ * connection when memory ran out. 1 when the frame was queued. */
+static int queued(gw_conn *c, int rc, size_t before, const gw_reply *r,
+                  uint64_t bytes_in, gw_time now)
+{
+    if (rc != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return 0;
+    }
+    output_added(c, before, now);
+    report(c, r, bytes_in, now);
+    c->answered = 1;
+    return 1;
+}
+
+/* Bytes of the current frame, for the access log. */
+static uint64_t frame_bytes(const hf_header *h)
+{
+    return HF_PREFIX_LEN + (uint64_t)h->header_len + h->content_length;
+}
+
 /* The current frame is complete enough to answer: content holds all of
  * it (text/json) or its first bytes (other types). */
 static void answer(gw_conn *c, const unsigned char *content, size_t len,
@@ -131,21 +153,14 @@ static void answer(gw_conn *c, const unsigned char *content, size_t len,
     const hf_header *h = hf_decoder_header(&c->dec);
     size_t before = gw_buf_pending(&c->out);
     gw_reply r;
+    int rc;
 
     if (h == NULL) {
         gw_conn_abort(c, GW_CLOSE_NOMEM);
         return;
     }
-    if (gw_handle_request(c->cfg->index, h, content, len, &c->out,
-                          &r) != 0) {
-        gw_conn_abort(c, GW_CLOSE_NOMEM);
-        return;
-    }
-    output_added(c, before, now);
-    report(c, &r, HF_PREFIX_LEN + (uint64_t)h->header_len +
-                  h->content_length, now);
-    c->answered = 1;
-    if (c->stopping) {
+    rc = gw_handle_request(c->cfg->index, h, content, len, &c->out, &r);
+    if (queued(c, rc, before, &r, frame_bytes(h), now) && c->stopping) {
         c->state = GW_CONN_CLOSING;
         c->reason = GW_CLOSE_SHUTDOWN;
     }
@@ -158,16 +173,11 @@ static void refuse(gw_conn *c, gw_req_status st, gw_time now)
     const hf_header *h = hf_decoder_header(&c->dec);
     size_t before = gw_buf_pending(&c->out);
     gw_reply r;
+    int rc;
 
-    if (gw_handle_bad_request(st, &c->out, &r) != 0) {
-        gw_conn_abort(c, GW_CLOSE_NOMEM);
-        return;
-    }
-    output_added(c, before, now);
-    report(c, &r, HF_PREFIX_LEN + (uint64_t)h->header_len +
-                  h->content_length, now);
-    c->answered = 1;
-    c->skipping = c->content_len > 0;
+    rc = gw_handle_bad_request(st, &c->out, &r);
+    if (queued(c, rc, before, &r, frame_bytes(h), now))
+        c->skipping = c->content_len > 0;
 }
 
 /* The stream is broken: queue one error frame, then linger and close. */
@@ -176,16 +186,13 @@ static void frame_error(gw_conn *c, gw_conn_state_t next, gw_time now)
     const hf_error *err = hf_decoder_error(&c->dec);
     size_t before = gw_buf_pending(&c->out);
     gw_reply r;
+    int rc;
 
-    if (gw_handle_frame_error(err, &c->out, &r) != 0) {
-        gw_conn_abort(c, GW_CLOSE_NOMEM);
-        return;
+    rc = gw_handle_frame_error(err, &c->out, &r);
+    if (queued(c, rc, before, &r, err->frame_offset, now)) {
+        c->state = next;
+        c->reason = GW_CLOSE_FRAME_ERROR;
     }
-    output_added(c, before, now);
-    report(c, &r, err->frame_offset, now);
-    c->answered = 1;
-    c->state = next;
-    c->reason = GW_CLOSE_FRAME_ERROR;
 }
 
 static uint64_t max_json(const gw_conn_config *cfg)
