@@ -247,17 +247,20 @@ int hf_is_json_number(const char *p, size_t n)
     };
     yajl_handle y;
     int numbers = 0, ok;
+    size_t i;
 
     if (p == NULL || n == 0)
         return 0;
+    /* Only a number's characters: yajl would also take a value followed
+     * by the start of an unfinished token (1"x), or whitespace. */
+    for (i = 0; i < n; i++)
+        if (strchr("0123456789+-.eE", p[i]) == NULL || p[i] == '\0')
+            return 0;
     y = yajl_alloc(&cb, NULL, &numbers);
     if (y == NULL)
         return 0;
     ok = yajl_parse(y, (const unsigned char *)p, n) == yajl_status_ok &&
          yajl_complete_parse(y) == yajl_status_ok;
     yajl_free(y);
-    /* yajl skips whitespace (including \v and \f) around a value; a
-     * number's own text starts with '-' or a digit and ends with a digit. */
-    return ok && numbers == 1 && (p[0] == '-' || (p[0] >= '0' &&
-           p[0] <= '9')) && p[n - 1] >= '0' && p[n - 1] <= '9';
+    return ok && numbers == 1;
 }

@@ -2620,6 +2620,8 @@ static const number_case number_cases[] = {
     {"Infinity", 0}, {"-Infinity", 0}, {"1,2", 0}, {"\"1\"", 0},
     {"true", 0}, {"null", 0}, {"01", 0}, {"1.5.2", 0}, {"- 1", 0},
     {"[1]", 0}, {"1/", 0}, {"\f1", 0}, {"\v1", 0}, {"1\f", 0}, {"\t1", 0},
+    /* yajl takes a complete value followed by an unfinished token. */
+    {"0\"01432", 0}, {"1\"", 0}, {"1t", 0}, {"1[", 0}, {"1{", 0},
 };
 
 #define N_NUMBERS (sizeof number_cases / sizeof number_cases[0])
