@@ -31,7 +31,7 @@ _Noreturn void fz_fail(const char *file, int line, const char *what,
 
 /*
  * Non-zero when the environment variable FUZZ_KNOWN names the known,
- * reported bug id (a comma-separated list, e.g. "encode-number"). Set it
+ * reported bug id (a comma-separated list, e.g. "yajl-alloc-hooks"). Set it
  * for long campaigns so that a bug already reported does not stop every
  * run; `make check` and fuzz-smoke leave it unset, so the corpus still
  * shows those bugs until they are fixed. Ids: docs/fuzzing.md.
