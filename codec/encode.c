@@ -273,8 +273,7 @@ hf_status hf_encode(const hf_header *h, const void *content,
 
     if (h == NULL)
         return HF_E_INVALID_ARGUMENT;
-    if ((uint64_t)content_len > HF_CONTENT_LIMIT_MAX)
-        return HF_E_CONTENT_TOO_LONG;
+    /* check_header refuses a length above HF_CONTENT_LIMIT_MAX. */
     copy = *h;
     copy.content_length = content_len;
     return encode_frame(&copy, content, content_len, 1, out, cap, written);

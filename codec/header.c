@@ -44,7 +44,6 @@ typedef struct parse_ctx {
     size_t prefix_len;      /* added to offsets: frame offset of json[0] */
     size_t prev_end;        /* end of the previous token in json */
     int depth;              /* 0 outside the top-level object, 1 inside */
-    int closed;             /* top-level object closed */
     unsigned seen;          /* bitmask of required keys seen */
     enum key_id cur;        /* key the next value belongs to */
     int failed;             /* a callback recorded an error */
@@ -188,12 +187,11 @@ static const char *json_type_name(int which)
 
 enum { T_STRING, T_NUMBER, T_TRUE, T_FALSE, T_NULL, T_OBJECT, T_ARRAY };
 
-/* A value of JSON type t arrived outside the top-level object. */
+/* A value of JSON type t arrived outside the top-level object. (Nothing
+ * arrives after the object: cb_end_map refuses any byte but whitespace
+ * after it before yajl reads on.) */
 static int top_level_value(parse_ctx *c, int t)
 {
-    if (c->closed)
-        return fail(c, HF_E_TRAILING_DATA, "a second JSON value follows "
-                    "the header object%s", "");
     return fail(c, HF_E_NOT_OBJECT, "header is a JSON %s, not an object",
                 json_type_name(t));
 }
@@ -370,8 +368,6 @@ static int cb_start_map(void *ctx)
     char shown[72];
 
     if (c->depth == 0) {
-        if (c->closed)
-            return top_level_value(c, T_OBJECT);
         c->depth = 1;
         return advance(c);
     }
@@ -487,7 +483,6 @@ static int cb_end_map(void *ctx)
 
     /* depth is 1 here: nested objects are rejected when they open. */
     c->depth = 0;
-    c->closed = 1;
     for (k = 0; k < KEY_REQUIRED_COUNT; k++)
         if (!(c->seen & (1u << k)))
             return fail(c, HF_E_MISSING_KEY, "required key \"%s\" is "
@@ -497,16 +492,10 @@ static int cb_end_map(void *ctx)
     return advance(c);
 }
 
-static int cb_end_array(void *ctx)
-{
-    /* Unreachable: arrays are rejected when they open. */
-    (void)ctx;
-    return 0;
-}
-
 static const yajl_callbacks header_callbacks = {
     cb_null, cb_boolean, NULL, NULL, cb_number, cb_string,
-    cb_start_map, cb_map_key, cb_end_map, cb_start_array, cb_end_array
+    cb_start_map, cb_map_key, cb_end_map, cb_start_array,
+    NULL        /* end_array: arrays are refused when they open */
 };
 
 /* Map a yajl syntax error to json-syntax with yajl's own words. */

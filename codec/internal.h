@@ -45,7 +45,6 @@ void hf_set_error(hf_decoder *d, hf_status code, uint64_t frame_off,
     ;
 
 /* Allocation through the decoder's hooks (or the C library). */
-void *hf_alloc(const hf_limits *lim, size_t n);
 void *hf_realloc(const hf_limits *lim, void *p, size_t n);
 void hf_free(const hf_limits *lim, void *p);
 

@@ -84,13 +84,6 @@ hf_status hf_limits_check(const hf_limits *lim)
     return HF_OK;
 }
 
-void *hf_alloc(const hf_limits *lim, size_t n)
-{
-    if (lim->alloc != NULL)
-        return lim->alloc->malloc_fn(lim->alloc->ctx, n);
-    return malloc(n);
-}
-
 void *hf_realloc(const hf_limits *lim, void *p, size_t n)
 {
     if (lim->alloc != NULL)
