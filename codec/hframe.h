@@ -438,6 +438,16 @@ size_t hf_json_object_len(const hf_str *keys, const hf_str *values,
  * first byte of the first invalid sequence. */
 size_t hf_utf8_check(const void *s, size_t len);
 
+/*
+ * Offset of the first \u escape in the JSON text json[0..len) that does
+ * not form a surrogate pair (a high surrogate not followed by a low one,
+ * or a low one alone), or len when there is none. yajl decodes such
+ * escapes to '?' without a word, so callers that parse JSON content with
+ * yajl run this first. Meant for text yajl accepts: outside strings a
+ * backslash is a syntax error anyway.
+ */
+size_t hf_json_lone_surrogate(const void *json, size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -246,3 +246,58 @@ int hf_is_json_number(const char *p, size_t n)
     yajl_free(y);
     return ok && numbers == 1;
 }
+
+/* Value of the 4 hex digits at p, or -1 when they are not hex digits. */
+static long hex4_value(const unsigned char *p)
+{
+    long v = 0;
+    int i, d;
+
+    for (i = 0; i < 4; i++) {
+        if (p[i] >= '0' && p[i] <= '9')
+            d = p[i] - '0';
+        else if (p[i] >= 'a' && p[i] <= 'f')
+            d = p[i] - 'a' + 10;
+        else if (p[i] >= 'A' && p[i] <= 'F')
+            d = p[i] - 'A' + 10;
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* The code unit of a \uXXXX escape at p[0..n), or -1. */
+static long escape_unit(const unsigned char *p, size_t n)
+{
+    if (n < 6 || p[0] != '\\' || p[1] != 'u')
+        return -1;
+    return hex4_value(p + 2);
+}
+
+size_t hf_json_lone_surrogate(const void *json, size_t len)
+{
+    const unsigned char *p = json;
+    const unsigned char *q;
+    size_t i = 0;
+    long u, lo;
+
+    while (i < len) {
+        q = memchr(p + i, '\\', len - i);
+        if (q == NULL)
+            return len;
+        i = (size_t)(q - p);
+        u = escape_unit(p + i, len - i);
+        if (u < 0xd800 || u > 0xdfff) {
+            i += 2;             /* any escape: skip its two characters */
+            continue;
+        }
+        if (u >= 0xdc00)
+            return i;           /* a low surrogate alone */
+        lo = escape_unit(p + i + 6, len - i - 6);
+        if (lo < 0xdc00 || lo > 0xdfff)
+            return i;           /* a high surrogate alone */
+        i += 12;
+    }
+    return len;
+}

@@ -324,6 +324,9 @@ static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
 {
     yajl_status ys;
 
+    /* yajl would turn a lone surrogate escape into '?' without a word. */
+    if (len > 0 && hf_json_lone_surrogate(c, len) != len)
+        return GW_REQ_E_JSON;
     rp->yh = yajl_alloc(&callbacks, NULL, rp);
     if (rp->yh == NULL) {
         rp->nomem = 1;

@@ -10,6 +10,7 @@
 
 #include <yajl_parse.h>
 
+#include "hframe.h"
 #include "gw_buf.h"
 #include "gw_json.h"
 
@@ -286,6 +287,13 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
     if (bad < len) {
         set_err(err, GW_INDEX_E_JSON, bad,
                 "invalid UTF-8 or control character");
+        return GW_INDEX_E_JSON;
+    }
+    /* yajl would turn a lone surrogate escape into '?' without a word. */
+    bad = hf_json_lone_surrogate(buf, len);
+    if (bad < len) {
+        set_err(err, GW_INDEX_E_JSON, bad,
+                "\\u escape is a lone surrogate");
         return GW_INDEX_E_JSON;
     }
     memset(&ld, 0, sizeof ld);

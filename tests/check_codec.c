@@ -2612,6 +2612,46 @@ typedef struct number_case {
     int valid;
 } number_case;
 
+typedef struct surrogate_case {
+    const char *json;
+    size_t at;          /* expected result; (size_t)-1: strlen(json) */
+} surrogate_case;
+
+static const surrogate_case surrogate_cases[] = {
+    {"{}", (size_t)-1},
+    {"\"\\ud83d\\ude00\"", (size_t)-1},
+    {"\"\\uD83D\\uDE00\"", (size_t)-1},
+    {"\"\\\\ud800\"", (size_t)-1},          /* escaped backslash, then text */
+    {"\"\\u0041\\n\\\"\"", (size_t)-1},
+    {"\"\\ud800\"", 1},
+    {"\"ab\\udc00\"", 3},
+    {"\"\\ud800\\u0041\"", 1},
+    {"\"\\ud800\\ud800\\udc00\"", 1},
+    {"[\"\\ud83d\\ude00\", \"\\udfff\"]", 18},
+    {"\"\\ud800", 1},                       /* cut short */
+    {"\"\\ud800\\", 1},
+    {"\\", (size_t)-1},
+};
+
+#define N_SURROGATES (sizeof surrogate_cases / sizeof surrogate_cases[0])
+
+START_TEST(test_json_lone_surrogate)
+{
+    const surrogate_case *v = &surrogate_cases[_i];
+    size_t n = strlen(v->json);
+    size_t want = v->at == (size_t)-1 ? n : v->at;
+    unsigned char *buf = malloc(n > 0 ? n : 1);
+
+    /* At the end of an exact-size buffer: over-reads are caught. */
+    ck_assert_ptr_nonnull(buf);
+    memcpy(buf, v->json, n);
+    ck_assert_msg(hf_json_lone_surrogate(buf, n) == want,
+                  "case %d: %zu, want %zu", _i,
+                  hf_json_lone_surrogate(buf, n), want);
+    free(buf);
+}
+END_TEST
+
 static const number_case number_cases[] = {
     {"0", 1}, {"-0", 1}, {"-1.5e3", 1}, {"1E+2", 1}, {"0.5", 1},
     {"1e-7", 1}, {"-0.0", 1}, {"12345678901234567890123", 1},
@@ -3254,6 +3294,7 @@ static Suite *codec_suite(void)
     tc = tcase(s, "encoder");
     tcase_add_loop_test(tc, test_encoder_refusals, 0, (int)N_ENC);
     tcase_add_loop_test(tc, test_encoder_number_text, 0, (int)N_NUMBERS);
+    tcase_add_loop_test(tc, test_json_lone_surrogate, 0, (int)N_SURROGATES);
     tcase_add_loop_test(tc, test_encoder_no_space, 0, (int)N_GOLDEN);
     tcase_add_test(tc, test_encoder_extension_count);
     tcase_add_test(tc, test_encoder_header_too_long);
