@@ -519,6 +519,20 @@ static void syntax_error(parse_ctx *c)
                  "%s", text);
 }
 
+/* Reset the fields a parse fills; ext[] past n_ext is never read, so
+ * the table (most of the struct) is not cleared for every frame. */
+static void clear_header(hf_header *h)
+{
+    h->byteorder = HF_BYTEORDER_LITTLE;
+    h->content_type.ptr = NULL;
+    h->content_type.len = 0;
+    h->content_encoding.ptr = NULL;
+    h->content_encoding.len = 0;
+    h->content_length = 0;
+    h->n_ext = 0;
+    h->header_len = 0;
+}
+
 static hf_status prepare_arena(hf_decoder *d, size_t len)
 {
     /* Decoded strings never outgrow their JSON text (see header.c top),
@@ -585,7 +599,7 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
     yajl_status ys;
     hf_status st;
 
-    memset(&d->header, 0, sizeof d->header);
+    clear_header(&d->header);
     st = pre_checks(d, json, len, prefix_len);
     if (st != HF_OK)
         return st;
