@@ -8,7 +8,7 @@
 static const char *const reason_names[GW_CLOSE_REASON_COUNT] = {
     "none", "peer", "frame-error", "request-timeout", "idle-timeout",
     "write-timeout", "shutdown", "out-of-memory",
-    "io-error"
+    "io-error", "upstream-error"
 };
 
 const char *gw_close_reason_name(gw_close_reason why)
@@ -41,11 +41,17 @@ int gw_conn_init(gw_conn *c, const gw_conn_config *cfg, void *user,
     c->reason = GW_CLOSE_NONE;
     gw_buf_init(&c->out);
     gw_buf_init(&c->body);
+    gw_buf_init(&c->stage);
+    gw_buf_init(&c->up_stage);
+    gw_buf_init(&c->up_out);
     c->last_active = now;
     c->write_since = now;
     c->drain_until = GW_TIME_NEVER;
-    if (hf_decoder_init(&c->dec, &cfg->limits) != HF_OK) {
+    c->up = GW_UP_NONE;
+    if (hf_decoder_init(&c->dec, &cfg->limits) != HF_OK ||
+        hf_decoder_init(&c->up_dec, &cfg->limits) != HF_OK) {
         hf_decoder_free(&c->dec);
+        hf_decoder_free(&c->up_dec);
         return -1;
     }
     return 0;
@@ -54,8 +60,12 @@ int gw_conn_init(gw_conn *c, const gw_conn_config *cfg, void *user,
 void gw_conn_free(gw_conn *c)
 {
     hf_decoder_free(&c->dec);
+    hf_decoder_free(&c->up_dec);
     gw_buf_free(&c->out);
     gw_buf_free(&c->body);
+    gw_buf_free(&c->stage);
+    gw_buf_free(&c->up_stage);
+    gw_buf_free(&c->up_out);
 }
 
 gw_conn_state_t gw_conn_state(const gw_conn *c)
@@ -73,12 +83,28 @@ size_t gw_conn_pending(const gw_conn *c)
     return gw_buf_pending(&c->out);
 }
 
+/* Relay: request bytes not sent to the upstream yet. */
+static size_t up_unsent(const gw_conn *c)
+{
+    return gw_buf_pending(&c->up_out) - c->up_sent;
+}
+
 int gw_conn_want_read(const gw_conn *c)
 {
     if (c->state == GW_CONN_DRAINING)
         return 1;
-    return c->state == GW_CONN_OPEN &&
-           gw_buf_pending(&c->out) < c->cfg->max_output;
+    if (c->state != GW_CONN_OPEN ||
+        gw_buf_pending(&c->out) >= c->cfg->max_output)
+        return 0;
+    if (!c->cfg->relay)
+        return 1;
+    if (c->peer_eof)
+        return 0;
+    /* One request at a time: the next is read once the last answer is
+     * complete and the last request byte has gone out. */
+    if (!c->x_active)
+        return gw_buf_pending(&c->up_out) == 0;
+    return !c->req_done && up_unsent(c) < c->cfg->max_output;
 }
 
 int gw_conn_want_write(const gw_conn *c)
@@ -90,6 +116,8 @@ int gw_conn_want_write(const gw_conn *c)
 
 int gw_conn_in_request(const gw_conn *c)
 {
+    if (c->cfg->relay)
+        return c->frame_started || c->x_active;
     return c->frame_started && (!c->answered || c->skipping);
 }
 
@@ -266,6 +294,389 @@ static void on_frame_end(gw_conn *c, gw_time now)
     gw_buf_clear(&c->body);
 }
 
+/* ------------------------------------------------------------------ */
+/* Relay mode (see gw_conn.h)                                          */
+/* ------------------------------------------------------------------ */
+
+/* Forget the upstream connection (the caller closes its socket). */
+static void up_drop(gw_conn *c)
+{
+    c->up = GW_UP_NONE;
+    hf_decoder_reset(&c->up_dec);
+    gw_buf_clear(&c->up_stage);
+}
+
+/* Forget the connection and every byte meant for it. */
+static void up_discard(gw_conn *c)
+{
+    up_drop(c);
+    c->up_want = 0;
+    gw_buf_clear(&c->up_out);
+    c->up_sent = 0;
+    c->up_replay = 0;
+}
+
+/* A request too big to keep whole for a replay: let sent bytes go. */
+static void up_trim(gw_conn *c)
+{
+    if (c->up_replay && gw_buf_pending(&c->up_out) > c->cfg->max_output) {
+        gw_buf_consume(&c->up_out, c->up_sent);
+        c->up_sent = 0;
+        c->up_replay = 0;
+    }
+}
+
+static void relay_report(gw_conn *c, const gw_reply *r, gw_time now)
+{
+    gw_request_info info;
+
+    c->requests++;
+    if (c->cfg->on_request == NULL)
+        return;
+    info.reply = r;
+    info.content_type = c->ctype;
+    info.content_type_len = c->ctype_len;
+    info.bytes_in = c->x_bytes_in;
+    info.started = c->x_start;
+    info.finished = now;
+    c->cfg->on_request(c->user, &info);
+}
+
+/* The request is read and answered: read the next one. */
+static void relay_finish(gw_conn *c, gw_time now)
+{
+    if (!c->x_active || !c->req_done || !c->resp_done)
+        return;
+    c->x_active = 0;
+    gw_buf_consume(&c->up_out, c->up_sent);
+    c->up_sent = 0;
+    c->up_replay = 0;
+    c->up_want = 0;
+    c->last_active = now;
+    if (c->state != GW_CONN_OPEN)
+        return;
+    if (c->peer_eof) {
+        c->state = GW_CONN_CLOSING;
+        c->reason = GW_CLOSE_PEER;
+    } else if (c->stopping) {
+        c->state = GW_CONN_CLOSING;
+        c->reason = GW_CLOSE_SHUTDOWN;
+    }
+}
+
+/* The request will get no answer from upstream: an error frame instead,
+ * when the client's output stands between frames. */
+static void relay_fail(gw_conn *c, gw_req_status st, gw_time now)
+{
+    size_t before = gw_buf_pending(&c->out);
+    gw_reply r;
+
+    up_discard(c);
+    if (!c->x_active)
+        return;
+    if (!c->req_done)
+        c->req_skip = 1;
+    if (!c->resp_done && c->resp_started) {
+        gw_conn_abort(c, GW_CLOSE_UPSTREAM);
+        return;
+    }
+    if (!c->resp_done) {
+        if (gw_handle_bad_request(st, &c->out, &r) != 0) {
+            gw_conn_abort(c, GW_CLOSE_NOMEM);
+            return;
+        }
+        output_added(c, before, now);
+        relay_report(c, &r, now);
+        c->resp_done = 1;
+    }
+    relay_finish(c, now);
+}
+
+/* The upstream connection ended (connect failed, reset, closed). */
+static void relay_lost(gw_conn *c, gw_time now)
+{
+    int connecting = c->up == GW_UP_CONNECTING;
+
+    if (c->up == GW_UP_NONE)
+        return;
+    if (!c->x_active || c->resp_done) {
+        /* Nothing is waiting for an answer; unsent bytes of a request
+         * already answered can only be dropped. */
+        relay_fail(c, GW_REQ_OK, now);
+        return;
+    }
+    if (!c->resp_started && c->up_got == 0 &&
+        c->attempts + 1 < c->cfg->relay_attempts &&
+        (connecting || c->up_replay)) {
+        /* No answer byte yet, and the request is whole: again, on a new
+         * connection (the caller picks the next upstream). */
+        up_drop(c);
+        c->attempts++;
+        c->up_sent = 0;
+        c->up_want = 1;
+        c->up_since = now;
+        return;
+    }
+    relay_fail(c, connecting ? GW_REQ_E_UP_UNAVAILABLE : GW_REQ_E_UP_FAILED,
+               now);
+}
+
+static void relay_header(gw_conn *c, gw_time now)
+{
+    const hf_header *h = hf_decoder_header(&c->dec);
+    size_t n;
+
+    if (h == NULL) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    n = h->content_type.len < sizeof c->ctype ? h->content_type.len
+                                               : sizeof c->ctype;
+    memcpy(c->ctype, h->content_type.ptr, n);
+    c->ctype_len = n;
+    c->x_active = 1;
+    c->req_done = 0;
+    c->req_skip = 0;
+    c->resp_started = 0;
+    c->resp_done = 0;
+    c->attempts = 0;
+    c->up_got = 0;
+    c->resp_bytes = 0;
+    c->x_bytes_in = frame_bytes(h);
+    c->x_start = c->frame_start;
+    c->up_since = now;
+    /* up_out is empty here (see gw_conn_want_read). */
+    c->up_sent = 0;
+    c->up_replay = 1;
+    if (gw_buf_append(&c->up_out, gw_buf_peek(&c->stage),
+                      gw_buf_pending(&c->stage)) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    gw_buf_clear(&c->stage);
+    if (c->up == GW_UP_NONE)
+        c->up_want = 1;
+    up_trim(c);
+}
+
+static void relay_content(gw_conn *c, const unsigned char *data, size_t len)
+{
+    if (c->req_skip)
+        return;
+    if (gw_buf_append(&c->up_out, data, len) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    up_trim(c);
+}
+
+/* gw_conn_input in relay mode: the frame's prefix and header wait in
+ * stage until the decoder accepts them, then go to up_out with the
+ * content that follows. */
+static size_t relay_input(gw_conn *c, const unsigned char *p, size_t len,
+                          gw_time now)
+{
+    size_t off = 0;
+    size_t n;
+    int head;
+    hf_event ev;
+
+    /* Until every byte is consumed and no event is left: the end of a
+     * frame is reported by a push after its last content byte. */
+    while (gw_conn_want_read(c)) {
+        head = !c->x_active;
+        n = hf_decoder_push(&c->dec, p + off, len - off, &ev);
+        if (n > 0 && !c->frame_started) {
+            c->frame_started = 1;
+            c->frame_start = now;
+        }
+        if (head && n > 0 && ev.type != HF_EV_ERROR &&
+            gw_buf_append(&c->stage, p + off, n) != 0) {
+            gw_conn_abort(c, GW_CLOSE_NOMEM);
+            return len;
+        }
+        off += n;
+        switch (ev.type) {
+        case HF_EV_NEED_MORE:
+            return len;
+        case HF_EV_HEADER:
+            relay_header(c, now);
+            break;
+        case HF_EV_CONTENT:
+            relay_content(c, ev.data, ev.len);
+            break;
+        case HF_EV_FRAME_END:
+            c->req_done = 1;
+            c->frame_started = 0;
+            relay_finish(c, now);
+            break;
+        case HF_EV_ERROR:
+            /* Only a header can be invalid, so nothing of this frame
+             * went upstream and no answer is on its way. */
+            gw_buf_clear(&c->stage);
+            up_discard(c);
+            frame_error(c, GW_CONN_LINGER, now);
+            return len;
+        }
+        if (c->state != GW_CONN_OPEN)
+            return len;
+    }
+    return off;
+}
+
+int gw_conn_want_connect(const gw_conn *c)
+{
+    return c->cfg->relay && c->up_want && c->up == GW_UP_NONE &&
+           c->state != GW_CONN_CLOSED && c->state != GW_CONN_DRAINING;
+}
+
+gw_up_state gw_conn_upstream_state(const gw_conn *c)
+{
+    return c->up;
+}
+
+void gw_conn_upstream_connecting(gw_conn *c, gw_time now)
+{
+    c->up = GW_UP_CONNECTING;
+    c->up_want = 0;
+    c->up_since = now;
+    hf_decoder_reset(&c->up_dec);
+    gw_buf_clear(&c->up_stage);
+}
+
+void gw_conn_upstream_connected(gw_conn *c, gw_time now)
+{
+    if (c->up != GW_UP_CONNECTING)
+        return;
+    c->up = GW_UP_READY;
+    c->up_since = now;
+}
+
+void gw_conn_upstream_error(gw_conn *c, gw_time now)
+{
+    relay_lost(c, now);
+}
+
+void gw_conn_upstream_eof(gw_conn *c, gw_time now)
+{
+    relay_lost(c, now);
+}
+
+int gw_conn_upstream_want_read(const gw_conn *c)
+{
+    return c->up == GW_UP_READY &&
+           gw_buf_pending(&c->out) < c->cfg->max_output;
+}
+
+int gw_conn_upstream_want_write(const gw_conn *c)
+{
+    return c->up == GW_UP_READY && up_unsent(c) > 0;
+}
+
+const unsigned char *gw_conn_upstream_output(const gw_conn *c, size_t *len)
+{
+    *len = c->up == GW_UP_READY ? up_unsent(c) : 0;
+    return *len == 0 ? NULL : gw_buf_peek(&c->up_out) + c->up_sent;
+}
+
+void gw_conn_upstream_done(gw_conn *c, size_t n, gw_time now)
+{
+    if (n > up_unsent(c))
+        n = up_unsent(c);
+    if (n == 0)
+        return;
+    c->up_since = now;
+    if (c->up_replay)
+        c->up_sent += n;
+    else
+        gw_buf_consume(&c->up_out, n);
+}
+
+/* Answer bytes: the prefix and header wait in up_stage until valid. */
+size_t gw_conn_upstream_input(gw_conn *c, const void *data, size_t len,
+                              gw_time now)
+{
+    const unsigned char *p = data;
+    size_t off = 0;
+    size_t n, before;
+    int head;
+    hf_event ev;
+    gw_reply r;
+
+    if (c->up != GW_UP_READY || len == 0)
+        return len;
+    c->up_since = now;
+    if (!c->x_active || c->resp_done) {
+        /* Bytes nobody asked for: this upstream cannot be trusted. */
+        relay_fail(c, GW_REQ_OK, now);
+        return len;
+    }
+    while (gw_buf_pending(&c->out) < c->cfg->max_output) {
+        head = !c->resp_started;
+        before = gw_buf_pending(&c->out);
+        n = hf_decoder_push(&c->up_dec, p + off, len - off, &ev);
+        if (head && n > 0 && ev.type != HF_EV_ERROR &&
+            gw_buf_append(&c->up_stage, p + off, n) != 0) {
+            gw_conn_abort(c, GW_CLOSE_NOMEM);
+            return len;
+        }
+        off += n;
+        c->up_got += n;
+        switch (ev.type) {
+        case HF_EV_NEED_MORE:
+            return len;
+        case HF_EV_HEADER:
+            if (gw_buf_append(&c->out, gw_buf_peek(&c->up_stage),
+                              gw_buf_pending(&c->up_stage)) != 0) {
+                gw_conn_abort(c, GW_CLOSE_NOMEM);
+                return len;
+            }
+            c->resp_bytes += gw_buf_pending(&c->up_stage);
+            gw_buf_clear(&c->up_stage);
+            c->resp_started = 1;
+            output_added(c, before, now);
+            break;
+        case HF_EV_CONTENT:
+            if (gw_buf_append(&c->out, ev.data, ev.len) != 0) {
+                gw_conn_abort(c, GW_CLOSE_NOMEM);
+                return len;
+            }
+            c->resp_bytes += ev.len;
+            output_added(c, before, now);
+            break;
+        case HF_EV_FRAME_END:
+            memset(&r, 0, sizeof r);
+            r.kind = GW_KIND_RELAYED;
+            r.status = "ok";
+            r.frame_status = HF_OK;
+            r.req_status = GW_REQ_OK;
+            r.bytes_out = (size_t)c->resp_bytes;
+            c->resp_done = 1;
+            relay_report(c, &r, now);
+            if (off < len)
+                relay_fail(c, GW_REQ_OK, now);  /* more than one answer */
+            else
+                relay_finish(c, now);
+            return len;
+        case HF_EV_ERROR:
+            relay_fail(c, GW_REQ_E_UP_BAD_FRAME, now);
+            return len;
+        }
+        if (c->state == GW_CONN_CLOSED)
+            return len;
+    }
+    return off;
+}
+
+/* Relay: the upstream is what the connection waits for. */
+static int relay_up_timed(const gw_conn *c)
+{
+    if (!c->cfg->relay || c->up == GW_UP_NONE)
+        return 0;
+    return c->up == GW_UP_CONNECTING || up_unsent(c) > 0 ||
+           (c->x_active && c->req_done && !c->resp_done);
+}
+
 size_t gw_conn_input(gw_conn *c, const void *data, size_t len, gw_time now)
 {
     const unsigned char *p = data;
@@ -277,6 +688,8 @@ size_t gw_conn_input(gw_conn *c, const void *data, size_t len, gw_time now)
         return len;
     if (len > 0)
         c->last_active = now;
+    if (c->cfg->relay)
+        return relay_input(c, p, len, now);
     while (off < len && gw_conn_want_read(c)) {
         n = hf_decoder_push(&c->dec, p + off, len - off, &ev);
         off += n;
@@ -312,6 +725,19 @@ void gw_conn_eof(gw_conn *c, gw_time now)
 {
     switch (c->state) {
     case GW_CONN_OPEN:
+        if (c->cfg->relay && c->frame_started) {
+            /* Part of the request may have gone upstream: that
+             * connection is of no further use. */
+            if (c->resp_started && !c->resp_done) {
+                gw_conn_abort(c, GW_CLOSE_PEER);
+                return;
+            }
+            up_discard(c);
+            c->x_active = 0;
+        } else if (c->cfg->relay && c->x_active) {
+            c->peer_eof = 1;    /* the answer is still on its way */
+            return;
+        }
         if (gw_conn_in_request(c) && hf_decoder_finish(&c->dec) != HF_OK) {
             /* The client can still read: tell it what went wrong. */
             frame_error(c, GW_CONN_CLOSING, now);
@@ -365,6 +791,8 @@ gw_time gw_conn_deadline(const gw_conn *c)
         d = min_time(d, add_time(c->write_since, cfg->write_timeout));
     if (c->state != GW_CONN_OPEN)
         return d;
+    if (relay_up_timed(c) && cfg->upstream_timeout > 0)
+        d = min_time(d, add_time(c->up_since, cfg->upstream_timeout));
     if (gw_conn_in_request(c)) {
         if (cfg->request_timeout > 0 && gw_conn_want_read(c))
             d = min_time(d, add_time(c->frame_start, cfg->request_timeout));
@@ -393,6 +821,12 @@ gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)
     }
     if (c->state != GW_CONN_OPEN)
         return c->state;
+    if (relay_up_timed(c) && cfg->upstream_timeout > 0 &&
+        now >= add_time(c->up_since, cfg->upstream_timeout)) {
+        relay_fail(c, GW_REQ_E_UP_TIMEOUT, now);
+        if (c->state != GW_CONN_OPEN)
+            return c->state;
+    }
     if (gw_conn_in_request(c)) {
         if (cfg->request_timeout > 0 && gw_conn_want_read(c) &&
             now >= add_time(c->frame_start, cfg->request_timeout))

@@ -19,6 +19,8 @@
  *      went out with gw_conn_output_done.
  *   4. Call gw_conn_tick(c, now) when gw_conn_deadline(c) has passed.
  *   5. Act on gw_conn_state (see gw_conn_state_t); gw_conn_free at the end.
+ *   6. Relay mode only: keep one upstream socket as gw_conn_upstream_*
+ *      asks (see "Relay mode" below).
  *
  * Time: any monotonic count of microseconds the caller likes (gw_time);
  * only differences matter. A timeout of 0 disables it.
@@ -87,6 +89,8 @@ typedef enum gw_close_reason {
     GW_CLOSE_SHUTDOWN,      /* server stopping */
     GW_CLOSE_NOMEM,
     GW_CLOSE_IO,            /* set by the caller: a socket error */
+    GW_CLOSE_UPSTREAM,      /* relay: the upstream failed in the middle
+                               of an answer already partly passed on */
     GW_CLOSE_REASON_COUNT
 } gw_close_reason;
 
@@ -110,10 +114,22 @@ typedef struct gw_conn_config {
     gw_time idle_timeout;       /* no frame and nothing to send */
     gw_time write_timeout;      /* output waits without progress */
     gw_time drain_timeout;      /* GW_CONN_DRAINING at most this long */
-    const gw_index *index;      /* answers for search */
+    const gw_index *index;      /* answers for search (not relay mode) */
+    int relay;                  /* non-zero: relay mode, see below */
+    unsigned relay_attempts;    /* relay: connections tried per request
+                                   before upstream-unavailable, >= 1 */
+    gw_time upstream_timeout;   /* relay: the upstream makes no progress
+                                   (connect, read our bytes, answer) */
     /* Called once per answered request or error frame; may be NULL. */
     void (*on_request)(void *user, const gw_request_info *info);
 } gw_conn_config;
+
+/* Relay mode: where the connection's upstream socket stands. */
+typedef enum gw_up_state {
+    GW_UP_NONE = 0,     /* no socket: close the one you hold, if any */
+    GW_UP_CONNECTING,   /* connect() in progress */
+    GW_UP_READY         /* connected */
+} gw_up_state;
 
 /* Private state: allocate it anywhere, touch it through functions. */
 typedef struct gw_conn {
@@ -140,6 +156,29 @@ typedef struct gw_conn {
     char ctype[GW_TYPE_LOG_MAX];
     size_t ctype_len;
     uint64_t requests;      /* answered on this connection */
+    /* Relay mode: one request at a time is being passed on (x_*). */
+    gw_up_state up;
+    int up_want;            /* an upstream connection is needed */
+    int up_replay;          /* up_out still holds the whole request from
+                               its first byte (sent bytes are kept) */
+    int peer_eof;           /* the client closed while waiting for an
+                               answer: close once it is sent */
+    int x_active;           /* a request is being relayed */
+    int req_done;           /*   its last byte was read from the client */
+    int req_skip;           /*   the rest of it is read and dropped */
+    int resp_started;       /*   its answer's header went to the client */
+    int resp_done;          /*   its answer (or error frame) is queued */
+    unsigned attempts;      /*   connections tried for it, minus one */
+    uint64_t up_got;        /*   answer bytes received */
+    uint64_t resp_bytes;    /*   answer bytes queued for the client */
+    uint64_t x_bytes_in;    /*   its frame length, for the log */
+    gw_time x_start;
+    size_t up_sent;         /* of up_out, sent but kept for a replay */
+    gw_time up_since;       /* last upstream progress */
+    hf_decoder up_dec;      /* validates the upstream's answers */
+    gw_buf stage;           /* request prefix + header, until valid */
+    gw_buf up_stage;        /* answer prefix + header, until valid */
+    gw_buf up_out;          /* request bytes for the upstream */
 } gw_conn;
 
 /* Set up c. 0 on success, -1 when cfg's limits are invalid. user is
@@ -195,6 +234,47 @@ void gw_conn_shutdown(gw_conn *c, gw_time now);
 
 /* Force GW_CONN_CLOSED with a reason (socket errors and the like). */
 void gw_conn_abort(gw_conn *c, gw_close_reason why);
+
+/*
+ * Relay mode (cfg->relay). Each request frame is validated like any
+ * other, then passed on byte for byte to an upstream server, and the
+ * upstream's answer, validated the same way, is passed back byte for
+ * byte. One request at a time: the next one is read once the answer is
+ * complete, so answers stay in order and an upstream that closes after
+ * every answer works. Content streams through; at most about max_output
+ * bytes wait in each direction.
+ *
+ * The caller keeps at most one upstream socket per connection:
+ *   - gw_conn_want_connect: open one (to the next upstream) and call
+ *     gw_conn_upstream_connecting, then gw_conn_upstream_connected or,
+ *     if it fails, gw_conn_upstream_error;
+ *   - gw_conn_upstream_state == GW_UP_NONE while a socket is held: close
+ *     it (the connection gave up on it);
+ *   - read when gw_conn_upstream_want_read and give the bytes to
+ *     gw_conn_upstream_input (fewer consumed than given: backpressure,
+ *     offer the rest later); end of stream: gw_conn_upstream_eof;
+ *   - send gw_conn_upstream_output and report gw_conn_upstream_done.
+ * A request that cannot be passed on or answered gets one error frame
+ * (upstream-unavailable, -failed, -timeout, -bad-frame) and the client
+ * connection stays open. A request that got no answer byte is tried
+ * again on a new connection while it is whole in memory (at most
+ * relay_attempts connections); an answer that breaks after its header
+ * went out closes the client connection (GW_CLOSE_UPSTREAM).
+ */
+int gw_conn_want_connect(const gw_conn *c);
+gw_up_state gw_conn_upstream_state(const gw_conn *c);
+void gw_conn_upstream_connecting(gw_conn *c, gw_time now);
+void gw_conn_upstream_connected(gw_conn *c, gw_time now);
+/* Connect failed, or a socket error on the upstream. */
+void gw_conn_upstream_error(gw_conn *c, gw_time now);
+void gw_conn_upstream_eof(gw_conn *c, gw_time now);
+int gw_conn_upstream_want_read(const gw_conn *c);
+int gw_conn_upstream_want_write(const gw_conn *c);
+size_t gw_conn_upstream_input(gw_conn *c, const void *data, size_t len,
+                              gw_time now);
+const unsigned char *gw_conn_upstream_output(const gw_conn *c,
+                                             size_t *len);
+void gw_conn_upstream_done(gw_conn *c, size_t n, gw_time now);
 
 gw_conn_state_t gw_conn_state(const gw_conn *c);
 gw_close_reason gw_conn_reason(const gw_conn *c);

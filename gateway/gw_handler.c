@@ -40,7 +40,8 @@ typedef struct req_parse {
 
 static const char *const req_names[GW_REQ_STATUS_COUNT] = {
     "ok", "invalid-json", "content-not-object", "bad-action", "bad-value",
-    "bad-encoding", "bad-response", "json-too-long"
+    "bad-encoding", "bad-response", "json-too-long", "upstream-unavailable",
+    "upstream-failed", "upstream-timeout", "upstream-bad-frame"
 };
 
 static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
@@ -51,7 +52,11 @@ static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
     "\"value\" is missing or not a string",
     "content-encoding must be utf-8 for text/json",
     "the answer could not be encoded",
-    "text/json content is longer than the gateway accepts"
+    "text/json content is longer than the gateway accepts",
+    "no upstream server accepted a connection",
+    "the upstream server closed or reset the connection before answering",
+    "the upstream server made no progress in time",
+    "the upstream server's answer is not a valid frame"
 };
 
 const char *gw_req_status_name(gw_req_status st)

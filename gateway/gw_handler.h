@@ -44,6 +44,7 @@ typedef enum gw_kind {
     GW_KIND_BINARY,         /* non-JSON request answered */
     GW_KIND_BAD_REQUEST,    /* content error frame; connection stays */
     GW_KIND_FRAME_ERROR,    /* codec error frame; connection closes */
+    GW_KIND_RELAYED,        /* relay mode: an upstream's answer passed on */
     GW_KIND_COUNT
 } gw_kind;
 
@@ -57,6 +58,13 @@ typedef enum gw_req_status {
     GW_REQ_E_ENCODING,      /* "bad-encoding": not utf-8 */
     GW_REQ_E_RESPONSE,      /* "bad-response": answer not valid UTF-8 */
     GW_REQ_E_TOO_LONG,      /* "json-too-long": above the JSON limit */
+    /* Relay mode: the request could not be passed on or answered. */
+    GW_REQ_E_UP_UNAVAILABLE,/* "upstream-unavailable": no connection */
+    GW_REQ_E_UP_FAILED,     /* "upstream-failed": closed or reset before
+                               its answer */
+    GW_REQ_E_UP_TIMEOUT,    /* "upstream-timeout": no progress in time */
+    GW_REQ_E_UP_BAD_FRAME,  /* "upstream-bad-frame": answer not a valid
+                               frame */
     GW_REQ_STATUS_COUNT
 } gw_req_status;
 

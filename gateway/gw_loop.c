@@ -33,6 +33,13 @@ typedef struct client {
     char peer[GW_PEER_MAX];
     size_t in_off;          /* received bytes not yet consumed: */
     size_t in_len;          /*   in[in_off..in_len) */
+    /* Relay mode: the upstream socket and what it sent, not consumed. */
+    int up_fd;              /* -1 when none */
+    int up_polled;          /* up_fd is in this pass's fd sets */
+    const gw_upstream *up;  /* where up_fd goes */
+    size_t uin_off;
+    size_t uin_len;
+    unsigned char *uin;     /* GW_READ_CHUNK bytes, allocated on first use */
     unsigned char in[GW_READ_CHUNK];
 } client;
 
@@ -46,6 +53,7 @@ struct gw_loop {
     int stopping;
     gw_time stop_deadline;
     gw_time accept_paused_until;
+    size_t next_up;             /* relay: upstream of the next connect */
     gw_stats st;
 };
 
@@ -113,11 +121,18 @@ void gw_loop_log_stats(const gw_loop *l)
 {
     const gw_stats *st = &l->st;
     char errs[512];
+    char relay[160];
     size_t n = 0;
     int k;
     unsigned i;
 
     errs[0] = '\0';
+    relay[0] = '\0';
+    if (l->cfg.conn.relay)
+        snprintf(relay, sizeof relay, " req_relayed=%" PRIu64
+                 " upstream_connects=%" PRIu64 " upstream_errors=%" PRIu64,
+                 st->requests[GW_KIND_RELAYED], st->up_connects,
+                 st->up_errors);
     for (i = 0; i < HF_STATUS_COUNT; i++) {
         if (st->frame_errors[i] == 0)
             continue;
@@ -144,7 +159,7 @@ void gw_loop_log_stats(const gw_loop *l)
            " timeout_write=%" PRIu64 " req_search=%" PRIu64
            " req_invalid_action=%" PRIu64 " req_binary=%" PRIu64
            " req_bad_request=%" PRIu64 " req_frame_error=%" PRIu64
-           " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 "%s",
+           " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 "%s%s",
            l->n_clients, st->accepted, st->rejected_cap, st->rejected_fdset,
            st->accept_errors, st->closed[GW_CLOSE_REQUEST_TIMEOUT],
            st->closed[GW_CLOSE_IDLE_TIMEOUT],
@@ -152,7 +167,7 @@ void gw_loop_log_stats(const gw_loop *l)
            st->requests[GW_KIND_SEARCH], st->requests[GW_KIND_INVALID_ACTION],
            st->requests[GW_KIND_BINARY], st->requests[GW_KIND_BAD_REQUEST],
            st->requests[GW_KIND_FRAME_ERROR], st->bytes_in, st->bytes_out,
-           errs);
+           relay, errs);
 }
 
 static void peer_name(const struct sockaddr_storage *ss, char *out,
@@ -209,6 +224,12 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     c->loop = l;
     c->in_off = 0;
     c->in_len = 0;
+    c->up_fd = -1;
+    c->up_polled = 0;
+    c->up = NULL;
+    c->uin_off = 0;
+    c->uin_len = 0;
+    c->uin = NULL;
     peer_name(ss, c->peer, sizeof c->peer);
     if (gw_conn_init(&c->conn, &l->conn_cfg, c, now) != 0) {
         gw_log(GW_LOG_ERROR, "accept: invalid connection limits");
@@ -367,12 +388,207 @@ static void do_write(client *c, gw_time now)
     }
 }
 
+/* ------------------------------------------------ relay mode */
+
+static void up_close(client *c)
+{
+    if (c->up_fd < 0)
+        return;
+    close(c->up_fd);
+    c->up_fd = -1;
+    c->up_polled = 0;
+    c->uin_off = 0;
+    c->uin_len = 0;
+}
+
+/* Open a non-blocking connection to the next upstream in turn. */
+static void up_connect(client *c, gw_time now)
+{
+    gw_loop *l = c->loop;
+    const gw_upstream *u = &l->cfg.upstreams[l->next_up++ %
+                                             l->cfg.n_upstreams];
+    int one = 1, fd, err;
+
+    gw_conn_upstream_connecting(&c->conn, now);
+    l->st.up_connects++;
+    c->up = u;
+    if (c->uin == NULL && (c->uin = malloc(GW_READ_CHUNK)) == NULL) {
+        err = ENOMEM;
+        goto fail;
+    }
+    fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (fd >= FD_SETSIZE) {
+        close(fd);
+        err = EMFILE;
+        goto fail;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    c->up_fd = fd;
+    if (connect(fd, (const struct sockaddr *)&u->addr, u->addr_len) == 0) {
+        gw_conn_upstream_connected(&c->conn, now);
+        return;
+    }
+    err = errno;
+    if (err == EINPROGRESS || err == EINTR)
+        return;
+    up_close(c);
+fail:
+    gw_log(GW_LOG_INFO, "upstream %s for peer=%s: connect: %s", u->name,
+           c->peer, strerror(err));
+    l->st.up_errors++;
+    gw_conn_upstream_error(&c->conn, now);
+}
+
+/* The upstream socket was writable while connecting. */
+static void up_connect_done(client *c, gw_time now)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int err = 0;
+    socklen_t el = sizeof err;
+
+    if (getsockopt(c->up_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+        err = errno;
+    if (err == 0 &&
+        getpeername(c->up_fd, (struct sockaddr *)&ss, &sl) != 0) {
+        if (errno == ENOTCONN)
+            return;             /* not finished after all */
+        err = errno;
+    }
+    if (err == 0) {
+        gw_conn_upstream_connected(&c->conn, now);
+        return;
+    }
+    gw_log(GW_LOG_INFO, "upstream %s for peer=%s: connect: %s", c->up->name,
+           c->peer, strerror(err));
+    c->loop->st.up_errors++;
+    up_close(c);
+    gw_conn_upstream_error(&c->conn, now);
+}
+
+static void up_io_error(client *c, const char *what, int err, gw_time now)
+{
+    gw_log(GW_LOG_INFO, "upstream %s for peer=%s: %s: %s", c->up->name,
+           c->peer, what, strerror(err));
+    c->loop->st.up_errors++;
+    up_close(c);
+    gw_conn_upstream_error(&c->conn, now);
+}
+
+/* Offer upstream bytes that were not consumed yet. */
+static void up_feed(client *c, gw_time now)
+{
+    size_t used;
+
+    if (c->uin_off == c->uin_len)
+        return;
+    used = gw_conn_upstream_input(&c->conn, c->uin + c->uin_off,
+                                  c->uin_len - c->uin_off, now);
+    c->uin_off += used;
+    if (c->uin_off >= c->uin_len) {
+        c->uin_off = 0;
+        c->uin_len = 0;
+    }
+}
+
+static void up_read(client *c, gw_time now)
+{
+    ssize_t n;
+
+    if (c->uin_off != c->uin_len || !gw_conn_upstream_want_read(&c->conn))
+        return;
+    n = recv(c->up_fd, c->uin, GW_READ_CHUNK, 0);
+    if (n > 0) {
+        c->uin_off = 0;
+        c->uin_len = (size_t)n;
+        up_feed(c, now);
+    } else if (n == 0) {
+        up_close(c);
+        gw_conn_upstream_eof(&c->conn, now);
+    } else if (!transient(errno)) {
+        up_io_error(c, "recv", errno, now);
+    }
+}
+
+static void up_write(client *c, gw_time now)
+{
+    size_t len;
+    const unsigned char *p = gw_conn_upstream_output(&c->conn, &len);
+    ssize_t n;
+
+    if (len == 0 || c->up_fd < 0)
+        return;
+    n = send(c->up_fd, p, len, MSG_NOSIGNAL);
+    if (n > 0)
+        gw_conn_upstream_done(&c->conn, (size_t)n, now);
+    else if (n < 0 && !transient(errno))
+        up_io_error(c, "send", errno, now);
+}
+
+/* Hold the upstream socket the state machine asks for. */
+static void up_sync(client *c, gw_time now)
+{
+    if (c->up_fd >= 0 && gw_conn_upstream_state(&c->conn) == GW_UP_NONE)
+        up_close(c);
+    if (c->up_fd < 0 && gw_conn_want_connect(&c->conn))
+        up_connect(c, now);
+}
+
+/* Everything a settle round can change, to see when it stops moving. */
+typedef struct snapshot {
+    size_t out, up_out, in_off, in_len, uin_off, uin_len;
+    int up_fd;
+    gw_up_state up;
+    gw_conn_state_t state;
+} snapshot;
+
+static void snap(const client *c, snapshot *s)
+{
+    memset(s, 0, sizeof *s);
+    s->out = gw_conn_pending(&c->conn);
+    gw_conn_upstream_output(&c->conn, &s->up_out);
+    s->in_off = c->in_off;
+    s->in_len = c->in_len;
+    s->uin_off = c->uin_off;
+    s->uin_len = c->uin_len;
+    s->up_fd = c->up_fd;
+    s->up = gw_conn_upstream_state(&c->conn);
+    s->state = gw_conn_state(&c->conn);
+}
+
+static void settle_relay(client *c, gw_time now)
+{
+    snapshot before, after;
+    int i;
+
+    for (i = 0; i < SETTLE_ROUNDS; i++) {
+        snap(c, &before);
+        do_write(c, now);
+        up_sync(c, now);
+        up_write(c, now);
+        up_feed(c, now);
+        if (c->in_off != c->in_len && gw_conn_want_read(&c->conn))
+            feed(c, now);
+        up_sync(c, now);
+        snap(c, &after);
+        if (memcmp(&before, &after, sizeof before) == 0)
+            break;
+    }
+}
+
 /* Move a client along after an event: send what waits, consume input
  * held back by backpressure, and act on the state machine's state. */
 static void settle(client *c, gw_time now)
 {
     int i;
 
+    if (c->loop->cfg.conn.relay)
+        settle_relay(c, now);
     for (i = 0; i < SETTLE_ROUNDS; i++) {
         size_t before = gw_conn_pending(&c->conn);
 
@@ -427,6 +643,8 @@ static void close_client(gw_loop *l, client *c)
     l->clients[c->fd] = NULL;
     l->n_clients--;
     close(c->fd);
+    up_close(c);
+    free(c->uin);
     gw_conn_free(&c->conn);
     free(c);
 }
@@ -469,6 +687,23 @@ void gw_loop_stop(gw_loop *l)
     }
     gw_log(GW_LOG_NOTICE, "stopping: %zu connections to finish",
            l->n_clients);
+}
+
+/* The upstream socket's readiness from this pass's select(). */
+static void up_events(client *c, fd_set *rs, fd_set *ws, gw_time now)
+{
+    int fd = c->up_fd;
+
+    if (fd < 0)
+        return;
+    if (FD_ISSET(fd, ws)) {
+        if (gw_conn_upstream_state(&c->conn) == GW_UP_CONNECTING)
+            up_connect_done(c, now);
+        else
+            up_write(c, now);
+    }
+    if (c->up_fd == fd && FD_ISSET(fd, rs))
+        up_read(c, now);
 }
 
 static gw_time pass_deadline(gw_loop *l, fd_set *rs, fd_set *ws, int *nfds,
@@ -514,6 +749,18 @@ static gw_time pass_deadline(gw_loop *l, fd_set *rs, fd_set *ws, int *nfds,
             FD_SET(fd, ws);
         if (fd >= *nfds)
             *nfds = fd + 1;
+        c->up_polled = 0;
+        if (c->up_fd >= 0) {
+            if (gw_conn_upstream_state(&c->conn) == GW_UP_CONNECTING ||
+                gw_conn_upstream_want_write(&c->conn))
+                FD_SET(c->up_fd, ws);
+            if (gw_conn_upstream_want_read(&c->conn) &&
+                c->uin_off == c->uin_len)
+                FD_SET(c->up_fd, rs);
+            if (c->up_fd >= *nfds)
+                *nfds = c->up_fd + 1;
+            c->up_polled = 1;
+        }
         d = gw_conn_deadline(&c->conn);
         if (d < deadline)
             deadline = d;
@@ -565,6 +812,8 @@ int gw_loop_run(gw_loop *l)
 
             if (c == NULL || c->dead)
                 continue;
+            if (rc > 0 && c->up_polled)
+                up_events(c, &rs, &ws, now);
             if (rc > 0 && FD_ISSET(fd, &ws))
                 do_write(c, now);
             if (rc > 0 && FD_ISSET(fd, &rs))

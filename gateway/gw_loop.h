@@ -16,13 +16,17 @@
  *   - clients are marked dead during a pass and closed after it;
  *   - accept errors (EMFILE, ENFILE, ECONNABORTED, ...) never end the
  *     loop: a reserve fd is given up to shed one client, and accepting
- *     pauses briefly.
+ *     pauses briefly;
+ *   - relay mode: each client has at most one upstream socket, opened
+ *     and closed as its gw_conn asks, to the upstreams in turn; it is
+ *     closed with the client.
  */
 #ifndef GW_LOOP_H
 #define GW_LOOP_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "gw_conn.h"
 
@@ -42,6 +46,16 @@
 /* Most listening sockets (IPv4 + IPv6 and a few more). */
 #define GW_LISTEN_MAX 8
 
+/* Most upstream servers in relay mode. */
+#define GW_UPSTREAM_MAX 16
+
+/* Relay mode: one upstream server. */
+typedef struct gw_upstream {
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+    char name[GW_PEER_MAX];     /* for the log */
+} gw_upstream;
+
 typedef struct gw_stats {
     uint64_t accepted;
     uint64_t rejected_cap;      /* over --max-conns */
@@ -53,6 +67,8 @@ typedef struct gw_stats {
     uint64_t request_errors[GW_REQ_STATUS_COUNT];
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint64_t up_connects;       /* relay: connections opened upstream */
+    uint64_t up_errors;         /* relay: of those, failed or reset */
 } gw_stats;
 
 typedef struct gw_loop_config {
@@ -61,6 +77,9 @@ typedef struct gw_loop_config {
     size_t max_conns;
     gw_time stop_timeout;        /* shutdown: longest wait for answers */
     gw_conn_config conn;         /* copied; on_request is the loop's */
+    gw_upstream upstreams[GW_UPSTREAM_MAX];  /* relay mode (conn.relay):
+                                    tried in turn, one per connect */
+    size_t n_upstreams;
     int wake_fd;                 /* -1 for none; readable -> on_wake */
     void (*on_wake)(void *ctx);
     void *wake_ctx;

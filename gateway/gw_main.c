@@ -35,6 +35,9 @@
 #define DEFAULT_IDLE_TIMEOUT (60 * SEC)
 #define DEFAULT_WRITE_TIMEOUT (30 * SEC)
 #define DEFAULT_DRAIN_TIMEOUT (5 * SEC)
+/* Relay mode: an upstream that neither connects, reads nor answers for
+ * this long is given up for the request in hand. */
+#define DEFAULT_UPSTREAM_TIMEOUT (10 * SEC)
 
 /* How long a client that got an error frame may keep sending before the
  * socket is closed: long enough for the frame to arrive, short enough
@@ -77,7 +80,10 @@ typedef struct options {
     gw_time idle_timeout;
     gw_time write_timeout;
     gw_time drain_timeout;
+    gw_time upstream_timeout;
     unsigned workers;
+    const char *upstream[GW_UPSTREAM_MAX];  /* relay mode: "host:port" */
+    size_t n_upstream;
 } options;
 
 /* Signal numbers go through this pipe to the loop that handles them. */
@@ -87,6 +93,7 @@ typedef struct app {
     options opt;
     gw_index *index;
     gw_loop *loop;
+    gw_upstream upstreams[GW_UPSTREAM_MAX];
 } app;
 
 static void usage(FILE *f)
@@ -98,9 +105,12 @@ static void usage(FILE *f)
         "       [--request-timeout time]\n"
         "       [--idle-timeout time] [--write-timeout time]\n"
         "       [--drain-timeout time] [--log-level level] [--workers n]\n"
-        "       [--port-file file] [host port]\n"
+        "       [--port-file file] [--upstream host:port ...]\n"
+        "       [--upstream-timeout time] [host port]\n"
         "\n"
         "Answers hframe search and binary requests (see hframe-gateway(8)).\n"
+        "With --upstream (up to 16 times) it relays instead: each valid\n"
+        "request frame goes to the upstreams in turn, the answer comes back.\n"
         "Times are seconds (\"1.5\", \"2s\") or milliseconds (\"250ms\");\n"
         "0 disables a timeout. Default: 127.0.0.1 65432.\n");
 }
@@ -175,7 +185,7 @@ enum {
     OPT_INDEX = 256, OPT_MAX_CONNS, OPT_MAX_HEADER, OPT_MAX_CONTENT,
     OPT_MAX_OUTPUT, OPT_MAX_JSON, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_WRITE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_LOG_LEVEL, OPT_WORKERS,
-    OPT_PORT_FILE
+    OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT
 };
 
 static const struct option long_opts[] = {
@@ -195,6 +205,8 @@ static const struct option long_opts[] = {
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
     { "workers", required_argument, NULL, OPT_WORKERS },
     { "port-file", required_argument, NULL, OPT_PORT_FILE },
+    { "upstream", required_argument, NULL, OPT_UPSTREAM },
+    { "upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT },
     { NULL, 0, NULL, 0 }
 };
 
@@ -227,6 +239,8 @@ static int parse_args(int argc, char **argv, options *o)
     o->idle_timeout = DEFAULT_IDLE_TIMEOUT;
     o->write_timeout = DEFAULT_WRITE_TIMEOUT;
     o->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
+    o->upstream_timeout = DEFAULT_UPSTREAM_TIMEOUT;
+    o->n_upstream = 0;
     o->workers = 1;
     while ((ch = getopt_long(argc, argv, "hl:p:", long_opts, NULL)) != -1) {
         switch (ch) {
@@ -327,6 +341,18 @@ static int parse_args(int argc, char **argv, options *o)
         case OPT_PORT_FILE:
             o->port_file = optarg;
             break;
+        case OPT_UPSTREAM:
+            if (o->n_upstream == GW_UPSTREAM_MAX) {
+                bad_value("--upstream", optarg, "at most 16 upstreams");
+                return EXIT_USAGE;
+            }
+            o->upstream[o->n_upstream++] = optarg;
+            break;
+        case OPT_UPSTREAM_TIMEOUT:
+            if (parse_time_opt("--upstream-timeout", optarg,
+                               &o->upstream_timeout) != 0)
+                return EXIT_USAGE;
+            break;
         default:
             usage(stderr);
             return EXIT_USAGE;
@@ -347,7 +373,61 @@ static int parse_args(int argc, char **argv, options *o)
         o->host = argv[0];
         o->port = argv[1];
     }
+    if (o->n_upstream > 0 && o->index_path != NULL) {
+        fprintf(stderr, PROG ": --index and --upstream exclude each other "
+                "(a relay answers nothing itself)\n");
+        return EXIT_USAGE;
+    }
     return -1;
+}
+
+/* "host:port", "[v6]:port" -> one address (the first the resolver
+ * gives). -1 with a message on stderr when it is malformed or does not
+ * resolve. */
+static int resolve_upstream(const char *spec, gw_upstream *u)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':');
+    const char *h = spec;
+    size_t hlen;
+    uint64_t port;
+    struct addrinfo hints, *res, *ai;
+    int rc;
+
+    if (colon == NULL || parse_u64(colon + 1, 1, 65535, &port) != 0)
+        return bad_value("--upstream", spec, "expected host:port with a "
+                         "port 1..65535");
+    hlen = (size_t)(colon - spec);
+    if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
+        h = spec + 1;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= sizeof host)
+        return bad_value("--upstream", spec, "expected host:port");
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = getaddrinfo(host, colon + 1, &hints, &res);
+    if (rc != 0)
+        return bad_value("--upstream", spec, gai_strerror(rc));
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+            ai->ai_addrlen <= sizeof u->addr)
+            break;
+    }
+    if (ai == NULL) {
+        freeaddrinfo(res);
+        return bad_value("--upstream", spec, "no IPv4 or IPv6 address");
+    }
+    memset(u, 0, sizeof *u);
+    memcpy(&u->addr, ai->ai_addr, ai->ai_addrlen);
+    u->addr_len = (socklen_t)ai->ai_addrlen;
+    snprintf(u->name, sizeof u->name, "%s", spec);
+    freeaddrinfo(res);
+    return 0;
 }
 
 /* ------------------------------------------------------- sockets */
@@ -660,6 +740,15 @@ static int serve(app *a, listeners *ls)
     lc.conn.drain_timeout = a->opt.drain_timeout < LINGER_TIME
                                 ? a->opt.drain_timeout : LINGER_TIME;
     lc.conn.index = a->index;
+    if (a->opt.n_upstream > 0) {
+        lc.conn.relay = 1;
+        /* Each upstream once, and one more for a request sent on a kept
+         * connection the upstream had just closed. */
+        lc.conn.relay_attempts = (unsigned)a->opt.n_upstream + 1;
+        lc.conn.upstream_timeout = a->opt.upstream_timeout;
+        memcpy(lc.upstreams, a->upstreams, sizeof lc.upstreams);
+        lc.n_upstreams = a->opt.n_upstream;
+    }
     lc.wake_fd = sig_pipe[0];
     lc.on_wake = worker_wake;
     lc.wake_ctx = a;
@@ -922,12 +1011,17 @@ int main(int argc, char **argv)
 {
     app a;
     listeners ls;
+    size_t i;
     int rc;
 
     memset(&a, 0, sizeof a);
     rc = parse_args(argc, argv, &a.opt);
     if (rc >= 0)
         return rc;
+    for (i = 0; i < a.opt.n_upstream; i++) {
+        if (resolve_upstream(a.opt.upstream[i], &a.upstreams[i]) != 0)
+            return EXIT_USAGE;
+    }
     a.index = load_index(a.opt.index_path);
     if (a.index == NULL)
         return EXIT_FAIL;
@@ -945,8 +1039,9 @@ int main(int argc, char **argv)
         gw_index_free(a.index);
         return EXIT_FAIL;
     }
-    gw_log(GW_LOG_NOTICE, "listening on '%s' port %u (%zu socket%s)",
-           a.opt.host, ls.port, ls.n, ls.n == 1 ? "" : "s");
+    gw_log(GW_LOG_NOTICE, "listening on '%s' port %u (%zu socket%s)%s",
+           a.opt.host, ls.port, ls.n, ls.n == 1 ? "" : "s",
+           a.opt.n_upstream > 0 ? ", relaying" : "");
     if (a.opt.port_file != NULL &&
         write_port_file(a.opt.port_file, ls.port) != 0) {
         close_listeners(&ls);
