@@ -1047,6 +1047,490 @@ START_TEST(test_buf)
 }
 END_TEST
 
+/* ------------------------------------------------------------ relay */
+
+/* One connection in relay mode, with everything it sent to the client
+ * and to the upstream gathered. */
+typedef struct relay_t {
+    gw_conn c;
+    gw_conn_config cfg;
+    unsigned char cout[BIG * 2];
+    size_t clen;
+    unsigned char *uout;        /* RELAY_UOUT bytes */
+    size_t ulen;
+} relay_t;
+
+#define RELAY_UOUT ((size_t)4 << 20)
+
+static relay_t *relay_new(unsigned attempts)
+{
+    relay_t *r = calloc(1, sizeof *r);
+
+    ck_assert_ptr_nonnull(r);
+    r->uout = malloc(RELAY_UOUT);
+    ck_assert_ptr_nonnull(r->uout);
+    config(&r->cfg);
+    r->cfg.index = NULL;
+    r->cfg.relay = 1;
+    r->cfg.relay_attempts = attempts;
+    r->cfg.upstream_timeout = 5;
+    ck_assert_int_eq(gw_conn_init(&r->c, &r->cfg, NULL, 0), 0);
+    return r;
+}
+
+static void relay_free(relay_t *r)
+{
+    gw_conn_free(&r->c);
+    free(r->uout);
+    free(r);
+}
+
+/* Send everything either side may send now. */
+static void relay_pump(relay_t *r, gw_time now)
+{
+    size_t n;
+    const unsigned char *p;
+
+    p = gw_conn_output(&r->c, &n);
+    if (n > 0) {
+        ck_assert_uint_le(r->clen + n, sizeof r->cout);
+        memcpy(r->cout + r->clen, p, n);
+        r->clen += n;
+        gw_conn_output_done(&r->c, n, now);
+    }
+    p = gw_conn_upstream_output(&r->c, &n);
+    if (n > 0) {
+        ck_assert(gw_conn_upstream_want_write(&r->c));
+        ck_assert_uint_le(r->ulen + n, RELAY_UOUT);
+        memcpy(r->uout + r->ulen, p, n);
+        r->ulen += n;
+        gw_conn_upstream_done(&r->c, n, now);
+    }
+}
+
+/* Offer client bytes in chunks (0: whole) while the connection takes
+ * them; returns how many it took. */
+static size_t relay_client(relay_t *r, const void *data, size_t len,
+                           size_t chunk, gw_time now)
+{
+    const unsigned char *p = data;
+    size_t off = 0, n, k;
+
+    if (chunk == 0)
+        chunk = len;
+    while (off < len) {
+        n = len - off < chunk ? len - off : chunk;
+        k = gw_conn_input(&r->c, p + off, n, now);
+        off += k;
+        relay_pump(r, now);
+        if (k < n)
+            break;
+    }
+    return off;
+}
+
+/* The same for upstream bytes. */
+static size_t relay_upstream(relay_t *r, const void *data, size_t len,
+                             size_t chunk, gw_time now)
+{
+    const unsigned char *p = data;
+    size_t off = 0, n, k;
+
+    if (chunk == 0)
+        chunk = len;
+    while (off < len) {
+        n = len - off < chunk ? len - off : chunk;
+        k = gw_conn_upstream_input(&r->c, p + off, n, now);
+        off += k;
+        relay_pump(r, now);
+        if (k < n)
+            break;
+    }
+    return off;
+}
+
+/* Answer a connect request with success. */
+static void relay_connect(relay_t *r, gw_time now)
+{
+    ck_assert(gw_conn_want_connect(&r->c));
+    gw_conn_upstream_connecting(&r->c, now);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_CONNECTING);
+    ck_assert(!gw_conn_want_connect(&r->c));
+    gw_conn_upstream_connected(&r->c, now);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_READY);
+    relay_pump(r, now);
+}
+
+static size_t search_request(unsigned char *out, size_t cap, const char *v)
+{
+    char c[256];
+
+    snprintf(c, sizeof c, "{\"action\": \"search\", \"value\": \"%s\"}", v);
+    return mkframe(out, cap, "big", "text/json", "utf-8", c, strlen(c));
+}
+
+/* Whatever the chunk sizes on either side: the request reaches the
+ * upstream byte for byte, the answer the client byte for byte, and the
+ * upstream connection is kept. */
+START_TEST(test_relay_roundtrip)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "morpheus");
+    size_t alen = mkframe(ans, sizeof ans, "little", "x/any", "binary",
+                          "\x00\x01\x02", 3);
+    relay_t *r = relay_new(1);
+
+    ck_assert(!gw_conn_want_connect(&r->c));
+    ck_assert_uint_eq(relay_client(r, req, rlen, (size_t)_i, 1), rlen);
+    relay_connect(r, 2);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert(gw_conn_in_request(&r->c));
+    ck_assert(!gw_conn_want_read(&r->c));  /* waiting for the answer */
+    ck_assert_uint_eq(relay_upstream(r, ans, alen, (size_t)_i, 3), alen);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_OPEN);
+    ck_assert(gw_conn_want_read(&r->c));
+    ck_assert(!gw_conn_in_request(&r->c));
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_READY);
+    ck_assert(!gw_conn_want_connect(&r->c));
+    ck_assert_uint_eq(r->c.requests, 1);
+    relay_free(r);
+}
+END_TEST
+
+/* Pipelined requests go upstream one at a time. */
+START_TEST(test_relay_one_at_a_time)
+{
+    unsigned char req[1024], ans[512];
+    size_t r1 = search_request(req, sizeof req, "ring");
+    size_t r2 = search_request(req + r1, sizeof req - r1, DOG);
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"x\"}");
+    size_t took;
+    relay_t *r = relay_new(1);
+
+    took = relay_client(r, req, r1 + r2, 0, 1);
+    ck_assert_uint_eq(took, r1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, r1);
+    relay_upstream(r, ans, alen, 0, 2);
+    ck_assert_uint_eq(relay_client(r, req + took, r1 + r2 - took, 0, 3), r2);
+    ck_assert(!gw_conn_want_connect(&r->c));   /* kept connection */
+    ck_assert_uint_eq(r->ulen, r1 + r2);
+    ck_assert_mem_eq(r->uout, req, r1 + r2);
+    relay_upstream(r, ans, alen, 0, 4);
+    ck_assert_uint_eq(r->clen, 2 * alen);
+    ck_assert_mem_eq(r->cout + alen, ans, alen);
+    relay_free(r);
+}
+END_TEST
+
+/* Read a single error frame from the client's output. */
+static void relay_expect_error(relay_t *r, gw_req_status st)
+{
+    assert_error_frame(r->cout, r->clen, gw_req_status_name(st));
+    r->clen = 0;
+}
+
+/* A failed connect is tried again, up to relay_attempts connections;
+ * then upstream-unavailable, and the client connection goes on. */
+START_TEST(test_relay_unavailable)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"y\"}");
+    relay_t *r = relay_new(2);
+
+    relay_client(r, req, rlen, 0, 1);
+    gw_conn_upstream_connecting(&r->c, 1);
+    gw_conn_upstream_error(&r->c, 2);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_NONE);
+    ck_assert(gw_conn_want_connect(&r->c));     /* the next upstream */
+    gw_conn_upstream_connecting(&r->c, 3);
+    gw_conn_upstream_error(&r->c, 4);
+    ck_assert(!gw_conn_want_connect(&r->c));
+    relay_pump(r, 4);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    ck_assert_uint_eq(r->ulen, 0);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_OPEN);
+    ck_assert(gw_conn_want_read(&r->c));
+    /* The next request tries again. */
+    ck_assert_uint_eq(relay_client(r, req, rlen, 0, 5), rlen);
+    relay_connect(r, 6);
+    ck_assert_uint_eq(r->ulen, rlen);
+    relay_upstream(r, ans, alen, 0, 7);
+    ck_assert_uint_eq(r->clen, alen);
+    relay_free(r);
+}
+END_TEST
+
+/* An answer that is not a valid frame never reaches the client. */
+START_TEST(test_relay_bad_frame)
+{
+    static const unsigned char bad[] = "\x00\x05{\"a\":}xxxxxxxxxx";
+    unsigned char req[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    relay_t *r = relay_new(3);
+
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(relay_upstream(r, bad, sizeof bad - 1, 3, 2),
+                      sizeof bad - 1);
+    relay_expect_error(r, GW_REQ_E_UP_BAD_FRAME);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_NONE);
+    ck_assert(!gw_conn_want_connect(&r->c));    /* not tried again */
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_OPEN);
+    ck_assert(gw_conn_want_read(&r->c));
+    relay_free(r);
+}
+END_TEST
+
+/* No progress within upstream_timeout: upstream-timeout. */
+START_TEST(test_relay_timeout)
+{
+    unsigned char req[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    relay_t *r = relay_new(3);
+
+    relay_client(r, req, rlen, 0, 10);
+    relay_connect(r, 11);
+    ck_assert_int_eq(gw_conn_deadline(&r->c), 11 + r->cfg.upstream_timeout);
+    ck_assert_int_eq(gw_conn_tick(&r->c, 15), GW_CONN_OPEN);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert_int_eq(gw_conn_tick(&r->c, 16), GW_CONN_OPEN);
+    relay_pump(r, 16);
+    relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_NONE);
+    /* Idle again: the idle timeout applies, not the upstream's. */
+    ck_assert_int_eq(gw_conn_deadline(&r->c), 16 + r->cfg.idle_timeout);
+    relay_free(r);
+}
+END_TEST
+
+/* A kept connection the upstream closed before answering: the request,
+ * whole in memory, goes again on a new connection. */
+START_TEST(test_relay_replay)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"z\"}");
+    relay_t *r = relay_new(2);
+
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, alen, 0, 2);
+    r->ulen = 0;
+    r->clen = 0;
+    relay_client(r, req, rlen, 0, 3);
+    ck_assert_uint_eq(r->ulen, rlen);
+    gw_conn_upstream_eof(&r->c, 4);
+    ck_assert(gw_conn_want_connect(&r->c));
+    relay_connect(r, 5);
+    ck_assert_uint_eq(r->ulen, 2 * rlen);
+    ck_assert_mem_eq(r->uout + rlen, req, rlen);
+    relay_upstream(r, ans, alen, 0, 6);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    /* Attempts are counted per request: fails once more, then gives up. */
+    r->clen = 0;
+    relay_client(r, req, rlen, 0, 7);
+    gw_conn_upstream_eof(&r->c, 8);
+    relay_connect(r, 9);
+    gw_conn_upstream_error(&r->c, 10);
+    relay_pump(r, 10);
+    relay_expect_error(r, GW_REQ_E_UP_FAILED);
+    relay_free(r);
+}
+END_TEST
+
+/* The upstream breaks in the middle of an answer already partly passed
+ * on: no frame boundary is left for an error frame, so the client
+ * connection closes. */
+START_TEST(test_relay_half_answer)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"zzzz\"}");
+    relay_t *r = relay_new(3);
+
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, alen - 3, 0, 2);
+    ck_assert_uint_eq(r->clen, alen - 3);
+    ck_assert_mem_eq(r->cout, ans, alen - 3);
+    gw_conn_upstream_eof(&r->c, 3);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&r->c), GW_CLOSE_UPSTREAM);
+    relay_free(r);
+}
+END_TEST
+
+/* Bytes the upstream sends unasked (between requests, or after an
+ * answer) end that upstream connection, not the client's. */
+START_TEST(test_relay_stray_bytes)
+{
+    unsigned char req[512], ans[1024];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"z\"}");
+    relay_t *r = relay_new(1);
+
+    /* Two answers in one read: the first is passed on, then the upstream
+     * is dropped. */
+    memcpy(ans + alen, ans, alen);
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, 2 * alen, 0, 2);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_NONE);
+    /* Between requests. */
+    r->clen = 0;
+    relay_client(r, req, rlen, 0, 3);
+    relay_connect(r, 3);
+    relay_upstream(r, ans, alen, 0, 4);
+    ck_assert_uint_eq(gw_conn_upstream_input(&r->c, "x", 1, 5), 1);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_NONE);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_OPEN);
+    ck_assert_uint_eq(r->clen, alen);
+    relay_free(r);
+}
+END_TEST
+
+/* An invalid client frame is answered by the relay itself and never
+ * forwarded, even in part. */
+START_TEST(test_relay_client_error)
+{
+    static const unsigned char bad[] = "\x00\x04{}{}";
+    relay_t *r = relay_new(1);
+
+    relay_client(r, bad, sizeof bad - 1, (size_t)_i, 1);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_LINGER);
+    ck_assert_uint_eq(r->ulen, 0);
+    ck_assert(!gw_conn_want_connect(&r->c));
+    ck_assert_uint_gt(r->clen, 0);
+    relay_free(r);
+}
+END_TEST
+
+/* The client closes its side after a request: the answer still comes,
+ * then the connection closes. A client that stops in the middle of a
+ * request gets a truncated error and the upstream connection is
+ * dropped. */
+START_TEST(test_relay_client_eof)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"z\"}");
+    relay_t *r = relay_new(1);
+
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    gw_conn_eof(&r->c, 2);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_OPEN);
+    ck_assert(!gw_conn_want_read(&r->c));
+    relay_upstream(r, ans, alen, 0, 3);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_reason(&r->c), GW_CLOSE_PEER);
+    relay_free(r);
+
+    r = relay_new(1);
+    relay_client(r, req, rlen - 5, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, rlen - 5);
+    gw_conn_eof(&r->c, 2);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_NONE);
+    relay_pump(r, 2);
+    assert_error_frame(r->cout, r->clen, hf_status_name(HF_E_TRUNCATED));
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_CLOSING);
+    relay_free(r);
+}
+END_TEST
+
+/* Content streams through: a 1 MiB request never has more than the
+ * output cap waiting for the upstream, and arrives whole. */
+START_TEST(test_relay_large)
+{
+    const size_t clen = (size_t)1 << 20;
+    unsigned char *req = malloc(clen + 512);
+    unsigned char *content = malloc(clen);
+    unsigned char ans[512];
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"big\"}");
+    size_t rlen, off = 0, n, k;
+    relay_t *r = relay_new(1);
+
+    ck_assert_ptr_nonnull(req);
+    ck_assert_ptr_nonnull(content);
+    memset(content, 'q', clen);
+    rlen = mkframe(req, clen + 512, "little", "x/bytes", "binary", content,
+                   clen);
+    r->cfg.max_output = 65536;
+    relay_client(r, req, 200, 0, 1);
+    relay_connect(r, 1);
+    while (off < rlen - 200) {
+        n = rlen - 200 - off < 20000 ? rlen - 200 - off : 20000;
+        k = gw_conn_input(&r->c, req + 200 + off, n, 2);
+        off += k;
+        ck_assert_uint_le(r->c.up_out.len - r->c.up_out.off,
+                          r->cfg.max_output + 20000);
+        relay_pump(r, 2);
+    }
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    relay_upstream(r, ans, alen, 0, 3);
+    ck_assert_uint_eq(r->clen, alen);
+    free(content);
+    free(req);
+    relay_free(r);
+}
+END_TEST
+
+/* An answer that comes before the request is fully sent (an upstream
+ * refusing at the header) is passed on; the rest of the request still
+ * goes, and the next request waits for it. */
+START_TEST(test_relay_early_answer)
+{
+    static const char filler[1500] = { 0 };
+    unsigned char req[4096], ans[512];
+    size_t rlen = mkframe(req, sizeof req, "big", "text/json", "utf-8",
+                          filler, sizeof filler);
+    size_t alen = error_answer(ans, sizeof ans, GW_REQ_E_TOO_LONG);
+    relay_t *r = relay_new(1);
+
+    relay_client(r, req, 200, 0, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, alen, 0, 2);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert(gw_conn_want_read(&r->c));
+    ck_assert_uint_eq(relay_client(r, req + 200, rlen - 200, 0, 3),
+                      rlen - 200);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert(!gw_conn_in_request(&r->c));
+    relay_free(r);
+}
+END_TEST
+
+/* A server shutdown lets the request in flight finish. */
+START_TEST(test_relay_shutdown)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"z\"}");
+    relay_t *r = relay_new(1);
+
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    gw_conn_shutdown(&r->c, 2);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_OPEN);
+    relay_upstream(r, ans, alen, 0, 3);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_int_eq(gw_conn_state(&r->c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_reason(&r->c), GW_CLOSE_SHUTDOWN);
+    relay_free(r);
+}
+END_TEST
+
 static Suite *gateway_suite(void)
 {
     Suite *s = suite_create("gateway");
@@ -1088,6 +1572,23 @@ static Suite *gateway_suite(void)
     tcase_add_test(tc, test_timeout_idle);
     tcase_add_test(tc, test_timeout_request);
     tcase_add_test(tc, test_timeout_write);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("relay");
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_relay_roundtrip, 0, MAX_CHUNK + 1);
+    tcase_add_test(tc, test_relay_one_at_a_time);
+    tcase_add_test(tc, test_relay_unavailable);
+    tcase_add_test(tc, test_relay_bad_frame);
+    tcase_add_test(tc, test_relay_timeout);
+    tcase_add_test(tc, test_relay_replay);
+    tcase_add_test(tc, test_relay_half_answer);
+    tcase_add_test(tc, test_relay_stray_bytes);
+    tcase_add_loop_test(tc, test_relay_client_error, 0, 4);
+    tcase_add_test(tc, test_relay_client_eof);
+    tcase_add_test(tc, test_relay_large);
+    tcase_add_test(tc, test_relay_early_answer);
+    tcase_add_test(tc, test_relay_shutdown);
     suite_add_tcase(s, tc);
     return s;
 }
