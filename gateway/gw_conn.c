@@ -481,11 +481,13 @@ static size_t relay_input(gw_conn *c, const unsigned char *p, size_t len,
     int head;
     hf_event ev;
 
-    /* Until every byte is consumed and no event is left: the end of a
-     * frame is reported by a push after its last content byte. */
-    while (gw_conn_want_read(c)) {
+    /* Until no event is left: the end of a frame is reported by a push
+     * after its last content byte, which must happen even when no more
+     * bytes may be taken (backpressure), or nobody would ask again. */
+    for (;;) {
         head = !c->x_active;
-        n = hf_decoder_push(&c->dec, p + off, len - off, &ev);
+        n = hf_decoder_push(&c->dec, p + off,
+                            gw_conn_want_read(c) ? len - off : 0, &ev);
         if (n > 0 && !c->frame_started) {
             c->frame_started = 1;
             c->frame_start = now;
@@ -498,7 +500,7 @@ static size_t relay_input(gw_conn *c, const unsigned char *p, size_t len,
         off += n;
         switch (ev.type) {
         case HF_EV_NEED_MORE:
-            return len;
+            return off;
         case HF_EV_HEADER:
             relay_header(c, now);
             break;
@@ -521,7 +523,6 @@ static size_t relay_input(gw_conn *c, const unsigned char *p, size_t len,
         if (c->state != GW_CONN_OPEN)
             return len;
     }
-    return off;
 }
 
 int gw_conn_want_connect(const gw_conn *c)
@@ -611,10 +612,13 @@ size_t gw_conn_upstream_input(gw_conn *c, const void *data, size_t len,
         relay_fail(c, GW_REQ_OK, now);
         return len;
     }
-    while (gw_buf_pending(&c->out) < c->cfg->max_output) {
+    /* As in relay_input: the last event may need a push of 0 bytes. */
+    for (;;) {
         head = !c->resp_started;
         before = gw_buf_pending(&c->out);
-        n = hf_decoder_push(&c->up_dec, p + off, len - off, &ev);
+        n = hf_decoder_push(&c->up_dec, p + off,
+                            before < c->cfg->max_output ? len - off : 0,
+                            &ev);
         if (head && n > 0 && ev.type != HF_EV_ERROR &&
             gw_buf_append(&c->up_stage, p + off, n) != 0) {
             gw_conn_abort(c, GW_CLOSE_NOMEM);
@@ -624,7 +628,7 @@ size_t gw_conn_upstream_input(gw_conn *c, const void *data, size_t len,
         c->up_got += n;
         switch (ev.type) {
         case HF_EV_NEED_MORE:
-            return len;
+            return off;
         case HF_EV_HEADER:
             if (gw_buf_append(&c->out, gw_buf_peek(&c->up_stage),
                               gw_buf_pending(&c->up_stage)) != 0) {
@@ -665,7 +669,6 @@ size_t gw_conn_upstream_input(gw_conn *c, const void *data, size_t len,
         if (c->state == GW_CONN_CLOSED)
             return len;
     }
-    return off;
 }
 
 /* Relay: the upstream is what the connection waits for. */

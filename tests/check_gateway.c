@@ -1108,8 +1108,8 @@ static void relay_pump(relay_t *r, gw_time now)
     }
 }
 
-/* Offer client bytes in chunks (0: whole) while the connection takes
- * them; returns how many it took. */
+/* Offer client bytes in chunks (0: whole), sending all output after each
+ * call, until the connection takes no more; returns how many it took. */
 static size_t relay_client(relay_t *r, const void *data, size_t len,
                            size_t chunk, gw_time now)
 {
@@ -1123,7 +1123,7 @@ static size_t relay_client(relay_t *r, const void *data, size_t len,
         k = gw_conn_input(&r->c, p + off, n, now);
         off += k;
         relay_pump(r, now);
-        if (k < n)
+        if (k == 0)
             break;
     }
     return off;
@@ -1143,7 +1143,7 @@ static size_t relay_upstream(relay_t *r, const void *data, size_t len,
         k = gw_conn_upstream_input(&r->c, p + off, n, now);
         off += k;
         relay_pump(r, now);
-        if (k < n)
+        if (k == 0)
             break;
     }
     return off;
@@ -1511,6 +1511,40 @@ START_TEST(test_relay_early_answer)
 }
 END_TEST
 
+/* A frame whose last bytes fill an output to its cap still ends: the
+ * next request is read, in both directions. */
+START_TEST(test_relay_cap_boundary)
+{
+    unsigned char req[4096], ans[4096], big[2000];
+    size_t rlen, alen, off;
+    int spins = 0;
+    relay_t *r = relay_new(1);
+
+    memset(big, 'b', sizeof big);
+    rlen = mkframe(req, sizeof req, "big", "x/y", "binary", big,
+                   (size_t)_i * 7);
+    alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big,
+                   (size_t)_i * 11);
+    r->cfg.max_output = 64;
+    off = relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    while (off < rlen) {
+        off += relay_client(r, req + off, rlen - off, 0, 1);
+        ck_assert_int_lt(++spins, 10000);
+    }
+    relay_pump(r, 1);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    ck_assert(!gw_conn_want_read(&r->c));
+    ck_assert_uint_eq(relay_upstream(r, ans, alen, 0, 2), alen);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    ck_assert(!gw_conn_in_request(&r->c));
+    ck_assert(gw_conn_want_read(&r->c));
+    relay_free(r);
+}
+END_TEST
+
 /* A server shutdown lets the request in flight finish. */
 START_TEST(test_relay_shutdown)
 {
@@ -1589,6 +1623,7 @@ static Suite *gateway_suite(void)
     tcase_add_test(tc, test_relay_large);
     tcase_add_test(tc, test_relay_early_answer);
     tcase_add_test(tc, test_relay_shutdown);
+    tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
     suite_add_tcase(s, tc);
     return s;
 }
