@@ -680,6 +680,53 @@ static int relay_up_timed(const gw_conn *c)
            (c->x_active && c->req_done && !c->resp_done);
 }
 
+/* ------------------------------------------------------------------ */
+/* PROXY protocol header                                               */
+/* ------------------------------------------------------------------ */
+
+/* Gather the header in stage (it is never longer than GW_PROXY_MAX);
+ * returns the bytes of data that belong to it. */
+static size_t proxy_input(gw_conn *c, const unsigned char *p, size_t len,
+                          gw_time now)
+{
+    size_t have = gw_buf_pending(&c->stage);
+    size_t take = len < GW_PROXY_MAX - have ? len : GW_PROXY_MAX - have;
+    size_t before = gw_buf_pending(&c->out);
+    gw_proxy_info info;
+    gw_proxy_status st;
+    gw_reply r;
+
+    if (take > 0 && !c->frame_started) {
+        c->frame_started = 1;
+        c->frame_start = now;
+    }
+    if (gw_buf_append(&c->stage, p, take) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return len;
+    }
+    st = gw_proxy_parse(gw_buf_peek(&c->stage), gw_buf_pending(&c->stage),
+                        &info);
+    if (st == GW_PROXY_NEED_MORE)
+        return take;
+    gw_buf_clear(&c->stage);
+    c->frame_started = 0;
+    if (st == GW_PROXY_OK) {
+        c->proxy_done = 1;
+        if (c->cfg->on_proxy != NULL)
+            c->cfg->on_proxy(c->user, &info);
+        return info.len - have;
+    }
+    if (gw_handle_bad_request(GW_REQ_E_PROXY, &c->out, &r) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return len;
+    }
+    output_added(c, before, now);
+    report(c, &r, have + take, now);
+    c->state = GW_CONN_LINGER;
+    c->reason = GW_CLOSE_FRAME_ERROR;
+    return len;
+}
+
 size_t gw_conn_input(gw_conn *c, const void *data, size_t len, gw_time now)
 {
     const unsigned char *p = data;
@@ -691,6 +738,12 @@ size_t gw_conn_input(gw_conn *c, const void *data, size_t len, gw_time now)
         return len;
     if (len > 0)
         c->last_active = now;
+    if (c->cfg->proxy_protocol && !c->proxy_done) {
+        off = proxy_input(c, p, len, now);
+        if (c->state != GW_CONN_OPEN || !c->proxy_done)
+            return len;
+        return off + gw_conn_input(c, p + off, len - off, now);
+    }
     if (c->cfg->relay)
         return relay_input(c, p, len, now);
     while (off < len && gw_conn_want_read(c)) {

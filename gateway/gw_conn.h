@@ -39,6 +39,13 @@
  *     gw_conn_output lives until the next call on the connection.
  *   - gw_request_info passed to the on_request callback lives during the
  *     callback only.
+ *
+ * PROXY protocol (cfg->proxy_protocol): the connection's first bytes
+ * must be a PROXY header (gw_proxy.h), read before any frame; the
+ * request timeout covers it. cfg->on_proxy then gets what it says. A
+ * connection that does not start with a valid one gets a
+ * bad-proxy-header error frame and closes (as after a frame error).
+ * Frame offsets in error frames count from the first byte after it.
  */
 #ifndef GW_CONN_H
 #define GW_CONN_H
@@ -50,6 +57,7 @@
 #include "gw_buf.h"
 #include "gw_handler.h"
 #include "gw_index.h"
+#include "gw_proxy.h"
 
 typedef int64_t gw_time;            /* microseconds, caller's clock */
 #define GW_TIME_NEVER INT64_MAX     /* "no deadline" */
@@ -120,6 +128,10 @@ typedef struct gw_conn_config {
                                    before upstream-unavailable, >= 1 */
     gw_time upstream_timeout;   /* relay: the upstream makes no progress
                                    (connect, read our bytes, answer) */
+    int proxy_protocol;         /* every connection starts with a PROXY
+                                   protocol header (v1 or v2) */
+    /* Called once the PROXY header is read; may be NULL. */
+    void (*on_proxy)(void *user, const gw_proxy_info *info);
     /* Called once per answered request or error frame; may be NULL. */
     void (*on_request)(void *user, const gw_request_info *info);
 } gw_conn_config;
@@ -156,6 +168,7 @@ typedef struct gw_conn {
     char ctype[GW_TYPE_LOG_MAX];
     size_t ctype_len;
     uint64_t requests;      /* answered on this connection */
+    int proxy_done;         /* the PROXY header (if required) was read */
     /* Relay mode: one request at a time is being passed on (x_*). */
     gw_up_state up;
     int up_want;            /* an upstream connection is needed */

@@ -41,7 +41,8 @@ typedef struct req_parse {
 static const char *const req_names[GW_REQ_STATUS_COUNT] = {
     "ok", "invalid-json", "content-not-object", "bad-action", "bad-value",
     "bad-encoding", "bad-response", "json-too-long", "upstream-unavailable",
-    "upstream-failed", "upstream-timeout", "upstream-bad-frame"
+    "upstream-failed", "upstream-timeout", "upstream-bad-frame",
+    "bad-proxy-header"
 };
 
 static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
@@ -56,7 +57,8 @@ static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
     "no upstream server accepted a connection",
     "the upstream server closed or reset the connection before answering",
     "the upstream server made no progress in time",
-    "the upstream server's answer is not a valid frame"
+    "the upstream server's answer is not a valid frame",
+    "the connection did not start with a valid PROXY protocol header"
 };
 
 const char *gw_req_status_name(gw_req_status st)

@@ -65,6 +65,8 @@ typedef enum gw_req_status {
     GW_REQ_E_UP_TIMEOUT,    /* "upstream-timeout": no progress in time */
     GW_REQ_E_UP_BAD_FRAME,  /* "upstream-bad-frame": answer not a valid
                                frame */
+    GW_REQ_E_PROXY,         /* "bad-proxy-header": --proxy-protocol and
+                               the connection did not start with one */
     GW_REQ_STATUS_COUNT
 } gw_req_status;
 

@@ -93,6 +93,25 @@ static void on_request(void *user, const gw_request_info *info)
            info->finished - info->started);
 }
 
+/* The PROXY header names the real client: log that address from now on
+ * (with the proxy's, once, at level debug). */
+static void on_proxy(void *user, const gw_proxy_info *info)
+{
+    client *c = user;
+    char host[INET6_ADDRSTRLEN];
+    char via[GW_PEER_MAX];
+
+    if (info->family != AF_INET && info->family != AF_INET6)
+        return;
+    if (inet_ntop(info->family, info->src_addr, host, sizeof host) == NULL)
+        return;
+    memcpy(via, c->peer, sizeof via);
+    snprintf(c->peer, sizeof c->peer,
+             info->family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
+             (unsigned)info->src_port);
+    gw_log(GW_LOG_DEBUG, "proxy peer=%s via=%s", c->peer, via);
+}
+
 gw_loop *gw_loop_new(const gw_loop_config *cfg)
 {
     gw_loop *l = calloc(1, sizeof *l);
@@ -102,6 +121,7 @@ gw_loop *gw_loop_new(const gw_loop_config *cfg)
     l->cfg = *cfg;
     l->conn_cfg = cfg->conn;
     l->conn_cfg.on_request = on_request;
+    l->conn_cfg.on_proxy = on_proxy;
     l->max_fd = -1;
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return l;

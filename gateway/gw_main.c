@@ -81,6 +81,7 @@ typedef struct options {
     gw_time write_timeout;
     gw_time drain_timeout;
     gw_time upstream_timeout;
+    int proxy_protocol;
     unsigned workers;
     const char *upstream[GW_UPSTREAM_MAX];  /* relay mode: "host:port" */
     size_t n_upstream;
@@ -106,7 +107,7 @@ static void usage(FILE *f)
         "       [--idle-timeout time] [--write-timeout time]\n"
         "       [--drain-timeout time] [--log-level level] [--workers n]\n"
         "       [--port-file file] [--upstream host:port ...]\n"
-        "       [--upstream-timeout time] [host port]\n"
+        "       [--upstream-timeout time] [--proxy-protocol] [host port]\n"
         "\n"
         "Answers hframe search and binary requests (see hframe-gateway(8)).\n"
         "With --upstream (up to 16 times) it relays instead: each valid\n"
@@ -185,7 +186,7 @@ enum {
     OPT_INDEX = 256, OPT_MAX_CONNS, OPT_MAX_HEADER, OPT_MAX_CONTENT,
     OPT_MAX_OUTPUT, OPT_MAX_JSON, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_WRITE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_LOG_LEVEL, OPT_WORKERS,
-    OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT
+    OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT, OPT_PROXY_PROTOCOL
 };
 
 static const struct option long_opts[] = {
@@ -207,6 +208,7 @@ static const struct option long_opts[] = {
     { "port-file", required_argument, NULL, OPT_PORT_FILE },
     { "upstream", required_argument, NULL, OPT_UPSTREAM },
     { "upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT },
+    { "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
     { NULL, 0, NULL, 0 }
 };
 
@@ -347,6 +349,9 @@ static int parse_args(int argc, char **argv, options *o)
                 return EXIT_USAGE;
             }
             o->upstream[o->n_upstream++] = optarg;
+            break;
+        case OPT_PROXY_PROTOCOL:
+            o->proxy_protocol = 1;
             break;
         case OPT_UPSTREAM_TIMEOUT:
             if (parse_time_opt("--upstream-timeout", optarg,
@@ -740,6 +745,7 @@ static int serve(app *a, listeners *ls)
     lc.conn.drain_timeout = a->opt.drain_timeout < LINGER_TIME
                                 ? a->opt.drain_timeout : LINGER_TIME;
     lc.conn.index = a->index;
+    lc.conn.proxy_protocol = a->opt.proxy_protocol;
     if (a->opt.n_upstream > 0) {
         lc.conn.relay = 1;
         /* Each upstream once, and one more for a request sent on a kept

@@ -1,7 +1,7 @@
 # gateway/module.mk - hframe-gateway, its Check suite and end-to-end test.
 
 GW_CORE_SRCS := gateway/gw_buf.c gateway/gw_json.c gateway/gw_index.c \
-                gateway/gw_handler.c gateway/gw_conn.c
+                gateway/gw_handler.c gateway/gw_conn.c gateway/gw_proxy.c
 GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o)
 GW_SRCS      := $(GW_CORE_SRCS) gateway/gw_log.c gateway/gw_loop.c \
                 gateway/gw_main.c
