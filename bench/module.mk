@@ -30,14 +30,24 @@ $(O)/bench/ref_server: $(O)/bench/ref_server.o $(LIBHFRAME_A)
 
 bench-tools: $(BENCH_TOOLS)
 
-# gnuplot draws the figures; installed here, not by `make deps`, because
-# only the benchmarks need it.
+# gnuplot draws the figures and haproxy (TCP mode) is what the relay is
+# compared with: each COMMAND:PACKAGE is installed when COMMAND is
+# missing. Here, not in `make deps`, because only the benchmarks need
+# them.
+BENCH_DEPS := gnuplot:gnuplot-nox haproxy:haproxy
+
 bench-deps: deps
-	$(Q)command -v gnuplot >/dev/null 2>&1 || { \
-	    echo "  DEPS    gnuplot-nox"; \
+	$(Q)missing=""; for d in $(BENCH_DEPS); do \
+	    PATH="$$PATH:/usr/sbin:/sbin" command -v $${d%%:*} >/dev/null \
+	        2>&1 || missing="$$missing $${d#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "  DEPS   $$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && \
-	    apt-get install -y -qq --no-install-recommends gnuplot-nox; }
+	    apt-get update -qq || echo "  DEPS    apt-get update failed;" \
+	        "trying the package lists at hand"; \
+	    apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 bench: bench-deps
 	$(Q)$(MAKE) --no-print-directory all bench-tools

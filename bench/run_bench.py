@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """run_bench.py - `make bench`: the codec microbenchmarks, then the
 gateway and the reference server (bench/ref_server.c) measured side by
-side with `hframe bench` on loopback, in the same run. Prints a table,
-writes a JSON report and draws the two figures with gnuplot.
+side with `hframe bench` on loopback, in the same run, and the same
+loads through a relay (`hframe-gateway --upstream`) and through HAProxy
+in TCP mode, both in front of that gateway. Prints the tables, writes a
+JSON report and draws the two figures with gnuplot.
 
 Every gateway figure is paired with the reference server's figure from
 the same run and reported as a ratio too, because a shared machine
-drifts between runs."""
+drifts between runs; the relay's with HAProxy's and the direct
+connection's."""
 
 import argparse
 import datetime
@@ -16,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
@@ -29,12 +33,39 @@ GOAL_BINARY_1M = 2000.0        # MB/s into the gateway
 GOAL_IDLE_KIB = 32.0           # RSS per idle connection
 GOAL_CODEC = 2000000.0         # small frames decoded per second
 GOAL_ZERO_COPY = 1.0           # 1 MiB frames decoded vs memcpy
+GOAL_RELAY_SEARCH_64 = 80000.0  # requests/s through one relay, reused
+GOAL_RELAY_LARGE = 1500.0       # MB/s of 1 MiB requests through it
+GOAL_RELAY_RSS_KIB = 2048.0     # RSS growth relaying a 16 MiB frame
 
 IDLE_CONNS = 1000
+BIG_FRAME = 16 * 1024 * 1024    # the largest content a frame may carry
+BIG_FRAMES = 3                  # relayed per RSS measurement
+
+# HAProxy as Debian ships it, in TCP mode (bytes passed on, one server
+# connection per client connection, like the relay) with one thread,
+# as the relay has one event loop. maxconn matches --max-conns.
+HAPROXY_CFG = """\
+# written by bench/run_bench.py
+global
+    maxconn 4000
+    nbthread 1
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+frontend relay
+    bind 127.0.0.1:{port}
+    default_backend upstream
+backend upstream
+    server upstream 127.0.0.1:{upstream}
+"""
 
 
-def run_hframe_bench(hframe, port, args, seconds):
-    cmd = [hframe, "bench", "--json", "-d", str(seconds)] + args + \
+def run_hframe_bench(hframe, port, args, seconds, count=None):
+    """hframe bench for seconds, or for count requests."""
+    length = ["-n", str(count)] if count else ["-d", str(seconds)]
+    cmd = [hframe, "bench", "--json"] + length + args + \
           ["127.0.0.1", str(port)]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True,
@@ -110,16 +141,39 @@ def family(pid):
 
 
 class Server:
-    def __init__(self, name, args, log):
+    """A server on a port of its own. In args and in config (a file
+    written before the start: (path, text)), "{port}" stands for its
+    port and "{upstream}" for upstream's, the server it relays to (a
+    Server, or a port number)."""
+
+    def __init__(self, name, args, log, upstream=None, config=None):
         self.name = name
         self.args = args
         self.log = log
+        self.upstream = upstream
+        self.config = config
         self.proc = None
         self.port = None
 
+    def upstream_port(self):
+        if isinstance(self.upstream, Server):
+            return self.upstream.port
+        return self.upstream
+
     def start(self):
         self.port = harness.free_port()
-        args = [a.replace("{port}", str(self.port)) for a in self.args]
+        subst = {"{port}": str(self.port),
+                 "{upstream}": str(self.upstream_port())}
+
+        def fill(text):
+            for k, v in subst.items():
+                text = text.replace(k, v)
+            return text
+
+        if self.config is not None:
+            with open(self.config[0], "w") as f:
+                f.write(fill(self.config[1]))
+        args = [fill(a) for a in self.args]
         self.proc = harness.spawn(args, stdout=subprocess.DEVNULL,
                                   stderr=self.log)
         if not harness.wait_port(self.port, 10, self.proc):
@@ -140,12 +194,18 @@ class Server:
 
 
 def bench_on(srv, hframe, args, seconds):
-    """One hframe bench run, with the server's CPU time per request."""
+    """One hframe bench run, with the server's CPU time per request (and
+    its upstream's, for a relay)."""
+    up = srv.upstream if isinstance(srv.upstream, Server) else None
     cpu0 = srv.cpu_s()
+    up0 = up.cpu_s() if up else 0.0
     r = run_hframe_bench(hframe, srv.port, args, seconds)
     cpu = srv.cpu_s() - cpu0
+    up_cpu = up.cpu_s() - up0 if up else 0.0
     if "error" not in r and r.get("ok", 0) > 0:
         r["server_cpu_us_per_request"] = cpu * 1e6 / r["ok"]
+        if up:
+            r["upstream_cpu_us_per_request"] = up_cpu * 1e6 / r["ok"]
     return r
 
 
@@ -218,6 +278,216 @@ def measure_idle(srv, hframe, seconds):
             r["vs_no_idle"] = r["requests_per_s"] / base["requests_per_s"]
     report_line(srv.name, "idle-c64", r)
     return r
+
+
+# ------------------------------------------------ 16 MiB frames, RSS
+
+def rss_status(pid):
+    """VmRSS and VmHWM (the peak since start or the last reset) of pid,
+    in KiB."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k = line.split(":", 1)[0]
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(line.split()[1])
+    except OSError:
+        pass
+    return out.get("VmRSS", 0), out.get("VmHWM", 0)
+
+
+def reset_peak(pid):
+    """Restart pid's VmHWM from its current RSS (Linux >= 4.0). False
+    when not allowed."""
+    try:
+        with open("/proc/%d/clear_refs" % pid, "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class PeakSampler(threading.Thread):
+    """Highest RSS of pid, sampled every 2 ms: what is left when
+    VmHWM cannot be reset."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.peak = max(self.peak, harness.rss_kib(self.pid))
+            self.done.wait(0.002)
+
+    def stop(self):
+        self.done.set()
+        self.join(5)
+        return self.peak
+
+
+def recv_exactly(s, n, into=None):
+    """n bytes from s (into a scratch buffer when into is given: only
+    the count matters then). None on a short stream."""
+    if into is None:
+        data = b""
+        while len(data) < n:
+            got = s.recv(n - len(data))
+            if not got:
+                return None
+            data += got
+        return data
+    left = n
+    view = memoryview(into)
+    while left > 0:
+        k = s.recv_into(view[:min(left, len(into))])
+        if k == 0:
+            return None
+        left -= k
+    return b""
+
+
+def read_frame(s, scratch=None):
+    """One frame from s: (header dict, content or b"" when read into
+    scratch), or None."""
+    prefix = recv_exactly(s, 2)
+    if prefix is None:
+        return None
+    raw = recv_exactly(s, int.from_bytes(prefix, "big"))
+    if raw is None:
+        return None
+    h = json.loads(raw.decode())
+    content = recv_exactly(s, h["content-length"], scratch)
+    if content is None:
+        return None
+    return h, content
+
+
+class BigAnswerUpstream(threading.Thread):
+    """An upstream server for the answer direction: a search gets the
+    gateway's answer for morpheus, any other request a binary answer of
+    BIG_FRAME bytes. Connections are kept; it lives in this process."""
+
+    SMALL = harness.frame(json.dumps(
+        {"result": "Follow the white rabbit. \U0001f430"},
+        ensure_ascii=False))
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.big = harness.frame(b"r" * BIG_FRAME,
+                                 "binary/custom-server-binary-type",
+                                 "binary")
+
+    def serve(self, conn):
+        with conn:
+            while True:
+                try:
+                    fr = read_frame(conn)
+                    if fr is None:
+                        return
+                    conn.sendall(self.SMALL if fr[0]["content-type"] ==
+                                 "text/json" else self.big)
+                except (OSError, ValueError, KeyError):
+                    return
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,),
+                             daemon=True).start()
+
+
+def small_answers(s, n):
+    """n searches on s, each answered; False when one is not."""
+    for _ in range(n):
+        s.sendall(harness.search("morpheus"))
+        if read_frame(s) is None:
+            return False
+    return True
+
+
+def big_answers(s, n):
+    """n binary requests on s, each answered with BIG_FRAME bytes by
+    BigAnswerUpstream; how many answers arrived whole."""
+    scratch = bytearray(1 << 20)
+    for i in range(n):
+        s.sendall(harness.frame(b"big", "binary/x", "binary"))
+        fr = read_frame(s, scratch)
+        if fr is None or fr[0]["content-length"] != BIG_FRAME:
+            return i
+    return n
+
+
+def peak_during(pid, fn):
+    """RSS of pid before fn() (KiB), the highest while it ran, after,
+    and fn's result."""
+    base, _ = rss_status(pid)
+    sampler = None
+    if not reset_peak(pid):
+        sampler = PeakSampler(pid)
+        sampler.start()
+    res = fn()
+    after, hwm = rss_status(pid)
+    peak = sampler.stop() if sampler else hwm
+    return {"before_kib": base, "peak_kib": max(peak, after),
+            "after_kib": after, "growth_kib": max(peak, after) - base,
+            "peak_from": "sampled" if sampler else "VmHWM"}, res
+
+
+def measure_big_frames(make, hframe, gw_port):
+    """RSS of a fresh relay (make(upstream port) gives it, not started)
+    while it passes BIG_FRAMES frames of 16 MiB: requests from hframe
+    bench to the gateway, then answers from BigAnswerUpstream."""
+    out = {}
+    srv = make(gw_port)
+    srv.start()
+    try:
+        # Small traffic first, so what is measured is the big frames.
+        run_hframe_bench(hframe, srv.port, ["-c", "4"], 0, count=400)
+        run_hframe_bench(hframe, srv.port, ["-c", "1", "--action",
+                                            "binary"], 0, count=20)
+        time.sleep(0.2)
+        m, r = peak_during(srv.proc.pid, lambda: run_hframe_bench(
+            hframe, srv.port, ["-c", "1", "--action", "binary", "--size",
+                               str(BIG_FRAME)], 0, count=BIG_FRAMES))
+        m["frames"] = r.get("ok", 0) if "error" not in r else 0
+        if "error" in r:
+            m["error"] = r["error"]
+        out["request"] = m
+    finally:
+        srv.stop()
+    up = BigAnswerUpstream()
+    up.start()
+    srv = make(up.port)
+    srv.start()
+    sock = None
+    try:
+        sock = socket.create_connection(("127.0.0.1", srv.port), 10)
+        sock.settimeout(60)
+        small_answers(sock, 400)
+        time.sleep(0.2)
+        m, got = peak_during(srv.proc.pid,
+                             lambda: big_answers(sock, BIG_FRAMES))
+        m["frames"] = got
+        out["answer"] = m
+    except (OSError, ValueError, KeyError) as e:
+        out["answer"] = {"error": str(e)}
+    finally:
+        if sock is not None:
+            sock.close()
+        srv.stop()
+        up.lsock.close()
+    return out
 
 
 def report_line(name, key, r):
@@ -308,6 +578,53 @@ def print_table(gw, ref, codec):
             "%.2f" % c["ratio"] if "ratio" in c else ""))
 
 
+def cpu_of(r, key="server_cpu_us_per_request"):
+    return "%.1f" % r[key] if key in r else "-"
+
+
+def print_relay_table(gw, relay, hap):
+    """The loads through the relay and HAProxy beside the direct
+    connection to the same gateway."""
+    print()
+    print("%-26s %12s %12s %12s %6s %6s %13s %13s %15s" % (
+        "relay vs HAProxy vs direct", "direct", "relay", "haproxy",
+        "r/dir", "r/hap", "relay p50/p99", "hap p50/p99",
+        "cpu relay/hap"))
+    for k, _, _, _ in scenarios(1):
+        a = gw.get(k, {"error": "-"})
+        b = relay.get(k, {"error": "-"})
+        c = hap.get(k, {"error": "-"})
+        binary = k.startswith("binary")
+        label = b.get("label") or a.get("label") or k
+        print("%-26s %12s %12s %12s %6s %6s %13s %13s %15s" % (
+            label, fmt_rate(a, binary), fmt_rate(b, binary),
+            fmt_rate(c, binary), ratio(b, a, binary), ratio(b, c, binary),
+            lat(b), lat(c), "%s/%s" % (cpu_of(b), cpu_of(c))))
+    for name, r in (("relay", relay), ("haproxy", hap)):
+        x = r.get("search-c64", {})
+        if "server_cpu_us_per_request" in x and \
+                "upstream_cpu_us_per_request" in x and \
+                "client_cpu_us_per_request" in x:
+            total = x["server_cpu_us_per_request"] + \
+                x["upstream_cpu_us_per_request"] + \
+                x["client_cpu_us_per_request"]
+            print("cpu search-c64 via %-7s client %.1f + %s %.1f + gateway "
+                  "%.1f = %.1f us/req: ceiling on %d cores %.0f req/s" % (
+                      name, x["client_cpu_us_per_request"], name,
+                      x["server_cpu_us_per_request"],
+                      x["upstream_cpu_us_per_request"], total,
+                      os.cpu_count() or 1,
+                      (os.cpu_count() or 1) * 1e6 / total))
+    for name, r in (("relay", relay), ("haproxy", hap)):
+        for d in ("request", "answer"):
+            m = r.get("big_frames", {}).get(d, {})
+            if "growth_kib" in m:
+                print("RSS %-8s %d x 16 MiB %-8s %d KiB before, %d KiB peak,"
+                      " +%d KiB (%d relayed whole)" % (
+                          name, BIG_FRAMES, d, m["before_kib"],
+                          m["peak_kib"], m["growth_kib"], m["frames"]))
+
+
 def goals(gw, codec):
     out = []
 
@@ -352,7 +669,39 @@ def goals(gw, codec):
     return out
 
 
-def gnuplot(build, svg_dir, gw, ref):
+def relay_goals(relay, hap):
+    out = []
+
+    def add(name, goal, value, unit, ok):
+        out.append({"goal": name, "target": goal, "measured": value,
+                    "unit": unit, "met": bool(ok)})
+
+    def get(side, k, key):
+        r = side.get(k, {})
+        return None if "error" in r or key not in r else r[key]
+
+    v = get(relay, "search-c64", "requests_per_s")
+    h = get(hap, "search-c64", "requests_per_s")
+    add("relay: search, 64 reused connections", GOAL_RELAY_SEARCH_64, v,
+        "requests/s", v is not None and v >= GOAL_RELAY_SEARCH_64)
+    add("relay above HAProxy: search, 64 reused", h, v, "requests/s",
+        v is not None and h is not None and v > h)
+    v = get(relay, "binary-1M", "sent_bytes_per_s")
+    v = None if v is None else v / 1e6
+    add("relay: 1 MiB binary requests", GOAL_RELAY_LARGE, v, "MB/s",
+        v is not None and v >= GOAL_RELAY_LARGE)
+    bf = relay.get("big_frames", {})
+    grow = [bf[d]["growth_kib"] for d in ("request", "answer")
+            if "growth_kib" in bf.get(d, {})]
+    whole = all(bf.get(d, {}).get("frames") == BIG_FRAMES
+                for d in ("request", "answer"))
+    v = max(grow) if len(grow) == 2 else None
+    add("relay: RSS growth passing 16 MiB frames", GOAL_RELAY_RSS_KIB, v,
+        "KiB (<)", v is not None and whole and v < GOAL_RELAY_RSS_KIB)
+    return out
+
+
+def gnuplot(build, svg_dir, gw, ref, relay, hap):
     if shutil.which("gnuplot") is None:
         print("run_bench: gnuplot not found; no figures", file=sys.stderr)
         return
@@ -360,11 +709,13 @@ def gnuplot(build, svg_dir, gw, ref):
     os.makedirs(data, exist_ok=True)
     conns = (1, 16, 64, 256)
     with open(os.path.join(data, "throughput.dat"), "w") as f:
-        f.write("# connections gateway ref_server (requests/s)\n")
+        f.write("# connections gateway ref_server relay haproxy "
+                "(requests/s)\n")
         for c in conns:
-            a, b = gw.get("search-c%d" % c, {}), ref.get("search-c%d" % c, {})
-            f.write("%d %s %s\n" % (c, a.get("requests_per_s", "NaN"),
-                                    b.get("requests_per_s", "NaN")))
+            k = "search-c%d" % c
+            f.write("%d %s\n" % (c, " ".join(
+                str(side.get(k, {}).get("requests_per_s", "NaN"))
+                for side in (gw, ref, relay, hap))))
     with open(os.path.join(data, "newconn.dat"), "w") as f:
         f.write("# connections gateway ref_server (new conn, requests/s)\n")
         for c in (16, 64):
@@ -384,31 +735,37 @@ def gnuplot(build, svg_dir, gw, ref):
                 row += [str(lm.get(q, "NaN"))
                         for q in ("p50", "p90", "p99", "p99_9")]
             f.write(" ".join(row) + "\n")
-    rates = [r.get("requests_per_s", 0) for side in (gw, ref)
+    rates = [r.get("requests_per_s", 0) for side in (gw, ref, relay, hap)
              for k, r in side.items() if isinstance(r, dict) and
              (k.startswith("search-c") or k.startswith("newconn-c"))]
     ymax = int(max(rates + [GOAL_SEARCH_64]) * 1.12)
     tp = os.path.join(svg_dir, "bench-throughput.svg")
     lt = os.path.join(svg_dir, "bench-latency.svg")
     script = """
-set terminal svg size 800,520 font "sans,12" background rgb "white"
+set terminal svg size 800,560 font "sans,12" background rgb "white"
 set termoption noenhanced
 set output "%(tp)s"
-set title "hframe-gateway vs reference server: search requests on loopback"
+set title "Search requests on loopback: hframe-gateway, reference server, relays"
 set xlabel "concurrent connections"
 set ylabel "requests/s"
 set logscale x 2
 set xrange [0.7:370]
 set yrange [0:*]
 set grid
-set key below maxrows 2
+set key below maxrows 3 width -4
 set arrow 1 from 0.7,120000 to 370,120000 nohead dashtype 2 lc rgb "gray40"
 set label 1 "goal at 64 connections: 120,000/s" at 1,124000 tc rgb "gray40"
+set arrow 2 from 0.7,80000 to 370,80000 nohead dashtype 3 lc rgb "gray40"
+set label 2 "relay goal at 64 connections: 80,000/s" at 1,84000 tc rgb "gray40"
 set yrange [0:%(ymax)d]
 plot "%(d)s/throughput.dat" using 1:2 with linespoints lw 2 pt 7 \\
          title "hframe-gateway, reused connections", \\
      "%(d)s/throughput.dat" using 1:3 with linespoints lw 2 pt 5 \\
          title "ref_server (trivial C), reused", \\
+     "%(d)s/throughput.dat" using 1:4 with linespoints lw 2 pt 13 \\
+         title "relay (--upstream) to the gateway, reused", \\
+     "%(d)s/throughput.dat" using 1:5 with linespoints lw 2 pt 3 \\
+         title "HAProxy (TCP) to the gateway, reused", \\
      "%(d)s/newconn.dat" using 1:2 with points pt 9 ps 1.5 \\
          title "hframe-gateway, new connection per request", \\
      "%(d)s/newconn.dat" using 1:3 with points pt 11 ps 1.5 \\
@@ -416,6 +773,8 @@ plot "%(d)s/throughput.dat" using 1:2 with linespoints lw 2 pt 7 \\
 set output "%(lt)s"
 unset arrow 1
 unset label 1
+unset arrow 2
+unset label 2
 unset logscale x
 set rmargin 6
 set bmargin 7
@@ -447,8 +806,9 @@ plot "%(d)s/latency.dat" using 2:xtic(1) title "gateway p50", \\
         print("wrote %s and %s" % (tp, lt))
 
 
-def gateway_args(gw_bin, port_arg, workers):
-    """Options the gateway accepts, from its --help."""
+def gateway_args(gw_bin, port_arg, workers, upstream=None):
+    """Options the gateway accepts, from its --help; with upstream
+    ("HOST:PORT"), a relay to it."""
     try:
         h = subprocess.run([gw_bin, "--help"], capture_output=True,
                            text=True, timeout=10)
@@ -462,7 +822,25 @@ def gateway_args(gw_bin, port_arg, workers):
         args += ["--max-conns", "4000"]
     if workers > 1:
         args += ["--workers", str(workers)]
+    if upstream is not None:
+        args += ["--upstream", upstream]
     return args + ["127.0.0.1", port_arg]
+
+
+def haproxy_bin():
+    """Debian's haproxy, or None."""
+    return shutil.which("haproxy") or next(
+        (p for p in ("/usr/sbin/haproxy", "/sbin/haproxy")
+         if os.access(p, os.X_OK)), None)
+
+
+def haproxy_version(path):
+    try:
+        out = subprocess.run([path, "-v"], capture_output=True, text=True,
+                             timeout=10).stdout
+        return out.splitlines()[0] if out else ""
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
 
 
 def main():
@@ -496,14 +874,48 @@ def main():
     log = open(os.path.join(a.build, "bench-servers.log"), "w")
     gw_srv = Server("gateway", gateway_args(gw_bin, "{port}", 1), log)
     ref_srv = Server("ref", [ref_bin, "127.0.0.1", "{port}"], log)
-    servers = [gw_srv, ref_srv]
+    hap_bin = haproxy_bin()
+    hap_cfg = os.path.join(a.build, "bench", "haproxy.cfg")
+
+    # Relays in front of the gateway: ours, and HAProxy when installed
+    # (`make bench` installs it). make(port) gives a fresh one to port.
+    def make_relay(upstream):
+        return Server("relay", gateway_args(
+            gw_bin, "{port}", 1, "127.0.0.1:{upstream}"), log, upstream)
+
+    def make_haproxy(upstream):
+        return Server("haproxy", [hap_bin, "-f", hap_cfg, "-db"], log,
+                      upstream, (hap_cfg, HAPROXY_CFG))
+
+    relay_srv = make_relay(gw_srv)
+    servers = [gw_srv, ref_srv, relay_srv]
+    if hap_bin is not None:
+        servers.append(make_haproxy(gw_srv))
+    else:
+        print("run_bench: haproxy not found: the relay is compared with "
+              "the direct connection only", file=sys.stderr)
+    os.makedirs(os.path.dirname(hap_cfg), exist_ok=True)
     for srv in servers:
-        print("%s: %s" % (srv.name, " ".join(srv.args)), file=sys.stderr)
         srv.start()
+        print("%s: %s" % (srv.name, " ".join(srv.args).replace(
+            "{port}", str(srv.port)).replace(
+                "{upstream}", str(srv.upstream_port()))), file=sys.stderr)
     results = measure_pair(servers, hframe, a.seconds, a.repeat)
     for srv in servers:
-        results[srv.name]["rss"] = measure_rss(srv)
         results[srv.name]["alive"] = srv.proc.poll() is None
+    for srv in servers[2:]:
+        srv.stop()
+    for srv in (gw_srv, ref_srv):
+        results[srv.name]["rss"] = measure_rss(srv)
+    # Each relay afresh, so that the memory the loads above left it
+    # does not hide what the 16 MiB frames cost.
+    print("16 MiB frames through a fresh relay%s..." % (
+        " and HAProxy" if hap_bin else ""), file=sys.stderr)
+    results["relay"]["big_frames"] = measure_big_frames(
+        make_relay, hframe, gw_srv.port)
+    if hap_bin is not None:
+        results["haproxy"]["big_frames"] = measure_big_frames(
+            make_haproxy, hframe, gw_srv.port)
     gw_srv.stop()
     # One select() loop holds fewer than FD_SETSIZE (1024) descriptors,
     # so 1,000 idle + 64 active connections need two workers.
@@ -518,16 +930,19 @@ def main():
     log.close()
 
     gw, ref = results["gateway"], results["ref"]
+    relay, hap = results["relay"], results.get("haproxy", {})
     print_table(gw, ref, codec)
+    print_relay_table(gw, relay, hap)
     g = goals(gw, codec)
+    rg = relay_goals(relay, hap)
     print()
-    for x in g:
-        v = x["measured"]
-        print("goal %-40s %-6s measured %s (target %s %s)" % (
+    for x in g + rg:
+        v, t = x["measured"], x["target"]
+        print("goal %-42s %-6s measured %s (target %s %s)" % (
             x["goal"], "MET" if x["met"] else "MISSED",
             "-" if v is None else ("%.2f" % v if v < 100 else "%.0f" % v),
-            x["target"], x["unit"]))
-    print("relay goals: not measured (relay mode does not exist yet)")
+            "-" if t is None else ("%.2f" % t if t < 100 else "%.0f" % t),
+            x["unit"]))
 
     machine = harness.machine()
     try:
@@ -535,6 +950,8 @@ def main():
             machine["loadavg_at_end"] = f.read().split()[:3]
     except OSError:
         pass
+    if hap_bin is not None:
+        machine["haproxy"] = haproxy_version(hap_bin)
     report = {
         "date": started.isoformat(timespec="seconds"),
         "machine": machine,
@@ -542,17 +959,18 @@ def main():
         "codec": codec,
         "gateway": gw,
         "ref_server": ref,
-        "goals": g,
-        "relay": "not measured: relay mode does not exist yet",
+        "relay": relay,
+        "haproxy": hap,
+        "goals": g + rg,
     }
     if a.json:
         with open(a.json, "w") as f:
             json.dump(report, f, indent=1)
             f.write("\n")
         print("wrote %s" % a.json)
-    gnuplot(a.build, a.svg_dir, gw, ref)
+    gnuplot(a.build, a.svg_dir, gw, ref, relay, hap)
     errors = 0
-    for side in (gw, ref):
+    for side in (gw, ref, relay, hap):
         for r in side.values():
             if isinstance(r, dict) and "label" in r:
                 errors += r.get("errors", 0) + (1 if "error" in r else 0)

@@ -2,27 +2,44 @@
 """stress.py - `make stress`: attack running gateways on loopback while
 healthy clients keep working, and check that nothing breaks.
 
-Three gateways run for the whole suite:
+Four gateways run for the whole suite:
   A  the main target: --max-conns 900, --max-header 32768, short
      timeouts (request 3 s, idle 6 s, write 3 s, drain 1 s) so every
      defence shows within seconds;
   B  the same with `ulimit -n 256` and no practical connection cap, for
      the flood beyond the fd limit (EMFILE);
-  C  the same with `ulimit -n 4096`, for the flood beyond FD_SETSIZE.
-Healthy clients hold persistent connections to each and check every
-answer byte for byte. Attacks: a spin check, the catalogue of malformed
-inputs (each with its documented answer), slowloris, idle connections,
-clients that never read, stalled 16 MiB bodies, floods beyond the
-connection cap, the fd limit and FD_SETSIZE, and the
-error-frame-then-shutdown behaviour. The attacks repeat until --seconds
-have passed (each at least once).
+  C  the same with `ulimit -n 4096`, for the flood beyond FD_SETSIZE;
+  D  the same with --max-conns 900, the upstream of two relays;
+and five relays (hframe-gateway --upstream, the options of A, upstream
+timeout 2 s) with their upstreams:
+  R  relays to F, an upstream inside this script that answers like the
+     gateway except when a request asks it to misbehave: stall, stop
+     reading, send garbage, reset or close before or in the middle of
+     its answer, close after every answer, answer twice;
+  S  relays to gateway D;
+  U  relays to a port that refuses connections;
+  T  relays to a port whose listen queue is full (connect hangs);
+  V  relays to the refusing port, then to D.
+Healthy clients hold persistent connections to each gateway and to R
+and S and check every answer byte for byte (on R and S they reconnect
+every 10 requests, and one more on R makes F close after every
+answer). Attacks: a spin check, the catalogue of malformed inputs (each
+with its documented answer), slowloris, idle connections, clients that
+never read, stalled 16 MiB bodies, floods beyond the connection cap, the
+fd limit and FD_SETSIZE, and the error-frame-then-shutdown behaviour.
+The attacks repeat until --seconds have passed (each at least once).
+Before them, for a bounded share of --seconds, the relay phase: the spin
+check and the catalogue through S, then every upstream fault through R,
+U and T and searches through V, repeated.
 
 Violations (exit 1): a healthy request failing, a gateway exiting or
-restarting, a catalogue answer other than the documented one, a hang, a
-connection not closed by its timeout, fds not back at the baseline, CPU
+restarting, a catalogue answer other than the documented one, a relay
+answering an upstream fault otherwise than documented, a hang, a
+connection not closed by its timeout, fds not back at the baseline (or
+an upstream connection the relay kept after giving up on it), CPU
 spinning while idle, a non-zero exit after SIGTERM. --valgrind runs a
-shorter mix against A under valgrind memcheck and also requires no
-memcheck errors and no leaks."""
+shorter mix against A and the relays R and U under valgrind memcheck and
+also requires no memcheck errors and no leaks."""
 
 import argparse
 import concurrent.futures
@@ -33,6 +50,7 @@ import resource
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -61,6 +79,15 @@ SLACK_VALGRIND = 20.0
 BIG_BODIES = 8
 # An answer that takes longer than this is a hang.
 ANSWER_WAIT = 5.0
+# The relays' --upstream-timeout: long enough for F, a Python server
+# sharing this busy process, to answer every healthy request in time.
+UPSTREAM_TIMEOUT = 2.0
+# Share of --seconds for the relay phase, and its bounds in seconds.
+RELAY_SHARE = 0.15
+RELAY_MIN = 10.0
+RELAY_MAX = 30.0
+# Requests that stop F reading: big enough to fill the socket buffers.
+NOREAD_BYTES = 4 * 1024 * 1024
 
 INDEX = {
     "morpheus": "Follow the white rabbit. \U0001f430",
@@ -271,11 +298,14 @@ class Healthy(threading.Thread):
         (binary_request(b"y" * 70000), binary_answer(b"y" * 10)),
     ]
 
-    def __init__(self, gw, stop, pause):
+    def __init__(self, gw, stop, pause, requests=None, reconnect_every=0):
         super().__init__(daemon=True)
         self.gw = gw
         self.stop_ev = stop
         self.pause = pause
+        self.requests = requests or self.REQUESTS
+        # A new connection every so many requests (0: never).
+        self.reconnect_every = reconnect_every
         self.sock = None
         self.sent = 0
         self.failed = 0
@@ -291,8 +321,12 @@ class Healthy(threading.Thread):
     def run(self):
         i = 0
         while not self.stop_ev.is_set():
-            req, want = self.REQUESTS[i % len(self.REQUESTS)]
+            req, want = self.requests[i % len(self.requests)]
             i += 1
+            if self.sock is not None and self.reconnect_every and \
+                    i % self.reconnect_every == 0:
+                self.sock.close()
+                self.sock = None
             if self.sock is None:
                 try:
                     self.sock = connect(self.gw.port)
@@ -630,7 +664,7 @@ def run_case(port, case):
         s.close()
 
 
-def spin_check(gw, cases):
+def spin_check(gw, cases, label="spin-check"):
     """Every catalogue input at once, each on a connection then left
     open (mid-frame for the stalled ones), with nothing else running:
     the gateway must sit idle, not spin on any of them (the reference
@@ -647,7 +681,7 @@ def spin_check(gw, cases):
             socks.append(s)
         except OSError:
             pass
-    STATS.attack("spin-check", len(socks))
+    STATS.attack(label, len(socks))
     time.sleep(SLACK / 6)       # let the answers go out first
     for s in socks:
         closed_by_peer(s)       # drain the answers
@@ -657,23 +691,24 @@ def spin_check(gw, cases):
     for s in socks:
         s.close()
     if cpu > 0.2:
-        STATS.violation("spin check: %.2f s of CPU in 2 s with the %d "
-                        "catalogue connections open and idle" %
-                        (cpu, len(socks)))
+        STATS.violation("spin check on %s: %.2f s of CPU in 2 s with the "
+                        "%d catalogue connections open and idle" %
+                        (gw.name, cpu, len(socks)))
     return cpu
 
 
-def attack_catalogue(gw, cases):
+def attack_catalogue(gw, cases, label="catalogue"):
     fails = 0
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
         futs = {ex.submit(run_case, gw.port, c): c for c in cases}
         for f in concurrent.futures.as_completed(futs):
             name = futs[f][0]
             why = f.result()
-            STATS.attack("catalogue")
+            STATS.attack(label)
             if why is not None:
                 fails += 1
-                STATS.violation("catalogue %r: %s" % (name, why))
+                STATS.violation("%s on %s %r: %s" % (label, gw.name, name,
+                                                     why))
     return fails
 
 
@@ -978,6 +1013,458 @@ def attack_error_shutdown(gw, n):
             s.close()
 
 
+# ------------------------------------------------------------------ relays
+
+def no_match(value):
+    return result_frame("No match for '%s'." % value)
+
+
+UNSOLICITED = result_frame("nobody asked for this")
+
+
+class FaultUpstream(threading.Thread):
+    """F, the upstream of relay R: answers search and binary requests
+    byte for byte as the gateway does, except those whose search value
+    (or binary content) starts with one of these words:
+
+      fault-stall        read the request, never answer
+      fault-noread       stop reading after the first bytes of content
+      fault-garbage      answer with a header holding a duplicate key
+      fault-zero         answer with a header length of 0
+      fault-http         answer an HTTP error, then close
+      fault-reset        reset the connection without answering
+      fault-close        close the connection without answering
+      fault-reset-once   the same, the first time this value is seen
+      fault-reset-mid    send half the answer, then reset
+      fault-close-mid    send half the answer, then close
+      fault-close-after  answer, then close (as the reference server does)
+      fault-extra        answer, and another frame in the same write
+      fault-late-extra   answer, and another frame 0.2 s later
+      fault-slow         answer in three parts, 0.3 s apart
+
+    Each connection has a thread; a stalled one is held until the relay
+    closes it (or for HOLD seconds)."""
+
+    HOLD = 60.0
+    KINDS = ("fault-stall", "fault-noread", "fault-garbage", "fault-zero",
+             "fault-http", "fault-reset-once", "fault-reset-mid",
+             "fault-reset", "fault-close-mid", "fault-close-after",
+             "fault-close", "fault-late-extra", "fault-extra",
+             "fault-slow")
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind((HOST, 0))
+        self.lsock.listen(512)
+        self.port = self.lsock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.closing = threading.Event()
+        self.accepted = 0
+        self.open = 0
+        self.doing = {}         # open connection -> what F does on it
+        self.faults = {}
+        self.seen = set()
+
+    def run(self):
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                self.open += 1
+            threading.Thread(target=self.serve, args=(conn,),
+                             daemon=True).start()
+
+    def close(self):
+        self.closing.set()
+        self.lsock.close()
+
+    def count(self, kind):
+        with self.lock:
+            self.faults[kind] = self.faults.get(kind, 0) + 1
+
+    @staticmethod
+    def read_request(f):
+        """(header, content, stopped): the content's first bytes only
+        when it asks F to stop reading."""
+        prefix = f.read(2)
+        if len(prefix) < 2:
+            return None
+        raw = f.read(int.from_bytes(prefix, "big"))
+        h = json.loads(raw.decode())
+        clen = h["content-length"]
+        head = f.read(min(clen, 16))
+        if head.startswith(b"fault-noread"):
+            return h, head, True
+        content = head + f.read(clen - len(head))
+        if len(content) < clen:
+            return None
+        return h, content, False
+
+    def kind_of(self, h, content):
+        """(fault word or None, the answer the gateway would give)."""
+        if h.get("content-type") == "text/json":
+            value = json.loads(content.decode())["value"]
+            word = value
+            want = result_frame(INDEX[value]) if value in INDEX \
+                else no_match(value)
+        else:
+            word = content.split(b" ", 1)[0].decode("latin-1")
+            want = binary_answer(content)
+        for k in self.KINDS:
+            if word.startswith(k):
+                return k, want, word
+        return None, want, word
+
+    def hold(self, conn, drain_after=None):
+        """Until the relay closes the connection (or HOLD seconds). Its
+        close is queued behind the request bytes F has not read: with
+        drain_after, F reads and drops them after that many seconds, so
+        that the close arrives."""
+        p = select.poll()
+        p.register(conn, select.POLLRDHUP)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < self.HOLD and \
+                not self.closing.is_set():
+            if p.poll(500):
+                return
+            if drain_after is not None and \
+                    time.monotonic() - t0 > drain_after:
+                while not self.closing.is_set() and \
+                        conn.recv(1 << 20) != b"":
+                    pass
+                return
+
+    @staticmethod
+    def reset(conn):
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        struct.pack("ii", 1, 0))
+        conn.close()
+
+    def answer(self, conn, kind, want, word):
+        """Act on one request; False when the connection is done."""
+        if kind is not None:
+            self.count(kind)
+        if kind is None:
+            conn.sendall(want)
+        elif kind == "fault-stall":
+            self.hold(conn)
+            return False
+        elif kind == "fault-noread":
+            self.hold(conn, UPSTREAM_TIMEOUT + 1)
+            return False
+        elif kind == "fault-garbage":
+            conn.sendall(hdr('{"content-type": "x", "content-type": "y"}'))
+            self.hold(conn)
+            return False
+        elif kind == "fault-zero":
+            conn.sendall(b"\x00\x00{}")
+            self.hold(conn)
+            return False
+        elif kind == "fault-http":
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n"
+                         b"Content-Length: 0\r\n\r\n")
+            return False
+        elif kind == "fault-reset":
+            self.reset(conn)
+            return False
+        elif kind == "fault-close":
+            return False
+        elif kind == "fault-reset-once":
+            with self.lock:
+                first = word not in self.seen
+                self.seen.add(word)
+            if first:
+                self.reset(conn)
+                return False
+            conn.sendall(want)
+        elif kind in ("fault-reset-mid", "fault-close-mid"):
+            conn.sendall(want[:len(want) - 10])
+            time.sleep(0.05)
+            if kind == "fault-reset-mid":
+                self.reset(conn)
+            return False
+        elif kind == "fault-close-after":
+            conn.sendall(want)
+            return False
+        elif kind == "fault-extra":
+            conn.sendall(want + UNSOLICITED)
+        elif kind == "fault-late-extra":
+            conn.sendall(want)
+            time.sleep(0.2)
+            conn.sendall(UNSOLICITED)
+        elif kind == "fault-slow":
+            third = len(want) // 3
+            for part in (want[:third], want[third:2 * third],
+                         want[2 * third:]):
+                conn.sendall(part)
+                time.sleep(0.3)
+        return True
+
+    def serve(self, conn):
+        me = threading.get_ident()
+        try:
+            conn.settimeout(self.HOLD)
+            f = conn.makefile("rb")
+            while True:
+                self.doing[me] = "reading a request"
+                req = self.read_request(f)
+                if req is None:
+                    return
+                kind, want, word = self.kind_of(req[0], req[1])
+                self.doing[me] = kind or "answering"
+                if not self.answer(conn, kind, want, word):
+                    return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return
+        finally:
+            conn.close()
+            with self.lock:
+                self.open -= 1
+                self.doing.pop(me, None)
+
+
+def refusing_port():
+    """A loopback port nothing listens on (connections are refused)."""
+    return harness.free_port()
+
+
+class FullBacklog:
+    """A listening socket that never accepts, its queue filled by
+    connections of its own: a connection to it hangs in SYN-SENT."""
+
+    def __init__(self):
+        self.lsock = socket.socket()
+        self.lsock.bind((HOST, 0))
+        self.lsock.listen(0)
+        self.port = self.lsock.getsockname()[1]
+        self.fillers = []
+        for _ in range(8):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex((HOST, self.port))
+            self.fillers.append(s)
+
+    def close(self):
+        for s in self.fillers:
+            s.close()
+        self.lsock.close()
+
+
+def relay_cases(r, u, t, serial):
+    """(name, relay, request, expectation, follow-up) for one pass of the
+    relay phase. Expectations:
+      ("error", CODE, SECONDS)  one error frame with CODE, no sooner than
+                                SECONDS; the connection stays open
+      ("reply", FRAME)          this answer; the connection stays open
+      ("broken", FRAME)         a strict prefix of FRAME (the upstream's
+                                answer broke after its header went out),
+                                then the relay closes the connection
+      ("reply-then-eof", FRAME) the client shuts its sending side after
+                                the request: the answer, then the close
+      ("give-up",)              the client closes while F stalls
+    A follow-up (request, expected frame or error code) is sent on the
+    same connection after an answer and must be answered."""
+    up_t = UPSTREAM_TIMEOUT
+    m = (harness.search("morpheus"), MORPHEUS)
+    c = []
+
+    def q(word):
+        return harness.search(word), no_match(word)
+
+    def err(name, word, code, wait=0.0):
+        c.append((name, r, q(word)[0], ("error", code, wait), m))
+
+    err("upstream stalls", "fault-stall", "upstream-timeout", up_t)
+    big = b"fault-noread " + b"n" * (NOREAD_BYTES - 13)
+    c.append(("upstream stops reading a 4 MiB request", r,
+              binary_request(big), ("error", "upstream-timeout", up_t), m))
+    err("upstream sends a duplicate key", "fault-garbage",
+        "upstream-bad-frame")
+    err("upstream sends header length 0", "fault-zero",
+        "upstream-bad-frame")
+    err("upstream answers HTTP, closes", "fault-http", "upstream-failed")
+    err("upstream resets before answering", "fault-reset",
+        "upstream-failed")
+    err("upstream closes before answering", "fault-close",
+        "upstream-failed")
+    for name, word in (("upstream resets mid-frame", "fault-reset-mid"),
+                       ("upstream closes mid-frame", "fault-close-mid")):
+        c.append((name, r, q(word)[0], ("broken", q(word)[1]), None))
+    for name, word in (
+            ("upstream resets once, then answers",
+             "fault-reset-once-%d" % serial),
+            ("upstream closes after its answer", "fault-close-after"),
+            ("upstream answers twice in one write", "fault-extra"),
+            ("upstream sends a frame nobody asked for", "fault-late-extra")):
+        c.append((name, r, q(word)[0], ("reply", q(word)[1]), m))
+    c.append(("client shuts its side, upstream slow", r,
+              q("fault-slow")[0], ("reply-then-eof", q("fault-slow")[1]),
+              None))
+    c.append(("client gives up while upstream stalls", r,
+              q("fault-stall")[0], ("give-up",), None))
+    if u is not None:
+        c.append(("upstream refuses connections", u, m[0],
+                  ("error", "upstream-unavailable", 0.0),
+                  (m[0], "upstream-unavailable")))
+    if t is not None:
+        c.append(("upstream connect hangs", t, m[0],
+                  ("error", "upstream-timeout", up_t), None))
+    return c
+
+
+def run_relay_case(case):
+    """One relay case on a fresh connection: None or why it failed."""
+    name, gw, data, exp, follow = case
+    kind = exp[0]
+    wait = ANSWER_WAIT + UPSTREAM_TIMEOUT + SLACK
+    try:
+        s = connect(gw.port)
+    except OSError as e:
+        return "connect: %s" % e
+    try:
+        s.settimeout(wait)
+        t0 = time.monotonic()
+        s.sendall(data)
+        if kind == "give-up":
+            time.sleep(0.3)
+            return None
+        if kind == "reply-then-eof":
+            s.shutdown(socket.SHUT_WR)
+            frames, raw, how = read_frames(s, 1, wait, until_eof=True)
+            if how != "eof" or raw != exp[1]:
+                return "expected the answer then close, got %s %r" % (
+                    how, raw[:120])
+            return None
+        if kind == "broken":
+            frames, raw, how = read_frames(s, 1, wait, until_eof=True)
+            if how not in ("eof", "reset"):
+                return "expected a close, got %s" % how
+            if frames or not exp[1].startswith(raw) or len(raw) < 2:
+                return "expected a strict prefix of the answer, got %r" % (
+                    raw[:120])
+            return None
+        frames, raw, how = read_frames(s, 1, wait)
+        took = time.monotonic() - t0
+        if kind == "error":
+            if how != "ok" or len(frames) != 1 or \
+                    error_code(frames[0]) != exp[1]:
+                return "expected error %s, got %s %r" % (exp[1], how,
+                                                         raw[:160])
+            if took < exp[2] - 0.3:
+                return "error %s after %.2f s, before the upstream " \
+                       "timeout" % (exp[1], took)
+        elif raw != exp[1]:
+            return "expected %r, got %s %r" % (exp[1][:80], how, raw[:160])
+        if follow is None:
+            return None
+        if name == "upstream sends a frame nobody asked for":
+            time.sleep(0.5)     # let the unsolicited frame arrive first
+        s.sendall(follow[0])
+        frames, raw, how = read_frames(s, 1, wait)
+        ok = raw == follow[1] if isinstance(follow[1], bytes) else \
+            how == "ok" and error_code(frames[0]) == follow[1]
+        if how != "ok" or not ok:
+            return "connection unusable after the answer: %s %r" % (
+                how, raw[:120])
+        return None
+    except OSError as e:
+        return "%s" % e
+    finally:
+        s.close()
+
+
+# Requests V gets at once in each rotation probe.
+ROTATION_AT_ONCE = 32
+ROTATION = {"sequential": 0, "at_once": 0, "unavailable": 0}
+
+
+def one_search(port):
+    """A search on a new connection: "ok", an error code, or why not."""
+    try:
+        s = connect(port)
+    except OSError as e:
+        return "connect: %s" % e
+    try:
+        s.sendall(harness.search("morpheus"))
+        frames, raw, how = read_frames(s, 1, ANSWER_WAIT + UPSTREAM_TIMEOUT
+                                       + SLACK)
+        if how == "ok" and raw == MORPHEUS:
+            return "ok"
+        if how == "ok" and error_code(frames[0]):
+            return error_code(frames[0])
+        return "%s %r" % (how, raw[:100])
+    except OSError as e:
+        return "%s" % e
+    finally:
+        s.close()
+
+
+def rotation_probe(v, n_seq=10):
+    """V relays to a refusing port, then to gateway D. One client after
+    another, every search must be answered: the refusing port is tried,
+    then D. ROTATION_AT_ONCE clients at once: those answered
+    upstream-unavailable are counted, not violations (the relay's
+    rotation is shared by all connections, so one request can meet the
+    refusing port on every try: a known fault, see docs/hardening.md);
+    anything else but the answer is a violation."""
+    for _ in range(n_seq):
+        got = one_search(v.port)
+        ROTATION["sequential"] += 1
+        if got != "ok":
+            STATS.violation("relay V, one client at a time: %s" % got)
+    with concurrent.futures.ThreadPoolExecutor(ROTATION_AT_ONCE) as ex:
+        for got in ex.map(one_search, [v.port] * ROTATION_AT_ONCE):
+            ROTATION["at_once"] += 1
+            if got == "upstream-unavailable":
+                ROTATION["unavailable"] += 1
+            elif got != "ok":
+                STATS.violation("relay V, %d clients at once: %s" % (
+                    ROTATION_AT_ONCE, got))
+    STATS.attack("relay: one upstream refuses, the other answers",
+                 n_seq + ROTATION_AT_ONCE)
+
+
+def relay_phase(relays, seconds, cases_s):
+    """The relay faults until seconds have passed (each at least once):
+    on S the spin check and the catalogue first; then passes of every
+    case of relay_cases() at once, beside the rotation probe on V.
+    Returns the number of passes."""
+    r, s_relay, u, t, v = (relays.get(k) for k in "RSUTV")
+    end = time.monotonic() + seconds
+    if s_relay is not None and cases_s:
+        cpu = spin_check(s_relay, cases_s)
+        print("stress: relay S spin check: %.3f s of CPU in 2 s" % cpu,
+              flush=True)
+        attack_catalogue(s_relay, cases_s, "relay-catalogue")
+    passes = 0
+    while True:
+        passes += 1
+        t_pass = time.monotonic()
+        cases = relay_cases(r, u, t, passes)
+        probe = guarded(rotation_probe, v) if v is not None else None
+        if probe is not None:
+            probe.start()
+        with concurrent.futures.ThreadPoolExecutor(len(cases)) as ex:
+            futs = {ex.submit(run_relay_case, c): c for c in cases}
+            for fut in concurrent.futures.as_completed(futs):
+                name = futs[fut][0]
+                why = fut.result()
+                STATS.attack("relay: " + name)
+                if why is not None:
+                    STATS.violation("relay %s %r: %s" % (
+                        futs[fut][1].name, name, why))
+        if probe is not None:
+            probe.join()
+        now = time.monotonic()
+        if now + (now - t_pass) > end:
+            return passes
+
+
 # ------------------------------------------------------------------ driver
 
 def guarded(fn, *args):
@@ -1022,12 +1509,6 @@ def wait_fds(gw, timeout):
     return n
 
 
-def idle_cpu(gw, seconds=2.0):
-    c0 = harness.cpu_seconds(gw.pid)
-    time.sleep(seconds)
-    return harness.cpu_seconds(gw.pid) - c0
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--build", default="build")
@@ -1059,10 +1540,41 @@ def main():
                            nofile=FD_LIMIT_B))
         gws.append(Gateway("C", gw_bin, a.build, ["--max-conns", "4000"],
                            nofile=FD_LIMIT_C))
+    # The relays and their upstreams (under valgrind: R and U only).
+    f_up = FaultUpstream()
+    f_up.start()
+    refused = refusing_port()
+    backlog = None
+    relays = {}
+
+    def relay(name, upstreams, valgrind=False):
+        extra = ["--max-conns", str(MAX_CONNS_A), "--max-header",
+                 str(MAX_HEADER_A), "--upstream-timeout",
+                 str(UPSTREAM_TIMEOUT)]
+        for port in upstreams:
+            extra += ["--upstream", "%s:%d" % (HOST, port)]
+        relays[name] = Gateway(name, gw_bin, a.build, extra,
+                               valgrind=valgrind)
+        return relays[name]
+
+    relay("R", [f_up.port], a.valgrind)
+    relay("U", [refused], a.valgrind)
+    if not a.valgrind:
+        gw_d = Gateway("D", gw_bin, a.build,
+                       ["--max-conns", str(MAX_CONNS_A)])
+        gws.append(gw_d)
+        relay("S", [gw_d.port])
+        backlog = FullBacklog()
+        relay("T", [backlog.port])
+        relay("V", [refused, gw_d.port])
+    gws += list(relays.values())
     for g in gws:
         print("stress: gateway %s pid %d port %d, %d fds, %d KiB: %s" % (
             g.name, g.pid, g.port, g.fd_base, g.rss_base, " ".join(g.args)),
             flush=True)
+    print("stress: F (upstream of R) port %d, refusing port %d%s" % (
+        f_up.port, refused, ", full listen queue port %d" % backlog.port
+        if backlog else ""), flush=True)
 
     # Before any other traffic, so that CPU time is the gateway idling.
     spin_cpu = spin_check(gw_a, cases)
@@ -1075,10 +1587,29 @@ def main():
     healthy = []
     pause = 0.05 if a.valgrind else 0.005
     for g in gws:
+        if g.name in ("U", "T", "V"):
+            continue            # see relay_cases() and rotation_probe()
         for _ in range(3 if g is gw_a else 2):
-            h = Healthy(g, stop, pause)
+            h = Healthy(g, stop, pause,
+                        reconnect_every=10 if g.name in ("R", "S") else 0)
             h.start()
             healthy.append(h)
+    # On R, a client whose every request makes F close after answering.
+    closer = [(harness.search("fault-close-after"),
+               no_match("fault-close-after"))]
+    closer.append((binary_request(b"fault-close-after " + b"y" * 70000),
+                   binary_answer(b"fault-close-after")))
+    h = Healthy(relays["R"], stop, pause, closer)
+    h.start()
+    healthy.append(h)
+
+    relay_passes = 0
+    relay_budget = min(max(RELAY_SHARE * a.seconds, RELAY_MIN), RELAY_MAX)
+    t_relay = time.monotonic()
+    if not a.valgrind:
+        print("stress: relay phase (%.0f s)" % relay_budget, flush=True)
+        relay_passes = relay_phase(relays, relay_budget, cases)
+    t_relay = time.monotonic() - t_relay
 
     rounds = 0
     big_rss = 0
@@ -1087,14 +1618,24 @@ def main():
         t_round = time.monotonic()
         print("stress: round %d" % rounds, flush=True)
         if a.valgrind:
+            # One pass of the relay faults beside A's mix.
+            def relay_pass():
+                nonlocal relay_passes, t_relay
+                t0 = time.monotonic()
+                relay_passes = relay_phase(relays, 0, None)
+                t_relay = time.monotonic() - t0
+
+            relay_thread = guarded(relay_pass)
+            relay_thread.start()
             attack_catalogue(gw_a, cases)
             threads = [
+                relay_thread,
                 guarded(attack_slowloris, gw_a, 50, 5),
                 guarded(attack_idle, gw_a, 20),
                 guarded(attack_never_read, gw_a, 4),
                 guarded(attack_reload, gw_a, index_path, 6),
             ]
-            for t in threads:
+            for t in threads[1:]:
                 t.start()
             for t in threads:
                 t.join()
@@ -1131,21 +1672,48 @@ def main():
     mon.join(2)
     healthy_sent = sum(h.sent for h in healthy)
     healthy_failed = sum(h.failed for h in healthy)
+    via_relays = [h for h in healthy if h.gw.name in relays]
     restarts = 0
     report = {"catalogue_cases": len(cases), "rounds": rounds,
               "attacks": STATS.attacks,
               "attacks_sent": sum(STATS.attacks.values()),
               "healthy_sent": healthy_sent,
-              "healthy_failed": healthy_failed, "gateways": {}}
+              "healthy_failed": healthy_failed, "gateways": {},
+              "relay": {"phase_seconds": round(t_relay, 1),
+                        "passes": relay_passes,
+                        "healthy_sent": sum(h.sent for h in via_relays),
+                        "healthy_failed": sum(h.failed for h in via_relays),
+                        "healthy_reconnects": sum(h.reconnects
+                                                  for h in via_relays)}}
+    alive = []
     for g in gws:
         if not g.alive():
             restarts += 1
             STATS.violation("gateway %s exited (status %s)" % (
                 g.name, g.proc.returncode))
             continue
-        fds = harness.fd_count(g.pid) if a.valgrind else \
-            wait_fds(g, IDLE_TIMEOUT + SLACK)
-        cpu = idle_cpu(g)
+        alive.append(g)
+    fd_after = {g.name: harness.fd_count(g.pid) if a.valgrind else
+                wait_fds(g, IDLE_TIMEOUT + SLACK) for g in alive}
+    # Every upstream connection a relay gave up on is closed by now.
+    end = time.monotonic() + 3
+    while f_up.open > 0 and time.monotonic() < end:
+        time.sleep(0.1)
+    report["relay"]["rotation"] = dict(ROTATION)
+    report["relay"]["f_connections"] = f_up.accepted
+    report["relay"]["f_left_open"] = f_up.open
+    report["relay"]["f_faults"] = f_up.faults
+    if f_up.open > 0:
+        STATS.violation("F: %d upstream connections still open after the "
+                        "run (%s)" % (f_up.open, ", ".join(
+                            sorted(f_up.doing.values()))))
+    # The idle CPU of all of them over the same 2 seconds.
+    cpu0 = {g.name: harness.cpu_seconds(g.pid) for g in alive}
+    time.sleep(2.0)
+    cpus = {g.name: harness.cpu_seconds(g.pid) - cpu0[g.name]
+            for g in alive}
+    for g in alive:
+        fds, cpu = fd_after[g.name], cpus[g.name]
         info = {"pid": g.pid, "fd_baseline": g.fd_base, "fds_after": fds,
                 "rss_baseline_kib": g.rss_base, "rss_peak_kib": g.rss_peak,
                 "rss_after_kib": harness.rss_kib(g.pid),
@@ -1175,6 +1743,9 @@ def main():
             STATS.violation("gateway %s exited %s after SIGTERM" % (
                 g.name, rc))
         report["gateways"][g.name] = info
+    f_up.close()
+    if backlog is not None:
+        backlog.close()
     report["gateway_restarts"] = restarts
     report["spin_check_cpu_s_per_2s"] = round(spin_cpu, 3)
     report["big_bodies_rss_kib"] = big_rss
@@ -1187,6 +1758,21 @@ def main():
             "%s %d" % kv for kv in sorted(STATS.attacks.items()))))
     print("healthy requests sent  %d" % healthy_sent)
     print("healthy requests failed %d" % healthy_failed)
+    rr = report["relay"]
+    print("  through relays       %d sent, %d failed, %d connections "
+          "opened" % (rr["healthy_sent"], rr["healthy_failed"],
+                      rr["healthy_reconnects"]))
+    print("relay phase            %.1f s, %d passes; F: %d connections, "
+          "%d left open, faults %s" % (
+              rr["phase_seconds"], rr["passes"], rr["f_connections"],
+              rr["f_left_open"], ", ".join(
+                  "%s %d" % kv for kv in sorted(rr["f_faults"].items()))))
+    if ROTATION["at_once"]:
+        print("relay V (refusing port, then D): %d searches one at a "
+              "time answered; %d of %d at once got upstream-unavailable "
+              "(known fault)" % (ROTATION["sequential"],
+                                 ROTATION["unavailable"],
+                                 ROTATION["at_once"]))
     print("gateway restarts       %d" % restarts)
     if big_rss:
         print("RSS with %d stalled 16 MiB text/json bodies: %d KiB" % (
@@ -1200,12 +1786,14 @@ def main():
                   info["idle_cpu_s_per_2s"], info["exit_status"]))
         c = info.get("counters", {})
         if c:
-            print("  counters: %s" % ", ".join(
+            print("  counters: %s" % ", ".join([
                 "%s %d" % (k, c[k]) for k in (
                     "accepted", "rejected_cap", "rejected_fdsetsize",
                     "accept_errors", "timeout_request", "timeout_idle",
-                    "timeout_write", "req_frame_error", "req_bad_request")
-                if k in c))
+                    "timeout_write", "req_frame_error", "req_bad_request",
+                    "req_relayed", "upstream_connects", "upstream_errors")
+                if k in c] + ["%s %d" % (k, v) for k, v in sorted(c.items())
+                             if k.startswith("req_err.upstream")]))
     out = os.path.join(a.build, "stress-valgrind.json" if a.valgrind
                        else "stress.json")
     with open(out, "w") as f:
