@@ -1,4 +1,4 @@
-# gateway/module.mk - hframe-gateway, its Check suite and end-to-end test.
+# gateway/module.mk - hframe-gateway, its Check suite and end-to-end tests.
 
 GW_CORE_SRCS := gateway/gw_buf.c gateway/gw_json.c gateway/gw_index.c \
                 gateway/gw_handler.c gateway/gw_conn.c gateway/gw_proxy.c
@@ -28,4 +28,5 @@ $(O)/tests/check_gateway: $(O)/tests/check_gateway.o $(GW_CORE_A) \
 BINS         += $(O)/hframe-gateway
 TEST_BINS    += $(O)/tests/check_gateway
 TEST_SCRIPTS += tests/e2e_gateway.sh
+TEST_SCRIPTS += tests/e2e_relay.sh
 MAN8         += docs/hframe-gateway.8

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small hframe test peer for the CLI's end-to-end tests.
+"""Small hframe test peer for the CLI's and the relay's end-to-end tests.
 
 Written from the protocol (docs/protocol.md): a frame is a 2-byte
 big-endian header length, a JSON header in the form
@@ -20,8 +20,18 @@ Modes:
   garbage    answer with a frame whose header has a duplicate key
   error      answer {"error": ..., "message": ...} as a gateway does
   truncated  answer with the first half of a valid frame, then close
+  cut        answer with the whole header and half the content, then close
+  reset      like cut, but close with a reset (SO_LINGER 0), not a FIN
+  double     answer every request twice, in one write, and go on
+  echo       answer every request with a binary/echo frame whose content
+             is the request frame, byte for byte, and go on
   backlog    never accept, and fill the listen queue with connections of
              its own so that further connection attempts hang
+  by-value   serve connections at the same time, a thread each; a search
+             for the name of one of the modes silent, close, garbage,
+             error, truncated, cut, reset or double gets that mode's
+             treatment (the connection is kept after garbage, error and
+             double), every other request an answer as in keepalive
 """
 import argparse
 import json
@@ -29,6 +39,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 
 ANSWERS = {
     "morpheus": "Follow the white rabbit. \U0001f430",
@@ -49,16 +60,17 @@ def frame(content_type, content_encoding, content):
 
 
 def recv_exactly(conn, n):
-    data = b""
+    data = bytearray()
     while len(data) < n:
-        got = conn.recv(n - len(data))
+        got = conn.recv(min(n - len(data), 1 << 20))
         if not got:
             return None
         data += got
-    return data
+    return bytes(data)
 
 
 def read_frame(conn):
+    """The next frame as (header, content, its bytes); None at the end."""
     prefix = recv_exactly(conn, 2)
     if prefix is None:
         return None
@@ -70,7 +82,7 @@ def read_frame(conn):
     content = recv_exactly(conn, header["content-length"])
     if content is None:
         return None
-    return header, content
+    return header, content, prefix + raw + content
 
 
 def answer(header, content):
@@ -88,30 +100,81 @@ def answer(header, content):
     return frame("binary/custom-server-binary-type", "binary", body)
 
 
+# Modes a search value can pick in by-value mode.
+BY_VALUE = ("silent", "close", "garbage", "error", "truncated", "cut",
+            "reset", "double")
+
+
+def chosen_mode(header, content):
+    """by-value: the mode a request picks, or keepalive."""
+    if header["content-type"] != "text/json":
+        return "keepalive"
+    try:
+        request = json.loads(content.decode(header["content-encoding"]))
+    except (ValueError, LookupError):
+        return "keepalive"
+    if not isinstance(request, dict) or request.get("action") != "search":
+        return "keepalive"
+    value = request.get("value")
+    return value if value in BY_VALUE else "keepalive"
+
+
+def broken_reply(reply, mode):
+    """The answer as a mode spoils it."""
+    if mode == "garbage":
+        bad = b'{"content-type": "x", "content-type": "y"}'
+        return struct.pack(">H", len(bad)) + bad
+    if mode == "error":
+        body = json.dumps({"error": "bad-request",
+                           "message": "unknown action"})
+        return frame("text/json", "utf-8", body.encode("utf-8"))
+    if mode == "truncated":
+        return reply[: len(reply) // 2]
+    if mode in ("cut", "reset"):
+        (n,) = struct.unpack(">H", reply[:2])
+        content = len(reply) - 2 - n
+        return reply[: 2 + n + content // 2]
+    if mode == "double":
+        return reply + reply
+    return reply
+
+
 def serve(conn, mode):
+    """Serve one connection; return when it is to be closed."""
     if mode == "close":
         return
     while True:
         request = read_frame(conn)
         if request is None:
             return
-        if mode == "silent":
+        header, content, raw = request
+        if mode == "echo":
+            conn.sendall(frame("binary/echo", "binary", raw))
+            continue
+        picked = chosen_mode(header, content) if mode == "by-value" else mode
+        if picked == "close":
+            return
+        if picked == "silent":
             while conn.recv(4096):
                 pass
             return
-        reply = answer(*request)
-        if mode == "garbage":
-            bad = b'{"content-type": "x", "content-type": "y"}'
-            reply = struct.pack(">H", len(bad)) + bad
-        elif mode == "error":
-            body = json.dumps({"error": "bad-request",
-                               "message": "unknown action"})
-            reply = frame("text/json", "utf-8", body.encode("utf-8"))
-        elif mode == "truncated":
-            reply = reply[: len(reply) // 2]
-        conn.sendall(reply)
-        if mode != "keepalive":
+        conn.sendall(broken_reply(answer(header, content), picked))
+        if picked == "reset":
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                            struct.pack("ii", 1, 0))
             return
+        if picked in ("truncated", "cut"):
+            return
+        if mode not in ("keepalive", "double", "by-value"):
+            return
+
+
+def serve_thread(conn, mode):
+    with conn:
+        try:
+            serve(conn, mode)
+        except (OSError, ValueError, KeyError, AttributeError):
+            pass
 
 
 def fill_backlog(lsock, family):
@@ -134,7 +197,8 @@ def main():
     p.add_argument("--mode", default="reference",
                    choices=["reference", "keepalive", "silent", "close",
                             "garbage", "truncated", "backlog",
-                            "error"])
+                            "error", "cut", "reset", "double",
+                            "echo", "by-value"])
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--lifetime", type=float, default=30.0)
     args = p.parse_args()
@@ -149,10 +213,19 @@ def main():
             return fill_backlog(lsock, family)
         lsock.listen(8)
         print(lsock.getsockname()[1], flush=True)
+        threads = []
         for _ in range(args.count):
             conn, _addr = lsock.accept()
+            if args.mode == "by-value":
+                t = threading.Thread(target=serve_thread,
+                                     args=(conn, args.mode), daemon=True)
+                t.start()
+                threads.append(t)
+                continue
             with conn:
                 serve(conn, args.mode)
+        for t in threads:
+            t.join()
     return 0
 
 

@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""relay_client.py - test client for hframe-gateway in relay mode.
+
+Frames come from gw_client.py (an encoder written from the protocol);
+the upstreams are a plain hframe-gateway and tests/peer_server.py.
+
+usage: relay_client.py SCENARIO ARGS...   (see SCENARIOS at the end)
+Exit status 0 when the scenario passed, 1 with a message when it failed.
+"""
+import json
+import socket
+import struct
+import sys
+import threading
+import time
+
+from gw_client import (BALL, DOG, GOLDEN_REQ_BIN, GOLDEN_REQ_JSON, RABBIT,
+                       RING, Fail, ans_binary, ans_json, ans_result,
+                       bad_inputs, check, connect, dup_key_frame,
+                       expect_eof, expect_error, frame, header, read_frame,
+                       req_binary, req_json, req_search, roundtrip)
+
+
+def miss(value):
+    return ans_result("No match for '%s'." % value)
+
+
+def first_answer(port, req):
+    """The first frame answering req on a new connection."""
+    with connect(port) as s:
+        s.sendall(req)
+        return read_frame(s)[0]
+
+
+def raw_header_frame(text, content):
+    """A frame with the header exactly as written (not canonical)."""
+    h = text.encode("utf-8")
+    return struct.pack(">H", len(h)) + h + content
+
+
+def valid_requests():
+    """(name, request) pairs the upstream gateway answers."""
+    noncanon = raw_header_frame(
+        '{"content-length":41,"x-trace":"a\\u00e9",\t"content-encoding"'
+        ':"utf-8","byteorder":"little","content-type":"text/json"}',
+        b'{"action": "search", "value": "morpheus"}')
+    return [
+        ("search hit", req_search("morpheus")),
+        ("search ring", req_search("ring")),
+        ("search dog emoji", req_search(DOG)),
+        ("search miss", req_search("neo")),
+        ("invalid action", req_search("x", action="find")),
+        ("golden search", GOLDEN_REQ_JSON),
+        ("golden binary", GOLDEN_REQ_BIN),
+        ("empty binary", req_binary(b"")),
+        ("binary 64 KiB", req_binary(bytes(range(256)) * 256)),
+        ("non-canonical header", noncanon),
+        ("content not json", frame(header("text/json", "utf-8", 2), b"{x")),
+        ("content not object", req_json([1, 2])),
+        ("action missing", req_json({"value": "ring"})),
+        ("value not string", req_json({"action": "search", "value": 1})),
+        ("encoding", req_json({"action": "search", "value": "ring"},
+                              enc="latin-1")),
+    ]
+
+
+def sc_same(up_port, relay_port):
+    """Every answer through the relay is the upstream's, byte for byte:
+    one connection per request, all on one connection, all pipelined;
+    frames the relay refuses get the same error frame as from the
+    upstream, and the connection closes."""
+    up_port, relay_port = int(up_port), int(relay_port)
+    cases = valid_requests()
+    direct = []
+    for name, req in cases:
+        want = first_answer(up_port, req)
+        got = first_answer(relay_port, req)
+        check(got == want, "%s: relay answer differs:\n got  %r\n want %r"
+              % (name, got, want))
+        direct.append(want)
+    with connect(relay_port) as s:
+        for (name, req), want in zip(cases, direct):
+            roundtrip(s, req, want)
+        s.sendall(b"".join(req for _, req in cases))
+        for (name, _), want in zip(cases, direct):
+            got = read_frame(s)[0]
+            check(got == want, "pipelined %s: answer differs" % name)
+    refused = [(n, d) for n, d, _, closes in bad_inputs() if closes]
+    refused.append(("duplicate key", dup_key_frame()))
+    for name, data in refused:
+        want = first_answer(up_port, data)
+        with connect(relay_port) as s:
+            roundtrip(s, req_search("ring"), ans_result(RING))
+            s.sendall(data)
+            got = read_frame(s)[0]
+            check(got == want, "%s: error frame differs:\n got  %r\n"
+                  " want %r" % (name, got, want))
+            expect_eof(s, 5)
+
+
+def mixed(i):
+    """Request and expected answer number i of a mixed sequence."""
+    kind = i % 4
+    if kind == 0:
+        return req_search("morpheus"), ans_result(RABBIT)
+    if kind == 1:
+        b = ("%010d" % i).encode()
+        return req_binary(b), ans_binary(b)
+    if kind == 2:
+        return req_search("q%d" % i), miss("q%d" % i)
+    return req_search(DOG), ans_result(BALL)
+
+
+def sc_sequence(port, count="20", pause="0"):
+    """COUNT requests on one connection, one at a time, PAUSE seconds
+    apart."""
+    with connect(int(port)) as s:
+        for i in range(int(count)):
+            if i > 0:
+                time.sleep(float(pause))
+            req, want = mixed(i)
+            s.sendall(req)
+            got = read_frame(s)[0]
+            check(got == want, "request %d: answer differs:\n got  %r\n"
+                  " want %r" % (i, got, want))
+
+
+def sc_halfclose(port):
+    """A client that shuts its sending side after the request still
+    gets the answer, then the end of the stream."""
+    with connect(int(port)) as s:
+        s.sendall(req_search("ring") + req_search(DOG))
+        s.shutdown(socket.SHUT_WR)
+        check(read_frame(s)[0] == ans_result(RING), "first answer")
+        check(read_frame(s)[0] == ans_result(BALL), "second answer")
+        expect_eof(s, 5)
+
+
+def sc_drain(port, seconds="1"):
+    """Around SIGTERM (sent by the caller after the line "ready"): a
+    request whose first bytes had arrived is relayed and answered, then
+    the connection closes."""
+    req = req_search("morpheus")
+    with connect(int(port)) as s:
+        roundtrip(s, req_search("ring"), ans_result(RING))
+        s.sendall(req[:20])
+        time.sleep(0.2)
+        print("ready", flush=True)
+        time.sleep(float(seconds))
+        s.sendall(req[20:])
+        got = read_frame(s)[0]
+        check(got == ans_result(RABBIT), "answer during drain: %r" % got)
+        expect_eof(s, 5)
+
+
+def sc_echo(port, size="2097152"):
+    """The request reaches the upstream byte for byte (peer_server echo):
+    odd but valid headers, pipelined frames, and a SIZE-byte frame
+    streamed while its echo streams back."""
+    frames = [
+        raw_header_frame('{"byteorder":"big","content-type":"a",'
+                         '"content-encoding":"b","content-length":0}', b""),
+        raw_header_frame(' \r\n{"content-length" : 3 , "byte\\u006frder":'
+                         ' "little", "content-type": "t\\u00e9\\ud83d\\ude00",'
+                         ' "content-encoding": "x", "ext": null, "n": -1.5e3'
+                         '}\t', b"\x00\xff\n"),
+        req_search(DOG),
+        req_binary(bytes(range(256))),
+    ]
+    with connect(int(port)) as s:
+        for f in frames:
+            roundtrip(s, f, frame(header("binary/echo", "binary", len(f),
+                                         sys.byteorder), f))
+        s.sendall(b"".join(frames))
+        for i, f in enumerate(frames):
+            _, hdr, content = read_frame(s)
+            check(hdr["content-type"] == "binary/echo" and content == f,
+                  "pipelined echo %d differs" % i)
+        big = req_binary(bytes(i * 7 % 251 for i in range(int(size))))
+        sender = threading.Thread(target=s.sendall, args=(big,))
+        sender.start()
+        _, hdr, content = read_frame(s)
+        sender.join(30)
+        check(content == big, "echo of a %d-byte frame differs" % len(big))
+        roundtrip(s, frames[2], frame(header("binary/echo", "binary",
+                                             len(frames[2]), sys.byteorder),
+                                      frames[2]))
+
+
+def sc_slowreader(port, size="8000000", pause="3"):
+    """A client with a small receive buffer that sends a SIZE-byte frame
+    to an echo upstream and starts reading the echo only after PAUSE
+    seconds gets all of it (the relay waits on the client, not on the
+    upstream)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", int(port)))
+    s.settimeout(30)
+    with s:
+        big = req_binary(b"s" * int(size))
+        sender = threading.Thread(target=s.sendall, args=(big,))
+        sender.start()
+        time.sleep(float(pause))
+        _, _, content = read_frame(s)
+        sender.join(30)
+        check(content == big, "echo differs")
+
+
+class Sibling:
+    """A second client on the same relay, served while another waits."""
+
+    def __init__(self, port):
+        self.port = port
+        self.stop = threading.Event()
+        self.errors = []
+        self.count = 0
+        self.thread = threading.Thread(target=self.run)
+
+    def run(self):
+        try:
+            with connect(self.port) as s:
+                while not self.stop.is_set():
+                    req, want = mixed(self.count)
+                    roundtrip(s, req, want)
+                    self.count += 1
+                    time.sleep(0.005)
+        except (OSError, Fail) as e:
+            self.errors.append("sibling client: %s" % e)
+
+    def wait_answers(self, n):
+        """Until the sibling has n answers (10 s at most)."""
+        t0 = time.monotonic()
+        while (self.count < n and not self.errors and self.thread.is_alive()
+               and time.monotonic() - t0 < 10):
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        self.wait_answers(1)
+        self.before = self.count
+        return self
+
+    def __exit__(self, *exc):
+        # Served after the fault too, not only before it.
+        self.wait_answers(self.before + 3)
+        self.stop.set()
+        self.thread.join(30)
+        check(not self.errors, "; ".join(self.errors))
+        check(self.count >= self.before + 3, "sibling client: %d answers"
+              % self.count)
+        return False
+
+
+def sc_fault(port, value, code, seconds="0"):
+    """A search for VALUE (a by-value fault of peer_server) gets one error
+    frame CODE, after about SECONDS; the connection stays open and gets
+    correct answers; a sibling client is served all along."""
+    port, seconds = int(port), float(seconds)
+    with Sibling(port), connect(port, max(10.0, seconds + 10)) as s:
+        roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
+        t0 = time.monotonic()
+        s.sendall(req_search(value))
+        expect_error(s, code, False)
+        took = time.monotonic() - t0
+        check(took >= seconds * 0.9, "error after %.2f s, before the"
+              " %.2f s timeout" % (took, seconds))
+        for i in range(6):
+            req, want = mixed(i)
+            roundtrip(s, req, want)
+        # An error frame the upstream sends is an answer like any other.
+        want = ans_json({"error": "bad-request", "message": "unknown action"})
+        roundtrip(s, req_search("error"), want)
+        roundtrip(s, req_search("ring"), ans_result(RING))
+
+
+def sc_broken(port, value, allowed):
+    """The answer to a search for VALUE breaks off (peer_server cut,
+    reset, truncated). ALLOWED, comma-separated: "closed" (the client
+    gets a strict prefix of the answer, then the end of the stream)
+    and/or error codes (one error frame, the connection stays open).
+    Never a frame other than the real answer or an error frame."""
+    port = int(port)
+    allowed = allowed.split(",")
+    full = miss(value)
+    with Sibling(port), connect(port) as s:
+        roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
+        s.sendall(req_search(value))
+        data = b""
+        eof = False
+        while not eof:
+            try:
+                got = s.recv(65536)
+            except ConnectionResetError:
+                got = b""
+            eof = not got
+            data += got
+            if len(data) >= 2:
+                (n,) = struct.unpack(">H", data[:2])
+                if len(data) >= 2 + n:
+                    hdr = json.loads(data[2:2 + n].decode("utf-8"))
+                    if len(data) >= 2 + n + hdr["content-length"]:
+                        break
+        if eof:
+            check("closed" in allowed, "connection closed after %d bytes"
+                  % len(data))
+            check(len(data) < len(full) and full.startswith(data),
+                  "%d bytes before the close are not a strict prefix of "
+                  "the answer: %r" % (len(data), data))
+            print("closed after %d of %d bytes" % (len(data), len(full)))
+        else:
+            check(data != full, "the broken answer arrived whole")
+            body = json.loads(data[2 + n:].decode("utf-8"))
+            check(body.get("error") in allowed, "unexpected frame %r"
+                  % data)
+            print("error frame %s" % body["error"])
+            roundtrip(s, req_search(DOG), ans_result(BALL))
+    # A new connection is served.
+    with connect(port) as s:
+        roundtrip(s, req_search("ring"), ans_result(RING))
+
+
+def sc_double(port):
+    """An upstream that answers twice: the client gets one answer, and
+    the next request its own answer, not the stale copy."""
+    port = int(port)
+    with connect(port) as s:
+        for _ in range(3):
+            roundtrip(s, req_search("double"), miss("double"))
+            roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
+
+
+def sc_unavailable(port, limit="30"):
+    """No upstream accepts: upstream-unavailable on a connection that
+    stays open; once an upstream listens (started by the caller after
+    the line "unavailable"), the same connection gets answers."""
+    t0 = time.monotonic()
+    seen = 0
+    with connect(int(port)) as s:
+        while True:
+            s.sendall(req_search("morpheus"))
+            raw, hdr, content = read_frame(s)
+            if raw == ans_result(RABBIT):
+                break
+            body = json.loads(content.decode("utf-8"))
+            check(body.get("error") == "upstream-unavailable",
+                  "unexpected answer %r" % raw)
+            if seen == 0:
+                print("unavailable", flush=True)
+            seen += 1
+            check(time.monotonic() - t0 < float(limit),
+                  "still unavailable after %s s" % limit)
+            time.sleep(0.1)
+        check(seen > 0, "answered before any upstream listened")
+        roundtrip(s, req_search(DOG), ans_result(BALL))
+    print("unavailable %d times, then answered" % seen)
+
+
+SCENARIOS = {
+    "same": sc_same,
+    "sequence": sc_sequence,
+    "halfclose": sc_halfclose,
+    "drain": sc_drain,
+    "echo": sc_echo,
+    "fault": sc_fault,
+    "broken": sc_broken,
+    "double": sc_double,
+    "slowreader": sc_slowreader,
+    "unavailable": sc_unavailable,
+}
+
+
+def main(argv):
+    if len(argv) < 2 or argv[1] not in SCENARIOS:
+        sys.stderr.write("usage: relay_client.py SCENARIO [ARGS...]\n"
+                         "scenarios: %s\n" % ", ".join(sorted(SCENARIOS)))
+        return 2
+    try:
+        SCENARIOS[argv[1]](*argv[2:])
+    except (Fail, OSError, ValueError) as e:
+        sys.stderr.write("relay_client %s: FAIL: %s\n" % (argv[1], e))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
