@@ -531,6 +531,11 @@ int gw_conn_want_connect(const gw_conn *c)
            c->state != GW_CONN_CLOSED && c->state != GW_CONN_DRAINING;
 }
 
+unsigned gw_conn_upstream_attempt(const gw_conn *c)
+{
+    return c->attempts;
+}
+
 gw_up_state gw_conn_upstream_state(const gw_conn *c)
 {
     return c->up;
@@ -671,13 +676,15 @@ size_t gw_conn_upstream_input(gw_conn *c, const void *data, size_t len,
     }
 }
 
-/* Relay: the upstream is what the connection waits for. */
+/* Relay: the upstream is what the connection waits for (not while the
+ * answer waits for the client to read: the write timeout covers that). */
 static int relay_up_timed(const gw_conn *c)
 {
     if (!c->cfg->relay || c->up == GW_UP_NONE)
         return 0;
     return c->up == GW_UP_CONNECTING || up_unsent(c) > 0 ||
-           (c->x_active && c->req_done && !c->resp_done);
+           (c->x_active && c->req_done && !c->resp_done &&
+            gw_buf_pending(&c->out) < c->cfg->max_output);
 }
 
 /* ------------------------------------------------------------------ */
@@ -827,6 +834,10 @@ void gw_conn_output_done(gw_conn *c, size_t n, gw_time now)
     if (n > pending)
         n = pending;
     gw_buf_consume(&c->out, n);
+    /* Relay: reading the upstream resumes; its clock starts again. */
+    if (pending >= c->cfg->max_output &&
+        gw_buf_pending(&c->out) < c->cfg->max_output)
+        c->up_since = now;
     if (n > 0)
         c->write_since = now;
     if (gw_buf_pending(&c->out) == 0)

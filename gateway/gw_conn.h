@@ -275,6 +275,10 @@ void gw_conn_abort(gw_conn *c, gw_close_reason why);
  * went out closes the client connection (GW_CLOSE_UPSTREAM).
  */
 int gw_conn_want_connect(const gw_conn *c);
+/* Connections already tried for the request in hand (0 for its first):
+ * start each request at the next upstream in turn and add this, so that
+ * its retries go to every upstream once. */
+unsigned gw_conn_upstream_attempt(const gw_conn *c);
 gw_up_state gw_conn_upstream_state(const gw_conn *c);
 void gw_conn_upstream_connecting(gw_conn *c, gw_time now);
 void gw_conn_upstream_connected(gw_conn *c, gw_time now);

@@ -37,6 +37,7 @@ typedef struct client {
     int up_fd;              /* -1 when none */
     int up_polled;          /* up_fd is in this pass's fd sets */
     const gw_upstream *up;  /* where up_fd goes */
+    size_t up_base;         /* the request's first upstream (index) */
     size_t uin_off;
     size_t uin_len;
     unsigned char *uin;     /* GW_READ_CHUNK bytes, allocated on first use */
@@ -247,6 +248,7 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     c->up_fd = -1;
     c->up_polled = 0;
     c->up = NULL;
+    c->up_base = 0;
     c->uin_off = 0;
     c->uin_len = 0;
     c->uin = NULL;
@@ -421,13 +423,19 @@ static void up_close(client *c)
     c->uin_len = 0;
 }
 
-/* Open a non-blocking connection to the next upstream in turn. */
+/* Open a non-blocking connection: a request's first goes to the next
+ * upstream in turn, its retries to the ones after it, so every upstream
+ * is tried whatever other clients do meanwhile. */
 static void up_connect(client *c, gw_time now)
 {
     gw_loop *l = c->loop;
-    const gw_upstream *u = &l->cfg.upstreams[l->next_up++ %
-                                             l->cfg.n_upstreams];
+    unsigned attempt = gw_conn_upstream_attempt(&c->conn);
+    const gw_upstream *u;
     int one = 1, fd, err;
+
+    if (attempt == 0)
+        c->up_base = l->next_up++;
+    u = &l->cfg.upstreams[(c->up_base + attempt) % l->cfg.n_upstreams];
 
     gw_conn_upstream_connecting(&c->conn, now);
     l->st.up_connects++;

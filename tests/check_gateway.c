@@ -1547,6 +1547,41 @@ START_TEST(test_relay_cap_boundary)
 }
 END_TEST
 
+/* A client that does not read holds the answer back: that is not the
+ * upstream's fault, so the upstream timeout waits, and starts again once
+ * the client reads. */
+START_TEST(test_relay_slow_reader)
+{
+    unsigned char req[512], ans[4096], big[2000];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen, took, n;
+    relay_t *r = relay_new(1);
+    gw_time t = r->cfg.upstream_timeout;
+
+    memset(big, 'a', sizeof big);
+    alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big, sizeof big);
+    r->cfg.max_output = 256;
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    took = gw_conn_upstream_input(&r->c, ans, 300, 2);
+    ck_assert_uint_eq(took, 300);
+    ck_assert(!gw_conn_upstream_want_read(&r->c));
+    /* Well past the upstream timeout, not yet the write timeout. */
+    ck_assert_int_lt(4 * t, r->cfg.write_timeout);
+    ck_assert_int_eq(gw_conn_tick(&r->c, 2 + 4 * t), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->c), GW_UP_READY);
+    /* The client reads: the upstream has a full timeout again. */
+    gw_conn_output(&r->c, &n);
+    gw_conn_output_done(&r->c, n, 3 + 4 * t);
+    ck_assert_int_eq(gw_conn_deadline(&r->c), 3 + 5 * t);
+    took += relay_upstream(r, ans + took, alen - took, 0, 4 + 4 * t);
+    ck_assert_uint_eq(took, alen);
+    ck_assert_uint_eq(r->clen + n, alen);
+    ck_assert(!gw_conn_in_request(&r->c));
+    relay_free(r);
+}
+END_TEST
+
 /* A server shutdown lets the request in flight finish. */
 START_TEST(test_relay_shutdown)
 {
@@ -1809,6 +1844,7 @@ static Suite *gateway_suite(void)
     tcase_add_test(tc, test_relay_large);
     tcase_add_test(tc, test_relay_early_answer);
     tcase_add_test(tc, test_relay_shutdown);
+    tcase_add_test(tc, test_relay_slow_reader);
     tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
     suite_add_tcase(s, tc);
 

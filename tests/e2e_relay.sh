@@ -4,7 +4,6 @@
 # tests/peer_server.py in its reference, keepalive, echo and fault modes.
 #
 # Run as: HF_BUILD=<outdir> sh tests/e2e_relay.sh
-# (HF_RELAY_KNOWN_BUGS=1 also runs the checks of known bugs, at the end.)
 # Every server listens on 127.0.0.1 port 0 and reports its port (the
 # gateways through --port-file); every process started here is killed
 # on exit; every wait is bounded. Exit status 0 when all checks passed.
@@ -392,8 +391,8 @@ if peer faultpeer by-value --count 100000 &&
     rclient "upstream answers twice: one answer, next request its own" double \
         "$RF_PORT"
 
-    # Two upstreams, one refusing: every request is answered. One client
-    # at a time (concurrent clients: see the known bugs at the end).
+    # Two upstreams, one refusing: every request is answered (concurrent
+    # clients: see "retries and slow readers" at the end).
     if start rtwo --upstream "127.0.0.1:$(closed_port)" \
         --upstream "127.0.0.1:$UP_PORT"; then
         bench "one of two upstreams refuses: 300 new connections answered" \
@@ -480,37 +479,31 @@ stop ref "$REF_PID"
 check "refused frames never reached the upstream" \
     [ "$(counter up req_frame_error)" = 0 ]
 
-# ------------------------------------------------ known gateway bugs
-# Checks of bugs not fixed yet; they run with HF_RELAY_KNOWN_BUGS=1.
-#  1. Upstreams are taken in turn from one counter shared by all client
-#     connections, so a retry may get the refusing upstream again when
-#     other clients connected in between: with one of two upstreams
-#     refusing, concurrent new connections sometimes get
-#     upstream-unavailable.
-#  2. --upstream-timeout runs while the relay stops reading the upstream
-#     because the client does not read: a client that pauses reading a
-#     large answer is closed as an upstream failure before
-#     --write-timeout.
-if [ "${HF_RELAY_KNOWN_BUGS:-0}" = 1 ] && start bugup; then
+# ------------------------------------------------ retries and slow readers
+#  1. A request's retries go to every upstream, whatever other clients do
+#     meanwhile: with one of two upstreams refusing, concurrent new
+#     connections all get answers.
+#  2. --upstream-timeout does not run while the relay stops reading the
+#     upstream because the client does not read: a client that pauses
+#     reading a large answer gets all of it.
+if start up2; then
     UP_PID=$GW_PID
     UP_PORT=$GW_PORT
-    if start bug1 --upstream "127.0.0.1:$(closed_port)" \
+    if start retry --upstream "127.0.0.1:$(closed_port)" \
         --upstream "127.0.0.1:$UP_PORT"; then
-        bench "bug 1: one of two upstreams refuses, 4 clients" \
+        bench "one of two upstreams refuses, 4 clients" \
             -n 1000 -c 4 --new-connection 127.0.0.1 "$GW_PORT"
-        stop bug1 "$GW_PID"
+        stop retry "$GW_PID"
     fi
     if peer echo2 echo --count 10 &&
-        start bug2 --upstream-timeout 1 --upstream "127.0.0.1:$PEER_PORT"
+        start slowread --upstream-timeout 1 --upstream "127.0.0.1:$PEER_PORT"
     then
-        rclient "bug 2: a client pausing 3 s while reading an 8 MB answer" \
+        rclient "a client pausing 3 s while reading an 8 MB answer" \
             slowreader "$GW_PORT" 8000000 3
-        stop bug2 "$GW_PID"
+        stop slowread "$GW_PID"
         kill -9 "$PEER_PID" 2>/dev/null
     fi
-    stop bugup "$UP_PID"
-else
-    note "skip 2 checks of known gateway bugs (run: HF_RELAY_KNOWN_BUGS=1)"
+    stop up2 "$UP_PID"
 fi
 
 # A sanitizer build aborts on a report; a report from a process that
