@@ -273,6 +273,69 @@ def session_seeds():
     return out
 
 
+def relay_seeds():
+    """Inputs for fuzz_relay_session: limits, output cap, profile, step
+    count, client length (u16), steps, client bytes, upstream script."""
+    def op(code, amount=15):
+        return bytes([code | amount << 4])
+
+    pump = op(9)                      # one loop round, every size
+    def item(kind, p=0):
+        return bytes([kind | p << 3])
+
+    def seed(steps, client, script=b'', lim=0, cap=0, prof=0):
+        return bytes([lim, cap, prof, len(steps)]) + \
+            struct.pack('>H', len(client)) + steps + client + script
+
+    reqs = [GOLDEN[0], GOLDEN[2],
+            request({'action': 'search', 'value': 'ring'}),
+            request(b'', ctype=b'a', enc=b'b')]
+    many = b''.join(reqs)
+    answer43 = item(0, 5)             # canonical text/json, 43 bytes
+    out = [
+        seed(pump * 4, GOLDEN[0]),
+        seed(pump * 8, many),
+        seed(pump * 8, many, answer43 + item(1, 8 | 6) + item(2, 3) +
+             item(3, 4)),
+        # step by step: offer, connect, upstream reads, answer, deliver
+        seed(op(0, 10) + op(5, 0) + op(2) + op(3, 8) + op(3, 15) +
+             op(1, 15), GOLDEN[2], item(0, 8 | 5)),
+        # connect in progress, then fails: retries, then unavailable
+        seed(op(0) + op(5, 1) + op(5, 1) + op(5, 2) + op(5, 2) + pump,
+             GOLDEN[0], prof=3 << 3),
+        # garbage, a cut answer with EOF, a reset, a stall with timeouts
+        seed(pump * 6, many, item(4, 2) + b'\x00\x01{}'),
+        seed(pump * 6, many, item(5, 6) + b'\x40'),
+        seed(pump * 6, many, item(5, 8 | 6) + b'\x80'),
+        seed(pump * 3 + op(7, 8) + op(7, 8) + pump, many, item(6, 2),
+             prof=0),
+        seed(pump * 3 + op(8, 6) + pump, many, item(6, 2), prof=6),
+        seed(pump * 6, many, item(6, 3) + item(6, 0) + item(6, 1)),
+        # two answers at once, an answer before any request
+        seed(pump * 4, GOLDEN[0] + GOLDEN[0], item(7, 3) + item(7, 2)),
+        seed(op(0, 3) + op(5, 0) + op(4) + op(3) + pump * 4, GOLDEN[0],
+             answer43),
+        # backpressure both ways: small caps, big answers
+        seed(pump * 2 + op(1, 0) * 8 + op(3, 4) * 8 + pump * 8,
+             many, item(0, 7) * 4, cap=4),
+        seed(op(10, 4) * 16 + pump * 4, request(b'x' * 600, ctype=b'a',
+             enc=b'b'), item(0, 6), cap=2),
+        # client EOF in a request, shutdown, abort, invalid frame
+        seed(op(0, 9) + op(9, 8) + op(8, 0), GOLDEN[0]),
+        seed(op(0, 10) + op(8, 1) + pump * 4, GOLDEN[0] + GOLDEN[2]),
+        seed(pump * 2 + op(8, 4), many),
+        seed(pump * 4, GOLDEN[0] + frame(b'{}') + GOLDEN[2]),
+        seed(pump * 4, many, lim=1 | (20 << 2)),
+        seed(pump * 4, many, lim=3),
+        # upstream closes after each answer, like the reference server
+        seed(pump * 8, many, item(6, 3) + item(6, 3) + item(6, 3)),
+        # behind a load balancer: PROXY v1, then v2, in small pieces
+        seed(op(10, 3) * 24 + pump * 4, many, prof=1 << 5),
+        seed(op(10, 2) * 24 + pump * 4, many, prof=3 << 5, lim=1 | 5 << 2),
+    ]
+    return out
+
+
 def write(root, name, seeds):
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)
@@ -292,6 +355,7 @@ def main():
     write(root, 'fuzz_json_writer', string_seeds())
     write(root, 'fuzz_encode', encode_seeds())
     write(root, 'fuzz_gateway_session', session_seeds())
+    write(root, 'fuzz_relay_session', relay_seeds())
     # Index files for the gateway's loader.
     write(root, 'fuzz_index', [
         json.dumps({'morpheus': 'Follow the white rabbit. \U0001f430',

@@ -38,12 +38,14 @@ FUZZ_ENGINE_BINS := $(FUZZ_HARNESSES:%=$(O)/fuzz/%)
 # and libraries.
 FUZZ_DEPS_fuzz_gateway_session := $(GW_CORE_A)
 FUZZ_DEPS_fuzz_index           := $(GW_CORE_A)
+FUZZ_DEPS_fuzz_relay_session   := $(GW_CORE_A)
 FUZZ_DEPS_fuzz_proxy_header    := $(GW_CORE_A)
 FUZZ_LIBS_fuzz_header_diff      = $(JANSSON_LIBS)
 FUZZ_LIBS_fuzz_index            = $(JANSSON_LIBS)
 
 $(O)/fuzz/fuzz_gateway_session $(O)/fuzz/replay_fuzz_gateway_session \
 $(O)/fuzz/fuzz_index $(O)/fuzz/replay_fuzz_index \
+$(O)/fuzz/fuzz_relay_session $(O)/fuzz/replay_fuzz_relay_session \
 $(O)/fuzz/fuzz_proxy_header $(O)/fuzz/replay_fuzz_proxy_header: $(GW_CORE_A)
 
 # The engine; OSS-Fuzz and AFL++ builds pass their own.
