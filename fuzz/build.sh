@@ -38,8 +38,9 @@ STD="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE"
 # The codec, the gateway's sans-I/O core (as in gateway/module.mk) and the
 # shared helpers.
 objs=""
-for src in codec/*.c gateway/gw_buf.c gateway/gw_index.c \
-           gateway/gw_handler.c gateway/gw_conn.c fuzz/fuzz_util.c; do
+for src in codec/*.c gateway/gw_buf.c gateway/gw_json.c gateway/gw_index.c \
+           gateway/gw_handler.c gateway/gw_conn.c gateway/gw_proxy.c \
+           fuzz/fuzz_util.c; do
     [ -f "$src" ] || continue
     obj=$WORK/$(echo "$src" | tr / _).o
     # shellcheck disable=SC2086
