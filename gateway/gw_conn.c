@@ -134,8 +134,9 @@ static void output_added(gw_conn *c, size_t before, gw_time now)
         c->write_since = now;
 }
 
-static void report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
-                   gw_time now)
+/* Count an answered request and tell cfg->on_request about it. */
+static void report_at(gw_conn *c, const gw_reply *r, size_t ctype_len,
+                      uint64_t bytes_in, gw_time started, gw_time now)
 {
     gw_request_info info;
 
@@ -144,11 +145,19 @@ static void report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
         return;
     info.reply = r;
     info.content_type = c->ctype;
-    info.content_type_len = c->have_header ? c->ctype_len : 0;
+    info.content_type_len = ctype_len;
     info.bytes_in = bytes_in;
-    info.started = c->frame_started ? c->frame_start : now;
+    info.started = started;
     info.finished = now;
     c->cfg->on_request(c->user, &info);
+}
+
+/* The frame in hand was answered. */
+static void report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
+                   gw_time now)
+{
+    report_at(c, r, c->have_header ? c->ctype_len : 0, bytes_in,
+              c->frame_started ? c->frame_start : now, now);
 }
 
 /* A handler returned rc after appending r's frame to the output (output
@@ -326,20 +335,11 @@ static void up_trim(gw_conn *c)
     }
 }
 
+/* The request being relayed was answered (its frame may be long gone
+ * from the decoder). */
 static void relay_report(gw_conn *c, const gw_reply *r, gw_time now)
 {
-    gw_request_info info;
-
-    c->requests++;
-    if (c->cfg->on_request == NULL)
-        return;
-    info.reply = r;
-    info.content_type = c->ctype;
-    info.content_type_len = c->ctype_len;
-    info.bytes_in = c->x_bytes_in;
-    info.started = c->x_start;
-    info.finished = now;
-    c->cfg->on_request(c->user, &info);
+    report_at(c, r, c->ctype_len, c->x_bytes_in, c->x_start, now);
 }
 
 /* The request is read and answered: read the next one. */

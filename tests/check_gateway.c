@@ -1110,10 +1110,11 @@ static void relay_pump(relay_t *r, gw_time now)
     }
 }
 
-/* Offer client bytes in chunks (0: whole), sending all output after each
+/* Offer bytes to one side (the client's input, or the upstream's with
+ * upstream set) in chunks (0: whole), sending all output after each
  * call, until the connection takes no more; returns how many it took. */
-static size_t relay_client(relay_t *r, const void *data, size_t len,
-                           size_t chunk, gw_time now)
+static size_t relay_offer(relay_t *r, int upstream, const void *data,
+                          size_t len, size_t chunk, gw_time now)
 {
     const unsigned char *p = data;
     size_t off = 0, n, k;
@@ -1122,7 +1123,8 @@ static size_t relay_client(relay_t *r, const void *data, size_t len,
         chunk = len;
     while (off < len) {
         n = len - off < chunk ? len - off : chunk;
-        k = gw_conn_input(&r->c, p + off, n, now);
+        k = upstream ? gw_conn_upstream_input(&r->c, p + off, n, now)
+                     : gw_conn_input(&r->c, p + off, n, now);
         off += k;
         relay_pump(r, now);
         if (k == 0)
@@ -1131,24 +1133,16 @@ static size_t relay_client(relay_t *r, const void *data, size_t len,
     return off;
 }
 
-/* The same for upstream bytes. */
+static size_t relay_client(relay_t *r, const void *data, size_t len,
+                           size_t chunk, gw_time now)
+{
+    return relay_offer(r, 0, data, len, chunk, now);
+}
+
 static size_t relay_upstream(relay_t *r, const void *data, size_t len,
                              size_t chunk, gw_time now)
 {
-    const unsigned char *p = data;
-    size_t off = 0, n, k;
-
-    if (chunk == 0)
-        chunk = len;
-    while (off < len) {
-        n = len - off < chunk ? len - off : chunk;
-        k = gw_conn_upstream_input(&r->c, p + off, n, now);
-        off += k;
-        relay_pump(r, now);
-        if (k == 0)
-            break;
-    }
-    return off;
+    return relay_offer(r, 1, data, len, chunk, now);
 }
 
 /* Answer a connect request with success. */
