@@ -18,7 +18,9 @@
  *  - refused: no prefix gives another error, and every prefix is either
  *    refused the same way or needs more (an error is reported as soon as
  *    a byte shows it);
- *  - after an error the result is cleared.
+ *  - after an error the result is cleared;
+ *  - gw_proxy_write_v2 of addresses taken from the input's first bytes
+ *    writes a header that parses back to them.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -120,6 +122,37 @@ static size_t next_prefix(size_t k, size_t end)
     return k < end ? k : end;
 }
 
+/* Addresses and ports from the input's first bytes, written and read
+ * back. */
+static void check_writer(const unsigned char *in, size_t size)
+{
+    static const int families[4] = { AF_INET, AF_INET6, AF_UNSPEC,
+                                     AF_UNIX };
+    unsigned char out[GW_PROXY_V2_OUT_MAX];
+    gw_proxy_info w, r;
+    size_t n;
+
+    if (size < 1 + 36)
+        return;
+    memset(&w, 0, sizeof w);
+    w.family = families[in[0] & 3];
+    memcpy(w.src_addr, in + 1, w.family == AF_INET ? 4 : 16);
+    memcpy(w.dst_addr, in + 17, w.family == AF_INET ? 4 : 16);
+    w.src_port = (uint16_t)(in[33] << 8 | in[34]);
+    w.dst_port = (uint16_t)(in[35] << 8 | in[36]);
+    n = gw_proxy_write_v2(&w, out);
+    FZ_CHECK(n >= 16 && n <= sizeof out);
+    FZ_CHECK(gw_proxy_parse(out, n, &r) == GW_PROXY_OK);
+    FZ_CHECK(r.version == 2 && r.len == n);
+    if (w.family != AF_INET && w.family != AF_INET6) {
+        FZ_CHECK(r.family == AF_UNSPEC && n == 16);
+        return;
+    }
+    w.version = 2;
+    w.len = n;
+    FZ_CHECK(same_info(&r, &w));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     unsigned char *in = fz_dup(data, size);
@@ -148,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else
             FZ_CHECK(p == GW_PROXY_NEED_MORE || p == st);
     }
+    check_writer(in, size);
     free(in);
     return 0;
 }

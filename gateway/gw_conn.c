@@ -2,6 +2,7 @@
 #include "gw_conn.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #define CT_JSON "text/json"
 
@@ -83,10 +84,12 @@ size_t gw_conn_pending(const gw_conn *c)
     return gw_buf_pending(&c->out);
 }
 
-/* Relay: request bytes not sent to the upstream yet. */
+/* Relay: request bytes not sent to the upstream yet (a PROXY header
+ * for it included). */
 static size_t up_unsent(const gw_conn *c)
 {
-    return gw_buf_pending(&c->up_out) - c->up_sent;
+    return gw_buf_pending(&c->up_out) - c->up_sent +
+           (c->up_pre_len - c->up_pre_off);
 }
 
 int gw_conn_want_read(const gw_conn *c)
@@ -311,6 +314,8 @@ static void on_frame_end(gw_conn *c, gw_time now)
 static void up_drop(gw_conn *c)
 {
     c->up = GW_UP_NONE;
+    c->up_pre_len = 0;
+    c->up_pre_off = 0;
     hf_decoder_reset(&c->up_dec);
     gw_buf_clear(&c->up_stage);
 }
@@ -541,8 +546,16 @@ gw_up_state gw_conn_upstream_state(const gw_conn *c)
     return c->up;
 }
 
+void gw_conn_set_addresses(gw_conn *c, const gw_proxy_info *addr)
+{
+    c->addr = *addr;
+}
+
 void gw_conn_upstream_connecting(gw_conn *c, gw_time now)
 {
+    c->up_pre_off = 0;
+    c->up_pre_len = c->cfg->upstream_proxy
+                        ? gw_proxy_write_v2(&c->addr, c->up_pre) : 0;
     c->up = GW_UP_CONNECTING;
     c->up_want = 0;
     c->up_since = now;
@@ -581,17 +594,31 @@ int gw_conn_upstream_want_write(const gw_conn *c)
 
 const unsigned char *gw_conn_upstream_output(const gw_conn *c, size_t *len)
 {
-    *len = c->up == GW_UP_READY ? up_unsent(c) : 0;
+    *len = 0;
+    if (c->up != GW_UP_READY)
+        return NULL;
+    if (c->up_pre_off < c->up_pre_len) {
+        *len = c->up_pre_len - c->up_pre_off;
+        return c->up_pre + c->up_pre_off;
+    }
+    *len = up_unsent(c);
     return *len == 0 ? NULL : gw_buf_peek(&c->up_out) + c->up_sent;
 }
 
 void gw_conn_upstream_done(gw_conn *c, size_t n, gw_time now)
 {
+    size_t pre = c->up_pre_len - c->up_pre_off;
+
     if (n > up_unsent(c))
         n = up_unsent(c);
     if (n == 0)
         return;
     c->up_since = now;
+    if (pre > 0) {
+        /* gw_conn_upstream_output gave the PROXY header alone. */
+        c->up_pre_off += n < pre ? n : pre;
+        return;
+    }
     if (c->up_replay)
         c->up_sent += n;
     else
@@ -719,6 +746,8 @@ static size_t proxy_input(gw_conn *c, const unsigned char *p, size_t len,
     c->frame_started = 0;
     if (st == GW_PROXY_OK) {
         c->proxy_done = 1;
+        if (info.family != AF_UNSPEC)
+            c->addr = info;
         if (c->cfg->on_proxy != NULL)
             c->cfg->on_proxy(c->user, &info);
         return info.len - have;

@@ -130,6 +130,9 @@ typedef struct gw_conn_config {
                                    (connect, read our bytes, answer) */
     int proxy_protocol;         /* every connection starts with a PROXY
                                    protocol header (v1 or v2) */
+    int upstream_proxy;         /* relay: each upstream connection starts
+                                   with a PROXY v2 header naming the
+                                   client (see gw_conn_set_addresses) */
     /* Called once the PROXY header is read; may be NULL. */
     void (*on_proxy)(void *user, const gw_proxy_info *info);
     /* Called once per answered request or error frame; may be NULL. */
@@ -169,6 +172,11 @@ typedef struct gw_conn {
     size_t ctype_len;
     uint64_t requests;      /* answered on this connection */
     int proxy_done;         /* the PROXY header (if required) was read */
+    gw_proxy_info addr;     /* the client's address and ours (family
+                               AF_UNSPEC when unknown) */
+    size_t up_pre_len;      /* relay: PROXY header still to send on this */
+    size_t up_pre_off;      /*   upstream connection: up_pre[off..len) */
+    unsigned char up_pre[GW_PROXY_V2_OUT_MAX];
     /* Relay mode: one request at a time is being passed on (x_*). */
     gw_up_state up;
     int up_want;            /* an upstream connection is needed */
@@ -275,6 +283,11 @@ void gw_conn_abort(gw_conn *c, gw_close_reason why);
  * went out closes the client connection (GW_CLOSE_UPSTREAM).
  */
 int gw_conn_want_connect(const gw_conn *c);
+/* The client's address (src) and the one it connected to (dst), for the
+ * PROXY header of cfg->upstream_proxy. A PROXY header the client sent
+ * (cfg->proxy_protocol) replaces them, so a chain of relays passes the
+ * first client's address on. Unset: the header says LOCAL. */
+void gw_conn_set_addresses(gw_conn *c, const gw_proxy_info *addr);
 /* Connections already tried for the request in hand (0 for its first):
  * start each request at the next upstream in turn and add this, so that
  * its retries go to every upstream once. */

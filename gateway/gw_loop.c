@@ -211,6 +211,43 @@ static void peer_name(const struct sockaddr_storage *ss, char *out,
     }
 }
 
+/* A socket address into the address half of a gw_proxy_info. */
+static int sockaddr_to_proxy(const struct sockaddr_storage *ss,
+                             unsigned char *addr, uint16_t *port)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+        memcpy(addr, &sin->sin_addr, 4);
+        *port = ntohs(sin->sin_port);
+        return AF_INET;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+        memcpy(addr, &s6->sin6_addr, 16);
+        *port = ntohs(s6->sin6_port);
+        return AF_INET6;
+    }
+    return AF_UNSPEC;
+}
+
+/* Relay with --upstream-proxy-protocol: who connected to where. */
+static void set_addresses(client *c, const struct sockaddr_storage *peer)
+{
+    struct sockaddr_storage local;
+    socklen_t sl = sizeof local;
+    gw_proxy_info a;
+
+    memset(&a, 0, sizeof a);
+    if (getsockname(c->fd, (struct sockaddr *)&local, &sl) != 0 ||
+        local.ss_family != peer->ss_family)
+        return;
+    a.family = sockaddr_to_proxy(peer, a.src_addr, &a.src_port);
+    sockaddr_to_proxy(&local, a.dst_addr, &a.dst_port);
+    gw_conn_set_addresses(&c->conn, &a);
+}
+
 static int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -260,6 +297,8 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
         close(fd);
         return;
     }
+    if (l->conn_cfg.upstream_proxy)
+        set_addresses(c, ss);
     l->clients[fd] = c;
     l->n_clients++;
     if (fd > l->max_fd)

@@ -82,6 +82,7 @@ typedef struct options {
     gw_time drain_timeout;
     gw_time upstream_timeout;
     int proxy_protocol;
+    int upstream_proxy;
     unsigned workers;
     const char *upstream[GW_UPSTREAM_MAX];  /* relay mode: "host:port" */
     size_t n_upstream;
@@ -107,7 +108,8 @@ static void usage(FILE *f)
         "       [--idle-timeout time] [--write-timeout time]\n"
         "       [--drain-timeout time] [--log-level level] [--workers n]\n"
         "       [--port-file file] [--upstream host:port ...]\n"
-        "       [--upstream-timeout time] [--proxy-protocol] [host port]\n"
+        "       [--upstream-timeout time] [--upstream-proxy-protocol]\n"
+        "       [--proxy-protocol] [host port]\n"
         "\n"
         "Answers hframe search and binary requests (see hframe-gateway(8)).\n"
         "With --upstream (up to 16 times) it relays instead: each valid\n"
@@ -186,7 +188,8 @@ enum {
     OPT_INDEX = 256, OPT_MAX_CONNS, OPT_MAX_HEADER, OPT_MAX_CONTENT,
     OPT_MAX_OUTPUT, OPT_MAX_JSON, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_WRITE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_LOG_LEVEL, OPT_WORKERS,
-    OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT, OPT_PROXY_PROTOCOL
+    OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT, OPT_PROXY_PROTOCOL,
+    OPT_UPSTREAM_PROXY
 };
 
 static const struct option long_opts[] = {
@@ -209,6 +212,7 @@ static const struct option long_opts[] = {
     { "upstream", required_argument, NULL, OPT_UPSTREAM },
     { "upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT },
     { "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
+    { "upstream-proxy-protocol", no_argument, NULL, OPT_UPSTREAM_PROXY },
     { NULL, 0, NULL, 0 }
 };
 
@@ -353,6 +357,9 @@ static int parse_args(int argc, char **argv, options *o)
         case OPT_PROXY_PROTOCOL:
             o->proxy_protocol = 1;
             break;
+        case OPT_UPSTREAM_PROXY:
+            o->upstream_proxy = 1;
+            break;
         case OPT_UPSTREAM_TIMEOUT:
             if (parse_time_opt("--upstream-timeout", optarg,
                                &o->upstream_timeout) != 0)
@@ -377,6 +384,11 @@ static int parse_args(int argc, char **argv, options *o)
         }
         o->host = argv[0];
         o->port = argv[1];
+    }
+    if (o->upstream_proxy && o->n_upstream == 0) {
+        fprintf(stderr, PROG ": --upstream-proxy-protocol needs "
+                "--upstream\n");
+        return EXIT_USAGE;
     }
     if (o->n_upstream > 0 && o->index_path != NULL) {
         fprintf(stderr, PROG ": --index and --upstream exclude each other "
@@ -752,6 +764,7 @@ static int serve(app *a, listeners *ls)
          * connection the upstream had just closed. */
         lc.conn.relay_attempts = (unsigned)a->opt.n_upstream + 1;
         lc.conn.upstream_timeout = a->opt.upstream_timeout;
+        lc.conn.upstream_proxy = a->opt.upstream_proxy;
         memcpy(lc.upstreams, a->upstreams, sizeof lc.upstreams);
         lc.n_upstreams = a->opt.n_upstream;
     }

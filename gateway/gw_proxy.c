@@ -204,3 +204,30 @@ gw_proxy_status gw_proxy_parse(const unsigned char *buf, size_t len,
         memset(out, 0, sizeof *out);
     return st;
 }
+
+size_t gw_proxy_write_v2(const gw_proxy_info *info, unsigned char *out)
+{
+    size_t alen = info->family == AF_INET ? 4 : 16;
+    size_t body;
+
+    memcpy(out, v2_sig, sizeof v2_sig);
+    if (info->family != AF_INET && info->family != AF_INET6) {
+        out[12] = 0x20;         /* version 2, LOCAL */
+        out[13] = 0x00;
+        out[14] = 0;
+        out[15] = 0;
+        return V2_FIXED;
+    }
+    body = 2 * alen + 4;
+    out[12] = 0x21;             /* version 2, PROXY */
+    out[13] = info->family == AF_INET ? 0x11 : 0x21;    /* TCP */
+    out[14] = 0;
+    out[15] = (unsigned char)body;
+    memcpy(out + V2_FIXED, info->src_addr, alen);
+    memcpy(out + V2_FIXED + alen, info->dst_addr, alen);
+    out[V2_FIXED + 2 * alen] = (unsigned char)(info->src_port >> 8);
+    out[V2_FIXED + 2 * alen + 1] = (unsigned char)info->src_port;
+    out[V2_FIXED + 2 * alen + 2] = (unsigned char)(info->dst_port >> 8);
+    out[V2_FIXED + 2 * alen + 3] = (unsigned char)info->dst_port;
+    return V2_FIXED + body;
+}

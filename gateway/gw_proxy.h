@@ -74,6 +74,18 @@ typedef struct gw_proxy_info {
 gw_proxy_status gw_proxy_parse(const unsigned char *buf, size_t len,
                                gw_proxy_info *out);
 
+/* Longest header gw_proxy_write_v2 writes (IPv6 addresses). */
+#define GW_PROXY_V2_OUT_MAX (16 + 36)
+
+/*
+ * Write a version 2 header for info (family AF_INET or AF_INET6: a PROXY
+ * command with those addresses and ports over TCP; anything else: a
+ * LOCAL command without addresses) into out, which has room for
+ * GW_PROXY_V2_OUT_MAX bytes. Returns its length; info->version and
+ * info->len are not read. gw_proxy_parse reads back the same addresses.
+ */
+size_t gw_proxy_write_v2(const gw_proxy_info *info, unsigned char *out);
+
 /* Stable kebab-case name ("v1-syntax"); static, never NULL. */
 const char *gw_proxy_status_name(gw_proxy_status st);
 

@@ -1100,8 +1100,8 @@ static void relay_pump(relay_t *r, gw_time now)
         r->clen += n;
         gw_conn_output_done(&r->c, n, now);
     }
-    p = gw_conn_upstream_output(&r->c, &n);
-    if (n > 0) {
+    /* The upstream side may come in two pieces (a PROXY header first). */
+    while ((p = gw_conn_upstream_output(&r->c, &n)) != NULL) {
         ck_assert(gw_conn_upstream_want_write(&r->c));
         ck_assert_uint_le(r->ulen + n, RELAY_UOUT);
         memcpy(r->uout + r->ulen, p, n);
@@ -1576,6 +1576,47 @@ START_TEST(test_relay_slow_reader)
 }
 END_TEST
 
+/* --upstream-proxy-protocol: each upstream connection starts with a
+ * PROXY v2 header naming the client, sent again on a new connection. */
+START_TEST(test_relay_upstream_proxy)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"z\"}");
+    gw_proxy_info a, got;
+    relay_t *r = relay_new(2);
+    int k;
+
+    r->cfg.upstream_proxy = 1;
+    memset(&a, 0, sizeof a);
+    a.family = AF_INET6;
+    ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::7", a.src_addr), 1);
+    ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", a.dst_addr), 1);
+    a.src_port = 40000;
+    a.dst_port = 65432;
+    gw_conn_set_addresses(&r->c, &a);
+    for (k = 0; k < 2; k++) {
+        r->ulen = 0;
+        r->clen = 0;
+        relay_client(r, req, rlen, 0, 1);
+        relay_connect(r, 1);
+        ck_assert_int_eq(gw_proxy_parse(r->uout, r->ulen, &got), GW_PROXY_OK);
+        ck_assert_int_eq(got.family, AF_INET6);
+        ck_assert_mem_eq(got.src_addr, a.src_addr, 16);
+        ck_assert_uint_eq(got.src_port, 40000);
+        ck_assert_uint_eq(got.dst_port, 65432);
+        ck_assert_uint_eq(r->ulen, got.len + rlen);
+        ck_assert_mem_eq(r->uout + got.len, req, rlen);
+        relay_upstream(r, ans, alen, 0, 2);
+        ck_assert_uint_eq(r->clen, alen);
+        /* The upstream closes after its answer: a new connection, a new
+         * header. */
+        gw_conn_upstream_eof(&r->c, 3);
+    }
+    relay_free(r);
+}
+END_TEST
+
 /* A server shutdown lets the request in flight finish. */
 START_TEST(test_relay_shutdown)
 {
@@ -1839,6 +1880,7 @@ static Suite *gateway_suite(void)
     tcase_add_test(tc, test_relay_early_answer);
     tcase_add_test(tc, test_relay_shutdown);
     tcase_add_test(tc, test_relay_slow_reader);
+    tcase_add_test(tc, test_relay_upstream_proxy);
     tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
     suite_add_tcase(s, tc);
 
