@@ -35,8 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl_parse.h>
-
 #include "fuzz_util.h"
 #include "gw_conn.h"
 
@@ -253,87 +251,13 @@ static void wind_down(session *s)
 
 /* ---- checking what was sent ---- */
 
-typedef struct answer_json {
-    int depth;
-    int keys;
-    int has_result;
-    int has_error;
-    int has_message;
-    int bad;
-} answer_json;
-
-static int aj_key(void *ctx, const unsigned char *k, size_t n)
-{
-    answer_json *a = ctx;
-
-    a->keys++;
-    if (n == 6 && memcmp(k, "result", 6) == 0)
-        a->has_result = 1;
-    else if (n == 5 && memcmp(k, "error", 5) == 0)
-        a->has_error = 1;
-    else if (n == 7 && memcmp(k, "message", 7) == 0)
-        a->has_message = 1;
-    else
-        a->bad = 1;
-    return 1;
-}
-
-static int aj_string(void *ctx, const unsigned char *v, size_t n)
-{
-    (void)ctx;
-    (void)v;
-    (void)n;
-    return 1;
-}
-
-static int aj_start_map(void *ctx)
-{
-    answer_json *a = ctx;
-
-    a->depth++;
-    return a->depth == 1;
-}
-
-static int aj_end_map(void *ctx)
-{
-    (void)ctx;
-    return 1;
-}
-
-static int aj_reject(void *ctx)
-{
-    answer_json *a = ctx;
-
-    a->bad = 1;
-    return 0;
-}
-
-static int aj_reject_bool(void *ctx, int b)
-{
-    (void)b;
-    return aj_reject(ctx);
-}
-
-static int aj_reject_number(void *ctx, const char *p, size_t n)
-{
-    (void)p;
-    (void)n;
-    return aj_reject(ctx);
-}
-
-static const yajl_callbacks answer_callbacks = {
-    aj_reject, aj_reject_bool, NULL, NULL, aj_reject_number, aj_string,
-    aj_start_map, aj_key, aj_end_map, aj_reject, aj_reject
-};
-
 static void check_answer(const hf_header *h, const unsigned char *p,
                          size_t n)
 {
     static const hf_str text_json = { "text/json", 9 };
     static const hf_str binary = { "binary/custom-server-binary-type", 32 };
     static const hf_str quote = { "First 10 bytes of request: ", 27 };
-    answer_json a;
-    yajl_handle y;
+    fz_answer_json a;
     hf_str head;
 
     if (fz_str_eq(h->content_type, binary)) {
@@ -344,13 +268,8 @@ static void check_answer(const hf_header *h, const unsigned char *p,
         return;
     }
     FZ_CHECK(fz_str_eq(h->content_type, text_json));
-    memset(&a, 0, sizeof(a));
-    y = yajl_alloc(&answer_callbacks, NULL, &a);
-    FZ_CHECK(y != NULL);
-    FZ_CHECK(yajl_parse(y, p, n) == yajl_status_ok);
-    FZ_CHECK(yajl_complete_parse(y) == yajl_status_ok);
-    yajl_free(y);
-    FZ_CHECK(!a.bad);
+    fz_check_answer_json(p, n, NULL, &a);
+    FZ_CHECK(!a.other_key);
     FZ_CHECK((a.has_result && a.keys == 1) ||
              (a.has_error && a.has_message && a.keys == 2));
 }

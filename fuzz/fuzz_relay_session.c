@@ -102,8 +102,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl_parse.h>
-
 #include "fuzz_util.h"
 #include "gw_conn.h"
 
@@ -1171,104 +1169,19 @@ static void check_upstream_bytes(const session *s)
 
 /* ---- checking what went to the client ---- */
 
-typedef struct error_json {
-    int depth;
-    int keys;
-    int key;            /* 1: "error", 2: "message", 0: other */
-    int has_error;
-    int has_message;
-    int code_ok;
-    int bad;
-    const char *code;
-} error_json;
-
-static int ej_key(void *ctx, const unsigned char *k, size_t n)
-{
-    error_json *e = ctx;
-
-    e->keys++;
-    e->key = 0;
-    if (n == 5 && memcmp(k, "error", 5) == 0)
-        e->key = 1;
-    else if (n == 7 && memcmp(k, "message", 7) == 0)
-        e->key = 2;
-    else
-        e->bad = 1;
-    return 1;
-}
-
-static int ej_string(void *ctx, const unsigned char *v, size_t n)
-{
-    error_json *e = ctx;
-
-    if (e->key == 1) {
-        e->has_error = 1;
-        e->code_ok = n == strlen(e->code) && memcmp(v, e->code, n) == 0;
-    } else if (e->key == 2) {
-        e->has_message = n > 0;
-    }
-    return 1;
-}
-
-static int ej_start_map(void *ctx)
-{
-    error_json *e = ctx;
-
-    e->depth++;
-    return e->depth == 1;
-}
-
-static int ej_end_map(void *ctx)
-{
-    (void)ctx;
-    return 1;
-}
-
-static int ej_reject(void *ctx)
-{
-    error_json *e = ctx;
-
-    e->bad = 1;
-    return 0;
-}
-
-static int ej_reject_bool(void *ctx, int b)
-{
-    (void)b;
-    return ej_reject(ctx);
-}
-
-static int ej_reject_number(void *ctx, const char *p, size_t n)
-{
-    (void)p;
-    (void)n;
-    return ej_reject(ctx);
-}
-
-static const yajl_callbacks error_callbacks = {
-    ej_reject, ej_reject_bool, NULL, NULL, ej_reject_number, ej_string,
-    ej_start_map, ej_key, ej_end_map, ej_reject, ej_reject
-};
-
 /* One of the gateway's own error frames, with code. */
 static void check_error_frame(const hf_frame *fr, const unsigned char *raw,
                               const char *code)
 {
     static const hf_str text_json = { "text/json", 9 };
-    error_json e;
-    yajl_handle y;
+    fz_answer_json e;
 
     FZ_CHECK(fz_str_eq(fr->header->content_type, text_json));
     FZ_CHECK(hf_header_is_canonical(fr->header, raw + HF_PREFIX_LEN,
                                     fr->header->header_len));
-    memset(&e, 0, sizeof(e));
-    e.code = code;
-    y = yajl_alloc(&error_callbacks, NULL, &e);
-    FZ_CHECK(y != NULL);
-    FZ_CHECK(yajl_parse(y, fr->content, fr->content_len) == yajl_status_ok);
-    FZ_CHECK(yajl_complete_parse(y) == yajl_status_ok);
-    yajl_free(y);
-    FZ_CHECK(!e.bad && e.keys == 2 && e.has_error && e.has_message);
+    fz_check_answer_json(fr->content, fr->content_len, code, &e);
+    FZ_CHECK(!e.other_key && e.keys == 2 && e.has_error && e.has_message);
+    FZ_CHECK(e.message_len > 0);
     FZ_CHECK(e.code_ok);
 }
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <yajl_parse.h>
+
 #include "fuzz_util.h"
 
 _Noreturn void fz_fail(const char *file, int line, const char *what,
@@ -418,6 +420,113 @@ void fz_check_error(const hf_error *e, hf_status st, uint64_t base,
     FZ_CHECK(e->detail[0] != '\0');
     FZ_CHECK(strcmp(hf_status_name(st), "unknown") != 0);
     FZ_CHECK(hf_strerror(st) != NULL && hf_strerror(st)[0] != '\0');
+}
+
+/* ------------------------------------------------------------------ */
+/* The JSON of the gateway's answers                                   */
+/* ------------------------------------------------------------------ */
+
+/* Keys of an answer, for the value that follows them. */
+enum { ANSWER_KEY_OTHER, ANSWER_KEY_RESULT, ANSWER_KEY_ERROR,
+       ANSWER_KEY_MESSAGE };
+
+typedef struct answer_parse {
+    fz_answer_json *out;
+    const char *code;     /* the "error" value to compare with, or NULL */
+    int depth;            /* maps opened so far */
+    int key;              /* ANSWER_KEY_* of the last key */
+} answer_parse;
+
+static int answer_key(void *ctx, const unsigned char *k, size_t n)
+{
+    answer_parse *a = ctx;
+
+    a->out->keys++;
+    a->key = ANSWER_KEY_OTHER;
+    if (n == 6 && memcmp(k, "result", 6) == 0) {
+        a->key = ANSWER_KEY_RESULT;
+        a->out->has_result = 1;
+    } else if (n == 5 && memcmp(k, "error", 5) == 0) {
+        a->key = ANSWER_KEY_ERROR;
+        a->out->has_error = 1;
+    } else if (n == 7 && memcmp(k, "message", 7) == 0) {
+        a->key = ANSWER_KEY_MESSAGE;
+        a->out->has_message = 1;
+    } else {
+        a->out->other_key = 1;
+    }
+    return 1;
+}
+
+static int answer_string(void *ctx, const unsigned char *v, size_t n)
+{
+    answer_parse *a = ctx;
+
+    if (a->key == ANSWER_KEY_ERROR)
+        a->out->code_ok = a->code != NULL && n == strlen(a->code) &&
+                          memcmp(v, a->code, n) == 0;
+    else if (a->key == ANSWER_KEY_MESSAGE)
+        a->out->message_len = n;
+    return 1;
+}
+
+/* Only the outermost map: a nested one stops the parse. */
+static int answer_start_map(void *ctx)
+{
+    answer_parse *a = ctx;
+
+    a->depth++;
+    return a->depth == 1;
+}
+
+static int answer_end_map(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+/* Any value but a string stops the parse. */
+static int answer_reject(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+static int answer_reject_bool(void *ctx, int b)
+{
+    (void)b;
+    return answer_reject(ctx);
+}
+
+static int answer_reject_number(void *ctx, const char *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    return answer_reject(ctx);
+}
+
+static const yajl_callbacks answer_callbacks = {
+    answer_reject, answer_reject_bool, NULL, NULL, answer_reject_number,
+    answer_string, answer_start_map, answer_key, answer_end_map,
+    answer_reject, answer_reject
+};
+
+void fz_check_answer_json(const unsigned char *p, size_t n,
+                          const char *code, fz_answer_json *out)
+{
+    answer_parse a;
+    yajl_handle y;
+
+    memset(out, 0, sizeof(*out));
+    memset(&a, 0, sizeof(a));
+    a.out = out;
+    a.code = code;
+    y = yajl_alloc(&answer_callbacks, NULL, &a);
+    FZ_CHECK(y != NULL);
+    FZ_CHECK(yajl_parse(y, p, n) == yajl_status_ok);
+    FZ_CHECK(yajl_complete_parse(y) == yajl_status_ok);
+    yajl_free(y);
+    FZ_CHECK(a.depth == 1);
 }
 
 void fz_limits_from_byte(hf_limits *lim, uint8_t b)

@@ -5,8 +5,9 @@
  * here are the oracles' building blocks: an exact-size copy of the input
  * (so any over-read trips ASan), a reader that takes control bytes from the
  * input, a counting allocator with failure injection, and independent
- * checks (UTF-8, JSON numbers, header invariants) written without looking
- * at the codec's own implementation of the same rules.
+ * checks (UTF-8, JSON numbers, header invariants, the JSON of the
+ * gateway's answers) written without looking at the codec's own
+ * implementation of the same rules.
  */
 #ifndef FUZZ_UTIL_H
 #define FUZZ_UTIL_H
@@ -106,6 +107,32 @@ void fz_check_header(const hf_header *h, const hf_limits *lim);
  * NUL-terminated non-empty detail. */
 void fz_check_error(const hf_error *e, hf_status st, uint64_t base,
                     size_t len);
+
+/*
+ * The keys of one gateway answer's JSON, as fz_check_answer_json found
+ * them. The gateway answers {"result": TEXT} or {"error": CODE,
+ * "message": TEXT}; which of those shapes a harness accepts is its own
+ * oracle, checked on these fields.
+ */
+typedef struct fz_answer_json {
+    size_t keys;          /* keys in the object, repeated ones counted */
+    int has_result;       /* a "result" key */
+    int has_error;        /* an "error" key */
+    int has_message;      /* a "message" key */
+    int other_key;        /* a key that is none of those three */
+    int code_ok;          /* the last "error" value is the code asked for */
+    size_t message_len;   /* bytes of the last "message" value */
+} fz_answer_json;
+
+/*
+ * Parse p[0..n) with yajl (default options) and abort unless it is
+ * exactly one JSON object, not nested, whose values are all strings.
+ * Fills *out; code_ok compares the "error" value byte for byte with the
+ * NUL-terminated code, and stays 0 when code is NULL. Nothing is kept:
+ * p is only read during the call.
+ */
+void fz_check_answer_json(const unsigned char *p, size_t n,
+                          const char *code, fz_answer_json *out);
 
 /* Limits chosen by one control byte: the defaults, or small limits that
  * keep the fuzzer near the boundaries (small headers, few extensions,
