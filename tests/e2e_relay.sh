@@ -15,65 +15,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CLIENT="$HERE/gw_client.py"
 RCLIENT="$HERE/relay_client.py"
 PEER="$HERE/peer_server.py"
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/e2e_relay.XXXXXX")
-PIDS=""
+# shellcheck source=tests/e2e_lib.sh
+. "$HERE/e2e_lib.sh"
+e2e_setup e2e_relay
 # What hframe bench prints when no request failed.
 NO_ERRORS='errors *connect 0, io 0, closed 0, protocol 0, mismatch 0, timeout 0'
 # The relay's counters in a stats line.
 RELAY_STATS='req_relayed=[1-9][0-9]* upstream_connects=[1-9][0-9]*'
-passed=0
-failed=0
-
-cleanup() {
-    for p in $PIDS; do
-        kill -9 "$p" 2>/dev/null
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-note() { printf '    %s\n' "$*"; }
-
-ok() {
-    passed=$((passed + 1))
-    note "ok   $1"
-}
-
-fail() {
-    failed=$((failed + 1))
-    note "FAIL $1"
-}
-
-# check LABEL COMMAND...: ok when COMMAND succeeds.
-check() {
-    label=$1
-    shift
-    if "$@"; then ok "$label"; else fail "$label"; fi
-}
-
-# start NAME [options...]: start a gateway on 127.0.0.1, port GW_LPORT
-# (default 0, an ephemeral one); sets GW_PID and GW_PORT.
-start() {
-    name=$1
-    shift
-    rm -f "$TMP/$name.port"
-    "$GW" --port-file "$TMP/$name.port" "$@" 127.0.0.1 "${GW_LPORT:-0}" \
-        2>"$TMP/$name.log" &
-    GW_PID=$!
-    PIDS="$PIDS $GW_PID"
-    i=0
-    while [ ! -s "$TMP/$name.port" ]; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ] || ! kill -0 "$GW_PID" 2>/dev/null; then
-            fail "$name: gateway did not start"
-            sed 's/^/        /' "$TMP/$name.log"
-            return 1
-        fi
-        sleep 0.1
-    done
-    GW_PORT=$(cat "$TMP/$name.port")
-}
 
 # peer NAME MODE [options...]: start tests/peer_server.py; sets PEER_PID
 # and PEER_PORT.
@@ -85,55 +33,9 @@ peer() {
         2>"$TMP/$name.log" &
     PEER_PID=$!
     PIDS="$PIDS $PEER_PID"
-    i=0
-    while ! grep -q '^[0-9][0-9]*$' "$TMP/$name.port" 2>/dev/null; do
-        i=$((i + 1))
-        if [ "$i" -gt 100 ] || ! kill -0 "$PEER_PID" 2>/dev/null; then
-            fail "$name: peer_server did not start"
-            sed 's/^/        /' "$TMP/$name.log"
-            return 1
-        fi
-        sleep 0.1
-    done
+    wait_started "$name" "$PEER_PID" peer_server \
+        grep -q '^[0-9][0-9]*$' "$TMP/$name.port" || return 1
     PEER_PORT=$(head -n 1 "$TMP/$name.port")
-}
-
-# wait_exit PID SECONDS: wait for PID to end; sets RC (124 on timeout).
-wait_exit() {
-    i=0
-    while kill -0 "$1" 2>/dev/null; do
-        i=$((i + 1))
-        if [ "$i" -gt $(($2 * 10)) ]; then
-            kill -9 "$1" 2>/dev/null
-            wait "$1" 2>/dev/null
-            RC=124
-            return
-        fi
-        sleep 0.1
-    done
-    wait "$1" 2>/dev/null
-    RC=$?
-}
-
-# stop NAME PID: SIGTERM, then expect exit status 0 within 15 s.
-stop() {
-    kill -TERM "$2" 2>/dev/null
-    wait_exit "$2" 15
-    if [ "$RC" -eq 0 ]; then ok "$1: exit 0 after SIGTERM"; else
-        fail "$1: exit status $RC after SIGTERM"; fi
-}
-
-# gwc LABEL PORT SCENARIO ARGS...: one gw_client.py scenario, bounded.
-gwc() {
-    label=$1
-    shift
-    if timeout --foreground -k 5 120 python3 "$CLIENT" "$@" \
-        >"$TMP/client.out" 2>&1; then
-        ok "$label"
-    else
-        fail "$label"
-        sed 's/^/        /' "$TMP/client.out"
-    fi
 }
 
 # rclient LABEL SCENARIO ARGS...: one relay_client.py scenario, bounded.
@@ -161,21 +63,6 @@ bench() {
         fail "$label"
         sed 's/^/        /' "$TMP/bench.out"
     fi
-}
-
-# logged NAME PATTERN LABEL: the log NAME gets a line matching within 5 s.
-logged() {
-    i=0
-    while ! grep -q -- "$2" "$TMP/$1.log"; do
-        i=$((i + 1))
-        if [ "$i" -gt 50 ]; then
-            fail "$3 (no '$2' in the log)"
-            tail -5 "$TMP/$1.log" | sed 's/^/        /'
-            return
-        fi
-        sleep 0.1
-    done
-    ok "$3"
 }
 
 # counter NAME KEY: KEY's value in the last stats line of the log NAME.
@@ -458,11 +345,7 @@ timeout --foreground -k 5 30 python3 "$RCLIENT" drain "$R_PORT" 1 \
     >"$TMP/hold.out" 2>&1 &
 hold=$!
 PIDS="$PIDS $hold"
-i=0
-while ! grep -q ready "$TMP/hold.out" 2>/dev/null && [ "$i" -lt 50 ]; do
-    sleep 0.1
-    i=$((i + 1))
-done
+wait_ready "$TMP/hold.out"
 kill -TERM "$R_PID"
 wait_exit "$hold" 20
 if [ "$RC" -eq 0 ]; then ok "SIGTERM: request in flight is relayed"; else
@@ -517,5 +400,4 @@ else
 fi
 
 note "ran for $(($(date +%s) - T0)) s"
-echo "    e2e_relay: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+e2e_summary e2e_relay
