@@ -251,6 +251,36 @@ if start upidle --idle-timeout 0.3 && UI_PID=$GW_PID &&
     stop upidle "$UI_PID"
 fi
 
+# ------------------------------------------------ PROXY protocol
+# A relay that names its clients (--upstream-proxy-protocol) in front of
+# a gateway that reads PROXY headers (--proxy-protocol): the gateway logs
+# the client's own address, not the relay's. A client that talks to that
+# gateway directly, without a header, gets bad-proxy-header.
+if start pxup --proxy-protocol --log-level info && PX_PID=$GW_PID &&
+    PX_PORT=$GW_PORT &&
+    start pxrelay --log-level info --upstream-proxy-protocol \
+        --upstream "127.0.0.1:$PX_PORT"; then
+    out=$(timeout --foreground -k 5 30 "$HFRAME" request 127.0.0.1 \
+        "$GW_PORT" search ring 2>&1)
+    check "answer through a relay that sends PROXY headers" \
+        [ "$out" = "$(printf 'In the caves beneath the Misty Mountains. \360\237\222\215')" ]
+    logged pxup 'access peer=' "the gateway behind it logged the request"
+    p_relay=$(sed -n 's/.*access peer=\([^ ]*\) .*/\1/p' \
+        "$TMP/pxrelay.log" | head -n 1)
+    p_up=$(sed -n 's/.*access peer=\([^ ]*\) .*/\1/p' "$TMP/pxup.log" |
+        head -n 1)
+    check "it logged the client's address (${p_up:-none}), as the relay did" \
+        [ "${p_relay:-x}" = "${p_up:-y}" ]
+    out=$(timeout --foreground -k 5 30 "$HFRAME" request --frame \
+        127.0.0.1 "$PX_PORT" search ring 2>&1)
+    case $out in
+    *'"error": "bad-proxy-header"'*) ok "no PROXY header: bad-proxy-header" ;;
+    *) fail "no PROXY header: bad-proxy-header (got: $out)" ;;
+    esac
+    stop pxrelay "$GW_PID"
+    stop pxup "$PX_PID"
+fi
+
 # ------------------------------------------------ faults
 # One relay in front of a peer whose faults a search value picks, while
 # hframe bench keeps healthy requests flowing through the same relay.
