@@ -51,6 +51,10 @@
 /* Connection cap default: what one select() loop can hold anyway. */
 #define DEFAULT_MAX_CONNS 1000
 
+/* Relay mode's default: a client and its upstream connection are two
+ * descriptors, and a few are the process's own. */
+#define RELAY_MAX_CONNS ((FD_SETSIZE - 32) / 2)
+
 /* Most workers: far above the cores of any one machine. */
 #define WORKERS_MAX 256
 
@@ -72,6 +76,7 @@ typedef struct options {
     const char *index_path;
     const char *port_file;
     size_t max_conns;
+    int max_conns_set;          /* given on the command line */
     size_t max_header;
     uint64_t max_content;
     uint64_t max_json;
@@ -275,6 +280,7 @@ static int parse_args(int argc, char **argv, options *o)
                 return EXIT_USAGE;
             }
             o->max_conns = (size_t)v;
+            o->max_conns_set = 1;
             break;
         case OPT_MAX_HEADER:
             if (parse_u64(optarg, HF_HEADER_MIN, HF_HEADER_MAX, &v) != 0) {
@@ -1037,6 +1043,15 @@ int main(int argc, char **argv)
     rc = parse_args(argc, argv, &a.opt);
     if (rc >= 0)
         return rc;
+    if (a.opt.n_upstream > 0 && a.opt.max_conns > RELAY_MAX_CONNS) {
+        if (!a.opt.max_conns_set)
+            a.opt.max_conns = RELAY_MAX_CONNS;
+        else
+            gw_log(GW_LOG_WARN, "relay mode: each client also holds an "
+                   "upstream descriptor; above %d clients per worker "
+                   "select() runs out (FD_SETSIZE %d), use --workers",
+                   RELAY_MAX_CONNS, FD_SETSIZE);
+    }
     for (i = 0; i < a.opt.n_upstream; i++) {
         if (resolve_upstream(a.opt.upstream[i], &a.upstreams[i]) != 0)
             return EXIT_USAGE;
