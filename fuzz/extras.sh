@@ -62,7 +62,7 @@ coverage)
     llvm-profdata-14 merge -sparse "$build"/prof/*.profraw \
         -o "$build/corpus.profdata"
     srcs=$(ls codec/*.c gateway/gw_conn.c gateway/gw_index.c \
-        gateway/gw_handler.c gateway/gw_buf.c 2>/dev/null)
+        gateway/gw_handler.c gateway/gw_buf.c gateway/gw_proxy.c 2>/dev/null)
     # shellcheck disable=SC2086
     llvm-cov-14 report $objs -instr-profile="$build/corpus.profdata" \
         -show-branch-summary $srcs | tee "$build/report.txt"

@@ -4,7 +4,11 @@
  * clock steps, partial sends, EOF, shutdown and drain.
  *
  * Input: one limits byte (fz_limits_from_byte; 0xff: invalid limits,
- * which gw_conn_init must refuse), one output-cap byte, one byte whose
+ * which gw_conn_init must refuse), one output-cap byte (its value * 16,
+ * 0: the default; bit 7 also sets --max-json to 1 + its low 7 bits, so
+ * long JSON requests are refused and skipped; bit 6 turns on the PROXY
+ * protocol, the client's bytes then start with a PROXY header or get
+ * bad-proxy-header), one byte whose
  * value mod 33 is the number k of step bytes and whose value / 33 picks
  * the timeouts (some disabled), k step bytes, then the client's bytes.
  * Each step byte is an operation (low 2 bits) and an amount (high 6
@@ -25,8 +29,9 @@
  *    "result" or an "error" and "message", binary answers of the
  *    documented type), and bytes sent + bytes pending = the sum of
  *    bytes_out over on_request callbacks;
- *  - no more answers than request frames in the client bytes, plus one
- *    error frame;
+ *  - no more answers than request frames whose header is in the client
+ *    bytes (after a valid PROXY header when the protocol is on), plus
+ *    one error frame;
  *  - gw_conn_input consumes no more than offered; pending output stays
  *    within max_output plus one answer; the body buffer within the
  *    content limit; the decoder's memory within its limits and all of it
@@ -310,22 +315,37 @@ static uint64_t count_requests(const session *s)
 {
     hf_decoder d;
     hf_limits lim;
-    hf_frame fr;
-    uint64_t frames;
-    size_t off;
+    hf_event ev;
+    uint64_t headers;
+    size_t off, n;
 
     lim = s->cfg.limits;
     lim.alloc = NULL;
     FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
-    frames = 0;
+    headers = 0;
     off = 0;
-    while (off < s->in_len &&
-           hf_decode(&d, s->in + off, s->in_len - off, &fr) == HF_OK) {
-        frames++;
-        off += fr.frame_len;
+    if (s->cfg.proxy_protocol) {
+        gw_proxy_info info;
+
+        if (gw_proxy_parse(s->in, s->in_len, &info) != GW_PROXY_OK) {
+            hf_decoder_free(&d);
+            return 0;
+        }
+        off = info.len;
+    }
+    /* Frames whose header is complete: a request is answered (or
+     * refused, json-too-long) as soon as its header is in. */
+    for (;;) {
+        n = hf_decoder_push(&d, s->in + off, s->in_len - off, &ev);
+        off += n;
+        if (ev.type == HF_EV_HEADER)
+            headers++;
+        if (ev.type == HF_EV_ERROR ||
+            (ev.type == HF_EV_NEED_MORE && off == s->in_len))
+            break;
     }
     hf_decoder_free(&d);
-    return frames;
+    return headers;
 }
 
 /* Timeout profiles (request, idle, write, drain), in ms; 0: disabled. */
@@ -370,6 +390,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->cfg.limits.alloc = &a.hooks;
     cap = fz_take_u8(&rd);
     s->cfg.max_output = cap == 0 ? GW_OUTPUT_DEFAULT : (size_t)cap * 16;
+    s->cfg.max_json = (cap & 0x80) ? (uint64_t)(cap & 0x7f) + 1 : 0;
+    s->cfg.proxy_protocol = (cap & 0x40) != 0;
     kb = fz_take_u8(&rd);
     s->cfg.request_timeout = timeouts[kb / (STEPS_MAX + 1)][0] * MS;
     s->cfg.idle_timeout = timeouts[kb / (STEPS_MAX + 1)][1] * MS;
