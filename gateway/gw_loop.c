@@ -563,22 +563,41 @@ static void up_feed(client *c, gw_time now)
     }
 }
 
-static void up_read(client *c, gw_time now)
+/* One recv() from the upstream; 1 when a full buffer was read and all
+ * of it consumed, so that reading again may pay off (as read_once). */
+static int up_read_once(client *c, gw_time now)
 {
     ssize_t n;
 
-    if (c->uin_off != c->uin_len || !gw_conn_upstream_want_read(&c->conn))
-        return;
+    if (c->up_fd < 0 || c->uin_off != c->uin_len ||
+        !gw_conn_upstream_want_read(&c->conn))
+        return 0;
     n = recv(c->up_fd, c->uin, GW_READ_CHUNK, 0);
     if (n > 0) {
         c->uin_off = 0;
         c->uin_len = (size_t)n;
         up_feed(c, now);
-    } else if (n == 0) {
+        return (size_t)n == GW_READ_CHUNK && c->uin_len == 0;
+    }
+    if (n == 0) {
         up_close(c);
         gw_conn_upstream_eof(&c->conn, now);
     } else if (!transient(errno)) {
         up_io_error(c, "recv", errno, now);
+    }
+    return 0;
+}
+
+/* Large answers move in up to READ_ROUNDS buffers per pass, as large
+ * requests do (see do_read); sending them on happens in between. */
+static void up_read(client *c, gw_time now)
+{
+    int round;
+
+    for (round = 0; round < READ_ROUNDS; round++) {
+        if (!up_read_once(c, now))
+            return;
+        do_write(c, now);
     }
 }
 
