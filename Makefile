@@ -100,6 +100,7 @@ $(O)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
 
+-include util/module.mk
 -include cli/module.mk
 -include gateway/module.mk
 -include tests/module.mk
