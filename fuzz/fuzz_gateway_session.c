@@ -1,7 +1,10 @@
 /*
  * fuzz_gateway_session.c - the gateway's sans-I/O connection state
  * machine (gateway/gw_conn.h) driven by fuzzed client bytes, chunk sizes,
- * clock steps, partial sends, EOF, shutdown and drain.
+ * clock steps, partial sends, EOF, shutdown and drain. The bytes move
+ * through gw_drive, the event loop's own driver, over memory (gw_memio):
+ * the client peer sends what the steps make readable and takes what they
+ * let it read.
  *
  * Input: one limits byte (fz_limits_from_byte; 0xff: invalid limits,
  * which gw_conn_init must refuse), one output-cap byte (its value * 16,
@@ -12,16 +15,17 @@
  * value mod 33 is the number k of step bytes and whose value / 33 picks
  * the timeouts (some disabled), k step bytes, then the client's bytes.
  * Each step byte is an operation (low 2 bits) and an amount (high 6
- * bits):
- *   0  offer the next 1 + 4 * amount client bytes (what the connection
- *      does not consume is offered again later: backpressure);
- *   1  send 1 + 64 * amount bytes of pending output;
+ * bits); after each, one gw_drive call with what the peer allows:
+ *   0  the client sends the next 1 + 4 * amount bytes (what the
+ *      connection keeps back is taken later: backpressure);
+ *   1  the client reads up to 1 + 64 * amount bytes;
  *   2  advance the clock by amount * 100 ms and tick when due;
- *   3  amount % 8: 0 EOF, 1 server shutdown, 2 drain (in LINGER),
- *      3 send all output, 4 abort (socket error), 5 tick now, 6 jump
- *      to the deadline and tick, 7 nothing.
- * After the steps the rest of the client bytes are offered, output is
- * sent, EOF given and the clock run until the connection closes (bounded).
+ *   3  amount % 8: 0 EOF (gw_conn_eof at once, bytes not yet read or
+ *      not), 1 server shutdown, 2 drain (in LINGER, output sent), 3 the
+ *      client reads everything, 4 abort (socket error), 5 tick now, 6
+ *      jump to the deadline and tick, 7 the client's socket fails.
+ * After the steps the rest of the client bytes are sent and read, EOF
+ * given and the clock run until the connection closes (bounded).
  *
  * Oracles:
  *  - every byte sent decodes as a sequence of complete, valid frames
@@ -32,16 +36,20 @@
  *  - no more answers than request frames whose header is in the client
  *    bytes (after a valid PROXY header when the protocol is on), plus
  *    one error frame;
- *  - gw_conn_input consumes no more than offered; pending output stays
- *    within max_output plus one answer; the body buffer within the
- *    content limit; the decoder's memory within its limits and all of it
- *    freed.
+ *  - pending output stays within max_output plus one answer; the
+ *    connection's buffers within the content limit and one read; the
+ *    decoder's memory within its limits and all of it freed;
+ *  - what gw_conn_poll says agrees with the state: reading only while
+ *    open or draining, a shut only in LINGER with nothing to send, a
+ *    close exactly when closed or closing with nothing to send; the
+ *    driver never stops while something it may do is wanted.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuzz_util.h"
 #include "gw_conn.h"
+#include "gw_memio.h"
 
 /* Most step bytes read from the input. */
 #define STEPS_MAX 32
@@ -61,12 +69,11 @@
 typedef struct session {
     gw_conn c;
     gw_conn_config cfg;
+    gw_memio m;                /* the client peer */
     gw_time now;
     const unsigned char *in;   /* client bytes */
     size_t in_len;
-    size_t in_pos;             /* next byte to offer */
-    unsigned char *sent;       /* every byte the connection sent */
-    size_t sent_len;
+    size_t in_pos;             /* next byte to send */
     uint64_t answers;          /* on_request callbacks */
     uint64_t queued;           /* sum of bytes_out */
     size_t max_answer;         /* biggest answer seen */
@@ -90,49 +97,68 @@ static void on_request(void *user, const gw_request_info *info)
     s->last_was_frame_error = info->reply->kind == GW_KIND_FRAME_ERROR;
 }
 
+static size_t pending_out(const session *s)
+{
+    size_t n;
+
+    gw_conn_output(&s->c, GW_CLIENT, &n);
+    return n;
+}
+
 static void check_caps(session *s)
 {
     const hf_limits *lim = &s->cfg.limits;
     size_t pending;
 
-    pending = gw_conn_pending(&s->c);
+    pending = pending_out(s);
     FZ_CHECK(pending <= s->cfg.max_output + s->max_answer);
     FZ_CHECK(s->max_answer <= 2 * s->in_len + ANSWER_SLACK);
-    FZ_CHECK(gw_buf_pending(&s->c.body) <= lim->max_content);
-    FZ_CHECK(s->c.body.cap <= 2 * (lim->max_content + GW_BINARY_QUOTE) +
-                              GW_BUF_MIN_ALLOC);
+    FZ_CHECK(gw_conn_buffered(&s->c) <=
+             2 * (lim->max_content + GW_BINARY_QUOTE) +
+             2 * (s->cfg.max_output + s->max_answer) + 4 * GW_MEMIO_READ +
+             8 * GW_BUF_MIN_ALLOC + 4 * lim->max_header);
+}
+
+/* One gw_drive call, with the client's socket readable when it has
+ * bytes and writable while it reads; then the driver wants nothing it
+ * could do. */
+static void drive(session *s)
+{
+    gw_memio_peer *p = &s->m.peer[GW_CLIENT];
+    unsigned ready = 0, want;
+
+    if (p->eof || p->fail || gw_buf_pending(&p->queue) > 0)
+        ready |= GW_READY_CLIENT_IN;
+    if (p->budget > 0)
+        ready |= GW_READY_CLIENT_OUT;
+    want = gw_drive(&s->c, &s->m.io, ready, s->now);
+    FZ_CHECK(!(want & (GW_WANT_SHUT_CLIENT | GW_WANT_CONNECT_UP |
+                       GW_WANT_CLOSE_UP)));
+    check_caps(s);
 }
 
 static void offer(session *s, size_t n)
 {
-    size_t used;
-
     if (n > s->in_len - s->in_pos)
         n = s->in_len - s->in_pos;
-    if (n == 0 || !gw_conn_want_read(&s->c))
-        return;
-    used = gw_conn_input(&s->c, s->in + s->in_pos, n, s->now);
-    FZ_CHECK(used <= n);
-    s->in_pos += used;
-    check_caps(s);
+    FZ_CHECK(gw_memio_send(&s->m, GW_CLIENT, s->in + s->in_pos, n) == 0);
+    s->in_pos += n;
+    drive(s);
 }
 
 static void send_out(session *s, size_t n)
 {
-    const unsigned char *p;
-    size_t len;
+    s->m.peer[GW_CLIENT].budget = n;
+    drive(s);
+    s->m.peer[GW_CLIENT].budget = 0;
+}
 
-    p = gw_conn_output(&s->c, &len);
-    FZ_CHECK(len == gw_conn_pending(&s->c));
-    if (len == 0)
-        return;
-    FZ_CHECK(p != NULL);
-    if (n > len)
-        n = len;
-    FZ_CHECK(s->sent_len + n <= SENT_MAX);
-    memcpy(s->sent + s->sent_len, p, n);
-    s->sent_len += n;
-    gw_conn_output_done(&s->c, n, s->now);
+static gw_time deadline(const session *s)
+{
+    gw_time d;
+
+    gw_conn_poll(&s->c, &d);
+    return d;
 }
 
 static void advance(session *s, gw_time dt)
@@ -140,7 +166,7 @@ static void advance(session *s, gw_time dt)
     gw_time due;
 
     s->now += dt;
-    due = gw_conn_deadline(&s->c);
+    due = deadline(s);
     if (due != GW_TIME_NEVER && due <= s->now)
         (void)gw_conn_tick(&s->c, s->now);
 }
@@ -151,14 +177,13 @@ static void special(session *s, unsigned amount)
 
     switch (amount % 8) {
     case 0:
-        gw_conn_eof(&s->c, s->now);
+        gw_conn_eof(&s->c, GW_CLIENT, s->now);
         break;
     case 1:
         gw_conn_shutdown(&s->c, s->now);
         break;
     case 2:
-        if (gw_conn_state(&s->c) == GW_CONN_LINGER &&
-            gw_conn_pending(&s->c) == 0)
+        if (gw_conn_state(&s->c) == GW_CONN_LINGER && pending_out(s) == 0)
             gw_conn_drain(&s->c, s->now);
         break;
     case 3:
@@ -173,12 +198,14 @@ static void special(session *s, unsigned amount)
         (void)gw_conn_tick(&s->c, s->now);
         break;
     case 6:
-        due = gw_conn_deadline(&s->c);
+        due = deadline(s);
         if (due != GW_TIME_NEVER && due > s->now)
             s->now = due;
         (void)gw_conn_tick(&s->c, s->now);
         break;
     default:
+        s->m.peer[GW_CLIENT].fail = 1;
+        drive(s);
         break;
     }
 }
@@ -189,15 +216,26 @@ static void check_state(const session *s)
     gw_conn_state_t st;
     const char *name;
 
+    unsigned want = gw_conn_poll(&s->c, NULL);
+    size_t pending = pending_out(s);
+
     st = gw_conn_state(&s->c);
     FZ_CHECK(st <= GW_CONN_CLOSED);
-    if (gw_conn_want_write(&s->c))
-        FZ_CHECK(gw_conn_pending(&s->c) > 0 && st != GW_CONN_CLOSED &&
+    if (want & GW_WANT_WRITE_CLIENT)
+        FZ_CHECK(pending > 0 && st != GW_CONN_CLOSED &&
                  st != GW_CONN_DRAINING);
-    if (st == GW_CONN_CLOSED) {
-        FZ_CHECK(gw_conn_deadline(&s->c) == GW_TIME_NEVER);
-        FZ_CHECK(!gw_conn_want_read(&s->c));
-    }
+    if (want & GW_WANT_READ_CLIENT)
+        FZ_CHECK(st == GW_CONN_OPEN || st == GW_CONN_DRAINING);
+    FZ_CHECK(!(want & GW_WANT_SHUT_CLIENT) ==
+             !(st == GW_CONN_LINGER && pending == 0));
+    FZ_CHECK(!(want & GW_WANT_CLOSE) ==
+             !(st == GW_CONN_CLOSED ||
+               (st == GW_CONN_CLOSING && pending == 0)));
+    FZ_CHECK(!(want & (GW_WANT_READ_UP | GW_WANT_WRITE_UP |
+                       GW_WANT_CONNECT_UP | GW_WANT_CONNECTING_UP |
+                       GW_WANT_CLOSE_UP)));
+    if (st == GW_CONN_CLOSED)
+        FZ_CHECK(deadline(s) == GW_TIME_NEVER);
     if (st != GW_CONN_OPEN)
         FZ_CHECK(gw_conn_reason(&s->c) != GW_CLOSE_NONE ||
                  st == GW_CONN_CLOSING);
@@ -234,20 +272,10 @@ static void wind_down(session *s)
 {
     int i;
 
-    while (s->in_pos < s->in_len &&
-           gw_conn_state(&s->c) != GW_CONN_CLOSED) {
-        if (!gw_conn_want_read(&s->c) && gw_conn_pending(&s->c) == 0)
-            break;
-        offer(s, s->in_len - s->in_pos);
-        send_out(s, SIZE_MAX);
-    }
-    send_out(s, SIZE_MAX);
-    gw_conn_eof(&s->c, s->now);
+    offer(s, s->in_len - s->in_pos);
+    s->m.peer[GW_CLIENT].eof = 1;
     for (i = 0; i < WIND_DOWN_TICKS; i++) {
         send_out(s, SIZE_MAX);
-        if (gw_conn_state(&s->c) == GW_CONN_LINGER &&
-            gw_conn_pending(&s->c) == 0)
-            gw_conn_drain(&s->c, s->now);
         if (gw_conn_state(&s->c) == GW_CONN_CLOSED)
             break;
         advance(s, 1000 * MS);
@@ -282,6 +310,8 @@ static void check_answer(const hf_header *h, const unsigned char *p,
 /* Every byte sent is a sequence of complete, valid, canonical frames. */
 static uint64_t check_sent(const session *s)
 {
+    size_t sent_len;
+    const unsigned char *sent = gw_memio_sink(&s->m, GW_CLIENT, &sent_len);
     hf_decoder d;
     hf_limits lim;
     hf_frame fr;
@@ -294,13 +324,13 @@ static uint64_t check_sent(const session *s)
     FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
     frames = 0;
     off = 0;
-    while (off < s->sent_len) {
-        st = hf_decode(&d, s->sent + off, s->sent_len - off, &fr);
+    while (off < sent_len) {
+        st = hf_decode(&d, sent + off, sent_len - off, &fr);
         /* Output cut short only when the connection dropped it. */
-        if (st == HF_NEED_MORE && gw_conn_pending(&s->c) > 0)
+        if (st == HF_NEED_MORE && pending_out(s) > 0)
             break;
         FZ_CHECK(st == HF_OK);
-        FZ_CHECK(hf_header_is_canonical(fr.header, s->sent + off + 2,
+        FZ_CHECK(hf_header_is_canonical(fr.header, sent + off + 2,
                                         fr.header->header_len));
         check_answer(fr.header, fr.content, fr.content_len);
         frames++;
@@ -363,7 +393,6 @@ static const int timeouts[8][4] = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static gw_index *idx;
-    static unsigned char *sent;
     fz_reader rd;
     fz_alloc a;
     session *s;
@@ -374,11 +403,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t cap;
     uint8_t kb;
 
-    /* Made once: the index is read-only, the sent buffer is large. */
+    /* Made once: the index is read-only. */
     if (idx == NULL) {
         idx = gw_index_builtin();
-        sent = malloc(SENT_MAX);
-        FZ_CHECK(idx != NULL && sent != NULL);
+        FZ_CHECK(idx != NULL);
     }
     s = calloc(1, sizeof(*s));
     FZ_CHECK(s != NULL);
@@ -404,11 +432,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     s->in = fz_dup(rd.p, rd.len);
     s->in_len = rd.len;
-    s->sent = sent;
+    gw_memio_init(&s->m);
+    s->m.peer[GW_CLIENT].budget = 0;
+    s->m.peer[GW_CLIENT].sink_max = SENT_MAX;
     s->now = 1000 * MS;
     if (lim_byte == 0xff) {
         s->cfg.limits.max_header = HF_HEADER_MIN - 1;
         FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == -1);
+        gw_memio_free(&s->m);
         free((void *)s->in);
         free(s);
         return 0;
@@ -420,11 +451,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wind_down(s);
     check_state(s);
 
-    FZ_CHECK(s->sent_len + gw_conn_pending(&s->c) == s->queued);
+    FZ_CHECK(s->m.peer[GW_CLIENT].received + pending_out(s) == s->queued);
+    FZ_CHECK(s->m.peer[GW_CLIENT].received <= SENT_MAX);
     FZ_CHECK(check_sent(s) <= s->answers);
     FZ_CHECK(s->answers <= count_requests(s) + 1);
     FZ_CHECK(a.peak <= 4 * s->cfg.limits.max_header + 16384);
     gw_conn_free(&s->c);
+    gw_memio_free(&s->m);
     FZ_CHECK(a.live == 0);
     free((void *)s->in);
     free(s);

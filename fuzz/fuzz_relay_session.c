@@ -1,17 +1,17 @@
 /*
  * fuzz_relay_session.c - the gateway's connection state machine in relay
- * mode (gateway/gw_conn.h, "Relay mode"), driven from both ends: the
- * harness plays the client and a scripted upstream server, and holds the
- * upstream socket the way the event loop does (opens one when
- * gw_conn_want_connect asks, closes it when gw_conn_upstream_state says
- * GW_UP_NONE, reports EOF and errors after closing its side).
+ * mode (gateway/gw_relay.h), driven from both ends: the harness plays the
+ * client and a scripted upstream server behind gw_memio's sockets, and
+ * gw_drive, the event loop's own driver, opens, closes, reads and writes
+ * them as the connection asks.
  *
  * Input:
  *   byte 0    limits (fz_limits_from_byte; 0xff: invalid limits, which
  *             gw_conn_init must refuse);
  *   byte 1    output cap: 0 the default, else 4 * value (both directions);
  *   byte 2    low 3 bits: timeout profile (request, idle, write, drain,
- *             upstream; some disabled); bits 3-4: relay_attempts - 1;
+ *             upstream, the connect timeout half of it; some
+ *             disabled); bits 3-4: relay.attempts - 1;
  *             bit 5: PROXY protocol on, the client's bytes then start
  *             with a valid PROXY header the harness writes (bit 6: v2,
  *             else v1);
@@ -19,32 +19,32 @@
  *   bytes 4-5 the client's byte count (big-endian, clamped);
  *   k step bytes, the client's bytes, then the upstream's script.
  * Each step byte is an operation (low 4 bits) and an amount a (high 4
- * bits); CHUNK[a] is a size from 1 byte to "everything":
- *   0  offer the next CHUNK[a] client bytes (what is not consumed is
- *      offered again later: backpressure);
- *   1  the client reads CHUNK[a] bytes of pending output;
- *   2  the upstream reads CHUNK[a] request bytes; every request frame it
- *      completes is answered with the next script item (unless stalled);
- *   3  the upstream's next CHUNK[a] answer bytes go to
- *      gw_conn_upstream_input (what is not consumed waits); once they
- *      are all gone, a pending close is reported;
+ * bits); CHUNK[a] is a size from 1 byte to "everything". Every step that
+ * moves bytes ends in one gw_drive call, the event loop's own driver,
+ * over memory (gw_memio), with the readiness the step gives:
+ *   0  the client sends the next CHUNK[a] bytes (what the connection
+ *      keeps back is read again later: backpressure);
+ *   1  the client reads up to CHUNK[a] bytes;
+ *   2  the upstream reads up to CHUNK[a] request bytes; every request
+ *      frame it completes is answered with the next script item (unless
+ *      stalled);
+ *   3  the upstream's next CHUNK[a] answer bytes become readable; once
+ *      they are all read, a pending close is reported;
  *   4  the upstream sends the next script item now, asked for or not;
- *   5  connect: if gw_conn_want_connect, a % 4 = 0 connects at once, 1
- *      leaves it in progress, 2 fails it, 3 connects and lets the
- *      upstream read; else an open in progress completes (a even) or
- *      fails (a odd);
+ *   5  connects: a % 4 = 0 completes a connect in progress, 1 fails it,
+ *      2 makes the next connects fail at once, 3 succeed at once (they
+ *      stay in progress until told otherwise);
  *   6  the upstream: a % 3 = 0 closes after its pending bytes, 1 resets
- *      now (gw_conn_upstream_error), 2 stops answering;
+ *      now, 2 stops answering;
  *   7  the clock advances a * 250 ms, tick when due;
  *   8  a % 8: 0 client EOF (the client sends nothing more), 1 server
- *      shutdown, 2 drain (in LINGER, output sent), 3 send all output, 4
- *      abort (socket error), 5 tick now, 6 jump to the deadline and tick,
- *      7 nothing;
- *   9-14 one round of the event loop (send, connect, upstream reads,
- *      upstream delivers, client offers) with CHUNK[a] as every size;
- *   15 a % 2 = 0: zero-length calls (gw_conn_input,
- *      gw_conn_upstream_input, gw_conn_output_done,
- *      gw_conn_upstream_done), 1: as 9.
+ *      shutdown, 2 drain (in LINGER, output sent), 3 the client reads
+ *      everything, 4 abort (socket error), 5 tick now, 6 jump to the
+ *      deadline and tick, 7 the client's socket fails;
+ *   9-14 one round of the event loop (both peers read, write and
+ *      deliver) with CHUNK[a] as every size;
+ *   15 a % 2 = 0: zero-length calls (gw_conn_input and gw_conn_sent of
+ *      nothing, both ends), 1: as 9.
  * Script items (one byte t, then what it names): t % 8 = 0, 1: a
  * canonical answer (hf_encode; byteorder t & 1; content type and one of
  * 8 content lengths from t / 8; content from the script, then filler);
@@ -87,14 +87,16 @@
  *    connection took has its reply; zero-length calls change nothing;
  *  - PROXY protocol: on_proxy once, with the header's length, before
  *    any reply, and only once the connection took the whole header;
- *  - gw_conn_upstream_attempt stays below relay_attempts and counts up
+ *  - no stray answer reaches the client: every relayed answer is a
+ *    frame that came on an upstream connection after more requests had
+ *    gone out on it than answers had come back (bytes sent before any
+ *    request byte went out are not an answer, whatever the timing);
+ *  - gw_conn_upstream_attempt stays below relay.attempts and counts up
  *    by one from one connect to the next while no reply came between;
- *  - gw_conn_input and gw_conn_upstream_input consume no more than
- *    offered; output pending for either side within max_output plus one
- *    chunk, header or error frame; staged header bytes within 2 + the
- *    header limit (or a PROXY header); after a lost upstream the state
- *    is GW_UP_NONE; the state's own answers (want_*, deadline) agree
- *    with it;
+ *  - output pending for either side within max_output plus one read,
+ *    header or error frame; the connection's buffers within that and
+ *    its header limits; the upstream socket is held only while the
+ *    state says one is; what gw_conn_poll says agrees with the state;
  *  - decoder memory bounded and all of it freed; the session ends in
  *    GW_CONN_CLOSED, or in GW_CONN_CLOSING with nothing left to send.
  */
@@ -104,6 +106,7 @@
 
 #include "fuzz_util.h"
 #include "gw_conn.h"
+#include "gw_memio.h"
 
 /* Most step bytes read from the input. */
 #define STEPS_MAX 64
@@ -173,7 +176,7 @@ typedef struct seg {
 } seg;
 
 /* The upstream read request bytes: its total on the connection then,
- * and how many client bytes the connection had consumed. */
+ * and how many client bytes the connection had read. */
 typedef struct recv_rec {
     size_t seg;
     size_t rx_len;
@@ -195,19 +198,32 @@ typedef struct answer_rec {
     size_t off;
     size_t len;             /* frame length; bytes present when cut */
     int complete;
+    int stray;              /* came when no request was outstanding */
 } answer_rec;
+
+/* The connection read answer bytes: where in s->dl they start, and how
+ * many request frames had begun to go out on that connection by then. */
+typedef struct dlv_rec {
+    size_t dl_off;
+    size_t seg;
+    uint64_t requests;
+} dlv_rec;
 
 enum { UP_CLOSE_NONE = 0, UP_CLOSE_EOF, UP_CLOSE_RESET };
 
 /* The scripted upstream server's side of the connection it holds. */
 typedef struct upstream {
-    int held;               /* the harness holds a socket */
+    int held;               /* a socket is open (gw_memio's up_open) */
+    int loss;               /* the harness ended it (EOF, reset) */
     hf_decoder rxd;         /* reads the requests it receives */
     int rxd_on;
+    uint64_t begun;         /* request frames begun (first byte read) */
     uint64_t requests;      /* request frames received */
     uint64_t answered;      /* of them, answered */
-    vec tx;                 /* answer bytes, tx_off of them delivered */
+    vec tx;                 /* answer bytes: tx_off of them readable,
+                               tx_read of those read */
     size_t tx_off;
+    size_t tx_read;
     int close_after;        /* once tx is delivered */
     int stall;              /* answers nothing more */
     int broken;             /* sent something else than one answer per
@@ -217,11 +233,13 @@ typedef struct upstream {
 typedef struct session {
     gw_conn c;
     gw_conn_config cfg;
+    gw_memio m;             /* both peers' sockets */
     gw_time now;
     /* the client */
     unsigned char *in;
     size_t in_len;
-    size_t in_pos;
+    size_t in_sent;         /* sent by the client */
+    size_t in_pos;          /* read by the connection */
     size_t proxy_len;       /* the PROXY header in front, 0: none */
     unsigned proxy_calls;
     int client_eof;
@@ -242,6 +260,9 @@ typedef struct session {
     recv_rec *recvs;
     size_t n_recvs;
     size_t recvs_cap;
+    dlv_rec *dlvs;
+    size_t n_dlvs;
+    size_t dlvs_cap;
     size_t max_up_chunk;
     unsigned connect_failures;  /* lost while connecting */
     unsigned ready_losses;      /* lost once connected */
@@ -310,10 +331,14 @@ static void on_request(void *user, const gw_request_info *info)
         FZ_CHECK(strcmp(r->status, "ok") == 0);
         break;
     case GW_KIND_BAD_REQUEST:
+        /* The PROXY header is always valid here: only an EOF inside it
+         * gets bad-proxy-header. */
         FZ_CHECK(r->req_status == GW_REQ_E_UP_UNAVAILABLE ||
                  r->req_status == GW_REQ_E_UP_FAILED ||
                  r->req_status == GW_REQ_E_UP_TIMEOUT ||
-                 r->req_status == GW_REQ_E_UP_BAD_FRAME);
+                 r->req_status == GW_REQ_E_UP_BAD_FRAME ||
+                 (r->req_status == GW_REQ_E_PROXY && s->client_eof &&
+                  s->in_len < s->proxy_len));
         break;
     case GW_KIND_FRAME_ERROR:
         FZ_CHECK(r->frame_status > HF_NEED_MORE &&
@@ -418,19 +443,26 @@ static void scan_client(session *s)
 
 /* ---- checks after every call ---- */
 
+static size_t pending(const session *s, gw_end e)
+{
+    size_t n;
+
+    gw_conn_output(&s->c, e, &n);
+    return n;
+}
+
 static void check_caps(const session *s)
 {
-    const gw_conn *c = &s->c;
     size_t hdr = HF_PREFIX_LEN + s->cfg.limits.max_header;
-    size_t out_slack;
+    size_t out_slack, up_slack;
 
-    out_slack = max_size(max_size(s->max_up_chunk, hdr), ERROR_FRAME_MAX);
-    FZ_CHECK(gw_conn_pending(c) < s->cfg.max_output + out_slack);
-    FZ_CHECK(gw_buf_pending(&c->up_out) <
-             s->cfg.max_output + max_size(s->max_in_chunk, hdr));
-    FZ_CHECK(gw_buf_pending(&c->stage) <=
-             (s->proxy_len > 0 ? max_size(hdr, GW_PROXY_MAX) : hdr));
-    FZ_CHECK(gw_buf_pending(&c->up_stage) <= hdr);
+    out_slack = max_size(max_size(GW_MEMIO_READ, hdr), ERROR_FRAME_MAX);
+    up_slack = max_size(GW_MEMIO_READ, hdr);
+    FZ_CHECK(pending(s, GW_CLIENT) < s->cfg.max_output + out_slack);
+    FZ_CHECK(pending(s, GW_UPSTREAM) < s->cfg.max_output + up_slack);
+    FZ_CHECK(gw_conn_buffered(&s->c) <=
+             4 * (s->cfg.max_output + out_slack + up_slack) +
+             4 * max_size(hdr, GW_PROXY_MAX) + 16 * GW_BUF_MIN_ALLOC);
 }
 
 /* What the connection says of itself is consistent. */
@@ -439,29 +471,39 @@ static void check_state(const session *s)
     const gw_conn *c = &s->c;
     gw_conn_state_t st = gw_conn_state(c);
     gw_up_state up = gw_conn_upstream_state(c);
+    unsigned want = gw_conn_poll(c, NULL);
+    size_t out = pending(s, GW_CLIENT);
     const char *name;
-    size_t len;
 
     FZ_CHECK(st <= GW_CONN_CLOSED);
     FZ_CHECK(up <= GW_UP_READY);
     /* Only the caller opens: no socket held, no upstream state. */
-    if (!s->up.held)
+    if (!s->m.up_open)
         FZ_CHECK(up == GW_UP_NONE);
-    if (gw_conn_want_write(c))
-        FZ_CHECK(gw_conn_pending(c) > 0 && st != GW_CONN_CLOSED &&
-                 st != GW_CONN_DRAINING);
-    if (gw_conn_want_connect(c))
-        FZ_CHECK(up == GW_UP_NONE && st != GW_CONN_CLOSED &&
-                 st != GW_CONN_DRAINING);
-    if (gw_conn_upstream_want_read(c))
+    if (up == GW_UP_NONE && s->m.up_open)
+        FZ_CHECK(want & GW_WANT_CLOSE_UP);
+    if (want & GW_WANT_WRITE_CLIENT)
+        FZ_CHECK(out > 0 && st != GW_CONN_CLOSED && st != GW_CONN_DRAINING);
+    if (want & GW_WANT_READ_CLIENT)
+        FZ_CHECK(st == GW_CONN_OPEN || st == GW_CONN_DRAINING);
+    if (want & GW_WANT_CONNECT_UP)
+        FZ_CHECK(up == GW_UP_NONE && st == GW_CONN_OPEN);
+    if (want & GW_WANT_CONNECTING_UP)
+        FZ_CHECK(up == GW_UP_CONNECTING);
+    if (want & GW_WANT_READ_UP)
         FZ_CHECK(up == GW_UP_READY);
-    (void)gw_conn_upstream_output(c, &len);
-    FZ_CHECK(gw_conn_upstream_want_write(c) == (len > 0));
+    FZ_CHECK(!(want & GW_WANT_WRITE_UP) == (pending(s, GW_UPSTREAM) == 0));
     if (up != GW_UP_READY)
-        FZ_CHECK(len == 0);
+        FZ_CHECK(pending(s, GW_UPSTREAM) == 0);
+    FZ_CHECK(!(want & GW_WANT_SHUT_CLIENT) ==
+             !(st == GW_CONN_LINGER && out == 0));
+    FZ_CHECK(!(want & GW_WANT_CLOSE) ==
+             !(st == GW_CONN_CLOSED || (st == GW_CONN_CLOSING && out == 0)));
     if (st == GW_CONN_CLOSED) {
-        FZ_CHECK(gw_conn_deadline(c) == GW_TIME_NEVER);
-        FZ_CHECK(!gw_conn_want_read(c));
+        gw_time d;
+
+        gw_conn_poll(c, &d);
+        FZ_CHECK(d == GW_TIME_NEVER);
     }
     if (st != GW_CONN_OPEN)
         FZ_CHECK(gw_conn_reason(c) != GW_CLOSE_NONE ||
@@ -479,12 +521,21 @@ static seg *cur_seg(session *s)
     return &s->segs[s->n_segs - 1];
 }
 
-static void up_open(session *s)
+/* gw_memio's hook: the connection opens an upstream socket. */
+static void on_connect(void *user, unsigned attempt)
 {
+    session *s = user;
     hf_limits lim;
     seg *g;
 
     FZ_CHECK(!s->up.held);
+    FZ_CHECK(attempt < s->cfg.relay.attempts);
+    /* Same request as the last connect: one more attempt. */
+    if (s->connected_before && s->n_replies == s->replies_then)
+        FZ_CHECK(attempt == s->last_attempt + 1);
+    s->connected_before = 1;
+    s->last_attempt = attempt;
+    s->replies_then = s->n_replies;
     s->segs = grow(s->segs, &s->segs_cap, s->n_segs + 1,
                    sizeof(*s->segs));
     g = &s->segs[s->n_segs++];
@@ -497,88 +548,71 @@ static void up_open(session *s)
     FZ_CHECK(hf_decoder_init(&s->up.rxd, &lim) == HF_OK);
     s->up.rxd_on = 1;
     s->up.held = 1;
+    s->up.loss = 0;
+    s->up.begun = 0;
     s->up.requests = 0;
     s->up.answered = 0;
     s->up.tx.len = 0;
     s->up.tx_off = 0;
+    s->up.tx_read = 0;
     s->up.close_after = UP_CLOSE_NONE;
     s->up.stall = 0;
     s->up.broken = 0;
+    if (s->m.connect_result == GW_IO_ERROR) {
+        /* Refused at once: no socket is held. */
+        s->connect_failures++;
+        s->up.held = 0;
+        hf_decoder_free(&s->up.rxd);
+        s->up.rxd_on = 0;
+    }
 }
 
-/* The harness closes its socket; undelivered answer bytes are lost. */
-static void up_close(session *s)
+/* The answer bytes the connection read since the last look: they are
+ * delivered (s->dl), with how many requests had begun by then. */
+static void take_reads(session *s)
 {
+    size_t queued = gw_buf_pending(&s->m.peer[GW_UPSTREAM].queue);
+    size_t n;
+    dlv_rec *r;
+    seg *g;
+
     if (!s->up.held)
         return;
+    n = s->up.tx_off - queued - s->up.tx_read;
+    if (n == 0)
+        return;
+    g = cur_seg(s);
+    s->dlvs = grow(s->dlvs, &s->dlvs_cap, s->n_dlvs + 1,
+                   sizeof(*s->dlvs));
+    r = &s->dlvs[s->n_dlvs++];
+    r->dl_off = s->dl.len;
+    r->seg = s->n_segs - 1;
+    r->requests = s->up.begun;
+    vec_add(&s->dl, s->up.tx.p + s->up.tx_read, n);
+    g->dl_len += n;
+    s->up.tx_read += n;
+}
+
+/* gw_memio's hook: the connection closes the upstream socket; bytes it
+ * did not read are lost. */
+static void on_close(void *user)
+{
+    session *s = user;
+
+    if (!s->up.held)
+        return;
+    take_reads(s);
+    /* A connect that never finished failed, whoever gave up on it. */
+    if (!s->m.up_connected)
+        s->connect_failures++;
+    else if (s->up.loss || s->up.broken)
+        s->ready_losses++;
     s->up.held = 0;
     hf_decoder_free(&s->up.rxd);
     s->up.rxd_on = 0;
     s->up.tx.len = 0;
     s->up.tx_off = 0;
-}
-
-/* After every call on the connection: close the socket it gave up on,
- * check what it holds. */
-static void after(session *s)
-{
-    if (s->up.held && gw_conn_upstream_state(&s->c) == GW_UP_NONE)
-        up_close(s);
-    check_caps(s);
-    check_state(s);
-}
-
-/* The upstream's connection ended (EOF, reset, failed connect): close
- * our side first, then tell the connection, as the event loop does. */
-static void up_lost(session *s, int reset)
-{
-    gw_up_state was = gw_conn_upstream_state(&s->c);
-
-    if (!s->up.held)
-        return;
-    FZ_CHECK(was != GW_UP_NONE);
-    up_close(s);
-    if (was == GW_UP_CONNECTING)
-        s->connect_failures++;
-    else
-        s->ready_losses++;
-    if (reset)
-        gw_conn_upstream_error(&s->c, s->now);
-    else
-        gw_conn_upstream_eof(&s->c, s->now);
-    FZ_CHECK(gw_conn_upstream_state(&s->c) == GW_UP_NONE);
-    after(s);
-}
-
-enum { CONNECT_OK, CONNECT_PENDING, CONNECT_FAIL };
-
-static void up_connect(session *s, int how)
-{
-    unsigned attempt;
-
-    if (!gw_conn_want_connect(&s->c))
-        return;
-    FZ_CHECK(!s->up.held);
-    attempt = gw_conn_upstream_attempt(&s->c);
-    FZ_CHECK(attempt < s->cfg.relay_attempts);
-    /* Same request as the last connect: one more attempt. */
-    if (s->connected_before && s->n_replies == s->replies_then)
-        FZ_CHECK(attempt == s->last_attempt + 1);
-    s->connected_before = 1;
-    s->last_attempt = attempt;
-    s->replies_then = s->n_replies;
-    up_open(s);
-    gw_conn_upstream_connecting(&s->c, s->now);
-    FZ_CHECK(gw_conn_upstream_state(&s->c) == GW_UP_CONNECTING);
-    FZ_CHECK(!gw_conn_want_connect(&s->c));
-    after(s);
-    if (how == CONNECT_OK) {
-        gw_conn_upstream_connected(&s->c, s->now);
-        FZ_CHECK(gw_conn_upstream_state(&s->c) == GW_UP_READY);
-        after(s);
-    } else if (how == CONNECT_FAIL) {
-        up_lost(s, 1);
-    }
+    s->up.tx_read = 0;
 }
 
 /* ---- the upstream's script ---- */
@@ -713,26 +747,23 @@ static void emit_item(session *s)
     }
 }
 
-/* The upstream reads request bytes; it answers every request it has
- * read in full. */
-static void up_read(session *s, size_t n)
+/* The request bytes the connection wrote since the last look: the
+ * upstream reads them, and answers every request it has read in full. */
+static void take_writes(session *s)
 {
-    const unsigned char *p;
+    size_t n;
+    const unsigned char *p = gw_memio_sink(&s->m, GW_UPSTREAM, &n);
     recv_rec *r;
     hf_event ev;
-    size_t len;
     size_t off;
     seg *g;
 
-    p = gw_conn_upstream_output(&s->c, &len);
-    if (len == 0 || !s->up.held)
+    if (n == 0)
         return;
-    FZ_CHECK(p != NULL);
-    FZ_CHECK(gw_conn_upstream_state(&s->c) == GW_UP_READY);
-    if (n > len)
-        n = len;
+    FZ_CHECK(s->up.held);
     g = cur_seg(s);
     vec_add(&s->rx, p, n);
+    gw_memio_take(&s->m, GW_UPSTREAM);
     g->rx_len += n;
     s->recvs = grow(s->recvs, &s->recvs_cap, s->n_recvs + 1,
                     sizeof(*s->recvs));
@@ -740,10 +771,11 @@ static void up_read(session *s, size_t n)
     r->seg = s->n_segs - 1;
     r->rx_len = g->rx_len;
     r->in_pos = s->in_pos;
-    /* What the server makes of it (the connection's bytes may go after
-     * this call). */
+    /* What the server makes of it: frames begun, frames whole. */
     off = 0;
     while (s->up.rxd_on) {
+        if (off < n && !hf_decoder_in_frame(&s->up.rxd))
+            s->up.begun++;
         off += hf_decoder_push(&s->up.rxd, s->rx.p + s->rx.len - n + off,
                                n - off, &ev);
         if (ev.type == HF_EV_NEED_MORE || ev.type == HF_EV_ERROR)
@@ -751,101 +783,139 @@ static void up_read(session *s, size_t n)
         if (ev.type == HF_EV_FRAME_END)
             s->up.requests++;
     }
-    gw_conn_upstream_done(&s->c, n, s->now);
-    after(s);
     while (s->up.held && !s->up.stall && s->up.answered < s->up.requests) {
         s->up.answered++;
         emit_item(s);
     }
 }
 
-/* The upstream's bytes reach the connection: one read of up to n bytes,
- * or the pending close once all were taken. */
+/* gw_memio's hook: bytes moved, in the order they move. */
+static void on_io(void *user, gw_end e, int write, size_t n)
+{
+    session *s = user;
+
+    (void)n;
+    if (e == GW_CLIENT && !write)
+        s->in_pos = s->in_sent -
+                    gw_buf_pending(&s->m.peer[GW_CLIENT].queue);
+    else if (e == GW_UPSTREAM && write)
+        take_writes(s);
+    else if (e == GW_UPSTREAM)
+        take_reads(s);
+}
+
+/* One gw_drive call: the client's and the upstream's sockets report
+ * what the step lets them; afterwards the peers take what moved. */
+static void drive(session *s, unsigned ready)
+{
+    gw_memio_peer *cl = &s->m.peer[GW_CLIENT];
+    const unsigned char *p;
+    unsigned want;
+    size_t n;
+
+    if (cl->eof || cl->fail || gw_buf_pending(&cl->queue) > 0)
+        ready &= ~0u;
+    else
+        ready &= ~GW_READY_CLIENT_IN;
+    if (!s->m.up_open)
+        ready &= ~(GW_READY_UP_IN | GW_READY_UP_OUT);
+    want = gw_drive(&s->c, &s->m.io, ready, s->now);
+    (void)want;
+    p = gw_memio_sink(&s->m, GW_CLIENT, &n);
+    vec_add(&s->sent, p, n);
+    gw_memio_take(&s->m, GW_CLIENT);
+    check_caps(s);
+    check_state(s);
+}
+
+/* The harness ends the upstream's connection: EOF (once its bytes are
+ * read) or a reset now. */
+static void up_lost(session *s, int reset)
+{
+    if (!s->up.held)
+        return;
+    s->up.loss = 1;
+    if (reset)
+        s->m.peer[GW_UPSTREAM].fail = 1;
+    else
+        s->m.peer[GW_UPSTREAM].eof = 1;
+    drive(s, GW_READY_UP_IN | GW_READY_UP_OUT);
+}
+
+/* The upstream's answer bytes: up to n more become readable, then the
+ * connection reads; or the pending close once all were read. */
 static void up_deliver(session *s, size_t n)
 {
-    unsigned char *chunk;
     size_t avail;
-    size_t used;
-    seg *g;
 
-    if (!s->up.held || gw_conn_upstream_state(&s->c) != GW_UP_READY)
+    if (!s->up.held)
         return;
     avail = s->up.tx.len - s->up.tx_off;
     if (avail == 0) {
-        if (s->up.close_after == UP_CLOSE_RESET)
-            up_lost(s, 1);
-        else if (s->up.close_after == UP_CLOSE_EOF &&
-                 gw_conn_upstream_want_read(&s->c))
-            up_lost(s, 0);
+        if (s->up.tx_read == s->up.tx_off &&
+            s->up.close_after != UP_CLOSE_NONE)
+            up_lost(s, s->up.close_after == UP_CLOSE_RESET);
+        else
+            drive(s, GW_READY_UP_IN);
         return;
     }
     if (n > avail)
         n = avail;
-    s->max_up_chunk = max_size(s->max_up_chunk, n);
-    chunk = fz_dup(s->up.tx.p + s->up.tx_off, n);
-    used = gw_conn_upstream_input(&s->c, chunk, n, s->now);
-    FZ_CHECK(used <= n);
-    g = cur_seg(s);
-    vec_add(&s->dl, chunk, used);
-    g->dl_len += used;
-    s->up.tx_off += used;
-    free(chunk);
-    after(s);
+    FZ_CHECK(gw_memio_send(&s->m, GW_UPSTREAM, s->up.tx.p + s->up.tx_off,
+                           n) == 0);
+    s->up.tx_off += n;
+    drive(s, GW_READY_UP_IN);
+}
+
+/* The upstream reads up to n request bytes. */
+static void up_read(session *s, size_t n)
+{
+    s->m.peer[GW_UPSTREAM].budget = n;
+    drive(s, GW_READY_UP_OUT);
+    s->m.peer[GW_UPSTREAM].budget = 0;
 }
 
 /* ---- the client ---- */
 
 static void offer(session *s, size_t n)
 {
-    unsigned char *chunk;
-    size_t used;
-
-    if (n > s->in_len - s->in_pos)
-        n = s->in_len - s->in_pos;
-    if (n == 0 || !gw_conn_want_read(&s->c))
-        return;
-    s->max_in_chunk = max_size(s->max_in_chunk, n);
-    chunk = fz_dup(s->in + s->in_pos, n);
-    used = gw_conn_input(&s->c, chunk, n, s->now);
-    free(chunk);
-    FZ_CHECK(used <= n);
-    s->in_pos += used;
-    after(s);
+    if (n > s->in_len - s->in_sent)
+        n = s->in_len - s->in_sent;
+    FZ_CHECK(gw_memio_send(&s->m, GW_CLIENT, s->in + s->in_sent, n) == 0);
+    s->in_sent += n;
+    drive(s, GW_READY_CLIENT_IN);
 }
 
 static void send_out(session *s, size_t n)
 {
-    const unsigned char *p;
-    size_t len;
-
-    p = gw_conn_output(&s->c, &len);
-    FZ_CHECK(len == gw_conn_pending(&s->c));
-    if (len == 0)
-        return;
-    FZ_CHECK(p != NULL);
-    if (n > len)
-        n = len;
-    vec_add(&s->sent, p, n);
-    gw_conn_output_done(&s->c, n, s->now);
-    after(s);
+    s->m.peer[GW_CLIENT].budget = n;
+    drive(s, GW_READY_CLIENT_OUT);
+    s->m.peer[GW_CLIENT].budget = 0;
 }
 
-/* The client sends nothing more: what the connection has not taken is
- * never sent. */
+/* The client sends nothing more: what it has not sent is never sent. */
 static void client_eof(session *s)
 {
     if (s->client_eof)
         return;
     s->client_eof = 1;
-    s->in_len = s->in_pos;
-    gw_conn_eof(&s->c, s->now);
-    after(s);
+    s->in_len = s->in_sent;
+    s->m.peer[GW_CLIENT].eof = 1;
+    drive(s, GW_READY_CLIENT_IN);
 }
 
 static void tick(session *s)
 {
     (void)gw_conn_tick(&s->c, s->now);
-    after(s);
+    drive(s, 0);
+}
+
+static gw_time deadline(const session *s)
+{
+    gw_time d;
+
+    gw_conn_poll(&s->c, &d);
+    return d;
 }
 
 static void advance(session *s, gw_time dt)
@@ -853,7 +923,7 @@ static void advance(session *s, gw_time dt)
     gw_time due;
 
     s->now += dt;
-    due = gw_conn_deadline(&s->c);
+    due = deadline(s);
     if (due != GW_TIME_NEVER && due <= s->now)
         tick(s);
 }
@@ -868,13 +938,13 @@ static void special(session *s, unsigned amount)
         break;
     case 1:
         gw_conn_shutdown(&s->c, s->now);
-        after(s);
+        drive(s, 0);
         break;
     case 2:
         if (gw_conn_state(&s->c) == GW_CONN_LINGER &&
-            gw_conn_pending(&s->c) == 0) {
+            pending(s, GW_CLIENT) == 0) {
             gw_conn_drain(&s->c, s->now);
-            after(s);
+            drive(s, 0);
         }
         break;
     case 3:
@@ -884,18 +954,20 @@ static void special(session *s, unsigned amount)
         gw_conn_abort(&s->c, GW_CLOSE_IO);
         FZ_CHECK(gw_conn_state(&s->c) == GW_CONN_CLOSED);
         FZ_CHECK(gw_conn_reason(&s->c) == GW_CLOSE_IO);
-        after(s);
+        check_state(s);
         break;
     case 5:
         tick(s);
         break;
     case 6:
-        due = gw_conn_deadline(&s->c);
+        due = deadline(s);
         if (due != GW_TIME_NEVER && due > s->now)
             s->now = due;
         tick(s);
         break;
     default:
+        s->m.peer[GW_CLIENT].fail = 1;
+        drive(s, GW_READY_CLIENT_IN);
         break;
     }
 }
@@ -904,69 +976,55 @@ static void special(session *s, unsigned amount)
 static void zero_calls(session *s)
 {
     unsigned char none = 0;
-    size_t before = gw_conn_pending(&s->c);
-    size_t up_before;
-    size_t up_now;
+    size_t before = pending(s, GW_CLIENT);
+    size_t up_before = pending(s, GW_UPSTREAM);
 
-    (void)gw_conn_upstream_output(&s->c, &up_before);
-    FZ_CHECK(gw_conn_upstream_input(&s->c, &none, 0, s->now) == 0);
-    after(s);
-    gw_conn_upstream_done(&s->c, 0, s->now);
-    after(s);
-    gw_conn_output_done(&s->c, 0, s->now);
-    after(s);
-    (void)gw_conn_upstream_output(&s->c, &up_now);
-    FZ_CHECK(up_now == up_before);
-    if (gw_conn_want_read(&s->c)) {
-        FZ_CHECK(gw_conn_input(&s->c, &none, 0, s->now) == 0);
-        after(s);
-    }
-    FZ_CHECK(gw_conn_pending(&s->c) == before);
-}
-
-/* Everything a round of the event loop can move. */
-typedef struct snapshot {
-    size_t in_pos, sent, rx, dl, tx, pending, up_out;
-    int held;
-    gw_up_state up;
-    gw_conn_state_t state;
-} snapshot;
-
-static void snap(const session *s, snapshot *sn)
-{
-    memset(sn, 0, sizeof(*sn));
-    sn->in_pos = s->in_pos;
-    sn->sent = s->sent.len;
-    sn->rx = s->rx.len;
-    sn->dl = s->dl.len;
-    sn->tx = s->up.tx.len;
-    sn->pending = gw_conn_pending(&s->c);
-    (void)gw_conn_upstream_output(&s->c, &sn->up_out);
-    sn->held = s->up.held;
-    sn->up = gw_conn_upstream_state(&s->c);
-    sn->state = gw_conn_state(&s->c);
+    gw_conn_input(&s->c, GW_UPSTREAM, &none, 0, s->now);
+    gw_conn_sent(&s->c, GW_UPSTREAM, 0, s->now);
+    gw_conn_sent(&s->c, GW_CLIENT, 0, s->now);
+    gw_conn_input(&s->c, GW_CLIENT, &none, 0, s->now);
+    FZ_CHECK(pending(s, GW_UPSTREAM) == up_before);
+    FZ_CHECK(pending(s, GW_CLIENT) == before);
+    check_state(s);
 }
 
 /* One round of the event loop with n as every size; non-zero when
  * something moved. */
 static int pump(session *s, size_t n)
 {
-    snapshot before;
-    snapshot now;
+    uint64_t moves = s->m.moves;
+    size_t tx = s->up.tx.len, sent = s->in_sent;
+    size_t avail = s->up.tx.len - s->up.tx_off;
 
-    snap(s, &before);
-    send_out(s, n);
-    up_connect(s, CONNECT_OK);
-    if (gw_conn_upstream_state(&s->c) == GW_UP_CONNECTING) {
-        gw_conn_upstream_connected(&s->c, s->now);
-        after(s);
+    if (n > avail)
+        n = avail;
+    if (n > 0) {
+        FZ_CHECK(gw_memio_send(&s->m, GW_UPSTREAM,
+                               s->up.tx.p + s->up.tx_off, n) == 0);
+        s->up.tx_off += n;
     }
-    up_read(s, n);
-    up_deliver(s, n);
-    offer(s, n);
-    up_connect(s, CONNECT_OK);
-    snap(s, &now);
-    return memcmp(&before, &now, sizeof(before)) != 0;
+    n = n > 0 ? n : 1;
+    if (s->in_len - s->in_sent > 0) {
+        size_t k = s->in_len - s->in_sent < n ? s->in_len - s->in_sent : n;
+
+        FZ_CHECK(gw_memio_send(&s->m, GW_CLIENT, s->in + s->in_sent, k) ==
+                 0);
+        s->in_sent += k;
+    }
+    s->m.peer[GW_CLIENT].budget = SIZE_MAX;
+    s->m.peer[GW_UPSTREAM].budget = SIZE_MAX;
+    if (s->m.connect_result == 0)
+        s->m.connect_done_result = 1;
+    drive(s, GW_READY_CLIENT_IN | GW_READY_CLIENT_OUT | GW_READY_UP_IN |
+                 GW_READY_UP_OUT);
+    s->m.connect_done_result = 0;
+    s->m.peer[GW_CLIENT].budget = 0;
+    s->m.peer[GW_UPSTREAM].budget = 0;
+    if (s->up.held && s->up.tx_off == s->up.tx.len &&
+        s->up.tx_read == s->up.tx_off && s->up.close_after != UP_CLOSE_NONE &&
+        !s->up.loss)
+        up_lost(s, s->up.close_after == UP_CLOSE_RESET);
+    return s->m.moves != moves || s->up.tx.len != tx || s->in_sent != sent;
 }
 
 static void step(session *s, uint8_t b)
@@ -995,18 +1053,24 @@ static void step(session *s, uint8_t b)
         emit_item(s);
         break;
     case 5:
-        if (gw_conn_want_connect(&s->c)) {
-            up_connect(s, amount % 4 == 1 ? CONNECT_PENDING :
-                          amount % 4 == 2 ? CONNECT_FAIL : CONNECT_OK);
-            if (amount % 4 == 3)
-                up_read(s, SIZE_MAX);
-        } else if (gw_conn_upstream_state(&s->c) == GW_UP_CONNECTING) {
-            if (amount % 2 == 0) {
-                gw_conn_upstream_connected(&s->c, s->now);
-                after(s);
-            } else {
-                up_lost(s, 1);
-            }
+        switch (amount % 4) {
+        case 0:
+        case 1:
+            if (gw_conn_upstream_state(&s->c) != GW_UP_CONNECTING)
+                break;
+            s->m.connect_done_result = amount % 4 == 0 ? 1 : GW_IO_ERROR;
+            s->up.loss = amount % 4 == 1;
+            drive(s, GW_READY_UP_OUT);
+            s->m.connect_done_result = 0;
+            break;
+        case 2:
+            s->m.connect_result = GW_IO_ERROR;
+            drive(s, 0);
+            break;
+        default:
+            s->m.connect_result = 1;
+            drive(s, 0);
+            break;
         }
         break;
     case 6:
@@ -1046,17 +1110,15 @@ static void step(session *s, uint8_t b)
 static void check_idle(const session *s)
 {
     const req_frame *f;
-    size_t up_len;
     size_t done = 0;
     size_t replied = 0;
     size_t i;
 
-    (void)gw_conn_upstream_output(&s->c, &up_len);
     if (gw_conn_state(&s->c) == GW_CONN_CLOSED || !s->up.held ||
         gw_conn_upstream_state(&s->c) != GW_UP_READY || s->up.broken ||
         s->up.stall || s->up.close_after != UP_CLOSE_NONE ||
-        s->up.tx_off != s->up.tx.len || up_len > 0 ||
-        gw_conn_pending(&s->c) > 0)
+        s->up.tx_read != s->up.tx.len || pending(s, GW_UPSTREAM) > 0 ||
+        pending(s, GW_CLIENT) > 0)
         return;
     for (i = 0; i < s->n_frames; i++) {
         f = &s->frames[i];
@@ -1064,7 +1126,8 @@ static void check_idle(const session *s)
             done++;
     }
     for (i = 0; i < s->n_replies; i++)
-        replied += s->replies[i].kind != GW_KIND_FRAME_ERROR;
+        replied += s->replies[i].kind != GW_KIND_FRAME_ERROR &&
+                   s->replies[i].req_status != GW_REQ_E_PROXY;
     FZ_CHECK(replied == done);
 }
 
@@ -1075,6 +1138,7 @@ static void wind_down(session *s)
     gw_conn_state_t st;
     int i;
 
+    s->m.connect_result = 1;
     for (i = 0; i < PUMP_ROUNDS; i++)
         if (gw_conn_state(&s->c) == GW_CONN_CLOSED || !pump(s, SIZE_MAX))
             break;
@@ -1082,6 +1146,7 @@ static void wind_down(session *s)
         check_idle(s);
     if (gw_conn_state(&s->c) != GW_CONN_CLOSED)
         client_eof(s);
+    s->m.connect_result = GW_IO_ERROR;
     for (i = 0; i < WIND_DOWN_TICKS; i++) {
         st = gw_conn_state(&s->c);
         if (st == GW_CONN_CLOSED)
@@ -1089,20 +1154,11 @@ static void wind_down(session *s)
         (void)pump(s, SIZE_MAX);
         send_out(s, SIZE_MAX);
         st = gw_conn_state(&s->c);
-        if (st == GW_CONN_LINGER && gw_conn_pending(&s->c) == 0) {
-            gw_conn_drain(&s->c, s->now);
-            after(s);
-        }
-        st = gw_conn_state(&s->c);
         if (st == GW_CONN_CLOSED ||
-            (st == GW_CONN_CLOSING && gw_conn_pending(&s->c) == 0))
+            (st == GW_CONN_CLOSING && pending(s, GW_CLIENT) == 0))
             break;
-        if (s->up.held) {
+        if (s->up.held && !s->up.loss) {
             up_lost(s, gw_conn_upstream_state(&s->c) == GW_UP_CONNECTING);
-            continue;
-        }
-        if (gw_conn_want_connect(&s->c)) {
-            up_connect(s, CONNECT_FAIL);
             continue;
         }
         advance(s, 1000 * MS);
@@ -1185,6 +1241,18 @@ static void check_error_frame(const hf_frame *fr, const unsigned char *raw,
     FZ_CHECK(e.code_ok);
 }
 
+/* Request frames begun on the connection of delivered byte at when the
+ * connection read it. */
+static uint64_t requests_then(const session *s, size_t at)
+{
+    uint64_t r = 0;
+    size_t i;
+
+    for (i = 0; i < s->n_dlvs && s->dlvs[i].dl_off <= at; i++)
+        r = s->dlvs[i].requests;
+    return r;
+}
+
 /* The frames every upstream connection delivered, decoded under the
  * connection's limits: complete ones, and the one cut at the end. */
 static answer_rec *scan_answers(const session *s, size_t *count,
@@ -1200,6 +1268,7 @@ static answer_rec *scan_answers(const session *s, size_t *count,
     const seg *g;
     size_t gi;
     size_t off;
+    uint64_t frames;
 
     lim = s->cfg.limits;
     lim.alloc = NULL;
@@ -1208,6 +1277,7 @@ static answer_rec *scan_answers(const session *s, size_t *count,
     for (gi = 0; gi < s->n_segs; gi++) {
         g = &s->segs[gi];
         off = 0;
+        frames = 0;
         while (off < g->dl_len) {
             st = hf_decode(&d, s->dl.p + g->dl_start + off,
                            g->dl_len - off, &fr);
@@ -1219,6 +1289,8 @@ static answer_rec *scan_answers(const session *s, size_t *count,
             a[n].off = g->dl_start + off;
             a[n].complete = st == HF_OK;
             a[n].len = st == HF_OK ? fr.frame_len : g->dl_len - off;
+            a[n].stray = requests_then(s, a[n].off) <= frames;
+            frames++;
             n++;
             if (st != HF_OK)
                 break;
@@ -1262,7 +1334,7 @@ static void check_client_bytes(session *s)
     int found;
 
     /* Everything queued: sent, then still pending. */
-    p = gw_conn_output(&s->c, &len);
+    p = gw_conn_output(&s->c, GW_CLIENT, &len);
     if (len > 0)
         vec_add(&s->sent, p, len);
     ans = scan_answers(s, &n_ans, &bad_segs);
@@ -1281,7 +1353,8 @@ static void check_client_bytes(session *s)
             /* Byte for byte a later frame the upstream delivered. */
             found = 0;
             for (; next < n_ans && !found; next++)
-                found = ans[next].complete && ans[next].len == fr.frame_len &&
+                found = ans[next].complete && !ans[next].stray &&
+                        ans[next].len == fr.frame_len &&
                         memcmp(s->dl.p + ans[next].off, s->sent.p + off,
                                fr.frame_len) == 0;
             FZ_CHECK(found);
@@ -1293,6 +1366,7 @@ static void check_client_bytes(session *s)
             unavailable += r->req_status == GW_REQ_E_UP_UNAVAILABLE;
             failed += r->req_status == GW_REQ_E_UP_FAILED;
             timeouts_seen += r->req_status == GW_REQ_E_UP_TIMEOUT;
+            frame_errors += r->req_status == GW_REQ_E_PROXY;
             break;
         default:
             check_error_frame(&fr, s->sent.p + off,
@@ -1300,7 +1374,8 @@ static void check_client_bytes(session *s)
             frame_errors++;
             break;
         }
-        if (r->kind != GW_KIND_FRAME_ERROR) {
+        if (r->kind != GW_KIND_FRAME_ERROR &&
+            r->req_status != GW_REQ_E_PROXY) {
             /* One reply per request, in order: the n-th is the n-th
              * request frame's. */
             FZ_CHECK(answers < s->n_frames);
@@ -1328,7 +1403,7 @@ static void check_client_bytes(session *s)
     FZ_CHECK(bad_frames <= bad_segs);
     FZ_CHECK(unavailable <= s->connect_failures);
     FZ_CHECK(failed <= s->ready_losses);
-    FZ_CHECK(timeouts_seen == 0 || s->cfg.upstream_timeout > 0);
+    FZ_CHECK(timeouts_seen == 0 || s->cfg.relay.upstream_timeout > 0);
     hf_decoder_free(&d);
     free(ans);
 }
@@ -1379,9 +1454,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->cfg.idle_timeout = tp[1] * MS;
     s->cfg.write_timeout = tp[2] * MS;
     s->cfg.drain_timeout = tp[3] * MS;
-    s->cfg.upstream_timeout = tp[4] * MS;
-    s->cfg.relay = 1;
-    s->cfg.relay_attempts = 1 + ((prof >> 3) & 3);
+    s->cfg.relay.upstream_timeout = tp[4] * MS;
+    s->cfg.relay.connect_timeout = tp[4] * MS / 2;
+    s->cfg.relay.on = 1;
+    s->cfg.relay.attempts = 1 + ((prof >> 3) & 3);
     s->cfg.proxy_protocol = (prof >> 5) & 1;
     s->cfg.on_proxy = on_proxy;
     s->cfg.on_request = on_request;
@@ -1404,10 +1480,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->script.p = rd.p + clen;
     s->script.len = rd.len - clen;
     s->now = 1000 * MS;
+    gw_memio_init(&s->m);
+    s->m.user = s;
+    s->m.on_connect = on_connect;
+    s->m.on_close = on_close;
+    s->m.on_io = on_io;
+    s->m.connect_result = 0;        /* in progress until told */
+    s->m.connect_done_result = 0;
+    s->m.peer[GW_CLIENT].budget = 0;
+    s->m.peer[GW_UPSTREAM].budget = 0;
     if (lim_byte == 0xff) {
         s->cfg.limits.max_header = HF_HEADER_MIN - 1;
         FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == -1);
         FZ_CHECK(a.live == 0);
+        gw_memio_free(&s->m);
         free(s->in);
         free(s);
         return 0;
@@ -1422,18 +1508,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     st = gw_conn_state(&s->c);
     FZ_CHECK(st == GW_CONN_CLOSED ||
-             (st == GW_CONN_CLOSING && gw_conn_pending(&s->c) == 0));
+             (st == GW_CONN_CLOSING && pending(s, GW_CLIENT) == 0));
     check_upstream_bytes(s);
     check_client_bytes(s);
     check_close_reason(s);
     if (s->proxy_calls > 0)
         FZ_CHECK(s->in_pos >= s->proxy_len);
-    if (s->proxy_len > 0 && s->n_replies > 0)
+    if (s->proxy_len > 0 && s->n_replies > 0 &&
+        s->replies[0].req_status != GW_REQ_E_PROXY)
         FZ_CHECK(s->proxy_calls == 1);
     FZ_CHECK(a.peak <= 2 * (4 * s->cfg.limits.max_header + 16384));
     gw_conn_free(&s->c);
     FZ_CHECK(a.live == 0);
-    up_close(s);
+    if (s->up.rxd_on)
+        hf_decoder_free(&s->up.rxd);
+    gw_memio_free(&s->m);
     vec_free(&s->sent);
     vec_free(&s->rx);
     vec_free(&s->dl);
@@ -1441,6 +1530,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(s->frames);
     free(s->segs);
     free(s->recvs);
+    free(s->dlvs);
     free(s->replies);
     free(s->in);
     free(s);

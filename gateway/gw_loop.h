@@ -1,19 +1,26 @@
 /*
- * gw_loop.h - the select() event loop: sockets, timers, accept, reaping.
+ * gw_loop.h - the event loop: sockets, timers, accept, reaping.
  *
- * One loop per process. It owns the client sockets and one gw_conn per
- * client; everything about the protocol happens inside gw_conn. The
- * listening sockets and the wake fd are the caller's (not closed here,
- * except that listening sockets are closed when shutdown begins so that
- * new connections go elsewhere).
+ * One loop per process. It owns the client sockets (and, in relay mode,
+ * their upstream sockets) and one gw_conn per client; everything about
+ * the protocol happens inside gw_conn, and every byte moves through
+ * gw_drive. The loop is mechanism only:
+ *
+ *   poller (gw_poll.h) --ready--> gw_drive(conn, system calls) --want-->
+ *   interest for the poller, deadline for the timer heap (gw_timer.h)
+ *
+ * The listening sockets and the wake fd are the caller's (not closed
+ * here, except that listening sockets are closed when shutdown begins so
+ * that new connections go elsewhere).
  *
  * Rules the loop keeps:
- *   - master interest is rebuilt from buffer state before every select():
- *     read only when gw_conn_want_read (and no received bytes wait to be
- *     consumed), write only when output waits;
- *   - no fd at or above FD_SETSIZE is ever passed to FD_SET: such clients
- *     are accepted and closed at once (counted, logged);
- *   - clients are marked dead during a pass and closed after it;
+ *   - interest follows what each connection wants after each drive:
+ *     read only when gw_conn_poll asks for it, write only when output
+ *     waits and the socket said it would block;
+ *   - with the select backend, no descriptor at or above FD_SETSIZE is
+ *     accepted: such clients are closed at once (counted, logged);
+ *   - clients are marked dead during a pass and closed after it, never
+ *     inside their own drive;
  *   - accept errors (EMFILE, ENFILE, ECONNABORTED, ...) never end the
  *     loop: a reserve fd is given up to shed one client, and accepting
  *     pauses briefly;
@@ -29,8 +36,10 @@
 #include <sys/socket.h>
 
 #include "gw_conn.h"
+#include "gw_poll.h"
+#include "gw_stats.h"
 
-/* Bytes read from a socket at once; each client has a buffer this big. */
+/* Bytes read from a socket at once, into one buffer the loop shares. */
 #define GW_READ_CHUNK 16384
 
 /* Accepts per listening socket per pass: keeps one busy listener from
@@ -56,28 +65,16 @@ typedef struct gw_upstream {
     char name[GW_PEER_MAX];     /* for the log */
 } gw_upstream;
 
-typedef struct gw_stats {
-    uint64_t accepted;
-    uint64_t rejected_cap;      /* over --max-conns */
-    uint64_t rejected_fdset;    /* fd at or above FD_SETSIZE */
-    uint64_t accept_errors;
-    uint64_t closed[GW_CLOSE_REASON_COUNT];
-    uint64_t requests[GW_KIND_COUNT];
-    uint64_t frame_errors[HF_STATUS_COUNT];
-    uint64_t request_errors[GW_REQ_STATUS_COUNT];
-    uint64_t bytes_in;
-    uint64_t bytes_out;
-    uint64_t up_connects;       /* relay: connections opened upstream */
-    uint64_t up_errors;         /* relay: of those, failed or reset */
-} gw_stats;
 
 typedef struct gw_loop_config {
-    int listen_fds[GW_LISTEN_MAX];  /* non-blocking, < FD_SETSIZE */
+    int listen_fds[GW_LISTEN_MAX];  /* non-blocking */
     size_t n_listen;
     size_t max_conns;
-    gw_time stop_timeout;        /* shutdown: longest wait for answers */
+    gw_time stop_timeout;        /* shutdown: longest wait for answers
+                                    (0: no limit) */
+    gw_poll_kind poll;           /* readiness backend */
     gw_conn_config conn;         /* copied; on_request is the loop's */
-    gw_upstream upstreams[GW_UPSTREAM_MAX];  /* relay mode (conn.relay):
+    gw_upstream upstreams[GW_UPSTREAM_MAX];  /* relay mode (conn.relay.on):
                                     tried in turn, one per connect */
     size_t n_upstreams;
     int wake_fd;                 /* -1 for none; readable -> on_wake */

@@ -38,6 +38,9 @@
 /* Relay mode: an upstream that neither connects, reads nor answers for
  * this long is given up for the request in hand. */
 #define DEFAULT_UPSTREAM_TIMEOUT (10 * SEC)
+/* Relay mode: a connect that has not finished by then counts as refused
+ * and the request goes to the next upstream. */
+#define DEFAULT_CONNECT_TIMEOUT (2 * SEC)
 
 /* How long a client that got an error frame may keep sending before the
  * socket is closed: long enough for the frame to arrive, short enough
@@ -765,12 +768,13 @@ static int serve(app *a, listeners *ls)
     lc.conn.index = a->index;
     lc.conn.proxy_protocol = a->opt.proxy_protocol;
     if (a->opt.n_upstream > 0) {
-        lc.conn.relay = 1;
+        lc.conn.relay.on = 1;
         /* Each upstream once, and one more for a request sent on a kept
          * connection the upstream had just closed. */
-        lc.conn.relay_attempts = (unsigned)a->opt.n_upstream + 1;
-        lc.conn.upstream_timeout = a->opt.upstream_timeout;
-        lc.conn.upstream_proxy = a->opt.upstream_proxy;
+        lc.conn.relay.attempts = (unsigned)a->opt.n_upstream + 1;
+        lc.conn.relay.upstream_timeout = a->opt.upstream_timeout;
+        lc.conn.relay.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+        lc.conn.relay.upstream_proxy = a->opt.upstream_proxy;
         memcpy(lc.upstreams, a->upstreams, sizeof lc.upstreams);
         lc.n_upstreams = a->opt.n_upstream;
     }

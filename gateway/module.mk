@@ -1,9 +1,17 @@
 # gateway/module.mk - hframe-gateway, its Check suite and end-to-end tests.
 
-GW_CORE_SRCS := gateway/gw_buf.c gateway/gw_json.c gateway/gw_index.c \
-                gateway/gw_handler.c gateway/gw_conn.c gateway/gw_proxy.c
-GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o)
-GW_SRCS      := $(GW_CORE_SRCS) gateway/gw_log.c gateway/gw_loop.c \
+GW_CORE_SRCS := gateway/gw_status.c gateway/gw_buf.c gateway/gw_json.c \
+                gateway/gw_index.c gateway/gw_handler.c gateway/gw_side.c \
+                gateway/gw_conn.c gateway/gw_serve.c gateway/gw_relay.c gateway/gw_drive.c \
+                gateway/gw_proxy.c
+# The event loop's parts, tested alone too.
+GW_LOOP_SRCS := gateway/gw_timer.c gateway/gw_poll.c \
+                gateway/gw_poll_select.c gateway/gw_poll_epoll.c
+# gw_memio.c plays a connection's peers in memory: tests and fuzzers only.
+GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o) \
+                $(GW_LOOP_SRCS:%.c=$(O)/%.o) $(O)/gateway/gw_memio.o
+GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
+                gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_loop.c \
                 gateway/gw_main.c
 GW_OBJS      := $(GW_SRCS:%.c=$(O)/%.o)
 
@@ -14,16 +22,22 @@ $(GW_CORE_A): $(GW_CORE_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/hframe-gateway: $(GW_OBJS) $(LIBHFRAME_A)
-	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(GW_OBJS) $(HF_LIBS)
+$(GW_OBJS): MOD_CFLAGS = -Iutil
 
-$(O)/tests/check_gateway.o: MOD_CFLAGS = $(CHECK_CFLAGS) -Igateway
-
-$(O)/tests/check_gateway: $(O)/tests/check_gateway.o $(GW_CORE_A) \
-                          $(LIBHFRAME_A)
+$(O)/hframe-gateway: $(GW_OBJS) $(LIBHFRAME_A) $(LIBUTIL_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(GW_CORE_A) $(HF_LIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(GW_OBJS) $(LIBUTIL_A) $(HF_LIBS)
+
+# The Check suites, one file per component under tests/gateway/.
+GW_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tests/gateway/*.c)) \
+                $(O)/tests/check_gateway.o
+
+$(GW_TEST_OBJS): MOD_CFLAGS = $(CHECK_CFLAGS) -Igateway -Itests
+
+$(O)/tests/check_gateway: $(GW_TEST_OBJS) $(GW_CORE_A) $(LIBHFRAME_A)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(GW_TEST_OBJS) $(GW_CORE_A) $(HF_LIBS) \
+	    $(CHECK_LIBS)
 
 BINS         += $(O)/hframe-gateway
 TEST_BINS    += $(O)/tests/check_gateway

@@ -1,0 +1,75 @@
+/*
+ * gw_side.h - one side of a connection: the frames that arrive on a
+ * socket and the bytes that go out on it.
+ *
+ * A client connection has one side; in relay mode its upstream socket is
+ * a second one of the same type (as HAProxy's stream holds two channels),
+ * and every function that works on a direction takes the side it works
+ * on. A side holds:
+ *
+ *   in     received bytes not consumed yet (backpressure): the socket is
+ *          not read again until they are gone, so at most one read
+ *          waits here;
+ *   dec    the decoder every received frame goes through;
+ *   stage  relay: the prefix and header of the frame being read, kept
+ *          until the decoder accepts them, so nothing of an invalid frame
+ *          is passed on (client side: the PROXY header first);
+ *   pre    bytes sent first on each new connection (relay: the PROXY
+ *          header for the upstream);
+ *   out    bytes to send; with keep set, sent bytes stay in out (out
+ *          [0..kept)) so that a request can be sent again on a new
+ *          connection.
+ *
+ * Ownership: the side owns its buffers; pointers from gw_side_output live
+ * until the next call that changes the side.
+ */
+#ifndef GW_SIDE_H
+#define GW_SIDE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hframe.h"
+#include "gw_buf.h"
+#include "gw_proxy.h"
+
+typedef struct gw_side {
+    hf_decoder dec;
+    gw_buf in;
+    gw_buf stage;
+    gw_buf out;
+    size_t kept;            /* of out, sent and kept for a replay */
+    int keep;               /* sent bytes are kept, not consumed */
+    size_t pre_len;         /* pre[pre_off..pre_len) still to send */
+    size_t pre_off;
+    unsigned char pre[GW_PROXY_V2_OUT_MAX];
+    uint64_t bytes_in;      /* received on this side */
+    uint64_t bytes_out;     /* sent on this side */
+} gw_side;
+
+/* 0, or -1 when lim is invalid (the side is then freed). */
+int gw_side_init(gw_side *s, const hf_limits *lim);
+void gw_side_free(gw_side *s);
+
+/* Bytes not sent yet (pre included, kept bytes not). */
+size_t gw_side_unsent(const gw_side *s);
+
+/* The next bytes to send (the preamble first, alone); NULL and 0 when
+ * nothing waits. */
+const unsigned char *gw_side_output(const gw_side *s, size_t *len);
+
+/* n of gw_side_output's bytes went out (n is clamped to what waits). */
+void gw_side_sent(gw_side *s, size_t n);
+
+/* A new connection: send the kept bytes again, after pre[0..len) (len
+ * may be 0). */
+void gw_side_rewind(gw_side *s, const unsigned char *pre, size_t len);
+
+/* Stop keeping: drop the kept bytes. */
+void gw_side_release(gw_side *s);
+
+/* Forget every byte to send and every byte received, and start a new
+ * stream on the decoder. */
+void gw_side_reset(gw_side *s);
+
+#endif /* GW_SIDE_H */

@@ -1,0 +1,99 @@
+/* gw_stats.c - counters and the access log (see gw_stats.h). */
+#include "gw_stats.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "gw_log.h"
+
+void gw_stats_request(gw_stats *st, const char *peer,
+                      const gw_request_info *info)
+{
+    const gw_reply *r = info->reply;
+    char type[GW_TYPE_LOG_MAX * 4 + 1];
+    char action[GW_ACTION_LOG_MAX * 4 + 1];
+
+    if ((unsigned)r->kind < GW_KIND_COUNT)
+        st->requests[r->kind]++;
+    if (r->kind == GW_KIND_FRAME_ERROR &&
+        (unsigned)r->frame_status < HF_STATUS_COUNT)
+        st->frame_errors[r->frame_status]++;
+    if (r->kind == GW_KIND_BAD_REQUEST &&
+        (unsigned)r->req_status < GW_REQ_STATUS_COUNT)
+        st->request_errors[r->req_status]++;
+    if (!gw_log_enabled(GW_LOG_INFO))
+        return;
+    gw_log_escape(type, sizeof type, info->content_type,
+                  info->content_type_len);
+    gw_log_escape(action, sizeof action, r->action, r->action_len);
+    gw_log(GW_LOG_INFO,
+           "access peer=%s type=\"%s\" action=\"%s\" in=%" PRIu64
+           " out=%zu status=%s us=%" PRId64,
+           peer, type, action, info->bytes_in, r->bytes_out, r->status,
+           info->finished - info->started);
+}
+
+/* " name=count" for every non-zero entry of a table, appended at *n. */
+static void append_counts(char *buf, size_t cap, size_t *n,
+                          const char *prefix, const uint64_t *v,
+                          unsigned first, unsigned count,
+                          const char *(*name)(unsigned))
+{
+    unsigned i;
+    int k;
+
+    for (i = first; i < count; i++) {
+        if (v[i] == 0)
+            continue;
+        k = snprintf(buf + *n, cap - *n, " %s%s=%" PRIu64, prefix, name(i),
+                     v[i]);
+        if (k < 0 || (size_t)k >= cap - *n)
+            return;
+        *n += (size_t)k;
+    }
+}
+
+static const char *frame_name(unsigned i)
+{
+    return hf_status_name((hf_status)i);
+}
+
+static const char *req_name(unsigned i)
+{
+    return gw_req_status_name((gw_req_status)i);
+}
+
+void gw_stats_log(const gw_stats *st, size_t conns, int relay)
+{
+    char errs[512];
+    char rel[160];
+    size_t n = 0;
+
+    errs[0] = '\0';
+    rel[0] = '\0';
+    if (relay)
+        snprintf(rel, sizeof rel, " req_relayed=%" PRIu64
+                 " upstream_connects=%" PRIu64 " upstream_errors=%" PRIu64,
+                 st->requests[GW_KIND_RELAYED], st->up_connects,
+                 st->up_errors);
+    append_counts(errs, sizeof errs, &n, "err.", st->frame_errors, 0,
+                  HF_STATUS_COUNT, frame_name);
+    append_counts(errs, sizeof errs, &n, "req_err.", st->request_errors, 1,
+                  GW_REQ_STATUS_COUNT, req_name);
+    gw_log(GW_LOG_NOTICE,
+           "stats conns=%zu accepted=%" PRIu64 " rejected_cap=%" PRIu64
+           " rejected_fdsetsize=%" PRIu64 " accept_errors=%" PRIu64
+           " timeout_request=%" PRIu64 " timeout_idle=%" PRIu64
+           " timeout_write=%" PRIu64 " req_search=%" PRIu64
+           " req_invalid_action=%" PRIu64 " req_binary=%" PRIu64
+           " req_bad_request=%" PRIu64 " req_frame_error=%" PRIu64
+           " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 "%s%s",
+           conns, st->accepted, st->rejected_cap, st->rejected_fdset,
+           st->accept_errors, st->closed[GW_CLOSE_REQUEST_TIMEOUT],
+           st->closed[GW_CLOSE_IDLE_TIMEOUT],
+           st->closed[GW_CLOSE_WRITE_TIMEOUT],
+           st->requests[GW_KIND_SEARCH], st->requests[GW_KIND_INVALID_ACTION],
+           st->requests[GW_KIND_BINARY], st->requests[GW_KIND_BAD_REQUEST],
+           st->requests[GW_KIND_FRAME_ERROR], st->bytes_in, st->bytes_out,
+           rel, errs);
+}

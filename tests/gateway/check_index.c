@@ -1,0 +1,195 @@
+/* check_index.c - the index (gw_index.h) and the byte buffer
+ * (gw_buf.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gw_test.h"
+
+START_TEST(test_index_builtin)
+{
+    size_t n;
+    const char *v;
+
+    ck_assert_uint_eq(gw_index_count(builtin), 3);
+    v = gw_index_lookup(builtin, "morpheus", 8, &n);
+    ck_assert_mem_eq(v, RABBIT, n);
+    ck_assert_uint_eq(n, strlen(RABBIT));
+    v = gw_index_lookup(builtin, "ring", 4, &n);
+    ck_assert_uint_eq(n, strlen(RING));
+    ck_assert_mem_eq(v, RING, n);
+    v = gw_index_lookup(builtin, DOG, 4, &n);
+    ck_assert_uint_eq(n, strlen(BALL));
+    ck_assert_mem_eq(v, BALL, n);
+    ck_assert_ptr_null(gw_index_lookup(builtin, "morphe", 6, &n));
+    ck_assert_ptr_null(gw_index_lookup(builtin, "morpheus!", 9, &n));
+    ck_assert_ptr_null(gw_index_lookup(builtin, "", 0, &n));
+}
+END_TEST
+
+typedef struct index_vec {
+    const char *json;
+    gw_index_status st;
+    size_t count;
+    size_t offset;          /* checked when not (size_t)-1 */
+} index_vec;
+
+static const index_vec index_vecs[] = {
+    { "{}", GW_INDEX_OK, 0, (size_t)-1 },
+    { " { \"a\" : \"b\" } \n", GW_INDEX_OK, 1, (size_t)-1 },
+    { "{\"\": \"\"}", GW_INDEX_OK, 1, (size_t)-1 },
+    { "{\"caf\\u00e9\": \"x\", \"b\": \"\\\"q\\\"\"}", GW_INDEX_OK, 2,
+      (size_t)-1 },
+    { "", GW_INDEX_E_JSON, 0, 0 },
+    { "{", GW_INDEX_E_JSON, 0, 1 },
+    /* A file that ends too early: the error stands at its end. */
+    { "{\"morpheus\": \"half a file", GW_INDEX_E_JSON, 0, 25 },
+    { "{\"a\": \"b\"", GW_INDEX_E_JSON, 0, 9 },
+    { "{\"a\": \"b\",}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "{} {}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "{\"a\": \"\xff\"}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "/* c */ {}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "{\"a\": \"\xc0\xaf\"}", GW_INDEX_E_JSON, 0, 7 },
+    { "{\"A\":\"2\"}\"}", GW_INDEX_E_JSON, 0, 9 },
+    { "{\"A\":\"2\"} \"", GW_INDEX_E_JSON, 0, 9 },
+    { "\f{\"A\":\"2\"}", GW_INDEX_E_JSON, 0, 0 },
+    { "{\"A\":\"2\"}\v", GW_INDEX_E_JSON, 0, 9 },
+    { "{\"A\":\"2\"}\t\r\n ", GW_INDEX_OK, 1, (size_t)-1 },
+    { "{\"a\": \"\\ud800\"}", GW_INDEX_E_JSON, 0, 7 },
+    { "{\"a\": \"\\ud800\\udc00\"}", GW_INDEX_OK, 1,
+      (size_t)-1 },
+    { "[]", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
+    { "\"x\"", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
+    { "1", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
+    { "{\"a\": 1}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": null}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": true}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": {}}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": [\"b\"]}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    { "{\"a\": \"b\", \"c\": \"d\", \"a\": \"e\"}", GW_INDEX_E_DUPLICATE, 0,
+      24 },
+};
+
+START_TEST(test_index_load)
+{
+    const index_vec *v = &index_vecs[_i];
+    gw_index_error err;
+    gw_index *idx = NULL;
+    gw_index_status st;
+
+    st = gw_index_load_mem(v->json, strlen(v->json), &idx, &err);
+    ck_assert_msg(st == v->st, "vector %d: got %s (%s), want %s", _i,
+                  gw_index_strerror(st), err.detail,
+                  gw_index_strerror(v->st));
+    ck_assert_int_eq(err.code, st);
+    if (st == GW_INDEX_OK) {
+        ck_assert_ptr_nonnull(idx);
+        ck_assert_uint_eq(gw_index_count(idx), v->count);
+    } else {
+        ck_assert_ptr_null(idx);
+        ck_assert(err.detail[0] != '\0');
+        ck_assert_uint_le(err.offset, strlen(v->json));
+        if (v->offset != (size_t)-1)
+            ck_assert_uint_eq(err.offset, v->offset);
+    }
+    gw_index_free(idx);
+}
+END_TEST
+
+START_TEST(test_index_file)
+{
+    char path[] = "/tmp/check_gateway_XXXXXX";
+    gw_index_error err;
+    gw_index *idx = NULL;
+    size_t n;
+    const char *v;
+    FILE *f;
+    int fd = mkstemp(path);
+
+    ck_assert_int_ge(fd, 0);
+    f = fdopen(fd, "w");
+    fputs("{\"neo\": \"The One. \xf0\x9f\x95\xb6\"}", f);
+    fclose(f);
+    ck_assert_int_eq(gw_index_load_file(path, &idx, &err), GW_INDEX_OK);
+    v = gw_index_lookup(idx, "neo", 3, &n);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_mem_eq(v, "The One. \xf0\x9f\x95\xb6", n);
+    gw_index_free(idx);
+    unlink(path);
+    ck_assert_int_eq(gw_index_load_file(path, &idx, &err), GW_INDEX_E_IO);
+    ck_assert_ptr_null(idx);
+}
+END_TEST
+
+/* Many entries: every one is found, misses are not. */
+START_TEST(test_index_many)
+{
+    gw_buf b;
+    gw_index *idx = NULL;
+    gw_index_error err;
+    char key[32], val[32];
+    size_t n;
+    const char *v;
+    int i;
+
+    gw_buf_init(&b);
+    gw_buf_append(&b, "{", 1);
+    for (i = 0; i < 5000; i++) {
+        int k = snprintf(key, sizeof key, "%s\"k%d\": \"v%d\"",
+                         i == 0 ? "" : ", ", (i * 7919) % 5000, i);
+        gw_buf_append(&b, key, (size_t)k);
+    }
+    gw_buf_append(&b, "}", 1);
+    ck_assert_int_eq(gw_index_load_mem(gw_buf_peek(&b), gw_buf_pending(&b),
+                                       &idx, &err), GW_INDEX_OK);
+    for (i = 0; i < 5000; i++) {
+        snprintf(key, sizeof key, "k%d", (i * 7919) % 5000);
+        snprintf(val, sizeof val, "v%d", i);
+        v = gw_index_lookup(idx, key, strlen(key), &n);
+        ck_assert_ptr_nonnull(v);
+        ck_assert_uint_eq(n, strlen(val));
+        ck_assert_mem_eq(v, val, n);
+    }
+    ck_assert_ptr_null(gw_index_lookup(idx, "k5000", 5, &n));
+    gw_index_free(idx);
+    gw_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_buf)
+{
+    gw_buf b;
+    int i;
+
+    gw_buf_init(&b);
+    ck_assert_ptr_null(gw_buf_peek(&b));
+    for (i = 0; i < 1000; i++) {
+        ck_assert_int_eq(gw_buf_append(&b, "abcdefgh", 8), 0);
+        gw_buf_consume(&b, 5);
+    }
+    ck_assert_uint_eq(gw_buf_pending(&b), 3000);
+    ck_assert_mem_eq(gw_buf_peek(&b), "abcdefgh", 8);
+    ck_assert_uint_le(b.cap, 8192);
+    gw_buf_consume(&b, 3000);
+    ck_assert_uint_eq(b.off, 0);
+    ck_assert_uint_eq(b.len, 0);
+    gw_buf_free(&b);
+}
+END_TEST
+
+Suite *index_suite(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("index");
+
+    tcase_add_checked_fixture(tc, builtin_setup, builtin_teardown);
+    tcase_add_test(tc, test_index_builtin);
+    tcase_add_loop_test(tc, test_index_load, 0,
+                        (int)(sizeof index_vecs / sizeof index_vecs[0]));
+    tcase_add_test(tc, test_index_file);
+    tcase_add_test(tc, test_index_many);
+    tcase_add_test(tc, test_buf);
+    suite_add_tcase(s, tc);
+    return s;
+}

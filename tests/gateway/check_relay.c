@@ -1,0 +1,749 @@
+/*
+ * check_relay.c - relay mode of the connection (gw_relay.h), moved by
+ * gw_drive over memory: a client and an upstream played by gw_memio,
+ * connects that complete when a test says so, every failure of the
+ * upstream, and the clocks.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw_test.h"
+
+/* One connection in relay mode, with everything it sent to the client
+ * and to the upstream gathered. */
+typedef struct relay_t {
+    pair p;
+    unsigned char cout[BIG * 2];
+    size_t clen;
+    unsigned char *uout;        /* RELAY_UOUT bytes */
+    size_t ulen;
+} relay_t;
+
+#define RELAY_UOUT ((size_t)4 << 20)
+
+/* Connects stay in progress until relay_connect. */
+static relay_t *relay_new(unsigned attempts)
+{
+    relay_t *r = calloc(1, sizeof *r);
+
+    ck_assert_ptr_nonnull(r);
+    r->uout = malloc(RELAY_UOUT);
+    ck_assert_ptr_nonnull(r->uout);
+    pair_init(&r->p);
+    r->p.cfg.index = NULL;
+    r->p.cfg.relay.on = 1;
+    r->p.cfg.relay.attempts = attempts;
+    r->p.cfg.relay.upstream_timeout = 5;
+    r->p.m.connect_result = 0;
+    r->p.m.connect_done_result = 0;
+    pair_open(&r->p, NULL);
+    return r;
+}
+
+static void relay_free(relay_t *r)
+{
+    pair_free(&r->p);
+    free(r->uout);
+    free(r);
+}
+
+/* Move everything that can move at time now; gather what both peers
+ * received. */
+static unsigned relay_pump(relay_t *r, gw_time now)
+{
+    unsigned want;
+
+    r->p.now = now;
+    want = pair_settle(&r->p);
+    r->clen += pair_take(&r->p, GW_CLIENT, r->cout + r->clen,
+                         sizeof r->cout - r->clen);
+    r->ulen += pair_take(&r->p, GW_UPSTREAM, r->uout + r->ulen,
+                         RELAY_UOUT - r->ulen);
+    return want;
+}
+
+/* One peer sends data in chunks (0: whole), each followed by a pump. */
+static void relay_send(relay_t *r, gw_end e, const void *data, size_t len,
+                       size_t chunk, gw_time now)
+{
+    const unsigned char *p = data;
+    size_t off = 0, n;
+
+    if (chunk == 0)
+        chunk = len;
+    while (off < len) {
+        n = len - off < chunk ? len - off : chunk;
+        ck_assert_int_eq(gw_memio_send(&r->p.m, e, p + off, n), 0);
+        off += n;
+        relay_pump(r, now);
+    }
+}
+
+static void relay_client(relay_t *r, const void *data, size_t len,
+                         size_t chunk, gw_time now)
+{
+    relay_send(r, GW_CLIENT, data, len, chunk, now);
+}
+
+static void relay_upstream(relay_t *r, const void *data, size_t len,
+                           size_t chunk, gw_time now)
+{
+    relay_send(r, GW_UPSTREAM, data, len, chunk, now);
+}
+
+/* The connect in progress succeeds. */
+static void relay_connect(relay_t *r, gw_time now)
+{
+    ck_assert(gw_conn_poll(&r->p.c, NULL) & GW_WANT_CONNECTING_UP);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_CONNECTING);
+    r->p.m.connect_done_result = 1;
+    relay_pump(r, now);
+    r->p.m.connect_done_result = 0;
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_READY);
+}
+
+/* The upstream ends its stream (1) or its socket fails (0). */
+static void relay_upstream_ends(relay_t *r, int eof, gw_time now)
+{
+    if (eof)
+        r->p.m.peer[GW_UPSTREAM].eof = 1;
+    else
+        r->p.m.peer[GW_UPSTREAM].fail = 1;
+    relay_pump(r, now);
+}
+
+static int wants(relay_t *r, unsigned bit)
+{
+    return (gw_conn_poll(&r->p.c, NULL) & bit) != 0;
+}
+
+static gw_time deadline_of(relay_t *r)
+{
+    gw_time d;
+
+    gw_conn_poll(&r->p.c, &d);
+    return d;
+}
+
+/* Read a single error frame from the client's output. */
+static void relay_expect_error(relay_t *r, gw_req_status st)
+{
+    assert_error_frame(r->cout, r->clen, gw_req_status_name(st));
+    r->clen = 0;
+}
+
+/* The request most tests relay, and an answer to it. */
+static unsigned char ring_req[512], ring_ans[512];
+static size_t ring_rlen, ring_alen;
+
+static void ring_setup(void)
+{
+    builtin_setup();
+    ring_rlen = search_request(ring_req, sizeof ring_req, "ring");
+    ring_alen = json_answer(ring_ans, sizeof ring_ans,
+                            "{\"result\": \"z\"}");
+}
+
+/* A relay that sent req upstream at time now. */
+static relay_t *relay_asked(unsigned attempts, gw_time now)
+{
+    relay_t *r = relay_new(attempts);
+
+    relay_client(r, ring_req, ring_rlen, 0, now);
+    relay_connect(r, now);
+    ck_assert_uint_eq(r->ulen, ring_rlen);
+    return r;
+}
+
+/* Whatever the chunk sizes on either side: the request reaches the
+ * upstream byte for byte, the answer the client byte for byte, and the
+ * upstream connection is kept. */
+START_TEST(test_relay_roundtrip)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "morpheus");
+    size_t alen = mkframe(ans, sizeof ans, "little", "x/any", "binary",
+                          "\x00\x01\x02", 3);
+    relay_t *r = relay_new(1);
+
+    ck_assert_uint_eq(r->p.m.connects, 0);
+    relay_client(r, req, rlen, (size_t)_i, 1);
+    ck_assert_uint_eq(r->p.m.connects, 1);
+    relay_connect(r, 2);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert(gw_conn_in_request(&r->p.c));
+    ck_assert(!wants(r, GW_WANT_READ_CLIENT));  /* waiting for the answer */
+    relay_upstream(r, ans, alen, (size_t)_i, 3);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    ck_assert(!gw_conn_in_request(&r->p.c));
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_READY);
+    ck_assert_uint_eq(r->p.m.connects, 1);
+    ck_assert_uint_eq(gw_conn_requests(&r->p.c), 1);
+    relay_free(r);
+}
+END_TEST
+
+/* Pipelined requests go upstream one at a time. */
+START_TEST(test_relay_one_at_a_time)
+{
+    unsigned char req[1024], ans[512];
+    size_t r1 = search_request(req, sizeof req, "ring");
+    size_t r2 = search_request(req + r1, sizeof req - r1, DOG);
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"x\"}");
+    relay_t *r = relay_new(1);
+
+    relay_client(r, req, r1 + r2, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, r1);
+    relay_upstream(r, ans, alen, 0, 2);
+    ck_assert_uint_eq(r->p.m.connects, 1);     /* kept connection */
+    ck_assert_uint_eq(r->ulen, r1 + r2);
+    ck_assert_mem_eq(r->uout, req, r1 + r2);
+    relay_upstream(r, ans, alen, 0, 4);
+    ck_assert_uint_eq(r->clen, 2 * alen);
+    ck_assert_mem_eq(r->cout + alen, ans, alen);
+    relay_free(r);
+}
+END_TEST
+
+/* A failed connect is tried again, up to relay.attempts connections;
+ * then upstream-unavailable, and the client connection goes on. */
+START_TEST(test_relay_unavailable)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"y\"}");
+    relay_t *r = relay_new(2);
+
+    r->p.m.connect_done_result = GW_IO_ERROR;
+    relay_client(r, req, rlen, 0, 1);
+    ck_assert_uint_eq(r->p.m.connects, 2);     /* the next upstream */
+    ck_assert_uint_eq(r->p.m.last_attempt, 1);
+    ck_assert(!wants(r, GW_WANT_CONNECT_UP));
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    ck_assert_uint_eq(r->ulen, 0);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    /* The next request tries again. */
+    r->p.m.connect_done_result = 0;
+    relay_client(r, req, rlen, 0, 5);
+    ck_assert_uint_eq(r->p.m.last_attempt, 0);
+    relay_connect(r, 6);
+    ck_assert_uint_eq(r->ulen, rlen);
+    relay_upstream(r, ans, alen, 0, 7);
+    ck_assert_uint_eq(r->clen, alen);
+    relay_free(r);
+}
+END_TEST
+
+/* A connect that hangs counts as refused after connect_timeout: the
+ * request goes to the next upstream at once, not after the upstream
+ * timeout. */
+START_TEST(test_relay_connect_timeout)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"y\"}");
+    relay_t *r = relay_new(2);
+
+    r->p.cfg.relay.connect_timeout = 2;
+    r->p.cfg.relay.upstream_timeout = 100;
+    relay_client(r, req, rlen, 0, 10);
+    ck_assert_uint_eq(r->p.m.connects, 1);
+    ck_assert_int_eq(deadline_of(r), 12);
+    ck_assert_int_eq(gw_conn_tick(&r->p.c, 11), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_tick(&r->p.c, 12), GW_CONN_OPEN);
+    relay_pump(r, 12);
+    ck_assert_uint_eq(r->p.m.closes, 1);
+    ck_assert_uint_eq(r->p.m.connects, 2);
+    ck_assert_uint_eq(r->p.m.last_attempt, 1);
+    ck_assert_uint_eq(r->clen, 0);
+    relay_connect(r, 13);
+    ck_assert_uint_eq(r->ulen, rlen);
+    relay_upstream(r, ans, alen, 0, 14);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    /* Out of attempts: upstream-unavailable at the connect timeout. */
+    r->clen = 0;
+    relay_upstream_ends(r, 1, 15);
+    relay_client(r, req, rlen, 0, 20);
+    gw_conn_tick(&r->p.c, 22);
+    relay_pump(r, 22);
+    gw_conn_tick(&r->p.c, 24);
+    relay_pump(r, 24);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    relay_free(r);
+}
+END_TEST
+
+/* An answer that is not a valid frame never reaches the client. */
+START_TEST(test_relay_bad_frame)
+{
+    static const unsigned char bad[] = "\x00\x05{\"a\":}xxxxxxxxxx";
+    relay_t *r = relay_asked(3, 1);
+
+    relay_upstream(r, bad, sizeof bad - 1, 3, 2);
+    relay_expect_error(r, GW_REQ_E_UP_BAD_FRAME);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    ck_assert_uint_eq(r->p.m.connects, 1);     /* not tried again */
+    ck_assert_uint_eq(r->p.m.closes, 1);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    relay_free(r);
+}
+END_TEST
+
+/* No progress within upstream_timeout: upstream-timeout. */
+START_TEST(test_relay_timeout)
+{
+    unsigned char req[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    relay_t *r = relay_new(3);
+
+    relay_client(r, req, rlen, 0, 10);
+    relay_connect(r, 11);
+    ck_assert_int_eq(deadline_of(r), 11 + r->p.cfg.relay.upstream_timeout);
+    ck_assert_int_eq(gw_conn_tick(&r->p.c, 15), GW_CONN_OPEN);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert_int_eq(gw_conn_tick(&r->p.c, 16), GW_CONN_OPEN);
+    relay_pump(r, 16);
+    relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    /* Idle again: the idle timeout applies, not the upstream's. */
+    ck_assert_int_eq(deadline_of(r), 16 + r->p.cfg.idle_timeout);
+    relay_free(r);
+}
+END_TEST
+
+/* A kept connection the upstream closed before answering: the request,
+ * whole in memory, goes again on a new connection. */
+START_TEST(test_relay_replay)
+{
+    relay_t *r = relay_asked(2, 1);
+
+    relay_upstream(r, ring_ans, ring_alen, 0, 2);
+    r->ulen = 0;
+    r->clen = 0;
+    relay_client(r, ring_req, ring_rlen, 0, 3);
+    ck_assert_uint_eq(r->ulen, ring_rlen);
+    relay_upstream_ends(r, 1, 4);
+    ck_assert_uint_eq(r->p.m.connects, 2);
+    relay_connect(r, 5);
+    ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
+    ck_assert_mem_eq(r->uout + ring_rlen, ring_req, ring_rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 6);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_mem_eq(r->cout, ring_ans, ring_alen);
+    /* Attempts are counted per request: fails once more, then gives up. */
+    r->clen = 0;
+    relay_client(r, ring_req, ring_rlen, 0, 7);
+    relay_upstream_ends(r, 1, 8);
+    relay_connect(r, 9);
+    relay_upstream_ends(r, 0, 10);
+    relay_expect_error(r, GW_REQ_E_UP_FAILED);
+    relay_free(r);
+}
+END_TEST
+
+/* The upstream breaks in the middle of an answer already partly passed
+ * on: no frame boundary is left for an error frame, so the client
+ * connection closes. */
+START_TEST(test_relay_half_answer)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"zzzz\"}");
+    relay_t *r = relay_new(3);
+
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, alen - 3, 0, 2);
+    ck_assert_uint_eq(r->clen, alen - 3);
+    ck_assert_mem_eq(r->cout, ans, alen - 3);
+    relay_upstream_ends(r, 1, 3);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_UPSTREAM);
+    ck_assert(wants(r, GW_WANT_CLOSE));
+    relay_free(r);
+}
+END_TEST
+
+/* Bytes the upstream sends unasked (between requests, after an answer,
+ * or before the request was written) end that upstream connection, not
+ * the client's, and never reach the client. */
+START_TEST(test_relay_stray_bytes)
+{
+    unsigned char req[512], ans[1024], other[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"z\"}");
+    size_t olen = json_answer(other, sizeof other, "{\"result\": \"no\"}");
+    relay_t *r = relay_new(2);
+
+    /* Two answers in one read: the first is passed on, then the upstream
+     * is dropped. */
+    memcpy(ans + alen, ans, alen);
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, 2 * alen, 0, 2);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    ck_assert_uint_eq(r->p.m.closes, 1);
+    /* Between requests. */
+    r->clen = 0;
+    relay_client(r, req, rlen, 0, 3);
+    relay_connect(r, 3);
+    relay_upstream(r, ans, alen, 0, 4);
+    relay_upstream(r, "x", 1, 0, 5);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    ck_assert_uint_eq(r->clen, alen);
+    /* A whole frame before the next request went out (the upstream reads
+     * nothing): it is not that request's answer. The request goes again
+     * on a new connection and gets its own. */
+    r->clen = 0;
+    r->ulen = 0;
+    relay_client(r, req, rlen, 0, 6);
+    relay_connect(r, 6);
+    relay_upstream(r, ans, alen, 0, 7);
+    r->clen = 0;
+    r->ulen = 0;
+    r->p.m.peer[GW_UPSTREAM].budget = 0;
+    relay_client(r, req, rlen, 0, 8);
+    ck_assert_uint_eq(r->ulen, 0);
+    relay_upstream(r, other, olen, 0, 9);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_CONNECTING);
+    r->p.m.peer[GW_UPSTREAM].budget = SIZE_MAX;
+    relay_connect(r, 10);
+    ck_assert_uint_eq(r->ulen, rlen);
+    relay_upstream(r, ans, alen, 0, 11);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    relay_free(r);
+}
+END_TEST
+
+/* An invalid client frame is answered by the relay itself and never
+ * forwarded, even in part. */
+START_TEST(test_relay_client_error)
+{
+    static const unsigned char bad[] = "\x00\x04{}{}";
+    relay_t *r = relay_new(1);
+
+    relay_client(r, bad, sizeof bad - 1, (size_t)_i, 1);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_DRAINING);
+    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_FRAME_ERROR);
+    ck_assert_uint_eq(r->ulen, 0);
+    ck_assert_uint_eq(r->p.m.connects, 0);
+    ck_assert_uint_gt(r->clen, 0);
+    relay_free(r);
+}
+END_TEST
+
+/* The client closes its side after a request: the answer still comes,
+ * then the connection closes. A client that stops in the middle of a
+ * request gets a truncated error and the upstream connection is
+ * dropped. */
+START_TEST(test_relay_client_eof)
+{
+    relay_t *r = relay_asked(1, 1);
+
+    r->p.m.peer[GW_CLIENT].eof = 1;
+    relay_pump(r, 2);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    ck_assert(!wants(r, GW_WANT_READ_CLIENT));
+    relay_upstream(r, ring_ans, ring_alen, 0, 3);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_PEER);
+    ck_assert(wants(r, GW_WANT_CLOSE));
+    relay_free(r);
+
+    r = relay_new(1);
+    relay_client(r, ring_req, ring_rlen - 5, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, ring_rlen - 5);
+    r->p.m.peer[GW_CLIENT].eof = 1;
+    relay_pump(r, 2);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    ck_assert_uint_eq(r->p.m.closes, 1);
+    assert_error_frame(r->cout, r->clen, hf_status_name(HF_E_TRUNCATED));
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSING);
+    relay_free(r);
+}
+END_TEST
+
+/* A 1 MiB binary request frame (free it). */
+static unsigned char *big_request(int fill, size_t *rlen)
+{
+    const size_t clen = (size_t)1 << 20;
+    unsigned char *req = malloc(clen + 512);
+    unsigned char *content = malloc(clen);
+
+    ck_assert_ptr_nonnull(req);
+    ck_assert_ptr_nonnull(content);
+    memset(content, fill, clen);
+    *rlen = mkframe(req, clen + 512, "little", "x/bytes", "binary", content,
+                    clen);
+    free(content);
+    return req;
+}
+
+/* A relay with a 64 KiB output cap that has the first bytes of req in
+ * hand, an open upstream, and the rest of req readable from the
+ * client. */
+static relay_t *relay_upload(const unsigned char *req, size_t rlen)
+{
+    relay_t *r = relay_new(1);
+
+    r->p.cfg.max_output = 65536;
+    relay_client(r, req, 200, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_int_eq(gw_memio_send(&r->p.m, GW_CLIENT, req + 200,
+                                   rlen - 200), 0);
+    return r;
+}
+
+/* Content streams through: a 1 MiB request sent to an upstream that
+ * reads slowly never has more than the output cap waiting for it, and
+ * arrives whole. */
+START_TEST(test_relay_large)
+{
+    unsigned char ans[512];
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"big\"}");
+    size_t rlen;
+    unsigned char *req = big_request('q', &rlen);
+    int rounds = 0;
+    relay_t *r = relay_upload(req, rlen);
+
+    while (r->ulen < rlen) {
+        r->p.m.peer[GW_UPSTREAM].budget = 20000;
+        relay_pump(r, 2);
+        ck_assert_uint_le(pending(&r->p.c, GW_UPSTREAM),
+                          r->p.cfg.max_output + GW_MEMIO_READ);
+        ck_assert_uint_le(gw_conn_buffered(&r->p.c),
+                          4 * (r->p.cfg.max_output + GW_MEMIO_READ));
+        ck_assert_int_lt(++rounds, 1000);
+    }
+    ck_assert_int_gt(rounds, 40);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    relay_upstream(r, ans, alen, 0, 3);
+    ck_assert_uint_eq(r->clen, alen);
+    free(req);
+    relay_free(r);
+}
+END_TEST
+
+/* An upload the relay holds back (the upstream reads slowly) is not
+ * timed out for it: the request clock stands while the client is not
+ * read, and the upstream clock runs from the upstream's last progress. */
+START_TEST(test_relay_held_upload)
+{
+    unsigned char ans[512];
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"big\"}");
+    size_t rlen;
+    unsigned char *req = big_request('u', &rlen);
+    gw_time now = 1;
+    relay_t *r = relay_upload(req, rlen);
+
+    r->p.cfg.request_timeout = 100;
+    r->p.cfg.relay.upstream_timeout = 50;
+    /* 10000 bytes every 10 ticks: the upload takes 1000 ticks, ten
+     * request timeouts, every one of them spent waiting on the upstream. */
+    while (r->ulen < rlen) {
+        now += 10;
+        ck_assert_int_eq(gw_conn_tick(&r->p.c, now), GW_CONN_OPEN);
+        r->p.m.peer[GW_UPSTREAM].budget = 10000;
+        relay_pump(r, now);
+        ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    }
+    ck_assert_int_gt(now, 10 * r->p.cfg.request_timeout);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    relay_upstream(r, ans, alen, 0, now + 1);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    free(req);
+    relay_free(r);
+}
+END_TEST
+
+/* An answer that comes before the request is fully sent (an upstream
+ * refusing at the header) is passed on; the rest of the request still
+ * goes, and the next request waits for it. */
+START_TEST(test_relay_early_answer)
+{
+    static const char filler[1500] = { 0 };
+    unsigned char req[4096], ans[512];
+    size_t rlen = mkframe(req, sizeof req, "big", "text/json", "utf-8",
+                          filler, sizeof filler);
+    size_t alen = error_answer(ans, sizeof ans, GW_REQ_E_TOO_LONG);
+    relay_t *r = relay_new(1);
+
+    relay_client(r, req, 200, 0, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, alen, 0, 2);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    relay_client(r, req + 200, rlen - 200, 0, 3);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert(!gw_conn_in_request(&r->p.c));
+    relay_free(r);
+}
+END_TEST
+
+/* A frame whose last bytes fill an output to its cap still ends: the
+ * next request is read, in both directions. */
+START_TEST(test_relay_cap_boundary)
+{
+    unsigned char req[4096], ans[4096], big[2000];
+    size_t rlen, alen;
+    relay_t *r = relay_new(1);
+
+    memset(big, 'b', sizeof big);
+    rlen = mkframe(req, sizeof req, "big", "x/y", "binary", big,
+                   (size_t)_i * 7);
+    alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big,
+                   (size_t)_i * 11);
+    r->p.cfg.max_output = 64;
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    ck_assert(!wants(r, GW_WANT_READ_CLIENT));
+    relay_upstream(r, ans, alen, 0, 2);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    ck_assert(!gw_conn_in_request(&r->p.c));
+    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    relay_free(r);
+}
+END_TEST
+
+/* A client that does not read holds the answer back: that is not the
+ * upstream's fault, so the upstream timeout waits, and starts again once
+ * the client reads. */
+START_TEST(test_relay_slow_reader)
+{
+    unsigned char req[512], ans[4096], big[2000];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen;
+    relay_t *r = relay_new(1);
+    gw_time t = r->p.cfg.relay.upstream_timeout;
+
+    memset(big, 'a', sizeof big);
+    alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big, sizeof big);
+    r->p.cfg.max_output = 256;
+    relay_client(r, req, rlen, 0, 1);
+    relay_connect(r, 1);
+    r->p.m.peer[GW_CLIENT].budget = 0;
+    relay_upstream(r, ans, 300, 0, 2);
+    ck_assert(!wants(r, GW_WANT_READ_UP));
+    /* Well past the upstream timeout, not yet the write timeout. */
+    ck_assert_int_lt(4 * t, r->p.cfg.write_timeout);
+    ck_assert_int_eq(gw_conn_tick(&r->p.c, 2 + 4 * t), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_READY);
+    /* The client reads: the upstream has a full timeout again. */
+    r->p.m.peer[GW_CLIENT].budget = SIZE_MAX;
+    relay_pump(r, 3 + 4 * t);
+    ck_assert_int_eq(deadline_of(r), 3 + 5 * t);
+    relay_upstream(r, ans + 300, alen - 300, 0, 4 + 4 * t);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    ck_assert(!gw_conn_in_request(&r->p.c));
+    relay_free(r);
+}
+END_TEST
+
+/* relay.upstream_proxy: each upstream connection starts with a PROXY v2
+ * header naming the client, sent again on a new connection. */
+START_TEST(test_relay_upstream_proxy)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"z\"}");
+    gw_proxy_info a, got;
+    relay_t *r = relay_new(2);
+    int k;
+
+    r->p.cfg.relay.upstream_proxy = 1;
+    memset(&a, 0, sizeof a);
+    a.family = AF_INET6;
+    ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::7", a.src_addr), 1);
+    ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", a.dst_addr), 1);
+    a.src_port = 40000;
+    a.dst_port = 65432;
+    gw_conn_set_addresses(&r->p.c, &a);
+    for (k = 0; k < 2; k++) {
+        r->ulen = 0;
+        r->clen = 0;
+        relay_client(r, req, rlen, 0, 1);
+        relay_connect(r, 1);
+        ck_assert_int_eq(gw_proxy_parse(r->uout, r->ulen, &got), GW_PROXY_OK);
+        ck_assert_int_eq(got.family, AF_INET6);
+        ck_assert_mem_eq(got.src_addr, a.src_addr, 16);
+        ck_assert_uint_eq(got.src_port, 40000);
+        ck_assert_uint_eq(got.dst_port, 65432);
+        ck_assert_uint_eq(r->ulen, got.len + rlen);
+        ck_assert_mem_eq(r->uout + got.len, req, rlen);
+        relay_upstream(r, ans, alen, 0, 2);
+        ck_assert_uint_eq(r->clen, alen);
+        /* The upstream closes after its answer: a new connection, a new
+         * header. */
+        relay_upstream_ends(r, 1, 3);
+    }
+    relay_free(r);
+}
+END_TEST
+
+/* A server shutdown lets the request in flight finish. */
+START_TEST(test_relay_shutdown)
+{
+    relay_t *r = relay_asked(1, 1);
+
+    gw_conn_shutdown(&r->p.c, 2);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    relay_upstream(r, ring_ans, ring_alen, 0, 3);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_SHUTDOWN);
+    relay_free(r);
+}
+END_TEST
+
+Suite *relay_suite(void)
+{
+    Suite *s = suite_create("relay");
+    TCase *tc = tcase_create("relay");
+
+    tcase_add_checked_fixture(tc, ring_setup, builtin_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_loop_test(tc, test_relay_roundtrip, 0, MAX_CHUNK + 1);
+    tcase_add_test(tc, test_relay_one_at_a_time);
+    tcase_add_test(tc, test_relay_unavailable);
+    tcase_add_test(tc, test_relay_connect_timeout);
+    tcase_add_test(tc, test_relay_bad_frame);
+    tcase_add_test(tc, test_relay_timeout);
+    tcase_add_test(tc, test_relay_replay);
+    tcase_add_test(tc, test_relay_half_answer);
+    tcase_add_test(tc, test_relay_stray_bytes);
+    tcase_add_loop_test(tc, test_relay_client_error, 0, 4);
+    tcase_add_test(tc, test_relay_client_eof);
+    tcase_add_test(tc, test_relay_large);
+    tcase_add_test(tc, test_relay_held_upload);
+    tcase_add_test(tc, test_relay_early_answer);
+    tcase_add_test(tc, test_relay_shutdown);
+    tcase_add_test(tc, test_relay_slow_reader);
+    tcase_add_test(tc, test_relay_upstream_proxy);
+    tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
+    suite_add_tcase(s, tc);
+    return s;
+}
