@@ -95,7 +95,11 @@ void gw_conn_abort(gw_conn *c, gw_close_reason why)
 
 void gw_conn_close_after(gw_conn *c, gw_close_reason why)
 {
-    c->state = GW_CONN_CLOSING;
+    /* Stopping, the client may have sent more than we answer: closing
+     * with its bytes unread would reset the connection and could lose
+     * answers already sent. Shut the write side and drain instead, as
+     * after an error frame. */
+    c->state = why == GW_CLOSE_SHUTDOWN ? GW_CONN_LINGER : GW_CONN_CLOSING;
     c->reason = why;
 }
 

@@ -103,10 +103,11 @@ typedef enum gw_end {
 
 typedef enum gw_conn_state_t {
     GW_CONN_OPEN = 0,   /* reading requests and writing answers */
-    GW_CONN_CLOSING,    /* send what is pending, then close (peer EOF,
-                           server shutdown) */
-    GW_CONN_LINGER,     /* an error frame was queued: send what is
-                           pending, then shut the write side and drain */
+    GW_CONN_CLOSING,    /* send what is pending, then close (the peer
+                           sent EOF) */
+    GW_CONN_LINGER,     /* an error frame was queued, or the server is
+                           stopping: send what is pending, then shut the
+                           write side and drain */
     GW_CONN_DRAINING,   /* write side shut: input is discarded until EOF
                            or the drain deadline */
     GW_CONN_CLOSED      /* close the socket now */
@@ -231,7 +232,9 @@ gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now);
 void gw_conn_drain(gw_conn *c, gw_time now);
 
 /* Server shutdown: finish the request in progress and pending output,
- * then close; an idle connection closes at once. */
+ * then shut the write side and drain (so that requests the client sent
+ * meanwhile do not make the close a reset); an idle connection does so
+ * at once. */
 void gw_conn_shutdown(gw_conn *c, gw_time now);
 
 /* Force GW_CONN_CLOSED with a reason. */

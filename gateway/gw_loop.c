@@ -209,19 +209,22 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     enqueue(l, c);
 }
 
-/* Out of fds: give up the reserve to take one client off the queue and
- * close it, so the backlog does not wedge, then pause accepting. */
-static void shed_one(gw_loop *l, int lfd, gw_time now)
+/* Out of descriptors: give up the reserve to take the clients waiting
+ * in the queue off it and close them, all of them (they would only wait
+ * for a timeout), so the backlog does not wedge; then pause accepting. */
+static void shed(gw_loop *l, int lfd, gw_time now)
 {
-    int fd;
+    int fd, i;
 
     l->st.accept_errors++;
     l->accept_paused_until = now + GW_ACCEPT_PAUSE;
     if (l->reserve_fd < 0)
         return;
     close(l->reserve_fd);
-    fd = accept(lfd, NULL, NULL);
-    if (fd >= 0) {
+    for (i = 0; i < GW_SHED_MAX; i++) {
+        fd = accept(lfd, NULL, NULL);
+        if (fd < 0)
+            break;
         close(fd);
         l->st.rejected_cap++;
     }
@@ -257,9 +260,9 @@ static void accept_batch(gw_loop *l, int lfd, gw_time now)
                 continue;
             gw_log(GW_LOG_WARN, "accept: %s%s", strerror(errno),
                    errno == EMFILE || errno == ENFILE
-                       ? " (shedding one client, pausing accepts)" : "");
+                       ? " (shedding the queue, pausing accepts)" : "");
             if (errno == EMFILE || errno == ENFILE) {
-                shed_one(l, lfd, now);
+                shed(l, lfd, now);
             } else {
                 l->st.accept_errors++;
                 l->accept_paused_until = now + GW_ACCEPT_PAUSE;

@@ -22,8 +22,8 @@
  *   - clients are marked dead during a pass and closed after it, never
  *     inside their own drive;
  *   - accept errors (EMFILE, ENFILE, ECONNABORTED, ...) never end the
- *     loop: a reserve fd is given up to shed one client, and accepting
- *     pauses briefly;
+ *     loop: a reserve fd is given up to shed the clients waiting in the
+ *     listen queue, and accepting pauses briefly;
  *   - relay mode: each client has at most one upstream socket, opened
  *     and closed as its gw_conn asks, to the upstreams in turn; it is
  *     closed with the client.
@@ -45,6 +45,10 @@
 /* Accepts per listening socket per pass: keeps one busy listener from
  * starving the clients already connected. */
 #define GW_ACCEPT_BATCH 64
+
+/* Most clients closed at once when out of descriptors: the listen
+ * queue's length, bounded so one pass stays short. */
+#define GW_SHED_MAX 4096
 
 /* Pause after an accept error other than "try again" (microseconds). */
 #define GW_ACCEPT_PAUSE 100000

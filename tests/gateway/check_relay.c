@@ -713,8 +713,9 @@ START_TEST(test_relay_shutdown)
     ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
     relay_upstream(r, ring_ans, ring_alen, 0, 3);
     ck_assert_uint_eq(r->clen, ring_alen);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_DRAINING);
     ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_SHUTDOWN);
+    ck_assert(r->p.m.peer[GW_CLIENT].shut);
     relay_free(r);
 }
 END_TEST
