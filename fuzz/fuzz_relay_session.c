@@ -477,8 +477,9 @@ static void check_state(const session *s)
 
     FZ_CHECK(st <= GW_CONN_CLOSED);
     FZ_CHECK(up <= GW_UP_READY);
-    /* Only the caller opens: no socket held, no upstream state. */
-    if (!s->m.up_open)
+    /* Only the caller opens: no socket held, no upstream state (once the
+     * connection is over, the loop closes its sockets without a word). */
+    if (!s->m.up_open && !(want & GW_WANT_CLOSE))
         FZ_CHECK(up == GW_UP_NONE);
     if (up == GW_UP_NONE && s->m.up_open)
         FZ_CHECK(want & GW_WANT_CLOSE_UP);
@@ -820,7 +821,9 @@ static void drive(session *s, unsigned ready)
     if (!s->m.up_open)
         ready &= ~(GW_READY_UP_IN | GW_READY_UP_OUT);
     want = gw_drive(&s->c, &s->m.io, ready, s->now);
-    (void)want;
+    /* Over: the loop closes both sockets. */
+    if ((want & GW_WANT_CLOSE) && s->m.up_open)
+        s->m.io.close_up(s->m.io.ctx);
     p = gw_memio_sink(&s->m, GW_CLIENT, &n);
     vec_add(&s->sent, p, n);
     gw_memio_take(&s->m, GW_CLIENT);
@@ -1114,7 +1117,7 @@ static void check_idle(const session *s)
     size_t replied = 0;
     size_t i;
 
-    if (gw_conn_state(&s->c) == GW_CONN_CLOSED || !s->up.held ||
+    if (gw_conn_state(&s->c) != GW_CONN_OPEN || !s->up.held ||
         gw_conn_upstream_state(&s->c) != GW_UP_READY || s->up.broken ||
         s->up.stall || s->up.close_after != UP_CLOSE_NONE ||
         s->up.tx_read != s->up.tx.len || pending(s, GW_UPSTREAM) > 0 ||
