@@ -92,6 +92,7 @@ static void on_proxy(void *user, const gw_proxy_info *info)
 gw_loop *gw_loop_new(const gw_loop_config *cfg)
 {
     gw_loop *l = calloc(1, sizeof *l);
+    gw_reply busy;
 
     if (l == NULL)
         return NULL;
@@ -100,7 +101,11 @@ gw_loop *gw_loop_new(const gw_loop_config *cfg)
     l->conn_cfg.on_request = on_request;
     l->conn_cfg.on_proxy = on_proxy;
     l->poller = gw_poller_new(cfg->poll);
-    if (l->poller == NULL) {
+    gw_buf_init(&l->busy);
+    if (l->poller == NULL ||
+        gw_handle_bad_request(GW_REQ_E_BUSY, &l->busy, &busy) != 0) {
+        gw_poller_free(l->poller);
+        gw_buf_free(&l->busy);
         free(l);
         return NULL;
     }
@@ -179,9 +184,12 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     /* Answers are small and written whole: do not wait for more. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c = malloc(sizeof *c);
-    if (c == NULL || gw_loop_own(l, fd, c, GW_CLIENT) != 0) {
-        gw_log(GW_LOG_WARN, "accept: out of memory");
-        l->st.accept_errors++;
+    if (c == NULL || gw_loop_own(l, fd, c, GW_CLIENT) != 0 ||
+        gw_poller_set(l->poller, fd, GW_POLL_IN) != 0) {
+        gw_log(GW_LOG_WARN, "accept: out of memory for descriptor %d", fd);
+        l->st.rejected_fdset++;
+        if (c != NULL && fd < l->fds_cap)
+            l->fds[fd].c = NULL;
         free(c);
         close(fd);
         return;
@@ -231,14 +239,27 @@ static void shed(gw_loop *l, int lfd, gw_time now)
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static void reject(int fd, const struct sockaddr_storage *ss,
-                   const char *why, uint64_t *count)
+/* A client refused at the connection cap gets a busy error frame before
+ * the close, so it can tell overload from a crash. What it already sent
+ * is read and dropped first: closing with bytes unread would reset the
+ * connection and could destroy the frame. */
+static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
+                   const char *why)
 {
     char peer[GW_PEER_MAX];
+    unsigned char sink[512];
+    int i;
 
     util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
     gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
-    (*count)++;
+    l->st.rejected_cap++;
+    if (send(fd, gw_buf_peek(&l->busy), gw_buf_pending(&l->busy),
+             MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+        shutdown(fd, SHUT_WR);
+        for (i = 0; i < 8 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0;
+             i++)
+            ;
+    }
     close(fd);
 }
 
@@ -269,16 +290,10 @@ static void accept_batch(gw_loop *l, int lfd, gw_time now)
             }
             return;
         }
-        if (l->cfg.poll == GW_POLL_SELECT && fd >= FD_SETSIZE) {
-            snprintf(why, sizeof why, "fd %d >= FD_SETSIZE %d", fd,
-                     FD_SETSIZE);
-            reject(fd, &ss, why, &l->st.rejected_fdset);
-            continue;
-        }
         if (l->n_clients >= l->cfg.max_conns || l->stopping) {
             snprintf(why, sizeof why, "%zu connections (cap %zu)",
                      l->n_clients, l->cfg.max_conns);
-            reject(fd, &ss, why, &l->st.rejected_cap);
+            reject(l, fd, &ss, why);
             continue;
         }
         add_client(l, fd, &ss, now);
@@ -535,6 +550,7 @@ void gw_loop_free(gw_loop *l)
         close(l->reserve_fd);
     gw_timers_free(&l->timers);
     gw_poller_free(l->poller);
+    gw_buf_free(&l->busy);
     free(l->fds);
     free(l);
 }

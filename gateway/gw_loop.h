@@ -17,8 +17,9 @@
  *   - interest follows what each connection wants after each drive:
  *     read only when gw_conn_poll asks for it, write only when output
  *     waits and the socket said it would block;
- *   - with the select backend, no descriptor at or above FD_SETSIZE is
- *     accepted: such clients are closed at once (counted, logged);
+ *   - any descriptor number works with either backend (the select
+ *     backend's sets grow past FD_SETSIZE); a client over the connection
+ *     cap gets a busy error frame, then the close;
  *   - clients are marked dead during a pass and closed after it, never
  *     inside their own drive;
  *   - accept errors (EMFILE, ENFILE, ECONNABORTED, ...) never end the

@@ -50,6 +50,7 @@ struct gw_loop {
     gw_time accept_paused_until;
     size_t next_up;             /* relay: upstream of the next connect */
     gw_stats st;
+    gw_buf busy;                /* the busy error frame, made once */
     gw_io io;                   /* system calls, ctx set per client */
     unsigned char rbuf[GW_READ_CHUNK];
 };

@@ -7,7 +7,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,10 +103,9 @@ static int sys_connect(void *ctx, unsigned attempt)
         io_failed(c, GW_UPSTREAM, "connect", errno);
         return GW_IO_ERROR;
     }
-    if ((l->cfg.poll == GW_POLL_SELECT && fd >= FD_SETSIZE) ||
-        gw_loop_own(l, fd, c, GW_UPSTREAM) != 0) {
+    if (gw_loop_own(l, fd, c, GW_UPSTREAM) != 0) {
         close(fd);
-        io_failed(c, GW_UPSTREAM, "connect", EMFILE);
+        io_failed(c, GW_UPSTREAM, "connect", ENOMEM);
         return GW_IO_ERROR;
     }
     c->up_fd = fd;

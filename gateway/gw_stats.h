@@ -14,7 +14,7 @@
 typedef struct gw_stats {
     uint64_t accepted;
     uint64_t rejected_cap;      /* over --max-conns */
-    uint64_t rejected_fdset;    /* no room for the descriptor */
+    uint64_t rejected_fdset;    /* no memory to watch the descriptor */
     uint64_t accept_errors;
     uint64_t closed[GW_CLOSE_REASON_COUNT];
     uint64_t requests[GW_KIND_COUNT];

@@ -5,7 +5,7 @@ static const char *const req_names[GW_REQ_STATUS_COUNT] = {
     "ok", "invalid-json", "content-not-object", "bad-action", "bad-value",
     "bad-encoding", "bad-response", "json-too-long", "upstream-unavailable",
     "upstream-failed", "upstream-timeout", "upstream-bad-frame",
-    "bad-proxy-header"
+    "bad-proxy-header", "busy"
 };
 
 static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
@@ -21,7 +21,8 @@ static const char *const req_messages[GW_REQ_STATUS_COUNT] = {
     "the upstream server closed or reset the connection before answering",
     "the upstream server made no progress in time",
     "the upstream server's answer is not a valid frame",
-    "the connection did not start with a valid PROXY protocol header"
+    "the connection did not start with a valid PROXY protocol header",
+    "the server is at its connection limit; try again later"
 };
 
 const char *gw_req_status_name(gw_req_status st)

@@ -27,6 +27,8 @@ typedef enum gw_req_status {
                                frame */
     GW_REQ_E_PROXY,         /* "bad-proxy-header": --proxy-protocol and
                                the connection did not start with one */
+    GW_REQ_E_BUSY,          /* "busy": the server is at its connection
+                               cap; sent before closing a new client */
     GW_REQ_STATUS_COUNT
 } gw_req_status;
 

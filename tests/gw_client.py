@@ -404,7 +404,8 @@ def sc_write_timeout(port, limit="5"):
 
 
 def sc_conncap(port, cap):
-    """At the cap a new connection is closed at once; below it, served."""
+    """At the cap a new connection gets a busy error frame and is closed
+    at once, even when it sent a request first; below it, served."""
     cap = int(cap)
     conns = []
     try:
@@ -413,7 +414,11 @@ def sc_conncap(port, cap):
             roundtrip(s, req_search("ring"), ans_result(RING))
             conns.append(s)
         extra = connect(port)
-        expect_eof(extra, 5)
+        expect_error(extra, "busy", True)
+        extra.close()
+        extra = connect(port)
+        extra.sendall(req_search("ring"))
+        expect_error(extra, "busy", True)
         extra.close()
         conns.pop().close()
         time.sleep(0.2)
@@ -425,9 +430,10 @@ def sc_conncap(port, cap):
             s.close()
 
 
-def sc_many(port, count):
+def sc_many(port, count, want_all="0"):
     """Open COUNT connections at once, then check the gateway still
-    answers; prints how many were served and how many were closed."""
+    answers; prints how many were served and how many were closed. With
+    WANT_ALL 1, every one must be served."""
     count = int(count)
     conns = []
     served = closed = 0
@@ -455,6 +461,8 @@ def sc_many(port, count):
     time.sleep(0.3)
     exchange(port, req_search("ring"), ans_result(RING))
     print("served=%d closed=%d" % (served, closed))
+    check(want_all == "0" or served == count,
+          "%d of %d connections served" % (served, count))
 
 
 def sc_hold(port, seconds):
