@@ -412,7 +412,9 @@ const unsigned char *gw_conn_output(const gw_conn *c, gw_end e,
                                     size_t *len)
 {
     *len = 0;
-    if (e == GW_UPSTREAM && c->relay.state != GW_UP_READY)
+    /* Nothing goes upstream once the client connection stands down. */
+    if (e == GW_UPSTREAM &&
+        (c->relay.state != GW_UP_READY || c->state != GW_CONN_OPEN))
         return NULL;
     return gw_side_output(side_of(c, e), len);
 }
