@@ -183,10 +183,15 @@ void gw_conn_keep_type(gw_conn *c, const hf_header *h)
 
 void gw_conn_frame_error(gw_conn *c, gw_conn_state_t next, gw_time now)
 {
-    const hf_error *err = hf_decoder_error(&c->client.dec);
+    const hf_error *err;
     gw_reply r;
     int rc;
 
+    if (c->client.dec == NULL) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return;
+    }
+    err = hf_decoder_error(c->client.dec);
     rc = gw_handle_frame_error(err, &c->client.out, &r);
     if (gw_conn_answered(c, rc, &r, err->frame_offset, now)) {
         c->state = next;
@@ -341,6 +346,7 @@ void gw_conn_input(gw_conn *c, gw_end e, const void *data, size_t len,
     if (len == 0)
         return;
     s->bytes_in += len;
+    c->trimmed = 0;
     if (c->state != GW_CONN_OPEN ||
         (e == GW_UPSTREAM && c->relay.state != GW_UP_READY))
         return;     /* discarded (draining, closing, no upstream) */
@@ -377,8 +383,8 @@ void gw_conn_eof(gw_conn *c, gw_end e, gw_time now)
         }
         if (relaying(c) && gw_relay_client_eof(c, now))
             break;
-        if (gw_conn_in_request(c) &&
-            hf_decoder_finish(&c->client.dec) != HF_OK) {
+        if (gw_conn_in_request(c) && c->client.dec != NULL &&
+            hf_decoder_finish(c->client.dec) != HF_OK) {
             /* The client can still read: tell it what went wrong. */
             gw_conn_frame_error(c, GW_CONN_CLOSING, now);
             break;
@@ -454,15 +460,30 @@ gw_up_state gw_conn_upstream_state(const gw_conn *c)
     return c->relay.state;
 }
 
-static size_t side_buffered(const gw_side *s)
-{
-    return s->in.cap + s->stage.cap + s->out.cap;
-}
-
 size_t gw_conn_buffered(const gw_conn *c)
 {
-    return side_buffered(&c->client) + side_buffered(&c->relay.up) +
+    return gw_side_buffered(&c->client) + gw_side_buffered(&c->relay.up) +
            c->body.cap;
+}
+
+/* Idle: no request in hand, nothing to send, nothing held back. */
+static int idle(const gw_conn *c)
+{
+    return c->state == GW_CONN_OPEN && !gw_conn_in_request(c) &&
+           gw_side_unsent(&c->client) == 0 &&
+           gw_buf_pending(&c->client.in) == 0 &&
+           gw_buf_pending(&c->relay.up.in) == 0;
+}
+
+/* An idle connection gives back its decoders and empty buffers, so that
+ * many idle clients cost little; the next request makes them again. */
+static void trim(gw_conn *c)
+{
+    gw_side_trim(&c->client);
+    gw_buf_free(&c->body);
+    if (relaying(c))
+        gw_side_trim(&c->relay.up);
+    c->trimmed = 1;
 }
 
 unsigned gw_conn_upstream_attempt(const gw_conn *c)
@@ -496,6 +517,8 @@ unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline)
             d = gw_time_min(d, gw_time_after(c->last_active,
                                              cfg->idle_timeout));
         }
+        if (!c->trimmed && idle(c))
+            d = gw_time_min(d, gw_time_add(c->last_active, GW_TRIM_AFTER));
         break;
     case GW_CONN_CLOSING:
         if (unsent == 0)
@@ -559,6 +582,9 @@ gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)
                now >= gw_time_after(c->last_active, cfg->idle_timeout)) {
         gw_conn_abort(c, GW_CLOSE_IDLE_TIMEOUT);
     }
+    if (!c->trimmed && idle(c) &&
+        now >= gw_time_add(c->last_active, GW_TRIM_AFTER))
+        trim(c);
     return c->state;
 }
 

@@ -69,6 +69,11 @@
  * at most that much of our memory (not the whole content limit). */
 #define GW_JSON_DEFAULT ((uint64_t)64 * 1024)
 
+/* An idle connection gives back its decoders and empty buffers after
+ * this long (microseconds): long enough that a client sending a request
+ * a second keeps them, short enough that idle clients cost little. */
+#define GW_TRIM_AFTER ((gw_time)2000000)
+
 /* Bytes of the content type kept for the access log (truncated). */
 #define GW_TYPE_LOG_MAX 64
 
@@ -178,6 +183,7 @@ typedef struct gw_conn {
     int frame_started;      /* bytes of an unanswered frame consumed */
     int stopping;           /* server shutdown: close at next boundary */
     int proxy_done;         /* the PROXY header (if required) was read */
+    int trimmed;            /* idle, decoders and buffers given back */
     int held_back;          /* a request is in hand but the client is not
                                read (output full): its clock stands */
     gw_time frame_start;    /* request clock (moved on while held back) */

@@ -49,7 +49,7 @@ static void drop(gw_relay *r)
     r->sent_since_answer = 0;
     r->up.pre_len = 0;
     r->up.pre_off = 0;
-    hf_decoder_reset(&r->up.dec);
+    gw_side_restart(&r->up);
     gw_buf_clear(&r->up.stage);
     gw_buf_clear(&r->up.in);
 }
@@ -145,7 +145,7 @@ static void trim(gw_conn *c)
 /* A request's header is valid: it begins. */
 static void request_header(gw_conn *c, gw_time now)
 {
-    const hf_header *h = hf_decoder_header(&c->client.dec);
+    const hf_header *h = hf_decoder_header(c->client.dec);
     gw_relay *r = &c->relay;
 
     gw_conn_keep_type(c, h);
@@ -255,16 +255,21 @@ static size_t pass(gw_conn *c, int upward, const unsigned char *p,
                    size_t len, gw_time now)
 {
     gw_side *from = from_side(c, upward), *to = to_side(c, upward);
+    hf_decoder *d = from->dec;
     size_t off = 0, n, staged;
     int head;
     hf_event ev;
 
+    if (d == NULL && len > 0 && (d = gw_side_decoder(from)) == NULL)
+        goto nomem;
+    if (d == NULL)
+        return 0;
     /* Until no event is left: the end of a frame is reported by a push
      * after its last content byte, which must happen even when no more
      * bytes may be taken (backpressure), or nobody would ask again. */
     for (;;) {
         head = heading(c, upward);
-        n = hf_decoder_push(&from->dec, p + off,
+        n = hf_decoder_push(d, p + off,
                             may_take(c, upward) ? len - off : 0, &ev);
         if (head && n > 0 && ev.type != HF_EV_ERROR &&
             gw_buf_append(&from->stage, p + off, n) != 0)

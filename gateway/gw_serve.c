@@ -14,7 +14,7 @@
 static void answer(gw_conn *c, const unsigned char *content, size_t len,
                    gw_time now)
 {
-    const hf_header *h = hf_decoder_header(&c->client.dec);
+    const hf_header *h = hf_decoder_header(c->client.dec);
     gw_reply r;
     int rc;
 
@@ -32,7 +32,7 @@ static void answer(gw_conn *c, const unsigned char *content, size_t len,
  * rest of the frame is skipped and the connection stays open. */
 static void refuse(gw_conn *c, gw_req_status st, gw_time now)
 {
-    const hf_header *h = hf_decoder_header(&c->client.dec);
+    const hf_header *h = hf_decoder_header(c->client.dec);
     gw_reply r;
     int rc;
 
@@ -48,7 +48,7 @@ static uint64_t max_json(const gw_conn_config *cfg)
 
 static void on_header(gw_conn *c, gw_time now)
 {
-    const hf_header *h = hf_decoder_header(&c->client.dec);
+    const hf_header *h = hf_decoder_header(c->client.dec);
 
     if (h == NULL) {
         gw_conn_abort(c, GW_CLOSE_NOMEM);
@@ -112,12 +112,19 @@ size_t gw_serve_input(gw_conn *c, const unsigned char *p, size_t len,
                           gw_time now)
 {
     size_t off = 0, n;
+    hf_decoder *d = c->client.dec;
     hf_event ev;
 
+    if (d == NULL && len > 0 && (d = gw_side_decoder(&c->client)) == NULL) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return len;
+    }
+    if (d == NULL)
+        return 0;
     /* Until no event is left: a frame's end is reported by a push after
      * its last content byte, even when no more bytes may be taken. */
     for (;;) {
-        n = hf_decoder_push(&c->client.dec, p + off,
+        n = hf_decoder_push(d, p + off,
                             gw_conn_takes_client(c) ? len - off : 0, &ev);
         off += n;
         if (n > 0 && !c->answered)

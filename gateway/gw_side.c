@@ -1,27 +1,70 @@
 /* gw_side.c - one side of a connection (see gw_side.h). */
 #include "gw_side.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 int gw_side_init(gw_side *s, const hf_limits *lim)
 {
     memset(s, 0, sizeof *s);
+    s->lim = lim;
     gw_buf_init(&s->in);
     gw_buf_init(&s->stage);
     gw_buf_init(&s->out);
-    if (hf_decoder_init(&s->dec, lim) != HF_OK) {
-        hf_decoder_free(&s->dec);
-        return -1;
-    }
-    return 0;
+    return hf_limits_check(lim) == HF_OK ? 0 : -1;
+}
+
+static void drop_decoder(gw_side *s)
+{
+    if (s->dec == NULL)
+        return;
+    hf_decoder_free(s->dec);
+    free(s->dec);
+    s->dec = NULL;
 }
 
 void gw_side_free(gw_side *s)
 {
-    hf_decoder_free(&s->dec);
+    drop_decoder(s);
     gw_buf_free(&s->in);
     gw_buf_free(&s->stage);
     gw_buf_free(&s->out);
+}
+
+hf_decoder *gw_side_decoder(gw_side *s)
+{
+    if (s->dec != NULL)
+        return s->dec;
+    s->dec = malloc(sizeof *s->dec);
+    if (s->dec == NULL)
+        return NULL;
+    if (hf_decoder_init(s->dec, s->lim) != HF_OK) {
+        free(s->dec);
+        s->dec = NULL;
+    }
+    return s->dec;
+}
+
+static void trim_buf(gw_buf *b)
+{
+    if (gw_buf_pending(b) == 0)
+        gw_buf_free(b);
+}
+
+void gw_side_trim(gw_side *s)
+{
+    if (s->dec != NULL && !hf_decoder_in_frame(s->dec))
+        drop_decoder(s);
+    trim_buf(&s->in);
+    trim_buf(&s->stage);
+    if (s->kept == 0)
+        trim_buf(&s->out);
+}
+
+size_t gw_side_buffered(const gw_side *s)
+{
+    return (s->dec != NULL ? sizeof *s->dec : 0) + s->in.cap +
+           s->stage.cap + s->out.cap;
 }
 
 size_t gw_side_unsent(const gw_side *s)
@@ -77,14 +120,8 @@ void gw_side_release(gw_side *s)
     s->keep = 0;
 }
 
-void gw_side_reset(gw_side *s)
+void gw_side_restart(gw_side *s)
 {
-    hf_decoder_reset(&s->dec);
-    gw_buf_clear(&s->in);
-    gw_buf_clear(&s->stage);
-    gw_buf_clear(&s->out);
-    s->kept = 0;
-    s->keep = 0;
-    s->pre_len = 0;
-    s->pre_off = 0;
+    if (s->dec != NULL)
+        hf_decoder_reset(s->dec);
 }

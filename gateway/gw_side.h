@@ -10,7 +10,9 @@
  *   in     received bytes not consumed yet (backpressure): the socket is
  *          not read again until they are gone, so at most one read
  *          waits here;
- *   dec    the decoder every received frame goes through;
+ *   dec    the decoder every received frame goes through, made when a
+ *          frame begins and given back when the side is trimmed (an
+ *          idle connection holds no decoder);
  *   stage  relay: the prefix and header of the frame being read, kept
  *          until the decoder accepts them, so nothing of an invalid frame
  *          is passed on (client side: the PROXY header first);
@@ -34,7 +36,8 @@
 #include "gw_proxy.h"
 
 typedef struct gw_side {
-    hf_decoder dec;
+    hf_decoder *dec;        /* NULL until needed (gw_side_decoder) */
+    const hf_limits *lim;   /* the caller's, for the decoder */
     gw_buf in;
     gw_buf stage;
     gw_buf out;
@@ -47,9 +50,20 @@ typedef struct gw_side {
     uint64_t bytes_out;     /* sent on this side */
 } gw_side;
 
-/* 0, or -1 when lim is invalid (the side is then freed). */
+/* 0, or -1 when lim is invalid. lim must outlive the side. */
 int gw_side_init(gw_side *s, const hf_limits *lim);
 void gw_side_free(gw_side *s);
+
+/* The side's decoder, made now if it has none; NULL when memory runs
+ * out. */
+hf_decoder *gw_side_decoder(gw_side *s);
+
+/* Give back what an idle side holds: the decoder when it stands between
+ * frames, and every buffer that is empty. */
+void gw_side_trim(gw_side *s);
+
+/* Bytes the side holds allocated: decoder and buffer capacities. */
+size_t gw_side_buffered(const gw_side *s);
 
 /* Bytes not sent yet (pre included, kept bytes not). */
 size_t gw_side_unsent(const gw_side *s);
@@ -68,8 +82,7 @@ void gw_side_rewind(gw_side *s, const unsigned char *pre, size_t len);
 /* Stop keeping: drop the kept bytes. */
 void gw_side_release(gw_side *s);
 
-/* Forget every byte to send and every byte received, and start a new
- * stream on the decoder. */
-void gw_side_reset(gw_side *s);
+/* A new stream on the decoder: a frame half read is forgotten. */
+void gw_side_restart(gw_side *s);
 
 #endif /* GW_SIDE_H */

@@ -310,11 +310,49 @@ START_TEST(test_timeout_idle)
     ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_IDLE_TIMEOUT);
     gw_conn_free(&c);
 
+    /* No idle timeout: the one deadline left is the trim's. */
     cfg.idle_timeout = 0;
     ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 1000), 0);
+    ck_assert_int_eq(deadline_of(&c), 1000 + GW_TRIM_AFTER);
+    ck_assert_int_eq(gw_conn_tick(&c, 1000 + GW_TRIM_AFTER), GW_CONN_OPEN);
     ck_assert_int_eq(deadline_of(&c), GW_TIME_NEVER);
     ck_assert_int_eq(gw_conn_tick(&c, GW_TIME_NEVER - 1), GW_CONN_OPEN);
     gw_conn_free(&c);
+}
+END_TEST
+
+/* An idle connection gives back its decoder and buffers after
+ * GW_TRIM_AFTER, and serves the next request as before. */
+START_TEST(test_conn_trim)
+{
+    unsigned char req[4096], want[4096], got[8192];
+    size_t rlen = vec_request(&req_vecs[0], req, sizeof req);
+    size_t wlen = vec_answer(&req_vecs[0], want, sizeof want);
+    size_t busy;
+    pair p;
+
+    pair_init(&p);
+    p.cfg.idle_timeout = 0;
+    pair_open(&p, NULL);
+    ck_assert_uint_eq(gw_conn_buffered(&p.c), 0);
+    ck_assert_uint_eq(pair_feed(&p, req, rlen, 7, got, sizeof got), wlen);
+    busy = gw_conn_buffered(&p.c);
+    ck_assert_uint_gt(busy, sizeof(hf_decoder));
+    /* Not yet: a client that sends a request a second keeps them. */
+    ck_assert_int_eq(gw_conn_tick(&p.c, GW_TRIM_AFTER - 1), GW_CONN_OPEN);
+    ck_assert_uint_eq(gw_conn_buffered(&p.c), busy);
+    ck_assert_int_eq(gw_conn_tick(&p.c, GW_TRIM_AFTER), GW_CONN_OPEN);
+    ck_assert_uint_eq(gw_conn_buffered(&p.c), 0);
+    p.now = GW_TRIM_AFTER + 1;
+    ck_assert_uint_eq(pair_feed(&p, req, rlen, 5, got, sizeof got), wlen);
+    ck_assert_mem_eq(got, want, wlen);
+    /* Mid-request: nothing is given back. */
+    gw_conn_input(&p.c, GW_CLIENT, req, 20, p.now);
+    busy = gw_conn_buffered(&p.c);
+    ck_assert_int_eq(gw_conn_tick(&p.c, p.now + 3 * GW_TRIM_AFTER),
+                     GW_CONN_CLOSED);   /* the request timeout */
+    ck_assert_uint_eq(gw_conn_buffered(&p.c), busy);
+    pair_free(&p);
 }
 END_TEST
 
@@ -637,6 +675,7 @@ Suite *conn_suite(void)
     tc = tcase_create("timeouts");
     tcase_add_checked_fixture(tc, builtin_setup, builtin_teardown);
     tcase_add_test(tc, test_timeout_idle);
+    tcase_add_test(tc, test_conn_trim);
     tcase_add_test(tc, test_timeout_request);
     tcase_add_test(tc, test_timeout_request_held_back);
     tcase_add_test(tc, test_timeout_write);
