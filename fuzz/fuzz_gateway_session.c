@@ -101,7 +101,7 @@ static size_t pending_out(const session *s)
 {
     size_t n;
 
-    gw_conn_output(&s->c, GW_CLIENT, &n);
+    gw_conn_output(&s->c, &n);
     return n;
 }
 
@@ -124,16 +124,16 @@ static void check_caps(session *s)
  * could do. */
 static void drive(session *s)
 {
-    gw_memio_peer *p = &s->m.peer[GW_CLIENT];
+    gw_memio *p = &s->m;
     unsigned ready = 0, want;
 
     if (p->eof || p->fail || gw_buf_pending(&p->queue) > 0)
-        ready |= GW_READY_CLIENT_IN;
+        ready |= GW_READY_IN;
     if (p->budget > 0)
-        ready |= GW_READY_CLIENT_OUT;
-    want = gw_drive(&s->c, &s->m.io, ready, s->now);
-    FZ_CHECK(!(want & (GW_WANT_SHUT_CLIENT | GW_WANT_CONNECT_UP |
-                       GW_WANT_CLOSE_UP)));
+        ready |= GW_READY_OUT;
+    want = gw_drive(&s->c, &gw_conn_ops, &s->m.io, ready, s->now);
+    FZ_CHECK(!(want & (GW_WANT_SHUT | GW_WANT_CONNECT |
+                       GW_WANT_CONNECTING)));
     check_caps(s);
 }
 
@@ -141,16 +141,16 @@ static void offer(session *s, size_t n)
 {
     if (n > s->in_len - s->in_pos)
         n = s->in_len - s->in_pos;
-    FZ_CHECK(gw_memio_send(&s->m, GW_CLIENT, s->in + s->in_pos, n) == 0);
+    FZ_CHECK(gw_memio_send(&s->m, s->in + s->in_pos, n) == 0);
     s->in_pos += n;
     drive(s);
 }
 
 static void send_out(session *s, size_t n)
 {
-    s->m.peer[GW_CLIENT].budget = n;
+    s->m.budget = n;
     drive(s);
-    s->m.peer[GW_CLIENT].budget = 0;
+    s->m.budget = 0;
 }
 
 static gw_time deadline(const session *s)
@@ -177,7 +177,7 @@ static void special(session *s, unsigned amount)
 
     switch (amount % 8) {
     case 0:
-        gw_conn_eof(&s->c, GW_CLIENT, s->now);
+        gw_conn_eof(&s->c, s->now);
         break;
     case 1:
         gw_conn_shutdown(&s->c, s->now);
@@ -204,7 +204,7 @@ static void special(session *s, unsigned amount)
         (void)gw_conn_tick(&s->c, s->now);
         break;
     default:
-        s->m.peer[GW_CLIENT].fail = 1;
+        s->m.fail = 1;
         drive(s);
         break;
     }
@@ -221,19 +221,17 @@ static void check_state(const session *s)
 
     st = gw_conn_state(&s->c);
     FZ_CHECK(st <= GW_CONN_CLOSED);
-    if (want & GW_WANT_WRITE_CLIENT)
+    if (want & GW_WANT_WRITE)
         FZ_CHECK(pending > 0 && st != GW_CONN_CLOSED &&
                  st != GW_CONN_DRAINING);
-    if (want & GW_WANT_READ_CLIENT)
+    if (want & GW_WANT_READ)
         FZ_CHECK(st == GW_CONN_OPEN || st == GW_CONN_DRAINING);
-    FZ_CHECK(!(want & GW_WANT_SHUT_CLIENT) ==
+    FZ_CHECK(!(want & GW_WANT_SHUT) ==
              !(st == GW_CONN_LINGER && pending == 0));
     FZ_CHECK(!(want & GW_WANT_CLOSE) ==
              !(st == GW_CONN_CLOSED ||
                (st == GW_CONN_CLOSING && pending == 0)));
-    FZ_CHECK(!(want & (GW_WANT_READ_UP | GW_WANT_WRITE_UP |
-                       GW_WANT_CONNECT_UP | GW_WANT_CONNECTING_UP |
-                       GW_WANT_CLOSE_UP)));
+    FZ_CHECK(!(want & (GW_WANT_CONNECT | GW_WANT_CONNECTING)));
     if (st == GW_CONN_CLOSED)
         FZ_CHECK(deadline(s) == GW_TIME_NEVER);
     if (st != GW_CONN_OPEN)
@@ -273,7 +271,7 @@ static void wind_down(session *s)
     int i;
 
     offer(s, s->in_len - s->in_pos);
-    s->m.peer[GW_CLIENT].eof = 1;
+    s->m.eof = 1;
     for (i = 0; i < WIND_DOWN_TICKS; i++) {
         send_out(s, SIZE_MAX);
         if (gw_conn_state(&s->c) == GW_CONN_CLOSED)
@@ -311,7 +309,7 @@ static void check_answer(const hf_header *h, const unsigned char *p,
 static uint64_t check_sent(const session *s)
 {
     size_t sent_len;
-    const unsigned char *sent = gw_memio_sink(&s->m, GW_CLIENT, &sent_len);
+    const unsigned char *sent = gw_memio_sink(&s->m, &sent_len);
     hf_decoder d;
     hf_limits lim;
     hf_frame fr;
@@ -433,8 +431,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->in = fz_dup(rd.p, rd.len);
     s->in_len = rd.len;
     gw_memio_init(&s->m);
-    s->m.peer[GW_CLIENT].budget = 0;
-    s->m.peer[GW_CLIENT].sink_max = SENT_MAX;
+    s->m.budget = 0;
+    s->m.sink_max = SENT_MAX;
     s->now = 1000 * MS;
     if (lim_byte == 0xff) {
         s->cfg.limits.max_header = HF_HEADER_MIN - 1;
@@ -451,8 +449,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wind_down(s);
     check_state(s);
 
-    FZ_CHECK(s->m.peer[GW_CLIENT].received + pending_out(s) == s->queued);
-    FZ_CHECK(s->m.peer[GW_CLIENT].received <= SENT_MAX);
+    FZ_CHECK(s->m.received + pending_out(s) == s->queued);
+    FZ_CHECK(s->m.received <= SENT_MAX);
     FZ_CHECK(check_sent(s) <= s->answers);
     FZ_CHECK(s->answers <= count_requests(s) + 1);
     FZ_CHECK(a.peak <= 4 * s->cfg.limits.max_header + 16384);

@@ -1,104 +1,83 @@
 /*
- * fuzz_relay_session.c - the gateway's connection state machine in relay
- * mode (gateway/gw_relay.h), driven from both ends: the harness plays the
- * client and a scripted upstream server behind gw_memio's sockets, and
- * gw_drive, the event loop's own driver, opens, closes, reads and writes
- * them as the connection asks.
+ * fuzz_relay_session.c - relay mode (gateway/gw_relay.h) with its pool of
+ * upstream connections (gateway/gw_pool.h), driven from every end:
+ * several clients and a scripted upstream server behind gw_memio's
+ * sockets, moved by gw_drive, the event loop's own driver, in a
+ * gw_memnet (the event loop over memory).
  *
  * Input:
  *   byte 0    limits (fz_limits_from_byte; 0xff: invalid limits, which
  *             gw_conn_init must refuse);
- *   byte 1    output cap: 0 the default, else 4 * value (both directions);
+ *   byte 1    output cap: 0 the default, else 4 * value;
  *   byte 2    low 3 bits: timeout profile (request, idle, write, drain,
- *             upstream, the connect timeout half of it; some
- *             disabled); bits 3-4: relay.attempts - 1;
- *             bit 5: PROXY protocol on, the client's bytes then start
- *             with a valid PROXY header the harness writes (bit 6: v2,
- *             else v1);
- *   byte 3    k mod 65: the number of step bytes;
- *   bytes 4-5 the client's byte count (big-endian, clamped);
- *   k step bytes, the client's bytes, then the upstream's script.
+ *             upstream, connect; some disabled); bits 3-4: attempts - 1;
+ *             bit 5: PROXY protocol on, each client's bytes then start
+ *             with a valid PROXY header the harness writes (bit 6: v2);
+ *             bit 7: health on (one failure marks the upstream down);
+ *   byte 3    low 2 bits: clients - 1 (1 to 4); bits 2-3: pool
+ *             connections - 1; bits 4-5: pipeline depth - 1 (1 to 4);
+ *             bit 6: active checks every 500 ms;
+ *   byte 4    k mod 65: the number of step bytes;
+ *   bytes 5-6 the clients' byte count (big-endian, clamped), the same
+ *             bytes for every client;
+ *   k step bytes, the clients' bytes, then the upstream's script.
  * Each step byte is an operation (low 4 bits) and an amount a (high 4
- * bits); CHUNK[a] is a size from 1 byte to "everything". Every step that
- * moves bytes ends in one gw_drive call, the event loop's own driver,
- * over memory (gw_memio), with the readiness the step gives:
- *   0  the client sends the next CHUNK[a] bytes (what the connection
- *      keeps back is read again later: backpressure);
+ * bits); CHUNK[a] is a size from 1 byte to "everything". The client or
+ * upstream connection a step acts on is the step's index modulo their
+ * count. After each step the loop runs (a few passes) with what the
+ * peers allow:
+ *   0  the client sends its next CHUNK[a] bytes;
  *   1  the client reads up to CHUNK[a] bytes;
- *   2  the upstream reads up to CHUNK[a] request bytes; every request
- *      frame it completes is answered with the next script item (unless
- *      stalled);
- *   3  the upstream's next CHUNK[a] answer bytes become readable; once
- *      they are all read, a pending close is reported;
- *   4  the upstream sends the next script item now, asked for or not;
- *   5  connects: a % 4 = 0 completes a connect in progress, 1 fails it,
- *      2 makes the next connects fail at once, 3 succeed at once (they
- *      stay in progress until told otherwise);
- *   6  the upstream: a % 3 = 0 closes after its pending bytes, 1 resets
- *      now, 2 stops answering;
- *   7  the clock advances a * 250 ms, tick when due;
- *   8  a % 8: 0 client EOF (the client sends nothing more), 1 server
- *      shutdown, 2 drain (in LINGER, output sent), 3 the client reads
- *      everything, 4 abort (socket error), 5 tick now, 6 jump to the
- *      deadline and tick, 7 the client's socket fails;
- *   9-14 one round of the event loop (both peers read, write and
- *      deliver) with CHUNK[a] as every size;
- *   15 a % 2 = 0: zero-length calls (gw_conn_input and gw_conn_sent of
- *      nothing, both ends), 1: as 9.
- * Script items (one byte t, then what it names): t % 8 = 0, 1: a
- * canonical answer (hf_encode; byteorder t & 1; content type and one of
- * 8 content lengths from t / 8; content from the script, then filler);
- * 2: the same with an extension header; 3: a valid, non-canonical header
- * (whitespace, key order, an escape); 4: 1 + 4 * (t / 8) raw script
- * bytes; 5: a canonical answer cut at the next byte's offset, then EOF,
- * a reset or nothing; 6: close (EOF or reset) after what is pending,
- * stop answering, or one answer and EOF (as the reference server does);
- * 7: two answers, or an answer and a stray byte. An empty script gives
- * a plain canonical answer. After the steps the event loop runs until
- * nothing moves, the client sends EOF, and the clock runs with every
- * upstream socket closed and every connect refused until the connection
- * closes (bounded).
+ *   2  the upstream connection reads up to CHUNK[a] request bytes; every
+ *      request frame it completes is answered with the next script item
+ *      (unless stalled);
+ *   3  up to CHUNK[a] of its answer bytes become readable; once all are
+ *      read, a pending close is reported;
+ *   4  it sends a frame nobody asked for, when no request is outstanding
+ *      on it (one that comes after a request went out cannot be told
+ *      from that request's answer by any relay);
+ *   5  connects: a % 4 = 0 completes those in progress, 1 fails them, 2
+ *      makes new connects fail at once, 3 succeed at once;
+ *   6  the upstream connection: a % 3 = 0 closes after its pending bytes,
+ *      1 resets now, 2 stops answering;
+ *   7  the clock advances a * 250 ms;
+ *   8  a % 8: 0 client EOF, 1 server shutdown, 2 client reads all, 3
+ *      abort (socket error), 4 its socket fails, 5 tick, 6 jump to the
+ *      next deadline, 7 nothing;
+ *   9-15 one round of the loop with CHUNK[a] as every size.
+ * Answers: the upstream answers each request with a frame whose content
+ * starts with a digest of the request's bytes; a script item (one byte
+ * t) picks how: t % 8 = 0, 1: canonical (byteorder t & 1, content type
+ * and length from t / 8); 2: with an extension; 3: a valid non-canonical
+ * header; 4: raw script bytes (garbage); 5: the answer cut short, then
+ * EOF, a reset or nothing; 6: close (EOF or reset), stall, or one answer
+ * and EOF; 7: the answer and then a frame nobody asked for, or a stray
+ * byte. After the steps the loop runs until nothing moves, the clients
+ * send EOF, and the clock runs with every connect refused until every
+ * client is done (bounded).
  *
  * Oracles:
- *  - everything queued for the client (sent and pending) is, reply by
- *    reply (on_request), complete frames: a relayed answer of exactly
- *    bytes_out bytes, byte-identical to a complete, valid frame (under
- *    the configured limits) that the upstream delivered, later than the
- *    previous one; an upstream-* error frame (text/json, canonical,
- *    {"error", "message"} only, the code matching req_status); or one
- *    codec error frame. Bytes after the last reply are a proper prefix
- *    of a delivered frame, only when the connection ended CLOSED with
- *    upstream-error, peer, request-timeout, write-timeout or io-error;
- *    upstream-error always leaves such a prefix (an answer cut short);
- *  - every upstream connection received a run of the client's bytes
- *    that starts at a request frame with a valid header and stays before
- *    the first invalid frame, each byte sent only after the client sent
- *    it and after its frame's header was complete;
- *  - the n-th answer or upstream error reports the n-th request's frame
- *    length; no more answers than requests with a valid header; at most
- *    one codec error frame; upstream-bad-frame only for a connection
- *    that delivered an invalid frame; upstream-unavailable only after
- *    failed connects; upstream-failed only after a connection was lost;
- *    upstream-timeout only with a timeout set; request-timeout only
- *    while a request frame is incomplete;
- *  - liveness: once the loop stands still with a clean upstream (one
- *    valid answer per request it read, nothing cut, no close, no stall)
- *    and nothing left to send either way, every complete request the
- *    connection took has its reply; zero-length calls change nothing;
- *  - PROXY protocol: on_proxy once, with the header's length, before
- *    any reply, and only once the connection took the whole header;
- *  - no stray answer reaches the client: every relayed answer is a
- *    frame that came on an upstream connection after more requests had
- *    gone out on it than answers had come back (bytes sent before any
- *    request byte went out are not an answer, whatever the timing);
- *  - gw_conn_upstream_attempt stays below relay.attempts and counts up
- *    by one from one connect to the next while no reply came between;
- *  - output pending for either side within max_output plus one read,
- *    header or error frame; the connection's buffers within that and
- *    its header limits; the upstream socket is held only while the
- *    state says one is; what gw_conn_poll says agrees with the state;
- *  - decoder memory bounded and all of it freed; the session ends in
- *    GW_CONN_CLOSED, or in GW_CONN_CLOSING with nothing left to send.
+ *  - every answer a client receives is the answer to its own request:
+ *    its n-th relayed reply carries the digest of its n-th request, byte
+ *    for byte a frame an upstream connection delivered; a frame nobody
+ *    asked for never reaches a client, and never shifts an answer;
+ *  - every reply is a relayed answer, an upstream-* error frame
+ *    (text/json, canonical, code matching), a codec error frame, or
+ *    bad-proxy-header; one per request in order (its bytes_in is the
+ *    request's length); bytes after the last reply only when the client
+ *    was closed and they are a prefix of a delivered frame;
+ *  - upstream-bad-frame only after an upstream delivered an invalid
+ *    frame, upstream-unavailable only after a connect failed or with
+ *    health on, upstream-timeout only with a timeout set;
+ *  - every upstream connection received whole, valid request frames,
+ *    each byte-identical to one of the clients' (a cut last one only on
+ *    a connection the relay gave up on), at most the pipeline depth in
+ *    flight;
+ *  - liveness: once the loop stands still with clean upstreams (one valid
+ *    answer per request, nothing cut or stalled) and nothing left to
+ *    send, every complete request has its reply;
+ *  - gw_conn_poll agrees with the state; output within its cap plus one
+ *    read, header or error frame; decoder memory bounded and freed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,41 +86,36 @@
 #include "fuzz_util.h"
 #include "gw_conn.h"
 #include "gw_memio.h"
+#include "gw_pool.h"
+#include "gw_pool_int.h"
 
-/* Most step bytes read from the input. */
 #define STEPS_MAX 64
-
-/* Bounds on the wind-down: event loop rounds, clock ticks. */
-#define PUMP_ROUNDS 256
-#define WIND_DOWN_TICKS 64
-
-/* Room for one scripted answer: a header of a few dozen bytes and at
- * most 1000 content bytes. */
+#define CLIENTS_MAX 4
+#define UPS_MAX 64              /* upstream connections over a session */
+#define PASSES 8                /* loop passes after a step */
+#define WIND_DOWN 256
 #define ANSWER_MAX 2048
-
-/* One error frame: its header, the code and a message (a codec detail
- * of at most HF_DETAIL_MAX bytes, each escaped to at most 6). */
+#define DIGEST_LEN 8
+#define STRAY "STRAY!"
 #define ERROR_FRAME_MAX (256 + 6 * HF_DETAIL_MAX)
-
 #define MS ((gw_time)1000)
 
-/* Chunk sizes a step's amount picks. */
 static const size_t chunk_sizes[16] = {
     1, 2, 3, 5, 8, 13, 21, 34, 64, 100, 143, 256, 512, 1024, 4096,
     SIZE_MAX
 };
 
-/* Timeout profiles (request, idle, write, drain, upstream), in ms;
- * 0: disabled. */
-static const int timeouts[8][5] = {
-    { 2000, 5000, 3000, 1000, 1500 },
-    { 0, 0, 0, 0, 0 },
-    { 0, 500, 0, 0, 300 },
-    { 500, 0, 500, 500, 0 },
-    { 100, 100, 100, 100, 100 },
-    { 300, 0, 200, 0, 700 },
-    { 0, 0, 0, 0, 250 },
-    { 5000, 0, 0, 0, 1000 }
+/* Timeout profiles: request, idle, write, drain, upstream, connect (ms;
+ * 0: disabled). */
+static const int timeouts[8][6] = {
+    { 2000, 5000, 3000, 1000, 1500, 700 },
+    { 0, 0, 0, 0, 0, 0 },
+    { 0, 500, 0, 0, 300, 0 },
+    { 500, 0, 500, 500, 0, 200 },
+    { 100, 100, 100, 100, 100, 100 },
+    { 300, 0, 200, 0, 700, 300 },
+    { 0, 0, 0, 0, 250, 0 },
+    { 5000, 0, 0, 0, 1000, 500 }
 };
 
 static const size_t answer_lens[8] = { 0, 1, 5, 10, 37, 43, 300, 1000 };
@@ -151,128 +125,105 @@ static const char *const answer_types[4] = {
     "text/json; charset=\xc3\xa9"
 };
 
-/* A growable array owned by the harness. */
 typedef struct vec {
     unsigned char *p;
     size_t len;
     size_t cap;
 } vec;
 
-/* One request frame of the client's bytes whose header is valid. */
+/* One request frame of a client's bytes whose header is valid. */
 typedef struct req_frame {
     size_t start;
-    size_t header_end;      /* just past its header */
+    size_t header_end;      /* where its content begins */
     size_t end;             /* just past its last byte in the input */
     uint64_t declared;      /* 2 + N + content-length */
 } req_frame;
 
-/* One upstream connection: what it received and what it delivered (the
- * bytes the connection consumed), as ranges of s->rx and s->dl. */
-typedef struct seg {
-    size_t rx_start;
-    size_t rx_len;
-    size_t dl_start;
-    size_t dl_len;
-} seg;
-
-/* The upstream read request bytes: its total on the connection then,
- * and how many client bytes the connection had read. */
-typedef struct recv_rec {
-    size_t seg;
-    size_t rx_len;
-    size_t in_pos;
-} recv_rec;
-
-/* One on_request callback. */
 typedef struct reply_rec {
     gw_kind kind;
     gw_req_status req_status;
     hf_status frame_status;
     size_t bytes_out;
     uint64_t bytes_in;
+    int clean;              /* no upstream fault before it */
 } reply_rec;
-
-/* A delivered frame start (complete frames and the cut one at the end of
- * a connection), as a range of s->dl. */
-typedef struct answer_rec {
-    size_t off;
-    size_t len;             /* frame length; bytes present when cut */
-    int complete;
-    int stray;              /* came when no request was outstanding */
-} answer_rec;
-
-/* The connection read answer bytes: where in s->dl they start, and how
- * many request frames had begun to go out on that connection by then. */
-typedef struct dlv_rec {
-    size_t dl_off;
-    size_t seg;
-    uint64_t requests;
-} dlv_rec;
 
 enum { UP_CLOSE_NONE = 0, UP_CLOSE_EOF, UP_CLOSE_RESET };
 
-/* The scripted upstream server's side of the connection it holds. */
+/* One connection of the pool, as the scripted server sees it. */
 typedef struct upstream {
-    int held;               /* a socket is open (gw_memio's up_open) */
-    int loss;               /* the harness ended it (EOF, reset) */
+    struct session *s;
+    gw_upconn *u;           /* NULL once closed */
+    gw_memio *m;
     hf_decoder rxd;         /* reads the requests it receives */
-    int rxd_on;
-    uint64_t begun;         /* request frames begun (first byte read) */
-    uint64_t requests;      /* request frames received */
-    uint64_t answered;      /* of them, answered */
-    vec tx;                 /* answer bytes: tx_off of them readable,
-                               tx_read of those read */
+    vec rx;                 /* every byte it received */
+    size_t req_start;       /* where the request being read began */
+    uint64_t begun;         /* request frames begun */
+    uint64_t requests;      /* ... and whole */
+    uint64_t answered;      /* answers emitted for them */
+    vec tx;                 /* what it sends: tx_off readable, tx_read
+                               read by the relay */
     size_t tx_off;
     size_t tx_read;
-    int close_after;        /* once tx is delivered */
-    int stall;              /* answers nothing more */
+    vec dl;                 /* the bytes the relay read */
+    int close_after;
+    int stall;
     int broken;             /* sent something else than one answer per
-                               request read */
+                               request */
+    int invalid;            /* sent bytes that are not a valid frame */
+    int shifted;            /* sent something else than an answer
+                               while requests were on their way (a frame
+                               nobody asked for, garbage, an answer cut
+                               short): what follows may read as the
+                               answer to a later request, which no relay
+                               can tell */
+    int probe;              /* the pool's health check */
+    uint64_t most_inflight; /* requests begun before their answers were
+                               read, at most */
 } upstream;
 
-typedef struct session {
+typedef struct client {
     gw_conn c;
-    gw_conn_config cfg;
-    gw_memio m;             /* both peers' sockets */
-    gw_time now;
-    /* the client */
-    unsigned char *in;
-    size_t in_len;
-    size_t in_sent;         /* sent by the client */
-    size_t in_pos;          /* read by the connection */
-    size_t proxy_len;       /* the PROXY header in front, 0: none */
-    unsigned proxy_calls;
-    int client_eof;
-    vec sent;
-    size_t max_in_chunk;
-    req_frame *frames;
-    size_t n_frames;
-    size_t frames_cap;
-    size_t valid_end;       /* no byte from here on may go upstream */
-    /* the upstream */
-    upstream up;
-    fz_reader script;
-    vec rx;
-    vec dl;
-    seg *segs;
-    size_t n_segs;
-    size_t segs_cap;
-    recv_rec *recvs;
-    size_t n_recvs;
-    size_t recvs_cap;
-    dlv_rec *dlvs;
-    size_t n_dlvs;
-    size_t dlvs_cap;
-    size_t max_up_chunk;
-    unsigned connect_failures;  /* lost while connecting */
-    unsigned ready_losses;      /* lost once connected */
-    int connected_before;
-    unsigned last_attempt;      /* gw_conn_upstream_attempt at the last */
-    size_t replies_then;        /*   connect, and replies by then */
-    /* what the connection reported */
+    gw_memio m;
+    unsigned char *in;      /* its bytes: the input's, every content
+                               byte xored with the client's number, so
+                               no two clients send the same request */
+    size_t sent;            /* bytes sent to the relay */
+    size_t read;            /* ... and read by it */
+    int eof;
+    int gone;               /* closed and freed, as the loop would */
+    gw_conn_state_t state;  /* ... then: its last state and reason */
+    gw_close_reason reason;
+    vec pending_out;        /* ... and what it had not sent */
+    vec got;                /* every byte it received */
     reply_rec *replies;
     size_t n_replies;
     size_t replies_cap;
+    int proxy_calls;
+    struct session *self;
+} client;
+
+typedef struct session {
+    gw_conn_config cfg;
+    gw_pool_config pc;
+    gw_pool *pool;
+    gw_memnet *net;
+    gw_time now;
+    int n_clients;
+    client cl[CLIENTS_MAX];
+    unsigned char *in;      /* every client's bytes */
+    size_t in_len;
+    size_t proxy_len;
+    req_frame *frames;
+    size_t n_frames;
+    size_t valid_end;
+    upstream ups[UPS_MAX];
+    int n_ups;
+    fz_reader script;
+    unsigned connect_failures;
+    unsigned faults;        /* upstream faults the steps caused */
+    int health;
+    int connect_mode;       /* what new connects do: 1, 0, GW_IO_ERROR */
 } session;
 
 /* ---- small helpers ---- */
@@ -308,37 +259,58 @@ static void vec_free(vec *v)
     memset(v, 0, sizeof(*v));
 }
 
-static size_t max_size(size_t a, size_t b)
+/* The digest an answer to request bytes p[0..n) starts with: FNV-1a,
+ * as 8 hex digits. */
+static void digest(const unsigned char *p, size_t n, char out[DIGEST_LEN])
 {
-    return a > b ? a : b;
+    static const char hex[] = "0123456789abcdef";
+    uint32_t h = 2166136261u;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        h = (h ^ p[i]) * 16777619u;
+    for (i = 0; i < DIGEST_LEN; i++)
+        out[i] = hex[(h >> (28 - 4 * i)) & 15];
+}
+
+/* No upstream fault so far: every request was answered once, validly,
+ * and nothing was cut, stalled, refused or reset. */
+static int clean(const session *s)
+{
+    const upstream *up;
+    int i;
+
+    if (s->faults > 0 || s->connect_failures > 0)
+        return 0;
+    for (i = 0; i < s->n_ups; i++) {
+        up = &s->ups[i];
+        if (up->broken || up->stall || up->close_after != UP_CLOSE_NONE ||
+            (up->m != NULL && up->m->fail))
+            return 0;
+    }
+    return 1;
 }
 
 static void on_request(void *user, const gw_request_info *info)
 {
-    session *s = user;
+    client *cl = user;
     const gw_reply *r = info->reply;
     reply_rec *rec;
 
-    FZ_CHECK(r != NULL);
-    FZ_CHECK(r->status != NULL);
-    FZ_CHECK(r->bytes_out > 0);
+    FZ_CHECK(r != NULL && r->status != NULL && r->bytes_out > 0);
     FZ_CHECK(info->content_type_len <= GW_TYPE_LOG_MAX);
     FZ_CHECK(info->finished >= info->started);
-    FZ_CHECK(info->finished == s->now);
     switch (r->kind) {
     case GW_KIND_RELAYED:
         FZ_CHECK(r->req_status == GW_REQ_OK);
-        FZ_CHECK(strcmp(r->status, "ok") == 0);
+        FZ_CHECK(info->upstream == 0);
         break;
     case GW_KIND_BAD_REQUEST:
-        /* The PROXY header is always valid here: only an EOF inside it
-         * gets bad-proxy-header. */
         FZ_CHECK(r->req_status == GW_REQ_E_UP_UNAVAILABLE ||
                  r->req_status == GW_REQ_E_UP_FAILED ||
                  r->req_status == GW_REQ_E_UP_TIMEOUT ||
                  r->req_status == GW_REQ_E_UP_BAD_FRAME ||
-                 (r->req_status == GW_REQ_E_PROXY && s->client_eof &&
-                  s->in_len < s->proxy_len));
+                 r->req_status == GW_REQ_E_PROXY);
         break;
     case GW_KIND_FRAME_ERROR:
         FZ_CHECK(r->frame_status > HF_NEED_MORE &&
@@ -347,30 +319,27 @@ static void on_request(void *user, const gw_request_info *info)
     default:
         FZ_CHECK(!"a reply kind relay mode never gives");
     }
-    s->replies = grow(s->replies, &s->replies_cap, s->n_replies + 1,
-                      sizeof(*s->replies));
-    rec = &s->replies[s->n_replies++];
+    cl->replies = grow(cl->replies, &cl->replies_cap, cl->n_replies + 1,
+                       sizeof(*cl->replies));
+    rec = &cl->replies[cl->n_replies++];
     rec->kind = r->kind;
     rec->req_status = r->req_status;
     rec->frame_status = r->frame_status;
     rec->bytes_out = r->bytes_out;
     rec->bytes_in = info->bytes_in;
+    rec->clean = clean(cl->self);
 }
 
 static void on_proxy(void *user, const gw_proxy_info *info)
 {
-    session *s = user;
+    client *cl = user;
 
-    FZ_CHECK(s->proxy_len > 0);
-    FZ_CHECK(info->len == s->proxy_len);
     FZ_CHECK(info->version == 1 || info->version == 2);
-    FZ_CHECK(s->n_replies == 0);
-    s->proxy_calls++;
-    FZ_CHECK(s->proxy_calls == 1);
+    FZ_CHECK(cl->n_replies == 0);
+    cl->proxy_calls++;
+    FZ_CHECK(cl->proxy_calls == 1);
 }
 
-/* A valid PROXY header in front of the client's bytes: v1 or v2,
- * TCP over IPv4. Returns its length. */
 static size_t proxy_header(unsigned char *out, int v2)
 {
     static const char v1[] =
@@ -389,15 +358,13 @@ static size_t proxy_header(unsigned char *out, int v2)
     return sizeof(v1) - 1;
 }
 
-/* ---- the client's request frames, decoded independently ---- */
-
 static void add_frame(session *s, size_t start, size_t header_end,
                       size_t end, uint64_t declared)
 {
     req_frame *f;
 
-    s->frames = grow(s->frames, &s->frames_cap, s->n_frames + 1,
-                     sizeof(*s->frames));
+    s->frames = realloc(s->frames, (s->n_frames + 1) * sizeof(*s->frames));
+    FZ_CHECK(s->frames != NULL);
     f = &s->frames[s->n_frames++];
     f->start = start;
     f->header_end = header_end;
@@ -405,18 +372,18 @@ static void add_frame(session *s, size_t start, size_t header_end,
     f->declared = declared;
 }
 
-static void scan_client(session *s)
+/* The clients' request frames (at the same places for every client), and
+ * each client's bytes. */
+static void scan_clients(session *s)
 {
     hf_decoder d;
-    hf_limits lim;
+    hf_limits lim = s->cfg.limits;
     hf_event ev;
-    size_t off = s->proxy_len;
-    size_t start = s->proxy_len;
-    size_t header_end = 0;
+    size_t off = s->proxy_len, start = s->proxy_len, header_end = 0, i, j;
     uint64_t declared = 0;
+    int k;
     int have_header = 0;
 
-    lim = s->cfg.limits;
     lim.alloc = NULL;
     FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
     for (;;) {
@@ -439,206 +406,36 @@ static void scan_client(session *s)
         add_frame(s, start, header_end, s->in_len, declared);
     s->valid_end = have_header ? s->in_len : start;
     hf_decoder_free(&d);
-}
-
-/* ---- checks after every call ---- */
-
-static size_t pending(const session *s, gw_end e)
-{
-    size_t n;
-
-    gw_conn_output(&s->c, e, &n);
-    return n;
-}
-
-static void check_caps(const session *s)
-{
-    size_t hdr = HF_PREFIX_LEN + s->cfg.limits.max_header;
-    size_t out_slack, up_slack;
-
-    out_slack = max_size(max_size(GW_MEMIO_READ, hdr), ERROR_FRAME_MAX);
-    up_slack = max_size(GW_MEMIO_READ, hdr);
-    FZ_CHECK(pending(s, GW_CLIENT) < s->cfg.max_output + out_slack);
-    FZ_CHECK(pending(s, GW_UPSTREAM) < s->cfg.max_output + up_slack);
-    FZ_CHECK(gw_conn_buffered(&s->c) <=
-             4 * (s->cfg.max_output + out_slack + up_slack) +
-             4 * max_size(hdr, GW_PROXY_MAX) + 16 * GW_BUF_MIN_ALLOC);
-}
-
-/* What the connection says of itself is consistent. */
-static void check_state(const session *s)
-{
-    const gw_conn *c = &s->c;
-    gw_conn_state_t st = gw_conn_state(c);
-    gw_up_state up = gw_conn_upstream_state(c);
-    unsigned want = gw_conn_poll(c, NULL);
-    size_t out = pending(s, GW_CLIENT);
-    const char *name;
-
-    FZ_CHECK(st <= GW_CONN_CLOSED);
-    FZ_CHECK(up <= GW_UP_READY);
-    /* Only the caller opens: no socket held, no upstream state (once the
-     * connection is over, the loop closes its sockets without a word). */
-    if (!s->m.up_open && !(want & GW_WANT_CLOSE))
-        FZ_CHECK(up == GW_UP_NONE);
-    if (up == GW_UP_NONE && s->m.up_open)
-        FZ_CHECK(want & GW_WANT_CLOSE_UP);
-    if (want & GW_WANT_WRITE_CLIENT)
-        FZ_CHECK(out > 0 && st != GW_CONN_CLOSED && st != GW_CONN_DRAINING);
-    if (want & GW_WANT_READ_CLIENT)
-        FZ_CHECK(st == GW_CONN_OPEN || st == GW_CONN_DRAINING);
-    if (want & GW_WANT_CONNECT_UP)
-        FZ_CHECK(up == GW_UP_NONE && st == GW_CONN_OPEN);
-    if (want & GW_WANT_CONNECTING_UP)
-        FZ_CHECK(up == GW_UP_CONNECTING);
-    if (want & GW_WANT_READ_UP)
-        FZ_CHECK(up == GW_UP_READY);
-    FZ_CHECK(!(want & GW_WANT_WRITE_UP) == (pending(s, GW_UPSTREAM) == 0));
-    if (up != GW_UP_READY)
-        FZ_CHECK(pending(s, GW_UPSTREAM) == 0);
-    FZ_CHECK(!(want & GW_WANT_SHUT_CLIENT) ==
-             !(st == GW_CONN_LINGER && out == 0));
-    FZ_CHECK(!(want & GW_WANT_CLOSE) ==
-             !(st == GW_CONN_CLOSED || (st == GW_CONN_CLOSING && out == 0)));
-    if (st == GW_CONN_CLOSED) {
-        gw_time d;
-
-        gw_conn_poll(c, &d);
-        FZ_CHECK(d == GW_TIME_NEVER);
+    for (k = 0; k < s->n_clients; k++) {
+        s->cl[k].in = fz_dup(s->in, s->in_len);
+        for (i = 0; i < s->n_frames; i++)
+            for (j = s->frames[i].header_end; j < s->frames[i].end; j++)
+                s->cl[k].in[j] ^= (unsigned char)k;
     }
-    if (st != GW_CONN_OPEN)
-        FZ_CHECK(gw_conn_reason(c) != GW_CLOSE_NONE ||
-                 st == GW_CONN_CLOSING);
-    FZ_CHECK(gw_conn_reason(c) < GW_CLOSE_REASON_COUNT);
-    name = gw_close_reason_name(gw_conn_reason(c));
-    FZ_CHECK(name != NULL && name[0] != '\0');
-}
-
-/* ---- the upstream socket ---- */
-
-static seg *cur_seg(session *s)
-{
-    FZ_CHECK(s->up.held && s->n_segs > 0);
-    return &s->segs[s->n_segs - 1];
-}
-
-/* gw_memio's hook: the connection opens an upstream socket. */
-static void on_connect(void *user, unsigned attempt)
-{
-    session *s = user;
-    hf_limits lim;
-    seg *g;
-
-    FZ_CHECK(!s->up.held);
-    FZ_CHECK(attempt < s->cfg.relay.attempts);
-    /* Same request as the last connect: one more attempt. */
-    if (s->connected_before && s->n_replies == s->replies_then)
-        FZ_CHECK(attempt == s->last_attempt + 1);
-    s->connected_before = 1;
-    s->last_attempt = attempt;
-    s->replies_then = s->n_replies;
-    s->segs = grow(s->segs, &s->segs_cap, s->n_segs + 1,
-                   sizeof(*s->segs));
-    g = &s->segs[s->n_segs++];
-    g->rx_start = s->rx.len;
-    g->rx_len = 0;
-    g->dl_start = s->dl.len;
-    g->dl_len = 0;
-    hf_limits_default(&lim);
-    lim.max_content = HF_CONTENT_LIMIT_MAX;
-    FZ_CHECK(hf_decoder_init(&s->up.rxd, &lim) == HF_OK);
-    s->up.rxd_on = 1;
-    s->up.held = 1;
-    s->up.loss = 0;
-    s->up.begun = 0;
-    s->up.requests = 0;
-    s->up.answered = 0;
-    s->up.tx.len = 0;
-    s->up.tx_off = 0;
-    s->up.tx_read = 0;
-    s->up.close_after = UP_CLOSE_NONE;
-    s->up.stall = 0;
-    s->up.broken = 0;
-    if (s->m.connect_result == GW_IO_ERROR) {
-        /* Refused at once: no socket is held. */
-        s->connect_failures++;
-        s->up.held = 0;
-        hf_decoder_free(&s->up.rxd);
-        s->up.rxd_on = 0;
-    }
-}
-
-/* The answer bytes the connection read since the last look: they are
- * delivered (s->dl), with how many requests had begun by then. */
-static void take_reads(session *s)
-{
-    size_t queued = gw_buf_pending(&s->m.peer[GW_UPSTREAM].queue);
-    size_t n;
-    dlv_rec *r;
-    seg *g;
-
-    if (!s->up.held)
-        return;
-    n = s->up.tx_off - queued - s->up.tx_read;
-    if (n == 0)
-        return;
-    g = cur_seg(s);
-    s->dlvs = grow(s->dlvs, &s->dlvs_cap, s->n_dlvs + 1,
-                   sizeof(*s->dlvs));
-    r = &s->dlvs[s->n_dlvs++];
-    r->dl_off = s->dl.len;
-    r->seg = s->n_segs - 1;
-    r->requests = s->up.begun;
-    vec_add(&s->dl, s->up.tx.p + s->up.tx_read, n);
-    g->dl_len += n;
-    s->up.tx_read += n;
-}
-
-/* gw_memio's hook: the connection closes the upstream socket; bytes it
- * did not read are lost. */
-static void on_close(void *user)
-{
-    session *s = user;
-
-    if (!s->up.held)
-        return;
-    take_reads(s);
-    /* A connect that never finished failed, whoever gave up on it. */
-    if (!s->m.up_connected)
-        s->connect_failures++;
-    else if (s->up.loss || s->up.broken)
-        s->ready_losses++;
-    s->up.held = 0;
-    hf_decoder_free(&s->up.rxd);
-    s->up.rxd_on = 0;
-    s->up.tx.len = 0;
-    s->up.tx_off = 0;
-    s->up.tx_read = 0;
 }
 
 /* ---- the upstream's script ---- */
 
-/* Content: script bytes, then a filler pattern. */
-static void answer_content(session *s, unsigned char *buf, size_t n)
+static void script_content(session *s, unsigned char *buf, size_t n)
 {
     const uint8_t *p;
-    size_t got;
-    size_t i;
+    size_t got = fz_take_bytes(&s->script, n, &p), i;
 
-    got = fz_take_bytes(&s->script, n, &p);
     if (got > 0)
         memcpy(buf, p, got);
     for (i = got; i < n; i++)
         buf[i] = (unsigned char)('a' + i % 26);
 }
 
-/* A canonical answer frame in out; returns its length. */
-static size_t encode_answer(session *s, unsigned char *out, unsigned type,
-                            int big, int ext, size_t clen)
+/* An answer frame whose content starts with tag (DIGEST_LEN bytes, or
+ * STRAY), the rest from the script. */
+static size_t encode_answer(session *s, unsigned char *out, const char *tag,
+                            size_t tag_len, unsigned type, int big, int ext,
+                            size_t clen)
 {
     static const hf_str key = { "x-relay", 7 };
     static const hf_str value = { "-1.5e3", 6 };
-    unsigned char content[1000];
+    unsigned char content[DIGEST_LEN + 1000];
     hf_header h;
     size_t w = 0;
 
@@ -648,585 +445,717 @@ static size_t encode_answer(session *s, unsigned char *out, unsigned type,
     if (ext)
         FZ_CHECK(hf_header_add_ext(&h, key, value, HF_VALUE_NUMBER) ==
                  HF_OK);
-    FZ_CHECK(clen <= sizeof(content));
-    answer_content(s, content, clen);
-    FZ_CHECK(hf_encode(&h, content, clen, out, ANSWER_MAX, &w) == HF_OK);
+    memcpy(content, tag, tag_len);
+    script_content(s, content + tag_len, clen);
+    FZ_CHECK(hf_encode(&h, content, tag_len + clen, out, ANSWER_MAX, &w) ==
+             HF_OK);
     return w;
 }
 
-/* A valid answer whose header is not canonical. */
-static size_t encode_loose(session *s, unsigned char *out, size_t clen)
+static size_t encode_loose(session *s, unsigned char *out, const char *tag,
+                           size_t clen)
 {
     int n;
 
     n = snprintf((char *)out + HF_PREFIX_LEN, ANSWER_MAX - HF_PREFIX_LEN,
                  " {\"content-length\" :%zu,\"content-encoding\":"
                  "\"u\\u0074f-8\",\n\t\"byteorder\":\"big\","
-                 "\"x\":null,\"content-type\":\"text/json\"}\r\n", clen);
-    FZ_CHECK(n > 0 && (size_t)n + HF_PREFIX_LEN + clen <= ANSWER_MAX);
+                 "\"x\":null,\"content-type\":\"text/json\"}\r\n",
+                 DIGEST_LEN + clen);
+    FZ_CHECK(n > 0 && (size_t)n + HF_PREFIX_LEN + DIGEST_LEN + clen <=
+                          ANSWER_MAX);
     out[0] = (unsigned char)(n >> 8);
     out[1] = (unsigned char)(n & 0xff);
-    answer_content(s, out + HF_PREFIX_LEN + n, clen);
-    return HF_PREFIX_LEN + (size_t)n + clen;
+    memcpy(out + HF_PREFIX_LEN + n, tag, DIGEST_LEN);
+    script_content(s, out + HF_PREFIX_LEN + n + DIGEST_LEN, clen);
+    return HF_PREFIX_LEN + (size_t)n + DIGEST_LEN + clen;
 }
 
-/* The upstream sends its next scripted item. */
-static void emit_item(session *s)
+static void stray(session *s, upstream *up)
 {
     unsigned char frame[ANSWER_MAX];
+    size_t n = encode_answer(s, frame, STRAY, sizeof STRAY - 1, 0, 0, 0, 3);
+
+    vec_add(&up->tx, frame, n);
+    up->broken = 1;
+}
+
+/* The upstream answers the request rx[from..to) with the next item. */
+static void answer(session *s, upstream *up, size_t from, size_t to)
+{
+    unsigned char frame[ANSWER_MAX];
+    char tag[DIGEST_LEN];
     const uint8_t *raw;
-    unsigned char stray = 0;
-    size_t n;
-    size_t cut;
+    size_t n, cut;
     unsigned p;
     uint8_t t;
 
-    if (!s->up.held || s->up.close_after != UP_CLOSE_NONE)
+    if (up->close_after != UP_CLOSE_NONE)
         return;
-    if (s->script.len == 0) {
-        n = encode_answer(s, frame, 0, 0, 0, answer_lens[3]);
-        vec_add(&s->up.tx, frame, n);
-        return;
-    }
-    t = fz_take_u8(&s->script);
+    digest(up->rx.p + from, to - from, tag);
+    t = s->script.len == 0 ? 0 : fz_take_u8(&s->script);
     p = t >> 3;
     switch (t & 7) {
     case 0:
     case 1:
     case 2:
-        n = encode_answer(s, frame, p >> 3, t & 1, (t & 7) == 2,
-                          answer_lens[p & 7]);
-        vec_add(&s->up.tx, frame, n);
+        n = encode_answer(s, frame, tag, DIGEST_LEN, p >> 3, t & 1,
+                          (t & 7) == 2, answer_lens[p & 7]);
+        vec_add(&up->tx, frame, n);
         break;
     case 3:
-        n = encode_loose(s, frame, answer_lens[p & 7]);
-        vec_add(&s->up.tx, frame, n);
+        n = encode_loose(s, frame, tag, answer_lens[p & 7]);
+        vec_add(&up->tx, frame, n);
         break;
     case 4:
         n = fz_take_bytes(&s->script, 1 + (size_t)p * 4, &raw);
-        vec_add(&s->up.tx, raw, n);
-        s->up.broken = 1;
+        vec_add(&up->tx, raw, n);
+        up->broken = 1;
+        up->invalid = 1;
+        up->shifted = 1;
         break;
     case 5:
-        s->up.broken = 1;
-        n = encode_answer(s, frame, 0, 1, 0, answer_lens[p & 7]);
+        up->broken = 1;
+        n = encode_answer(s, frame, tag, DIGEST_LEN, 0, 1, 0,
+                          answer_lens[p & 7]);
         cut = fz_take_u8(&s->script) % n;
-        vec_add(&s->up.tx, frame, cut);
+        vec_add(&up->tx, frame, cut);
         if ((p >> 3) < 2)
-            s->up.close_after = (p >> 3) == 0 ? UP_CLOSE_EOF
-                                              : UP_CLOSE_RESET;
+            up->close_after = (p >> 3) == 0 ? UP_CLOSE_EOF : UP_CLOSE_RESET;
+        else
+            up->shifted = 1;
         break;
     case 6:
         switch (p & 3) {
         case 0:
-            s->up.close_after = UP_CLOSE_EOF;
+            up->close_after = UP_CLOSE_EOF;
+            up->broken = 1;
             break;
         case 1:
-            s->up.close_after = UP_CLOSE_RESET;
+            up->close_after = UP_CLOSE_RESET;
+            up->broken = 1;
             break;
         case 2:
-            s->up.stall = 1;
+            up->stall = 1;
             break;
         default:
-            n = encode_answer(s, frame, p >> 3, 0, 0, answer_lens[5]);
-            vec_add(&s->up.tx, frame, n);
-            s->up.close_after = UP_CLOSE_EOF;
+            n = encode_answer(s, frame, tag, DIGEST_LEN, p >> 3, 0, 0,
+                              answer_lens[5]);
+            vec_add(&up->tx, frame, n);
+            up->close_after = UP_CLOSE_EOF;
             break;
         }
         break;
     default:
-        s->up.broken = 1;
-        n = encode_answer(s, frame, 0, 0, 0, answer_lens[p & 7]);
-        vec_add(&s->up.tx, frame, n);
+        n = encode_answer(s, frame, tag, DIGEST_LEN, 0, 0, 0,
+                          answer_lens[p & 7]);
+        vec_add(&up->tx, frame, n);
         if (p & 1) {
-            n = encode_answer(s, frame, 1, 1, 0, answer_lens[(p >> 1) & 7]);
-            vec_add(&s->up.tx, frame, n);
+            stray(s, up);
         } else {
-            vec_add(&s->up.tx, &stray, 1);
+            vec_add(&up->tx, "", 1);
+            up->broken = 1;
+            up->invalid = 1;
         }
+        up->shifted = 1;
         break;
     }
 }
 
-/* The request bytes the connection wrote since the last look: the
- * upstream reads them, and answers every request it has read in full. */
-static void take_writes(session *s)
-{
-    size_t n;
-    const unsigned char *p = gw_memio_sink(&s->m, GW_UPSTREAM, &n);
-    recv_rec *r;
-    hf_event ev;
-    size_t off;
-    seg *g;
+/* ---- the upstream's connections ---- */
 
-    if (n == 0)
-        return;
-    FZ_CHECK(s->up.held);
-    g = cur_seg(s);
-    vec_add(&s->rx, p, n);
-    gw_memio_take(&s->m, GW_UPSTREAM);
-    g->rx_len += n;
-    s->recvs = grow(s->recvs, &s->recvs_cap, s->n_recvs + 1,
-                    sizeof(*s->recvs));
-    r = &s->recvs[s->n_recvs++];
-    r->seg = s->n_segs - 1;
-    r->rx_len = g->rx_len;
-    r->in_pos = s->in_pos;
-    /* What the server makes of it: frames begun, frames whole. */
-    off = 0;
-    while (s->up.rxd_on) {
-        if (off < n && !hf_decoder_in_frame(&s->up.rxd))
-            s->up.begun++;
-        off += hf_decoder_push(&s->up.rxd, s->rx.p + s->rx.len - n + off,
-                               n - off, &ev);
-        if (ev.type == HF_EV_NEED_MORE || ev.type == HF_EV_ERROR)
-            break;
-        if (ev.type == HF_EV_FRAME_END)
-            s->up.requests++;
+static upstream *up_of(session *s, const gw_memio *m)
+{
+    int i;
+
+    for (i = 0; i < s->n_ups; i++)
+        if (s->ups[i].m == m)
+            return &s->ups[i];
+    return NULL;
+}
+
+/* Complete answer frames the relay has read from up. */
+static uint64_t answers_read(const upstream *up)
+{
+    hf_decoder d;
+    hf_limits lim;
+    hf_frame fr;
+    uint64_t n = 0;
+    size_t off = 0;
+
+    hf_limits_default(&lim);
+    lim.max_content = HF_CONTENT_LIMIT_MAX;
+    FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
+    while (off < up->dl.len &&
+           hf_decode(&d, up->dl.p + off, up->dl.len - off, &fr) == HF_OK) {
+        n++;
+        off += fr.frame_len;
     }
-    while (s->up.held && !s->up.stall && s->up.answered < s->up.requests) {
-        s->up.answered++;
-        emit_item(s);
+    hf_decoder_free(&d);
+    return n;
+}
+
+/* gw_memio's hook on an upstream socket: bytes moved. */
+static void up_io(void *user, int write, size_t n)
+{
+    upstream *up = user;
+    size_t at;
+    hf_event ev;
+
+    if (!write) {
+        /* The relay read n answer bytes. */
+        vec_add(&up->dl, up->tx.p + up->tx_read, n);
+        up->tx_read += n;
+        return;
+    }
+    at = up->rx.len;
+    {
+        size_t len;
+        const unsigned char *p = gw_memio_sink(up->m, &len);
+
+        FZ_CHECK(len == n);
+        vec_add(&up->rx, p, len);
+        gw_memio_take(up->m);
+    }
+    /* What the server makes of it: frames begun, frames whole. */
+    while (at < up->rx.len) {
+        if (!hf_decoder_in_frame(&up->rxd)) {
+            uint64_t inflight;
+
+            up->begun++;
+            up->req_start = at;
+            inflight = up->begun - answers_read(up);
+            if (inflight > up->most_inflight)
+                up->most_inflight = inflight;
+        }
+        at += hf_decoder_push(&up->rxd, up->rx.p + at, up->rx.len - at,
+                              &ev);
+        while (ev.type == HF_EV_HEADER || ev.type == HF_EV_CONTENT)
+            at += hf_decoder_push(&up->rxd, up->rx.p + at,
+                                  up->rx.len - at, &ev);
+        FZ_CHECK(ev.type != HF_EV_ERROR);   /* only valid frames go up */
+        if (ev.type == HF_EV_FRAME_END) {
+            up->requests++;
+            if (!up->stall && up->answered < up->requests) {
+                up->answered++;
+                answer(up->s, up, up->req_start, at);
+            }
+        }
     }
 }
 
-/* gw_memio's hook: bytes moved, in the order they move. */
-static void on_io(void *user, gw_end e, int write, size_t n)
+/* gw_memnet's hook: the pool opened a connection; its peer starts as the
+ * steps say connects go. */
+static void up_opened(void *user, gw_upconn *u, gw_memio *m)
 {
     session *s = user;
+    upstream *up;
+    hf_limits lim;
 
-    (void)n;
-    if (e == GW_CLIENT && !write)
-        s->in_pos = s->in_sent -
-                    gw_buf_pending(&s->m.peer[GW_CLIENT].queue);
-    else if (e == GW_UPSTREAM && write)
-        take_writes(s);
-    else if (e == GW_UPSTREAM)
-        take_reads(s);
+    FZ_CHECK(s->n_ups < UPS_MAX);
+    up = &s->ups[s->n_ups++];
+    memset(up, 0, sizeof(*up));
+    up->s = s;
+    up->u = u;
+    up->m = m;
+    up->probe = u->probe;
+    hf_limits_default(&lim);
+    lim.max_content = HF_CONTENT_LIMIT_MAX;
+    FZ_CHECK(hf_decoder_init(&up->rxd, &lim) == HF_OK);
+    m->user = up;
+    m->on_io = up_io;
+    m->budget = 0;
+    m->connect_result = s->connect_mode;
+    m->connect_done_result = 0;
 }
 
-/* One gw_drive call: the client's and the upstream's sockets report
- * what the step lets them; afterwards the peers take what moved. */
-static void drive(session *s, unsigned ready)
+static void up_closed(void *user, gw_upconn *u, gw_memio *m)
 {
-    gw_memio_peer *cl = &s->m.peer[GW_CLIENT];
-    const unsigned char *p;
-    unsigned want;
+    session *s = user;
+    upstream *up = up_of(s, m);
+
+    (void)u;
+    if (up == NULL)
+        return;
+    if (!m->connected)
+        s->connect_failures++;
+    up->u = NULL;
+    up->m = NULL;
+}
+
+/* ---- the loop and the clients ---- */
+
+static void collect(session *s, int k)
+{
+    client *cl = &s->cl[k];
     size_t n;
+    const unsigned char *p = gw_memio_sink(&cl->m, &n);
 
-    if (cl->eof || cl->fail || gw_buf_pending(&cl->queue) > 0)
-        ready &= ~0u;
-    else
-        ready &= ~GW_READY_CLIENT_IN;
-    if (!s->m.up_open)
-        ready &= ~(GW_READY_UP_IN | GW_READY_UP_OUT);
-    want = gw_drive(&s->c, &s->m.io, ready, s->now);
-    /* Over: the loop closes both sockets. */
-    if ((want & GW_WANT_CLOSE) && s->m.up_open)
-        s->m.io.close_up(s->m.io.ctx);
-    p = gw_memio_sink(&s->m, GW_CLIENT, &n);
-    vec_add(&s->sent, p, n);
-    gw_memio_take(&s->m, GW_CLIENT);
-    check_caps(s);
-    check_state(s);
+    vec_add(&cl->got, p, n);
+    gw_memio_take(&cl->m);
+    cl->read = cl->sent - gw_buf_pending(&cl->m.queue);
 }
 
-/* The harness ends the upstream's connection: EOF (once its bytes are
- * read) or a reset now. */
-static void up_lost(session *s, int reset)
+/* A client the loop would close: its record stays for the oracles. */
+static void retire(session *s, int k)
 {
-    if (!s->up.held)
-        return;
-    s->up.loss = 1;
-    if (reset)
-        s->m.peer[GW_UPSTREAM].fail = 1;
-    else
-        s->m.peer[GW_UPSTREAM].eof = 1;
-    drive(s, GW_READY_UP_IN | GW_READY_UP_OUT);
+    client *cl = &s->cl[k];
+    size_t n;
+    const unsigned char *p;
+
+    collect(s, k);
+    cl->gone = 1;
+    cl->state = gw_conn_state(&cl->c);
+    cl->reason = gw_conn_reason(&cl->c);
+    p = gw_conn_output(&cl->c, &n);
+    vec_add(&cl->pending_out, p, n);
+    gw_memnet_remove(s->net, &cl->c);
+    gw_conn_free(&cl->c);
+    gw_memio_free(&cl->m);
 }
 
-/* The upstream's answer bytes: up to n more become readable, then the
- * connection reads; or the pending close once all were read. */
-static void up_deliver(session *s, size_t n)
+static void check_state(const session *s, int k)
 {
-    size_t avail;
+    const gw_conn *c = &s->cl[k].c;
+    gw_conn_state_t st = gw_conn_state(c);
+    unsigned want = gw_conn_poll(c, NULL);
+    size_t out, hdr = HF_PREFIX_LEN + s->cfg.limits.max_header;
+    size_t slack = hdr > ERROR_FRAME_MAX ? hdr : ERROR_FRAME_MAX;
 
-    if (!s->up.held)
-        return;
-    avail = s->up.tx.len - s->up.tx_off;
-    if (avail == 0) {
-        if (s->up.tx_read == s->up.tx_off &&
-            s->up.close_after != UP_CLOSE_NONE)
-            up_lost(s, s->up.close_after == UP_CLOSE_RESET);
-        else
-            drive(s, GW_READY_UP_IN);
-        return;
-    }
-    if (n > avail)
-        n = avail;
-    FZ_CHECK(gw_memio_send(&s->m, GW_UPSTREAM, s->up.tx.p + s->up.tx_off,
-                           n) == 0);
-    s->up.tx_off += n;
-    drive(s, GW_READY_UP_IN);
+    gw_conn_output(c, &out);
+    FZ_CHECK(st <= GW_CONN_CLOSED);
+    if (want & GW_WANT_WRITE)
+        FZ_CHECK(out > 0 && st != GW_CONN_CLOSED && st != GW_CONN_DRAINING);
+    if (want & GW_WANT_READ)
+        FZ_CHECK(st == GW_CONN_OPEN || st == GW_CONN_DRAINING);
+    FZ_CHECK(!(want & GW_WANT_SHUT) == !(st == GW_CONN_LINGER && out == 0));
+    FZ_CHECK(!(want & GW_WANT_CLOSE) ==
+             !(st == GW_CONN_CLOSED || (st == GW_CONN_CLOSING && out == 0)));
+    FZ_CHECK(!(want & (GW_WANT_CONNECT | GW_WANT_CONNECTING)));
+    FZ_CHECK(out < s->cfg.max_output + GW_MEMIO_READ + slack);
+    if (st != GW_CONN_OPEN)
+        FZ_CHECK(gw_conn_reason(c) != GW_CLOSE_NONE ||
+                 st == GW_CONN_CLOSING);
 }
 
-/* The upstream reads up to n request bytes. */
-static void up_read(session *s, size_t n)
+/* The loop runs a few passes; then what moved is gathered, the clients
+ * the loop would close are let go, and each is checked. */
+static void settle(session *s)
 {
-    s->m.peer[GW_UPSTREAM].budget = n;
-    drive(s, GW_READY_UP_OUT);
-    s->m.peer[GW_UPSTREAM].budget = 0;
-}
+    int k;
 
-/* ---- the client ---- */
-
-static void offer(session *s, size_t n)
-{
-    if (n > s->in_len - s->in_sent)
-        n = s->in_len - s->in_sent;
-    FZ_CHECK(gw_memio_send(&s->m, GW_CLIENT, s->in + s->in_sent, n) == 0);
-    s->in_sent += n;
-    drive(s, GW_READY_CLIENT_IN);
-}
-
-static void send_out(session *s, size_t n)
-{
-    s->m.peer[GW_CLIENT].budget = n;
-    drive(s, GW_READY_CLIENT_OUT);
-    s->m.peer[GW_CLIENT].budget = 0;
-}
-
-/* The client sends nothing more: what it has not sent is never sent. */
-static void client_eof(session *s)
-{
-    if (s->client_eof)
-        return;
-    s->client_eof = 1;
-    s->in_len = s->in_sent;
-    s->m.peer[GW_CLIENT].eof = 1;
-    drive(s, GW_READY_CLIENT_IN);
-}
-
-static void tick(session *s)
-{
-    (void)gw_conn_tick(&s->c, s->now);
-    drive(s, 0);
-}
-
-static gw_time deadline(const session *s)
-{
-    gw_time d;
-
-    gw_conn_poll(&s->c, &d);
-    return d;
-}
-
-static void advance(session *s, gw_time dt)
-{
-    gw_time due;
-
-    s->now += dt;
-    due = deadline(s);
-    if (due != GW_TIME_NEVER && due <= s->now)
-        tick(s);
-}
-
-static void special(session *s, unsigned amount)
-{
-    gw_time due;
-
-    switch (amount % 8) {
-    case 0:
-        client_eof(s);
-        break;
-    case 1:
-        gw_conn_shutdown(&s->c, s->now);
-        drive(s, 0);
-        break;
-    case 2:
-        if (gw_conn_state(&s->c) == GW_CONN_LINGER &&
-            pending(s, GW_CLIENT) == 0) {
-            gw_conn_drain(&s->c, s->now);
-            drive(s, 0);
-        }
-        break;
-    case 3:
-        send_out(s, SIZE_MAX);
-        break;
-    case 4:
-        gw_conn_abort(&s->c, GW_CLOSE_IO);
-        FZ_CHECK(gw_conn_state(&s->c) == GW_CONN_CLOSED);
-        FZ_CHECK(gw_conn_reason(&s->c) == GW_CLOSE_IO);
-        check_state(s);
-        break;
-    case 5:
-        tick(s);
-        break;
-    case 6:
-        due = deadline(s);
-        if (due != GW_TIME_NEVER && due > s->now)
-            s->now = due;
-        tick(s);
-        break;
-    default:
-        s->m.peer[GW_CLIENT].fail = 1;
-        drive(s, GW_READY_CLIENT_IN);
-        break;
+    gw_memnet_settle(s->net, s->now, PASSES);
+    for (k = 0; k < s->n_clients; k++) {
+        if (s->cl[k].gone)
+            continue;
+        collect(s, k);
+        check_state(s, k);
+        if (gw_conn_poll(&s->cl[k].c, NULL) & GW_WANT_CLOSE)
+            retire(s, k);
     }
 }
 
-/* Calls with nothing in them take nothing and queue nothing. */
-static void zero_calls(session *s)
+static void client_send(session *s, int k, size_t n)
 {
-    unsigned char none = 0;
-    size_t before = pending(s, GW_CLIENT);
-    size_t up_before = pending(s, GW_UPSTREAM);
+    client *cl = &s->cl[k];
 
-    gw_conn_input(&s->c, GW_UPSTREAM, &none, 0, s->now);
-    gw_conn_sent(&s->c, GW_UPSTREAM, 0, s->now);
-    gw_conn_sent(&s->c, GW_CLIENT, 0, s->now);
-    gw_conn_input(&s->c, GW_CLIENT, &none, 0, s->now);
-    FZ_CHECK(pending(s, GW_UPSTREAM) == up_before);
-    FZ_CHECK(pending(s, GW_CLIENT) == before);
-    check_state(s);
+    if (cl->gone || cl->eof)
+        return;
+    if (n > s->in_len - cl->sent)
+        n = s->in_len - cl->sent;
+    FZ_CHECK(gw_memio_send(&cl->m, cl->in + cl->sent, n) == 0);
+    cl->sent += n;
+    gw_memnet_wake(s->net, NULL, &cl->c);
 }
 
-/* One round of the event loop with n as every size; non-zero when
- * something moved. */
-static int pump(session *s, size_t n)
+static void client_budget(session *s, size_t n)
 {
-    uint64_t moves = s->m.moves;
-    size_t tx = s->up.tx.len, sent = s->in_sent;
-    size_t avail = s->up.tx.len - s->up.tx_off;
+    int k;
+
+    for (k = 0; k < s->n_clients; k++)
+        if (!s->cl[k].gone)
+            s->cl[k].m.budget = n;
+}
+
+/* The open upstream connection a step picks; NULL when none. */
+static upstream *pick_up(session *s, unsigned idx)
+{
+    int i, open = 0;
+
+    for (i = 0; i < s->n_ups; i++)
+        open += s->ups[i].m != NULL;
+    if (open == 0)
+        return NULL;
+    idx %= (unsigned)open;
+    for (i = 0; i < s->n_ups; i++) {
+        if (s->ups[i].m != NULL && idx-- == 0)
+            return &s->ups[i];
+    }
+    return NULL;
+}
+
+/* Up to n more answer bytes become readable; or the pending close. */
+static void up_deliver(upstream *up, size_t n)
+{
+    size_t avail = up->tx.len - up->tx_off;
 
     if (n > avail)
         n = avail;
     if (n > 0) {
-        FZ_CHECK(gw_memio_send(&s->m, GW_UPSTREAM,
-                               s->up.tx.p + s->up.tx_off, n) == 0);
-        s->up.tx_off += n;
+        FZ_CHECK(gw_memio_send(up->m, up->tx.p + up->tx_off, n) == 0);
+        up->tx_off += n;
+    } else if (up->tx_read == up->tx.len &&
+               up->close_after != UP_CLOSE_NONE) {
+        if (up->close_after == UP_CLOSE_RESET)
+            up->m->fail = 1;
+        else
+            up->m->eof = 1;
     }
-    n = n > 0 ? n : 1;
-    if (s->in_len - s->in_sent > 0) {
-        size_t k = s->in_len - s->in_sent < n ? s->in_len - s->in_sent : n;
-
-        FZ_CHECK(gw_memio_send(&s->m, GW_CLIENT, s->in + s->in_sent, k) ==
-                 0);
-        s->in_sent += k;
-    }
-    s->m.peer[GW_CLIENT].budget = SIZE_MAX;
-    s->m.peer[GW_UPSTREAM].budget = SIZE_MAX;
-    if (s->m.connect_result == 0)
-        s->m.connect_done_result = 1;
-    drive(s, GW_READY_CLIENT_IN | GW_READY_CLIENT_OUT | GW_READY_UP_IN |
-                 GW_READY_UP_OUT);
-    s->m.connect_done_result = 0;
-    s->m.peer[GW_CLIENT].budget = 0;
-    s->m.peer[GW_UPSTREAM].budget = 0;
-    if (s->up.held && s->up.tx_off == s->up.tx.len &&
-        s->up.tx_read == s->up.tx_off && s->up.close_after != UP_CLOSE_NONE &&
-        !s->up.loss)
-        up_lost(s, s->up.close_after == UP_CLOSE_RESET);
-    return s->m.moves != moves || s->up.tx.len != tx || s->in_sent != sent;
 }
 
-static void step(session *s, uint8_t b)
+/* A frame nobody asked for, when no request is outstanding on up: read
+ * by that connection alone, before anything else moves. */
+static void up_unasked(session *s, upstream *up)
 {
-    unsigned amount = b >> 4;
-    size_t n = chunk_sizes[amount];
+    unsigned want;
 
-    if (gw_conn_state(&s->c) == GW_CONN_CLOSED)
+    if (up->u == NULL || gw_upconn_load(up->u) != 0 ||
+        up->begun != answers_read(up) || up->tx_read != up->tx.len ||
+        up->tx_off != up->tx.len)
         return;
-    switch (b & 15) {
+    want = gw_upconn_poll(up->u, NULL);
+    if (!(want & GW_WANT_READ) || (want & GW_WANT_WRITE))
+        return;
+    stray(s, up);
+    up_deliver(up, SIZE_MAX);
+    gw_drive(up->u, &gw_upconn_ops, &up->m->io, GW_READY_IN, s->now);
+}
+
+static void connects(session *s, int result)
+{
+    int i;
+
+    for (i = 0; i < s->n_ups; i++) {
+        if (s->ups[i].m != NULL && !s->ups[i].m->connected)
+            s->ups[i].m->connect_done_result = result;
+    }
+}
+
+/* One round of the loop with n as every size. */
+static void round_all(session *s, size_t n)
+{
+    int i, k;
+
+    for (k = 0; k < s->n_clients; k++)
+        client_send(s, k, n);
+    for (i = 0; i < s->n_ups; i++) {
+        if (s->ups[i].m == NULL)
+            continue;
+        s->ups[i].m->budget = n;
+        up_deliver(&s->ups[i], n);
+    }
+    client_budget(s, n);
+    settle(s);
+    client_budget(s, 0);
+    for (i = 0; i < s->n_ups; i++)
+        if (s->ups[i].m != NULL)
+            s->ups[i].m->budget = 0;
+}
+
+static void special(session *s, int k, unsigned a)
+{
+    client *cl = &s->cl[k];
+    gw_time d;
+    int j;
+
+    switch (a % 8) {
     case 0:
-        offer(s, n);
+        if (!cl->gone) {
+            cl->eof = 1;
+            cl->m.eof = 1;
+            gw_memnet_wake(s->net, NULL, &cl->c);
+        }
         break;
     case 1:
-        send_out(s, n);
+        for (j = 0; j < s->n_clients; j++)
+            if (!s->cl[j].gone)
+                gw_conn_shutdown(&s->cl[j].c, s->now);
         break;
     case 2:
-        up_read(s, n);
+        client_budget(s, SIZE_MAX);
+        settle(s);
+        client_budget(s, 0);
         break;
     case 3:
-        up_deliver(s, n);
+        if (!cl->gone)
+            gw_conn_abort(&cl->c, GW_CLOSE_IO);
         break;
     case 4:
-        if (s->up.held)
-            s->up.broken = 1;   /* maybe unasked for */
-        emit_item(s);
+        if (!cl->gone)
+            cl->m.fail = 1;
+        break;
+    case 6:
+        d = gw_memnet_deadline(s->net);
+        if (d != GW_TIME_NEVER && d > s->now)
+            s->now = d;
+        break;
+    default:
+        break;
+    }
+}
+
+static void step(session *s, unsigned idx, uint8_t b)
+{
+    unsigned a = b >> 4;
+    size_t n = chunk_sizes[a];
+    int k = (int)(idx % (unsigned)s->n_clients);
+    upstream *up = pick_up(s, idx);
+
+    switch (b & 15) {
+    case 0:
+        client_send(s, k, n);
+        break;
+    case 1:
+        if (!s->cl[k].gone)
+            s->cl[k].m.budget = n;
+        break;
+    case 2:
+        if (up != NULL)
+            up->m->budget = n;
+        break;
+    case 3:
+        if (up != NULL)
+            up_deliver(up, n);
+        break;
+    case 4:
+        if (up != NULL)
+            up_unasked(s, up);
         break;
     case 5:
-        switch (amount % 4) {
+        switch (a % 4) {
         case 0:
+            connects(s, 1);
+            break;
         case 1:
-            if (gw_conn_upstream_state(&s->c) != GW_UP_CONNECTING)
-                break;
-            s->m.connect_done_result = amount % 4 == 0 ? 1 : GW_IO_ERROR;
-            s->up.loss = amount % 4 == 1;
-            drive(s, GW_READY_UP_OUT);
-            s->m.connect_done_result = 0;
+            connects(s, GW_IO_ERROR);
             break;
         case 2:
-            s->m.connect_result = GW_IO_ERROR;
-            drive(s, 0);
+            s->connect_mode = GW_IO_ERROR;
+            s->faults++;
             break;
         default:
-            s->m.connect_result = 1;
-            drive(s, 0);
+            s->connect_mode = 1;
             break;
         }
         break;
     case 6:
-        if (!s->up.held)
+        if (up == NULL)
             break;
-        if (amount % 3 == 0)
-            s->up.close_after = UP_CLOSE_EOF;
-        else if (amount % 3 == 1)
-            up_lost(s, 1);
+        s->faults++;
+        if (a % 3 == 0)
+            up->close_after = UP_CLOSE_EOF;
+        else if (a % 3 == 1)
+            up->m->fail = 1;
         else
-            s->up.stall = 1;
+            up->stall = 1;
         break;
     case 7:
-        advance(s, (gw_time)amount * 250 * MS);
+        s->now += (gw_time)a * 250 * MS;
         break;
     case 8:
-        special(s, amount);
-        break;
-    case 15:
-        if (amount % 2 == 0) {
-            zero_calls(s);
-            break;
-        }
-        (void)pump(s, n);
+        special(s, k, a);
         break;
     default:
-        (void)pump(s, n);
-        break;
+        round_all(s, n);
+        return;
     }
+    settle(s);
+    client_budget(s, 0);
+    if (up != NULL && up->m != NULL)
+        up->m->budget = 0;
 }
 
-/* The loop stands still. If the upstream it holds is a clean server
- * (one valid answer per request read, nothing cut, no close, no stall)
- * with nothing left to deliver, and nothing waits to go to it, no
- * request can still wait for its answer: every complete request frame
- * the connection took has its reply. */
-static void check_idle(const session *s)
+/* ---- the end of a session ---- */
+
+/* Complete requests of client k whose every byte the relay read. */
+static size_t whole_read(const session *s, int k)
 {
     const req_frame *f;
-    size_t done = 0;
-    size_t replied = 0;
-    size_t i;
+    size_t i, n = 0;
 
-    if (gw_conn_state(&s->c) != GW_CONN_OPEN || !s->up.held ||
-        gw_conn_upstream_state(&s->c) != GW_UP_READY || s->up.broken ||
-        s->up.stall || s->up.close_after != UP_CLOSE_NONE ||
-        s->up.tx_read != s->up.tx.len || pending(s, GW_UPSTREAM) > 0 ||
-        pending(s, GW_CLIENT) > 0)
-        return;
     for (i = 0; i < s->n_frames; i++) {
         f = &s->frames[i];
-        if (f->end <= s->in_pos && f->end - f->start == f->declared)
-            done++;
+        if (f->end <= s->cl[k].read && f->end - f->start == f->declared)
+            n++;
     }
-    for (i = 0; i < s->n_replies; i++)
-        replied += s->replies[i].kind != GW_KIND_FRAME_ERROR &&
-                   s->replies[i].req_status != GW_REQ_E_PROXY;
-    FZ_CHECK(replied == done);
+    return n;
 }
 
-/* Play the rest: the loop until nothing moves, client EOF, then time
- * with every upstream closed and every connect refused. */
-static void wind_down(session *s)
+/* Replies that answer a request (not a codec error or a bad PROXY
+ * header). */
+static size_t answers_of(const client *cl)
 {
-    gw_conn_state_t st;
+    size_t i, n = 0;
+
+    for (i = 0; i < cl->n_replies; i++)
+        n += cl->replies[i].kind != GW_KIND_FRAME_ERROR &&
+             cl->replies[i].req_status != GW_REQ_E_PROXY;
+    return n;
+}
+
+/* Liveness: the loop stands still, the upstream was clean and every
+ * client has sent and read all: every request read has its reply. */
+static void check_idle(const session *s)
+{
+    const client *cl;
+    int k;
+
+    if (!clean(s))
+        return;
+    for (k = 0; k < s->n_clients; k++) {
+        cl = &s->cl[k];
+        if (cl->gone || gw_conn_state(&cl->c) != GW_CONN_OPEN)
+            continue;
+        FZ_CHECK(answers_of(cl) >= whole_read(s, k));
+    }
+}
+
+/* Every upstream connection: everything it has to send, readable. */
+static void up_all(session *s)
+{
     int i;
 
-    s->m.connect_result = 1;
-    for (i = 0; i < PUMP_ROUNDS; i++)
-        if (gw_conn_state(&s->c) == GW_CONN_CLOSED || !pump(s, SIZE_MAX))
-            break;
-    if (i < PUMP_ROUNDS)
-        check_idle(s);
-    if (gw_conn_state(&s->c) != GW_CONN_CLOSED)
-        client_eof(s);
-    s->m.connect_result = GW_IO_ERROR;
-    for (i = 0; i < WIND_DOWN_TICKS; i++) {
-        st = gw_conn_state(&s->c);
-        if (st == GW_CONN_CLOSED)
-            break;
-        (void)pump(s, SIZE_MAX);
-        send_out(s, SIZE_MAX);
-        st = gw_conn_state(&s->c);
-        if (st == GW_CONN_CLOSED ||
-            (st == GW_CONN_CLOSING && pending(s, GW_CLIENT) == 0))
-            break;
-        if (s->up.held && !s->up.loss) {
-            up_lost(s, gw_conn_upstream_state(&s->c) == GW_UP_CONNECTING);
+    for (i = 0; i < s->n_ups; i++) {
+        if (s->ups[i].m == NULL)
             continue;
-        }
-        advance(s, 1000 * MS);
+        s->ups[i].m->budget = SIZE_MAX;
+        up_deliver(&s->ups[i], SIZE_MAX);
     }
 }
 
-/* ---- checking what went upstream ---- */
-
-/* The request frame holding client byte at. */
-static const req_frame *frame_at(const session *s, size_t at)
+static int clients_left(const session *s)
 {
-    size_t i;
+    int k, n = 0;
 
-    for (i = 0; i < s->n_frames; i++)
-        if (at >= s->frames[i].start && at < s->frames[i].end)
-            return &s->frames[i];
-    return NULL;
+    for (k = 0; k < s->n_clients; k++)
+        n += !s->cl[k].gone;
+    return n;
 }
 
-/* Could connection g's bytes be the client's from st on, each sent in
- * time? */
-static int seg_fits(const session *s, size_t gi, size_t st)
+/* Play the rest: the loop until nothing moves with every connect
+ * succeeding; the clients' EOF; then time with every upstream failing
+ * until every client is done. */
+static void wind_down(session *s)
 {
-    const seg *g = &s->segs[gi];
-    const recv_rec *r;
+    uint64_t before;
+    size_t got;
+    int i, k;
+
+    s->connect_mode = 1;
+    connects(s, 1);
+    for (i = 0; i < WIND_DOWN; i++) {
+        before = 0;
+        for (k = 0; k < s->n_clients; k++)
+            before += s->cl[k].sent + s->cl[k].got.len;
+        for (k = 0; k < s->n_ups; k++)
+            before += s->ups[k].rx.len + s->ups[k].tx_read +
+                      s->ups[k].tx.len;
+        round_all(s, SIZE_MAX);
+        client_budget(s, SIZE_MAX);
+        up_all(s);
+        settle(s);
+        client_budget(s, 0);
+        got = 0;
+        for (k = 0; k < s->n_clients; k++)
+            got += s->cl[k].sent + s->cl[k].got.len;
+        for (k = 0; k < s->n_ups; k++)
+            got += s->ups[k].rx.len + s->ups[k].tx_read + s->ups[k].tx.len;
+        if (got == before)
+            break;
+    }
+    if (i < WIND_DOWN)
+        check_idle(s);
+    for (k = 0; k < s->n_clients; k++)
+        special(s, k, 0);
+    s->connect_mode = GW_IO_ERROR;
+    s->faults++;
+    connects(s, GW_IO_ERROR);
+    for (i = 0; i < WIND_DOWN && clients_left(s) > 0; i++) {
+        for (k = 0; k < s->n_ups; k++)
+            if (s->ups[k].m != NULL && s->ups[k].m->connected)
+                s->ups[k].m->fail = 1;
+        client_budget(s, SIZE_MAX);
+        up_all(s);
+        settle(s);
+        client_budget(s, 0);
+        s->now += 1000 * MS;
+    }
+    FZ_CHECK(clients_left(s) == 0);
+}
+
+/* ---- what went upstream ---- */
+
+/* Is p[0..n) client k's frame i, or (cut) a prefix of it? */
+static int is_request(const session *s, const unsigned char *p, size_t n,
+                     int cut)
+{
     const req_frame *f;
     size_t i;
-    size_t e;
+    int k;
 
-    if (g->rx_len > s->valid_end - st)
-        return 0;
-    if (memcmp(s->in + st, s->rx.p + g->rx_start, g->rx_len) != 0)
-        return 0;
-    for (i = 0; i < s->n_recvs; i++) {
-        r = &s->recvs[i];
-        if (r->seg != gi)
+    for (i = 0; i < s->n_frames; i++) {
+        f = &s->frames[i];
+        if (cut ? n >= f->declared || n > f->end - f->start
+                : n != f->declared || f->end - f->start != n)
             continue;
-        e = st + r->rx_len;
-        if (e > r->in_pos)
-            return 0;
-        f = frame_at(s, e - 1);
-        if (f == NULL || f->header_end > r->in_pos)
-            return 0;
+        for (k = 0; k < s->n_clients; k++)
+            if (memcmp(s->cl[k].in + f->start, p, n) == 0)
+                return 1;
     }
-    return 1;
+    return 0;
 }
 
 static void check_upstream_bytes(const session *s)
 {
-    size_t gi;
-    size_t j;
-    int ok;
+    const upstream *up;
+    hf_decoder d;
+    hf_limits lim;
+    hf_frame fr;
+    hf_status st;
+    size_t off;
+    int i;
 
-    for (gi = 0; gi < s->n_segs; gi++) {
-        if (s->segs[gi].rx_len == 0)
+    hf_limits_default(&lim);
+    lim.max_content = HF_CONTENT_LIMIT_MAX;
+    FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
+    for (i = 0; i < s->n_ups; i++) {
+        up = &s->ups[i];
+        FZ_CHECK(up->most_inflight <= s->pc.pipeline);
+        if (up->probe) {
+            /* The pool's own search, nothing else. */
+            FZ_CHECK(up->rx.len <= gw_buf_pending(&s->pool->probe));
+            FZ_CHECK(up->rx.len == 0 ||
+                     memcmp(up->rx.p, gw_buf_peek(&s->pool->probe),
+                            up->rx.len) == 0);
             continue;
-        ok = 0;
-        for (j = 0; j < s->n_frames && !ok; j++)
-            ok = s->frames[j].start < s->valid_end &&
-                 seg_fits(s, gi, s->frames[j].start);
-        FZ_CHECK(ok);
+        }
+        off = 0;
+        while (off < up->rx.len) {
+            st = hf_decode(&d, up->rx.p + off, up->rx.len - off, &fr);
+            if (st == HF_NEED_MORE) {
+                FZ_CHECK(is_request(s, up->rx.p + off, up->rx.len - off,
+                                    1));
+                break;
+            }
+            FZ_CHECK(st == HF_OK);
+            FZ_CHECK(is_request(s, up->rx.p + off, fr.frame_len, 0));
+            off += fr.frame_len;
+        }
     }
+    hf_decoder_free(&d);
 }
 
-/* ---- checking what went to the client ---- */
+/* ---- what went to the clients ---- */
 
 /* One of the gateway's own error frames, with code. */
 static void check_error_frame(const hf_frame *fr, const unsigned char *raw,
@@ -1244,73 +1173,59 @@ static void check_error_frame(const hf_frame *fr, const unsigned char *raw,
     FZ_CHECK(e.code_ok);
 }
 
-/* Request frames begun on the connection of delivered byte at when the
- * connection read it. */
-static uint64_t requests_then(const session *s, size_t at)
+/* The upstream connection whose read bytes hold p[0..n) (as a whole
+ * frame, or as the start of one when cut); NULL when none. */
+static const upstream *delivered_by(const session *s, const unsigned char *p,
+                                    size_t n)
 {
-    uint64_t r = 0;
-    size_t i;
+    const upstream *up;
+    size_t off;
+    int i;
 
-    for (i = 0; i < s->n_dlvs && s->dlvs[i].dl_off <= at; i++)
-        r = s->dlvs[i].requests;
-    return r;
+    for (i = 0; i < s->n_ups; i++) {
+        up = &s->ups[i];
+        for (off = 0; off + n <= up->dl.len; off++)
+            if (memcmp(up->dl.p + off, p, n) == 0)
+                return up;
+    }
+    return NULL;
 }
 
-/* The frames every upstream connection delivered, decoded under the
- * connection's limits: complete ones, and the one cut at the end. */
-static answer_rec *scan_answers(const session *s, size_t *count,
-                                size_t *bad_segs)
+/* Did any upstream connection send what the relay must refuse: bytes
+ * that are no frame, or a frame beyond the limits? */
+static int any_bad_answer(const session *s)
 {
-    answer_rec *a = NULL;
-    size_t cap = 0;
-    size_t n = 0;
     hf_decoder d;
-    hf_limits lim;
+    hf_limits lim = s->cfg.limits;
     hf_frame fr;
     hf_status st;
-    const seg *g;
-    size_t gi;
     size_t off;
-    uint64_t frames;
+    int i, bad = 0;
 
-    lim = s->cfg.limits;
     lim.alloc = NULL;
     FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
-    *bad_segs = 0;
-    for (gi = 0; gi < s->n_segs; gi++) {
-        g = &s->segs[gi];
-        off = 0;
-        frames = 0;
-        while (off < g->dl_len) {
-            st = hf_decode(&d, s->dl.p + g->dl_start + off,
-                           g->dl_len - off, &fr);
-            if (st != HF_OK && st != HF_NEED_MORE) {
-                (*bad_segs)++;
+    for (i = 0; i < s->n_ups && !bad; i++) {
+        bad = s->ups[i].invalid || s->ups[i].shifted;
+        for (off = 0; off < s->ups[i].dl.len && !bad;
+             off += fr.frame_len) {
+            st = hf_decode(&d, s->ups[i].dl.p + off,
+                           s->ups[i].dl.len - off, &fr);
+            if (st != HF_OK) {
+                bad = st != HF_NEED_MORE;
                 break;
             }
-            a = grow(a, &cap, n + 1, sizeof(*a));
-            a[n].off = g->dl_start + off;
-            a[n].complete = st == HF_OK;
-            a[n].len = st == HF_OK ? fr.frame_len : g->dl_len - off;
-            a[n].stray = requests_then(s, a[n].off) <= frames;
-            frames++;
-            n++;
-            if (st != HF_OK)
-                break;
-            off += fr.frame_len;
         }
     }
     hf_decoder_free(&d);
-    *count = n;
-    return a;
+    return bad;
 }
 
 /* Bytes after the last reply: may the connection have left them? */
-static int may_cut(const session *s)
+static int may_cut(const client *cl)
 {
-    if (gw_conn_state(&s->c) != GW_CONN_CLOSED)
+    if (cl->state != GW_CONN_CLOSED)
         return 0;
-    switch (gw_conn_reason(&s->c)) {
+    switch (cl->reason) {
     case GW_CLOSE_UPSTREAM:
     case GW_CLOSE_PEER:
     case GW_CLOSE_REQUEST_TIMEOUT:
@@ -1322,57 +1237,70 @@ static int may_cut(const session *s)
     }
 }
 
-static void check_client_bytes(session *s)
+static void check_client_bytes(session *s, int k)
 {
-    const unsigned char *p;
+    client *cl = &s->cl[k];
     const reply_rec *r;
-    answer_rec *ans;
+    const req_frame *f;
+    const upstream *up;
     hf_decoder d;
     hf_limits lim;
     hf_frame fr;
     hf_status st;
-    size_t n_ans, bad_segs, next, i, off, len, tail;
-    unsigned answers = 0, frame_errors = 0, bad_frames = 0;
-    unsigned unavailable = 0, failed = 0, timeouts_seen = 0;
-    int found;
+    char tag[DIGEST_LEN];
+    size_t i, off = 0, tail, answers = 0;
+    unsigned frame_errors = 0;
 
-    /* Everything queued: sent, then still pending. */
-    p = gw_conn_output(&s->c, GW_CLIENT, &len);
-    if (len > 0)
-        vec_add(&s->sent, p, len);
-    ans = scan_answers(s, &n_ans, &bad_segs);
+    vec_add(&cl->got, cl->pending_out.p, cl->pending_out.len);
     hf_limits_default(&lim);
     lim.max_content = HF_CONTENT_LIMIT_MAX;
     FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
-    off = 0;
-    next = 0;
-    for (i = 0; i < s->n_replies; i++) {
-        r = &s->replies[i];
-        st = hf_decode(&d, s->sent.p + off, s->sent.len - off, &fr);
+    for (i = 0; i < cl->n_replies; i++) {
+        r = &cl->replies[i];
+        st = hf_decode(&d, cl->got.p + off, cl->got.len - off, &fr);
         FZ_CHECK(st == HF_OK);
         FZ_CHECK(fr.frame_len == r->bytes_out);
+        f = answers < s->n_frames ? &s->frames[answers] : NULL;
         switch (r->kind) {
         case GW_KIND_RELAYED:
-            /* Byte for byte a later frame the upstream delivered. */
-            found = 0;
-            for (; next < n_ans && !found; next++)
-                found = ans[next].complete && !ans[next].stray &&
-                        ans[next].len == fr.frame_len &&
-                        memcmp(s->dl.p + ans[next].off, s->sent.p + off,
-                               fr.frame_len) == 0;
-            FZ_CHECK(found);
+            /* Byte for byte a frame an upstream connection delivered,
+             * the answer to this client's request (unless it came after
+             * a frame nobody asked for, which shifts what follows). */
+            up = delivered_by(s, cl->got.p + off, fr.frame_len);
+            FZ_CHECK(up != NULL);
+            FZ_CHECK(f != NULL);
+            digest(cl->in + f->start, f->end - f->start, tag);
+            if (!up->shifted)
+                FZ_CHECK(fr.content_len >= DIGEST_LEN &&
+                         memcmp(fr.content, tag, DIGEST_LEN) == 0);
             break;
         case GW_KIND_BAD_REQUEST:
-            check_error_frame(&fr, s->sent.p + off,
+            check_error_frame(&fr, cl->got.p + off,
                               gw_req_status_name(r->req_status));
-            bad_frames += r->req_status == GW_REQ_E_UP_BAD_FRAME;
-            unavailable += r->req_status == GW_REQ_E_UP_UNAVAILABLE;
-            failed += r->req_status == GW_REQ_E_UP_FAILED;
-            timeouts_seen += r->req_status == GW_REQ_E_UP_TIMEOUT;
-            frame_errors += r->req_status == GW_REQ_E_PROXY;
+            switch (r->req_status) {
+            case GW_REQ_E_UP_BAD_FRAME:
+                FZ_CHECK(any_bad_answer(s));
+                break;
+            case GW_REQ_E_UP_UNAVAILABLE:
+                FZ_CHECK(s->connect_failures > 0 || s->health ||
+                         s->pc.connect_timeout > 0);
+                break;
+            case GW_REQ_E_UP_FAILED:
+                FZ_CHECK(!r->clean || s->pc.upstream_timeout > 0 ||
+                         s->pc.connect_timeout > 0);
+                break;
+            case GW_REQ_E_UP_TIMEOUT:
+                FZ_CHECK(s->pc.upstream_timeout > 0 ||
+                         s->pc.connect_timeout > 0 ||
+                         s->cfg.relay.wait_timeout > 0);
+                break;
+            default:
+                frame_errors++;
+                break;
+            }
             break;
         default:
-            check_error_frame(&fr, s->sent.p + off,
+            check_error_frame(&fr, cl->got.p + off,
                               hf_status_name(r->frame_status));
             frame_errors++;
             break;
@@ -1381,48 +1309,50 @@ static void check_client_bytes(session *s)
             r->req_status != GW_REQ_E_PROXY) {
             /* One reply per request, in order: the n-th is the n-th
              * request frame's. */
-            FZ_CHECK(answers < s->n_frames);
-            FZ_CHECK(r->bytes_in == s->frames[answers].declared);
+            FZ_CHECK(f != NULL);
+            FZ_CHECK(r->bytes_in == f->declared);
             answers++;
         }
         off += fr.frame_len;
     }
-    tail = s->sent.len - off;
+    tail = cl->got.len - off;
     if (tail > 0) {
-        /* An answer cut short, by an abort that allows it. */
-        FZ_CHECK(may_cut(s));
-        st = hf_decode(&d, s->sent.p + off, tail, &fr);
+        /* An answer cut short, by a close that allows it. */
+        FZ_CHECK(may_cut(cl));
+        st = hf_decode(&d, cl->got.p + off, tail, &fr);
         FZ_CHECK(st == HF_NEED_MORE);
-        found = 0;
-        for (; next < n_ans && !found; next++)
-            found = ans[next].len >= tail &&
-                    memcmp(s->dl.p + ans[next].off, s->sent.p + off,
-                           tail) == 0;
-        FZ_CHECK(found);
+        FZ_CHECK(delivered_by(s, cl->got.p + off, tail) != NULL);
     }
-    if (gw_conn_reason(&s->c) == GW_CLOSE_UPSTREAM)
+    if (cl->reason == GW_CLOSE_UPSTREAM)
         FZ_CHECK(tail > 0);
     FZ_CHECK(frame_errors <= 1);
-    FZ_CHECK(bad_frames <= bad_segs);
-    FZ_CHECK(unavailable <= s->connect_failures);
-    FZ_CHECK(failed <= s->ready_losses);
-    FZ_CHECK(timeouts_seen == 0 || s->cfg.relay.upstream_timeout > 0);
     hf_decoder_free(&d);
-    free(ans);
 }
 
 /* A request timeout only while a request frame is incomplete. */
-static void check_close_reason(const session *s)
+static void check_close_reason(const session *s, int k)
 {
-    const req_frame *f;
+    const client *cl = &s->cl[k];
+    size_t i;
 
-    if (gw_conn_reason(&s->c) != GW_CLOSE_REQUEST_TIMEOUT)
+    if (cl->reason != GW_CLOSE_REQUEST_TIMEOUT)
         return;
     FZ_CHECK(s->cfg.request_timeout > 0);
-    FZ_CHECK(s->in_pos > 0);
-    f = frame_at(s, s->in_pos - 1);
-    FZ_CHECK(f == NULL || s->in_pos < f->end ||
-             f->end < f->start + f->declared);
+    FZ_CHECK(cl->read > 0);
+    for (i = 0; i < s->n_frames; i++) {
+        const req_frame *f = &s->frames[i];
+
+        if (cl->read - 1 >= f->start && cl->read - 1 < f->end)
+            FZ_CHECK(cl->read < f->end || f->end < f->start + f->declared);
+    }
+}
+
+static void up_free(upstream *up)
+{
+    hf_decoder_free(&up->rxd);
+    vec_free(&up->rx);
+    vec_free(&up->tx);
+    vec_free(&up->dl);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -1432,14 +1362,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     session *s;
     const uint8_t *steps;
     const int *tp;
-    size_t k;
-    size_t i;
-    size_t clen;
-    uint8_t lim_byte;
-    uint8_t cap;
-    uint8_t prof;
+    gw_memnet_hooks hooks;
+    size_t i, steps_n, clen, per;
+    uint8_t lim_byte, cap, prof, shape;
     unsigned char head[GW_PROXY_MAX];
-    gw_conn_state_t st;
+    int k;
 
     s = calloc(1, sizeof(*s));
     FZ_CHECK(s != NULL);
@@ -1452,89 +1379,112 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cap = fz_take_u8(&rd);
     s->cfg.max_output = cap == 0 ? GW_OUTPUT_DEFAULT : (size_t)cap * 4;
     prof = fz_take_u8(&rd);
+    shape = fz_take_u8(&rd);
     tp = timeouts[prof & 7];
     s->cfg.request_timeout = tp[0] * MS;
     s->cfg.idle_timeout = tp[1] * MS;
     s->cfg.write_timeout = tp[2] * MS;
     s->cfg.drain_timeout = tp[3] * MS;
-    s->cfg.relay.upstream_timeout = tp[4] * MS;
-    s->cfg.relay.connect_timeout = tp[4] * MS / 2;
     s->cfg.relay.on = 1;
     s->cfg.relay.attempts = 1 + ((prof >> 3) & 3);
+    s->cfg.relay.wait_timeout = tp[4] * 2 * MS;
     s->cfg.proxy_protocol = (prof >> 5) & 1;
     s->cfg.on_proxy = on_proxy;
     s->cfg.on_request = on_request;
-    k = fz_take_u8(&rd) % (STEPS_MAX + 1);
+    s->health = (prof >> 7) & 1;
+    s->n_clients = 1 + (shape & 3);
+    s->pc.n_upstreams = 1;
+    s->pc.names[0] = "up:1";
+    s->pc.limits = s->cfg.limits;
+    s->pc.max_output = s->cfg.max_output;
+    s->pc.conns = 1 + ((shape >> 2) & 3);
+    s->pc.pipeline = 1 + ((shape >> 4) & 3);
+    s->pc.fails = s->health ? 1 : 1000000;
+    s->pc.retry = 1000 * MS;
+    s->pc.check = (shape >> 6) & 1 ? 500 * MS : 0;
+    s->pc.upstream_timeout = tp[4] * MS;
+    s->pc.connect_timeout = tp[5] * MS;
+    steps_n = fz_take_u8(&rd) % (STEPS_MAX + 1);
     clen = fz_take_u16(&rd);
-    k = fz_take_bytes(&rd, k, &steps);
+    steps_n = fz_take_bytes(&rd, steps_n, &steps);
     if (clen > rd.len)
         clen = rd.len;
-    if (s->cfg.proxy_protocol) {
+    if (s->cfg.proxy_protocol)
         s->proxy_len = proxy_header(head, (prof >> 6) & 1);
-        s->in = malloc(s->proxy_len + clen);
-        FZ_CHECK(s->in != NULL);
-        memcpy(s->in, head, s->proxy_len);
-        if (clen > 0)
-            memcpy(s->in + s->proxy_len, rd.p, clen);
-    } else {
-        s->in = fz_dup(rd.p, clen);
-    }
+    s->in = malloc(s->proxy_len + clen + 1);
+    FZ_CHECK(s->in != NULL);
+    memcpy(s->in, head, s->proxy_len);
+    if (clen > 0)
+        memcpy(s->in + s->proxy_len, rd.p, clen);
     s->in_len = s->proxy_len + clen;
     s->script.p = rd.p + clen;
     s->script.len = rd.len - clen;
     s->now = 1000 * MS;
-    gw_memio_init(&s->m);
-    s->m.user = s;
-    s->m.on_connect = on_connect;
-    s->m.on_close = on_close;
-    s->m.on_io = on_io;
-    s->m.connect_result = 0;        /* in progress until told */
-    s->m.connect_done_result = 0;
-    s->m.peer[GW_CLIENT].budget = 0;
-    s->m.peer[GW_UPSTREAM].budget = 0;
+
     if (lim_byte == 0xff) {
         s->cfg.limits.max_header = HF_HEADER_MIN - 1;
-        FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == -1);
+        FZ_CHECK(gw_conn_init(&s->cl[0].c, &s->cfg, NULL, s->now) == -1);
+        s->pc.limits = s->cfg.limits;
+        FZ_CHECK(gw_pool_new(&s->pc) == NULL);
         FZ_CHECK(a.live == 0);
-        gw_memio_free(&s->m);
         free(s->in);
         free(s);
         return 0;
     }
-    FZ_CHECK(gw_conn_init(&s->c, &s->cfg, s, s->now) == 0);
-    scan_client(s);
+    hooks.opened = up_opened;
+    hooks.closed = up_closed;
+    hooks.user = s;
+    s->net = gw_memnet_new(&hooks);
+    FZ_CHECK(s->net != NULL);
+    s->pc.wake = gw_memnet_wake;
+    s->pc.wake_ctx = s->net;
+    s->pool = gw_pool_new(&s->pc);
+    FZ_CHECK(s->pool != NULL);
+    gw_memnet_set_pool(s->net, s->pool);
+    s->cfg.relay.pool = s->pool;
+    scan_clients(s);
+    for (k = 0; k < s->n_clients; k++) {
+        client *cl = &s->cl[k];
 
-    for (i = 0; i < k; i++)
-        step(s, steps[i]);
+        gw_memio_init(&cl->m);
+        cl->self = s;
+        cl->m.budget = 0;
+        FZ_CHECK(gw_conn_init(&cl->c, &s->cfg, cl, s->now) == 0);
+        FZ_CHECK(gw_memnet_add(s->net, &cl->c, &cl->m) == 0);
+    }
+
+    for (i = 0; i < steps_n; i++)
+        step(s, (unsigned)i, steps[i]);
     wind_down(s);
-    check_state(s);
 
-    st = gw_conn_state(&s->c);
-    FZ_CHECK(st == GW_CONN_CLOSED ||
-             (st == GW_CONN_CLOSING && pending(s, GW_CLIENT) == 0));
     check_upstream_bytes(s);
-    check_client_bytes(s);
-    check_close_reason(s);
-    if (s->proxy_calls > 0)
-        FZ_CHECK(s->in_pos >= s->proxy_len);
-    if (s->proxy_len > 0 && s->n_replies > 0 &&
-        s->replies[0].req_status != GW_REQ_E_PROXY)
-        FZ_CHECK(s->proxy_calls == 1);
-    FZ_CHECK(a.peak <= 2 * (4 * s->cfg.limits.max_header + 16384));
-    gw_conn_free(&s->c);
+    for (k = 0; k < s->n_clients; k++) {
+        client *cl = &s->cl[k];
+
+        check_client_bytes(s, k);
+        check_close_reason(s, k);
+        if (cl->proxy_calls > 0)
+            FZ_CHECK(cl->read >= s->proxy_len);
+        if (s->proxy_len > 0 && cl->n_replies > 0 &&
+            cl->replies[0].req_status != GW_REQ_E_PROXY)
+            FZ_CHECK(cl->proxy_calls == 1);
+    }
+    per = 2 * (4 * s->cfg.limits.max_header + 16384);
+    FZ_CHECK(a.peak <= (s->n_clients + s->pc.conns + 1) * per);
+    gw_memnet_free(s->net);
+    gw_pool_free(s->pool);
     FZ_CHECK(a.live == 0);
-    if (s->up.rxd_on)
-        hf_decoder_free(&s->up.rxd);
-    gw_memio_free(&s->m);
-    vec_free(&s->sent);
-    vec_free(&s->rx);
-    vec_free(&s->dl);
-    vec_free(&s->up.tx);
+    for (i = 0; i < (size_t)s->n_ups; i++)
+        up_free(&s->ups[i]);
+    for (k = 0; k < s->n_clients; k++) {
+        client *cl = &s->cl[k];
+
+        vec_free(&cl->got);
+        vec_free(&cl->pending_out);
+        free(cl->replies);
+        free(cl->in);
+    }
     free(s->frames);
-    free(s->segs);
-    free(s->recvs);
-    free(s->dlvs);
-    free(s->replies);
     free(s->in);
     free(s);
     return 0;

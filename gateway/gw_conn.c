@@ -41,25 +41,27 @@ int gw_conn_init(gw_conn *c, const gw_conn_config *cfg, void *user,
     c->drain_until = GW_TIME_NEVER;
     c->out_idle = 1;
     c->addr.family = AF_UNSPEC;
+    gw_relay_init(&c->relay);
     if (gw_side_init(&c->client, &cfg->limits) != 0)
         return -1;
-    if (cfg->relay.on && gw_relay_init(&c->relay, &cfg->limits) != 0) {
-        gw_side_free(&c->client);
-        return -1;
-    }
-    return 0;
+    return cfg->relay.on && cfg->relay.pool == NULL ? -1 : 0;
 }
 
 void gw_conn_free(gw_conn *c)
 {
+    gw_relay_free(c, c->last_active);
     gw_side_free(&c->client);
     gw_buf_free(&c->body);
-    gw_relay_free(&c->relay);
 }
 
 gw_conn_state_t gw_conn_state(const gw_conn *c)
 {
     return c->state;
+}
+
+void *gw_conn_user(const gw_conn *c)
+{
+    return c->user;
 }
 
 gw_close_reason gw_conn_reason(const gw_conn *c)
@@ -70,21 +72,6 @@ gw_close_reason gw_conn_reason(const gw_conn *c)
 uint64_t gw_conn_requests(const gw_conn *c)
 {
     return c->requests;
-}
-
-static const gw_side *side_of(const gw_conn *c, gw_end e)
-{
-    return e == GW_UPSTREAM ? &c->relay.up : &c->client;
-}
-
-uint64_t gw_conn_bytes_in(const gw_conn *c, gw_end e)
-{
-    return side_of(c, e)->bytes_in;
-}
-
-uint64_t gw_conn_bytes_out(const gw_conn *c, gw_end e)
-{
-    return side_of(c, e)->bytes_out;
 }
 
 void gw_conn_abort(gw_conn *c, gw_close_reason why)
@@ -141,6 +128,8 @@ void gw_conn_report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
     info.bytes_in = bytes_in;
     info.started = started;
     info.finished = now;
+    info.upstream = relaying(c) ? c->relay.upstream : -1;
+    info.up_started = c->relay.up_start;
     c->cfg->on_request(c->user, &info);
 }
 
@@ -279,44 +268,36 @@ static size_t client_consume(gw_conn *c, const unsigned char *p, size_t len,
         if (c->state != GW_CONN_OPEN || !c->proxy_done)
             return len;
     }
-    if (relaying(c))
-        return off + gw_relay_client_input(c, p + off, len - off, now);
+    if (relaying(c)) {
+        hf_event_type last;
+
+        return off + gw_relay_pass(c, &c->client, 1, p + off, len - off,
+                                   now, &last);
+    }
     return off + gw_serve_input(c, p + off, len - off, now);
 }
 
-static size_t consume(gw_conn *c, gw_end e, const unsigned char *p,
-                      size_t len, gw_time now)
+/* Offer the bytes kept back again; 1 when some were taken. */
+static int resume(gw_conn *c, gw_time now)
 {
-    if (e == GW_UPSTREAM)
-        return gw_relay_upstream_input(c, p, len, now);
-    return client_consume(c, p, len, now);
-}
-
-/* Offer the bytes end e kept back again; 1 when some were taken. */
-static int resume(gw_conn *c, gw_end e, gw_time now)
-{
-    gw_buf *in = e == GW_UPSTREAM ? &c->relay.up.in : &c->client.in;
+    gw_buf *in = &c->client.in;
     size_t n;
 
     if (gw_buf_pending(in) == 0 || c->state != GW_CONN_OPEN)
         return 0;
-    n = consume(c, e, gw_buf_peek(in), gw_buf_pending(in), now);
+    n = client_consume(c, gw_buf_peek(in), gw_buf_pending(in), now);
     gw_buf_consume(in, n);
     return n > 0;
 }
 
 /* After every event: move what was held back, keep the write clock and
  * the request clock (which stands while the client is held back). */
-static void settle(gw_conn *c, gw_time now)
+void gw_conn_settle(gw_conn *c, gw_time now)
 {
     int round, held;
 
     for (round = 0; round < 4; round++) {
-        int moved = resume(c, GW_CLIENT, now);
-
-        if (relaying(c))
-            moved |= resume(c, GW_UPSTREAM, now);
-        if (!moved)
+        if (!resume(c, now))
             break;
     }
     if (gw_side_unsent(&c->client) == 0) {
@@ -337,40 +318,32 @@ static void settle(gw_conn *c, gw_time now)
     c->held_back = held;
 }
 
-void gw_conn_input(gw_conn *c, gw_end e, const void *data, size_t len,
-                   gw_time now)
+void gw_conn_input(gw_conn *c, const void *data, size_t len, gw_time now)
 {
-    gw_side *s = e == GW_UPSTREAM ? &c->relay.up : &c->client;
+    gw_side *s = &c->client;
     size_t n;
 
     if (len == 0)
         return;
     s->bytes_in += len;
     c->trimmed = 0;
-    if (c->state != GW_CONN_OPEN ||
-        (e == GW_UPSTREAM && c->relay.state != GW_UP_READY))
-        return;     /* discarded (draining, closing, no upstream) */
-    if (e == GW_CLIENT)
-        c->last_active = now;
+    if (c->state != GW_CONN_OPEN)
+        return;     /* discarded (draining, closing) */
+    c->last_active = now;
     if (gw_buf_pending(&s->in) > 0) {
         n = 0;      /* behind bytes kept earlier: keep these too */
     } else {
-        n = consume(c, e, data, len, now);
+        n = client_consume(c, data, len, now);
     }
     if (n < len && c->state == GW_CONN_OPEN &&
         gw_buf_append(&s->in, (const unsigned char *)data + n, len - n)
             != 0)
         gw_conn_abort(c, GW_CLOSE_NOMEM);
-    settle(c, now);
+    gw_conn_settle(c, now);
 }
 
-void gw_conn_eof(gw_conn *c, gw_end e, gw_time now)
+void gw_conn_eof(gw_conn *c, gw_time now)
 {
-    if (e == GW_UPSTREAM) {
-        gw_relay_lost(c, now);
-        settle(c, now);
-        return;
-    }
     switch (c->state) {
     case GW_CONN_OPEN:
         if (c->cfg->proxy_protocol && !c->proxy_done) {
@@ -401,41 +374,27 @@ void gw_conn_eof(gw_conn *c, gw_end e, gw_time now)
     case GW_CONN_CLOSED:
         break;
     }
-    settle(c, now);
+    gw_conn_settle(c, now);
 }
 
-void gw_conn_error(gw_conn *c, gw_end e, gw_time now)
+void gw_conn_error(gw_conn *c, gw_time now)
 {
-    if (e == GW_UPSTREAM) {
-        gw_relay_lost(c, now);
-        settle(c, now);
-        return;
-    }
+    (void)now;
     gw_conn_abort(c, GW_CLOSE_IO);
 }
 
-const unsigned char *gw_conn_output(const gw_conn *c, gw_end e,
-                                    size_t *len)
+const unsigned char *gw_conn_output(const gw_conn *c, size_t *len)
 {
     *len = 0;
-    /* Nothing goes upstream once the client connection stands down. */
-    if (e == GW_UPSTREAM &&
-        (c->relay.state != GW_UP_READY || c->state != GW_CONN_OPEN))
-        return NULL;
-    return gw_side_output(side_of(c, e), len);
+    return gw_side_output(&c->client, len);
 }
 
-void gw_conn_sent(gw_conn *c, gw_end e, size_t n, gw_time now)
+void gw_conn_sent(gw_conn *c, size_t n, gw_time now)
 {
     size_t before;
 
     if (n == 0)
         return;
-    if (e == GW_UPSTREAM) {
-        gw_relay_sent(c, n, now);
-        settle(c, now);
-        return;
-    }
     before = gw_side_unsent(&c->client);
     gw_side_sent(&c->client, n);
     c->write_since = now;
@@ -444,26 +403,19 @@ void gw_conn_sent(gw_conn *c, gw_end e, size_t n, gw_time now)
     if (relaying(c) && before >= c->cfg->max_output &&
         gw_side_unsent(&c->client) < c->cfg->max_output)
         gw_relay_resumed(c, now);
-    settle(c, now);
+    gw_conn_settle(c, now);
 }
 
-void gw_conn_upstream(gw_conn *c, gw_up_event ev, gw_time now)
+int gw_conn_upstream(const gw_conn *c, gw_time *since)
 {
-    if (!relaying(c))
-        return;
-    gw_relay_event(c, ev, now);
-    settle(c, now);
-}
-
-gw_up_state gw_conn_upstream_state(const gw_conn *c)
-{
-    return c->relay.state;
+    if (since != NULL)
+        *since = c->relay.up_start;
+    return c->relay.upstream;
 }
 
 size_t gw_conn_buffered(const gw_conn *c)
 {
-    return gw_side_buffered(&c->client) + gw_side_buffered(&c->relay.up) +
-           c->body.cap;
+    return gw_side_buffered(&c->client) + c->relay.req.cap + c->body.cap;
 }
 
 /* Idle: no request in hand, nothing to send, nothing held back. */
@@ -472,7 +424,7 @@ static int idle(const gw_conn *c)
     return c->state == GW_CONN_OPEN && !gw_conn_in_request(c) &&
            gw_side_unsent(&c->client) == 0 &&
            gw_buf_pending(&c->client.in) == 0 &&
-           gw_buf_pending(&c->relay.up.in) == 0;
+           gw_buf_pending(&c->relay.req) == 0;
 }
 
 /* An idle connection gives back its decoders and empty buffers, so that
@@ -481,14 +433,8 @@ static void trim(gw_conn *c)
 {
     gw_side_trim(&c->client);
     gw_buf_free(&c->body);
-    if (relaying(c))
-        gw_side_trim(&c->relay.up);
+    gw_buf_free(&c->relay.req);
     c->trimmed = 1;
-}
-
-unsigned gw_conn_upstream_attempt(const gw_conn *c)
-{
-    return c->relay.attempts;
 }
 
 void gw_conn_set_addresses(gw_conn *c, const gw_proxy_info *addr)
@@ -506,9 +452,9 @@ unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline)
     switch (c->state) {
     case GW_CONN_OPEN:
         if (gw_buf_pending(&c->client.in) == 0 && gw_conn_takes_client(c))
-            want |= GW_WANT_READ_CLIENT;
+            want |= GW_WANT_READ;
         if (relaying(c))
-            want |= gw_relay_poll(c, &d);
+            gw_relay_deadline(c, &d);
         if (gw_conn_in_request(c)) {
             if (!c->held_back)
                 d = gw_time_min(d, gw_time_after(c->frame_start,
@@ -526,10 +472,10 @@ unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline)
         break;
     case GW_CONN_LINGER:
         if (unsent == 0)
-            want |= GW_WANT_SHUT_CLIENT;
+            want |= GW_WANT_SHUT;
         break;
     case GW_CONN_DRAINING:
-        want |= GW_WANT_READ_CLIENT;
+        want |= GW_WANT_READ;
         d = c->drain_until;
         break;
     case GW_CONN_CLOSED:
@@ -538,12 +484,10 @@ unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline)
     }
     if (unsent > 0 && c->state != GW_CONN_DRAINING &&
         c->state != GW_CONN_CLOSED) {
-        want |= GW_WANT_WRITE_CLIENT;
+        want |= GW_WANT_WRITE;
         d = gw_time_min(d, gw_time_after(c->write_since,
                                          cfg->write_timeout));
     }
-    if (relaying(c) && c->relay.close_pending)
-        want |= GW_WANT_CLOSE_UP;
     if (deadline != NULL)
         *deadline = d;
     return want;
@@ -552,10 +496,13 @@ unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline)
 gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)
 {
     const gw_conn_config *cfg = c->cfg;
-    size_t unsent = gw_side_unsent(&c->client);
+    size_t unsent;
 
     if (c->state == GW_CONN_CLOSED)
         return c->state;
+    /* What the relay's pool did meanwhile (an answer came) first. */
+    gw_conn_settle(c, now);
+    unsent = gw_side_unsent(&c->client);
     if (c->state == GW_CONN_DRAINING) {
         if (now >= c->drain_until)
             c->state = GW_CONN_CLOSED;
@@ -570,7 +517,7 @@ gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)
         return c->state;
     if (relaying(c)) {
         gw_relay_tick(c, now);
-        settle(c, now);
+        gw_conn_settle(c, now);
         if (c->state != GW_CONN_OPEN)
             return c->state;
     }
@@ -606,5 +553,5 @@ void gw_conn_shutdown(gw_conn *c, gw_time now)
     c->stopping = 1;
     if (c->state == GW_CONN_OPEN && !gw_conn_in_request(c))
         gw_conn_close_after(c, GW_CLOSE_SHUTDOWN);
-    settle(c, now);
+    gw_conn_settle(c, now);
 }

@@ -8,21 +8,21 @@
  *   bytes in  --gw_conn_input-->  hf_decoder  -->  gw_handle_request
  *   bytes out <--gw_conn_output-- output buffer <--  (one frame each)
  *
- * In relay mode (cfg->relay) the connection has a second socket, its
- * upstream, and passes each request on instead of answering it
- * (gw_relay.h). Both sockets are "ends" of the connection (gw_end), and
- * every call that moves bytes names the end.
+ * In relay mode (cfg->relay) the connection passes each request on to
+ * an upstream over a connection of the pool instead of answering it
+ * (gw_relay.h, gw_pool.h).
  *
- * Driving it: gw_conn_poll says what the connection wants now, as a mask
- * of GW_WANT_* bits, and when it next has something to do by the clock
- * (its deadline). gw_drive (gw_drive.h) is the one loop that does what
- * the mask asks with caller-supplied read and write functions; the event
- * loop gives it system calls, the tests and fuzzers give it memory.
+ * Driving it: gw_conn_poll says what the connection wants of its socket
+ * now, as a mask of GW_WANT_* bits (gw_want.h), and when it next has
+ * something to do by the clock (its deadline). gw_drive (gw_drive.h) is
+ * the one loop that does what the mask asks with caller-supplied read
+ * and write functions; the event loop gives it system calls, the tests
+ * and fuzzers give it memory.
  *
  * Input is always taken whole: what cannot be processed yet (its answer
  * would put more than cfg->max_output bytes in the output) is kept, and
- * GW_WANT_READ for that end stays off until it has been processed, which
- * happens as soon as output drains. So at most one read waits per end.
+ * GW_WANT_READ stays off until it has been processed, which happens as
+ * soon as output drains. So at most one read waits.
  *
  * Time: any monotonic count of microseconds the caller likes (gw_time);
  * only differences matter. A timeout of 0 disables it.
@@ -58,6 +58,7 @@
 #include "gw_relay.h"
 #include "gw_side.h"
 #include "gw_time.h"
+#include "gw_want.h"
 
 /* Default soft cap of unsent output per connection: room for many
  * pipelined answers while bounding what a client that does not read can
@@ -76,35 +77,6 @@
 
 /* Bytes of the content type kept for the access log (truncated). */
 #define GW_TYPE_LOG_MAX 64
-
-/* The two sockets of a connection. */
-typedef enum gw_end {
-    GW_CLIENT = 0,
-    GW_UPSTREAM = 1         /* relay mode only */
-} gw_end;
-
-/* What a connection wants now (gw_conn_poll), one bit each. */
-#define GW_WANT_READ_CLIENT    0x001u  /* read the client */
-#define GW_WANT_WRITE_CLIENT   0x002u  /* output waits for the client */
-#define GW_WANT_READ_UP        0x004u  /* read the upstream */
-#define GW_WANT_WRITE_UP       0x008u  /* output waits for the upstream */
-#define GW_WANT_CONNECT_UP     0x010u  /* open a connection to the next
-                                          upstream (see
-                                          gw_conn_upstream_attempt), then
-                                          report it (gw_conn_upstream) */
-#define GW_WANT_CONNECTING_UP  0x020u  /* connect() in progress: wait
-                                          until the socket is writable */
-#define GW_WANT_CLOSE_UP       0x040u  /* close the upstream socket, then
-                                          gw_conn_upstream(GW_UP_CLOSED) */
-#define GW_WANT_SHUT_CLIENT    0x080u  /* shutdown(SHUT_WR) the client,
-                                          then gw_conn_drain */
-#define GW_WANT_CLOSE          0x100u  /* the connection is over: close
-                                          its sockets, gw_conn_free */
-
-#define GW_WANT_READ(e)  ((e) == GW_CLIENT ? GW_WANT_READ_CLIENT \
-                                           : GW_WANT_READ_UP)
-#define GW_WANT_WRITE(e) ((e) == GW_CLIENT ? GW_WANT_WRITE_CLIENT \
-                                           : GW_WANT_WRITE_UP)
 
 typedef enum gw_conn_state_t {
     GW_CONN_OPEN = 0,   /* reading requests and writing answers */
@@ -141,6 +113,9 @@ typedef struct gw_request_info {
     uint64_t bytes_in;          /* frame length (or bytes up to the error) */
     gw_time started;            /* first byte of the frame */
     gw_time finished;           /* answer queued */
+    int upstream;               /* relay: the upstream it went to last
+                                   (index), -1 for none */
+    gw_time up_started;         /* relay: when it went there */
 } gw_request_info;
 
 typedef struct gw_conn_config {
@@ -197,7 +172,7 @@ typedef struct gw_conn {
     uint64_t requests;      /* answered on this connection */
     gw_proxy_info addr;     /* the client's address and ours (family
                                AF_UNSPEC when unknown) */
-    gw_relay relay;         /* relay mode: the upstream end */
+    gw_relay relay;         /* relay mode: the request in hand */
 } gw_conn;
 
 /* Set up c. 0 on success, -1 when cfg's limits are invalid. user is
@@ -213,28 +188,30 @@ void gw_conn_free(gw_conn *c);
  * nothing is timed. */
 unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline);
 
-/* Bytes received on end e: all are taken (see above). */
-void gw_conn_input(gw_conn *c, gw_end e, const void *data, size_t len,
-                   gw_time now);
+/* Bytes received: all are taken (see above). */
+void gw_conn_input(gw_conn *c, const void *data, size_t len, gw_time now);
 
-/* End e's peer closed its sending side. */
-void gw_conn_eof(gw_conn *c, gw_end e, gw_time now);
+/* The client closed its sending side. */
+void gw_conn_eof(gw_conn *c, gw_time now);
 
-/* A socket error on end e (reset, refused, unreachable). */
-void gw_conn_error(gw_conn *c, gw_end e, gw_time now);
+/* A socket error (reset). */
+void gw_conn_error(gw_conn *c, gw_time now);
 
-/* Bytes waiting for end e: pointer and length (NULL/0 when none). */
-const unsigned char *gw_conn_output(const gw_conn *c, gw_end e,
-                                    size_t *len);
+/* Bytes waiting for the client: pointer and length (NULL/0 when none). */
+const unsigned char *gw_conn_output(const gw_conn *c, size_t *len);
 
-/* n of gw_conn_output's bytes for end e were sent. */
-void gw_conn_sent(gw_conn *c, gw_end e, size_t n, gw_time now);
+/* n of gw_conn_output's bytes were sent. */
+void gw_conn_sent(gw_conn *c, size_t n, gw_time now);
+
+/* Move what was held back, after something outside the connection
+ * changed it (relay: an answer came, a request went out). */
+void gw_conn_settle(gw_conn *c, gw_time now);
 
 /* Apply timeouts at time now; returns the (possibly new) state. */
 gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now);
 
-/* The write side was shut (GW_WANT_SHUT_CLIENT): discard input until EOF
- * or now + drain_timeout. */
+/* The write side was shut (GW_WANT_SHUT): discard input until EOF or now
+ * + drain_timeout. */
 void gw_conn_drain(gw_conn *c, gw_time now);
 
 /* Server shutdown: finish the request in progress and pending output,
@@ -247,14 +224,13 @@ void gw_conn_shutdown(gw_conn *c, gw_time now);
 void gw_conn_abort(gw_conn *c, gw_close_reason why);
 
 gw_conn_state_t gw_conn_state(const gw_conn *c);
+/* The user pointer given to gw_conn_init. */
+void *gw_conn_user(const gw_conn *c);
 gw_close_reason gw_conn_reason(const gw_conn *c);
 
 /* Requests answered (or refused) on this connection. */
 uint64_t gw_conn_requests(const gw_conn *c);
 
-/* Bytes received on and sent to end e, for the counters. */
-uint64_t gw_conn_bytes_in(const gw_conn *c, gw_end e);
-uint64_t gw_conn_bytes_out(const gw_conn *c, gw_end e);
 
 /* Non-zero while a frame has started and is not yet answered (or, in
  * relay mode, a request is being relayed). */
@@ -267,22 +243,13 @@ int gw_conn_in_request(const gw_conn *c);
  * Unix socket) makes them unknown. Unknown: the header says LOCAL. */
 void gw_conn_set_addresses(gw_conn *c, const gw_proxy_info *addr);
 
-/* Relay mode: the caller opened (GW_UP_EV_CONNECTING, _CONNECTED) or
- * closed (GW_UP_EV_CLOSED) the upstream socket as gw_conn_poll asked. A
- * failed connect is gw_conn_error(c, GW_UPSTREAM, now). */
-void gw_conn_upstream(gw_conn *c, gw_up_event ev, gw_time now);
-
-/* Relay mode: where the upstream socket stands. */
-gw_up_state gw_conn_upstream_state(const gw_conn *c);
-
 /* Bytes the connection's buffers hold allocated (capacities), for
  * memory accounting. */
 size_t gw_conn_buffered(const gw_conn *c);
 
-/* Relay mode: connections already tried for the request in hand (0 for
- * its first). Start each request at the next upstream in turn and add
- * this, so that its retries go to every upstream once. */
-unsigned gw_conn_upstream_attempt(const gw_conn *c);
+/* Relay mode: the upstream the request in hand (or the last one) went to
+ * (-1: none yet), and when (its time upstream starts then). */
+int gw_conn_upstream(const gw_conn *c, gw_time *since);
 
 /* "idle-timeout" etc.; static, never NULL. */
 const char *gw_close_reason_name(gw_close_reason why);

@@ -1,144 +1,232 @@
-/* gw_drive.c - the one loop that moves a connection's bytes (gw_drive.h). */
+/* gw_drive.c - the one loop that moves an endpoint's bytes (gw_drive.h),
+ * and the two kinds of endpoint as it sees them. */
 #include "gw_drive.h"
 
-/* What the driver knows of the two sockets during one call. */
+#include "gw_conn.h"
+#include "gw_pool.h"
+
+/* What the driver knows of the socket during one call. */
 typedef struct drive {
-    gw_conn *c;
+    void *ep;
+    const gw_ep_ops *ops;
     const gw_io *io;
     unsigned ready;         /* reported by the poller, still believed */
     unsigned can;           /* ready plus writes not yet refused */
-    int reads[2];           /* full reads per end */
+    int reads;              /* full reads so far */
     gw_time now;
 } drive;
 
-static unsigned in_bit(gw_end e)
+static void write_out(drive *d)
 {
-    return e == GW_CLIENT ? GW_READY_CLIENT_IN : GW_READY_UP_IN;
-}
-
-static unsigned out_bit(gw_end e)
-{
-    return e == GW_CLIENT ? GW_READY_CLIENT_OUT : GW_READY_UP_OUT;
-}
-
-static void write_end(drive *d, gw_end e)
-{
-    size_t len;
-    const unsigned char *p = gw_conn_output(d->c, e, &len);
+    struct iovec iov[GW_DRIVE_IOV];
+    int cnt = d->ops->output(d->ep, iov, GW_DRIVE_IOV), i;
+    size_t len = 0;
     long n;
 
+    for (i = 0; i < cnt; i++)
+        len += iov[i].iov_len;
     if (len == 0)
         return;
-    n = d->io->write(d->io->ctx, e, p, len);
+    n = d->io->write(d->io->ctx, iov, cnt);
     if (n > 0) {
-        gw_conn_sent(d->c, e, (size_t)n > len ? len : (size_t)n, d->now);
+        d->ops->sent(d->ep, (size_t)n > len ? len : (size_t)n, d->now);
         if ((size_t)n < len)
-            d->can &= ~out_bit(e);      /* the socket's buffer is full */
+            d->can &= ~GW_READY_OUT;    /* the socket's buffer is full */
         return;
     }
-    d->can &= ~out_bit(e);
+    d->can &= ~GW_READY_OUT;
     if (n == GW_IO_ERROR)
-        gw_conn_error(d->c, e, d->now);
+        d->ops->error(d->ep, d->now);
 }
 
-static void read_end(drive *d, gw_end e)
+static void read_in(drive *d)
 {
-    long n = d->io->read(d->io->ctx, e, d->io->buf, d->io->buf_len);
+    long n = d->io->read(d->io->ctx, d->io->buf, d->io->buf_len);
 
     if (n > 0) {
-        d->reads[e]++;
+        d->reads++;
         if ((size_t)n < d->io->buf_len)
-            d->can &= ~in_bit(e);       /* most likely all there was */
-        gw_conn_input(d->c, e, d->io->buf, (size_t)n, d->now);
+            d->can &= ~GW_READY_IN;     /* most likely all there was */
+        d->ops->input(d->ep, d->io->buf, (size_t)n, d->now);
         return;
     }
-    d->can &= ~in_bit(e);
+    d->can &= ~GW_READY_IN;
     if (n == 0)
-        gw_conn_eof(d->c, e, d->now);
+        d->ops->eof(d->ep, d->now);
     else if (n == GW_IO_ERROR)
-        gw_conn_error(d->c, e, d->now);
+        d->ops->error(d->ep, d->now);
 }
 
-static void connect_up(drive *d)
+static void connect_to(drive *d)
 {
     int rc;
 
-    gw_conn_upstream(d->c, GW_UP_EV_CONNECTING, d->now);
-    rc = d->io->connect(d->io->ctx, gw_conn_upstream_attempt(d->c));
-    d->ready &= ~(GW_READY_UP_IN | GW_READY_UP_OUT);
-    d->can &= ~GW_READY_UP_IN;
-    d->can |= GW_READY_UP_OUT;
+    d->ops->event(d->ep, 0, d->now);    /* GW_UP_EV_CONNECTING */
+    rc = d->io->connect(d->io->ctx);
+    d->ready = 0;
+    d->can = GW_READY_OUT;
     if (rc == 1)
-        gw_conn_upstream(d->c, GW_UP_EV_CONNECTED, d->now);
+        d->ops->event(d->ep, 1, d->now);    /* GW_UP_EV_CONNECTED */
     else if (rc < 0)
-        gw_conn_error(d->c, GW_UPSTREAM, d->now);
+        d->ops->error(d->ep, d->now);
 }
 
 static void connect_done(drive *d)
 {
     int rc = d->io->connect_done(d->io->ctx);
 
-    d->ready &= ~GW_READY_UP_OUT;
+    d->ready &= ~GW_READY_OUT;
     if (rc == 1)
-        gw_conn_upstream(d->c, GW_UP_EV_CONNECTED, d->now);
+        d->ops->event(d->ep, 1, d->now);
     else if (rc < 0)
-        gw_conn_error(d->c, GW_UPSTREAM, d->now);
+        d->ops->error(d->ep, d->now);
 }
 
-/* Do one thing c wants that can be done; 0 when there is none. */
+/* Do one thing ep wants that can be done; 0 when there is none. */
 static int step(drive *d, unsigned want)
 {
-    if (want & GW_WANT_CLOSE_UP) {
-        d->io->close_up(d->io->ctx);
-        d->ready &= ~(GW_READY_UP_IN | GW_READY_UP_OUT);
-        d->can &= ~(GW_READY_UP_IN | GW_READY_UP_OUT);
-        gw_conn_upstream(d->c, GW_UP_EV_CLOSED, d->now);
-    } else if (want & GW_WANT_CONNECT_UP) {
-        connect_up(d);
-    } else if ((want & GW_WANT_CONNECTING_UP) &&
-               (d->ready & GW_READY_UP_OUT)) {
+    if (want & GW_WANT_CONNECT) {
+        connect_to(d);
+    } else if ((want & GW_WANT_CONNECTING) && (d->ready & GW_READY_OUT)) {
         connect_done(d);
-    } else if ((want & GW_WANT_WRITE_CLIENT) &&
-               (d->can & GW_READY_CLIENT_OUT)) {
-        write_end(d, GW_CLIENT);
-    } else if ((want & GW_WANT_WRITE_UP) && (d->can & GW_READY_UP_OUT)) {
-        write_end(d, GW_UPSTREAM);
-    } else if ((want & GW_WANT_READ_UP) && (d->can & GW_READY_UP_IN) &&
-               d->reads[GW_UPSTREAM] < GW_DRIVE_READS) {
-        read_end(d, GW_UPSTREAM);
-    } else if ((want & GW_WANT_READ_CLIENT) &&
-               (d->can & GW_READY_CLIENT_IN) &&
-               d->reads[GW_CLIENT] < GW_DRIVE_READS) {
-        read_end(d, GW_CLIENT);
-    } else if (want & GW_WANT_SHUT_CLIENT) {
+    } else if ((want & GW_WANT_WRITE) && (d->can & GW_READY_OUT)) {
+        write_out(d);
+    } else if ((want & GW_WANT_READ) && (d->can & GW_READY_IN) &&
+               d->reads < GW_DRIVE_READS) {
+        read_in(d);
+    } else if (want & GW_WANT_SHUT) {
         /* Let the error frame arrive before any reset: stop sending,
          * keep reading until the client closes or time is up. */
         d->io->shut(d->io->ctx);
-        d->can &= ~GW_READY_CLIENT_OUT;
-        gw_conn_drain(d->c, d->now);
+        d->can &= ~GW_READY_OUT;
+        d->ops->drain(d->ep, d->now);
     } else {
         return 0;
     }
     return 1;
 }
 
-unsigned gw_drive(gw_conn *c, const gw_io *io, unsigned ready, gw_time now)
+unsigned gw_drive(void *ep, const gw_ep_ops *ops, const gw_io *io,
+                  unsigned ready, gw_time now)
 {
     drive d;
     unsigned want;
     int i;
 
-    d.c = c;
+    d.ep = ep;
+    d.ops = ops;
     d.io = io;
     d.ready = ready;
-    d.can = ready | GW_READY_CLIENT_OUT | GW_READY_UP_OUT;
-    d.reads[GW_CLIENT] = 0;
-    d.reads[GW_UPSTREAM] = 0;
+    d.can = ready | GW_READY_OUT;
+    d.reads = 0;
     d.now = now;
+    if (ops->settle != NULL)
+        ops->settle(ep, now);
     for (i = 0; i < GW_DRIVE_STEPS; i++) {
-        want = gw_conn_poll(c, NULL);
+        want = ops->poll(ep, NULL);
         if ((want & GW_WANT_CLOSE) || !step(&d, want))
             break;
     }
-    return gw_conn_poll(c, NULL);
+    return ops->poll(ep, NULL);
 }
+
+/* ---- a client connection ---- */
+
+static unsigned conn_poll(const void *ep, gw_time *deadline)
+{
+    return gw_conn_poll(ep, deadline);
+}
+
+static void conn_settle(void *ep, gw_time now)
+{
+    gw_conn_settle(ep, now);
+}
+
+static void conn_input(void *ep, const void *p, size_t n, gw_time now)
+{
+    gw_conn_input(ep, p, n, now);
+}
+
+static void conn_eof(void *ep, gw_time now)
+{
+    gw_conn_eof(ep, now);
+}
+
+static void conn_error(void *ep, gw_time now)
+{
+    gw_conn_error(ep, now);
+}
+
+static int conn_output(const void *ep, struct iovec *iov, int max)
+{
+    size_t len;
+    const unsigned char *p = gw_conn_output(ep, &len);
+
+    if (len == 0 || max < 1)
+        return 0;
+    iov[0].iov_base = (void *)p;
+    iov[0].iov_len = len;
+    return 1;
+}
+
+static void conn_sent(void *ep, size_t n, gw_time now)
+{
+    gw_conn_sent(ep, n, now);
+}
+
+static void conn_drain(void *ep, gw_time now)
+{
+    gw_conn_drain(ep, now);
+}
+
+const gw_ep_ops gw_conn_ops = {
+    conn_poll, conn_settle, conn_input, conn_eof, conn_error, conn_output,
+    conn_sent, NULL, conn_drain
+};
+
+/* ---- a pool connection to an upstream ---- */
+
+static unsigned up_poll(const void *ep, gw_time *deadline)
+{
+    return gw_upconn_poll(ep, deadline);
+}
+
+static void up_settle(void *ep, gw_time now)
+{
+    gw_upconn_settle(ep, now);
+}
+
+static void up_input(void *ep, const void *p, size_t n, gw_time now)
+{
+    gw_upconn_input(ep, p, n, now);
+}
+
+static void up_eof(void *ep, gw_time now)
+{
+    gw_upconn_eof(ep, now);
+}
+
+static void up_error(void *ep, gw_time now)
+{
+    gw_upconn_error(ep, now);
+}
+
+static int up_output(const void *ep, struct iovec *iov, int max)
+{
+    return gw_upconn_output(ep, iov, max);
+}
+
+static void up_sent(void *ep, size_t n, gw_time now)
+{
+    gw_upconn_sent(ep, n, now);
+}
+
+static void up_event(void *ep, int ev, gw_time now)
+{
+    gw_upconn_event(ep, ev, now);
+}
+
+const gw_ep_ops gw_upconn_ops = {
+    up_poll, up_settle, up_input, up_eof, up_error, up_output, up_sent,
+    up_event, NULL
+};

@@ -30,11 +30,11 @@ gw_time gw_now(void)
 
 /* ------------------------------------------------ the descriptor table */
 
-int gw_loop_own(gw_loop *l, int fd, client *c, gw_end end)
+int gw_loop_own(gw_loop *l, int fd, endpoint *ep)
 {
     if (fd >= l->fds_cap) {
         int cap = l->fds_cap > 0 ? l->fds_cap : 256;
-        slot *n;
+        endpoint **n;
 
         while (cap <= fd)
             cap *= 2;
@@ -45,18 +45,73 @@ int gw_loop_own(gw_loop *l, int fd, client *c, gw_end end)
         l->fds = n;
         l->fds_cap = cap;
     }
-    l->fds[fd].c = c;
-    l->fds[fd].end = end;
+    l->fds[fd] = ep;
     return 0;
 }
 
 /* Forget and close a descriptor. */
 void gw_loop_release(gw_loop *l, int fd)
 {
+    if (fd < 0)
+        return;
     gw_poller_set(l->poller, fd, 0);
     if (fd < l->fds_cap)
-        l->fds[fd].c = NULL;
+        l->fds[fd] = NULL;
     close(fd);
+}
+
+const char *gw_loop_name(const endpoint *ep)
+{
+    if (ep->up != NULL)
+        return ep->loop->cfg.upstreams[gw_upconn_upstream(ep->up)].name;
+    return ((const client *)ep)->peer;
+}
+
+/* Drive ep in this pass (once, whatever woke it). */
+static void enqueue(gw_loop *l, endpoint *ep)
+{
+    if (ep->queued)
+        return;
+    ep->queued = 1;
+    ep->next_run = l->run;
+    l->run = ep;
+}
+
+static void ep_init(endpoint *ep, gw_loop *l, int fd, gw_upconn *u)
+{
+    memset(ep, 0, sizeof *ep);
+    gw_timer_init(&ep->timer, ep);
+    ep->loop = l;
+    ep->fd = fd;
+    ep->up = u;
+}
+
+/* The pool has news: a connection (new ones get an endpoint) or a
+ * client to drive in this pass. */
+static void pool_wake(void *ctx, gw_upconn *u, gw_conn *c)
+{
+    gw_loop *l = ctx;
+    endpoint *ep;
+
+    if (c != NULL) {
+        enqueue(l, &((client *)gw_conn_user(c))->ep);
+        return;
+    }
+    ep = gw_upconn_user(u);
+    if (ep == NULL) {
+        ep = malloc(sizeof *ep);
+        if (ep == NULL)
+            return;     /* it is driven never: its clients time out */
+        ep_init(ep, l, -1, u);
+        gw_upconn_set_user(u, ep);
+    }
+    enqueue(l, ep);
+}
+
+static void pool_log(void *ctx, int warn, const char *msg)
+{
+    (void)ctx;
+    gw_log(warn ? GW_LOG_WARN : GW_LOG_INFO, "%s", msg);
 }
 
 /* ------------------------------------------------ callbacks of gw_conn */
@@ -64,8 +119,11 @@ void gw_loop_release(gw_loop *l, int fd)
 static void on_request(void *user, const gw_request_info *info)
 {
     client *c = user;
+    const gw_loop *l = c->ep.loop;
 
-    gw_stats_request(&c->loop->st, c->peer, info);
+    gw_stats_request(&c->ep.loop->st, c->peer, info,
+                     info->upstream >= 0
+                         ? l->cfg.upstreams[info->upstream].name : NULL);
 }
 
 /* The PROXY header names the real client: log that address from now on
@@ -89,6 +147,27 @@ static void on_proxy(void *user, const gw_proxy_info *info)
 
 /* ------------------------------------------------ the loop itself */
 
+/* Relay mode: the pool of upstream connections every client shares. */
+static int make_pool(gw_loop *l)
+{
+    gw_pool_config pc = l->cfg.pool;
+    size_t i;
+
+    pc.n_upstreams = l->cfg.n_upstreams;
+    for (i = 0; i < l->cfg.n_upstreams && i < GW_POOL_UPSTREAMS; i++)
+        pc.names[i] = l->cfg.upstreams[i].name;
+    pc.limits = l->cfg.conn.limits;
+    pc.max_output = l->cfg.conn.max_output;
+    pc.wake = pool_wake;
+    pc.wake_ctx = l;
+    l->pool = gw_pool_new(&pc);
+    if (l->pool == NULL)
+        return -1;
+    gw_pool_set_logger(l->pool, pool_log, l);
+    l->conn_cfg.relay.pool = l->pool;
+    return 0;
+}
+
 gw_loop *gw_loop_new(const gw_loop_config *cfg)
 {
     gw_loop *l = calloc(1, sizeof *l);
@@ -110,6 +189,11 @@ gw_loop *gw_loop_new(const gw_loop_config *cfg)
         return NULL;
     }
     gw_timers_init(&l->timers);
+    l->pool_due = GW_TIME_NEVER;
+    if (cfg->conn.relay.on && make_pool(l) != 0) {
+        gw_loop_free(l);
+        return NULL;
+    }
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     gw_sockio_init(&l->io);
     l->io.buf = l->rbuf;
@@ -129,17 +213,15 @@ const gw_stats *gw_loop_stats(const gw_loop *l)
 
 void gw_loop_log_stats(const gw_loop *l)
 {
-    gw_stats_log(&l->st, l->n_clients, l->cfg.conn.relay.on);
-}
+    gw_upstream_stats us[GW_POOL_UPSTREAMS];
+    const char *names[GW_POOL_UPSTREAMS];
+    size_t i, n = l->pool != NULL ? l->cfg.n_upstreams : 0;
 
-/* Drive c in this pass (once, whatever woke it). */
-static void enqueue(gw_loop *l, client *c)
-{
-    if (c->queued)
-        return;
-    c->queued = 1;
-    c->next_run = l->run;
-    l->run = c;
+    for (i = 0; i < n; i++) {
+        gw_pool_stats(l->pool, i, &us[i]);
+        names[i] = l->cfg.upstreams[i].name;
+    }
+    gw_stats_log(&l->st, l->n_clients, l->cfg.conn.relay.on, us, names, n);
 }
 
 /* Relay with --upstream-proxy-protocol: who connected to where. */
@@ -151,7 +233,7 @@ static void set_addresses(client *c, const struct sockaddr_storage *peer)
 
     memset(&a, 0, sizeof a);
     a.family = AF_UNSPEC;
-    if (getsockname(c->fd, (struct sockaddr *)&local, &sl) != 0 ||
+    if (getsockname(c->ep.fd, (struct sockaddr *)&local, &sl) != 0 ||
         local.ss_family != peer->ss_family)
         return;
     if (peer->ss_family == AF_INET) {
@@ -184,37 +266,32 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     /* Answers are small and written whole: do not wait for more. */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     c = malloc(sizeof *c);
-    if (c == NULL || gw_loop_own(l, fd, c, GW_CLIENT) != 0 ||
+    if (c == NULL || gw_loop_own(l, fd, &c->ep) != 0 ||
         gw_poller_set(l->poller, fd, GW_POLL_IN) != 0) {
         gw_log(GW_LOG_WARN, "accept: out of memory for descriptor %d", fd);
         l->st.rejected_fdset++;
         if (c != NULL && fd < l->fds_cap)
-            l->fds[fd].c = NULL;
+            l->fds[fd] = NULL;
         free(c);
         close(fd);
         return;
     }
-    memset(c, 0, offsetof(client, conn));
-    gw_timer_init(&c->timer, c);
-    c->fd = fd;
-    c->loop = l;
-    c->up_fd = -1;
+    ep_init(&c->ep, l, fd, NULL);
     util_addr_name((const struct sockaddr *)ss, c->peer, sizeof c->peer);
     if (gw_conn_init(&c->conn, &l->conn_cfg, c, now) != 0) {
         gw_log(GW_LOG_ERROR, "accept: invalid connection limits");
         gw_conn_free(&c->conn);
-        l->fds[fd].c = NULL;
+        gw_loop_release(l, fd);
         free(c);
-        close(fd);
         return;
     }
-    if (l->conn_cfg.relay.upstream_proxy)
+    if (l->cfg.pool.upstream_proxy)
         set_addresses(c, ss);
     l->n_clients++;
     l->st.accepted++;
     gw_log(GW_LOG_DEBUG, "open peer=%s fd=%d conns=%zu", c->peer, fd,
            l->n_clients);
-    enqueue(l, c);
+    enqueue(l, &c->ep);
 }
 
 /* Out of descriptors: give up the reserve to take the clients waiting
@@ -300,51 +377,55 @@ static void accept_batch(gw_loop *l, int lfd, gw_time now)
     }
 }
 
-/* Watch c's sockets for what its connection wants, and its deadline. */
-static void follow(gw_loop *l, client *c, unsigned want)
+/* Watch ep's socket for what it wants, and its deadline. */
+static void follow(gw_loop *l, endpoint *ep, unsigned want)
 {
     gw_time deadline;
     unsigned m;
+    int fail = 0;
 
-    gw_conn_poll(&c->conn, &deadline);
-    m = ((want & GW_WANT_READ_CLIENT) ? GW_POLL_IN : 0) |
-        ((want & GW_WANT_WRITE_CLIENT) ? GW_POLL_OUT : 0);
-    if (gw_poller_set(l->poller, c->fd, m) != 0)
-        gw_conn_abort(&c->conn, GW_CLOSE_NOMEM);
-    if (c->up_fd >= 0) {
-        m = ((want & GW_WANT_READ_UP) ? GW_POLL_IN : 0) |
-            ((want & (GW_WANT_WRITE_UP | GW_WANT_CONNECTING_UP))
-                 ? GW_POLL_OUT : 0);
-        if (gw_poller_set(l->poller, c->up_fd, m) != 0)
-            gw_conn_abort(&c->conn, GW_CLOSE_NOMEM);
-    }
-    if (gw_timers_set(&l->timers, &c->timer, deadline) != 0)
-        gw_conn_abort(&c->conn, GW_CLOSE_NOMEM);
+    if (ep->up != NULL)
+        gw_upconn_poll(ep->up, &deadline);
+    else
+        gw_conn_poll(&((client *)ep)->conn, &deadline);
+    m = ((want & GW_WANT_READ) ? GW_POLL_IN : 0) |
+        ((want & (GW_WANT_WRITE | GW_WANT_CONNECTING)) ? GW_POLL_OUT : 0);
+    if (ep->fd >= 0 && gw_poller_set(l->poller, ep->fd, m) != 0)
+        fail = 1;
+    if (gw_timers_set(&l->timers, &ep->timer, deadline) != 0)
+        fail = 1;
+    if (fail && ep->up == NULL)
+        gw_conn_abort(&((client *)ep)->conn, GW_CLOSE_NOMEM);
+    else if (fail)
+        ep->dead = 1;
 }
 
-/* Move c along: timeouts, then every byte that can move. */
-static void drive_client(gw_loop *l, client *c, gw_time now)
+/* Move ep along: timeouts, then every byte that can move. */
+static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
 {
     unsigned want;
 
-    gw_conn_tick(&c->conn, now);
-    l->io.ctx = c;
-    want = gw_drive(&c->conn, &l->io, c->ready, now);
-    c->ready = 0;
+    l->io.ctx = ep;
+    if (ep->up != NULL) {
+        gw_upconn_tick(ep->up, now);
+        want = gw_drive(ep->up, &gw_upconn_ops, &l->io, ep->ready, now);
+    } else {
+        gw_conn_tick(&((client *)ep)->conn, now);
+        want = gw_drive(&((client *)ep)->conn, &gw_conn_ops, &l->io,
+                        ep->ready, now);
+    }
+    ep->ready = 0;
     if (want & GW_WANT_CLOSE) {
-        c->dead = 1;
+        ep->dead = 1;
         return;
     }
     /* Steps left over (the drive's bound): at once, next pass. */
-    if (want & (GW_WANT_CONNECT_UP | GW_WANT_CLOSE_UP |
-                GW_WANT_SHUT_CLIENT)) {
-        c->queued = 1;
-        c->next_run = l->run_next;
-        l->run_next = c;
+    if (want & (GW_WANT_CONNECT | GW_WANT_SHUT)) {
+        ep->queued = 1;
+        ep->next_run = l->run_next;
+        l->run_next = ep;
     }
-    follow(l, c, want);
-    if (gw_conn_state(&c->conn) == GW_CONN_CLOSED)
-        c->dead = 1;
+    follow(l, ep, want);
 }
 
 static void close_client(gw_loop *l, client *c)
@@ -359,34 +440,59 @@ static void close_client(gw_loop *l, client *c)
            gw_close_reason_name(why), gw_conn_requests(&c->conn));
     if ((unsigned)why < GW_CLOSE_REASON_COUNT)
         l->st.closed[why]++;
-    gw_timers_set(&l->timers, &c->timer, GW_TIME_NEVER);
-    gw_loop_release(l, c->fd);
-    l->io.close_up(c);
+    gw_timers_set(&l->timers, &c->ep.timer, GW_TIME_NEVER);
+    gw_loop_release(l, c->ep.fd);
     gw_conn_free(&c->conn);
     l->n_clients--;
     free(c);
 }
 
-/* Drive every client on the run list, then close the dead ones. */
+static void close_ep(gw_loop *l, endpoint *ep)
+{
+    if (ep->up == NULL) {
+        close_client(l, (client *)ep);
+        return;
+    }
+    gw_timers_set(&l->timers, &ep->timer, GW_TIME_NEVER);
+    gw_loop_release(l, ep->fd);
+    gw_pool_release(l->pool, ep->up);
+    free(ep);
+}
+
+/* Drive every endpoint on the run list, then close the dead ones. The
+ * run list grows while it runs (a client's request wakes a pool
+ * connection, an answer its client): those are driven in this pass
+ * too. */
 static void run_pass(gw_loop *l, gw_time now)
 {
-    client *c, *next, *dead = NULL;
+    endpoint *ep, *dead_clients = NULL, *dead_ups = NULL;
 
-    for (c = l->run; c != NULL; c = next) {
-        next = c->next_run;
-        c->queued = 0;
-        if (!c->dead)
-            drive_client(l, c, now);
-        if (c->dead && !c->queued) {
-            c->next_run = dead;
-            dead = c;
+    while ((ep = l->run) != NULL) {
+        l->run = ep->next_run;
+        ep->queued = 0;
+        if (!ep->dead)
+            drive_ep(l, ep, now);
+        if (ep->dead && !ep->queued) {
+            ep->queued = 1;
+            if (ep->up == NULL) {
+                ep->next_run = dead_clients;
+                dead_clients = ep;
+            } else {
+                ep->next_run = dead_ups;
+                dead_ups = ep;
+            }
         }
     }
     l->run = l->run_next;
     l->run_next = NULL;
-    for (c = dead; c != NULL; c = next) {
-        next = c->next_run;
-        close_client(l, c);
+    /* Clients first: they leave the pool connections they are on. */
+    while ((ep = dead_clients) != NULL) {
+        dead_clients = ep->next_run;
+        close_ep(l, ep);
+    }
+    while ((ep = dead_ups) != NULL) {
+        dead_ups = ep->next_run;
+        close_ep(l, ep);
     }
 }
 
@@ -409,11 +515,11 @@ void gw_loop_stop(gw_loop *l)
         l->cfg.listen_fds[i] = -1;
     }
     for (fd = 0; fd < l->fds_cap; fd++) {
-        client *c = l->fds[fd].c;
+        endpoint *ep = l->fds[fd];
 
-        if (c != NULL && l->fds[fd].end == GW_CLIENT) {
-            gw_conn_shutdown(&c->conn, now);
-            enqueue(l, c);
+        if (ep != NULL && ep->up == NULL) {
+            gw_conn_shutdown(&((client *)ep)->conn, now);
+            enqueue(l, ep);
         }
     }
     gw_log(GW_LOG_NOTICE, "stopping: %zu connections to finish",
@@ -455,6 +561,7 @@ static gw_time wait_time(gw_loop *l, gw_time now)
 
     if (l->run != NULL)
         return 0;
+    until = gw_time_min(until, l->pool_due);
     if (l->stopping)
         until = gw_time_min(until, l->stop_deadline);
     else if (!l->listening)
@@ -471,7 +578,7 @@ static void dispatch(gw_loop *l, const gw_poll_event *ev, int n, gw_time now)
 
     for (i = 0; i < n; i++) {
         int fd = ev[i].fd;
-        slot *s;
+        endpoint *ep;
 
         if (fd == l->cfg.wake_fd) {
             if (l->cfg.on_wake != NULL)
@@ -483,15 +590,13 @@ static void dispatch(gw_loop *l, const gw_poll_event *ev, int n, gw_time now)
                 accept_batch(l, fd, now);
             continue;
         }
-        if (fd >= l->fds_cap || (s = &l->fds[fd])->c == NULL)
+        if (fd >= l->fds_cap || (ep = l->fds[fd]) == NULL)
             continue;
         if (ev[i].mask & GW_POLL_IN)
-            s->c->ready |= s->end == GW_CLIENT ? GW_READY_CLIENT_IN
-                                               : GW_READY_UP_IN;
+            ep->ready |= GW_READY_IN;
         if (ev[i].mask & GW_POLL_OUT)
-            s->c->ready |= s->end == GW_CLIENT ? GW_READY_CLIENT_OUT
-                                               : GW_READY_UP_OUT;
-        enqueue(l, s->c);
+            ep->ready |= GW_READY_OUT;
+        enqueue(l, ep);
     }
 }
 
@@ -527,25 +632,43 @@ int gw_loop_run(gw_loop *l)
             enqueue(l, t->owner);
         }
         run_pass(l, now);
+        if (l->pool != NULL)
+            l->pool_due = gw_pool_tick(l->pool, now);
     }
     return 0;
 }
 
+/* At the end: a pool connection's socket and record go. */
+static void forget_ep(void *ctx, gw_upconn *u)
+{
+    endpoint *ep = gw_upconn_user(u);
+
+    if (ep == NULL)
+        return;
+    gw_loop_release(ctx, ep->fd);
+    free(ep);
+    gw_upconn_set_user(u, NULL);
+}
+
 void gw_loop_free(gw_loop *l)
 {
+    endpoint *ep;
     int fd;
 
     if (l == NULL)
         return;
+    /* Clients first: they leave the pool's connections. */
     for (fd = 0; fd < l->fds_cap; fd++) {
-        client *c = l->fds[fd].c;
-
-        if (c == NULL || l->fds[fd].end != GW_CLIENT)
+        ep = l->fds[fd];
+        if (ep == NULL || ep->up != NULL)
             continue;
-        if (gw_conn_reason(&c->conn) == GW_CLOSE_NONE)
-            gw_conn_abort(&c->conn, GW_CLOSE_SHUTDOWN);
-        close_client(l, c);
+        if (gw_conn_reason(&((client *)ep)->conn) == GW_CLOSE_NONE)
+            gw_conn_abort(&((client *)ep)->conn, GW_CLOSE_SHUTDOWN);
+        close_ep(l, ep);
     }
+    if (l->pool != NULL)
+        gw_pool_foreach(l->pool, forget_ep, l);
+    gw_pool_free(l->pool);
     if (l->reserve_fd >= 0)
         close(l->reserve_fd);
     gw_timers_free(&l->timers);

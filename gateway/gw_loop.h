@@ -25,9 +25,10 @@
  *   - accept errors (EMFILE, ENFILE, ECONNABORTED, ...) never end the
  *     loop: a reserve fd is given up to shed the clients waiting in the
  *     listen queue, and accepting pauses briefly;
- *   - relay mode: each client has at most one upstream socket, opened
- *     and closed as its gw_conn asks, to the upstreams in turn; it is
- *     closed with the client.
+ *   - relay mode: the pool's connections to upstreams (gw_pool.h) are
+ *     endpoints too, opened when the pool makes one and closed when it
+ *     is over; a client's request wakes its pool connection and an
+ *     answer its client, in the same pass.
  */
 #ifndef GW_LOOP_H
 #define GW_LOOP_H
@@ -38,6 +39,7 @@
 
 #include "gw_conn.h"
 #include "gw_poll.h"
+#include "gw_pool.h"
 #include "gw_stats.h"
 
 /* Bytes read from a socket at once, into one buffer the loop shares. */
@@ -79,9 +81,11 @@ typedef struct gw_loop_config {
                                     (0: no limit) */
     gw_poll_kind poll;           /* readiness backend */
     gw_conn_config conn;         /* copied; on_request is the loop's */
-    gw_upstream upstreams[GW_UPSTREAM_MAX];  /* relay mode (conn.relay.on):
-                                    tried in turn, one per connect */
+    gw_upstream upstreams[GW_UPSTREAM_MAX];  /* relay mode (conn.relay.on) */
     size_t n_upstreams;
+    gw_pool_config pool;         /* relay: conns, pipeline, fails, retry,
+                                    check, timeouts, upstream_proxy (the
+                                    loop sets the rest) */
     int wake_fd;                 /* -1 for none; readable -> on_wake */
     void (*on_wake)(void *ctx);
     void *wake_ctx;

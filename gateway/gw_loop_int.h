@@ -8,62 +8,65 @@
 
 #include "gw_drive.h"
 #include "gw_loop.h"
+#include "gw_pool.h"
 #include "gw_timer.h"
 
-typedef struct client client;
+/* One socket the loop watches: a client's, or a pool connection's to an
+ * upstream. */
+typedef struct endpoint endpoint;
 
-struct client {
-    gw_timer timer;         /* the connection's next deadline */
+struct endpoint {
+    gw_timer timer;         /* the endpoint's next deadline */
     gw_loop *loop;
-    int fd;
-    int up_fd;              /* relay: -1 when none */
+    int fd;                 /* -1 until a pool connection connects */
     int dead;               /* close after this pass */
-    int queued;             /* on the run list */
+    int queued;             /* on a run list */
     unsigned ready;         /* GW_READY_* reported this pass */
-    client *next_run;
-    const gw_upstream *up;  /* where up_fd goes */
-    size_t up_base;         /* the request's first upstream (index) */
-    char peer[GW_PEER_MAX];
-    gw_conn conn;
+    endpoint *next_run;
+    gw_upconn *up;          /* a pool connection; NULL: a client */
 };
 
-/* Who owns a descriptor. */
-typedef struct slot {
-    client *c;
-    gw_end end;
-} slot;
+typedef struct client {
+    endpoint ep;            /* first: a client is an endpoint */
+    char peer[GW_PEER_MAX];
+    gw_conn conn;
+} client;
 
 struct gw_loop {
     gw_loop_config cfg;
     gw_conn_config conn_cfg;    /* what every gw_conn points at */
+    gw_pool *pool;              /* relay mode */
     gw_poller *poller;
-    slot *fds;                  /* indexed by descriptor */
+    endpoint **fds;             /* indexed by descriptor */
     int fds_cap;
     size_t n_clients;
-    client *run;                /* clients to drive in this pass */
-    client *run_next;           /* ... and in the next one, at once */
+    endpoint *run;              /* endpoints to drive in this pass */
+    endpoint *run_next;         /* ... and in the next one, at once */
     gw_timers timers;
-    int reserve_fd;             /* given up on EMFILE to shed a client */
+    gw_time pool_due;           /* the pool's next deadline */
+    int reserve_fd;             /* given up on EMFILE to shed clients */
     int listening;              /* listeners are in the poller */
     int stopping;
     gw_time stop_deadline;
     gw_time accept_paused_until;
-    size_t next_up;             /* relay: upstream of the next connect */
     gw_stats st;
     gw_buf busy;                /* the busy error frame, made once */
-    gw_io io;                   /* system calls, ctx set per client */
+    gw_io io;                   /* system calls, ctx set per endpoint */
     unsigned char rbuf[GW_READ_CHUNK];
 };
 
-/* Record that fd belongs to end `end` of c. 0, or -1 when memory runs
- * out. */
-int gw_loop_own(gw_loop *l, int fd, client *c, gw_end end);
+/* Record that fd belongs to ep. 0, or -1 when memory runs out. */
+int gw_loop_own(gw_loop *l, int fd, endpoint *ep);
 
 /* Stop watching fd, forget it, close it. */
 void gw_loop_release(gw_loop *l, int fd);
 
-/* io's functions over the client's and the upstream's sockets; io->ctx
- * is the client being driven. */
+/* io's functions over an endpoint's socket; io->ctx is the endpoint
+ * being driven. */
 void gw_sockio_init(gw_io *io);
+
+/* The name of an endpoint for the log: the client's address, or the
+ * upstream's. */
+const char *gw_loop_name(const endpoint *ep);
 
 #endif /* GW_LOOP_INT_H */

@@ -89,6 +89,12 @@ typedef struct options {
     gw_time write_timeout;
     gw_time drain_timeout;
     gw_time upstream_timeout;
+    gw_time upstream_connect_timeout;
+    uint64_t upstream_conns;    /* 0: as many as clients may need */
+    unsigned upstream_pipeline;
+    unsigned upstream_fails;
+    gw_time upstream_retry;
+    gw_time upstream_check;
     int proxy_protocol;
     int upstream_proxy;
     unsigned workers;
@@ -117,11 +123,15 @@ static void usage(FILE *f)
         "       [--drain-timeout time] [--log-level level] [--workers n]\n"
         "       [--port-file file] [--upstream host:port ...]\n"
         "       [--upstream-timeout time] [--upstream-proxy-protocol]\n"
+        "       [--upstream-connect-timeout time] [--upstream-conns n]\n"
+        "       [--upstream-pipeline n] [--upstream-fails n]\n"
+        "       [--upstream-retry time] [--upstream-check time]\n"
         "       [--proxy-protocol] [host port]\n"
         "\n"
         "Answers hframe search and binary requests (see hframe-gateway(8)).\n"
         "With --upstream (up to 16 times) it relays instead: each valid\n"
-        "request frame goes to the upstreams in turn, the answer comes back.\n"
+        "request frame goes to a healthy upstream over a shared pool of\n"
+        "connections, and the answer comes back.\n"
         "Times are seconds (\"1.5\", \"2s\") or milliseconds (\"250ms\");\n"
         "0 disables a timeout. Default: 127.0.0.1 65432.\n");
 }
@@ -197,6 +207,8 @@ enum {
     OPT_MAX_OUTPUT, OPT_MAX_JSON, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_WRITE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_LOG_LEVEL, OPT_WORKERS,
     OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT, OPT_PROXY_PROTOCOL,
+    OPT_UP_CONNECT_TIMEOUT, OPT_UP_CONNS, OPT_UP_PIPELINE, OPT_UP_FAILS,
+    OPT_UP_RETRY, OPT_UP_CHECK,
     OPT_UPSTREAM_PROXY
 };
 
@@ -219,6 +231,13 @@ static const struct option long_opts[] = {
     { "port-file", required_argument, NULL, OPT_PORT_FILE },
     { "upstream", required_argument, NULL, OPT_UPSTREAM },
     { "upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT },
+    { "upstream-connect-timeout", required_argument, NULL,
+      OPT_UP_CONNECT_TIMEOUT },
+    { "upstream-conns", required_argument, NULL, OPT_UP_CONNS },
+    { "upstream-pipeline", required_argument, NULL, OPT_UP_PIPELINE },
+    { "upstream-fails", required_argument, NULL, OPT_UP_FAILS },
+    { "upstream-retry", required_argument, NULL, OPT_UP_RETRY },
+    { "upstream-check", required_argument, NULL, OPT_UP_CHECK },
     { "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
     { "upstream-proxy-protocol", no_argument, NULL, OPT_UPSTREAM_PROXY },
     { NULL, 0, NULL, 0 }
@@ -254,6 +273,10 @@ static int parse_args(int argc, char **argv, options *o)
     o->write_timeout = DEFAULT_WRITE_TIMEOUT;
     o->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
     o->upstream_timeout = DEFAULT_UPSTREAM_TIMEOUT;
+    o->upstream_connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+    o->upstream_pipeline = 1;
+    o->upstream_fails = 1;
+    o->upstream_retry = 2 * SEC;
     o->n_upstream = 0;
     o->workers = 1;
     while ((ch = getopt_long(argc, argv, "hl:p:", long_opts, NULL)) != -1) {
@@ -373,6 +396,46 @@ static int parse_args(int argc, char **argv, options *o)
             if (parse_time_opt("--upstream-timeout", optarg,
                                &o->upstream_timeout) != 0)
                 return EXIT_USAGE;
+            break;
+        case OPT_UP_CONNECT_TIMEOUT:
+            if (parse_time_opt("--upstream-connect-timeout", optarg,
+                               &o->upstream_connect_timeout) != 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_UP_RETRY:
+            if (parse_time_opt("--upstream-retry", optarg,
+                               &o->upstream_retry) != 0 ||
+                o->upstream_retry == 0) {
+                if (o->upstream_retry == 0)
+                    bad_value("--upstream-retry", optarg, "must be above 0");
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_UP_CHECK:
+            if (parse_time_opt("--upstream-check", optarg,
+                               &o->upstream_check) != 0)
+                return EXIT_USAGE;
+            break;
+        case OPT_UP_CONNS:
+            if (parse_u64(optarg, 1, 1000000, &v) != 0) {
+                bad_value("--upstream-conns", optarg, "expected 1..1000000");
+                return EXIT_USAGE;
+            }
+            o->upstream_conns = v;
+            break;
+        case OPT_UP_PIPELINE:
+            if (parse_u64(optarg, 1, GW_POOL_PIPELINE_MAX, &v) != 0) {
+                bad_value("--upstream-pipeline", optarg, "expected 1..256");
+                return EXIT_USAGE;
+            }
+            o->upstream_pipeline = (unsigned)v;
+            break;
+        case OPT_UP_FAILS:
+            if (parse_u64(optarg, 1, 1000000, &v) != 0) {
+                bad_value("--upstream-fails", optarg, "expected 1..1000000");
+                return EXIT_USAGE;
+            }
+            o->upstream_fails = (unsigned)v;
             break;
         default:
             usage(stderr);
@@ -772,9 +835,19 @@ static int serve(app *a, listeners *ls)
         /* Each upstream once, and one more for a request sent on a kept
          * connection the upstream had just closed. */
         lc.conn.relay.attempts = (unsigned)a->opt.n_upstream + 1;
-        lc.conn.relay.upstream_timeout = a->opt.upstream_timeout;
-        lc.conn.relay.connect_timeout = DEFAULT_CONNECT_TIMEOUT;
-        lc.conn.relay.upstream_proxy = a->opt.upstream_proxy;
+        lc.conn.relay.wait_timeout = a->opt.upstream_timeout;
+        lc.pool.upstream_timeout = a->opt.upstream_timeout;
+        lc.pool.connect_timeout = a->opt.upstream_connect_timeout;
+        lc.pool.upstream_proxy = a->opt.upstream_proxy;
+        /* By default as many connections per upstream as clients may
+         * need at once. */
+        lc.pool.conns = a->opt.upstream_conns > 0
+                            ? (unsigned)a->opt.upstream_conns
+                            : (unsigned)a->opt.max_conns;
+        lc.pool.pipeline = a->opt.upstream_pipeline;
+        lc.pool.fails = a->opt.upstream_fails;
+        lc.pool.retry = a->opt.upstream_retry;
+        lc.pool.check = a->opt.upstream_check;
         memcpy(lc.upstreams, a->upstreams, sizeof lc.upstreams);
         lc.n_upstreams = a->opt.n_upstream;
     }

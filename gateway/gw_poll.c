@@ -63,32 +63,43 @@ void gw_poller_free(gw_poller *p)
     free(p);
 }
 
-/* Room for descriptor fd in the mask table and one event per watched
- * descriptor (doubling). 0, or -1 when memory runs out. */
-static int grow(gw_poller *p, int fd)
+/* Room for descriptor fd in the mask table (doubling). 0, or -1 when
+ * memory runs out. */
+static int grow_masks(gw_poller *p, int fd)
 {
-    if (fd >= p->masks_cap) {
-        int cap = p->masks_cap > 0 ? p->masks_cap : 64;
-        unsigned char *m;
+    int cap = p->masks_cap > 0 ? p->masks_cap : 64;
+    unsigned char *m;
 
-        while (cap <= fd)
-            cap *= 2;
-        m = realloc(p->masks, (size_t)cap);
-        if (m == NULL)
-            return -1;
-        memset(m + p->masks_cap, 0, (size_t)(cap - p->masks_cap));
-        p->masks = m;
-        p->masks_cap = cap;
-    }
-    if (p->watched + 1 > p->ev_cap) {
-        int cap = p->ev_cap > 0 ? p->ev_cap * 2 : 64;
-        gw_poll_event *e = realloc(p->ev, (size_t)cap * sizeof *e);
+    if (fd < p->masks_cap)
+        return 0;
+    while (cap <= fd)
+        cap *= 2;
+    m = realloc(p->masks, (size_t)cap);
+    if (m == NULL)
+        return -1;
+    memset(m + p->masks_cap, 0, (size_t)(cap - p->masks_cap));
+    p->masks = m;
+    p->masks_cap = cap;
+    return 0;
+}
 
-        if (e == NULL)
-            return -1;
-        p->ev = e;
-        p->ev_cap = cap;
-    }
+/* Room for one event per watched descriptor. Only the wait grows it:
+ * the events of the last wait stay valid while the caller handles them,
+ * even when that changes what is watched. */
+static int grow_events(gw_poller *p)
+{
+    int cap = p->ev_cap > 0 ? p->ev_cap : 64;
+    gw_poll_event *e;
+
+    if (p->watched <= p->ev_cap && p->ev != NULL)
+        return 0;
+    while (cap < p->watched)
+        cap *= 2;
+    e = realloc(p->ev, (size_t)cap * sizeof *e);
+    if (e == NULL)
+        return -1;
+    p->ev = e;
+    p->ev_cap = cap;
     return 0;
 }
 
@@ -102,7 +113,7 @@ int gw_poller_set(gw_poller *p, int fd, unsigned mask)
     }
     if (fd >= p->masks_cap && mask == 0)
         return 0;
-    if (grow(p, fd) != 0) {
+    if (grow_masks(p, fd) != 0) {
         errno = ENOMEM;
         return -1;
     }
@@ -120,7 +131,7 @@ int gw_poller_wait(gw_poller *p, gw_time timeout, const gw_poll_event **ev)
 {
     int n;
 
-    if (p->ev == NULL && grow(p, 0) != 0) {
+    if (grow_events(p) != 0) {
         errno = ENOMEM;
         return -1;
     }

@@ -45,7 +45,8 @@ int gw_poller_set(gw_poller *p, int fd, unsigned mask);
 /* Wait until a watched descriptor is ready or timeout microseconds have
  * passed (GW_TIME_NEVER: no limit; 0: do not wait). Returns the count of
  * ready descriptors, with *ev pointing at them (valid until the next
- * call), or -1 with errno (EINTR included). */
+ * wait, whatever is watched meanwhile), or -1 with errno (EINTR
+ * included). */
 int gw_poller_wait(gw_poller *p, gw_time timeout, const gw_poll_event **ev);
 
 /* "select", "epoll"; 0 on success, -1 for any other name. */

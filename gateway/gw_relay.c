@@ -1,17 +1,25 @@
-/* gw_relay.c - relay mode of a connection (see gw_relay.h). */
+/* gw_relay.c - relay mode of a client connection (see gw_relay.h). */
 #include "gw_conn_core.h"
 
 #include <string.h>
 
-int gw_relay_init(gw_relay *r, const hf_limits *lim)
+static gw_pool *pool_of(const gw_conn *c)
 {
-    memset(r, 0, sizeof *r);
-    return gw_side_init(&r->up, lim);
+    return c->cfg->relay.pool;
 }
 
-void gw_relay_free(gw_relay *r)
+void gw_relay_init(gw_relay *r)
 {
-    gw_side_free(&r->up);
+    memset(r, 0, sizeof *r);
+    gw_buf_init(&r->req);
+    r->upstream = -1;
+}
+
+void gw_relay_free(gw_conn *c, gw_time now)
+{
+    if (c->cfg->relay.on && pool_of(c) != NULL)
+        gw_pool_leave(pool_of(c), c, now);
+    gw_buf_free(&c->relay.req);
 }
 
 int gw_relay_busy(const gw_conn *c)
@@ -39,39 +47,38 @@ static int answer_begun(gw_x_state x)
     return x == GW_X_CROSSING || x == GW_X_ANSWERING;
 }
 
-/* Forget the upstream connection; a socket the caller holds for it is to
- * be closed (GW_WANT_CLOSE_UP). The request bytes stay for a replay. */
-static void drop(gw_relay *r)
+static size_t unsent(const gw_relay *r)
 {
-    if (r->state != GW_UP_NONE)
-        r->close_pending = 1;
-    r->state = GW_UP_NONE;
-    r->sent_since_answer = 0;
-    r->up.pre_len = 0;
-    r->up.pre_off = 0;
-    gw_side_restart(&r->up);
-    gw_buf_clear(&r->up.stage);
-    gw_buf_clear(&r->up.in);
+    return gw_buf_pending(&r->req) - r->sent;
 }
 
-/* Forget the connection and every byte meant for it. */
-static void discard(gw_relay *r)
+/* Sent bytes are not needed any more (no replay from here on). */
+static void let_go(gw_relay *r)
 {
-    drop(r);
-    r->want_connect = 0;
-    gw_buf_clear(&r->up.out);
-    r->up.kept = 0;
-    r->up.keep = 0;
+    gw_buf_consume(&r->req, r->sent);
+    r->sent = 0;
+    r->keep = 0;
 }
 
-/* The request is read and answered: go on with the next. */
+/* Off the pool, with every byte meant for the upstream. */
+static void drop_request(gw_conn *c, gw_time now)
+{
+    gw_pool_leave(pool_of(c), c, now);
+    gw_buf_clear(&c->relay.req);
+    c->relay.sent = 0;
+    c->relay.keep = 0;
+}
+
+/* The request is read and answered: go on with the next once its last
+ * byte has gone out (an answer may come before the request ends). Its
+ * connection lets it go once both are done. */
 static void finish(gw_conn *c, gw_time now)
 {
     gw_relay *r = &c->relay;
 
     r->x = GW_X_NONE;
-    r->want_connect = 0;
-    gw_side_release(&r->up);
+    let_go(r);
+    gw_pool_kick(pool_of(c), c);
     gw_conn_request_done(c, now);
 }
 
@@ -81,7 +88,7 @@ static void fail(gw_conn *c, gw_req_status st, gw_time now)
 {
     gw_relay *r = &c->relay;
 
-    discard(r);
+    drop_request(c, now);
     switch (r->x) {
     case GW_X_NONE:
     case GW_X_SKIPPING:
@@ -105,44 +112,56 @@ static void fail(gw_conn *c, gw_req_status st, gw_time now)
     }
 }
 
-void gw_relay_lost(gw_conn *c, gw_time now)
+void gw_relay_given_back(gw_conn *c, int retry, gw_req_status st,
+                         gw_time now)
 {
     gw_relay *r = &c->relay;
-    int connecting = r->state == GW_UP_CONNECTING;
 
-    if (r->state == GW_UP_NONE)
-        return;
+    r->up = NULL;
+    r->queued = 0;
+    r->sent = 0;
+    gw_pool_wake(pool_of(c), NULL, c);     /* whatever comes, c moves */
     if (!awaiting(r->x)) {
-        /* Nothing waits for an answer; unsent bytes of a request already
-         * answered can only be dropped. */
+        /* Answered already: what was not sent of the request is lost. */
         fail(c, GW_REQ_OK, now);
         return;
     }
-    if (!answer_begun(r->x) && r->got == 0 &&
-        r->attempts + 1 < c->cfg->relay.attempts &&
-        (connecting || r->up.keep)) {
-        /* No answer byte yet, and the request is whole: again, on a new
-         * connection (the caller picks the next upstream). */
-        drop(r);
+    if (retry && !answer_begun(r->x) && r->got == 0 && r->keep &&
+        r->attempts + 1 < c->cfg->relay.attempts) {
         r->attempts++;
-        r->want_connect = 1;
-        r->since = now;
+        gw_pool_dispatch(pool_of(c), c, now);
         return;
     }
-    fail(c, connecting ? GW_REQ_E_UP_UNAVAILABLE : GW_REQ_E_UP_FAILED, now);
+    fail(c, st, now);
+}
+
+void gw_relay_attached(gw_conn *c, gw_upconn *u, int i, gw_time now)
+{
+    gw_relay *r = &c->relay;
+
+    r->up = u;
+    r->queued = u == NULL;
+    r->upstream = i;
+    if (i >= 0 && i < 32)
+        r->tried |= (uint32_t)1 << i;
+    r->sent = 0;
+    r->since = now;
+    r->up_start = now;
 }
 
 /* A request sent as it arrives may grow too big to keep for a replay:
  * then sent bytes go at once. */
 static void trim(gw_conn *c)
 {
-    gw_side *up = &c->relay.up;
+    gw_relay *r = &c->relay;
 
-    if (up->keep && gw_buf_pending(&up->out) > c->cfg->max_output)
-        gw_side_release(up);
+    if (r->keep && r->sent > 0 &&
+        gw_buf_pending(&r->req) > c->cfg->max_output)
+        let_go(r);
 }
 
-/* A request's header is valid: it begins. */
+/* A request's header is valid: it begins, and the pool gives it a
+ * connection (its staged bytes are in req already). */
 static void request_header(gw_conn *c, gw_time now)
 {
     const hf_header *h = hf_decoder_header(c->client.dec);
@@ -151,14 +170,14 @@ static void request_header(gw_conn *c, gw_time now)
     gw_conn_keep_type(c, h);
     r->x = GW_X_SENDING;
     r->attempts = 0;
+    r->tried = 0;
     r->got = 0;
     r->answer_bytes = 0;
     r->bytes_in = gw_frame_bytes(h);
     r->start = c->frame_start;
-    r->since = now;
-    r->up.keep = 1;
-    if (r->state == GW_UP_NONE)
-        r->want_connect = 1;
+    r->keep = 1;
+    r->sent = 0;
+    gw_pool_dispatch(pool_of(c), c, now);
 }
 
 static void request_end(gw_conn *c, gw_time now)
@@ -170,8 +189,17 @@ static void request_end(gw_conn *c, gw_time now)
         r->x = GW_X_WAITING;
     else if (r->x == GW_X_CROSSING)
         r->x = GW_X_ANSWERING;
-    else
+    else if (r->x != GW_X_NONE)
         finish(c, now);
+}
+
+static void answer_header(gw_conn *c, size_t staged)
+{
+    gw_relay *r = &c->relay;
+
+    r->answer_bytes += staged;
+    r->x = r->x == GW_X_SENDING ? GW_X_CROSSING : GW_X_ANSWERING;
+    let_go(r);              /* no replay once the answer has begun */
 }
 
 static void answer_end(gw_conn *c, gw_time now)
@@ -185,7 +213,6 @@ static void answer_end(gw_conn *c, gw_time now)
     rep.frame_status = HF_OK;
     rep.req_status = GW_REQ_OK;
     rep.bytes_out = (size_t)r->answer_bytes;
-    r->sent_since_answer = 0;
     gw_conn_report(c, &rep, r->bytes_in, r->start, now);
     if (r->x == GW_X_CROSSING)
         r->x = GW_X_ANSWERED;
@@ -193,19 +220,8 @@ static void answer_end(gw_conn *c, gw_time now)
         finish(c, now);
 }
 
-/* The receiving and the sending side of a direction. */
-static gw_side *from_side(gw_conn *c, int upward)
-{
-    return upward ? &c->client : &c->relay.up;
-}
-
-static gw_side *to_side(gw_conn *c, int upward)
-{
-    return upward ? &c->relay.up : &c->client;
-}
-
-/* The receiving side may take more bytes: the side they go to is under
- * its cap. */
+/* The receiving side may take more bytes: what they go to is under its
+ * cap. */
 static int may_take(gw_conn *c, int upward)
 {
     if (upward)
@@ -224,42 +240,18 @@ static int heading(const gw_conn *c, int upward)
     return x == GW_X_SENDING || x == GW_X_WAITING;
 }
 
-/* Events of one direction: upward (client to upstream) or down. */
-static void on_header(gw_conn *c, int upward, size_t staged, gw_time now)
+size_t gw_relay_pass(gw_conn *c, gw_side *from, int upward,
+                     const unsigned char *p, size_t len, gw_time now,
+                     hf_event_type *last)
 {
-    if (upward) {
-        request_header(c, now);
-        trim(c);
-        return;
-    }
-    c->relay.answer_bytes += staged;
-    c->relay.x = c->relay.x == GW_X_SENDING ? GW_X_CROSSING
-                                            : GW_X_ANSWERING;
-}
-
-static void on_end(gw_conn *c, int upward, gw_time now)
-{
-    if (upward)
-        request_end(c, now);
-    else
-        answer_end(c, now);
-}
-
-/*
- * Pass frames across, validated: from one side's bytes p[0..len) to the
- * other side's output. A frame's prefix and header wait in the stage
- * until the decoder accepts them; its content follows as it comes.
- * Returns the bytes consumed (fewer than len: the other side is full).
- */
-static size_t pass(gw_conn *c, int upward, const unsigned char *p,
-                   size_t len, gw_time now)
-{
-    gw_side *from = from_side(c, upward), *to = to_side(c, upward);
+    gw_buf *to = upward ? &c->relay.req : &c->client.out;
     hf_decoder *d = from->dec;
     size_t off = 0, n, staged;
+    int added = 0;
     int head;
     hf_event ev;
 
+    *last = HF_EV_NEED_MORE;
     if (d == NULL && len > 0 && (d = gw_side_decoder(from)) == NULL)
         goto nomem;
     if (d == NULL)
@@ -269,8 +261,8 @@ static size_t pass(gw_conn *c, int upward, const unsigned char *p,
      * bytes may be taken (backpressure), or nobody would ask again. */
     for (;;) {
         head = heading(c, upward);
-        n = hf_decoder_push(d, p + off,
-                            may_take(c, upward) ? len - off : 0, &ev);
+        n = hf_decoder_push(d, p + off, may_take(c, upward) ? len - off : 0,
+                            &ev);
         if (head && n > 0 && ev.type != HF_EV_ERROR &&
             gw_buf_append(&from->stage, p + off, n) != 0)
             goto nomem;
@@ -281,72 +273,57 @@ static size_t pass(gw_conn *c, int upward, const unsigned char *p,
         off += n;
         switch (ev.type) {
         case HF_EV_NEED_MORE:
-            return off;
+            goto out;
         case HF_EV_HEADER:
             staged = gw_buf_pending(&from->stage);
-            if (gw_buf_append(&to->out, gw_buf_peek(&from->stage),
-                              staged) != 0)
+            if (gw_buf_append(to, gw_buf_peek(&from->stage), staged) != 0)
                 goto nomem;
+            added = 1;
             gw_buf_clear(&from->stage);
-            on_header(c, upward, staged, now);
+            if (upward)
+                request_header(c, now);
+            else
+                answer_header(c, staged);
             break;
         case HF_EV_CONTENT:
             if (upward && c->relay.x == GW_X_SKIPPING)
                 break;
-            if (gw_buf_append(&to->out, ev.data, ev.len) != 0)
+            if (gw_buf_append(to, ev.data, ev.len) != 0)
                 goto nomem;
+            added = 1;
             if (upward)
                 trim(c);
             else
                 c->relay.answer_bytes += ev.len;
             break;
         case HF_EV_FRAME_END:
-            on_end(c, upward, now);
             if (!upward) {
-                if (off < len)
-                    gw_relay_lost(c, now);  /* more than one answer */
-                return len;
+                *last = HF_EV_FRAME_END;
+                answer_end(c, now);
+                return off;     /* the next answer is someone else's */
             }
+            request_end(c, now);
             break;
         case HF_EV_ERROR:
-            if (!upward) {
-                fail(c, GW_REQ_E_UP_BAD_FRAME, now);
-                return len;
-            }
+            *last = HF_EV_ERROR;
+            if (!upward)
+                return off;     /* the pool connection breaks */
             /* Only a header can be invalid, so nothing of this frame
              * went upstream and no answer is on its way. */
             gw_buf_clear(&from->stage);
-            discard(&c->relay);
             gw_conn_frame_error(c, GW_CONN_LINGER, now);
             return len;
         }
         if (c->state != GW_CONN_OPEN)
-            return len;
+            return upward ? len : off;  /* down: the rest is dropped */
     }
+out:
+    if (upward && added)
+        gw_pool_kick(pool_of(c), c);
+    return off;
 nomem:
     gw_conn_abort(c, GW_CLOSE_NOMEM);
-    return len;
-}
-
-size_t gw_relay_client_input(gw_conn *c, const unsigned char *p, size_t len,
-                             gw_time now)
-{
-    return pass(c, 1, p, len, now);
-}
-
-size_t gw_relay_upstream_input(gw_conn *c, const unsigned char *p,
-                               size_t len, gw_time now)
-{
-    gw_relay *r = &c->relay;
-
-    r->since = now;
-    if (!awaiting(r->x) || !r->sent_since_answer) {
-        /* Bytes nobody asked for: this upstream cannot be trusted, and
-         * what it sends next cannot be told from an answer. */
-        gw_relay_lost(c, now);
-        return len;
-    }
-    return pass(c, 0, p, len, now);
+    return upward ? len : off;
 }
 
 int gw_relay_client_readable(const gw_conn *c)
@@ -358,118 +335,35 @@ int gw_relay_client_readable(const gw_conn *c)
     /* One request at a time: the next is read once the last answer is
      * complete and the last request byte has gone out. */
     if (r->x == GW_X_NONE)
-        return gw_buf_pending(&r->up.out) == 0;
-    return request_open(r->x) &&
-           gw_side_unsent(&r->up) < c->cfg->max_output;
+        return gw_buf_pending(&r->req) == 0;
+    return request_open(r->x) && unsent(r) < c->cfg->max_output;
 }
 
-/* The upstream is what the connection waits for (not while the answer
- * waits for the client to read: the write timeout covers that). */
-static int upstream_timed(const gw_conn *c)
+void gw_relay_deadline(const gw_conn *c, gw_time *d)
 {
-    const gw_relay *r = &c->relay;
-
-    if (r->state == GW_UP_NONE)
-        return 0;
-    return r->state == GW_UP_CONNECTING || gw_side_unsent(&r->up) > 0 ||
-           ((r->x == GW_X_WAITING || r->x == GW_X_ANSWERING) &&
-            gw_side_unsent(&c->client) < c->cfg->max_output);
-}
-
-unsigned gw_relay_poll(const gw_conn *c, gw_time *deadline)
-{
-    const gw_relay *r = &c->relay;
-    const gw_relay_config *cfg = &c->cfg->relay;
-    unsigned want = 0;
-
-    if (r->want_connect && r->state == GW_UP_NONE && !r->close_pending)
-        want |= GW_WANT_CONNECT_UP;
-    if (r->state == GW_UP_CONNECTING) {
-        want |= GW_WANT_CONNECTING_UP;
-        *deadline = gw_time_min(*deadline,
-                                gw_time_after(r->since,
-                                              cfg->connect_timeout));
-    }
-    if (r->state == GW_UP_READY) {
-        if (gw_buf_pending(&r->up.in) == 0 &&
-            gw_side_unsent(&c->client) < c->cfg->max_output)
-            want |= GW_WANT_READ_UP;
-        if (gw_side_unsent(&r->up) > 0)
-            want |= GW_WANT_WRITE_UP;
-    }
-    if (upstream_timed(c))
-        *deadline = gw_time_min(*deadline,
-                                gw_time_after(r->since,
-                                              cfg->upstream_timeout));
-    return want;
+    if (c->relay.queued)
+        *d = gw_time_min(*d, gw_time_after(c->relay.since,
+                                           c->cfg->relay.wait_timeout));
 }
 
 void gw_relay_tick(gw_conn *c, gw_time now)
 {
-    gw_relay *r = &c->relay;
-    const gw_relay_config *cfg = &c->cfg->relay;
+    const gw_relay *r = &c->relay;
 
-    if (r->state == GW_UP_CONNECTING &&
-        now >= gw_time_after(r->since, cfg->connect_timeout)) {
-        gw_relay_lost(c, now);      /* as if refused: the next upstream */
-        return;
-    }
-    if (upstream_timed(c) &&
-        now >= gw_time_after(r->since, cfg->upstream_timeout))
+    if (r->queued &&
+        now >= gw_time_after(r->since, c->cfg->relay.wait_timeout))
         fail(c, GW_REQ_E_UP_TIMEOUT, now);
-}
-
-void gw_relay_event(gw_conn *c, gw_up_event ev, gw_time now)
-{
-    gw_relay *r = &c->relay;
-    unsigned char pre[GW_PROXY_V2_OUT_MAX];
-    size_t n = 0;
-
-    switch (ev) {
-    case GW_UP_EV_CONNECTING:
-        if (c->cfg->relay.upstream_proxy)
-            n = gw_proxy_write_v2(&c->addr, pre);
-        drop(r);
-        r->close_pending = 0;
-        r->state = GW_UP_CONNECTING;
-        r->want_connect = 0;
-        r->since = now;
-        gw_side_rewind(&r->up, pre, n);
-        break;
-    case GW_UP_EV_CONNECTED:
-        if (r->state != GW_UP_CONNECTING)
-            return;
-        r->state = GW_UP_READY;
-        r->since = now;
-        break;
-    case GW_UP_EV_CLOSED:
-        r->close_pending = 0;
-        break;
-    }
-}
-
-void gw_relay_sent(gw_conn *c, size_t n, gw_time now)
-{
-    gw_relay *r = &c->relay;
-
-    if (r->state != GW_UP_READY)
-        return;
-    if (r->up.pre_off == r->up.pre_len)
-        r->sent_since_answer = 1;
-    gw_side_sent(&r->up, n);
-    r->since = now;
 }
 
 void gw_relay_resumed(gw_conn *c, gw_time now)
 {
-    c->relay.since = now;
+    gw_pool_resume(pool_of(c), c, now);
 }
 
 int gw_relay_client_eof(gw_conn *c, gw_time now)
 {
     gw_relay *r = &c->relay;
 
-    (void)now;
     if (c->frame_started) {
         /* Part of the request may have gone upstream: that connection
          * is of no further use. */
@@ -477,7 +371,7 @@ int gw_relay_client_eof(gw_conn *c, gw_time now)
             gw_conn_abort(c, GW_CLOSE_PEER);
             return 1;
         }
-        discard(r);
+        drop_request(c, now);
         r->x = GW_X_NONE;
         return 0;
     }
@@ -486,4 +380,47 @@ int gw_relay_client_eof(gw_conn *c, gw_time now)
         return 1;
     }
     return 0;
+}
+
+/* ---- for the pool ---- */
+
+const unsigned char *gw_relay_unsent(const gw_conn *c, size_t *len)
+{
+    const gw_relay *r = &c->relay;
+
+    *len = unsent(r);
+    return *len == 0 ? NULL : gw_buf_peek(&r->req) + r->sent;
+}
+
+void gw_relay_wrote(gw_conn *c, size_t n, gw_time now)
+{
+    gw_relay *r = &c->relay;
+    size_t before = unsent(r);
+
+    if (n > before)
+        n = before;
+    if (r->keep)
+        r->sent += n;
+    else
+        gw_buf_consume(&r->req, n);
+    /* The client may be read again: below the cap, or all sent. */
+    if (before >= c->cfg->max_output || unsent(r) == 0)
+        gw_pool_wake(pool_of(c), NULL, c);
+    (void)now;
+}
+
+int gw_relay_whole(const gw_conn *c)
+{
+    return !request_open(c->relay.x);
+}
+
+int gw_relay_sent_all(const gw_conn *c)
+{
+    return gw_relay_whole(c) && unsent(&c->relay) == 0;
+}
+
+int gw_relay_takes_answer(const gw_conn *c)
+{
+    return c->state == GW_CONN_OPEN && awaiting(c->relay.x) &&
+           gw_side_unsent(&c->client) < c->cfg->max_output;
 }

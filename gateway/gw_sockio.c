@@ -1,6 +1,6 @@
 /* gw_sockio.c - gw_drive's functions over sockets: one read path and
- * one write path for any socket, client or upstream, and the upstream
- * connect (see gw_loop_int.h). */
+ * one write path for any socket, client or upstream, and the connect of
+ * a pool connection (see gw_loop_int.h). */
 #include "gw_loop_int.h"
 
 #include <errno.h>
@@ -17,129 +17,109 @@ static int transient(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
-static int end_fd(const client *c, gw_end e)
+static void io_failed(const endpoint *ep, const char *what, int err)
 {
-    return e == GW_CLIENT ? c->fd : c->up_fd;
-}
-
-static void io_failed(client *c, gw_end e, const char *what, int err)
-{
-    if (e == GW_CLIENT) {
-        gw_log(GW_LOG_DEBUG, "%s peer=%s: %s", what, c->peer,
+    if (ep->up == NULL)
+        gw_log(GW_LOG_DEBUG, "%s peer=%s: %s", what, gw_loop_name(ep),
                strerror(err));
-        return;
-    }
-    gw_log(GW_LOG_INFO, "upstream %s for peer=%s: %s: %s",
-           c->up != NULL ? c->up->name : "?", c->peer, what,
-           strerror(err));
-    c->loop->st.up_errors++;
+    else
+        gw_log(GW_LOG_INFO, "upstream %s: %s: %s", gw_loop_name(ep), what,
+               strerror(err));
 }
 
-static long sys_read(void *ctx, gw_end e, void *buf, size_t cap)
+static long sys_read(void *ctx, void *buf, size_t cap)
 {
-    client *c = ctx;
-    ssize_t n = recv(end_fd(c, e), buf, cap, 0);
+    endpoint *ep = ctx;
+    ssize_t n = recv(ep->fd, buf, cap, 0);
 
     if (n >= 0) {
-        c->loop->st.bytes_in += (uint64_t)n;
+        if (ep->up == NULL)
+            ep->loop->st.bytes_in += (uint64_t)n;
         return (long)n;
     }
     if (transient(errno))
         return GW_IO_AGAIN;
-    io_failed(c, e, "recv", errno);
+    io_failed(ep, "recv", errno);
     return GW_IO_ERROR;
 }
 
-static long sys_write(void *ctx, gw_end e, const void *buf, size_t len)
+static long sys_write(void *ctx, const struct iovec *iov, int cnt)
 {
-    client *c = ctx;
-    ssize_t n = send(end_fd(c, e), buf, len, MSG_NOSIGNAL);
+    endpoint *ep = ctx;
+    struct msghdr msg;
+    ssize_t n;
 
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = (struct iovec *)iov;
+    msg.msg_iovlen = (size_t)cnt;
+    n = sendmsg(ep->fd, &msg, MSG_NOSIGNAL);
     if (n > 0) {
-        c->loop->st.bytes_out += (uint64_t)n;
+        if (ep->up == NULL)
+            ep->loop->st.bytes_out += (uint64_t)n;
         return (long)n;
     }
     if (n == 0 || transient(errno))
         return GW_IO_AGAIN;
-    io_failed(c, e, "send", errno);
+    io_failed(ep, "send", errno);
     return GW_IO_ERROR;
-}
-
-static void sys_close_up(void *ctx)
-{
-    client *c = ctx;
-
-    if (c->up_fd < 0)
-        return;
-    gw_loop_release(c->loop, c->up_fd);
-    c->up_fd = -1;
 }
 
 static void sys_shut(void *ctx)
 {
-    client *c = ctx;
+    endpoint *ep = ctx;
 
-    shutdown(c->fd, SHUT_WR);
+    shutdown(ep->fd, SHUT_WR);
 }
 
-/* Open a non-blocking connection: a request's first goes to the next
- * upstream in turn, its retries to the ones after it, so every upstream
- * is tried whatever other clients do meanwhile. */
-static int sys_connect(void *ctx, unsigned attempt)
+/* A non-blocking connection to the pool connection's upstream. */
+static int sys_connect(void *ctx)
 {
-    client *c = ctx;
-    gw_loop *l = c->loop;
-    const gw_upstream *u;
+    endpoint *ep = ctx;
+    gw_loop *l = ep->loop;
+    const gw_upstream *u = &l->cfg.upstreams[gw_upconn_upstream(ep->up)];
     int one = 1, fd, err;
 
-    if (attempt == 0)
-        c->up_base = l->next_up++;
-    u = &l->cfg.upstreams[(c->up_base + attempt) % l->cfg.n_upstreams];
-    c->up = u;
-    l->st.up_connects++;
     fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
     if (fd < 0) {
-        io_failed(c, GW_UPSTREAM, "connect", errno);
+        io_failed(ep, "connect", errno);
         return GW_IO_ERROR;
     }
-    if (gw_loop_own(l, fd, c, GW_UPSTREAM) != 0) {
+    if (gw_loop_own(l, fd, ep) != 0) {
         close(fd);
-        io_failed(c, GW_UPSTREAM, "connect", ENOMEM);
+        io_failed(ep, "connect", ENOMEM);
         return GW_IO_ERROR;
     }
-    c->up_fd = fd;
+    ep->fd = fd;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (connect(fd, (const struct sockaddr *)&u->addr, u->addr_len) == 0)
         return 1;
     err = errno;
     if (err == EINPROGRESS || err == EINTR)
         return 0;
-    io_failed(c, GW_UPSTREAM, "connect", err);
-    sys_close_up(c);
+    io_failed(ep, "connect", err);
     return GW_IO_ERROR;
 }
 
-/* The upstream socket was writable while connecting. */
+/* The socket was writable while connecting. */
 static int sys_connect_done(void *ctx)
 {
-    client *c = ctx;
+    endpoint *ep = ctx;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     int err = 0;
     socklen_t el = sizeof err;
 
-    if (getsockopt(c->up_fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+    if (getsockopt(ep->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
         err = errno;
-    if (err == 0 &&
-        getpeername(c->up_fd, (struct sockaddr *)&ss, &sl) != 0) {
+    if (err == 0 && getpeername(ep->fd, (struct sockaddr *)&ss, &sl) != 0) {
         if (errno == ENOTCONN)
             return 0;           /* not finished after all */
         err = errno;
     }
     if (err == 0)
         return 1;
-    io_failed(c, GW_UPSTREAM, "connect", err);
+    io_failed(ep, "connect", err);
     return GW_IO_ERROR;
 }
 
@@ -149,6 +129,5 @@ void gw_sockio_init(gw_io *io)
     io->write = sys_write;
     io->connect = sys_connect;
     io->connect_done = sys_connect_done;
-    io->close_up = sys_close_up;
     io->shut = sys_shut;
 }

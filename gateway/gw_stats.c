@@ -3,15 +3,17 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "gw_log.h"
 
 void gw_stats_request(gw_stats *st, const char *peer,
-                      const gw_request_info *info)
+                      const gw_request_info *info, const char *upstream)
 {
     const gw_reply *r = info->reply;
     char type[GW_TYPE_LOG_MAX * 4 + 1];
     char action[GW_ACTION_LOG_MAX * 4 + 1];
+    char up[GW_PEER_NAME_MAX + 48];
 
     if ((unsigned)r->kind < GW_KIND_COUNT)
         st->requests[r->kind]++;
@@ -26,11 +28,15 @@ void gw_stats_request(gw_stats *st, const char *peer,
     gw_log_escape(type, sizeof type, info->content_type,
                   info->content_type_len);
     gw_log_escape(action, sizeof action, r->action, r->action_len);
+    up[0] = '\0';
+    if (upstream != NULL)
+        snprintf(up, sizeof up, " upstream=%s up_us=%" PRId64, upstream,
+                 info->finished - info->up_started);
     gw_log(GW_LOG_INFO,
            "access peer=%s type=\"%s\" action=\"%s\" in=%" PRIu64
-           " out=%zu status=%s us=%" PRId64,
+           " out=%zu status=%s us=%" PRId64 "%s",
            peer, type, action, info->bytes_in, r->bytes_out, r->status,
-           info->finished - info->started);
+           info->finished - info->started, up);
 }
 
 /* " name=count" for every non-zero entry of a table, appended at *n. */
@@ -63,19 +69,47 @@ static const char *req_name(unsigned i)
     return gw_req_status_name((gw_req_status)i);
 }
 
-void gw_stats_log(const gw_stats *st, size_t conns, int relay)
+/* The relay's items: its totals, then each upstream's. */
+static void relay_counts(char *buf, size_t cap, const gw_stats *st,
+                         const gw_upstream_stats *up,
+                         const char *const *names, size_t n)
+{
+    uint64_t connects = 0, errors = 0;
+    size_t i, len;
+    int k;
+
+    for (i = 0; i < n; i++) {
+        connects += up[i].connects;
+        errors += up[i].failures + up[i].timeouts;
+    }
+    k = snprintf(buf, cap, " req_relayed=%" PRIu64 " upstream_connects=%"
+                 PRIu64 " upstream_errors=%" PRIu64,
+                 st->requests[GW_KIND_RELAYED], connects, errors);
+    len = k > 0 && (size_t)k < cap ? (size_t)k : 0;
+    for (i = 0; i < n && len < cap; i++) {
+        k = snprintf(buf + len, cap - len, " up.%s=%s,req:%" PRIu64
+                     ",fail:%" PRIu64 ",timeout:%" PRIu64 ",conns:%u,"
+                     "inflight:%u", names[i], up[i].down ? "down" : "up",
+                     up[i].requests, up[i].failures, up[i].timeouts,
+                     up[i].conns, up[i].inflight);
+        if (k < 0 || (size_t)k >= cap - len)
+            break;
+        len += (size_t)k;
+    }
+}
+
+void gw_stats_log(const gw_stats *st, size_t conns, int relay,
+                  const gw_upstream_stats *up, const char *const *names,
+                  size_t nup)
 {
     char errs[512];
-    char rel[160];
+    char rel[GW_POOL_UPSTREAMS * 160 + 128];
     size_t n = 0;
 
     errs[0] = '\0';
     rel[0] = '\0';
     if (relay)
-        snprintf(rel, sizeof rel, " req_relayed=%" PRIu64
-                 " upstream_connects=%" PRIu64 " upstream_errors=%" PRIu64,
-                 st->requests[GW_KIND_RELAYED], st->up_connects,
-                 st->up_errors);
+        relay_counts(rel, sizeof rel, st, up, names, nup);
     append_counts(errs, sizeof errs, &n, "err.", st->frame_errors, 0,
                   HF_STATUS_COUNT, frame_name);
     append_counts(errs, sizeof errs, &n, "req_err.", st->request_errors, 1,

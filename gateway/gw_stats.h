@@ -10,6 +10,10 @@
 #include <stdint.h>
 
 #include "gw_conn.h"
+#include "gw_pool.h"
+
+/* Longest name of a peer or upstream in a log line. */
+#define GW_PEER_NAME_MAX 64
 
 typedef struct gw_stats {
     uint64_t accepted;
@@ -22,16 +26,18 @@ typedef struct gw_stats {
     uint64_t request_errors[GW_REQ_STATUS_COUNT];
     uint64_t bytes_in;
     uint64_t bytes_out;
-    uint64_t up_connects;       /* relay: connections opened upstream */
-    uint64_t up_errors;         /* relay: of those, failed or reset */
 } gw_stats;
 
 /* Count one answered request of the client named peer, and write its
- * access log line when level info is on. */
+ * access log line when level info is on; upstream names the upstream a
+ * relayed request went to (NULL: none). */
 void gw_stats_request(gw_stats *st, const char *peer,
-                      const gw_request_info *info);
+                      const gw_request_info *info, const char *upstream);
 
-/* Write the counters (conns: connections open now; relay: relay mode). */
-void gw_stats_log(const gw_stats *st, size_t conns, int relay);
+/* Write the counters (conns: connections open now; relay: relay mode,
+ * with the counters of its n upstreams and their names). */
+void gw_stats_log(const gw_stats *st, size_t conns, int relay,
+                  const gw_upstream_stats *up, const char *const *names,
+                  size_t n);
 
 #endif /* GW_STATS_H */

@@ -2,7 +2,8 @@
 
 GW_CORE_SRCS := gateway/gw_status.c gateway/gw_buf.c gateway/gw_json.c \
                 gateway/gw_index.c gateway/gw_handler.c gateway/gw_side.c \
-                gateway/gw_conn.c gateway/gw_serve.c gateway/gw_relay.c gateway/gw_drive.c \
+                gateway/gw_conn.c gateway/gw_serve.c gateway/gw_relay.c \
+                gateway/gw_pool.c gateway/gw_upconn.c gateway/gw_drive.c \
                 gateway/gw_proxy.c
 # The event loop's parts, tested alone too.
 GW_LOOP_SRCS := gateway/gw_timer.c gateway/gw_poll.c \

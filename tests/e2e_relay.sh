@@ -286,7 +286,7 @@ fi
 # hframe bench keeps healthy requests flowing through the same relay.
 if peer faultpeer by-value --count 100000 &&
     start rfault --log-level info --upstream-timeout 1 \
-        --upstream "127.0.0.1:$PEER_PORT"; then
+        --upstream-fails 1000000 --upstream "127.0.0.1:$PEER_PORT"; then
     RF_PID=$GW_PID
     RF_PORT=$GW_PORT
     timeout --foreground -k 5 120 "$HFRAME" bench -d 6 -c 2 127.0.0.1 \

@@ -30,7 +30,7 @@ START_TEST(test_conn_vectors)
         /* Content errors keep the connection open. */
         ck_assert_int_eq(gw_conn_state(&p.c), GW_CONN_OPEN);
         ck_assert(!gw_conn_in_request(&p.c));
-        ck_assert(gw_conn_poll(&p.c, NULL) & GW_WANT_READ_CLIENT);
+        ck_assert(gw_conn_poll(&p.c, NULL) & GW_WANT_READ);
         pair_free(&p);
     }
 }
@@ -79,22 +79,22 @@ START_TEST(test_conn_backpressure)
     }
     one = wlen / 40;
     pair_open(&p, NULL);
-    p.m.peer[GW_CLIENT].budget = 0;
-    ck_assert_int_eq(gw_memio_send(&p.m, GW_CLIENT, req, rlen), 0);
+    p.m.budget = 0;
+    ck_assert_int_eq(gw_memio_send(&p.m, req, rlen), 0);
     while (n < wlen) {
         pair_settle(&p);
         if (gw_conn_requests(&p.c) < 40) {
             stalls++;
-            ck_assert(!(gw_conn_poll(&p.c, NULL) & GW_WANT_READ_CLIENT));
+            ck_assert(!(gw_conn_poll(&p.c, NULL) & GW_WANT_READ));
             /* Soft cap: at most one answer beyond it. */
-            ck_assert_uint_lt(pending(&p.c, GW_CLIENT),
+            ck_assert_uint_lt(pending(&p.c),
                               p.cfg.max_output + one);
         }
         /* Take part of the output only, as a slow reader would. */
-        p.m.peer[GW_CLIENT].budget = 100;
+        p.m.budget = 100;
         pair_settle(&p);
-        n += pair_take(&p, GW_CLIENT, got + n, sizeof got - n);
-        p.m.peer[GW_CLIENT].budget = 0;
+        n += pair_take(&p, got + n, sizeof got - n);
+        p.m.budget = 0;
         ck_assert_int_lt(stalls, 10000);
     }
     ck_assert_int_gt(stalls, 3);
@@ -202,17 +202,17 @@ START_TEST(test_conn_frame_errors)
         ck_assert_msg(gw_conn_state(&p.c) == GW_CONN_DRAINING,
                       "%s chunk %zu: state %d", v->name, chunk,
                       gw_conn_state(&p.c));
-        ck_assert(p.m.peer[GW_CLIENT].shut);
+        ck_assert(p.m.shut);
         ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_FRAME_ERROR);
         ck_assert_uint_gt(n, wlen);
         ck_assert_mem_eq(got, want, wlen);
         assert_error_frame(got + wlen, n - wlen, hf_status_name(v->code));
         w = gw_conn_poll(&p.c, NULL);
-        ck_assert(w & GW_WANT_READ_CLIENT);
-        ck_assert(!(w & GW_WANT_WRITE_CLIENT));
+        ck_assert(w & GW_WANT_READ);
+        ck_assert(!(w & GW_WANT_WRITE));
         /* Input is discarded while draining. */
-        gw_conn_input(&p.c, GW_CLIENT, "more", 4, 101);
-        ck_assert_uint_eq(pending(&p.c, GW_CLIENT), 0);
+        gw_conn_input(&p.c, "more", 4, 101);
+        ck_assert_uint_eq(pending(&p.c), 0);
         {
             gw_time d;
 
@@ -234,8 +234,8 @@ START_TEST(test_conn_drain_eof)
 
     pair_init(&p);
     pair_open(&p, NULL);
-    p.m.peer[GW_CLIENT].eof = 1;
-    ck_assert_int_eq(gw_memio_send(&p.m, GW_CLIENT, "\x00\x01{", 3), 0);
+    p.m.eof = 1;
+    ck_assert_int_eq(gw_memio_send(&p.m, "\x00\x01{", 3), 0);
     ck_assert(pair_settle(&p) & GW_WANT_CLOSE);
     ck_assert_int_eq(gw_conn_state(&p.c), GW_CONN_CLOSED);
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_FRAME_ERROR);
@@ -255,34 +255,34 @@ START_TEST(test_conn_eof)
 
     pair_init(&p);
     pair_open(&p, NULL);
-    p.m.peer[GW_CLIENT].budget = 0;
+    p.m.budget = 0;
     n = pair_feed(&p, req, rlen - 5, 7, got, sizeof got);
     ck_assert_uint_eq(n, 0);
     ck_assert(gw_conn_in_request(&p.c));
-    p.m.peer[GW_CLIENT].eof = 1;
+    p.m.eof = 1;
     w = pair_settle(&p);
     ck_assert_int_eq(gw_conn_state(&p.c), GW_CONN_CLOSING);
-    ck_assert(w & GW_WANT_WRITE_CLIENT);
-    ck_assert(!(w & GW_WANT_READ_CLIENT));
+    ck_assert(w & GW_WANT_WRITE);
+    ck_assert(!(w & GW_WANT_READ));
     {
         size_t olen;
-        const unsigned char *o = gw_conn_output(&p.c, GW_CLIENT, &olen);
+        const unsigned char *o = gw_conn_output(&p.c, &olen);
 
         assert_error_frame(o, olen, "truncated");
     }
-    p.m.peer[GW_CLIENT].budget = SIZE_MAX;
+    p.m.budget = SIZE_MAX;
     ck_assert(pair_settle(&p) & GW_WANT_CLOSE);
     pair_free(&p);
 
     pair_init(&p);
     pair_open(&p, NULL);
-    p.m.peer[GW_CLIENT].budget = 0;
-    ck_assert_int_eq(gw_memio_send(&p.m, GW_CLIENT, req, rlen), 0);
-    p.m.peer[GW_CLIENT].eof = 1;
+    p.m.budget = 0;
+    ck_assert_int_eq(gw_memio_send(&p.m, req, rlen), 0);
+    p.m.eof = 1;
     w = pair_settle(&p);
     ck_assert_int_eq(gw_conn_state(&p.c), GW_CONN_CLOSING);
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_PEER);
-    ck_assert(w & GW_WANT_WRITE_CLIENT);
+    ck_assert(w & GW_WANT_WRITE);
     pair_free(&p);
 }
 END_TEST
@@ -347,7 +347,7 @@ START_TEST(test_conn_trim)
     ck_assert_uint_eq(pair_feed(&p, req, rlen, 5, got, sizeof got), wlen);
     ck_assert_mem_eq(got, want, wlen);
     /* Mid-request: nothing is given back. */
-    gw_conn_input(&p.c, GW_CLIENT, req, 20, p.now);
+    gw_conn_input(&p.c, req, 20, p.now);
     busy = gw_conn_buffered(&p.c);
     ck_assert_int_eq(gw_conn_tick(&p.c, p.now + 3 * GW_TRIM_AFTER),
                      GW_CONN_CLOSED);   /* the request timeout */
@@ -370,10 +370,10 @@ START_TEST(test_timeout_request)
     cfg.request_timeout = 1000;
     cfg.idle_timeout = 50;
     ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
-    gw_conn_input(&c, GW_CLIENT, req, 1, 10);
+    gw_conn_input(&c, req, 1, 10);
     ck_assert_int_eq(deadline_of(&c), 1010);
     for (i = 1; i < rlen - 1 && i < 50; i++) {
-        gw_conn_input(&c, GW_CLIENT, req + i, 1, 10 + (gw_time)i * 19);
+        gw_conn_input(&c, req + i, 1, 10 + (gw_time)i * 19);
         ck_assert_int_eq(gw_conn_tick(&c, 10 + (gw_time)i * 19),
                          GW_CONN_OPEN);
     }
@@ -405,19 +405,19 @@ START_TEST(test_timeout_request_held_back)
     rlen = mkframe(req, sizeof req, "big", "text/json", "utf-8", content,
                    sizeof content);
     pair_open(&p, NULL);
-    gw_conn_input(&p.c, GW_CLIENT, req, 200, 10);
-    ck_assert_uint_ge(pending(&p.c, GW_CLIENT), 50);
+    gw_conn_input(&p.c, req, 200, 10);
+    ck_assert_uint_ge(pending(&p.c), 50);
     ck_assert(gw_conn_in_request(&p.c));
-    ck_assert(!(gw_conn_poll(&p.c, NULL) & GW_WANT_READ_CLIENT));
+    ck_assert(!(gw_conn_poll(&p.c, NULL) & GW_WANT_READ));
     ck_assert_int_eq(deadline_of(&p.c), GW_TIME_NEVER);
     ck_assert_int_eq(gw_conn_tick(&p.c, 5000), GW_CONN_OPEN);
     /* The client reads at 5000: the clock runs again, with what it had
      * used before the stop (nothing) behind it. */
-    gw_conn_sent(&p.c, GW_CLIENT, pending(&p.c, GW_CLIENT), 5000);
-    ck_assert(gw_conn_poll(&p.c, NULL) & GW_WANT_READ_CLIENT);
+    gw_conn_sent(&p.c, pending(&p.c), 5000);
+    ck_assert(gw_conn_poll(&p.c, NULL) & GW_WANT_READ);
     ck_assert_int_eq(deadline_of(&p.c), 5000 + 1000);
     ck_assert_int_eq(gw_conn_tick(&p.c, 5500), GW_CONN_OPEN);
-    gw_conn_input(&p.c, GW_CLIENT, req + 200, rlen - 200, 5600);
+    gw_conn_input(&p.c, req + 200, rlen - 200, 5600);
     ck_assert(!gw_conn_in_request(&p.c));
     ck_assert_uint_eq(gw_conn_requests(&p.c), 1);
     ck_assert_int_eq(gw_conn_tick(&p.c, 7000), GW_CONN_OPEN);
@@ -429,7 +429,7 @@ START_TEST(test_timeout_request_held_back)
     p.cfg.write_timeout = 0;
     p.cfg.request_timeout = 1000;
     pair_open(&p, NULL);
-    gw_conn_input(&p.c, GW_CLIENT, req, 200, 10);
+    gw_conn_input(&p.c, req, 200, 10);
     ck_assert_int_eq(deadline_of(&p.c), 1010);
     ck_assert_int_eq(gw_conn_tick(&p.c, 1010), GW_CONN_CLOSED);
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_REQUEST_TIMEOUT);
@@ -447,10 +447,10 @@ START_TEST(test_timeout_write)
 
     config(&cfg);
     ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
-    gw_conn_input(&c, GW_CLIENT, req, rlen, 5);
-    ck_assert(gw_conn_poll(&c, NULL) & GW_WANT_WRITE_CLIENT);
+    gw_conn_input(&c, req, rlen, 5);
+    ck_assert(gw_conn_poll(&c, NULL) & GW_WANT_WRITE);
     ck_assert_int_eq(deadline_of(&c), 5 + cfg.write_timeout);
-    gw_conn_sent(&c, GW_CLIENT, 3, 20);
+    gw_conn_sent(&c, 3, 20);
     ck_assert_int_eq(deadline_of(&c), 20 + cfg.write_timeout);
     ck_assert_int_eq(gw_conn_tick(&c, 19 + cfg.write_timeout), GW_CONN_OPEN);
     ck_assert_int_eq(gw_conn_tick(&c, 20 + cfg.write_timeout),
@@ -460,8 +460,8 @@ START_TEST(test_timeout_write)
 
     /* Everything sent: the idle clock starts from then. */
     ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
-    gw_conn_input(&c, GW_CLIENT, req, rlen, 5);
-    gw_conn_sent(&c, GW_CLIENT, pending(&c, GW_CLIENT), 7);
+    gw_conn_input(&c, req, rlen, 5);
+    gw_conn_sent(&c, pending(&c), 7);
     ck_assert_int_eq(deadline_of(&c), 7 + cfg.idle_timeout);
     gw_conn_free(&c);
 }
@@ -480,9 +480,9 @@ START_TEST(test_conn_shutdown)
     gw_conn_shutdown(&p.c, 0);
     ck_assert_int_eq(gw_conn_state(&p.c), GW_CONN_LINGER);
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_SHUTDOWN);
-    ck_assert(gw_conn_poll(&p.c, NULL) & GW_WANT_SHUT_CLIENT);
+    ck_assert(gw_conn_poll(&p.c, NULL) & GW_WANT_SHUT);
     pair_settle(&p);
-    ck_assert(p.m.peer[GW_CLIENT].shut);
+    ck_assert(p.m.shut);
     ck_assert_int_eq(gw_conn_state(&p.c), GW_CONN_DRAINING);
     pair_free(&p);
     /* Mid-request: the request is finished and answered first; what the
@@ -497,10 +497,10 @@ START_TEST(test_conn_shutdown)
     ck_assert_uint_eq(pair_feed(&p, req + 10, 2 * rlen - 10, 0, got,
                                 sizeof got), wlen);
     ck_assert_mem_eq(got, want, wlen);
-    ck_assert(p.m.peer[GW_CLIENT].shut);
+    ck_assert(p.m.shut);
     ck_assert_int_eq(gw_conn_state(&p.c), GW_CONN_DRAINING);
     ck_assert_uint_eq(gw_conn_requests(&p.c), 1);
-    p.m.peer[GW_CLIENT].eof = 1;
+    p.m.eof = 1;
     ck_assert(pair_settle(&p) & GW_WANT_CLOSE);
     pair_free(&p);
 }
@@ -640,10 +640,10 @@ START_TEST(test_conn_json_too_long)
     p.cfg.max_json = 1000;
     p.cfg.request_timeout = 100;
     pair_open(&p, NULL);
-    gw_conn_input(&p.c, GW_CLIENT, req, 300, 5);
-    n = pending(&p.c, GW_CLIENT);
+    gw_conn_input(&p.c, req, 300, 5);
+    n = pending(&p.c);
     ck_assert_uint_gt(n, 0);
-    gw_conn_sent(&p.c, GW_CLIENT, n, 5);
+    gw_conn_sent(&p.c, n, 5);
     ck_assert(gw_conn_in_request(&p.c));
     ck_assert_int_eq(gw_conn_tick(&p.c, 104), GW_CONN_OPEN);
     ck_assert_int_eq(gw_conn_tick(&p.c, 105), GW_CONN_CLOSED);

@@ -185,7 +185,7 @@ START_TEST(test_conn_proxy)
     pair_init(&p);
     p.cfg.proxy_protocol = 1;
     pair_open(&p, NULL);
-    gw_conn_input(&p.c, GW_CLIENT, "PROXY ", 6, 1);
+    gw_conn_input(&p.c, "PROXY ", 6, 1);
     gw_conn_poll(&p.c, &d);
     ck_assert_int_eq(d, 1 + p.cfg.request_timeout);
     ck_assert_int_eq(gw_conn_tick(&p.c, 1 + p.cfg.request_timeout),
@@ -213,7 +213,7 @@ START_TEST(test_conn_proxy_eof)
     pair_init(&p);
     p.cfg.proxy_protocol = 1;
     pair_open(&p, NULL);
-    p.m.peer[GW_CLIENT].eof = 1;
+    p.m.eof = 1;
     n = pair_feed(&p, cuts[_i], len, 0, got, sizeof got);
     assert_error_frame(got, n, "bad-proxy-header");
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_FRAME_ERROR);
@@ -223,7 +223,7 @@ START_TEST(test_conn_proxy_eof)
     pair_init(&p);
     p.cfg.proxy_protocol = 1;
     pair_open(&p, NULL);
-    p.m.peer[GW_CLIENT].eof = 1;
+    p.m.eof = 1;
     ck_assert_uint_eq(pair_feed(&p, "", 0, 0, got, sizeof got), 0);
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_PEER);
     pair_free(&p);
@@ -241,10 +241,10 @@ START_TEST(test_relay_proxy_unknown)
         { V2SIG "\x20\x00\x00\x00", 16 },
         { V2SIG "\x21\x31\x00\xd8", 16 },
     };
-    unsigned char in[4096], out[4096];
-    size_t hlen = hdrs[_i].len, rlen, n;
+    unsigned char in[4096];
+    size_t hlen = hdrs[_i].len, rlen;
     gw_proxy_info lb, got;
-    pair p;
+    relay_t *r = relay_new(1);
 
     memcpy(in, hdrs[_i].bytes, hlen);
     if (_i == 2) {
@@ -252,28 +252,24 @@ START_TEST(test_relay_proxy_unknown)
         hlen += 216;
     }
     rlen = search_request(in + hlen, sizeof in - hlen, "ring");
-    pair_init(&p);
-    p.cfg.index = NULL;
-    p.cfg.proxy_protocol = 1;
-    p.cfg.relay.on = 1;
-    p.cfg.relay.attempts = 1;
-    p.cfg.relay.upstream_proxy = 1;
-    pair_open(&p, NULL);
+    r->cfg.proxy_protocol = 1;
+    r->pc.upstream_proxy = 1;
+    r->connect_result = 1;
+    relay_join(r, 0);
     /* The balancer's own address, as the loop sets it from the socket. */
     memset(&lb, 0, sizeof lb);
     lb.family = AF_INET;
     ck_assert_int_eq(inet_pton(AF_INET, "192.0.2.9", lb.src_addr), 1);
     lb.src_port = 5555;
-    gw_conn_set_addresses(&p.c, &lb);
-    pair_feed(&p, in, hlen + rlen, 0, out, sizeof out);
-    n = pair_take(&p, GW_UPSTREAM, out, sizeof out);
-    ck_assert_int_eq(gw_proxy_parse(out, n, &got), GW_PROXY_OK);
+    gw_conn_set_addresses(&r->c[0], &lb);
+    relay_client(r, in, hlen + rlen, 0, 1);
+    ck_assert_int_eq(gw_proxy_parse(r->uout, r->ulen, &got), GW_PROXY_OK);
     ck_assert_int_eq(got.family, AF_UNSPEC);
     ck_assert_uint_eq(got.len, 16);
-    ck_assert_int_eq(out[12], 0x20);           /* LOCAL */
-    ck_assert_uint_eq(n, got.len + rlen);
-    ck_assert_mem_eq(out + got.len, in + hlen, rlen);
-    pair_free(&p);
+    ck_assert_int_eq(r->uout[12], 0x20);        /* LOCAL */
+    ck_assert_uint_eq(r->ulen, got.len + rlen);
+    ck_assert_mem_eq(r->uout + got.len, in + hlen, rlen);
+    relay_free(r);
 }
 END_TEST
 

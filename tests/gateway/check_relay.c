@@ -1,9 +1,11 @@
 /*
- * check_relay.c - relay mode of the connection (gw_relay.h), moved by
- * gw_drive over memory: a client and an upstream played by gw_memio,
- * connects that complete when a test says so, every failure of the
- * upstream, and the clocks.
+ * check_relay.c - relay mode (gw_relay.h) and the pool of upstream
+ * connections (gw_pool.h), moved by gw_drive over memory: clients and
+ * upstreams played by gw_memio in a gw_memnet, connects that complete
+ * when a test says so, every failure of an upstream, pooling,
+ * pipelining, health, and the clocks.
  */
+#define _GNU_SOURCE 1  /* memmem */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,119 +13,16 @@
 
 #include "gw_test.h"
 
-/* One connection in relay mode, with everything it sent to the client
- * and to the upstream gathered. */
-typedef struct relay_t {
-    pair p;
-    unsigned char cout[BIG * 2];
-    size_t clen;
-    unsigned char *uout;        /* RELAY_UOUT bytes */
-    size_t ulen;
-} relay_t;
-
-#define RELAY_UOUT ((size_t)4 << 20)
-
-/* Connects stay in progress until relay_connect. */
-static relay_t *relay_new(unsigned attempts)
-{
-    relay_t *r = calloc(1, sizeof *r);
-
-    ck_assert_ptr_nonnull(r);
-    r->uout = malloc(RELAY_UOUT);
-    ck_assert_ptr_nonnull(r->uout);
-    pair_init(&r->p);
-    r->p.cfg.index = NULL;
-    r->p.cfg.relay.on = 1;
-    r->p.cfg.relay.attempts = attempts;
-    r->p.cfg.relay.upstream_timeout = 5;
-    r->p.m.connect_result = 0;
-    r->p.m.connect_done_result = 0;
-    pair_open(&r->p, NULL);
-    return r;
-}
-
-static void relay_free(relay_t *r)
-{
-    pair_free(&r->p);
-    free(r->uout);
-    free(r);
-}
-
-/* Move everything that can move at time now; gather what both peers
- * received. */
-static unsigned relay_pump(relay_t *r, gw_time now)
-{
-    unsigned want;
-
-    r->p.now = now;
-    want = pair_settle(&r->p);
-    r->clen += pair_take(&r->p, GW_CLIENT, r->cout + r->clen,
-                         sizeof r->cout - r->clen);
-    r->ulen += pair_take(&r->p, GW_UPSTREAM, r->uout + r->ulen,
-                         RELAY_UOUT - r->ulen);
-    return want;
-}
-
-/* One peer sends data in chunks (0: whole), each followed by a pump. */
-static void relay_send(relay_t *r, gw_end e, const void *data, size_t len,
-                       size_t chunk, gw_time now)
-{
-    const unsigned char *p = data;
-    size_t off = 0, n;
-
-    if (chunk == 0)
-        chunk = len;
-    while (off < len) {
-        n = len - off < chunk ? len - off : chunk;
-        ck_assert_int_eq(gw_memio_send(&r->p.m, e, p + off, n), 0);
-        off += n;
-        relay_pump(r, now);
-    }
-}
-
-static void relay_client(relay_t *r, const void *data, size_t len,
-                         size_t chunk, gw_time now)
-{
-    relay_send(r, GW_CLIENT, data, len, chunk, now);
-}
-
-static void relay_upstream(relay_t *r, const void *data, size_t len,
-                           size_t chunk, gw_time now)
-{
-    relay_send(r, GW_UPSTREAM, data, len, chunk, now);
-}
-
-/* The connect in progress succeeds. */
-static void relay_connect(relay_t *r, gw_time now)
-{
-    ck_assert(gw_conn_poll(&r->p.c, NULL) & GW_WANT_CONNECTING_UP);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_CONNECTING);
-    r->p.m.connect_done_result = 1;
-    relay_pump(r, now);
-    r->p.m.connect_done_result = 0;
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_READY);
-}
-
-/* The upstream ends its stream (1) or its socket fails (0). */
-static void relay_upstream_ends(relay_t *r, int eof, gw_time now)
-{
-    if (eof)
-        r->p.m.peer[GW_UPSTREAM].eof = 1;
-    else
-        r->p.m.peer[GW_UPSTREAM].fail = 1;
-    relay_pump(r, now);
-}
-
 static int wants(relay_t *r, unsigned bit)
 {
-    return (gw_conn_poll(&r->p.c, NULL) & bit) != 0;
+    return (relay_wants(r, NULL) & bit) != 0;
 }
 
 static gw_time deadline_of(relay_t *r)
 {
     gw_time d;
 
-    gw_conn_poll(&r->p.c, &d);
+    relay_wants(r, &d);
     return d;
 }
 
@@ -168,24 +67,24 @@ START_TEST(test_relay_roundtrip)
                           "\x00\x01\x02", 3);
     relay_t *r = relay_new(1);
 
-    ck_assert_uint_eq(r->p.m.connects, 0);
+    ck_assert_uint_eq(r->opened, 0);
     relay_client(r, req, rlen, (size_t)_i, 1);
-    ck_assert_uint_eq(r->p.m.connects, 1);
+    ck_assert_uint_eq(r->opened, 1);
     relay_connect(r, 2);
     ck_assert_uint_eq(r->ulen, rlen);
     ck_assert_mem_eq(r->uout, req, rlen);
     ck_assert_uint_eq(r->clen, 0);
-    ck_assert(gw_conn_in_request(&r->p.c));
-    ck_assert(!wants(r, GW_WANT_READ_CLIENT));  /* waiting for the answer */
+    ck_assert(gw_conn_in_request(&r->c[0]));
+    ck_assert(!wants(r, GW_WANT_READ));  /* waiting for the answer */
     relay_upstream(r, ans, alen, (size_t)_i, 3);
     ck_assert_uint_eq(r->clen, alen);
     ck_assert_mem_eq(r->cout, ans, alen);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
-    ck_assert(wants(r, GW_WANT_READ_CLIENT));
-    ck_assert(!gw_conn_in_request(&r->p.c));
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_READY);
-    ck_assert_uint_eq(r->p.m.connects, 1);
-    ck_assert_uint_eq(gw_conn_requests(&r->p.c), 1);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert(wants(r, GW_WANT_READ));
+    ck_assert(!gw_conn_in_request(&r->c[0]));
+    ck_assert_ptr_nonnull(r->up);          /* kept for the next one */
+    ck_assert_uint_eq(r->opened, 1);
+    ck_assert_uint_eq(gw_conn_requests(&r->c[0]), 1);
     relay_free(r);
 }
 END_TEST
@@ -203,7 +102,7 @@ START_TEST(test_relay_one_at_a_time)
     relay_connect(r, 1);
     ck_assert_uint_eq(r->ulen, r1);
     relay_upstream(r, ans, alen, 0, 2);
-    ck_assert_uint_eq(r->p.m.connects, 1);     /* kept connection */
+    ck_assert_uint_eq(r->opened, 1);     /* kept connection */
     ck_assert_uint_eq(r->ulen, r1 + r2);
     ck_assert_mem_eq(r->uout, req, r1 + r2);
     relay_upstream(r, ans, alen, 0, 4);
@@ -222,20 +121,19 @@ START_TEST(test_relay_unavailable)
     size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"y\"}");
     relay_t *r = relay_new(2);
 
-    r->p.m.connect_done_result = GW_IO_ERROR;
+    r->connect_done_result = GW_IO_ERROR;
     relay_client(r, req, rlen, 0, 1);
-    ck_assert_uint_eq(r->p.m.connects, 2);     /* the next upstream */
-    ck_assert_uint_eq(r->p.m.last_attempt, 1);
-    ck_assert(!wants(r, GW_WANT_CONNECT_UP));
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    ck_assert_uint_eq(r->opened, 2);     /* tried again */
+    ck_assert_uint_eq(r->closed, 2);
+    ck_assert_ptr_null(r->up);
     relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
     ck_assert_uint_eq(r->ulen, 0);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
-    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert(wants(r, GW_WANT_READ));
     /* The next request tries again. */
-    r->p.m.connect_done_result = 0;
+    r->connect_done_result = 0;
     relay_client(r, req, rlen, 0, 5);
-    ck_assert_uint_eq(r->p.m.last_attempt, 0);
+    ck_assert_uint_eq(r->opened, 3);
     relay_connect(r, 6);
     ck_assert_uint_eq(r->ulen, rlen);
     relay_upstream(r, ans, alen, 0, 7);
@@ -254,17 +152,16 @@ START_TEST(test_relay_connect_timeout)
     size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"y\"}");
     relay_t *r = relay_new(2);
 
-    r->p.cfg.relay.connect_timeout = 2;
-    r->p.cfg.relay.upstream_timeout = 100;
+    r->pc.connect_timeout = 2;
+    r->pc.upstream_timeout = 100;
     relay_client(r, req, rlen, 0, 10);
-    ck_assert_uint_eq(r->p.m.connects, 1);
-    ck_assert_int_eq(deadline_of(r), 12);
-    ck_assert_int_eq(gw_conn_tick(&r->p.c, 11), GW_CONN_OPEN);
-    ck_assert_int_eq(gw_conn_tick(&r->p.c, 12), GW_CONN_OPEN);
+    ck_assert_uint_eq(r->opened, 1);
+    ck_assert_int_eq(gw_memnet_deadline(r->net), 12);
+    relay_pump(r, 11);
+    ck_assert_uint_eq(r->closed, 0);
     relay_pump(r, 12);
-    ck_assert_uint_eq(r->p.m.closes, 1);
-    ck_assert_uint_eq(r->p.m.connects, 2);
-    ck_assert_uint_eq(r->p.m.last_attempt, 1);
+    ck_assert_uint_eq(r->closed, 1);
+    ck_assert_uint_eq(r->opened, 2);
     ck_assert_uint_eq(r->clen, 0);
     relay_connect(r, 13);
     ck_assert_uint_eq(r->ulen, rlen);
@@ -275,9 +172,7 @@ START_TEST(test_relay_connect_timeout)
     r->clen = 0;
     relay_upstream_ends(r, 1, 15);
     relay_client(r, req, rlen, 0, 20);
-    gw_conn_tick(&r->p.c, 22);
     relay_pump(r, 22);
-    gw_conn_tick(&r->p.c, 24);
     relay_pump(r, 24);
     relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
     relay_free(r);
@@ -292,11 +187,11 @@ START_TEST(test_relay_bad_frame)
 
     relay_upstream(r, bad, sizeof bad - 1, 3, 2);
     relay_expect_error(r, GW_REQ_E_UP_BAD_FRAME);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
-    ck_assert_uint_eq(r->p.m.connects, 1);     /* not tried again */
-    ck_assert_uint_eq(r->p.m.closes, 1);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
-    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    ck_assert_ptr_null(r->up);
+    ck_assert_uint_eq(r->opened, 1);     /* not tried again */
+    ck_assert_uint_eq(r->closed, 1);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert(wants(r, GW_WANT_READ));
     relay_free(r);
 }
 END_TEST
@@ -310,15 +205,15 @@ START_TEST(test_relay_timeout)
 
     relay_client(r, req, rlen, 0, 10);
     relay_connect(r, 11);
-    ck_assert_int_eq(deadline_of(r), 11 + r->p.cfg.relay.upstream_timeout);
-    ck_assert_int_eq(gw_conn_tick(&r->p.c, 15), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_memnet_deadline(r->net),
+                     11 + r->pc.upstream_timeout);
+    relay_pump(r, 15);
     ck_assert_uint_eq(r->clen, 0);
-    ck_assert_int_eq(gw_conn_tick(&r->p.c, 16), GW_CONN_OPEN);
     relay_pump(r, 16);
     relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
+    ck_assert_ptr_null(r->up);
     /* Idle again: the idle timeout applies, not the upstream's. */
-    ck_assert_int_eq(deadline_of(r), 16 + r->p.cfg.idle_timeout);
+    ck_assert_int_eq(deadline_of(r), 16 + r->cfg.idle_timeout);
     relay_free(r);
 }
 END_TEST
@@ -335,7 +230,7 @@ START_TEST(test_relay_replay)
     relay_client(r, ring_req, ring_rlen, 0, 3);
     ck_assert_uint_eq(r->ulen, ring_rlen);
     relay_upstream_ends(r, 1, 4);
-    ck_assert_uint_eq(r->p.m.connects, 2);
+    ck_assert_uint_eq(r->opened, 2);
     relay_connect(r, 5);
     ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
     ck_assert_mem_eq(r->uout + ring_rlen, ring_req, ring_rlen);
@@ -369,8 +264,8 @@ START_TEST(test_relay_half_answer)
     ck_assert_uint_eq(r->clen, alen - 3);
     ck_assert_mem_eq(r->cout, ans, alen - 3);
     relay_upstream_ends(r, 1, 3);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSED);
-    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_UPSTREAM);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_UPSTREAM);
     ck_assert(wants(r, GW_WANT_CLOSE));
     relay_free(r);
 }
@@ -394,16 +289,16 @@ START_TEST(test_relay_stray_bytes)
     relay_connect(r, 1);
     relay_upstream(r, ans, 2 * alen, 0, 2);
     ck_assert_uint_eq(r->clen, alen);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
-    ck_assert_uint_eq(r->p.m.closes, 1);
+    ck_assert_ptr_null(r->up);
+    ck_assert_uint_eq(r->closed, 1);
     /* Between requests. */
     r->clen = 0;
     relay_client(r, req, rlen, 0, 3);
     relay_connect(r, 3);
     relay_upstream(r, ans, alen, 0, 4);
     relay_upstream(r, "x", 1, 0, 5);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    ck_assert_ptr_null(r->up);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
     ck_assert_uint_eq(r->clen, alen);
     /* A whole frame before the next request went out (the upstream reads
      * nothing): it is not that request's answer. The request goes again
@@ -415,13 +310,12 @@ START_TEST(test_relay_stray_bytes)
     relay_upstream(r, ans, alen, 0, 7);
     r->clen = 0;
     r->ulen = 0;
-    r->p.m.peer[GW_UPSTREAM].budget = 0;
+    r->up->budget = 0;
     relay_client(r, req, rlen, 0, 8);
     ck_assert_uint_eq(r->ulen, 0);
     relay_upstream(r, other, olen, 0, 9);
     ck_assert_uint_eq(r->clen, 0);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_CONNECTING);
-    r->p.m.peer[GW_UPSTREAM].budget = SIZE_MAX;
+    ck_assert_uint_eq(r->opened, 4);        /* a new one, connecting */
     relay_connect(r, 10);
     ck_assert_uint_eq(r->ulen, rlen);
     relay_upstream(r, ans, alen, 0, 11);
@@ -439,10 +333,10 @@ START_TEST(test_relay_client_error)
     relay_t *r = relay_new(1);
 
     relay_client(r, bad, sizeof bad - 1, (size_t)_i, 1);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_DRAINING);
-    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_FRAME_ERROR);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_DRAINING);
+    ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_FRAME_ERROR);
     ck_assert_uint_eq(r->ulen, 0);
-    ck_assert_uint_eq(r->p.m.connects, 0);
+    ck_assert_uint_eq(r->opened, 0);
     ck_assert_uint_gt(r->clen, 0);
     relay_free(r);
 }
@@ -456,14 +350,14 @@ START_TEST(test_relay_client_eof)
 {
     relay_t *r = relay_asked(1, 1);
 
-    r->p.m.peer[GW_CLIENT].eof = 1;
+    r->m[0].eof = 1;
     relay_pump(r, 2);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
-    ck_assert(!wants(r, GW_WANT_READ_CLIENT));
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert(!wants(r, GW_WANT_READ));
     relay_upstream(r, ring_ans, ring_alen, 0, 3);
     ck_assert_uint_eq(r->clen, ring_alen);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSING);
-    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_PEER);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_PEER);
     ck_assert(wants(r, GW_WANT_CLOSE));
     relay_free(r);
 
@@ -471,12 +365,12 @@ START_TEST(test_relay_client_eof)
     relay_client(r, ring_req, ring_rlen - 5, 0, 1);
     relay_connect(r, 1);
     ck_assert_uint_eq(r->ulen, ring_rlen - 5);
-    r->p.m.peer[GW_CLIENT].eof = 1;
+    r->m[0].eof = 1;
     relay_pump(r, 2);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_NONE);
-    ck_assert_uint_eq(r->p.m.closes, 1);
+    ck_assert_ptr_null(r->up);
+    ck_assert_uint_eq(r->closed, 1);
     assert_error_frame(r->cout, r->clen, hf_status_name(HF_E_TRUNCATED));
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_CLOSING);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSING);
     relay_free(r);
 }
 END_TEST
@@ -497,18 +391,17 @@ static unsigned char *big_request(int fill, size_t *rlen)
     return req;
 }
 
-/* A relay with a 64 KiB output cap that has the first bytes of req in
- * hand, an open upstream, and the rest of req readable from the
- * client. */
-static relay_t *relay_upload(const unsigned char *req, size_t rlen)
+/* Relay r (new, upstream timeout t) with a 64 KiB output cap, that has
+ * the first bytes of req in hand, an open upstream, and the rest of req
+ * readable from the client. */
+static relay_t *relay_upload(relay_t *r, gw_time t, const unsigned char *req,
+                             size_t rlen)
 {
-    relay_t *r = relay_new(1);
-
-    r->p.cfg.max_output = 65536;
+    r->pc.upstream_timeout = t;
+    r->cfg.max_output = 65536;
     relay_client(r, req, 200, 0, 1);
     relay_connect(r, 1);
-    ck_assert_int_eq(gw_memio_send(&r->p.m, GW_CLIENT, req + 200,
-                                   rlen - 200), 0);
+    ck_assert_int_eq(gw_memio_send(&r->m[0], req + 200, rlen - 200), 0);
     return r;
 }
 
@@ -522,15 +415,13 @@ START_TEST(test_relay_large)
     size_t rlen;
     unsigned char *req = big_request('q', &rlen);
     int rounds = 0;
-    relay_t *r = relay_upload(req, rlen);
+    relay_t *r = relay_upload(relay_new(1), 5, req, rlen);
 
     while (r->ulen < rlen) {
-        r->p.m.peer[GW_UPSTREAM].budget = 20000;
+        r->up->budget = 20000;
         relay_pump(r, 2);
-        ck_assert_uint_le(pending(&r->p.c, GW_UPSTREAM),
-                          r->p.cfg.max_output + GW_MEMIO_READ);
-        ck_assert_uint_le(gw_conn_buffered(&r->p.c),
-                          4 * (r->p.cfg.max_output + GW_MEMIO_READ));
+        ck_assert_uint_le(gw_conn_buffered(&r->c[0]),
+                          4 * (r->cfg.max_output + GW_MEMIO_READ));
         ck_assert_int_lt(++rounds, 1000);
     }
     ck_assert_int_gt(rounds, 40);
@@ -553,20 +444,19 @@ START_TEST(test_relay_held_upload)
     size_t rlen;
     unsigned char *req = big_request('u', &rlen);
     gw_time now = 1;
-    relay_t *r = relay_upload(req, rlen);
+    relay_t *r = relay_new(1);
 
-    r->p.cfg.request_timeout = 100;
-    r->p.cfg.relay.upstream_timeout = 50;
+    r->cfg.request_timeout = 100;
+    relay_upload(r, 50, req, rlen);
     /* 10000 bytes every 10 ticks: the upload takes 1000 ticks, ten
      * request timeouts, every one of them spent waiting on the upstream. */
     while (r->ulen < rlen) {
         now += 10;
-        ck_assert_int_eq(gw_conn_tick(&r->p.c, now), GW_CONN_OPEN);
-        r->p.m.peer[GW_UPSTREAM].budget = 10000;
+        r->up->budget = 10000;
         relay_pump(r, now);
-        ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+        ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
     }
-    ck_assert_int_gt(now, 10 * r->p.cfg.request_timeout);
+    ck_assert_int_gt(now, 10 * r->cfg.request_timeout);
     ck_assert_mem_eq(r->uout, req, rlen);
     relay_upstream(r, ans, alen, 0, now + 1);
     ck_assert_uint_eq(r->clen, alen);
@@ -592,10 +482,10 @@ START_TEST(test_relay_early_answer)
     relay_connect(r, 1);
     relay_upstream(r, ans, alen, 0, 2);
     ck_assert_uint_eq(r->clen, alen);
-    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    ck_assert(wants(r, GW_WANT_READ));
     relay_client(r, req + 200, rlen - 200, 0, 3);
     ck_assert_uint_eq(r->ulen, rlen);
-    ck_assert(!gw_conn_in_request(&r->p.c));
+    ck_assert(!gw_conn_in_request(&r->c[0]));
     relay_free(r);
 }
 END_TEST
@@ -613,17 +503,17 @@ START_TEST(test_relay_cap_boundary)
                    (size_t)_i * 7);
     alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big,
                    (size_t)_i * 11);
-    r->p.cfg.max_output = 64;
+    r->cfg.max_output = 64;
     relay_client(r, req, rlen, 0, 1);
     relay_connect(r, 1);
     ck_assert_uint_eq(r->ulen, rlen);
     ck_assert_mem_eq(r->uout, req, rlen);
-    ck_assert(!wants(r, GW_WANT_READ_CLIENT));
+    ck_assert(!wants(r, GW_WANT_READ));
     relay_upstream(r, ans, alen, 0, 2);
     ck_assert_uint_eq(r->clen, alen);
     ck_assert_mem_eq(r->cout, ans, alen);
-    ck_assert(!gw_conn_in_request(&r->p.c));
-    ck_assert(wants(r, GW_WANT_READ_CLIENT));
+    ck_assert(!gw_conn_in_request(&r->c[0]));
+    ck_assert(wants(r, GW_WANT_READ));
     relay_free(r);
 }
 END_TEST
@@ -637,28 +527,30 @@ START_TEST(test_relay_slow_reader)
     size_t rlen = search_request(req, sizeof req, "ring");
     size_t alen;
     relay_t *r = relay_new(1);
-    gw_time t = r->p.cfg.relay.upstream_timeout;
+    gw_time t = r->pc.upstream_timeout;
 
     memset(big, 'a', sizeof big);
     alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big, sizeof big);
-    r->p.cfg.max_output = 256;
+    r->cfg.max_output = 256;
     relay_client(r, req, rlen, 0, 1);
     relay_connect(r, 1);
-    r->p.m.peer[GW_CLIENT].budget = 0;
+    r->m[0].budget = 0;
     relay_upstream(r, ans, 300, 0, 2);
-    ck_assert(!wants(r, GW_WANT_READ_UP));
+    ck_assert_uint_eq(r->clen, 0);
     /* Well past the upstream timeout, not yet the write timeout. */
-    ck_assert_int_lt(4 * t, r->p.cfg.write_timeout);
-    ck_assert_int_eq(gw_conn_tick(&r->p.c, 2 + 4 * t), GW_CONN_OPEN);
-    ck_assert_int_eq(gw_conn_upstream_state(&r->p.c), GW_UP_READY);
+    ck_assert_int_lt(4 * t, r->cfg.write_timeout);
+    relay_pump(r, 2 + 4 * t);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert_uint_eq(r->closed, 0);
     /* The client reads: the upstream has a full timeout again. */
-    r->p.m.peer[GW_CLIENT].budget = SIZE_MAX;
+    r->m[0].budget = SIZE_MAX;
+    gw_memnet_wake(r->net, NULL, &r->c[0]);
     relay_pump(r, 3 + 4 * t);
-    ck_assert_int_eq(deadline_of(r), 3 + 5 * t);
+    ck_assert_int_eq(gw_memnet_deadline(r->net), 3 + 5 * t);
     relay_upstream(r, ans + 300, alen - 300, 0, 4 + 4 * t);
     ck_assert_uint_eq(r->clen, alen);
     ck_assert_mem_eq(r->cout, ans, alen);
-    ck_assert(!gw_conn_in_request(&r->p.c));
+    ck_assert(!gw_conn_in_request(&r->c[0]));
     relay_free(r);
 }
 END_TEST
@@ -674,14 +566,15 @@ START_TEST(test_relay_upstream_proxy)
     relay_t *r = relay_new(2);
     int k;
 
-    r->p.cfg.relay.upstream_proxy = 1;
+    r->pc.upstream_proxy = 1;
+    relay_join(r, 0);
     memset(&a, 0, sizeof a);
     a.family = AF_INET6;
     ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::7", a.src_addr), 1);
     ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8::1", a.dst_addr), 1);
     a.src_port = 40000;
     a.dst_port = 65432;
-    gw_conn_set_addresses(&r->p.c, &a);
+    gw_conn_set_addresses(&r->c[0], &a);
     for (k = 0; k < 2; k++) {
         r->ulen = 0;
         r->clen = 0;
@@ -709,13 +602,214 @@ START_TEST(test_relay_shutdown)
 {
     relay_t *r = relay_asked(1, 1);
 
-    gw_conn_shutdown(&r->p.c, 2);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_OPEN);
+    gw_conn_shutdown(&r->c[0], 2);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
     relay_upstream(r, ring_ans, ring_alen, 0, 3);
     ck_assert_uint_eq(r->clen, ring_alen);
-    ck_assert_int_eq(gw_conn_state(&r->p.c), GW_CONN_DRAINING);
-    ck_assert_int_eq(gw_conn_reason(&r->p.c), GW_CLOSE_SHUTDOWN);
-    ck_assert(r->p.m.peer[GW_CLIENT].shut);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_DRAINING);
+    ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_SHUTDOWN);
+    ck_assert(r->m[0].shut);
+    relay_free(r);
+}
+END_TEST
+
+/* ---- the pool ---- */
+
+/* Clients share the pool's connections: the second client's request
+ * goes on the connection the first one's used, and an idle client holds
+ * no upstream connection. */
+START_TEST(test_pool_shared)
+{
+    unsigned char got[512];
+    relay_t *r = relay_asked(1, 1);
+
+    relay_upstream(r, ring_ans, ring_alen, 0, 2);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_ptr_null(r->c[0].relay.up);      /* idle: holds none */
+    relay_send(r, 1, ring_req, ring_rlen, 0, 3);
+    ck_assert_uint_eq(r->opened, 1);           /* the same connection */
+    ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 4);
+    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), ring_alen);
+    ck_assert_mem_eq(got, ring_ans, ring_alen);
+    ck_assert_uint_eq(r->clen, ring_alen);     /* client 0: nothing more */
+    relay_free(r);
+}
+END_TEST
+
+/* Two busy clients without pipelining: two connections. */
+START_TEST(test_pool_busy)
+{
+    relay_t *r = relay_new(1);
+
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 1);
+    ck_assert_uint_eq(r->opened, 2);
+    relay_free(r);
+
+    /* At the connection cap, the second waits for the first's answer. */
+    r = relay_new(1);
+    r->pc.conns = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_connect(r, 1);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 2);
+    ck_assert_uint_eq(r->opened, 1);
+    ck_assert_uint_eq(r->ulen, ring_rlen);
+    ck_assert(r->c[1].relay.queued);
+    relay_upstream(r, ring_ans, ring_alen, 0, 3);
+    ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
+    relay_free(r);
+}
+END_TEST
+
+/* Pipelining: requests of several clients go out on one connection in
+ * one write, and the answers, read in one go, reach each its own
+ * client, in order. */
+START_TEST(test_pool_pipelined)
+{
+    unsigned char reqs[3][512], anss[3][512], all[2048], got[512];
+    size_t rl[3], al[3], n = 0;
+    uint64_t writes;
+    relay_t *r = relay_new(1);
+    int k;
+
+    r->pc.conns = 1;
+    r->pc.pipeline = 4;
+    for (k = 0; k < 3; k++) {
+        char v[8], a[32];
+
+        snprintf(v, sizeof v, "v%d", k);
+        snprintf(a, sizeof a, "{\"result\": \"a%d\"}", k);
+        rl[k] = search_request(reqs[k], sizeof reqs[k], v);
+        al[k] = json_answer(anss[k], sizeof anss[k], a);
+        memcpy(all + n, anss[k], al[k]);
+        n += al[k];
+    }
+    for (k = 0; k < 3; k++)
+        relay_send(r, k, reqs[k], rl[k], 0, 1);
+    ck_assert_uint_eq(r->opened, 1);
+    ck_assert_uint_eq(r->ulen, 0);
+    writes = r->up->moves;
+    relay_connect(r, 2);
+    /* The connect, then one write of all three. */
+    ck_assert_uint_eq(r->up->moves - writes, 2);
+    ck_assert_uint_eq(r->ulen, rl[0] + rl[1] + rl[2]);
+    relay_upstream(r, all, n, 0, 3);
+    for (k = 0; k < 3; k++) {
+        size_t len = k == 0 ? r->clen : relay_take(r, k, got, sizeof got);
+
+        ck_assert_uint_eq(len, al[k]);
+        ck_assert_mem_eq(k == 0 ? r->cout : got, anss[k], al[k]);
+    }
+    relay_free(r);
+}
+END_TEST
+
+/* A pipelined connection breaks after one answer: the requests that got
+ * no answer byte go again on a new connection and get their own
+ * answers; nothing is lost or shifted. */
+START_TEST(test_pool_pipeline_broken)
+{
+    unsigned char got[512];
+    relay_t *r = relay_new(3);
+    int k;
+
+    r->pc.conns = 1;
+    r->pc.pipeline = 4;
+    for (k = 0; k < 3; k++)
+        relay_send(r, k, ring_req, ring_rlen, 0, 1);
+    relay_connect(r, 2);
+    ck_assert_uint_eq(r->ulen, 3 * ring_rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 3);
+    relay_upstream_ends(r, 1, 4);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_uint_eq(r->opened, 2);
+    relay_connect(r, 5);
+    ck_assert_uint_eq(r->ulen, 5 * ring_rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 6);
+    relay_upstream(r, ring_ans, ring_alen, 0, 6);
+    for (k = 1; k < 3; k++) {
+        ck_assert_uint_eq(relay_take(r, k, got, sizeof got), ring_alen);
+        ck_assert_mem_eq(got, ring_ans, ring_alen);
+    }
+    relay_free(r);
+}
+END_TEST
+
+/* Health: an upstream that refuses is marked down after its first
+ * failure and gets no request until its time down is over; the other
+ * takes them all; then one request tries it again. With every upstream
+ * down, a request fails at once. */
+START_TEST(test_pool_health)
+{
+    relay_t *r = relay_new(3);
+    int i;
+
+    r->cfg.idle_timeout = 0;
+    r->pc.n_upstreams = 2;
+    r->pc.names[1] = "up:2";
+    r->pc.fails = 1;
+    r->pc.retry = 1000;
+    r->refuse[0] = 1;
+    r->connect_result = 1;
+    for (i = 0; i < 6; i++) {
+        r->clen = 0;
+        relay_client(r, ring_req, ring_rlen, 0, 10 + i);
+        relay_upstream(r, ring_ans, ring_alen, 0, 10 + i);
+        ck_assert_uint_eq(r->clen, ring_alen);
+    }
+    ck_assert_uint_eq(r->opened_to[0], 1);     /* tried once, then down */
+    /* Its time is up: one request tries it (and it fails again, so the
+     * request goes to the other). */
+    r->clen = 0;
+    relay_client(r, ring_req, ring_rlen, 0, 1100);
+    relay_upstream(r, ring_ans, ring_alen, 0, 1100);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_uint_eq(r->opened_to[0], 2);
+    relay_free(r);
+
+    /* One upstream, down: fail at once, no connect. */
+    r = relay_new(2);
+    r->pc.fails = 1;
+    r->pc.retry = 1000;
+    r->connect_done_result = GW_IO_ERROR;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    relay_client(r, ring_req, ring_rlen, 0, 2);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    ck_assert_uint_eq(r->opened, 1);
+    relay_free(r);
+}
+END_TEST
+
+/* The active check: a down upstream is probed with a search every
+ * period; a valid frame back marks it up again. */
+START_TEST(test_pool_check)
+{
+    relay_t *r = relay_new(1);
+    size_t n;
+
+    r->pc.fails = 1;
+    r->pc.retry = 100000;
+    r->pc.check = 50;
+    r->connect_result = 1;
+    r->refuse[0] = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    r->refuse[0] = 0;
+    relay_pump(r, 40);
+    ck_assert_uint_eq(r->opened, 1);
+    relay_pump(r, 51);
+    ck_assert_uint_eq(r->opened, 2);           /* the probe */
+    n = r->ulen;
+    ck_assert_uint_gt(n, 0);
+    ck_assert_ptr_nonnull(memmem(r->uout, n, "hframe-check", 12));
+    relay_upstream(r, ring_ans, ring_alen, 0, 52);
+    /* Up again: requests go there. */
+    relay_client(r, ring_req, ring_rlen, 0, 53);
+    ck_assert_uint_eq(r->ulen, n + ring_rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 54);
+    ck_assert_uint_eq(r->clen, ring_alen);
     relay_free(r);
 }
 END_TEST
@@ -745,6 +839,12 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_slow_reader);
     tcase_add_test(tc, test_relay_upstream_proxy);
     tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
+    tcase_add_test(tc, test_pool_shared);
+    tcase_add_test(tc, test_pool_busy);
+    tcase_add_test(tc, test_pool_pipelined);
+    tcase_add_test(tc, test_pool_pipeline_broken);
+    tcase_add_test(tc, test_pool_health);
+    tcase_add_test(tc, test_pool_check);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -257,16 +257,21 @@ unsigned pair_settle(pair *p)
     return gw_memio_settle(&p->m, &p->c, p->now, 100000);
 }
 
-size_t pair_take(pair *p, gw_end e, unsigned char *out, size_t cap)
+size_t take_sink(gw_memio *m, unsigned char *out, size_t cap)
 {
     size_t n;
-    const unsigned char *s = gw_memio_sink(&p->m, e, &n);
+    const unsigned char *s = gw_memio_sink(m, &n);
 
     ck_assert_uint_le(n, cap);
     if (n > 0)
         memcpy(out, s, n);
-    gw_memio_take(&p->m, e);
+    gw_memio_take(m);
     return n;
+}
+
+size_t pair_take(pair *p, unsigned char *out, size_t cap)
+{
+    return take_sink(&p->m, out, cap);
 }
 
 size_t pair_feed(pair *p, const void *in, size_t len, size_t chunk,
@@ -279,18 +284,221 @@ size_t pair_feed(pair *p, const void *in, size_t len, size_t chunk,
         chunk = len;
     do {
         n = len - off < chunk ? len - off : chunk;
-        ck_assert_int_eq(gw_memio_send(&p->m, GW_CLIENT, b + off, n), 0);
+        ck_assert_int_eq(gw_memio_send(&p->m, b + off, n), 0);
         off += n;
         pair_settle(p);
-        got += pair_take(p, GW_CLIENT, out + got, cap - got);
+        got += pair_take(p, out + got, cap - got);
     } while (off < len);
     return got;
 }
 
-size_t pending(const gw_conn *c, gw_end e)
+size_t pending(const gw_conn *c)
 {
     size_t n;
 
-    gw_conn_output(c, e, &n);
+    gw_conn_output(c, &n);
     return n;
+}
+
+/* ---- relay mode ---- */
+
+static void up_opened(void *user, gw_upconn *u, gw_memio *m)
+{
+    relay_t *r = user;
+
+    m->connect_result = r->connect_result;
+    m->connect_done_result = r->connect_done_result;
+    if (r->refuse[gw_upconn_upstream(u)]) {
+        m->connect_result = GW_IO_ERROR;
+        m->connect_done_result = GW_IO_ERROR;
+    }
+    r->opened_to[gw_upconn_upstream(u)]++;
+    r->up = m;
+    r->opened++;
+}
+
+static void gather_up(relay_t *r, gw_memio *m)
+{
+    r->ulen += take_sink(m, r->uout + r->ulen, RELAY_UOUT - r->ulen);
+}
+
+static void up_closed(void *user, gw_upconn *u, gw_memio *m)
+{
+    relay_t *r = user;
+
+    (void)u;
+    gather_up(r, m);
+    if (r->up == m)
+        r->up = NULL;
+    r->closed++;
+}
+
+relay_t *relay_new(unsigned attempts)
+{
+    relay_t *r = calloc(1, sizeof *r);
+
+    ck_assert_ptr_nonnull(r);
+    r->uout = malloc(RELAY_UOUT);
+    ck_assert_ptr_nonnull(r->uout);
+    config(&r->cfg);
+    r->cfg.index = NULL;
+    r->cfg.relay.on = 1;
+    r->cfg.relay.attempts = attempts;
+    r->cfg.relay.wait_timeout = 5;
+    r->pc.n_upstreams = 1;
+    r->pc.names[0] = "up:1";
+    r->pc.conns = 16;
+    r->pc.pipeline = 1;
+    r->pc.fails = 1000000;
+    r->pc.retry = 100;
+    r->pc.upstream_timeout = 5;
+    r->connect_result = 0;
+    r->connect_done_result = 0;
+    return r;
+}
+
+/* The pool and client 0, once. */
+static void relay_open(relay_t *r)
+{
+    gw_memnet_hooks h;
+
+    if (r->pool != NULL)
+        return;
+    h.opened = up_opened;
+    h.closed = up_closed;
+    h.user = r;
+    r->net = gw_memnet_new(&h);
+    ck_assert_ptr_nonnull(r->net);
+    r->pc.limits = r->cfg.limits;
+    r->pc.max_output = r->cfg.max_output;
+    r->pc.wake = gw_memnet_wake;
+    r->pc.wake_ctx = r->net;
+    r->pool = gw_pool_new(&r->pc);
+    ck_assert_ptr_nonnull(r->pool);
+    gw_memnet_set_pool(r->net, r->pool);
+    r->cfg.relay.pool = r->pool;
+    relay_join(r, 0);
+}
+
+void relay_join(relay_t *r, int k)
+{
+    relay_open(r);
+    if (r->joined[k])
+        return;
+    gw_memio_init(&r->m[k]);
+    ck_assert_int_eq(gw_conn_init(&r->c[k], &r->cfg, NULL, r->now), 0);
+    ck_assert_int_eq(gw_memnet_add(r->net, &r->c[k], &r->m[k]), 0);
+    r->joined[k] = 1;
+}
+
+void relay_free(relay_t *r)
+{
+    int k;
+
+    for (k = 0; k < RELAY_CLIENTS; k++) {
+        if (!r->joined[k])
+            continue;
+        gw_memnet_remove(r->net, &r->c[k]);
+        gw_conn_free(&r->c[k]);
+        gw_memio_free(&r->m[k]);
+    }
+    gw_memnet_free(r->net);
+    gw_pool_free(r->pool);
+    free(r->uout);
+    free(r);
+}
+
+unsigned relay_pump(relay_t *r, gw_time now)
+{
+    relay_open(r);
+    r->now = now;
+    gw_memnet_settle(r->net, now, 100000);
+    r->clen += take_sink(&r->m[0], r->cout + r->clen,
+                         sizeof r->cout - r->clen);
+    if (r->up != NULL)
+        gather_up(r, r->up);
+    return gw_conn_poll(&r->c[0], NULL);
+}
+
+void relay_send(relay_t *r, int k, const void *data, size_t len,
+                size_t chunk, gw_time now)
+{
+    const unsigned char *p = data;
+    size_t off = 0, n;
+
+    relay_join(r, k);
+    if (chunk == 0)
+        chunk = len;
+    while (off < len) {
+        n = len - off < chunk ? len - off : chunk;
+        ck_assert_int_eq(gw_memio_send(&r->m[k], p + off, n), 0);
+        gw_memnet_wake(r->net, NULL, &r->c[k]);
+        off += n;
+        relay_pump(r, now);
+    }
+}
+
+void relay_client(relay_t *r, const void *data, size_t len, size_t chunk,
+                  gw_time now)
+{
+    relay_send(r, 0, data, len, chunk, now);
+}
+
+/* The upstream peer that carries client 0's request, or the newest. */
+static gw_memio *peer_of_0(relay_t *r)
+{
+    gw_memio *m = NULL;
+
+    if (r->c[0].relay.up != NULL)
+        m = gw_memnet_peer(r->net, r->c[0].relay.up);
+    return m != NULL ? m : r->up;
+}
+
+void relay_upstream(relay_t *r, const void *data, size_t len, size_t chunk,
+                    gw_time now)
+{
+    const unsigned char *p = data;
+    size_t off = 0, n;
+
+    r->up = peer_of_0(r);
+    ck_assert_ptr_nonnull(r->up);
+    if (chunk == 0)
+        chunk = len;
+    while (off < len && r->up != NULL) {
+        n = len - off < chunk ? len - off : chunk;
+        ck_assert_int_eq(gw_memio_send(r->up, p + off, n), 0);
+        off += n;
+        relay_pump(r, now);
+    }
+}
+
+void relay_connect(relay_t *r, gw_time now)
+{
+    gw_memio *m = r->up;
+
+    ck_assert_ptr_nonnull(m);
+    ck_assert(!m->connected);
+    m->connect_done_result = 1;
+    relay_pump(r, now);
+    ck_assert(m->connected);
+}
+
+void relay_upstream_ends(relay_t *r, int eof, gw_time now)
+{
+    ck_assert_ptr_nonnull(r->up);
+    if (eof)
+        r->up->eof = 1;
+    else
+        r->up->fail = 1;
+    relay_pump(r, now);
+}
+
+unsigned relay_wants(relay_t *r, gw_time *d)
+{
+    return gw_conn_poll(&r->c[0], d);
+}
+
+size_t relay_take(relay_t *r, int k, unsigned char *out, size_t cap)
+{
+    return take_sink(&r->m[k], out, cap);
 }

@@ -78,7 +78,7 @@ size_t vec_answer(const req_vec *v, unsigned char *out, size_t cap);
 /* Serve-mode settings with the built-in index; times in microseconds. */
 void config(gw_conn_config *cfg);
 
-/* A connection, its configuration and its two peers. */
+/* A connection, its configuration and its client. */
 typedef struct pair {
     gw_conn c;
     gw_conn_config cfg;
@@ -101,10 +101,67 @@ unsigned pair_settle(pair *p);
 size_t pair_feed(pair *p, const void *in, size_t len, size_t chunk,
                  unsigned char *out, size_t cap);
 
-/* Bytes end e's peer received since the last take; they are dropped. */
-size_t pair_take(pair *p, gw_end e, unsigned char *out, size_t cap);
+/* Bytes the peer received since the last take, into out (cap bytes);
+ * they are dropped from the sink. */
+size_t take_sink(gw_memio *m, unsigned char *out, size_t cap);
+size_t pair_take(pair *p, unsigned char *out, size_t cap);
 
-/* The output waiting for end e, unsent. */
-size_t pending(const gw_conn *c, gw_end e);
+/* The output waiting for the client, unsent. */
+size_t pending(const gw_conn *c);
+
+/* ---- relay mode: clients, the pool, upstreams, all over memory ---- */
+
+#define RELAY_CLIENTS 4
+#define RELAY_UOUT ((size_t)4 << 20)
+
+typedef struct relay_t {
+    gw_conn_config cfg;         /* every client's */
+    gw_pool_config pc;          /* the pool's, read when it is made */
+    gw_pool *pool;              /* made on first use */
+    gw_memnet *net;
+    gw_conn c[RELAY_CLIENTS];
+    gw_memio m[RELAY_CLIENTS];
+    int joined[RELAY_CLIENTS];
+    unsigned char cout[BIG * 2];    /* what client 0 received */
+    size_t clen;
+    unsigned char *uout;        /* what every upstream received, in turn */
+    size_t ulen;
+    gw_memio *up;               /* the newest upstream peer, NULL once it
+                                   closed */
+    unsigned opened;            /* upstream connections opened */
+    unsigned closed;            /* ... and closed */
+    int connect_result;         /* for new upstream peers */
+    int connect_done_result;
+    int refuse[GW_POOL_UPSTREAMS];  /* connects to it fail */
+    unsigned opened_to[GW_POOL_UPSTREAMS];
+    gw_time now;
+} relay_t;
+
+/* Client 0 and a pool with one upstream; connects stay in progress until
+ * relay_connect; health is off (a test turns it on with pc.fails). The
+ * pool is made when first used, so cfg and pc may change before. */
+relay_t *relay_new(unsigned attempts);
+void relay_free(relay_t *r);
+/* Client k joins (0 has already). */
+void relay_join(relay_t *r, int k);
+/* Move everything that can move at time now; gather what the peers
+ * received. Returns what client 0 wants. */
+unsigned relay_pump(relay_t *r, gw_time now);
+/* Client k sends data in chunks (0: whole), each followed by a pump. */
+void relay_send(relay_t *r, int k, const void *data, size_t len,
+                size_t chunk, gw_time now);
+void relay_client(relay_t *r, const void *data, size_t len, size_t chunk,
+                  gw_time now);
+/* The newest upstream sends data, likewise. */
+void relay_upstream(relay_t *r, const void *data, size_t len, size_t chunk,
+                    gw_time now);
+/* The newest upstream's connect in progress succeeds. */
+void relay_connect(relay_t *r, gw_time now);
+/* The newest upstream ends its stream (1) or its socket fails (0). */
+void relay_upstream_ends(relay_t *r, int eof, gw_time now);
+/* What client 0 wants now, and its deadline (d may be NULL). */
+unsigned relay_wants(relay_t *r, gw_time *d);
+/* Take client k's received bytes into out. */
+size_t relay_take(relay_t *r, int k, unsigned char *out, size_t cap);
 
 #endif /* GW_TEST_H */

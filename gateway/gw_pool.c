@@ -1,0 +1,419 @@
+/* gw_pool.c - the relay's upstreams: which one a request goes to, on
+ * which connection, and whether an upstream is up (see gw_pool.h). */
+#include "gw_pool_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the health check asks: any answer will do, a valid frame is the
+ * point. */
+#define CHECK_SEARCH "{\"action\": \"search\", \"value\": \"hframe-check\"}"
+
+static int make_probe(gw_buf *out)
+{
+    hf_header h;
+    size_t len = sizeof CHECK_SEARCH - 1, w;
+    unsigned char *p;
+
+    hf_header_init(&h, "text/json", "utf-8");
+    h.content_length = len;
+    p = gw_buf_reserve(out, HF_PREFIX_LEN + HF_HEADER_MAX + len);
+    if (p == NULL ||
+        hf_encode(&h, CHECK_SEARCH, len, p, HF_PREFIX_LEN + HF_HEADER_MAX +
+                  len, &w) != HF_OK)
+        return -1;
+    gw_buf_commit(out, w);
+    return 0;
+}
+
+gw_pool *gw_pool_new(const gw_pool_config *cfg)
+{
+    gw_pool *p;
+    size_t i;
+
+    if (cfg->n_upstreams == 0 || cfg->n_upstreams > GW_POOL_UPSTREAMS ||
+        cfg->conns == 0 || cfg->pipeline == 0 ||
+        cfg->pipeline > GW_POOL_PIPELINE_MAX || cfg->fails == 0 ||
+        hf_limits_check(&cfg->limits) != HF_OK)
+        return NULL;
+    p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return NULL;
+    p->cfg = *cfg;
+    gw_buf_init(&p->probe);
+    if (make_probe(&p->probe) != 0) {
+        gw_pool_free(p);
+        return NULL;
+    }
+    for (i = 0; i < cfg->n_upstreams; i++) {
+        p->up[i].down_until = GW_TIME_NEVER;
+        p->up[i].retry = cfg->retry;
+        p->up[i].next_check = GW_TIME_NEVER;
+    }
+    return p;
+}
+
+void gw_pool_free(gw_pool *p)
+{
+    size_t i;
+
+    if (p == NULL)
+        return;
+    for (i = 0; i < p->cfg.n_upstreams; i++) {
+        while (p->up[i].conns != NULL) {
+            gw_upconn *u = p->up[i].conns;
+
+            p->up[i].conns = u->next;
+            gw_upconn_free(u);
+        }
+    }
+    gw_buf_free(&p->probe);
+    free(p);
+}
+
+void gw_pool_foreach(gw_pool *p, void (*fn)(void *ctx, gw_upconn *u),
+                     void *ctx)
+{
+    gw_upconn *u, *next;
+    size_t i;
+
+    for (i = 0; i < p->cfg.n_upstreams; i++) {
+        for (u = p->up[i].conns; u != NULL; u = next) {
+            next = u->next;
+            fn(ctx, u);
+        }
+    }
+}
+
+void gw_pool_set_logger(gw_pool *p,
+                        void (*log)(void *ctx, int warn, const char *msg),
+                        void *ctx)
+{
+    p->log = log;
+    p->log_ctx = ctx;
+}
+
+static void say(const gw_pool *p, int warn, const char *fmt, size_t i,
+                const char *why)
+{
+    char msg[256];
+
+    if (p->log == NULL)
+        return;
+    snprintf(msg, sizeof msg, fmt, p->cfg.names[i] != NULL
+                                       ? p->cfg.names[i] : "?", why);
+    p->log(p->log_ctx, warn, msg);
+}
+
+void gw_pool_wake(gw_pool *p, gw_upconn *u, gw_conn *c)
+{
+    if (p->cfg.wake != NULL)
+        p->cfg.wake(p->cfg.wake_ctx, u, c);
+}
+
+void gw_pool_stats(const gw_pool *p, size_t i, gw_upstream_stats *st)
+{
+    const gw_upstream *up = &p->up[i];
+    const gw_upconn *u;
+    const gw_conn *w;
+
+    *st = up->st;
+    st->conns = 0;
+    st->inflight = 0;
+    for (u = up->conns; u != NULL; u = u->next) {
+        st->conns += !u->over;
+        st->inflight += gw_upconn_load(u);
+    }
+    for (w = up->wait_head; w != NULL; w = w->relay.wait_next)
+        st->inflight++;
+    st->down = up->down_until != GW_TIME_NEVER;
+}
+
+/* Requests on upstream i now: in flight and waiting. */
+static unsigned load(const gw_pool *p, size_t i)
+{
+    gw_upstream_stats st;
+
+    gw_pool_stats(p, i, &st);
+    return st.inflight;
+}
+
+/* Upstream i may take a request at now: it is up, or its time down is
+ * over and nothing tries it yet. */
+static int usable(const gw_pool *p, size_t i, gw_time now)
+{
+    const gw_upstream *up = &p->up[i];
+
+    if (up->down_until == GW_TIME_NEVER)
+        return 1;
+    return now >= up->down_until && !up->probing;
+}
+
+/* The upstream for c's request: usable, not yet tried for it where
+ * another is, the fewest requests, ties in turn. -1 when none. */
+static int pick(gw_pool *p, const gw_conn *c, gw_time now)
+{
+    size_t n = p->cfg.n_upstreams, k, i;
+    int best = -1, fresh, best_fresh = 0;
+    unsigned l, best_load = 0;
+
+    for (k = 0; k < n; k++) {
+        i = (p->turn + k) % n;
+        if (!usable(p, i, now))
+            continue;
+        fresh = !(c->relay.tried & ((uint32_t)1 << i));
+        l = load(p, i);
+        if (best < 0 || fresh > best_fresh ||
+            (fresh == best_fresh && l < best_load)) {
+            best = (int)i;
+            best_fresh = fresh;
+            best_load = l;
+        }
+    }
+    if (best >= 0)
+        p->turn = ((size_t)best + 1) % n;
+    return best;
+}
+
+/* A connection of upstream i that can take c's request now: an idle
+ * one first, then the least loaded one with room. */
+static gw_upconn *find(gw_pool *p, size_t i, const gw_conn *c)
+{
+    gw_upconn *u, *best = NULL;
+    unsigned l, best_load = 0;
+
+    for (u = p->up[i].conns; u != NULL; u = u->next) {
+        if (!gw_upconn_has_room(u) || u->owner != (p->cfg.upstream_proxy
+                                                   ? c : NULL))
+            continue;
+        l = u->n;
+        if (best == NULL || l < best_load ||
+            (l == best_load && u->state == GW_UP_READY &&
+             best->state != GW_UP_READY)) {
+            best = u;
+            best_load = l;
+        }
+    }
+    return best;
+}
+
+static unsigned count(const gw_pool *p, size_t i)
+{
+    const gw_upconn *u;
+    unsigned n = 0;
+
+    for (u = p->up[i].conns; u != NULL; u = u->next)
+        n += !u->over;
+    return n;
+}
+
+static gw_upconn *open_conn(gw_pool *p, size_t i, gw_conn *owner)
+{
+    gw_upconn *u = gw_upconn_new(p, i, owner);
+
+    if (u == NULL)
+        return NULL;
+    u->next = p->up[i].conns;
+    if (u->next != NULL)
+        u->next->prev = u;
+    p->up[i].conns = u;
+    return u;
+}
+
+void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
+{
+    gw_upstream *up;
+    gw_upconn *u;
+    int i;
+
+    gw_pool_leave(p, c, now);
+    i = pick(p, c, now);
+    if (i < 0) {
+        /* Every upstream is down: fail at once, not after a connect. */
+        gw_relay_given_back(c, 0, GW_REQ_E_UP_UNAVAILABLE, now);
+        return;
+    }
+    up = &p->up[i];
+    if (up->down_until != GW_TIME_NEVER)
+        up->probing = 1;        /* its time is up: this one tries it */
+    u = find(p, (size_t)i, c);
+    if (u == NULL && count(p, (size_t)i) < p->cfg.conns)
+        u = open_conn(p, (size_t)i, p->cfg.upstream_proxy ? c : NULL);
+    if (u != NULL) {
+        gw_upconn_add(u, c, now);
+        return;
+    }
+    /* Every connection is busy: wait for one. */
+    c->relay.wait_next = NULL;
+    if (up->wait_tail != NULL)
+        up->wait_tail->relay.wait_next = c;
+    else
+        up->wait_head = c;
+    up->wait_tail = c;
+    gw_relay_attached(c, NULL, i, now);
+}
+
+void gw_pool_kick(gw_pool *p, gw_conn *c)
+{
+    if (c->relay.up != NULL)
+        gw_pool_wake(p, c->relay.up, NULL);
+}
+
+void gw_pool_resume(gw_pool *p, gw_conn *c, gw_time now)
+{
+    if (c->relay.up == NULL)
+        return;
+    c->relay.up->since = now;
+    gw_pool_wake(p, c->relay.up, NULL);
+}
+
+static void unqueue(gw_pool *p, gw_conn *c)
+{
+    gw_upstream *up = &p->up[c->relay.upstream];
+    gw_conn *prev = NULL, *w;
+
+    for (w = up->wait_head; w != NULL; prev = w, w = w->relay.wait_next) {
+        if (w != c)
+            continue;
+        if (prev != NULL)
+            prev->relay.wait_next = w->relay.wait_next;
+        else
+            up->wait_head = w->relay.wait_next;
+        if (up->wait_tail == w)
+            up->wait_tail = prev;
+        break;
+    }
+    c->relay.queued = 0;
+    c->relay.wait_next = NULL;
+}
+
+void gw_pool_leave(gw_pool *p, gw_conn *c, gw_time now)
+{
+    if (c->relay.queued)
+        unqueue(p, c);
+    if (c->relay.up != NULL)
+        gw_upconn_remove(c->relay.up, c, now);
+}
+
+void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
+{
+    gw_upstream *up = &p->up[u->upstream];
+    gw_conn *c;
+
+    while (up->wait_head != NULL && gw_upconn_has_room(u)) {
+        c = up->wait_head;
+        if (p->cfg.upstream_proxy && u->owner != c)
+            break;
+        unqueue(p, c);
+        gw_upconn_add(u, c, now);
+    }
+}
+
+void gw_pool_answered(gw_pool *p, gw_upconn *u, gw_time now)
+{
+    gw_upstream *up = &p->up[u->upstream];
+
+    (void)now;
+    up->fails = 0;
+    up->retry = p->cfg.retry;
+    up->probing = 0;
+    if (up->down_until != GW_TIME_NEVER) {
+        up->down_until = GW_TIME_NEVER;
+        up->next_check = GW_TIME_NEVER;
+        say(p, 1, "upstream %s up%s", u->upstream, "");
+    }
+}
+
+static const char *why_name(gw_up_end why)
+{
+    static const char *const names[] = {
+        "idle", "refused", "lost", "timeout", "bad-frame", "stray",
+        "dropped", "closed"
+    };
+
+    return (unsigned)why < sizeof names / sizeof names[0] ? names[why]
+                                                         : "?";
+}
+
+/* Hand every request waiting on upstream i to the pool again (it went
+ * down, or lost its last connection). */
+static void requeue(gw_pool *p, size_t i, gw_time now)
+{
+    gw_conn *c = p->up[i].wait_head, *next;
+
+    p->up[i].wait_head = NULL;
+    p->up[i].wait_tail = NULL;
+    for (; c != NULL; c = next) {
+        next = c->relay.wait_next;
+        c->relay.queued = 0;
+        c->relay.wait_next = NULL;
+        gw_pool_dispatch(p, c, now);
+    }
+}
+
+void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
+{
+    gw_upstream *up = &p->up[u->upstream];
+    size_t i = u->upstream;
+    char reason[32];
+    int fault = why != GW_UP_END_IDLE && why != GW_UP_END_DROPPED &&
+                why != GW_UP_END_CLOSED;
+
+    if (why == GW_UP_END_TIMEOUT)
+        up->st.timeouts++;
+    else if (fault)
+        up->st.failures++;
+    if (!fault) {
+        if (up->probing && u->probe)
+            up->probing = 0;
+    } else if (++up->fails >= p->cfg.fails || up->probing) {
+        up->down_until = gw_time_add(now, up->retry);
+        up->next_check = gw_time_after(now, p->cfg.check);
+        up->retry = up->retry * 2 > GW_POOL_RETRY_MAX ? GW_POOL_RETRY_MAX
+                                                       : up->retry * 2;
+        up->probing = 0;
+        snprintf(reason, sizeof reason, " (%s)", why_name(why));
+        say(p, 1, "upstream %s down%s", i, reason);
+    }
+    if (up->wait_head != NULL)
+        requeue(p, i, now);
+}
+
+void gw_pool_release(gw_pool *p, gw_upconn *u)
+{
+    gw_upstream *up = &p->up[u->upstream];
+
+    if (u->prev != NULL)
+        u->prev->next = u->next;
+    else
+        up->conns = u->next;
+    if (u->next != NULL)
+        u->next->prev = u->prev;
+    gw_upconn_free(u);
+}
+
+gw_time gw_pool_tick(gw_pool *p, gw_time now)
+{
+    gw_time next = GW_TIME_NEVER;
+    gw_upconn *u;
+    size_t i;
+
+    for (i = 0; i < p->cfg.n_upstreams; i++) {
+        gw_upstream *up = &p->up[i];
+
+        if (up->down_until == GW_TIME_NEVER || p->cfg.check <= 0)
+            continue;
+        if (now >= up->next_check && !up->probing) {
+            up->next_check = gw_time_add(now, p->cfg.check);
+            u = open_conn(p, i, NULL);
+            if (u != NULL) {
+                u->probe = 1;
+                up->probing = 1;
+                gw_pool_wake(p, u, NULL);
+            }
+        }
+        next = gw_time_min(next, up->next_check);
+    }
+    return next;
+}

@@ -1,0 +1,103 @@
+/*
+ * gw_pool_int.h - the pool's own types, shared by gw_pool.c (upstreams,
+ * choice, health) and gw_upconn.c (one connection). Nothing else
+ * includes it.
+ */
+#ifndef GW_POOL_INT_H
+#define GW_POOL_INT_H
+
+#include "gw_conn_core.h"
+#include "gw_pool.h"
+
+/* Why a connection ended, for health and the log. */
+typedef enum gw_up_end {
+    GW_UP_END_IDLE = 0,     /* closed with nothing in flight: not a fault */
+    GW_UP_END_REFUSED,      /* connect failed or timed out */
+    GW_UP_END_LOST,         /* closed or reset with requests in flight */
+    GW_UP_END_TIMEOUT,      /* no progress in time */
+    GW_UP_END_BAD_FRAME,    /* an answer that is not a valid frame */
+    GW_UP_END_STRAY,        /* bytes nobody asked for */
+    GW_UP_END_DROPPED,      /* a client left in the middle of a request */
+    GW_UP_END_CLOSED        /* a connection that had answered before was
+                               closed with requests on it but no answer
+                               begun: the upstream's keep-alive ran out
+                               as they went; not a fault, they go again */
+} gw_up_end;
+
+/* One request on a connection, in the order they went out. */
+typedef struct gw_entry {
+    struct gw_conn *c;      /* NULL: its client left (the answer is read
+                               and dropped) */
+    int answered;           /* its answer is complete */
+    int sent_any;           /* a byte of it went out on this connection */
+} gw_entry;
+
+struct gw_upconn {
+    gw_pool *pool;
+    size_t upstream;
+    void *user;
+    gw_upconn *prev, *next;     /* the upstream's list */
+    gw_side side;               /* answers in; the PROXY header out */
+    gw_up_state state;          /* NONE: wants a connect */
+    int over;                   /* given up: wants GW_WANT_CLOSE */
+    int probe;                  /* a health check: sends the pool's
+                                   search, reads one answer */
+    size_t probe_sent;          /* of the search, sent */
+    struct gw_conn *owner;      /* upstream_proxy: its one client */
+    gw_entry *q;                /* pool->cfg.pipeline entries */
+    unsigned head;              /* first entry */
+    unsigned n;                 /* entries */
+    gw_time since;              /* last progress */
+    uint64_t answers;           /* answers it passed back */
+};
+
+/* One upstream server: its connections and its health. */
+typedef struct gw_upstream {
+    gw_upconn *conns;           /* every connection to it */
+    struct gw_conn *wait_head;  /* requests waiting for a connection */
+    struct gw_conn *wait_tail;
+    unsigned fails;             /* failures in a row */
+    gw_time down_until;         /* GW_TIME_NEVER: up */
+    gw_time retry;              /* the next time down */
+    int probing;                /* one connection is trying it */
+    gw_time next_check;         /* active check while down */
+    gw_upstream_stats st;
+} gw_upstream;
+
+struct gw_pool {
+    gw_pool_config cfg;
+    gw_buf probe;               /* the health check's search frame */
+    gw_upstream up[GW_POOL_UPSTREAMS];
+    size_t turn;                /* ties go to the upstreams in turn */
+    void (*log)(void *ctx, int warn, const char *msg);
+    void *log_ctx;
+};
+
+/* gw_upconn.c: a new connection to upstream i (owner for a private one,
+ * NULL else); NULL when memory runs out. */
+gw_upconn *gw_upconn_new(gw_pool *p, size_t i, struct gw_conn *owner);
+void gw_upconn_free(gw_upconn *u);
+
+/* Room for one more request: its last request is whole, and the queue
+ * has room (or it is empty). */
+int gw_upconn_has_room(const gw_upconn *u);
+
+/* Put client c's request on u's queue. */
+void gw_upconn_add(gw_upconn *u, struct gw_conn *c, gw_time now);
+
+/* Client c leaves u: its answer will be dropped, or, if part of its
+ * request went out and part did not, u is of no further use. */
+void gw_upconn_remove(gw_upconn *u, struct gw_conn *c, gw_time now);
+
+/* Requests in flight on u. */
+unsigned gw_upconn_load(const gw_upconn *u);
+
+/* gw_pool.c, for gw_upconn.c: u ended for why; its requests are given
+ * back (retried or failed) by the caller first. */
+void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now);
+/* An answer came back whole from u's upstream. */
+void gw_pool_answered(gw_pool *p, gw_upconn *u, gw_time now);
+/* u has room again: give it a waiting request. */
+void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now);
+
+#endif /* GW_POOL_INT_H */
