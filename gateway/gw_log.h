@@ -1,11 +1,23 @@
 /*
- * gw_log.h - one line per event on stderr.
+ * gw_log.h - one line per event on stderr, never blocking the caller.
  *
  *   2026-01-02T03:04:05.678Z hframe-gateway[PID] LEVEL: message
  *
- * Each line goes out in one write(2), so lines from several workers
- * sharing stderr do not interleave. The level is process-wide state set
- * once at start-up.
+ * When stderr is the systemd journal (JOURNAL_STREAM names it), a line is
+ * "<N>hframe-gateway[PID] LEVEL: message" instead: the syslog priority
+ * N, and no time of our own (the journal stamps it).
+ *
+ * Lines go to a buffer of GW_LOG_BUFFER bytes. Outside the event loop
+ * each line is written at once; inside it (gw_log_defer(1)) the loop
+ * writes them once per pass with gw_log_flush, many lines per write(2).
+ * A write is only tried when stderr can take it (poll), and at most
+ * PIPE_BUF bytes of whole lines at a time, so lines from several workers
+ * sharing a pipe do not interleave and a stderr nobody reads never stops
+ * the loop. Lines that do not fit while stderr is stuck are dropped and
+ * counted; once it moves again a line says how many.
+ *
+ * The level and the buffer are process-wide state (one loop per
+ * process).
  */
 #ifndef GW_LOG_H
 #define GW_LOG_H
@@ -23,6 +35,9 @@ typedef enum gw_log_level {
 /* Longest line written; longer messages are cut. */
 #define GW_LOG_LINE_MAX 1024
 
+/* Lines held while stderr cannot take them: 64 access lines and more. */
+#define GW_LOG_BUFFER 65536
+
 void gw_log_set_level(gw_log_level lvl);
 
 /* "error", "warn", "info", "debug" -> *out; -1 for anything else
@@ -36,6 +51,20 @@ int gw_log_enabled(gw_log_level lvl);
 __attribute__((format(printf, 2, 3)))
 #endif
 void gw_log(gw_log_level lvl, const char *fmt, ...);
+
+/* With on, lines wait for gw_log_flush; with 0 (the default) each is
+ * written as it comes. */
+void gw_log_defer(int on);
+
+/* Write what waits, as far as stderr takes it without blocking. */
+void gw_log_flush(void);
+
+/* In a new child process: lines the parent had not written yet are the
+ * parent's to write, not the child's. */
+void gw_log_forked(void);
+
+/* Lines dropped so far because stderr was stuck. */
+unsigned long gw_log_dropped(void);
 
 /* Copy s[0..len) to dst for a log line: printable ASCII as is, '"' and
  * '\' and every other byte as \xHH. Always NUL-terminates (cap >= 1);

@@ -612,6 +612,8 @@ int gw_loop_run(gw_loop *l)
         gw_log(GW_LOG_ERROR, "poller: %s", strerror(errno));
         return -1;
     }
+    /* Log lines wait for the end of a pass: one write for many. */
+    gw_log_defer(1);
     for (;;) {
         now = gw_now();
         if (l->stopping && (l->n_clients == 0 || now >= l->stop_deadline))
@@ -623,6 +625,7 @@ int gw_loop_run(gw_loop *l)
                 continue;
             gw_log(GW_LOG_ERROR, "%s: %s", gw_poll_name(l->cfg.poll),
                    strerror(errno));
+            gw_log_defer(0);
             return -1;
         }
         now = gw_now();
@@ -634,7 +637,9 @@ int gw_loop_run(gw_loop *l)
         run_pass(l, now);
         if (l->pool != NULL)
             l->pool_due = gw_pool_tick(l->pool, now);
+        gw_log_flush();
     }
+    gw_log_defer(0);
     return 0;
 }
 

@@ -1,21 +1,15 @@
 /*
- * gw_main.c - hframe-gateway: options, listening sockets, signals,
- * workers. Everything about connections lives in gw_loop and gw_conn.
+ * gw_main.c - hframe-gateway: from the options to a running loop. The
+ * option table is gw_options.c, sockets and files gw_net.c, signals
+ * gw_signal.c, workers gw_supervisor.c; connections live in gw_loop and
+ * gw_conn.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <inttypes.h>
-#include <netdb.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
-#include <sys/socket.h>
-#include <sys/types.h>
-#include <sys/wait.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "hframe.h"
@@ -23,700 +17,79 @@
 #include "gw_index.h"
 #include "gw_log.h"
 #include "gw_loop.h"
-
-#define PROG "hframe-gateway"
-
-#define DEFAULT_HOST "127.0.0.1"
-#define DEFAULT_PORT "65432"
-
-/* Defaults, in microseconds. */
-#define SEC ((gw_time)1000000)
-#define DEFAULT_REQUEST_TIMEOUT (10 * SEC)
-#define DEFAULT_IDLE_TIMEOUT (60 * SEC)
-#define DEFAULT_WRITE_TIMEOUT (30 * SEC)
-#define DEFAULT_DRAIN_TIMEOUT (5 * SEC)
-/* Relay mode: an upstream that neither connects, reads nor answers for
- * this long is given up for the request in hand. */
-#define DEFAULT_UPSTREAM_TIMEOUT (10 * SEC)
-/* Relay mode: a connect that has not finished by then counts as refused
- * and the request goes to the next upstream. */
-#define DEFAULT_CONNECT_TIMEOUT (2 * SEC)
+#include "gw_net.h"
+#include "gw_options.h"
+#include "gw_signal.h"
+#include "gw_supervisor.h"
 
 /* How long a client that got an error frame may keep sending before the
  * socket is closed: long enough for the frame to arrive, short enough
  * that a misbehaving client cannot hold the slot. Capped by
- * --drain-timeout. */
-#define LINGER_TIME (1 * SEC)
+ * --drain-timeout unless that is 0 (no limit). */
+#define LINGER_TIME ((gw_time)1000000)
 
-/* Longest duration accepted on the command line: one day. */
-#define DURATION_MAX (86400 * SEC)
+/* Descriptors a process keeps for itself: standard streams, the
+ * listening sockets, the signal pipe, the poller, the index file, the
+ * loop's reserve descriptor, and some room. */
+#define FD_RESERVE 32
 
-/* Connection cap default: what one select() loop can hold anyway. */
-#define DEFAULT_MAX_CONNS 1000
-
-/* Relay mode's default: a client and its upstream connection are two
- * descriptors, and a few are the process's own. */
-#define RELAY_MAX_CONNS ((FD_SETSIZE - 32) / 2)
-
-/* Most workers: far above the cores of any one machine. */
-#define WORKERS_MAX 256
-
-/* Workers that die within this long of starting are restarted only
- * after it, so a crash loop does not spin. */
-#define RESTART_HOLDOFF (1 * SEC)
-
-/* How long the parent waits for workers to start listening. */
-#define READY_TIMEOUT (10 * SEC)
-
-/* Exit statuses (documented in hframe-gateway(8)). */
-#define EXIT_OK 0
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-
-typedef struct options {
-    const char *host;
-    const char *port;
-    const char *index_path;
-    const char *port_file;
-    size_t max_conns;
-    int max_conns_set;          /* given on the command line */
-    size_t max_header;
-    uint64_t max_content;
-    uint64_t max_json;
-    size_t max_output;
-    gw_time request_timeout;
-    gw_time idle_timeout;
-    gw_time write_timeout;
-    gw_time drain_timeout;
-    gw_time upstream_timeout;
-    gw_time upstream_connect_timeout;
-    uint64_t upstream_conns;    /* 0: as many as clients may need */
-    unsigned upstream_pipeline;
-    unsigned upstream_fails;
-    gw_time upstream_retry;
-    gw_time upstream_check;
-    int proxy_protocol;
-    int upstream_proxy;
-    unsigned workers;
-    const char *upstream[GW_UPSTREAM_MAX];  /* relay mode: "host:port" */
-    size_t n_upstream;
-} options;
-
-/* Signal numbers go through this pipe to the loop that handles them. */
-static int sig_pipe[2] = { -1, -1 };
+/* Default clients per process when descriptors allow more: what the
+ * ten-thousand-client target needs with room to spare. */
+#define DEFAULT_MAX_CONNS 65536
 
 typedef struct app {
-    options opt;
+    gw_options opt;
     gw_index *index;
     gw_loop *loop;
     gw_upstream upstreams[GW_UPSTREAM_MAX];
+    int wrote_pid;          /* the pid file is ours to remove */
+    int listened;           /* so is the port file */
 } app;
 
-static void usage(FILE *f)
+/* ------------------------------------------------------- descriptors */
+
+/*
+ * Raise the soft descriptor limit to the hard one, then size what was not
+ * given: a client needs one descriptor; in relay mode the pool's
+ * connections need more (at most one per client without pipelining).
+ * Warn when what was given does not fit.
+ */
+static void size_to_descriptors(gw_options *o)
 {
-    fprintf(f,
-        "usage: " PROG " [-h] [-l host] [-p port] [--index file]\n"
-        "       [--max-conns n] [--max-header bytes] [--max-content bytes]\n"
-        "       [--max-json bytes] [--max-output bytes]\n"
-        "       [--request-timeout time]\n"
-        "       [--idle-timeout time] [--write-timeout time]\n"
-        "       [--drain-timeout time] [--log-level level] [--workers n]\n"
-        "       [--port-file file] [--upstream host:port ...]\n"
-        "       [--upstream-timeout time] [--upstream-proxy-protocol]\n"
-        "       [--upstream-connect-timeout time] [--upstream-conns n]\n"
-        "       [--upstream-pipeline n] [--upstream-fails n]\n"
-        "       [--upstream-retry time] [--upstream-check time]\n"
-        "       [--proxy-protocol] [host port]\n"
-        "\n"
-        "Answers hframe search and binary requests (see hframe-gateway(8)).\n"
-        "With --upstream (up to 16 times) it relays instead: each valid\n"
-        "request frame goes to a healthy upstream over a shared pool of\n"
-        "connections, and the answer comes back.\n"
-        "Times are seconds (\"1.5\", \"2s\") or milliseconds (\"250ms\");\n"
-        "0 disables a timeout. Default: 127.0.0.1 65432.\n");
-}
+    struct rlimit rl;
+    uint64_t budget, per_client = o->n_upstream > 0 ? 2 : 1;
+    int given = o->max_conns != 0;
 
-/* Parse a decimal unsigned number in [min, max]; nothing else allowed. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max,
-                     uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *p = s;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = rl.rlim_max = 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
 
-    if (*p == '\0')
-        return -1;
-    for (; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            rl.rlim_cur = was;
     }
-    if (v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* "10", "1.5", "2s", "250ms" -> microseconds, at most DURATION_MAX. */
-static int parse_duration(const char *s, gw_time *out)
-{
-    uint64_t whole = 0, frac = 0, scale = 1000000;
-    const char *p = s;
-    int digits = 0, fdigits = 0;
-
-    for (; *p >= '0' && *p <= '9'; p++, digits++) {
-        if (whole > (uint64_t)DURATION_MAX)
-            return -1;
-        whole = whole * 10 + (uint64_t)(*p - '0');
-    }
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, fdigits++) {
-            if (fdigits >= 6)
-                return -1;
-            frac = frac * 10 + (uint64_t)(*p - '0');
-        }
-        if (fdigits == 0)
-            return -1;
-    }
-    if (digits == 0)
-        return -1;
-    if (strcmp(p, "ms") == 0)
-        scale = 1000;
-    else if (strcmp(p, "s") != 0 && *p != '\0')
-        return -1;
-    while (fdigits++ < 6)
-        frac *= 10;
-    if (whole > (uint64_t)DURATION_MAX / scale)
-        return -1;
-    whole = whole * scale + frac * scale / 1000000;
-    if (whole > (uint64_t)DURATION_MAX)
-        return -1;
-    *out = (gw_time)whole;
-    return 0;
-}
-
-static int bad_value(const char *opt, const char *val, const char *what)
-{
-    fprintf(stderr, PROG ": invalid %s '%s': %s\n", opt, val, what);
-    return -1;
-}
-
-enum {
-    OPT_INDEX = 256, OPT_MAX_CONNS, OPT_MAX_HEADER, OPT_MAX_CONTENT,
-    OPT_MAX_OUTPUT, OPT_MAX_JSON, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
-    OPT_WRITE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_LOG_LEVEL, OPT_WORKERS,
-    OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT, OPT_PROXY_PROTOCOL,
-    OPT_UP_CONNECT_TIMEOUT, OPT_UP_CONNS, OPT_UP_PIPELINE, OPT_UP_FAILS,
-    OPT_UP_RETRY, OPT_UP_CHECK,
-    OPT_UPSTREAM_PROXY
-};
-
-static const struct option long_opts[] = {
-    { "help", no_argument, NULL, 'h' },
-    { "listen", required_argument, NULL, 'l' },
-    { "port", required_argument, NULL, 'p' },
-    { "index", required_argument, NULL, OPT_INDEX },
-    { "max-conns", required_argument, NULL, OPT_MAX_CONNS },
-    { "max-header", required_argument, NULL, OPT_MAX_HEADER },
-    { "max-content", required_argument, NULL, OPT_MAX_CONTENT },
-    { "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
-    { "max-json", required_argument, NULL, OPT_MAX_JSON },
-    { "request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT },
-    { "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
-    { "write-timeout", required_argument, NULL, OPT_WRITE_TIMEOUT },
-    { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
-    { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-    { "workers", required_argument, NULL, OPT_WORKERS },
-    { "port-file", required_argument, NULL, OPT_PORT_FILE },
-    { "upstream", required_argument, NULL, OPT_UPSTREAM },
-    { "upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT },
-    { "upstream-connect-timeout", required_argument, NULL,
-      OPT_UP_CONNECT_TIMEOUT },
-    { "upstream-conns", required_argument, NULL, OPT_UP_CONNS },
-    { "upstream-pipeline", required_argument, NULL, OPT_UP_PIPELINE },
-    { "upstream-fails", required_argument, NULL, OPT_UP_FAILS },
-    { "upstream-retry", required_argument, NULL, OPT_UP_RETRY },
-    { "upstream-check", required_argument, NULL, OPT_UP_CHECK },
-    { "proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL },
-    { "upstream-proxy-protocol", no_argument, NULL, OPT_UPSTREAM_PROXY },
-    { NULL, 0, NULL, 0 }
-};
-
-static int parse_time_opt(const char *name, const char *val, gw_time *out)
-{
-    if (parse_duration(val, out) != 0)
-        return bad_value(name, val, "expected seconds (\"10\", \"1.5\", "
-                         "\"2s\") or milliseconds (\"250ms\"), at most "
-                         "one day");
-    return 0;
-}
-
-/* -1 to go on, EXIT_OK after --help, EXIT_USAGE on a bad command line. */
-static int parse_args(int argc, char **argv, options *o)
-{
-    uint64_t v;
-    gw_log_level lvl;
-    int ch;
-
-    o->host = DEFAULT_HOST;
-    o->port = DEFAULT_PORT;
-    o->index_path = NULL;
-    o->port_file = NULL;
-    o->max_conns = DEFAULT_MAX_CONNS;
-    o->max_header = HF_HEADER_MAX;
-    o->max_content = HF_CONTENT_DEFAULT;
-    o->max_output = GW_OUTPUT_DEFAULT;
-    o->max_json = GW_JSON_DEFAULT;
-    o->request_timeout = DEFAULT_REQUEST_TIMEOUT;
-    o->idle_timeout = DEFAULT_IDLE_TIMEOUT;
-    o->write_timeout = DEFAULT_WRITE_TIMEOUT;
-    o->drain_timeout = DEFAULT_DRAIN_TIMEOUT;
-    o->upstream_timeout = DEFAULT_UPSTREAM_TIMEOUT;
-    o->upstream_connect_timeout = DEFAULT_CONNECT_TIMEOUT;
-    o->upstream_pipeline = 1;
-    o->upstream_fails = 1;
-    o->upstream_retry = 2 * SEC;
-    o->n_upstream = 0;
-    o->workers = 1;
-    while ((ch = getopt_long(argc, argv, "hl:p:", long_opts, NULL)) != -1) {
-        switch (ch) {
-        case 'h':
-            usage(stdout);
-            /* Report a help text that could not be written. */
-            if (fflush(stdout) != 0 || ferror(stdout))
-                return EXIT_FAIL;
-            return EXIT_OK;
-        case 'l':
-            o->host = optarg;
-            break;
-        case 'p':
-            if (parse_u64(optarg, 0, 65535, &v) != 0) {
-                bad_value("port", optarg, "expected 0..65535");
-                return EXIT_USAGE;
-            }
-            o->port = optarg;
-            break;
-        case OPT_INDEX:
-            o->index_path = optarg;
-            break;
-        case OPT_MAX_CONNS:
-            if (parse_u64(optarg, 1, 1000000, &v) != 0) {
-                bad_value("--max-conns", optarg, "expected 1..1000000");
-                return EXIT_USAGE;
-            }
-            o->max_conns = (size_t)v;
-            o->max_conns_set = 1;
-            break;
-        case OPT_MAX_HEADER:
-            if (parse_u64(optarg, HF_HEADER_MIN, HF_HEADER_MAX, &v) != 0) {
-                bad_value("--max-header", optarg, "expected 2..65535");
-                return EXIT_USAGE;
-            }
-            o->max_header = (size_t)v;
-            break;
-        case OPT_MAX_CONTENT:
-            if (parse_u64(optarg, 0, HF_CONTENT_LIMIT_MAX, &v) != 0 ||
-                v > SIZE_MAX / 2) {
-                bad_value("--max-content", optarg,
-                          "expected 0..9007199254740991");
-                return EXIT_USAGE;
-            }
-            o->max_content = v;
-            break;
-        case OPT_MAX_JSON:
-            if (parse_u64(optarg, 1, HF_CONTENT_LIMIT_MAX, &v) != 0 ||
-                v > SIZE_MAX / 2) {
-                bad_value("--max-json", optarg,
-                          "expected 1..9007199254740991");
-                return EXIT_USAGE;
-            }
-            o->max_json = v;
-            break;
-        case OPT_MAX_OUTPUT:
-            if (parse_u64(optarg, 1, SIZE_MAX / 2, &v) != 0) {
-                bad_value("--max-output", optarg, "expected a byte count "
-                          ">= 1");
-                return EXIT_USAGE;
-            }
-            o->max_output = (size_t)v;
-            break;
-        case OPT_REQUEST_TIMEOUT:
-            if (parse_time_opt("--request-timeout", optarg,
-                               &o->request_timeout) != 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_IDLE_TIMEOUT:
-            if (parse_time_opt("--idle-timeout", optarg,
-                               &o->idle_timeout) != 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_WRITE_TIMEOUT:
-            if (parse_time_opt("--write-timeout", optarg,
-                               &o->write_timeout) != 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_DRAIN_TIMEOUT:
-            if (parse_time_opt("--drain-timeout", optarg,
-                               &o->drain_timeout) != 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_LOG_LEVEL:
-            if (gw_log_parse_level(optarg, &lvl) != 0) {
-                bad_value("--log-level", optarg,
-                          "expected error, warn, info or debug");
-                return EXIT_USAGE;
-            }
-            gw_log_set_level(lvl);
-            break;
-        case OPT_WORKERS:
-            if (parse_u64(optarg, 1, WORKERS_MAX, &v) != 0) {
-                bad_value("--workers", optarg, "expected 1..256");
-                return EXIT_USAGE;
-            }
-            o->workers = (unsigned)v;
-            break;
-        case OPT_PORT_FILE:
-            o->port_file = optarg;
-            break;
-        case OPT_UPSTREAM:
-            if (o->n_upstream == GW_UPSTREAM_MAX) {
-                bad_value("--upstream", optarg, "at most 16 upstreams");
-                return EXIT_USAGE;
-            }
-            o->upstream[o->n_upstream++] = optarg;
-            break;
-        case OPT_PROXY_PROTOCOL:
-            o->proxy_protocol = 1;
-            break;
-        case OPT_UPSTREAM_PROXY:
-            o->upstream_proxy = 1;
-            break;
-        case OPT_UPSTREAM_TIMEOUT:
-            if (parse_time_opt("--upstream-timeout", optarg,
-                               &o->upstream_timeout) != 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_UP_CONNECT_TIMEOUT:
-            if (parse_time_opt("--upstream-connect-timeout", optarg,
-                               &o->upstream_connect_timeout) != 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_UP_RETRY:
-            if (parse_time_opt("--upstream-retry", optarg,
-                               &o->upstream_retry) != 0 ||
-                o->upstream_retry == 0) {
-                if (o->upstream_retry == 0)
-                    bad_value("--upstream-retry", optarg, "must be above 0");
-                return EXIT_USAGE;
-            }
-            break;
-        case OPT_UP_CHECK:
-            if (parse_time_opt("--upstream-check", optarg,
-                               &o->upstream_check) != 0)
-                return EXIT_USAGE;
-            break;
-        case OPT_UP_CONNS:
-            if (parse_u64(optarg, 1, 1000000, &v) != 0) {
-                bad_value("--upstream-conns", optarg, "expected 1..1000000");
-                return EXIT_USAGE;
-            }
-            o->upstream_conns = v;
-            break;
-        case OPT_UP_PIPELINE:
-            if (parse_u64(optarg, 1, GW_POOL_PIPELINE_MAX, &v) != 0) {
-                bad_value("--upstream-pipeline", optarg, "expected 1..256");
-                return EXIT_USAGE;
-            }
-            o->upstream_pipeline = (unsigned)v;
-            break;
-        case OPT_UP_FAILS:
-            if (parse_u64(optarg, 1, 1000000, &v) != 0) {
-                bad_value("--upstream-fails", optarg, "expected 1..1000000");
-                return EXIT_USAGE;
-            }
-            o->upstream_fails = (unsigned)v;
-            break;
-        default:
-            usage(stderr);
-            return EXIT_USAGE;
-        }
-    }
-    argc -= optind;
-    argv += optind;
-    if (argc != 0 && argc != 2) {
-        fprintf(stderr, PROG ": expected HOST PORT or no operands\n");
-        usage(stderr);
-        return EXIT_USAGE;
-    }
-    if (argc == 2) {
-        if (parse_u64(argv[1], 0, 65535, &v) != 0) {
-            bad_value("port", argv[1], "expected 0..65535");
-            return EXIT_USAGE;
-        }
-        o->host = argv[0];
-        o->port = argv[1];
-    }
-    if (o->upstream_proxy && o->n_upstream == 0) {
-        fprintf(stderr, PROG ": --upstream-proxy-protocol needs "
-                "--upstream\n");
-        return EXIT_USAGE;
-    }
-    if (o->n_upstream > 0 && o->index_path != NULL) {
-        fprintf(stderr, PROG ": --index and --upstream exclude each other "
-                "(a relay answers nothing itself)\n");
-        return EXIT_USAGE;
-    }
-    return -1;
-}
-
-/* "host:port", "[v6]:port" -> one address (the first the resolver
- * gives). -1 with a message on stderr when it is malformed or does not
- * resolve. */
-static int resolve_upstream(const char *spec, gw_upstream *u)
-{
-    char host[256];
-    const char *colon = strrchr(spec, ':');
-    const char *h = spec;
-    size_t hlen;
-    uint64_t port;
-    struct addrinfo hints, *res, *ai;
-    int rc;
-
-    if (colon == NULL || parse_u64(colon + 1, 1, 65535, &port) != 0)
-        return bad_value("--upstream", spec, "expected host:port with a "
-                         "port 1..65535");
-    hlen = (size_t)(colon - spec);
-    if (hlen >= 2 && spec[0] == '[' && spec[hlen - 1] == ']') {
-        h = spec + 1;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= sizeof host)
-        return bad_value("--upstream", spec, "expected host:port");
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(host, colon + 1, &hints, &res);
-    if (rc != 0)
-        return bad_value("--upstream", spec, gai_strerror(rc));
-    for (ai = res; ai != NULL; ai = ai->ai_next) {
-        if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
-            ai->ai_addrlen <= sizeof u->addr)
-            break;
-    }
-    if (ai == NULL) {
-        freeaddrinfo(res);
-        return bad_value("--upstream", spec, "no IPv4 or IPv6 address");
-    }
-    memset(u, 0, sizeof *u);
-    memcpy(&u->addr, ai->ai_addr, ai->ai_addrlen);
-    u->addr_len = (socklen_t)ai->ai_addrlen;
-    snprintf(u->name, sizeof u->name, "%s", spec);
-    freeaddrinfo(res);
-    return 0;
-}
-
-/* ------------------------------------------------------- sockets */
-
-typedef struct listeners {
-    int fd[GW_LISTEN_MAX];
-    size_t n;
-    unsigned port;          /* the port actually bound */
-} listeners;
-
-static void close_listeners(listeners *ls)
-{
-    size_t i;
-
-    for (i = 0; i < ls->n; i++)
-        close(ls->fd[i]);
-    ls->n = 0;
-}
-
-static unsigned bound_port(int fd)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
-        return 0;
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
-static int open_one(const struct addrinfo *ai, int reuseport, int do_listen)
-{
-    int fd, one = 1, fl;
-
-    fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-    if (fd < 0)
-        return -1;
-    fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        goto fail;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
-        goto fail;
-    if (reuseport &&
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
-        goto fail;
-    /* IPv4 and IPv6 get separate sockets, so both can bind the port. */
-    if (ai->ai_family == AF_INET6 &&
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) != 0)
-        goto fail;
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0)
-        goto fail;
-    if (do_listen && listen(fd, SOMAXCONN) != 0)
-        goto fail;
-    if (fd >= FD_SETSIZE) {
-        errno = EMFILE;
-        goto fail;
-    }
-    return fd;
-fail:
-    fl = errno;
-    close(fd);
-    errno = fl;
-    return -1;
-}
-
-/* Bind every address host/port resolves to. With port "0" the first
- * socket picks the port and the others use the same one. */
-static int open_listeners(const char *host, const char *port, int reuseport,
-                          int do_listen, listeners *ls)
-{
-    struct addrinfo hints, *res, *ai;
-    int rc, fd;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    ls->n = 0;
-    ls->port = 0;
-    rc = getaddrinfo(host[0] == '\0' ? NULL : host, port, &hints, &res);
-    if (rc != 0) {
-        gw_log(GW_LOG_ERROR, "cannot resolve '%s' port %s: %s", host, port,
-               gai_strerror(rc));
-        return -1;
-    }
-    for (ai = res; ai != NULL && ls->n < GW_LISTEN_MAX; ai = ai->ai_next) {
-        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
-            continue;
-        if (ls->port != 0) {
-            /* Same port for every family once the first one chose it. */
-            if (ai->ai_family == AF_INET6)
-                ((struct sockaddr_in6 *)ai->ai_addr)->sin6_port =
-                    htons((uint16_t)ls->port);
-            else
-                ((struct sockaddr_in *)ai->ai_addr)->sin_port =
-                    htons((uint16_t)ls->port);
-        }
-        fd = open_one(ai, reuseport, do_listen);
-        if (fd < 0) {
-            gw_log(GW_LOG_ERROR, "cannot listen on '%s' port %s: %s", host,
-                   port, strerror(errno));
-            freeaddrinfo(res);
-            close_listeners(ls);
-            return -1;
-        }
-        ls->fd[ls->n++] = fd;
-        if (ls->port == 0)
-            ls->port = bound_port(fd);
-    }
-    freeaddrinfo(res);
-    if (ls->n == 0) {
-        gw_log(GW_LOG_ERROR, "no address to listen on for '%s'", host);
-        return -1;
-    }
-    return 0;
-}
-
-/* Write "PORT\n" atomically (temporary file, then rename). */
-static int write_port_file(const char *path, unsigned port)
-{
-    char tmp[4096];
-    FILE *f;
-
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
-        return -1;
-    f = fopen(tmp, "w");
-    if (f == NULL)
-        return -1;
-    fprintf(f, "%u\n", port);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        gw_log(GW_LOG_ERROR, "cannot write port file %s: %s", path,
-               strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------- signals */
-
-static void on_signal(int sig)
-{
-    unsigned char b = (unsigned char)sig;
-    int saved = errno;
-
-    /* A full pipe already holds a wake-up; dropping this byte is fine. */
-    if (write(sig_pipe[1], &b, 1) < 0) {
-        errno = saved;
-        return;
-    }
-    errno = saved;
-}
-
-static int setup_signals(int with_chld)
-{
-    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
-    struct sigaction sa;
-    size_t i;
-    int k;
-
-    if (pipe(sig_pipe) != 0)
-        return -1;
-    for (k = 0; k < 2; k++) {
-        int fl = fcntl(sig_pipe[k], F_GETFL);
-
-        if (fl < 0 || fcntl(sig_pipe[k], F_SETFL, fl | O_NONBLOCK) < 0 ||
-            fcntl(sig_pipe[k], F_SETFD, FD_CLOEXEC) < 0)
-            return -1;
-    }
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-    if (with_chld) {
-        sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-        sigaction(SIGCHLD, &sa, NULL);
-    }
-    return 0;
-}
-
-static void reset_signals(void)
-{
-    static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD };
-    struct sigaction sa;
-    size_t i;
-
-    memset(&sa, 0, sizeof sa);
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = SIG_DFL;
-    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        sigaction(sigs[i], &sa, NULL);
-    close(sig_pipe[0]);
-    close(sig_pipe[1]);
-    sig_pipe[0] = -1;
-    sig_pipe[1] = -1;
+    budget = rl.rlim_cur > FD_RESERVE ? (uint64_t)rl.rlim_cur - FD_RESERVE
+                                      : 1;
+    if (!given)
+        o->max_conns = budget / per_client > DEFAULT_MAX_CONNS
+                           ? DEFAULT_MAX_CONNS
+                           : budget / per_client > 0 ? budget / per_client
+                                                     : 1;
+    if (o->n_upstream > 0 && o->upstream_conns == 0)
+        o->upstream_conns = o->max_conns;
+    gw_log(GW_LOG_INFO, "descriptor limit %llu: up to %llu clients%s",
+           (unsigned long long)rl.rlim_cur,
+           (unsigned long long)o->max_conns,
+           o->n_upstream > 0 ? " (relay: a client and its upstream "
+                               "connection are two descriptors)" : "");
+    if (given && o->max_conns * per_client > budget)
+        gw_log(GW_LOG_WARN, "--max-conns %llu needs about %llu descriptors "
+               "and the limit is %llu: clients past it are refused with a "
+               "busy frame (raise ulimit -n or use --workers)",
+               (unsigned long long)o->max_conns,
+               (unsigned long long)(o->max_conns * per_client + FD_RESERVE),
+               (unsigned long long)rl.rlim_cur);
 }
 
 /* ------------------------------------------------------- index */
@@ -755,7 +128,8 @@ static void reload_index(app *a)
                "(%zu entries)", gw_index_count(a->index));
         return;
     }
-    gw_loop_set_index(a->loop, idx);
+    if (a->loop != NULL)
+        gw_loop_set_index(a->loop, idx);
     gw_index_free(a->index);
     a->index = idx;
     gw_log(GW_LOG_NOTICE, "index %s reloaded: %zu entries",
@@ -763,28 +137,23 @@ static void reload_index(app *a)
 }
 
 /* The supervisor's copy of the index, which restarted workers inherit. */
-static void reload_parent(app *a)
+static void reload_parent(void *ctx)
 {
-    gw_index *idx;
+    app *a = ctx;
 
-    if (a->opt.index_path == NULL)
-        return;
-    idx = load_index(a->opt.index_path);
-    if (idx == NULL)
-        return;
-    gw_index_free(a->index);
-    a->index = idx;
+    if (a->opt.index_path != NULL)
+        reload_index(a);
 }
 
-/* ------------------------------------------------------- one worker */
+/* ------------------------------------------------------- one process */
 
-static void worker_wake(void *ctx)
+static void on_wake(void *ctx)
 {
     app *a = ctx;
     unsigned char sig[64];
-    ssize_t n, i;
+    size_t n, i;
 
-    while ((n = read(sig_pipe[0], sig, sizeof sig)) > 0) {
+    while ((n = gw_signal_take(sig, sizeof sig)) > 0) {
         for (i = 0; i < n; i++) {
             switch (sig[i]) {
             case SIGTERM:
@@ -804,9 +173,33 @@ static void worker_wake(void *ctx)
     }
 }
 
-/* Serve on ls until told to stop. Returns an exit status. */
-static int serve(app *a, listeners *ls)
+static void relay_config(const app *a, gw_loop_config *lc)
 {
+    const gw_options *o = &a->opt;
+
+    lc->conn.relay.on = 1;
+    /* Each upstream once, and one more for a request sent on a kept
+     * connection the upstream had just closed. */
+    lc->conn.relay.attempts = (unsigned)o->n_upstream + 1;
+    lc->conn.relay.wait_timeout = (gw_time)o->upstream_timeout;
+    lc->pool.upstream_timeout = (gw_time)o->upstream_timeout;
+    lc->pool.connect_timeout = (gw_time)o->upstream_connect_timeout;
+    lc->pool.upstream_proxy = o->upstream_proxy;
+    lc->pool.conns = (unsigned)(o->upstream_conns > UINT32_MAX
+                                    ? UINT32_MAX : o->upstream_conns);
+    lc->pool.pipeline = (unsigned)o->upstream_pipeline;
+    lc->pool.fails = (unsigned)o->upstream_fails;
+    lc->pool.retry = (gw_time)o->upstream_retry;
+    lc->pool.check = (gw_time)o->upstream_check;
+    memcpy(lc->upstreams, a->upstreams, sizeof lc->upstreams);
+    lc->n_upstreams = o->n_upstream;
+}
+
+/* Serve on ls until told to stop. Returns an exit status. */
+static int serve(void *ctx, gw_listeners *ls)
+{
+    app *a = ctx;
+    const gw_options *o = &a->opt;
     gw_loop_config lc;
     size_t i;
     int rc;
@@ -816,351 +209,138 @@ static int serve(app *a, listeners *ls)
         lc.listen_fds[i] = ls->fd[i];
     lc.n_listen = ls->n;
     ls->n = 0;                      /* the loop closes them on stop */
-    lc.max_conns = a->opt.max_conns;
-    lc.stop_timeout = a->opt.drain_timeout;
+    lc.max_conns = (size_t)o->max_conns;
+    lc.stop_timeout = (gw_time)o->drain_timeout;
+    lc.poll = o->io;
     hf_limits_default(&lc.conn.limits);
-    lc.conn.limits.max_header = a->opt.max_header;
-    lc.conn.limits.max_content = a->opt.max_content;
-    lc.conn.max_output = a->opt.max_output;
-    lc.conn.max_json = a->opt.max_json;
-    lc.conn.request_timeout = a->opt.request_timeout;
-    lc.conn.idle_timeout = a->opt.idle_timeout;
-    lc.conn.write_timeout = a->opt.write_timeout;
-    lc.conn.drain_timeout = a->opt.drain_timeout < LINGER_TIME
-                                ? a->opt.drain_timeout : LINGER_TIME;
+    lc.conn.limits.max_header = (size_t)o->max_header;
+    lc.conn.limits.max_content = o->max_content;
+    lc.conn.max_output = (size_t)o->max_output;
+    lc.conn.max_json = o->max_json;
+    lc.conn.request_timeout = (gw_time)o->request_timeout;
+    lc.conn.idle_timeout = (gw_time)o->idle_timeout;
+    lc.conn.write_timeout = (gw_time)o->write_timeout;
+    lc.conn.drain_timeout = o->drain_timeout == 0 ||
+                                    (gw_time)o->drain_timeout > LINGER_TIME
+                                ? LINGER_TIME : (gw_time)o->drain_timeout;
     lc.conn.index = a->index;
-    lc.conn.proxy_protocol = a->opt.proxy_protocol;
-    if (a->opt.n_upstream > 0) {
-        lc.conn.relay.on = 1;
-        /* Each upstream once, and one more for a request sent on a kept
-         * connection the upstream had just closed. */
-        lc.conn.relay.attempts = (unsigned)a->opt.n_upstream + 1;
-        lc.conn.relay.wait_timeout = a->opt.upstream_timeout;
-        lc.pool.upstream_timeout = a->opt.upstream_timeout;
-        lc.pool.connect_timeout = a->opt.upstream_connect_timeout;
-        lc.pool.upstream_proxy = a->opt.upstream_proxy;
-        /* By default as many connections per upstream as clients may
-         * need at once. */
-        lc.pool.conns = a->opt.upstream_conns > 0
-                            ? (unsigned)a->opt.upstream_conns
-                            : (unsigned)a->opt.max_conns;
-        lc.pool.pipeline = a->opt.upstream_pipeline;
-        lc.pool.fails = a->opt.upstream_fails;
-        lc.pool.retry = a->opt.upstream_retry;
-        lc.pool.check = a->opt.upstream_check;
-        memcpy(lc.upstreams, a->upstreams, sizeof lc.upstreams);
-        lc.n_upstreams = a->opt.n_upstream;
-    }
-    lc.wake_fd = sig_pipe[0];
-    lc.on_wake = worker_wake;
+    lc.conn.proxy_protocol = o->proxy_protocol;
+    if (o->n_upstream > 0)
+        relay_config(a, &lc);
+    lc.wake_fd = gw_signal_fd();
+    lc.on_wake = on_wake;
     lc.wake_ctx = a;
     a->loop = gw_loop_new(&lc);
     if (a->loop == NULL) {
         gw_log(GW_LOG_ERROR, "out of memory");
-        return EXIT_FAIL;
+        return GW_EXIT_FAIL;
     }
     rc = gw_loop_run(a->loop);
     gw_loop_log_stats(a->loop);
     gw_loop_free(a->loop);
     a->loop = NULL;
-    return rc == 0 ? EXIT_OK : EXIT_FAIL;
+    return rc == 0 ? GW_EXIT_OK : GW_EXIT_FAIL;
 }
 
-/* ------------------------------------------------------- supervisor */
+/* ------------------------------------------------------- start-up */
 
-typedef struct worker {
-    pid_t pid;
-    gw_time started;
-    gw_time restart_at;     /* GW_TIME_NEVER unless waiting to restart */
-} worker;
-
-/* Fork one worker. ready_fd (or -1) gets a byte once it listens;
- * other_fd (or -1) is a parent-only descriptor the worker closes. */
-static pid_t spawn(app *a, listeners *hold, unsigned port, int ready_fd,
-                   int other_fd)
+/* Resolve the upstreams; refuse one that is this gateway itself. */
+static int check_upstreams(app *a, const gw_listeners *ls)
 {
-    char portstr[8];
-    listeners ls;
-    pid_t pid;
-    int rc;
+    size_t i;
 
-    pid = fork();
-    if (pid != 0)
-        return pid;
-    reset_signals();
-    close_listeners(hold);
-    if (other_fd >= 0)
-        close(other_fd);
-    if (setup_signals(0) != 0) {
-        gw_log(GW_LOG_ERROR, "worker: signals: %s", strerror(errno));
-        _exit(EXIT_FAIL);
-    }
-    snprintf(portstr, sizeof portstr, "%u", port);
-    if (open_listeners(a->opt.host, portstr, 1, 1, &ls) != 0)
-        _exit(EXIT_FAIL);
-    gw_log(GW_LOG_INFO, "worker listening on port %u", port);
-    if (ready_fd >= 0) {
-        if (write(ready_fd, "r", 1) < 0)
-            gw_log(GW_LOG_WARN, "worker: ready pipe: %s", strerror(errno));
-        close(ready_fd);
-    }
-    rc = serve(a, &ls);
-    gw_index_free(a->index);
-    _exit(rc);
-}
-
-static void forward(worker *w, unsigned n, int sig)
-{
-    unsigned i;
-
-    for (i = 0; i < n; i++) {
-        if (w[i].pid > 0)
-            kill(w[i].pid, sig);
-    }
-}
-
-static unsigned alive(const worker *w, unsigned n)
-{
-    unsigned i, k = 0;
-
-    for (i = 0; i < n; i++)
-        k += w[i].pid > 0;
-    return k;
-}
-
-/* Wait for n "ready" bytes from the workers, bounded. */
-static int wait_ready(int fd, unsigned n)
-{
-    gw_time until = gw_now() + READY_TIMEOUT;
-    unsigned got = 0;
-    char buf[64];
-
-    while (got < n) {
-        gw_time now = gw_now();
-        struct timeval tv;
-        fd_set rs;
-        ssize_t k;
-
-        if (now >= until)
-            return -1;
-        tv.tv_sec = (time_t)((until - now) / SEC);
-        tv.tv_usec = (suseconds_t)((until - now) % SEC);
-        FD_ZERO(&rs);
-        FD_SET(fd, &rs);
-        if (select(fd + 1, &rs, NULL, NULL, &tv) < 0) {
-            if (errno == EINTR)
-                continue;
+    for (i = 0; i < a->opt.n_upstream; i++) {
+        if (gw_upstream_is_self(&a->upstreams[i], ls)) {
+            gw_log(GW_LOG_ERROR, "--upstream %s is this gateway's own "
+                   "address: a relay cannot relay to itself",
+                   a->upstreams[i].name);
             return -1;
         }
-        k = read(fd, buf, sizeof buf);
-        if (k == 0)
-            return -1;
-        if (k > 0)
-            got += (unsigned)k;
     }
     return 0;
 }
 
-static void reap_workers(worker *w, unsigned n, int stopping, gw_time now)
+static int run(app *a)
 {
-    pid_t pid;
-    int status;
-    unsigned i;
+    gw_supervisor_config sc;
+    gw_listeners ls;
+    int many = a->opt.workers > 1, rc;
 
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        for (i = 0; i < n; i++) {
-            if (w[i].pid != pid)
-                continue;
-            w[i].pid = 0;
-            if (WIFSIGNALED(status))
-                gw_log(stopping ? GW_LOG_INFO : GW_LOG_WARN,
-                       "worker %ld killed by signal %d", (long)pid,
-                       WTERMSIG(status));
-            else
-                gw_log(stopping ? GW_LOG_INFO : GW_LOG_WARN,
-                       "worker %ld exited with status %d", (long)pid,
-                       WEXITSTATUS(status));
-            if (!stopping)
-                w[i].restart_at = now - w[i].started < RESTART_HOLDOFF
-                                      ? w[i].started + RESTART_HOLDOFF
-                                      : now;
-        }
+    /* Several workers: the parent binds without listening (so the port
+     * is resolved once and held), each worker listens on its own. */
+    if (gw_listeners_open(a->opt.host, a->opt.port, many, !many, &ls) != 0)
+        return GW_EXIT_FAIL;
+    if (check_upstreams(a, &ls) != 0) {
+        gw_listeners_close(&ls);
+        return GW_EXIT_USAGE;
     }
-}
-
-static int supervise(app *a)
-{
-    worker w[WORKERS_MAX];
-    listeners hold;
-    unsigned i, n = a->opt.workers;
-    int ready[2], stopping = 0;
-    gw_time stop_deadline = GW_TIME_NEVER;
-
-    /* Hold the port (bound, not listening, so it takes no clients): it
-     * resolves port 0 once for every worker and keeps it ours while a
-     * worker restarts. */
-    if (open_listeners(a->opt.host, a->opt.port, 1, 0, &hold) != 0)
-        return EXIT_FAIL;
-    if (pipe(ready) != 0) {
-        gw_log(GW_LOG_ERROR, "pipe: %s", strerror(errno));
-        return EXIT_FAIL;
+    if (a->opt.pid_file != NULL &&
+        gw_write_number_file(a->opt.pid_file, "pid file",
+                             (long)getpid()) != 0) {
+        gw_listeners_close(&ls);
+        return GW_EXIT_FAIL;
     }
-    for (i = 0; i < n; i++) {
-        w[i].pid = spawn(a, &hold, hold.port, ready[1], ready[0]);
-        w[i].started = gw_now();
-        w[i].restart_at = GW_TIME_NEVER;
-        if (w[i].pid < 0)
-            gw_log(GW_LOG_ERROR, "fork: %s", strerror(errno));
+    a->wrote_pid = a->opt.pid_file != NULL;
+    a->listened = 1;
+    if (many) {
+        memset(&sc, 0, sizeof sc);
+        sc.host = a->opt.host;
+        sc.workers = (unsigned)a->opt.workers;
+        sc.drain_timeout = (gw_time)a->opt.drain_timeout;
+        sc.port_file = a->opt.port_file;
+        sc.serve = serve;
+        sc.reload = reload_parent;
+        sc.ctx = a;
+        rc = gw_supervise(&sc, &ls);
+        gw_listeners_close(&ls);
+        return rc;
     }
-    close(ready[1]);
-    if (wait_ready(ready[0], n) != 0) {
-        gw_log(GW_LOG_ERROR, "workers did not start");
-        forward(w, n, SIGKILL);
-        close(ready[0]);
-        return EXIT_FAIL;
-    }
-    close(ready[0]);
-    gw_log(GW_LOG_NOTICE, "listening on '%s' port %u with %u workers",
-           a->opt.host, hold.port, n);
+    gw_log(GW_LOG_NOTICE, "listening on '%s' port %u (%zu socket%s, %s)%s",
+           a->opt.host, ls.port, ls.n, ls.n == 1 ? "" : "s",
+           gw_poll_name(a->opt.io),
+           a->opt.n_upstream > 0 ? ", relaying" : "");
     if (a->opt.port_file != NULL &&
-        write_port_file(a->opt.port_file, hold.port) != 0) {
-        stopping = 1;
-        forward(w, n, SIGTERM);
-        stop_deadline = gw_now() + a->opt.drain_timeout + 5 * SEC;
+        gw_write_number_file(a->opt.port_file, "port file",
+                             (long)ls.port) != 0) {
+        gw_listeners_close(&ls);
+        return GW_EXIT_FAIL;
     }
-    for (;;) {
-        gw_time now = gw_now(), next = stop_deadline;
-        struct timeval tv, *tvp = NULL;
-        unsigned char sig[64];
-        fd_set rs;
-        ssize_t k, j;
-
-        reap_workers(w, n, stopping, now);
-        if (stopping && alive(w, n) == 0)
-            break;
-        if (stopping && now >= stop_deadline) {
-            gw_log(GW_LOG_WARN, "workers still running: killing them");
-            forward(w, n, SIGKILL);
-            stop_deadline = now + 5 * SEC;
-            next = stop_deadline;
-        }
-        for (i = 0; i < n && !stopping; i++) {
-            if (w[i].pid != 0 || w[i].restart_at == GW_TIME_NEVER)
-                continue;
-            if (now >= w[i].restart_at) {
-                w[i].pid = spawn(a, &hold, hold.port, -1, -1);
-                w[i].started = now;
-                w[i].restart_at = GW_TIME_NEVER;
-                if (w[i].pid < 0) {
-                    w[i].pid = 0;
-                    w[i].restart_at = now + RESTART_HOLDOFF;
-                } else {
-                    gw_log(GW_LOG_NOTICE, "worker %ld started",
-                           (long)w[i].pid);
-                }
-            }
-            if (w[i].restart_at < next)
-                next = w[i].restart_at;
-        }
-        if (next != GW_TIME_NEVER) {
-            gw_time wait = next > now ? next - now : 0;
-
-            tv.tv_sec = (time_t)(wait / SEC);
-            tv.tv_usec = (suseconds_t)(wait % SEC);
-            tvp = &tv;
-        }
-        FD_ZERO(&rs);
-        FD_SET(sig_pipe[0], &rs);
-        if (select(sig_pipe[0] + 1, &rs, NULL, NULL, tvp) < 0 &&
-            errno != EINTR) {
-            gw_log(GW_LOG_ERROR, "select: %s", strerror(errno));
-            break;
-        }
-        while ((k = read(sig_pipe[0], sig, sizeof sig)) > 0) {
-            for (j = 0; j < k; j++) {
-                switch (sig[j]) {
-                case SIGTERM:
-                case SIGINT:
-                    if (!stopping) {
-                        stopping = 1;
-                        stop_deadline = gw_now() + a->opt.drain_timeout +
-                                        5 * SEC;
-                        gw_log(GW_LOG_NOTICE, "stopping %u workers",
-                               alive(w, n));
-                    }
-                    forward(w, n, SIGTERM);
-                    break;
-                case SIGHUP:
-                    /* Workers started later inherit the parent's index. */
-                    reload_parent(a);
-                    forward(w, n, sig[j]);
-                    break;
-                case SIGUSR1:
-                    forward(w, n, sig[j]);
-                    break;
-                default:
-                    break;
-                }
-            }
-        }
-    }
-    close_listeners(&hold);
+    rc = serve(a, &ls);
     gw_log(GW_LOG_NOTICE, "stopped");
-    return EXIT_OK;
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
     app a;
-    listeners ls;
     size_t i;
     int rc;
 
     memset(&a, 0, sizeof a);
-    rc = parse_args(argc, argv, &a.opt);
+    rc = gw_options_parse(&a.opt, argc, argv);
     if (rc >= 0)
         return rc;
-    if (a.opt.n_upstream > 0 && a.opt.max_conns > RELAY_MAX_CONNS) {
-        if (!a.opt.max_conns_set)
-            a.opt.max_conns = RELAY_MAX_CONNS;
-        else
-            gw_log(GW_LOG_WARN, "relay mode: each client also holds an "
-                   "upstream descriptor; above %d clients per worker "
-                   "select() runs out (FD_SETSIZE %d), use --workers",
-                   RELAY_MAX_CONNS, FD_SETSIZE);
-    }
+    gw_log_set_level(a.opt.log_level);
     for (i = 0; i < a.opt.n_upstream; i++) {
-        if (resolve_upstream(a.opt.upstream[i], &a.upstreams[i]) != 0)
-            return EXIT_USAGE;
+        if (gw_upstream_resolve(a.opt.upstream[i], &a.upstreams[i]) != 0)
+            return GW_EXIT_USAGE;
     }
+    size_to_descriptors(&a.opt);
     a.index = load_index(a.opt.index_path);
     if (a.index == NULL)
-        return EXIT_FAIL;
-    if (setup_signals(a.opt.workers > 1) != 0) {
+        return GW_EXIT_FAIL;
+    if (gw_signal_setup(a.opt.workers > 1) != 0) {
         gw_log(GW_LOG_ERROR, "signals: %s", strerror(errno));
         gw_index_free(a.index);
-        return EXIT_FAIL;
+        return GW_EXIT_FAIL;
     }
-    if (a.opt.workers > 1) {
-        rc = supervise(&a);
-        gw_index_free(a.index);
-        return rc;
-    }
-    if (open_listeners(a.opt.host, a.opt.port, 0, 1, &ls) != 0) {
-        gw_index_free(a.index);
-        return EXIT_FAIL;
-    }
-    gw_log(GW_LOG_NOTICE, "listening on '%s' port %u (%zu socket%s)%s",
-           a.opt.host, ls.port, ls.n, ls.n == 1 ? "" : "s",
-           a.opt.n_upstream > 0 ? ", relaying" : "");
-    if (a.opt.port_file != NULL &&
-        write_port_file(a.opt.port_file, ls.port) != 0) {
-        close_listeners(&ls);
-        gw_index_free(a.index);
-        return EXIT_FAIL;
-    }
-    rc = serve(&a, &ls);
+    rc = run(&a);
+    /* What was written for others to read goes with the process. */
+    if (a.wrote_pid)
+        unlink(a.opt.pid_file);
+    if (a.listened && a.opt.port_file != NULL)
+        unlink(a.opt.port_file);
     gw_index_free(a.index);
-    gw_log(GW_LOG_NOTICE, "stopped");
+    gw_log_flush();
     return rc;
 }

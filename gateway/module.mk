@@ -13,7 +13,8 @@ GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o) \
                 $(GW_LOOP_SRCS:%.c=$(O)/%.o) $(O)/gateway/gw_memio.o
 GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
                 gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_loop.c \
-                gateway/gw_main.c
+                gateway/gw_options.c gateway/gw_net.c gateway/gw_signal.c \
+                gateway/gw_supervisor.c gateway/gw_main.c
 GW_OBJS      := $(GW_SRCS:%.c=$(O)/%.o)
 
 # Sans-I/O parts as a library, for the tests and the fuzz harnesses.
@@ -44,4 +45,5 @@ BINS         += $(O)/hframe-gateway
 TEST_BINS    += $(O)/tests/check_gateway
 TEST_SCRIPTS += tests/e2e_gateway.sh
 TEST_SCRIPTS += tests/e2e_relay.sh
+TEST_SCRIPTS += tests/e2e_epoll.sh
 MAN8         += docs/hframe-gateway.8

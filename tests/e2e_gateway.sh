@@ -34,9 +34,9 @@ client() {
     gwc "$label" "$GW_PORT" "$@"
 }
 
-# The test past FD_SETSIZE needs more descriptors than the usual soft
-# limit.
-ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null
+# The tests with 5,000 connections need more descriptors than the usual
+# soft limit: the client's 5,000 and the gateway's.
+ulimit -n 12000 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null
 
 if [ ! -x "$GW" ]; then
     echo "e2e_gateway: $GW not built"
@@ -55,6 +55,37 @@ for bad in "--max-conns 0" "--max-conns 1x" "--port 70000" "-p -1" \
     [ "$rc" -eq 2 ] && ok "usage error: $bad" ||
         fail "usage error: $bad (exit $rc)"
 done
+
+v=$("$GW" --version 2>&1)
+case "$v" in
+"hframe-gateway "[0-9]*) ok "--version: $v" ;;
+*) fail "--version ($v)" ;;
+esac
+
+# A port file that cannot be written: a message and exit 1, with one
+# process as with workers.
+for w in 1 2; do
+    timeout --foreground -k 5 30 "$GW" --workers "$w" \
+        --port-file "$TMP/no/such/dir/port" 127.0.0.1 0 2>"$TMP/pf.log"
+    rc=$?
+    if [ "$rc" -eq 1 ] && grep -q "cannot write port file" "$TMP/pf.log"
+    then
+        ok "unwritable --port-file, $w worker(s): exit 1 with a message"
+    else
+        fail "unwritable --port-file, $w worker(s): exit $rc"
+        sed 's/^/        /' "$TMP/pf.log"
+    fi
+done
+
+# --pidfile holds the pid while running; both files go at exit.
+if start pidf --pidfile "$TMP/gw.pid"; then
+    [ "$(cat "$TMP/gw.pid" 2>/dev/null)" = "$GW_PID" ] &&
+        ok "--pidfile holds the pid" || fail "--pidfile holds the pid"
+    stop pidf "$GW_PID"
+    [ ! -e "$TMP/gw.pid" ] && [ ! -e "$TMP/pidf.port" ] &&
+        ok "pid and port files removed at exit" ||
+        fail "pid and port files removed at exit"
+fi
 
 # ------------------------------------------------------------ protocol
 if start basic --log-level info; then
@@ -134,12 +165,12 @@ if start cap --max-conns 5; then
     stop "$GW_PID"
 fi
 
-# Descriptors past FD_SETSIZE (1024) are watched like any other: select's
-# sets grow with them.
-if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 2400 ]; then
-    note "skip past FD_SETSIZE: ulimit -n is $(ulimit -n)"
-elif start fdset --max-conns 5000; then
-    client "descriptors past 1023 served (1100 connections)" many 1100 1
+# 5,000 clients at once: descriptors past FD_SETSIZE (1024) are watched
+# like any other (select's sets grow with them).
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 11000 ]; then
+    note "skip 5000 connections: ulimit -n is $(ulimit -n)"
+elif start fdset; then
+    client "5000 connections at once, every one served" many 5000 1
     stop "$GW_PID"
 fi
 
@@ -176,18 +207,53 @@ else
 fi
 
 # ------------------------------------------------------------ SIGTERM
-if start drain --drain-timeout 5; then
+# A request in flight at SIGTERM is answered; --drain-timeout 0 is "no
+# limit", not "do not wait".
+for d in 5 0; do
+    start "drain$d" --drain-timeout "$d" || continue
     timeout --foreground -k 5 30 python3 "$CLIENT" "$GW_PORT" hold 1 >"$TMP/hold.out" 2>&1 &
     hold=$!
     wait_ready "$TMP/hold.out"
     kill -TERM "$GW_PID"
     wait_exit "$hold" 20
-    [ "$RC" -eq 0 ] && ok "SIGTERM: request in flight is answered" ||
-        { fail "SIGTERM: request in flight is answered"; cat "$TMP/hold.out"; }
+    [ "$RC" -eq 0 ] && ok "SIGTERM, drain $d: request in flight is answered" ||
+        { fail "SIGTERM, drain $d: request in flight is answered"; cat "$TMP/hold.out"; }
     wait_exit "$GW_PID" 10
-    [ "$RC" -eq 0 ] && ok "SIGTERM drain exits 0" ||
-        fail "SIGTERM drain exits 0 ($RC)"
+    [ "$RC" -eq 0 ] && ok "SIGTERM, drain $d: exit 0" ||
+        fail "SIGTERM, drain $d: exit 0 ($RC)"
     client "no longer listening after SIGTERM" refused
+done
+
+# A stderr nobody reads never stops the loop: log lines that do not fit
+# are dropped and counted. The gateway's stderr is a FIFO held open for
+# writing and reading, and never read.
+mkfifo "$TMP/stuck"
+exec 7<>"$TMP/stuck"
+"$GW" --port-file "$TMP/stuck.port" --log-level debug 127.0.0.1 0 2>"$TMP/stuck" &
+GW_PID=$!
+PIDS="$PIDS $GW_PID"
+echo "stuck" >"$TMP/stuck.log"
+if wait_started stuck "$GW_PID" gateway test -s "$TMP/stuck.port"; then
+    GW_PORT=$(cat "$TMP/stuck.port")
+    client "stderr never read: 64 clients x 100 requests answered" \
+        concurrent 64 100
+    stop stuck "$GW_PID"
+fi
+exec 7<&-
+
+# Workers do not outlive their supervisor.
+if start orphan --workers 2; then
+    set -- $(children "$GW_PID")
+    kill -9 "$GW_PID"
+    i=0
+    while [ "$i" -lt 50 ] && { kill -0 "${1:-0}" 2>/dev/null ||
+                               kill -0 "${2:-0}" 2>/dev/null; }; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    [ $# -eq 2 ] && [ "$i" -lt 50 ] &&
+        ok "workers exit when the supervisor is killed" ||
+        fail "workers exit when the supervisor is killed ($# workers, $i)"
 fi
 
 # ------------------------------------------------------------ workers

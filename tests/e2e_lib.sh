@@ -16,7 +16,8 @@
 #   check LABEL COMMAND...
 #                   ok LABEL when COMMAND succeeds, else fail LABEL.
 #   start NAME [options...]
-#                   starts a gateway with the options on host GW_HOST
+#                   starts a gateway with the options (and --io GW_IO
+#                   when GW_IO is set) on host GW_HOST
 #                   (127.0.0.1 when unset; empty: every address) and port
 #                   GW_LPORT (0 when unset: an ephemeral one), its port
 #                   in $TMP/NAME.port and its stderr in $TMP/NAME.log;
@@ -96,7 +97,8 @@ start() {
     name=$1
     shift
     rm -f "$TMP/$name.port"
-    "$GW" --port-file "$TMP/$name.port" "$@" "${GW_HOST-127.0.0.1}" \
+    "$GW" --port-file "$TMP/$name.port" ${GW_IO:+--io "$GW_IO"} "$@" \
+        "${GW_HOST-127.0.0.1}" \
         "${GW_LPORT:-0}" 2>"$TMP/$name.log" &
     GW_PID=$!
     PIDS="$PIDS $GW_PID"

@@ -18,6 +18,9 @@ PEER="$HERE/peer_server.py"
 # shellcheck source=tests/e2e_lib.sh
 . "$HERE/e2e_lib.sh"
 e2e_setup e2e_relay
+# 5,000 clients through a relay: the client's descriptors, the relay's
+# two per busy client, the upstream's.
+ulimit -n 12000 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null
 # What hframe bench prints when no request failed.
 NO_ERRORS='errors *connect 0, io 0, closed 0, protocol 0, mismatch 0, timeout 0'
 # The relay's counters in a stats line.
@@ -128,6 +131,22 @@ timeout --foreground -k 5 10 "$GW" --index "$TMP/index.json" \
     --upstream 127.0.0.1:1 2>"$TMP/usage.err"
 check "--index with --upstream: the message names the conflict" \
     grep -q 'exclude each other' "$TMP/usage.err"
+
+# A relay pointed at itself would fill every slot with its own requests:
+# refused at start-up, on a given address as on every address.
+self_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+for lhost in 127.0.0.1 ""; do
+    timeout --foreground -k 5 10 "$GW" --upstream "127.0.0.1:$self_port" \
+        "$lhost" "$self_port" 2>"$TMP/self.err"
+    st=$?
+    if [ "$st" -eq 2 ] && grep -q 'cannot relay to itself' "$TMP/self.err"
+    then
+        ok "relay to itself refused (listening on '$lhost')"
+    else
+        fail "relay to itself refused (listening on '$lhost', exit $st)"
+        sed 's/^/        /' "$TMP/self.err"
+    fi
+done
 
 # ------------------------------------------------ in front of a gateway
 # "up" is the relay's upstream, "ref" an identical gateway queried
@@ -361,6 +380,15 @@ if peer faultpeer by-value --count 100000 &&
     logged rfault "notice: stats .* $RELAY_STATS upstream_errors=[1-9]" \
         "faults counted in the stats at exit"
     kill -9 "$PEER_PID" 2>/dev/null
+fi
+
+# ------------------------------------------------ 5,000 clients
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 11000 ]; then
+    note "skip 5000 connections: ulimit -n is $(ulimit -n)"
+elif start r5k --log-level warn --upstream "127.0.0.1:$UP_PORT"; then
+    gwc "5000 clients at once through the relay, every one served" \
+        "$GW_PORT" many 5000 1
+    stop r5k "$GW_PID"
 fi
 
 # ------------------------------------------------ workers, SIGTERM

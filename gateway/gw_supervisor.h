@@ -1,0 +1,33 @@
+/*
+ * gw_supervisor.h - --workers N: a parent that starts N worker processes
+ * on one port (SO_REUSEPORT), restarts those that die (not faster than
+ * once a second each), forwards SIGHUP and SIGUSR1 to them, and on
+ * SIGTERM stops them and waits. Workers exit when the parent dies.
+ */
+#ifndef GW_SUPERVISOR_H
+#define GW_SUPERVISOR_H
+
+#include "gw_net.h"
+#include "gw_time.h"
+
+typedef struct gw_supervisor_config {
+    const char *host;           /* what workers listen on */
+    unsigned workers;
+    gw_time drain_timeout;      /* workers' own; the parent waits longer */
+    const char *port_file;      /* written once every worker listens */
+    /* In a worker: serve on ls (listening) and return an exit status. */
+    int (*serve)(void *ctx, gw_listeners *ls);
+    /* In the parent, on SIGHUP, before workers are told. */
+    void (*reload)(void *ctx);
+    void *ctx;
+} gw_supervisor_config;
+
+/*
+ * Run the workers until SIGTERM or SIGINT. hold is bound to the port (not
+ * listening); the parent keeps it so the port stays ours while a worker
+ * restarts. Returns 0, or 1 when the workers did not start or the port
+ * file could not be written.
+ */
+int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold);
+
+#endif /* GW_SUPERVISOR_H */
