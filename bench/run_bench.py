@@ -38,6 +38,13 @@ GOAL_RELAY_LARGE = 1500.0       # MB/s of 1 MiB requests through it
 GOAL_RELAY_RSS_KIB = 2048.0     # RSS growth relaying a 16 MiB frame
 
 IDLE_CONNS = 1000
+# The ten-thousand-client load: idle connections held open beside the
+# 64 that search, per backend.
+C10K_IDLE = 10000
+GOAL_C10K_EPOLL = 0.85         # of the 64 clients' rate alone
+GOAL_C10K_SELECT = 0.10
+GOAL_C10K_RSS_KIB = 4.0        # RSS per idle connection, at 10,000
+GOAL_LOG_CPU = 1.10            # CPU per request at default flags vs ref
 BIG_FRAME = 16 * 1024 * 1024    # the largest content a frame may carry
 BIG_FRAMES = 3                  # relayed per RSS measurement
 
@@ -278,6 +285,79 @@ def measure_idle(srv, hframe, seconds):
             r["vs_no_idle"] = r["requests_per_s"] / base["requests_per_s"]
     report_line(srv.name, "idle-c64", r)
     return r
+
+
+def measure_c10k(name, srv, hframe, seconds):
+    """64 keep-alive clients searching alone, then beside C10K_IDLE idle
+    connections; the RSS each idle connection adds."""
+    base = bench_on(srv, hframe, ["-c", "64"], seconds)
+    socks = []
+    try:
+        rss0 = srv.rss_kib()
+        socks = open_idle(srv.port, C10K_IDLE)
+        time.sleep(1.0)
+        rss1 = srv.rss_kib()
+        r = bench_on(srv, hframe, ["-c", "64"], seconds)
+        r["idle_open_after"] = still_open(socks)
+        r["rss_per_idle_kib"] = (rss1 - rss0) / C10K_IDLE
+    except OSError as e:
+        r = {"error": "idle connections: %s" % e}
+    finally:
+        for s in socks:
+            s.close()
+    r["label"] = "search, 64 + %d idle" % C10K_IDLE
+    r["idle_conns"] = C10K_IDLE
+    if "error" not in base:
+        r["alone_requests_per_s"] = base["requests_per_s"]
+        if "error" not in r and base["requests_per_s"] > 0:
+            r["vs_alone"] = r["requests_per_s"] / base["requests_per_s"]
+    report_line(name, "c10k", r)
+    return r
+
+
+def print_c10k(c10k, log_cost):
+    print()
+    print("%-20s %12s %12s %8s %14s %10s" % (
+        "10,000 idle + 64", "alone", "with idle", "ratio", "RSS/idle conn",
+        "still open"))
+    for name, r in c10k.items():
+        if "error" in r:
+            print("%-20s error: %s" % (name, r["error"]))
+            continue
+        print("%-20s %10.0f/s %10.0f/s %8.2f %11.2f KiB %10d" % (
+            name, r.get("alone_requests_per_s", 0), r["requests_per_s"],
+            r.get("vs_alone", 0), r["rss_per_idle_kib"],
+            r["idle_open_after"]))
+    if log_cost:
+        print("cpu search-c64, gateway at default flags (access log on): "
+              "%s us/req, ref_server %s us/req" % (
+                  cpu_of(log_cost.get("gateway", {})),
+                  cpu_of(log_cost.get("ref", {}))))
+
+
+def c10k_goals(c10k, log_cost):
+    out = []
+
+    def add(name, goal, value, unit, ok):
+        out.append({"goal": name, "target": goal, "measured": value,
+                    "unit": unit, "met": bool(ok)})
+
+    for name, goal in (("gateway-epoll", GOAL_C10K_EPOLL),
+                       ("gateway-select", GOAL_C10K_SELECT)):
+        v = c10k.get(name, {}).get("vs_alone")
+        add("%s: 64 clients beside 10,000 idle" % name, goal, v,
+            "of alone", v is not None and v >= goal)
+    rss = [r["rss_per_idle_kib"] for r in c10k.values()
+           if "rss_per_idle_kib" in r]
+    v = max(rss) if rss else None
+    add("RSS per idle connection at 10,000", GOAL_C10K_RSS_KIB, v,
+        "KiB (<=)", v is not None and v <= GOAL_C10K_RSS_KIB)
+    k = "server_cpu_us_per_request"
+    g, r = log_cost.get("gateway", {}), log_cost.get("ref", {})
+    v = g[k] / r[k] if k in g and k in r and r[k] > 0 else None
+    add("CPU per request at default flags vs ref_server", GOAL_LOG_CPU, v,
+        "ratio (<=)", v is not None and v <= GOAL_LOG_CPU)
+    return out
 
 
 # ------------------------------------------------ 16 MiB frames, RSS
@@ -832,9 +912,11 @@ plot "%(d)s/latency.dat" using 2:xtic(1) title "gateway p50", \\
         print("wrote %s and %s" % (tp, lt))
 
 
-def gateway_args(gw_bin, port_arg, workers, upstream=None):
+def gateway_args(gw_bin, port_arg, workers, upstream=None, extra=(),
+                 quiet=True):
     """Options the gateway accepts, from its --help; with upstream
-    ("HOST:PORT"), a relay to it."""
+    ("HOST:PORT"), a relay to it; extra options after them; quiet: only
+    errors logged."""
     try:
         h = subprocess.run([gw_bin, "--help"], capture_output=True,
                            text=True, timeout=10)
@@ -842,17 +924,13 @@ def gateway_args(gw_bin, port_arg, workers, upstream=None):
     except (OSError, subprocess.TimeoutExpired):
         text = ""
     args = [gw_bin]
-    if "--log-level" in text:
+    if "--log-level" in text and quiet:
         args += ["--log-level", "error"]
-    # A relay keeps its default cap, which fits select(): each client
-    # holds two descriptors there.
-    if "--max-conns" in text and upstream is None:
-        args += ["--max-conns", "4000"]
     if workers > 1:
         args += ["--workers", str(workers)]
     if upstream is not None:
         args += ["--upstream", upstream]
-    return args + ["127.0.0.1", port_arg]
+    return args + list(extra) + ["127.0.0.1", port_arg]
 
 
 def haproxy_bin():
@@ -945,16 +1023,44 @@ def main():
     if hap_bin is not None:
         results["haproxy"]["big_frames"] = measure_big_frames(
             make_haproxy, hframe, gw_srv.port)
-    gw_srv.stop()
-    # One select() loop holds fewer than FD_SETSIZE (1024) descriptors,
-    # so 1,000 idle + 64 active connections need two workers.
-    gw2 = Server("gateway", gateway_args(gw_bin, "{port}", 2), log)
-    print("gateway: %s" % " ".join(gw2.args), file=sys.stderr)
-    gw2.start()
-    results["gateway"]["idle-c64"] = measure_idle(gw2, hframe, a.seconds)
-    results["gateway"]["idle-c64"]["workers"] = 2
-    gw2.stop()
+    results["gateway"]["idle-c64"] = measure_idle(gw_srv, hframe,
+                                                  a.seconds)
     results["ref"]["idle-c64"] = measure_idle(ref_srv, hframe, a.seconds)
+    gw_srv.stop()
+
+    # The cost of the access log: the gateway at its default flags (one
+    # line per request at level info, to a file) beside ref_server.
+    print("access log cost and 10,000 idle connections...",
+          file=sys.stderr)
+    log_cost = {}
+    gwi = Server("gateway-info", gateway_args(gw_bin, "{port}", 1,
+                                              quiet=False), log)
+    gwi.start()
+    for name, srv in (("gateway", gwi), ("ref", ref_srv)):
+        best = None
+        for _ in range(max(a.repeat, 2)):
+            best = better(best, bench_on(srv, hframe, ["-c", "64"],
+                                         a.seconds), "requests_per_s")
+        log_cost[name] = best
+    gwi.stop()
+    c10k = {}
+    for io in ("epoll", "select"):
+        srv = Server("gateway-" + io, gateway_args(
+            gw_bin, "{port}", 1, extra=("--io", io, "--max-conns",
+                                        str(C10K_IDLE + 1000))), log)
+        srv.start()
+        c10k[srv.name] = measure_c10k(srv.name, srv, hframe, a.seconds)
+        if io == "epoll":
+            rel = Server("relay-epoll", gateway_args(
+                gw_bin, "{port}", 1, "127.0.0.1:{upstream}",
+                ("--io", "epoll", "--max-conns", str(C10K_IDLE + 1000))),
+                log, srv)
+            rel.start()
+            c10k[rel.name] = measure_c10k(rel.name, rel, hframe,
+                                          a.seconds)
+            rel.stop()
+        srv.stop()
+    c10k["ref_server"] = measure_c10k("ref", ref_srv, hframe, a.seconds)
     ref_srv.stop()
     log.close()
 
@@ -962,8 +1068,9 @@ def main():
     relay, hap = results["relay"], results.get("haproxy", {})
     print_table(gw, ref, codec)
     print_relay_table(gw, relay, hap)
+    print_c10k(c10k, log_cost)
     g = goals(gw, codec)
-    rg = relay_goals(relay, hap)
+    rg = relay_goals(relay, hap) + c10k_goals(c10k, log_cost)
     print()
     for x in g + rg:
         v, t = x["measured"], x["target"]
@@ -990,6 +1097,8 @@ def main():
         "ref_server": ref,
         "relay": relay,
         "haproxy": hap,
+        "c10k": c10k,
+        "log_cost": log_cost,
         "goals": g + rg,
     }
     if a.json:

@@ -1,5 +1,4 @@
 /* gw_loop.c - the event loop (see gw_loop.h). */
-#define _GNU_SOURCE 1   /* accept4 */
 #include "gw_loop.h"
 
 #include <arpa/inet.h>
@@ -67,8 +66,7 @@ const char *gw_loop_name(const endpoint *ep)
     return ((const client *)ep)->peer;
 }
 
-/* Drive ep in this pass (once, whatever woke it). */
-static void enqueue(gw_loop *l, endpoint *ep)
+void gw_loop_enqueue(gw_loop *l, endpoint *ep)
 {
     if (ep->queued)
         return;
@@ -77,7 +75,7 @@ static void enqueue(gw_loop *l, endpoint *ep)
     l->run = ep;
 }
 
-static void ep_init(endpoint *ep, gw_loop *l, int fd, gw_upconn *u)
+void gw_loop_ep_init(endpoint *ep, gw_loop *l, int fd, gw_upconn *u)
 {
     memset(ep, 0, sizeof *ep);
     gw_timer_init(&ep->timer, ep);
@@ -94,7 +92,7 @@ static void pool_wake(void *ctx, gw_upconn *u, gw_conn *c)
     endpoint *ep;
 
     if (c != NULL) {
-        enqueue(l, &((client *)gw_conn_user(c))->ep);
+        gw_loop_enqueue(l, &((client *)gw_conn_user(c))->ep);
         return;
     }
     ep = gw_upconn_user(u);
@@ -102,10 +100,10 @@ static void pool_wake(void *ctx, gw_upconn *u, gw_conn *c)
         ep = malloc(sizeof *ep);
         if (ep == NULL)
             return;     /* it is driven never: its clients time out */
-        ep_init(ep, l, -1, u);
+        gw_loop_ep_init(ep, l, -1, u);
         gw_upconn_set_user(u, ep);
     }
-    enqueue(l, ep);
+    gw_loop_enqueue(l, ep);
 }
 
 static void pool_log(void *ctx, int warn, const char *msg)
@@ -222,159 +220,6 @@ void gw_loop_log_stats(const gw_loop *l)
         names[i] = l->cfg.upstreams[i].name;
     }
     gw_stats_log(&l->st, l->n_clients, l->cfg.conn.relay.on, us, names, n);
-}
-
-/* Relay with --upstream-proxy-protocol: who connected to where. */
-static void set_addresses(client *c, const struct sockaddr_storage *peer)
-{
-    struct sockaddr_storage local;
-    socklen_t sl = sizeof local;
-    gw_proxy_info a;
-
-    memset(&a, 0, sizeof a);
-    a.family = AF_UNSPEC;
-    if (getsockname(c->ep.fd, (struct sockaddr *)&local, &sl) != 0 ||
-        local.ss_family != peer->ss_family)
-        return;
-    if (peer->ss_family == AF_INET) {
-        const struct sockaddr_in *p = (const struct sockaddr_in *)peer;
-        const struct sockaddr_in *s = (const struct sockaddr_in *)&local;
-
-        memcpy(a.src_addr, &p->sin_addr, 4);
-        memcpy(a.dst_addr, &s->sin_addr, 4);
-    } else if (peer->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)peer;
-        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&local;
-
-        memcpy(a.src_addr, &p->sin6_addr, 16);
-        memcpy(a.dst_addr, &s->sin6_addr, 16);
-    } else {
-        return;
-    }
-    a.family = peer->ss_family;
-    a.src_port = (uint16_t)util_addr_port((const struct sockaddr *)peer);
-    a.dst_port = (uint16_t)util_addr_port((const struct sockaddr *)&local);
-    gw_conn_set_addresses(&c->conn, &a);
-}
-
-static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
-                       gw_time now)
-{
-    client *c;
-    int one = 1;
-
-    /* Answers are small and written whole: do not wait for more. */
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c = malloc(sizeof *c);
-    if (c == NULL || gw_loop_own(l, fd, &c->ep) != 0 ||
-        gw_poller_set(l->poller, fd, GW_POLL_IN) != 0) {
-        gw_log(GW_LOG_WARN, "accept: out of memory for descriptor %d", fd);
-        l->st.rejected_fdset++;
-        if (c != NULL && fd < l->fds_cap)
-            l->fds[fd] = NULL;
-        free(c);
-        close(fd);
-        return;
-    }
-    ep_init(&c->ep, l, fd, NULL);
-    util_addr_name((const struct sockaddr *)ss, c->peer, sizeof c->peer);
-    if (gw_conn_init(&c->conn, &l->conn_cfg, c, now) != 0) {
-        gw_log(GW_LOG_ERROR, "accept: invalid connection limits");
-        gw_conn_free(&c->conn);
-        gw_loop_release(l, fd);
-        free(c);
-        return;
-    }
-    if (l->cfg.pool.upstream_proxy)
-        set_addresses(c, ss);
-    l->n_clients++;
-    l->st.accepted++;
-    gw_log(GW_LOG_DEBUG, "open peer=%s fd=%d conns=%zu", c->peer, fd,
-           l->n_clients);
-    enqueue(l, &c->ep);
-}
-
-/* Out of descriptors: give up the reserve to take the clients waiting
- * in the queue off it and close them, all of them (they would only wait
- * for a timeout), so the backlog does not wedge; then pause accepting. */
-static void shed(gw_loop *l, int lfd, gw_time now)
-{
-    int fd, i;
-
-    l->st.accept_errors++;
-    l->accept_paused_until = now + GW_ACCEPT_PAUSE;
-    if (l->reserve_fd < 0)
-        return;
-    close(l->reserve_fd);
-    for (i = 0; i < GW_SHED_MAX; i++) {
-        fd = accept(lfd, NULL, NULL);
-        if (fd < 0)
-            break;
-        close(fd);
-        l->st.rejected_cap++;
-    }
-    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* A client refused at the connection cap gets a busy error frame before
- * the close, so it can tell overload from a crash. What it already sent
- * is read and dropped first: closing with bytes unread would reset the
- * connection and could destroy the frame. */
-static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
-                   const char *why)
-{
-    char peer[GW_PEER_MAX];
-    unsigned char sink[512];
-    int i;
-
-    util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
-    gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
-    l->st.rejected_cap++;
-    if (send(fd, gw_buf_peek(&l->busy), gw_buf_pending(&l->busy),
-             MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
-        shutdown(fd, SHUT_WR);
-        for (i = 0; i < 8 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0;
-             i++)
-            ;
-    }
-    close(fd);
-}
-
-static void accept_batch(gw_loop *l, int lfd, gw_time now)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    char why[96];
-    int i, fd;
-
-    for (i = 0; i < GW_ACCEPT_BATCH; i++) {
-        sl = sizeof ss;
-        fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return;
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-                continue;
-            gw_log(GW_LOG_WARN, "accept: %s%s", strerror(errno),
-                   errno == EMFILE || errno == ENFILE
-                       ? " (shedding the queue, pausing accepts)" : "");
-            if (errno == EMFILE || errno == ENFILE) {
-                shed(l, lfd, now);
-            } else {
-                l->st.accept_errors++;
-                l->accept_paused_until = now + GW_ACCEPT_PAUSE;
-            }
-            return;
-        }
-        if (l->n_clients >= l->cfg.max_conns || l->stopping) {
-            snprintf(why, sizeof why, "%zu connections (cap %zu)",
-                     l->n_clients, l->cfg.max_conns);
-            reject(l, fd, &ss, why);
-            continue;
-        }
-        add_client(l, fd, &ss, now);
-    }
 }
 
 /* Watch ep's socket for what it wants, and its deadline. */
@@ -519,7 +364,7 @@ void gw_loop_stop(gw_loop *l)
 
         if (ep != NULL && ep->up == NULL) {
             gw_conn_shutdown(&((client *)ep)->conn, now);
-            enqueue(l, ep);
+            gw_loop_enqueue(l, ep);
         }
     }
     gw_log(GW_LOG_NOTICE, "stopping: %zu connections to finish",
@@ -587,7 +432,7 @@ static void dispatch(gw_loop *l, const gw_poll_event *ev, int n, gw_time now)
         }
         if (is_listener(l, fd)) {
             if (!l->stopping)
-                accept_batch(l, fd, now);
+                gw_loop_accept(l, fd, now);
             continue;
         }
         if (fd >= l->fds_cap || (ep = l->fds[fd]) == NULL)
@@ -596,7 +441,7 @@ static void dispatch(gw_loop *l, const gw_poll_event *ev, int n, gw_time now)
             ep->ready |= GW_READY_IN;
         if (ev[i].mask & GW_POLL_OUT)
             ep->ready |= GW_READY_OUT;
-        enqueue(l, ep);
+        gw_loop_enqueue(l, ep);
     }
 }
 
@@ -632,7 +477,7 @@ int gw_loop_run(gw_loop *l)
         dispatch(l, ev, n, now);
         while ((t = gw_timers_first(&l->timers)) != NULL && t->when <= now) {
             gw_timers_set(&l->timers, t, GW_TIME_NEVER);
-            enqueue(l, t->owner);
+            gw_loop_enqueue(l, t->owner);
         }
         run_pass(l, now);
         if (l->pool != NULL)

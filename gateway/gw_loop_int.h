@@ -1,7 +1,7 @@
 /*
  * gw_loop_int.h - the event loop's own types, shared by gw_loop.c (the
- * loop) and gw_sockio.c (system calls for gw_drive). Nothing else
- * includes it.
+ * loop), gw_accept.c (new clients) and gw_sockio.c (system calls for
+ * gw_drive). Nothing else includes it.
  */
 #ifndef GW_LOOP_INT_H
 #define GW_LOOP_INT_H
@@ -60,6 +60,16 @@ int gw_loop_own(gw_loop *l, int fd, endpoint *ep);
 
 /* Stop watching fd, forget it, close it. */
 void gw_loop_release(gw_loop *l, int fd);
+
+/* A new endpoint on fd (-1: not connected yet); u for a pool
+ * connection, NULL for a client. */
+void gw_loop_ep_init(endpoint *ep, gw_loop *l, int fd, gw_upconn *u);
+
+/* Drive ep in this pass (once, whatever woke it). */
+void gw_loop_enqueue(gw_loop *l, endpoint *ep);
+
+/* Accept what waits on listening socket lfd (gw_accept.c). */
+void gw_loop_accept(gw_loop *l, int lfd, gw_time now);
 
 /* io's functions over an endpoint's socket; io->ctx is the endpoint
  * being driven. */

@@ -185,6 +185,7 @@ static void relay_config(const app *a, gw_loop_config *lc)
     lc->pool.upstream_timeout = (gw_time)o->upstream_timeout;
     lc->pool.connect_timeout = (gw_time)o->upstream_connect_timeout;
     lc->pool.upstream_proxy = o->upstream_proxy;
+    lc->pool.private_conns = o->upstream_private;
     lc->pool.conns = (unsigned)(o->upstream_conns > UINT32_MAX
                                     ? UINT32_MAX : o->upstream_conns);
     lc->pool.pipeline = (unsigned)o->upstream_pipeline;

@@ -103,12 +103,14 @@ static const opt_row rows[] = {
       "N", "connections per upstream (as descriptors allow)" },
     { "upstream-pipeline", 0, K_NUMBER, F(upstream_pipeline), 1,
       GW_POOL_PIPELINE_MAX, 1, 0, "N", "requests in flight per connection" },
-    { "upstream-fails", 0, K_NUMBER, F(upstream_fails), 1, 1000000, 1, 0,
+    { "upstream-fails", 0, K_NUMBER, F(upstream_fails), 1, 1000000, 3, 0,
       "N", "failures in a row that take an upstream out" },
     { "upstream-retry", 0, K_TIME, F(upstream_retry), 1000, DURATION_MAX,
       2 * SEC, 0, "TIME", "how long an upstream stays out at first" },
     { "upstream-check", 0, K_TIME, F(upstream_check), 0, DURATION_MAX, 0,
       1, "TIME", "probe an upstream that is out this often" },
+    { "upstream-private", 0, K_FLAG, F(upstream_private), NONE, NULL,
+      "one upstream connection per client, never shared" },
     { "upstream-proxy-protocol", 0, K_FLAG, F(upstream_proxy), NONE, NULL,
       "send PROXY v2 headers upstream" },
 };
@@ -275,6 +277,8 @@ static int check_together(const gw_options *o)
 {
     if (o->upstream_proxy && o->n_upstream == 0)
         return usage_error("--upstream-proxy-protocol needs --upstream");
+    if (o->upstream_private && o->n_upstream == 0)
+        return usage_error("--upstream-private needs --upstream");
     if (o->n_upstream > 0 && o->index_path != NULL)
         return usage_error("--index and --upstream exclude each other (a "
                            "relay answers nothing itself)");

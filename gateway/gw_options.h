@@ -54,6 +54,7 @@ typedef struct gw_options {
     uint64_t workers;
     int proxy_protocol;
     int upstream_proxy;
+    int upstream_private;
     gw_log_level log_level;
     gw_poll_kind io;
     const char *upstream[GW_OPTIONS_UPSTREAMS];

@@ -184,8 +184,8 @@ static gw_upconn *find(gw_pool *p, size_t i, const gw_conn *c)
     unsigned l, best_load = 0;
 
     for (u = p->up[i].conns; u != NULL; u = u->next) {
-        if (!gw_upconn_has_room(u) || u->owner != (p->cfg.upstream_proxy
-                                                   ? c : NULL))
+        if (!gw_upconn_has_room(u) || u->retired ||
+            u->owner != (gw_pool_private(p) ? c : NULL))
             continue;
         l = u->n;
         if (best == NULL || l < best_load ||
@@ -239,7 +239,7 @@ void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
         up->probing = 1;        /* its time is up: this one tries it */
     u = find(p, (size_t)i, c);
     if (u == NULL && count(p, (size_t)i) < p->cfg.conns)
-        u = open_conn(p, (size_t)i, p->cfg.upstream_proxy ? c : NULL);
+        u = open_conn(p, (size_t)i, gw_pool_private(p) ? c : NULL);
     if (u != NULL) {
         gw_upconn_add(u, c, now);
         return;
@@ -296,6 +296,28 @@ void gw_pool_leave(gw_pool *p, gw_conn *c, gw_time now)
         gw_upconn_remove(c->relay.up, c, now);
 }
 
+int gw_pool_private(const gw_pool *p)
+{
+    return p->cfg.private_conns || p->cfg.upstream_proxy;
+}
+
+void gw_pool_forget(gw_pool *p, gw_conn *c, gw_time now)
+{
+    gw_upconn *u, *next;
+    size_t i;
+
+    gw_pool_leave(p, c, now);
+    if (!gw_pool_private(p))
+        return;
+    for (i = 0; i < p->cfg.n_upstreams; i++) {
+        for (u = p->up[i].conns; u != NULL; u = next) {
+            next = u->next;
+            if (u->owner == c)
+                gw_upconn_retire(u, now);
+        }
+    }
+}
+
 void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
 {
     gw_upstream *up = &p->up[u->upstream];
@@ -303,7 +325,7 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
 
     while (up->wait_head != NULL && gw_upconn_has_room(u)) {
         c = up->wait_head;
-        if (p->cfg.upstream_proxy && u->owner != c)
+        if (u->retired || (gw_pool_private(p) && u->owner != c))
             break;
         unqueue(p, c);
         gw_upconn_add(u, c, now);

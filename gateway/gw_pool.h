@@ -21,8 +21,11 @@
  * unavailable). With cfg.check, an upstream that is down is also probed
  * every cfg.check by a search of the pool's own.
  *
- * With cfg.upstream_proxy, a connection starts with a PROXY header naming
- * one client, so it serves that client only.
+ * With cfg.private_conns, a connection serves one client only, for as
+ * long as that client is there, and closes when it goes: an upstream
+ * that sends frames nobody asked for can then shift no other client's
+ * answers. With cfg.upstream_proxy, a connection starts with a PROXY
+ * header naming its client, so it is private too.
  *
  * The pool never opens a socket either: a connection says what it wants
  * (gw_upconn_poll, the GW_WANT_*_UP bits of gw_conn.h, GW_WANT_CLOSE
@@ -86,7 +89,8 @@ typedef struct gw_pool_config {
     gw_time check;              /* probe a down upstream this often; 0 */
     gw_time upstream_timeout;   /* no progress on a busy connection */
     gw_time connect_timeout;    /* a connect must finish within */
-    int upstream_proxy;         /* connections are private to a client */
+    int upstream_proxy;         /* PROXY headers; implies private */
+    int private_conns;          /* each connection serves one client */
     /* Something new to do: a connection of the pool (c NULL) or a client
      * (u NULL). May be NULL. */
     void (*wake)(void *ctx, gw_upconn *u, struct gw_conn *c);
@@ -137,6 +141,8 @@ void gw_pool_wake(gw_pool *p, gw_upconn *u, struct gw_conn *c);
 /* c leaves (its request is answered and sent, or c goes): off its
  * connection or the wait list. */
 void gw_pool_leave(gw_pool *p, struct gw_conn *c, gw_time now);
+/* c goes for good: its private connections close once they are idle. */
+void gw_pool_forget(gw_pool *p, struct gw_conn *c, gw_time now);
 
 /* ---- a connection, as gw_drive sees it ---- */
 

@@ -43,7 +43,8 @@ struct gw_upconn {
     int probe;                  /* a health check: sends the pool's
                                    search, reads one answer */
     size_t probe_sent;          /* of the search, sent */
-    struct gw_conn *owner;      /* upstream_proxy: its one client */
+    struct gw_conn *owner;      /* private: its one client */
+    int retired;                /* its client went: close once idle */
     gw_entry *q;                /* pool->cfg.pipeline entries */
     unsigned head;              /* first entry */
     unsigned n;                 /* entries */
@@ -77,6 +78,10 @@ struct gw_pool {
  * NULL else); NULL when memory runs out. */
 gw_upconn *gw_upconn_new(gw_pool *p, size_t i, struct gw_conn *owner);
 void gw_upconn_free(gw_upconn *u);
+/* Its private client went: no owner, and closed once idle. */
+void gw_upconn_retire(gw_upconn *u, gw_time now);
+/* Connections serve one client each (private_conns, upstream_proxy). */
+int gw_pool_private(const gw_pool *p);
 
 /* Room for one more request: its last request is whole, and the queue
  * has room (or it is empty). */

@@ -112,6 +112,9 @@ static gw_entry *answer_head(const gw_upconn *u)
 }
 
 /* Let go of the front entries that are answered and sent. */
+/* The connection ends (below). */
+static void end(gw_upconn *u, gw_up_end why, gw_time now);
+
 static void pop_done(gw_upconn *u, gw_time now)
 {
     unsigned before = u->n;
@@ -130,6 +133,10 @@ static void pop_done(gw_upconn *u, gw_time now)
     }
     if (u->n < before && !u->over)
         gw_pool_room(u->pool, u, now);
+    if (u->n == 0 && u->retired) {
+        end(u, GW_UP_END_IDLE, now);
+        gw_pool_wake(u->pool, u, NULL);
+    }
 }
 
 /* The connection ends: its requests are given back, retried where the
@@ -168,6 +175,16 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
             st = GW_REQ_E_UP_BAD_FRAME;
         }
         gw_relay_given_back(q[k].c, retry, st, now);
+    }
+}
+
+void gw_upconn_retire(gw_upconn *u, gw_time now)
+{
+    u->owner = NULL;
+    u->retired = 1;
+    if (u->n == 0) {
+        end(u, GW_UP_END_IDLE, now);
+        gw_pool_wake(u->pool, u, NULL);     /* to be closed */
     }
 }
 

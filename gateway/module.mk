@@ -12,7 +12,8 @@ GW_LOOP_SRCS := gateway/gw_timer.c gateway/gw_poll.c \
 GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o) \
                 $(GW_LOOP_SRCS:%.c=$(O)/%.o) $(O)/gateway/gw_memio.o
 GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
-                gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_loop.c \
+                gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_accept.c \
+                gateway/gw_loop.c \
                 gateway/gw_options.c gateway/gw_net.c gateway/gw_signal.c \
                 gateway/gw_supervisor.c gateway/gw_main.c
 GW_OBJS      := $(GW_SRCS:%.c=$(O)/%.o)

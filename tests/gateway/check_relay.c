@@ -736,6 +736,35 @@ START_TEST(test_pool_pipeline_broken)
 }
 END_TEST
 
+/* Private connections: each client gets its own, another client's idle
+ * one is not used, and a client's connection closes when it goes. */
+START_TEST(test_pool_private)
+{
+    unsigned char got[512];
+    relay_t *r = relay_new(3);
+
+    r->pc.private_conns = 1;
+    relay_send(r, 0, ring_req, ring_rlen, 0, 1);
+    relay_connect(r, 2);
+    relay_upstream(r, ring_ans, ring_alen, 0, 3);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 4);
+    ck_assert_uint_eq(r->opened, 2);
+    relay_connect(r, 5);
+    relay_upstream(r, ring_ans, ring_alen, 0, 6);
+    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), ring_alen);
+    ck_assert_mem_eq(got, ring_ans, ring_alen);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 7);
+    ck_assert_uint_eq(r->opened, 2);
+    ck_assert_uint_eq(r->closed, 0);
+    relay_upstream(r, ring_ans, ring_alen, 0, 8);
+    relay_leave(r, 1);
+    relay_pump(r, 9);
+    ck_assert_uint_eq(r->closed, 1);
+    relay_free(r);
+}
+END_TEST
+
 /* Health: an upstream that refuses is marked down after its first
  * failure and gets no request until its time down is over; the other
  * takes them all; then one request tries it again. With every upstream
@@ -843,6 +872,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_busy);
     tcase_add_test(tc, test_pool_pipelined);
     tcase_add_test(tc, test_pool_pipeline_broken);
+    tcase_add_test(tc, test_pool_private);
     tcase_add_test(tc, test_pool_health);
     tcase_add_test(tc, test_pool_check);
     suite_add_tcase(s, tc);

@@ -391,17 +391,22 @@ void relay_join(relay_t *r, int k)
     r->joined[k] = 1;
 }
 
+void relay_leave(relay_t *r, int k)
+{
+    if (!r->joined[k])
+        return;
+    gw_memnet_remove(r->net, &r->c[k]);
+    gw_conn_free(&r->c[k]);
+    gw_memio_free(&r->m[k]);
+    r->joined[k] = 0;
+}
+
 void relay_free(relay_t *r)
 {
     int k;
 
-    for (k = 0; k < RELAY_CLIENTS; k++) {
-        if (!r->joined[k])
-            continue;
-        gw_memnet_remove(r->net, &r->c[k]);
-        gw_conn_free(&r->c[k]);
-        gw_memio_free(&r->m[k]);
-    }
+    for (k = 0; k < RELAY_CLIENTS; k++)
+        relay_leave(r, k);
     gw_memnet_free(r->net);
     gw_pool_free(r->pool);
     free(r->uout);

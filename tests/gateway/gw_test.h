@@ -144,6 +144,8 @@ relay_t *relay_new(unsigned attempts);
 void relay_free(relay_t *r);
 /* Client k joins (0 has already). */
 void relay_join(relay_t *r, int k);
+/* Client k goes (its connection is freed). */
+void relay_leave(relay_t *r, int k);
 /* Move everything that can move at time now; gather what the peers
  * received. Returns what client 0 wants. */
 unsigned relay_pump(relay_t *r, gw_time now);
