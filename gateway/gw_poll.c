@@ -63,8 +63,29 @@ void gw_poller_free(gw_poller *p)
     free(p);
 }
 
-/* Room for descriptor fd in the mask table and one event per watched
- * descriptor (doubling). 0, or -1 when memory runs out. */
+/* Room for one event per watched descriptor (doubling). Called only
+ * before a wait: the array the last wait returned stays put while the
+ * caller walks it, whatever it watches meanwhile. 0, or -1 when memory
+ * runs out. */
+static int grow_events(gw_poller *p)
+{
+    if (p->watched + 1 > p->ev_cap) {
+        int cap = p->ev_cap > 0 ? p->ev_cap : 64;
+        gw_poll_event *e;
+
+        while (cap < p->watched + 1)
+            cap *= 2;
+        e = realloc(p->ev, (size_t)cap * sizeof *e);
+        if (e == NULL)
+            return -1;
+        p->ev = e;
+        p->ev_cap = cap;
+    }
+    return 0;
+}
+
+/* Room for descriptor fd in the mask table (doubling). 0, or -1 when
+ * memory runs out. */
 static int grow(gw_poller *p, int fd)
 {
     if (fd >= p->masks_cap) {
@@ -79,15 +100,6 @@ static int grow(gw_poller *p, int fd)
         memset(m + p->masks_cap, 0, (size_t)(cap - p->masks_cap));
         p->masks = m;
         p->masks_cap = cap;
-    }
-    if (p->watched + 1 > p->ev_cap) {
-        int cap = p->ev_cap > 0 ? p->ev_cap * 2 : 64;
-        gw_poll_event *e = realloc(p->ev, (size_t)cap * sizeof *e);
-
-        if (e == NULL)
-            return -1;
-        p->ev = e;
-        p->ev_cap = cap;
     }
     return 0;
 }
@@ -120,7 +132,7 @@ int gw_poller_wait(gw_poller *p, gw_time timeout, const gw_poll_event **ev)
 {
     int n;
 
-    if (p->ev == NULL && grow(p, 0) != 0) {
+    if (grow_events(p) != 0) {
         errno = ENOMEM;
         return -1;
     }
