@@ -68,24 +68,37 @@ MAN8         :=
 # ---------------------------------------------------------------- codec
 CODEC_SRCS := $(wildcard codec/*.c)
 CODEC_OBJS := $(CODEC_SRCS:%.c=$(O)/%.o)
-LIBHFRAME_A  := $(O)/libhframe.a
-LIBHFRAME_SO := $(O)/libhframe.so.0
 HFRAME_PC    := $(O)/hframe.pc
+
+# The shared library: file name with the full version, soname with the
+# major one (hframe.h says what the ABI promises); exports exactly what
+# codec/hframe.map lists, everything else is built hidden.
+HF_VERSION_STR := $(shell sed -n 's/^\#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)
+HF_SONAME      := libhframe.so.$(firstword $(subst ., ,$(HF_VERSION_STR)))
+LIBHFRAME_A    := $(O)/libhframe.a
+LIBHFRAME_SO   := $(O)/libhframe.so.$(HF_VERSION_STR)
+HF_SYMBOL_MAP  := codec/hframe.map
+
+$(O)/codec/%.o: MOD_CFLAGS = -fvisibility=hidden
 
 $(LIBHFRAME_A): $(CODEC_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIBHFRAME_SO): $(CODEC_OBJS)
+$(LIBHFRAME_SO): $(CODEC_OBJS) $(HF_SYMBOL_MAP)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-soname,libhframe.so.0 $(ALL_LDFLAGS) -o $@ $^ \
-	    $(YAJL_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,$(HF_SONAME) \
+	    -Wl,--version-script=$(HF_SYMBOL_MAP) $(ALL_LDFLAGS) -o $@ \
+	    $(CODEC_OBJS) $(YAJL_LIBS)
 
 # The paths are those of this make run: `make install PREFIX=...` writes
 # the installed copy afresh, so a build made earlier never leaks its paths.
-HF_VERSION_STR = $(shell sed -n 's/^\#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)
-GEN_PC = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(HF_VERSION_STR)|g'
+# Under $(PREFIX) they are written relative to ${prefix}.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+GEN_PC = sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(HF_VERSION_STR)|g'
 
 $(HFRAME_PC): codec/hframe.pc.in codec/hframe.h Makefile
 	@echo "  GEN     $@"
@@ -145,8 +158,9 @@ install: all
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(LIBHFRAME_A) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(LIBHFRAME_SO) $(DESTDIR)$(LIBDIR)/
-	ln -sf libhframe.so.0 $(DESTDIR)$(LIBDIR)/libhframe.so
+	install -m 644 $(LIBHFRAME_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIBHFRAME_SO)) $(DESTDIR)$(LIBDIR)/$(HF_SONAME)
+	ln -sf $(notdir $(LIBHFRAME_SO)) $(DESTDIR)$(LIBDIR)/libhframe.so
 	install -m 644 codec/hframe.h $(DESTDIR)$(INCLUDEDIR)/
 	$(GEN_PC) codec/hframe.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hframe.pc
 	$(if $(filter $(O)/hframe,$(BINS)),install -m 755 $(O)/hframe $(DESTDIR)$(BINDIR)/)
@@ -156,7 +170,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libhframe.a $(DESTDIR)$(LIBDIR)/libhframe.so \
-	    $(DESTDIR)$(LIBDIR)/libhframe.so.0 \
+	    $(DESTDIR)$(LIBDIR)/$(HF_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/$(notdir $(LIBHFRAME_SO)) \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/hframe.pc \
 	    $(DESTDIR)$(INCLUDEDIR)/hframe.h $(DESTDIR)$(BINDIR)/hframe \
 	    $(DESTDIR)$(SBINDIR)/hframe-gateway \

@@ -1,5 +1,6 @@
-# e2e_lib.sh - helpers shared by tests/e2e_gateway.sh and tests/e2e_relay.sh,
-# sourced (POSIX sh, under set -u) after the script has set:
+# e2e_lib.sh - helpers shared by the shell tests (tests/e2e_*.sh,
+# tests/abi.sh), sourced (POSIX sh, under set -u); start and gwc need
+# the script to have set:
 #   GW      the hframe-gateway binary (start)
 #   CLIENT  tests/gw_client.py (gwc)
 # Functions (the variables each one sets or reads besides the above):
