@@ -2,7 +2,7 @@
 #
 # One non-recursive build: every module keeps its rules in <dir>/module.mk,
 # included below, and appends to the shared lists (BINS, TEST_BINS,
-# TEST_SCRIPTS, MAN1, MAN8). Outputs go under $(O) (default build/).
+# TEST_SCRIPTS, MAN1, MAN3, MAN8). Outputs go under $(O) (default build/).
 #
 #   make            library, CLI and gateway
 #   make check      deps, then the whole suite twice: gcc, and clang with
@@ -63,6 +63,7 @@ BINS         :=
 TEST_BINS    :=
 TEST_SCRIPTS :=
 MAN1         :=
+MAN3         := docs/libhframe.3
 MAN8         :=
 
 # ---------------------------------------------------------------- codec
@@ -119,6 +120,7 @@ $(O)/%.o: %.c
 -include tests/module.mk
 -include fuzz/module.mk
 -include bench/module.mk
+-include examples/module.mk
 
 # ---------------------------------------------------------------- targets
 .PHONY: all lib deps check test run install uninstall clean
@@ -156,7 +158,8 @@ run: deps
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(LIBHFRAME_A) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(LIBHFRAME_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf $(notdir $(LIBHFRAME_SO)) $(DESTDIR)$(LIBDIR)/$(HF_SONAME)
@@ -166,6 +169,7 @@ install: all
 	$(if $(filter $(O)/hframe,$(BINS)),install -m 755 $(O)/hframe $(DESTDIR)$(BINDIR)/)
 	$(if $(filter $(O)/hframe-gateway,$(BINS)),install -m 755 $(O)/hframe-gateway $(DESTDIR)$(SBINDIR)/)
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
 	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 
 uninstall:
@@ -176,6 +180,7 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/hframe.h $(DESTDIR)$(BINDIR)/hframe \
 	    $(DESTDIR)$(SBINDIR)/hframe-gateway \
 	    $(DESTDIR)$(MANDIR)/man1/hframe.1 \
+	    $(DESTDIR)$(MANDIR)/man3/libhframe.3 \
 	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8
 
 clean:
