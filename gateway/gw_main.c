@@ -109,7 +109,7 @@ typedef struct app {
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: " PROG " [-h] [-l host] [-p port] [--index file]\n"
+        "usage: " PROG " [-h] [--version] [-l host] [-p port] [--index file]\n"
         "       [--max-conns n] [--max-header bytes] [--max-content bytes]\n"
         "       [--max-json bytes] [--max-output bytes]\n"
         "       [--request-timeout time]\n"
@@ -197,11 +197,12 @@ enum {
     OPT_MAX_OUTPUT, OPT_MAX_JSON, OPT_REQUEST_TIMEOUT, OPT_IDLE_TIMEOUT,
     OPT_WRITE_TIMEOUT, OPT_DRAIN_TIMEOUT, OPT_LOG_LEVEL, OPT_WORKERS,
     OPT_PORT_FILE, OPT_UPSTREAM, OPT_UPSTREAM_TIMEOUT, OPT_PROXY_PROTOCOL,
-    OPT_UPSTREAM_PROXY
+    OPT_UPSTREAM_PROXY, OPT_VERSION
 };
 
 static const struct option long_opts[] = {
     { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, OPT_VERSION },
     { "listen", required_argument, NULL, 'l' },
     { "port", required_argument, NULL, 'p' },
     { "index", required_argument, NULL, OPT_INDEX },
@@ -233,7 +234,8 @@ static int parse_time_opt(const char *name, const char *val, gw_time *out)
     return 0;
 }
 
-/* -1 to go on, EXIT_OK after --help, EXIT_USAGE on a bad command line. */
+/* -1 to go on, EXIT_OK after --help or --version, EXIT_USAGE on a bad
+ * command line. */
 static int parse_args(int argc, char **argv, options *o)
 {
     uint64_t v;
@@ -261,6 +263,11 @@ static int parse_args(int argc, char **argv, options *o)
         case 'h':
             usage(stdout);
             /* Report a help text that could not be written. */
+            if (fflush(stdout) != 0 || ferror(stdout))
+                return EXIT_FAIL;
+            return EXIT_OK;
+        case OPT_VERSION:
+            printf(PROG " %s\n", HF_VERSION);
             if (fflush(stdout) != 0 || ferror(stdout))
                 return EXIT_FAIL;
             return EXIT_OK;
