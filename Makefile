@@ -9,6 +9,8 @@
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        the gateway on 127.0.0.1:65432 with the built-in index
 #   make install    PREFIX=/usr/local, DESTDIR honoured
+#   make deb        the Debian packages, checked by lintian (deb-check:
+#                   installed and tried on a clean root)
 #   make V=1        show the full commands
 
 .DEFAULT_GOAL := all
@@ -25,6 +27,7 @@ O          ?= build
 SAN        ?=
 PKG_CONFIG ?= pkg-config
 CFLAGS     ?= -O2 -g
+CPPFLAGS   ?=
 LDFLAGS    ?=
 
 ifeq ($(V),1)
@@ -112,7 +115,7 @@ HF_LIBS = $(LIBHFRAME_A) $(YAJL_LIBS)
 $(O)/%.o: %.c
 	@echo "  CC      $@"
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include util/module.mk
 -include cli/module.mk
@@ -183,7 +186,26 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man3/libhframe.3 \
 	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8
 
-clean:
-	rm -rf build
+# ---------------------------------------------------------------- packages
+# Packaging tools, installed by `make deb-deps` (root, as `make deps`).
+DEB_PACKAGING := dpkg-dev debhelper lintian debootstrap
+# Outside build/: the package build and the clean root hold .d files and
+# folders that the dependency include below must not see.
+DEB_O         := build-deb
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+.PHONY: deb deb-check deb-deps
+
+deb-deps:
+	$(Q)$(MAKE) --no-print-directory deps \
+	    DEB_PACKAGES="$(DEB_PACKAGES) $(DEB_PACKAGING)"
+
+deb: deb-deps
+	$(Q)sh tests/deb.sh build $(DEB_O)
+
+deb-check: deb
+	$(Q)sh tests/deb.sh check $(DEB_O)
+
+clean:
+	rm -rf build build-deb
+
+-include $(shell find $(O) -name '*.d' -type f 2>/dev/null)

@@ -3,7 +3,8 @@
 #   - the library's defined dynamic symbols are exactly the functions
 #     hframe.h declares with HF_EXPORT, each with the version HFRAME_0
 #     (the version definition HFRAME_0 itself aside);
-#   - codec/hframe.map lists the same functions;
+#   - codec/hframe.map and debian/libhframe0.symbols list the same
+#     functions;
 #   - the soname is libhframe.so.<HF_VERSION_MAJOR>, the file name
 #     libhframe.so.<HF_VERSION>, and HF_VERSION spells out
 #     HF_VERSION_MAJOR.HF_VERSION_MINOR.HF_VERSION_PATCH.
@@ -57,6 +58,17 @@ if [ "$(wc -l <"$T/declared")" -gt 0 ] &&
 else
     fail "codec/hframe.map and hframe.h differ:"
     diff "$T/declared" "$T/mapped" | sed 's/^/        /'
+fi
+
+# The Debian symbols file: the same functions (and the version node).
+sed -n 's/^ \(hf_[a-z0-9_]*\)@HFRAME_0 .*/\1/p' \
+    "$SRC/debian/libhframe0.symbols" | sort >"$T/debian"
+if cmp -s "$T/declared" "$T/debian" &&
+   grep -q '^ HFRAME_0@HFRAME_0 ' "$SRC/debian/libhframe0.symbols"; then
+    ok "debian/libhframe0.symbols lists the same functions"
+else
+    fail "debian/libhframe0.symbols and hframe.h differ:"
+    diff "$T/declared" "$T/debian" | sed 's/^/        /'
 fi
 
 sed 's/$/@@HFRAME_0/' "$T/declared" >"$T/expected"
