@@ -12,7 +12,10 @@
  *   streaming        events, several frames, header lifetime, reset,
  *                    sticky errors, hf_decode's need
  *   truncation       hf_decoder_finish inside a frame
- *   out of memory    a failing hf_allocator; buffer reuse and bounds
+ *   out of memory    a failing hf_allocator; every block through the
+ *                    hooks, yajl's included; buffer reuse and bounds
+ *   abi              version macros and hf_version(), ABI 0's structure
+ *                    sizes, reserved members
  *   invalid args     bad limits, NULL pointers
  *   limits           at, one below and one above every bound
  *   UTF-8            hf_utf8_check, and the same inputs in headers
@@ -30,6 +33,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1882,6 +1886,43 @@ START_TEST(test_alloc_hooks_used)
 }
 END_TEST
 
+/*
+ * hframe.h, ABI: the size of every structure callers allocate is part of
+ * ABI 0, and so are the members of the public ones. These are the LP64
+ * figures of libhframe.so.0; a change here needs a new major version
+ * (reserved members are the room for 0.x releases).
+ */
+START_TEST(test_abi_layout)
+{
+    hf_limits lim;
+
+#if UINTPTR_MAX == UINT64_MAX && SIZE_MAX == UINT64_MAX
+    ck_assert_uint_eq(sizeof(hf_decoder), 3072);
+    ck_assert_uint_eq(sizeof(hf_header), 2656);
+    ck_assert_uint_eq(sizeof(hf_limits), 64);
+    ck_assert_uint_eq(sizeof(hf_frame), 56);
+    ck_assert_uint_eq(sizeof(hf_error), 184);
+    ck_assert_uint_eq(sizeof(hf_event), 24);
+    ck_assert_uint_eq(sizeof(hf_ext), 40);
+    ck_assert_uint_eq(sizeof(hf_allocator), 32);
+    ck_assert_uint_eq(sizeof(hf_str), 16);
+    ck_assert_uint_eq(offsetof(hf_header, n_ext), 48);
+    ck_assert_uint_eq(offsetof(hf_header, ext), 56);
+    ck_assert_uint_eq(offsetof(hf_header, header_len), 2616);
+    ck_assert_uint_eq(offsetof(hf_limits, alloc), 24);
+    ck_assert_uint_eq(offsetof(hf_frame, need), 32);
+    ck_assert_uint_eq(offsetof(hf_error, detail), 24);
+#endif
+    ck_assert_int_eq(HF_EXT_MAX, 64);
+    ck_assert_int_eq(HF_DETAIL_MAX, 160);
+    /* Reserved members must be zero, so that they can gain a meaning. */
+    hf_limits_default(&lim);
+    ck_assert_int_eq(hf_limits_check(&lim), HF_OK);
+    lim.reserved[3] = &lim;
+    ck_assert_int_eq(hf_limits_check(&lim), HF_E_INVALID_ARGUMENT);
+}
+END_TEST
+
 START_TEST(test_version)
 {
     char s[32];
@@ -3402,8 +3443,11 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_nomem_recover);
     tcase_add_test(tc, test_buffers_reused);
     tcase_add_test(tc, test_alloc_hooks_used);
-    tcase_add_test(tc, test_version);
     tcase_add_loop_test(tc, test_alloc_bound, 0, (int)N_ALLOC_BOUNDS);
+
+    tc = tcase(s, "abi");
+    tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_abi_layout);
 
     tc = tcase(s, "invalid arguments");
     tcase_add_loop_test(tc, test_bad_limits, 0, (int)N_BAD_LIMITS);
