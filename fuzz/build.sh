@@ -13,9 +13,11 @@
 #   SRC                 when $SRC/yajl holds yajl's source tree, yajl is
 #                       compiled from it with $CC $CFLAGS (needed by
 #                       MemorySanitizer builds: every byte a library writes
-#                       must be instrumented); else the system's is used
-#   SANITIZER           "memory": the harnesses that link jansson are left
-#                       out, the system's jansson being uninstrumented
+#                       must be instrumented); else the system's is used.
+#                       The same for jansson in $SRC/jansson (with cmake)
+#   SANITIZER           "memory" without $SRC/jansson: the harnesses that
+#                       link jansson are left out, the system's jansson
+#                       being uninstrumented
 # Outputs in $OUT, per harness <name>: the binary, <name>.options,
 # <name>.dict and <name>_seed_corpus.zip (the files of corpus/<name>/).
 # Dependencies: Debian's libyajl-dev and libjansson-dev; their static
@@ -76,8 +78,28 @@ else
     YAJL_CFLAGS=$(pkg-config --cflags yajl)
     YAJL_LIB=$(lib yajl yajl)
 fi
-JANSSON_CFLAGS=$(pkg-config --cflags jansson 2>/dev/null || true)
-JANSSON_LIB=$(lib jansson jansson)
+# jansson (the second JSON parser of two harnesses) likewise, through its
+# CMake build, as a static library.
+if [ -n "$SRC" ] && [ -f "$SRC/jansson/CMakeLists.txt" ]; then
+    echo "  JANSSON $SRC/jansson"
+    j=$WORK/jansson
+    rm -rf "$j"
+    if ! { cmake -S "$SRC/jansson" -B "$j" -DCMAKE_BUILD_TYPE=Release \
+               -DCMAKE_C_COMPILER="$CC" -DCMAKE_C_FLAGS="$CFLAGS" \
+               -DJANSSON_BUILD_DOCS=OFF -DJANSSON_EXAMPLES=OFF \
+               -DJANSSON_WITHOUT_TESTS=ON -DJANSSON_INSTALL=OFF &&
+           cmake --build "$j"; } >"$WORK/jansson.log" 2>&1; then
+        tail -20 "$WORK/jansson.log"
+        exit 1
+    fi
+    JANSSON_CFLAGS="-I$j/include"
+    JANSSON_LIB=$j/lib/libjansson.a
+    jansson_from_source=1
+else
+    JANSSON_CFLAGS=$(pkg-config --cflags jansson 2>/dev/null || true)
+    JANSSON_LIB=$(lib jansson jansson)
+    jansson_from_source=0
+fi
 INC="-Icodec -Igateway -Iutil -Ifuzz $YAJL_CFLAGS $JANSSON_CFLAGS"
 STD="-std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE"
 
@@ -97,7 +119,7 @@ for src in fuzz/fuzz_*.c; do
     [ "$name" = fuzz_util ] && continue
     libs=$YAJL_LIB
     if grep -q '<jansson.h>' "$src"; then
-        if [ "$SANITIZER" = memory ]; then
+        if [ "$SANITIZER" = memory ] && [ "$jansson_from_source" = 0 ]; then
             echo "  SKIP    $name (links the system's jansson)"
             continue
         fi
