@@ -2,13 +2,15 @@
 #
 # One non-recursive build: every module keeps its rules in <dir>/module.mk,
 # included below, and appends to the shared lists (BINS, TEST_BINS,
-# TEST_SCRIPTS, MAN1, MAN8). Outputs go under $(O) (default build/).
+# TEST_SCRIPTS, MAN1, MAN3, MAN8). Outputs go under $(O) (default build/).
 #
 #   make            library, CLI and gateway
 #   make check      deps, then the whole suite twice: gcc, and clang with
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        the gateway on 127.0.0.1:65432 with the built-in index
 #   make install    PREFIX=/usr/local, DESTDIR honoured
+#   make deb        the Debian packages, checked by lintian (deb-check:
+#                   installed and tried on a clean root)
 #   make V=1        show the full commands
 
 .DEFAULT_GOAL := all
@@ -25,6 +27,7 @@ O          ?= build
 SAN        ?=
 PKG_CONFIG ?= pkg-config
 CFLAGS     ?= -O2 -g
+CPPFLAGS   ?=
 LDFLAGS    ?=
 
 ifeq ($(V),1)
@@ -63,29 +66,43 @@ BINS         :=
 TEST_BINS    :=
 TEST_SCRIPTS :=
 MAN1         :=
+MAN3         := docs/libhframe.3
 MAN8         :=
 
 # ---------------------------------------------------------------- codec
 CODEC_SRCS := $(wildcard codec/*.c)
 CODEC_OBJS := $(CODEC_SRCS:%.c=$(O)/%.o)
-LIBHFRAME_A  := $(O)/libhframe.a
-LIBHFRAME_SO := $(O)/libhframe.so.0
 HFRAME_PC    := $(O)/hframe.pc
+
+# The shared library: file name with the full version, soname with the
+# major one (hframe.h says what the ABI promises); exports exactly what
+# codec/hframe.map lists, everything else is built hidden.
+HF_VERSION_STR := $(shell sed -n 's/^\#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)
+HF_SONAME      := libhframe.so.$(firstword $(subst ., ,$(HF_VERSION_STR)))
+LIBHFRAME_A    := $(O)/libhframe.a
+LIBHFRAME_SO   := $(O)/libhframe.so.$(HF_VERSION_STR)
+HF_SYMBOL_MAP  := codec/hframe.map
+
+$(O)/codec/%.o: MOD_CFLAGS = -fvisibility=hidden
 
 $(LIBHFRAME_A): $(CODEC_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(LIBHFRAME_SO): $(CODEC_OBJS)
+$(LIBHFRAME_SO): $(CODEC_OBJS) $(HF_SYMBOL_MAP)
 	@echo "  LD      $@"
-	$(Q)$(CC) -shared -Wl,-soname,libhframe.so.0 $(ALL_LDFLAGS) -o $@ $^ \
-	    $(YAJL_LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,$(HF_SONAME) \
+	    -Wl,--version-script=$(HF_SYMBOL_MAP) $(ALL_LDFLAGS) -o $@ \
+	    $(CODEC_OBJS) $(YAJL_LIBS)
 
 # The paths are those of this make run: `make install PREFIX=...` writes
 # the installed copy afresh, so a build made earlier never leaks its paths.
-HF_VERSION_STR = $(shell sed -n 's/^\#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)
-GEN_PC = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
-	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(HF_VERSION_STR)|g'
+# Under $(PREFIX) they are written relative to ${prefix}.
+pc_path = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+GEN_PC = sed -e 's|@PREFIX@|$(PREFIX)|g' \
+	    -e 's|@LIBDIR@|$(call pc_path,$(LIBDIR))|g' \
+	    -e 's|@INCLUDEDIR@|$(call pc_path,$(INCLUDEDIR))|g' \
+	    -e 's|@VERSION@|$(HF_VERSION_STR)|g'
 
 $(HFRAME_PC): codec/hframe.pc.in codec/hframe.h Makefile
 	@echo "  GEN     $@"
@@ -98,7 +115,7 @@ HF_LIBS = $(LIBHFRAME_A) $(YAJL_LIBS)
 $(O)/%.o: %.c
 	@echo "  CC      $@"
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(MOD_CFLAGS) -MMD -MP -c -o $@ $<
 
 -include util/module.mk
 -include cli/module.mk
@@ -106,6 +123,7 @@ $(O)/%.o: %.c
 -include tests/module.mk
 -include fuzz/module.mk
 -include bench/module.mk
+-include examples/module.mk
 
 # ---------------------------------------------------------------- targets
 .PHONY: all lib deps check test run install uninstall clean
@@ -143,27 +161,51 @@ run: deps
 install: all
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 	    $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
-	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+	    $(DESTDIR)$(MANDIR)/man8
 	install -m 644 $(LIBHFRAME_A) $(DESTDIR)$(LIBDIR)/
-	install -m 755 $(LIBHFRAME_SO) $(DESTDIR)$(LIBDIR)/
-	ln -sf libhframe.so.0 $(DESTDIR)$(LIBDIR)/libhframe.so
+	install -m 644 $(LIBHFRAME_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf $(notdir $(LIBHFRAME_SO)) $(DESTDIR)$(LIBDIR)/$(HF_SONAME)
+	ln -sf $(notdir $(LIBHFRAME_SO)) $(DESTDIR)$(LIBDIR)/libhframe.so
 	install -m 644 codec/hframe.h $(DESTDIR)$(INCLUDEDIR)/
 	$(GEN_PC) codec/hframe.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/hframe.pc
 	$(if $(filter $(O)/hframe,$(BINS)),install -m 755 $(O)/hframe $(DESTDIR)$(BINDIR)/)
 	$(if $(filter $(O)/hframe-gateway,$(BINS)),install -m 755 $(O)/hframe-gateway $(DESTDIR)$(SBINDIR)/)
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
+	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
 	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libhframe.a $(DESTDIR)$(LIBDIR)/libhframe.so \
-	    $(DESTDIR)$(LIBDIR)/libhframe.so.0 \
+	    $(DESTDIR)$(LIBDIR)/$(HF_SONAME) \
+	    $(DESTDIR)$(LIBDIR)/$(notdir $(LIBHFRAME_SO)) \
 	    $(DESTDIR)$(LIBDIR)/pkgconfig/hframe.pc \
 	    $(DESTDIR)$(INCLUDEDIR)/hframe.h $(DESTDIR)$(BINDIR)/hframe \
 	    $(DESTDIR)$(SBINDIR)/hframe-gateway \
 	    $(DESTDIR)$(MANDIR)/man1/hframe.1 \
+	    $(DESTDIR)$(MANDIR)/man3/libhframe.3 \
 	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8
 
-clean:
-	rm -rf build
+# ---------------------------------------------------------------- packages
+# Packaging tools, installed by `make deb-deps` (root, as `make deps`).
+DEB_PACKAGING := dpkg-dev debhelper lintian debootstrap
+# Outside build/: the package build and the clean root hold .d files and
+# folders that the dependency include below must not see.
+DEB_O         := build-deb
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+.PHONY: deb deb-check deb-deps
+
+deb-deps:
+	$(Q)$(MAKE) --no-print-directory deps \
+	    DEB_PACKAGES="$(DEB_PACKAGES) $(DEB_PACKAGING)"
+
+deb: deb-deps
+	$(Q)sh tests/deb.sh build $(DEB_O)
+
+deb-check: deb
+	$(Q)sh tests/deb.sh check $(DEB_O)
+
+clean:
+	rm -rf build build-deb
+
+-include $(shell find $(O) -name '*.d' -type f 2>/dev/null)

@@ -48,6 +48,7 @@ typedef struct parse_ctx {
     enum key_id cur;        /* key the next value belongs to */
     int failed;             /* a callback recorded an error */
     int finishing;          /* inside yajl_complete_parse */
+    hf_yajl_alloc ya;       /* yajl's allocations through d's hooks */
 } parse_ctx;
 
 static int is_json_space(unsigned char c)
@@ -592,6 +593,16 @@ static hf_status pre_checks(hf_decoder *d, const unsigned char *json,
     return HF_OK;
 }
 
+/* A hook failed inside yajl: whatever yajl made of the header, it is
+ * refused. */
+static hf_status parser_nomem(hf_decoder *d, size_t prefix_len)
+{
+    clear_header(&d->header);
+    hf_set_error(d, HF_E_NOMEM, prefix_len, "no memory for the JSON "
+                 "parser");
+    return HF_E_NOMEM;
+}
+
 hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
                           size_t len, size_t prefix_len)
 {
@@ -614,20 +625,23 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
     c.len = len;
     c.prefix_len = prefix_len;
     c.cur = KEY_NONE;
-    c.y = yajl_alloc(&header_callbacks, NULL, &c);
-    if (c.y == NULL) {
-        hf_set_error(d, HF_E_NOMEM, prefix_len, "no memory for the JSON "
-                     "parser");
-        return HF_E_NOMEM;
+    c.y = yajl_alloc(&header_callbacks, hf_yajl_alloc_init(&c.ya, &d->lim),
+                     &c);
+    if (c.y == NULL || c.ya.failed) {
+        if (c.y != NULL)
+            yajl_free(c.y);
+        return parser_nomem(d, prefix_len);
     }
     ys = yajl_parse(c.y, json, len);
     if (ys == yajl_status_ok) {
         c.finishing = 1;
         ys = yajl_complete_parse(c.y);
     }
-    if (ys != yajl_status_ok && !c.failed)
+    if (ys != yajl_status_ok && !c.failed && !c.ya.failed)
         syntax_error(&c);
     yajl_free(c.y);
+    if (c.ya.failed)
+        return parser_nomem(d, prefix_len);
     if (ys != yajl_status_ok)
         return d->error.code;
     d->header.header_len = len;

@@ -21,15 +21,38 @@
  *     message and byte offsets (hf_error).
  *   - The caller allocates every context (hf_decoder, hf_header). The
  *     decoder allocates its two internal buffers (raw header bytes split
- *     across pushes, decoded header strings) through the hf_allocator given
- *     in its hf_limits (the C library's malloc when NULL); each holds at
- *     most the header limit plus one byte. yajl's small per-header parser
- *     state uses the C library's allocator.
+ *     across pushes, decoded header strings) and yajl's small per-header
+ *     parser state through the hf_allocator given in its hf_limits (the C
+ *     library's when NULL); each buffer holds at most the header limit
+ *     plus one byte, and yajl's blocks stay within 4 KiB or twice the
+ *     header limit plus 64 bytes, whichever is more. The encoder's check of a NUMBER extension value runs
+ *     yajl with the C library's allocator (the encoder has no hf_limits).
  *   - No global mutable state: separate decoders may be used from separate
  *     threads without locking.
  *   - Pointers returned by the decoder (header strings, content slices)
  *     point either into the caller's input or into the decoder's own
  *     buffers; each function says how long they live.
+ *
+ * ABI (libhframe.so.0, symbol version HFRAME_0):
+ *   - Exported are exactly the functions declared below with HF_EXPORT;
+ *     the library's other symbols are hidden.
+ *   - The soname follows HF_VERSION_MAJOR. Within one major version,
+ *     minor releases only add functions and use reserved space.
+ *   - Part of the ABI, size and members: hf_error, hf_allocator, hf_str,
+ *     hf_ext, hf_event and the enums (new enum values are appended only
+ *     before HF_STATUS_COUNT, whose value may grow). hf_limits, hf_header
+ *     and hf_frame too, and each ends with reserved members that a later
+ *     0.x release may give a meaning to: leave them as hf_limits_default,
+ *     hf_header_init or the decoder set them (zero), and zero them when
+ *     filling one of these structures by hand (memset, or an initialiser
+ *     such as "hf_header h = {0};").
+ *   - hf_decoder: its size is part of the ABI, its members are not. The
+ *     caller allocates it; only the functions below touch it. A 0.x
+ *     release may rearrange the members within the same size (the
+ *     reserved tail gives that room).
+ *   - HF_EXT_MAX (the size of hf_header's extension table) stays 64 for
+ *     the whole of ABI 0; more extensions per frame means a new major
+ *     version.
  */
 #ifndef HFRAME_H
 #define HFRAME_H
@@ -41,7 +64,28 @@
 extern "C" {
 #endif
 
+/* Marks what the shared library exports (it is built with
+ * -fvisibility=hidden and a version script, codec/hframe.map). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define HF_EXPORT __attribute__((visibility("default")))
+#else
+#define HF_EXPORT
+#endif
+
+/* The version of this header. hf_version() gives the library's at run
+ * time: the two may differ in _MINOR and _PATCH (and then the library is
+ * the newer one), never in _MAJOR, which names the soname
+ * (libhframe.so.0). */
+#define HF_VERSION_MAJOR 0
+#define HF_VERSION_MINOR 1
+#define HF_VERSION_PATCH 0
+#define HF_VERSION_NUMBER (HF_VERSION_MAJOR * 10000 + \
+                           HF_VERSION_MINOR * 100 + HF_VERSION_PATCH)
 #define HF_VERSION "0.1.0"
+
+/* HF_VERSION_NUMBER of the library in use (not of the header a program
+ * was compiled with). */
+HF_EXPORT int hf_version(void);
 
 /* Size of the big-endian length prefix that starts every frame. */
 #define HF_PREFIX_LEN 2
@@ -110,10 +154,10 @@ typedef enum hf_status {
 
 /* Short stable kebab-case name of a status ("duplicate-key"). Never NULL;
  * unknown values give "unknown". The returned string is static. */
-const char *hf_status_name(hf_status st);
+HF_EXPORT const char *hf_status_name(hf_status st);
 
 /* One-sentence generic message for a status. Static, never NULL. */
-const char *hf_strerror(hf_status st);
+HF_EXPORT const char *hf_strerror(hf_status st);
 
 /* Details of a decoding error. */
 typedef struct hf_error {
@@ -128,9 +172,13 @@ typedef struct hf_error {
 /* Limits and allocation                                               */
 /* ------------------------------------------------------------------ */
 
-/* Allocation hooks for the decoder's buffers. malloc/realloc/free
- * semantics; ctx is passed back. (Not handed to yajl: yajl does not
- * survive a failing allocator, so it keeps the C library's.) */
+/* Allocation hooks for the decoder's buffers and its yajl parser state.
+ * malloc/realloc/free semantics (realloc_fn is called with a non-NULL
+ * ptr only; malloc_fn makes every new block); ctx is passed back. A
+ * failing hook makes the decoder report HF_E_NOMEM. yajl does not
+ * survive a failing allocator: when a hook fails inside yajl, that block
+ * comes from the C library instead, and the header being parsed is
+ * refused with HF_E_NOMEM. */
 typedef struct hf_allocator {
     void *(*malloc_fn)(void *ctx, size_t size);
     void *(*realloc_fn)(void *ctx, void *ptr, size_t size);
@@ -144,15 +192,16 @@ typedef struct hf_limits {
     size_t max_extensions;  /* 0 .. HF_EXT_MAX */
     const hf_allocator *alloc; /* NULL: the C library's allocator. Must
                                   outlive every decoder using it. */
+    void *reserved[4];      /* zero (see ABI at the top) */
 } hf_limits;
 
 /* Fill *lim with the defaults: HF_HEADER_MAX, HF_CONTENT_DEFAULT,
  * HF_EXT_MAX, NULL allocator. */
-void hf_limits_default(hf_limits *lim);
+HF_EXPORT void hf_limits_default(hf_limits *lim);
 
 /* HF_OK when every field of *lim is within its documented range, else
  * HF_E_INVALID_ARGUMENT. */
-hf_status hf_limits_check(const hf_limits *lim);
+HF_EXPORT hf_status hf_limits_check(const hf_limits *lim);
 
 /* ------------------------------------------------------------------ */
 /* Decoded header                                                      */
@@ -197,27 +246,28 @@ typedef struct hf_header {
     hf_ext ext[HF_EXT_MAX];      /* in the order they appeared */
     size_t header_len;           /* N of the decoded frame; ignored by the
                                     encoder */
+    void *reserved[4];           /* zero (see ABI at the top) */
 } hf_header;
 
 /* Zero *h and set byteorder to the host's and the four required fields:
  * content_type/content_encoding point at the given NUL-terminated
  * strings (not copied), content_length is 0. */
-void hf_header_init(hf_header *h, const char *content_type,
+HF_EXPORT void hf_header_init(hf_header *h, const char *content_type,
                     const char *content_encoding);
 
 /* Byte order of the host this library runs on. */
-hf_byteorder hf_host_byteorder(void);
+HF_EXPORT hf_byteorder hf_host_byteorder(void);
 
 /* "little" or "big". */
-const char *hf_byteorder_name(hf_byteorder bo);
+HF_EXPORT const char *hf_byteorder_name(hf_byteorder bo);
 
 /* Append an extension header (pointers stored, not copied).
  * HF_E_TOO_MANY_EXTENSIONS when h already holds HF_EXT_MAX. */
-hf_status hf_header_add_ext(hf_header *h, hf_str key, hf_str value,
+HF_EXPORT hf_status hf_header_add_ext(hf_header *h, hf_str key, hf_str value,
                             hf_value_type type);
 
 /* Find an extension header by exact key; NULL when absent. */
-const hf_ext *hf_header_find_ext(const hf_header *h, const char *key,
+HF_EXPORT const hf_ext *hf_header_find_ext(const hf_header *h, const char *key,
                                  size_t key_len);
 
 /* ------------------------------------------------------------------ */
@@ -240,7 +290,8 @@ typedef struct hf_event {
 } hf_event;
 
 /* Private state. Allocate it yourself (stack, struct member, malloc);
- * touch it only through the functions below. */
+ * touch it only through the functions below. Only its size is part of
+ * the ABI (see the top). */
 typedef struct hf_decoder {
     hf_limits lim;
     int state;                /* internal state machine */
@@ -259,19 +310,20 @@ typedef struct hf_decoder {
     int header_valid;         /* header holds the current frame's */
     hf_header header;
     hf_error error;
+    void *reserved[8];        /* room for 0.x releases */
 } hf_decoder;
 
 /* Prepare *d. lim may be NULL for the defaults; it is copied.
  * HF_E_INVALID_ARGUMENT when a limit is out of range (d is then left
  * initialised with the defaults, so hf_decoder_free is still safe). */
-hf_status hf_decoder_init(hf_decoder *d, const hf_limits *lim);
+HF_EXPORT hf_status hf_decoder_init(hf_decoder *d, const hf_limits *lim);
 
 /* Release the decoder's buffers. *d may be re-initialised afterwards. */
-void hf_decoder_free(hf_decoder *d);
+HF_EXPORT void hf_decoder_free(hf_decoder *d);
 
 /* Forget any partial frame and any error and start a new stream at
  * offset 0. Buffers are kept for reuse. */
-void hf_decoder_reset(hf_decoder *d);
+HF_EXPORT void hf_decoder_reset(hf_decoder *d);
 
 /*
  * Push up to len bytes. Returns the number of bytes consumed (<= len) and
@@ -293,30 +345,30 @@ void hf_decoder_reset(hf_decoder *d);
  * gathered (at most the header limit) and parsed once when complete.
  * Passing len == 0 is allowed (data may then be NULL).
  */
-size_t hf_decoder_push(hf_decoder *d, const void *data, size_t len,
+HF_EXPORT size_t hf_decoder_push(hf_decoder *d, const void *data, size_t len,
                        hf_event *ev);
 
 /* Declare the end of the input. HF_OK when the decoder stands between
  * frames; HF_E_TRUNCATED (with details in hf_decoder_error) when the
  * input ended inside a frame; the pending error when there is one. */
-hf_status hf_decoder_finish(hf_decoder *d);
+HF_EXPORT hf_status hf_decoder_finish(hf_decoder *d);
 
 /* The current frame's header (see HF_EV_HEADER for its lifetime); NULL
  * when no header is complete. */
-const hf_header *hf_decoder_header(const hf_decoder *d);
+HF_EXPORT const hf_header *hf_decoder_header(const hf_decoder *d);
 
 /* The decoder's error; code is HF_OK when there is none. */
-const hf_error *hf_decoder_error(const hf_decoder *d);
+HF_EXPORT const hf_error *hf_decoder_error(const hf_decoder *d);
 
 /* Bytes consumed since init/reset (the next byte's stream offset). */
-uint64_t hf_decoder_offset(const hf_decoder *d);
+HF_EXPORT uint64_t hf_decoder_offset(const hf_decoder *d);
 
 /* Frames completed since init/reset. */
-uint64_t hf_decoder_frames(const hf_decoder *d);
+HF_EXPORT uint64_t hf_decoder_frames(const hf_decoder *d);
 
 /* Non-zero while the decoder stands inside a frame (bytes of an
  * unfinished frame have been consumed). */
-int hf_decoder_in_frame(const hf_decoder *d);
+HF_EXPORT int hf_decoder_in_frame(const hf_decoder *d);
 
 /* ------------------------------------------------------------------ */
 /* One-shot decoding                                                   */
@@ -329,6 +381,7 @@ typedef struct hf_frame {
     size_t frame_len;         /* 2 + N + content_len */
     size_t need;              /* HF_NEED_MORE: total bytes from buf[0]
                                  known to be needed (>= len + 1) */
+    void *reserved[2];        /* zeroed by hf_decode */
 } hf_frame;
 
 /*
@@ -341,13 +394,14 @@ typedef struct hf_frame {
  *    says how many bytes in total are needed to make progress.
  *  - an error: details in hf_decoder_error(d), offsets relative to buf.
  */
-hf_status hf_decode(hf_decoder *d, const void *buf, size_t len,
+HF_EXPORT hf_status hf_decode(hf_decoder *d, const void *buf, size_t len,
                     hf_frame *out);
 
 /* Convenience: validate one header given as raw JSON bytes (without the
  * length prefix), as the decoder would. Offsets in the error count from
  * json[0] plus 2, i.e. as if the prefix preceded it. */
-hf_status hf_parse_header(hf_decoder *d, const void *json, size_t len);
+HF_EXPORT hf_status hf_parse_header(hf_decoder *d, const void *json,
+                                  size_t len);
 
 /* ------------------------------------------------------------------ */
 /* Encoding                                                            */
@@ -370,7 +424,7 @@ hf_status hf_parse_header(hf_decoder *d, const void *json, size_t len);
  * hf_header_json_len: the length of that JSON text (without the prefix),
  * or 0 when the header cannot be encoded.
  */
-size_t hf_header_json_len(const hf_header *h);
+HF_EXPORT size_t hf_header_json_len(const hf_header *h);
 
 /*
  * Write the 2-byte prefix and the canonical header JSON to out.
@@ -378,7 +432,7 @@ size_t hf_header_json_len(const hf_header *h);
  * bytes that would be needed. Errors: those listed above,
  * HF_E_HEADER_TOO_LONG (JSON above HF_HEADER_MAX), HF_E_NO_SPACE.
  */
-hf_status hf_encode_header(const hf_header *h, unsigned char *out,
+HF_EXPORT hf_status hf_encode_header(const hf_header *h, unsigned char *out,
                            size_t cap, size_t *written);
 
 /*
@@ -386,13 +440,13 @@ hf_status hf_encode_header(const hf_header *h, unsigned char *out,
  * content_len (h->content_length is ignored), then the content.
  * Same errors and *written semantics as hf_encode_header.
  */
-hf_status hf_encode(const hf_header *h, const void *content,
+HF_EXPORT hf_status hf_encode(const hf_header *h, const void *content,
                     size_t content_len, unsigned char *out, size_t cap,
                     size_t *written);
 
 /* Non-zero when the raw header bytes json[0..len) are exactly the
  * canonical encoding of h (used to tell canonical input apart). */
-int hf_header_is_canonical(const hf_header *h, const void *json,
+HF_EXPORT int hf_header_is_canonical(const hf_header *h, const void *json,
                            size_t len);
 
 /* ------------------------------------------------------------------ */
@@ -405,14 +459,14 @@ int hf_header_is_canonical(const hf_header *h, const void *json,
  * everything else raw). 0 when s is not valid UTF-8 (a valid result is
  * never shorter than 2).
  */
-size_t hf_json_string_len(const void *s, size_t len);
+HF_EXPORT size_t hf_json_string_len(const void *s, size_t len);
 
 /*
  * Write s as a canonical JSON string to out. HF_OK with *written set;
  * HF_E_UTF8 when s is not valid UTF-8; HF_E_NO_SPACE with *written set to
  * the bytes needed.
  */
-hf_status hf_json_write_string(unsigned char *out, size_t cap,
+HF_EXPORT hf_status hf_json_write_string(unsigned char *out, size_t cap,
                                const void *s, size_t len, size_t *written);
 
 /*
@@ -421,12 +475,12 @@ hf_status hf_json_write_string(unsigned char *out, size_t cap,
  * Used for {"result": ...} and {"error": ..., "message": ...} contents.
  * Same return values as hf_json_write_string.
  */
-hf_status hf_json_write_object(unsigned char *out, size_t cap,
+HF_EXPORT hf_status hf_json_write_object(unsigned char *out, size_t cap,
                                const hf_str *keys, const hf_str *values,
                                size_t n, size_t *written);
 
 /* Length hf_json_write_object would write; 0 on invalid UTF-8. */
-size_t hf_json_object_len(const hf_str *keys, const hf_str *values,
+HF_EXPORT size_t hf_json_object_len(const hf_str *keys, const hf_str *values,
                           size_t n);
 
 /* ------------------------------------------------------------------ */
@@ -436,7 +490,7 @@ size_t hf_json_object_len(const hf_str *keys, const hf_str *values,
 /* Strict UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing
  * above U+10FFFF). Returns len when s is valid, else the offset of the
  * first byte of the first invalid sequence. */
-size_t hf_utf8_check(const void *s, size_t len);
+HF_EXPORT size_t hf_utf8_check(const void *s, size_t len);
 
 /*
  * Offset of the first \u escape in the JSON text json[0..len) that does
@@ -446,7 +500,7 @@ size_t hf_utf8_check(const void *s, size_t len);
  * yajl run this first. Meant for text yajl accepts: outside strings a
  * backslash is a syntax error anyway.
  */
-size_t hf_json_lone_surrogate(const void *json, size_t len);
+HF_EXPORT size_t hf_json_lone_surrogate(const void *json, size_t len);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,8 @@
 #define HF_INTERNAL_H
 
 #include <stdarg.h>
+#include <yajl/yajl_common.h>
+
 #include "hframe.h"
 
 /*
@@ -47,6 +49,18 @@ void hf_set_error(hf_decoder *d, hf_status code, uint64_t frame_off,
 /* Allocation through the decoder's hooks (or the C library). */
 void *hf_realloc(const hf_limits *lim, void *p, size_t n);
 void hf_free(const hf_limits *lim, void *p);
+
+/* yajl's allocator over lim's hooks, for one parser's lifetime. */
+typedef struct hf_yajl_alloc {
+    yajl_alloc_funcs funcs;
+    const hf_allocator *alloc;
+    int failed;             /* a hook failed; the C library stood in */
+} hf_yajl_alloc;
+
+/* Fill *ya and return the functions to give yajl_alloc, or NULL (yajl's
+ * default, the C library) when lim has no hooks. */
+yajl_alloc_funcs *hf_yajl_alloc_init(hf_yajl_alloc *ya,
+                                     const hf_limits *lim);
 
 /* Copy s into dst (cap bytes) for use inside a message: non-printable
  * ASCII becomes \xNN, long strings are cut at a UTF-8 boundary with

@@ -257,8 +257,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)next_field(&r, &h.content_type);
     (void)next_field(&r, &h.content_encoding);
     while (next_field(&r, &key)) {
-        if (!next_field(&r, &value))
+        if (!next_field(&r, &value)) {
+            value.ptr = NULL;
             value.len = 0;
+        }
         type = HF_VALUE_STRING;
         if (value.len > 0) {
             type = (hf_value_type)((unsigned char)value.ptr[0] % 5);

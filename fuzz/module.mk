@@ -16,6 +16,9 @@
 #                          on a crash not in fuzz/known-bugs (CI)
 #   make fuzz-coverage     line and branch coverage of the corpus alone
 #   make fuzz-afl          AFL++ build, one harness for AFL_SECONDS (60)
+#   make fuzz-engines      fuzz/build.sh (the OSS-Fuzz build) with libFuzzer,
+#                          AFL++ and a standalone main; every harness run on
+#                          its seed corpus, afl-fuzz ENGINE_SECONDS (5) each
 #   make fuzz-m32          32-bit replay of the corpus
 #   make fuzz-valgrind     replay of the corpus under valgrind
 #   FUZZ_TARGETS="fuzz_decode fuzz_stream" restricts any of them.
@@ -63,12 +66,21 @@ $(FUZZ_ENGINE_BINS): $(O)/fuzz/%: $(O)/fuzz/%.o $(FUZZ_COMMON_OBJS) \
 	$(Q)$(CC) $(ALL_LDFLAGS) $(LIB_FUZZING_ENGINE) -o $@ $(O)/fuzz/$*.o \
 	    $(FUZZ_COMMON_OBJS) $(FUZZ_DEPS_$*) $(HF_LIBS) $(FUZZ_LIBS_$*)
 
+# What every harness links besides its own source, for fuzz/build.sh
+# (OSS-Fuzz), which compiles them with the builder's flags.
+FUZZ_LINK_SRCS = $(CODEC_SRCS) $(GW_CORE_SRCS) $(GW_LOOP_SRCS) \
+                 gateway/gw_memio.c fuzz/fuzz_util.c
+
+.PHONY: fuzz-link-srcs
+fuzz-link-srcs:
+	@echo $(FUZZ_LINK_SRCS)
+
 # `make test` replays the whole corpus through every harness.
 test: $(FUZZ_REPLAY_BINS)
 TEST_SCRIPTS += fuzz/replay.sh
 
 .PHONY: fuzz-replay-bins fuzz-engine-bins fuzz fuzz-merge fuzz-smoke \
-        fuzz-coverage fuzz-afl fuzz-m32 fuzz-valgrind
+        fuzz-coverage fuzz-afl fuzz-m32 fuzz-valgrind fuzz-engines
 
 fuzz-replay-bins: $(FUZZ_REPLAY_BINS)
 fuzz-engine-bins: $(FUZZ_ENGINE_BINS)
@@ -79,6 +91,7 @@ FUZZ_JOBS    ?= 2
 FUZZ_TARGETS ?= $(FUZZ_HARNESSES)
 AFL_SECONDS  ?= 60
 AFL_TARGET   ?= fuzz_decode
+ENGINE_SECONDS ?= 5
 
 # Each engine build gets its own output directory under $(O).
 FUZZ_LF_O  := $(O)/libfuzzer
@@ -86,6 +99,7 @@ FUZZ_COV_O := $(O)/coverage
 FUZZ_AFL_O := $(O)/afl
 FUZZ_M32_O := $(O)/m32
 FUZZ_VG_O  := $(O)/valgrind
+FUZZ_ENG_O := $(O)/engines
 
 FUZZ_LF_MAKE = $(MAKE) --no-print-directory O=$(FUZZ_LF_O) CC=clang SAN=1 \
                CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
@@ -116,3 +130,8 @@ fuzz-m32: deps
 
 fuzz-valgrind: deps
 	$(Q)MAKE="$(MAKE)" sh fuzz/extras.sh valgrind $(FUZZ_VG_O) $(FUZZ_TARGETS)
+
+# afl++ for its compilers and driver, zip and unzip for the seed corpora.
+fuzz-engines: deps
+	$(Q)$(MAKE) --no-print-directory deps DEB_PACKAGES="afl++ zip unzip"
+	$(Q)sh fuzz/engines.sh $(FUZZ_ENG_O) $(ENGINE_SECONDS)

@@ -12,7 +12,10 @@
  *   streaming        events, several frames, header lifetime, reset,
  *                    sticky errors, hf_decode's need
  *   truncation       hf_decoder_finish inside a frame
- *   out of memory    a failing hf_allocator; buffer reuse and bounds
+ *   out of memory    a failing hf_allocator; every block through the
+ *                    hooks, yajl's included; buffer reuse and bounds
+ *   abi              version macros and hf_version(), ABI 0's structure
+ *                    sizes, reserved members
  *   invalid args     bad limits, NULL pointers
  *   limits           at, one below and one above every bound
  *   UTF-8            hf_utf8_check, and the same inputs in headers
@@ -30,6 +33,7 @@
 #include <check.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1670,9 +1674,10 @@ START_TEST(test_nomem_first)
 }
 END_TEST
 
-/* Failing the Nth allocation of a stream whose second header is larger
- * (so a buffer grows) is an out-of-memory error at a header, or nothing
- * at all once N is past the allocations made; never anything else. */
+/* Failing the Nth allocation (yajl's included) of a stream whose second
+ * header is larger (so a buffer grows) is an out-of-memory error at a
+ * header, or nothing at all once N is past the allocations made; never
+ * anything else. */
 START_TEST(test_nomem_nth)
 {
     bytes in = {0}, json = {0};
@@ -1683,6 +1688,7 @@ START_TEST(test_nomem_nth)
     unsigned n;
     size_t step, first = goldens[0].frame_len;
     int succeeded;
+    unsigned calls;
 
     bytes_put(&in, goldens[0].frame, first);
     bytes_str(&json, "{" REQ0 ", \"pad\": \"");
@@ -1692,8 +1698,12 @@ START_TEST(test_nomem_nth)
     put_frame(&in, json.p, json.len, NULL, 0);
     for (step = 0; step <= 1; step++) {
         trace_run(&ref, NULL, in.p, in.len, step == 0 ? in.len : 0, step);
+        fail_limits(&lim, &a, &fa, 0);
+        trace_run(&t, &lim, in.p, in.len, step == 0 ? in.len : 0, step);
+        trace_free(&t);
+        calls = fa.calls;
         succeeded = 0;
-        for (n = 1; n <= 8; n++) {
+        for (n = 1; n <= calls + 1; n++) {
             fail_limits(&lim, &a, &fa, n);
             trace_run(&t, &lim, in.p, in.len, step == 0 ? in.len : 0,
                       step);
@@ -1739,8 +1749,9 @@ START_TEST(test_nomem_recover)
 }
 END_TEST
 
-/* Buffers survive reset and hf_decode: a second stream allocates
- * nothing. */
+/* Buffers survive reset and hf_decode: after the first stream, each
+ * header costs only yajl's per-header allocations (the same number every
+ * time, all given back), and the decoder's own blocks stay as they are. */
 START_TEST(test_buffers_reused)
 {
     const golden *g = &goldens[0];
@@ -1750,7 +1761,8 @@ START_TEST(test_buffers_reused)
     hf_limits lim;
     hf_decoder d;
     hf_frame f;
-    unsigned calls;
+    unsigned calls, per_header;
+    long live;
     size_t i;
 
     fail_limits(&lim, &a, &fa, 0);
@@ -1758,14 +1770,19 @@ START_TEST(test_buffers_reused)
     for (i = 0; i < g->frame_len; i++)
         ck_assert_int_eq(push_all(&d, buf + i, 1), HF_EV_NEED_MORE);
     calls = fa.calls;
-    ck_assert_uint_gt(calls, 0);
+    live = fa.live;
+    ck_assert_int_eq(live, 2);
+    ck_assert_int_eq(hf_decode(&d, buf, g->frame_len, &f), HF_OK);
+    per_header = fa.calls - calls;
+    ck_assert_uint_gt(per_header, 0);
     hf_decoder_reset(&d);
+    calls = fa.calls;
     for (i = 0; i < g->frame_len; i++)
         ck_assert_int_eq(push_all(&d, buf + i, 1), HF_EV_NEED_MORE);
     ck_assert_uint_eq(hf_decoder_frames(&d), 1);
     ck_assert_int_eq(hf_decode(&d, buf, g->frame_len, &f), HF_OK);
-    ck_assert_int_eq(hf_decode(&d, buf, g->frame_len, &f), HF_OK);
-    ck_assert_uint_eq(fa.calls, calls);
+    ck_assert_uint_eq(fa.calls - calls, 2 * per_header);
+    ck_assert_int_eq(fa.live, live);
     hf_decoder_free(&d);
     ck_assert_int_eq(fa.live, 0);
     free(buf);
@@ -1773,9 +1790,157 @@ START_TEST(test_buffers_reused)
 END_TEST
 
 /*
+ * hframe.h: every block comes from malloc_fn (realloc_fn only grows a
+ * block it made), and yajl's parser state goes through the hooks too.
+ * Failing each call in turn while a header is parsed (yajl's calls
+ * included) gives HF_E_NOMEM for that header, and a later header parses.
+ */
+typedef struct hook_count {
+    unsigned mallocs, reallocs, frees;
+    unsigned realloc_null;  /* realloc_fn called with ptr == NULL */
+    unsigned fail_at;       /* 1-based malloc/realloc call to fail; 0 none */
+    long live;
+} hook_count;
+
+static void *hc_malloc(void *ctx, size_t n)
+{
+    hook_count *hc = ctx;
+
+    if (++hc->mallocs + hc->reallocs == hc->fail_at)
+        return NULL;
+    hc->live++;
+    return malloc(n);
+}
+
+static void *hc_realloc(void *ctx, void *p, size_t n)
+{
+    hook_count *hc = ctx;
+
+    if (p == NULL)
+        hc->realloc_null++;
+    if (hc->mallocs + ++hc->reallocs == hc->fail_at)
+        return NULL;
+    if (p == NULL)
+        hc->live++;
+    return realloc(p, n);
+}
+
+static void hc_free(void *ctx, void *p)
+{
+    hook_count *hc = ctx;
+
+    if (p == NULL)
+        return;
+    hc->frees++;
+    hc->live--;
+    free(p);
+}
+
+START_TEST(test_alloc_hooks_used)
+{
+    const golden *g = &goldens[1];
+    hf_allocator a = {hc_malloc, hc_realloc, hc_free, NULL};
+    hook_count hc, first;
+    hf_limits lim;
+    hf_decoder d;
+    hf_frame f;
+    unsigned n, header_calls, nomem = 0;
+    hf_status st;
+
+    memset(&hc, 0, sizeof hc);
+    a.ctx = &hc;
+    hf_limits_default(&lim);
+    lim.alloc = &a;
+    init_decoder(&d, &lim);
+    ck_assert_int_eq(hf_decode(&d, g->frame, g->frame_len, &f), HF_OK);
+    first = hc;
+    /* The arena (header strings) and yajl's state: the handle, its lexer
+     * and its stack, each from malloc_fn. */
+    ck_assert_uint_ge(first.mallocs, 4);
+    ck_assert_uint_eq(first.realloc_null, 0);
+    ck_assert_int_eq(first.live, 1);
+    ck_assert_int_eq(hf_decode(&d, g->frame, g->frame_len, &f), HF_OK);
+    header_calls = hc.mallocs + hc.reallocs - first.mallocs -
+                   first.reallocs;
+    ck_assert_uint_ge(header_calls, 3);
+    ck_assert_int_eq(hc.live, 1);
+    for (n = 1; n <= header_calls; n++) {
+        hc.fail_at = hc.mallocs + hc.reallocs + n;
+        st = hf_decode(&d, g->frame, g->frame_len, &f);
+        ck_assert(st == HF_OK || st == HF_E_NOMEM);
+        if (st == HF_E_NOMEM) {
+            nomem++;
+            ck_assert_str_eq(hf_decoder_error(&d)->detail,
+                             "no memory for the JSON parser");
+            ck_assert_ptr_null(hf_decoder_header(&d));
+        }
+        ck_assert_int_eq(hc.live, 1);
+        hc.fail_at = 0;
+        ck_assert_int_eq(hf_decode(&d, g->frame, g->frame_len, &f), HF_OK);
+        ck_assert_uint_eq(f.content_len, g->content_len);
+    }
+    ck_assert_uint_eq(nomem, header_calls);
+    ck_assert_uint_eq(hc.realloc_null, 0);
+    hf_decoder_free(&d);
+    ck_assert_int_eq(hc.live, 0);
+}
+END_TEST
+
+/*
+ * hframe.h, ABI: the size of every structure callers allocate is part of
+ * ABI 0, and so are the members of the public ones. These are the LP64
+ * figures of libhframe.so.0; a change here needs a new major version
+ * (reserved members are the room for 0.x releases).
+ */
+START_TEST(test_abi_layout)
+{
+    hf_limits lim;
+
+#if UINTPTR_MAX == UINT64_MAX && SIZE_MAX == UINT64_MAX
+    ck_assert_uint_eq(sizeof(hf_decoder), 3072);
+    ck_assert_uint_eq(sizeof(hf_header), 2656);
+    ck_assert_uint_eq(sizeof(hf_limits), 64);
+    ck_assert_uint_eq(sizeof(hf_frame), 56);
+    ck_assert_uint_eq(sizeof(hf_error), 184);
+    ck_assert_uint_eq(sizeof(hf_event), 24);
+    ck_assert_uint_eq(sizeof(hf_ext), 40);
+    ck_assert_uint_eq(sizeof(hf_allocator), 32);
+    ck_assert_uint_eq(sizeof(hf_str), 16);
+    ck_assert_uint_eq(offsetof(hf_header, n_ext), 48);
+    ck_assert_uint_eq(offsetof(hf_header, ext), 56);
+    ck_assert_uint_eq(offsetof(hf_header, header_len), 2616);
+    ck_assert_uint_eq(offsetof(hf_limits, alloc), 24);
+    ck_assert_uint_eq(offsetof(hf_frame, need), 32);
+    ck_assert_uint_eq(offsetof(hf_error, detail), 24);
+#endif
+    ck_assert_int_eq(HF_EXT_MAX, 64);
+    ck_assert_int_eq(HF_DETAIL_MAX, 160);
+    /* Reserved members must be zero, so that they can gain a meaning. */
+    hf_limits_default(&lim);
+    ck_assert_int_eq(hf_limits_check(&lim), HF_OK);
+    lim.reserved[3] = &lim;
+    ck_assert_int_eq(hf_limits_check(&lim), HF_E_INVALID_ARGUMENT);
+}
+END_TEST
+
+START_TEST(test_version)
+{
+    char s[32];
+
+    ck_assert_int_eq(hf_version(), HF_VERSION_NUMBER);
+    ck_assert_int_eq(HF_VERSION_NUMBER, HF_VERSION_MAJOR * 10000 +
+                     HF_VERSION_MINOR * 100 + HF_VERSION_PATCH);
+    snprintf(s, sizeof s, "%d.%d.%d", HF_VERSION_MAJOR, HF_VERSION_MINOR,
+             HF_VERSION_PATCH);
+    ck_assert_str_eq(s, HF_VERSION);
+}
+END_TEST
+
+/*
  * hframe.h: each of the decoder's two buffers "holds at most the header
- * limit plus one byte". Pushed byte by byte, a header of the largest
- * allowed length makes both buffers as large as they get.
+ * limit plus one byte", and yajl's blocks stay within "4 KiB or twice
+ * the header limit plus 64 bytes". Pushed byte by byte, a header of the
+ * largest allowed length makes both buffers as large as they get.
  */
 typedef struct alloc_bound {
     size_t max_header;
@@ -1801,6 +1966,8 @@ START_TEST(test_alloc_bound)
     fail_alloc fa;
     hf_limits lim;
     trace t;
+    hf_decoder d;
+    size_t i, yajl_bound = 2 * (c->max_header + 64);
 
     if (c->header_len >= 100)
         limit_header(&json, 0, 0, c->header_len);
@@ -1812,9 +1979,17 @@ START_TEST(test_alloc_bound)
     trace_run(&t, &lim, in.p, in.len, 0, 1);
     ck_assert_int_eq(t.finish, c->header_len >= 100 ? HF_OK :
                                                       HF_E_MISSING_KEY);
-    ck_assert_uint_le(fa.largest, c->max_header + 1);
+    ck_assert_uint_le(fa.largest, yajl_bound > 4096 ? yajl_bound : 4096);
     ck_assert_int_eq(fa.live, 0);
     trace_free(&t);
+    /* The decoder's own buffers, seen from inside. */
+    init_decoder(&d, &lim);
+    for (i = 0; i < in.len; i++)
+        push_all(&d, in.p + i, 1);
+    ck_assert_uint_gt(d.hbuf_cap, 0);
+    ck_assert_uint_le(d.hbuf_cap, c->max_header + 1);
+    ck_assert_uint_le(d.arena_cap, c->max_header + 1);
+    hf_decoder_free(&d);
     bytes_free(&in);
     bytes_free(&json);
 }
@@ -3267,7 +3442,12 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_nomem_nth);
     tcase_add_test(tc, test_nomem_recover);
     tcase_add_test(tc, test_buffers_reused);
+    tcase_add_test(tc, test_alloc_hooks_used);
     tcase_add_loop_test(tc, test_alloc_bound, 0, (int)N_ALLOC_BOUNDS);
+
+    tc = tcase(s, "abi");
+    tcase_add_test(tc, test_version);
+    tcase_add_test(tc, test_abi_layout);
 
     tc = tcase(s, "invalid arguments");
     tcase_add_loop_test(tc, test_bad_limits, 0, (int)N_BAD_LIMITS);

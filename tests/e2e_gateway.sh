@@ -46,6 +46,9 @@ fi
 # ------------------------------------------------------------ options
 "$GW" --help >/dev/null 2>&1
 [ $? -eq 0 ] && ok "--help exits 0" || fail "--help exits 0"
+version=$(sed -n 's/^#define HF_VERSION "\(.*\)"$/\1/p' "$HERE/../codec/hframe.h")
+check "--version prints hframe-gateway $version" \
+    test "$("$GW" --version 2>&1)" = "hframe-gateway $version"
 for bad in "--max-conns 0" "--max-conns 1x" "--port 70000" "-p -1" \
     "--request-timeout 1x" "--idle-timeout -1" "--workers 0" \
     "--max-header 1" "--log-level loud" "127.0.0.1" "a 1 b" "h 99999"; do
@@ -55,12 +58,6 @@ for bad in "--max-conns 0" "--max-conns 1x" "--port 70000" "-p -1" \
     [ "$rc" -eq 2 ] && ok "usage error: $bad" ||
         fail "usage error: $bad (exit $rc)"
 done
-
-v=$("$GW" --version 2>&1)
-case "$v" in
-"hframe-gateway "[0-9]*) ok "--version: $v" ;;
-*) fail "--version ($v)" ;;
-esac
 
 # A port file that cannot be written: a message and exit 1, with one
 # process as with workers.

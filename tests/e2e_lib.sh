@@ -1,5 +1,6 @@
-# e2e_lib.sh - helpers shared by tests/e2e_gateway.sh and tests/e2e_relay.sh,
-# sourced (POSIX sh, under set -u) after the script has set:
+# e2e_lib.sh - helpers shared by the shell tests (tests/e2e_*.sh,
+# tests/abi.sh), sourced (POSIX sh, under set -u); start and gwc need
+# the script to have set:
 #   GW      the hframe-gateway binary (start)
 #   CLIENT  tests/gw_client.py (gwc)
 # Functions (the variables each one sets or reads besides the above):
@@ -37,8 +38,9 @@
 #                   "NAME: exit status RC after SIGTERM" (no "NAME: "
 #                   without NAME); sets RC.
 #   wait_ready FILE waits until FILE has a line with "ready" (what a
-#                   client prints once its request is in flight), 5 s at
-#                   most; the checks that follow tell what came of it.
+#                   client prints once its request is in flight), 20 s at
+#                   most (a loaded machine starts Python slowly); the
+#                   checks that follow tell what came of it.
 #   gwc LABEL PORT SCENARIO ARGS...
 #                   runs one gw_client.py scenario against PORT, killed
 #                   after GWC_SECONDS (120 when unset): ok LABEL when it
@@ -127,7 +129,7 @@ wait_started() {
 
 wait_ready() {
     i=0
-    while ! grep -q ready "$1" 2>/dev/null && [ "$i" -lt 50 ]; do
+    while ! grep -q ready "$1" 2>/dev/null && [ "$i" -lt 200 ]; do
         sleep 0.1
         i=$((i + 1))
     done

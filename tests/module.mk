@@ -9,3 +9,4 @@ $(O)/tests/check_codec: $(O)/tests/check_codec.o $(LIBHFRAME_A)
 	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $< $(HF_LIBS) $(CHECK_LIBS)
 
 TEST_BINS += $(O)/tests/check_codec
+TEST_SCRIPTS += tests/abi.sh
