@@ -19,6 +19,7 @@
 #include "gw_loop.h"
 #include "gw_net.h"
 #include "gw_options.h"
+#include "gw_reload.h"
 #include "gw_signal.h"
 #include "gw_supervisor.h"
 
@@ -41,6 +42,7 @@ typedef struct app {
     gw_options opt;
     gw_index *index;
     gw_loop *loop;
+    gw_reload *reload;      /* SIGHUP in a serving process */
     gw_upstream upstreams[GW_UPSTREAM_MAX];
     int wrote_pid;          /* the pid file is ours to remove */
     int listened;           /* so is the port file */
@@ -113,17 +115,13 @@ static gw_index *load_index(const char *path)
     return idx;
 }
 
-static void reload_index(app *a)
+/* idx (NULL: the file was bad, err says why) replaces the index. */
+static void swap_index(app *a, gw_index *idx, const gw_index_error *err)
 {
-    gw_index *idx;
-
-    if (a->opt.index_path == NULL) {
-        gw_log(GW_LOG_INFO, "SIGHUP: no --index file, keeping the "
-               "built-in index");
-        return;
-    }
-    idx = load_index(a->opt.index_path);
     if (idx == NULL) {
+        gw_log(GW_LOG_ERROR, "index %s: %s at offset %zu: %s",
+               a->opt.index_path, gw_index_strerror(err->code),
+               err->offset, err->detail);
         gw_log(GW_LOG_WARN, "SIGHUP: keeping the previous index "
                "(%zu entries)", gw_index_count(a->index));
         return;
@@ -136,13 +134,47 @@ static void reload_index(app *a)
            a->opt.index_path, gw_index_count(idx));
 }
 
-/* The supervisor's copy of the index, which restarted workers inherit. */
+/* SIGHUP in a serving process: the file is read off the loop. */
+static void start_reload(app *a)
+{
+    if (a->opt.index_path == NULL) {
+        gw_log(GW_LOG_INFO, "SIGHUP: no --index file, keeping the "
+               "built-in index");
+        return;
+    }
+    if (gw_reload_start(a->reload, a->opt.index_path) < 0)
+        gw_log(GW_LOG_ERROR, "SIGHUP: cannot start the reload: out of "
+               "threads; keeping the previous index");
+}
+
+static void finish_reload(app *a)
+{
+    gw_index_error err;
+    gw_index *idx;
+    int again;
+
+    if (gw_reload_take(a->reload, &idx, &err, &again) < 0)
+        return;
+    swap_index(a, idx, &err);
+    if (again)
+        gw_log(GW_LOG_INFO, "SIGHUP during the reload: reading %s again",
+               a->opt.index_path);
+}
+
+/* The supervisor's copy of the index, which restarted workers inherit
+ * (read in place: the supervisor serves no client). */
 static void reload_parent(void *ctx)
 {
     app *a = ctx;
+    gw_index_error err;
+    gw_index *idx = NULL;
 
-    if (a->opt.index_path != NULL)
-        reload_index(a);
+    if (a->opt.index_path == NULL)
+        return;
+    memset(&err, 0, sizeof err);
+    if (gw_index_load_file(a->opt.index_path, &idx, &err) != GW_INDEX_OK)
+        idx = NULL;
+    swap_index(a, idx, &err);
 }
 
 /* ------------------------------------------------------- one process */
@@ -161,7 +193,10 @@ static void on_wake(void *ctx)
                 gw_loop_stop(a->loop);
                 break;
             case SIGHUP:
-                reload_index(a);
+                start_reload(a);
+                break;
+            case GW_RELOAD_DONE:
+                finish_reload(a);
                 break;
             case SIGUSR1:
                 gw_loop_log_stats(a->loop);
@@ -231,15 +266,19 @@ static int serve(void *ctx, gw_listeners *ls)
     lc.wake_fd = gw_signal_fd();
     lc.on_wake = on_wake;
     lc.wake_ctx = a;
-    a->loop = gw_loop_new(&lc);
+    a->reload = gw_reload_new(gw_signal_notify_fd());
+    a->loop = a->reload != NULL ? gw_loop_new(&lc) : NULL;
     if (a->loop == NULL) {
         gw_log(GW_LOG_ERROR, "out of memory");
+        gw_reload_free(a->reload);
         return GW_EXIT_FAIL;
     }
     rc = gw_loop_run(a->loop);
     gw_loop_log_stats(a->loop);
     gw_loop_free(a->loop);
     a->loop = NULL;
+    gw_reload_free(a->reload);
+    a->reload = NULL;
     return rc == 0 ? GW_EXIT_OK : GW_EXIT_FAIL;
 }
 

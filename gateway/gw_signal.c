@@ -67,6 +67,11 @@ int gw_signal_fd(void)
     return sig_pipe[0];
 }
 
+int gw_signal_notify_fd(void)
+{
+    return sig_pipe[1];
+}
+
 size_t gw_signal_take(unsigned char *sig, size_t cap)
 {
     ssize_t n = read(sig_pipe[0], sig, cap);

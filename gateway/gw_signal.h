@@ -20,6 +20,10 @@ void gw_signal_reset(void);
 /* The pipe's read end, readable when a signal came; -1 before setup. */
 int gw_signal_fd(void);
 
+/* The pipe's write end, for other wake-ups of the same loop (bytes
+ * that are no signal number). */
+int gw_signal_notify_fd(void);
+
 /* Signal numbers that came, up to cap; 0 when none (never blocks). */
 size_t gw_signal_take(unsigned char *sig, size_t cap);
 

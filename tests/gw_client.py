@@ -479,6 +479,22 @@ def sc_hold(port, seconds):
         expect_eof(s, 5)
 
 
+def sc_latency(port, seconds, limit):
+    """Print "ready" after a first answer, then search on one connection
+    for SECONDS; the slowest answer must come within LIMIT seconds."""
+    worst = 0.0
+    with connect(port) as s:
+        roundtrip(s, req_search("ring"), ans_result(RING))
+        print("ready", flush=True)
+        end = time.monotonic() + float(seconds)
+        while time.monotonic() < end:
+            t0 = time.monotonic()
+            roundtrip(s, req_search("ring"), ans_result(RING))
+            worst = max(worst, time.monotonic() - t0)
+    print("slowest answer %.3f s" % worst)
+    check(worst <= float(limit), "an answer took %.3f s" % worst)
+
+
 def chaos_client(port, seed, until, errors):
     """Random bytes, random splits, abrupt resets; never checks answers."""
     import random
@@ -588,6 +604,7 @@ SCENARIOS = {
     "conncap": sc_conncap,
     "many": sc_many,
     "hold": sc_hold,
+    "latency": sc_latency,
     "refused": sc_refused,
     "dual": sc_dual,
     "chaos": sc_chaos,
