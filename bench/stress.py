@@ -898,11 +898,23 @@ def write_index(path, good):
     os.replace(tmp, path)
 
 
+def fifo_index(path):
+    """A FIFO in place of the index file: the gateway must refuse it at
+    once instead of waiting, loop stopped, for a writer."""
+    tmp = path + ".tmp"
+    os.mkfifo(tmp)
+    os.replace(tmp, path)
+
+
 def attack_reload(gw, path, n):
-    """n SIGHUP reloads while healthy clients run, every other one with
-    a broken file: answers never change, connections never drop."""
+    """n SIGHUP reloads while healthy clients run, one in three with a
+    broken file and one in three with a FIFO: answers never change,
+    connections never drop."""
     for i in range(n):
-        write_index(path, i % 2 == 0)
+        if i % 3 == 2:
+            fifo_index(path)
+        else:
+            write_index(path, i % 3 == 0)
         os.kill(gw.pid, signal.SIGHUP)
         STATS.attack("reload")
         time.sleep(0.2)

@@ -105,8 +105,26 @@ if start index --index "$TMP/index.json"; then
     logged index "index $TMP/index.json: not-string at offset" \
         "bad reload names file and offset"
     logged index "keeping the previous index" "bad reload is logged"
+    # A FIFO in place of the index: refused at once, nothing waits for a
+    # writer, the loop goes on.
+    rm -f "$TMP/index.json"
+    mkfifo "$TMP/index.json"
+    kill -HUP "$GW_PID"
+    sleep 0.5
+    logged index "index $TMP/index.json: io-error at offset 0: not a regular file (a FIFO)" \
+        "FIFO on SIGHUP is refused, named"
+    client "FIFO on SIGHUP keeps the old index, the loop runs" lookup neo \
+        "Wake up, Neo."
     stop "$GW_PID"
+    rm -f "$TMP/index.json"
 fi
+mkfifo "$TMP/fifo.json"
+timeout --foreground -k 2 10 "$GW" --index "$TMP/fifo.json" \
+    --port-file "$TMP/never" 127.0.0.1 0 2>"$TMP/fifo.log"
+rc=$?
+check "--index FIFO exits 1 at once ($rc)" [ "$rc" -eq 1 ]
+logged fifo "index $TMP/fifo.json: io-error at offset 0: not a regular file (a FIFO)" \
+    "--index FIFO: the message names the file"
 printf '{"a": "b",\n "a": "c"}' >"$TMP/dup.json"
 "$GW" --index "$TMP/dup.json" --port-file "$TMP/never" 127.0.0.1 0 \
     2>"$TMP/dup.log"
