@@ -73,6 +73,10 @@
  *    each byte-identical to one of the clients' (a cut last one only on
  *    a connection the relay gave up on), at most the pipeline depth in
  *    flight;
+ *  - a request timeout only after the request timeout has passed while
+ *    the relay wanted to read that client since its frame's first byte:
+ *    the clock stands while the relay holds the client back (a request
+ *    or output at the cap, an answer awaited);
  *  - liveness: once the loop stands still with clean upstreams (one valid
  *    answer per request, nothing cut or stalled) and nothing left to
  *    send, every complete request has its reply;
@@ -200,6 +204,9 @@ typedef struct client {
     size_t n_replies;
     size_t replies_cap;
     int proxy_calls;
+    gw_time clock;          /* time the relay wanted to read it */
+    gw_time clock_mark;     /* clock when its current frame's first
+                               byte was read */
     struct session *self;
 } client;
 
@@ -685,15 +692,51 @@ static void up_closed(void *user, gw_upconn *u, gw_memio *m)
 
 /* ---- the loop and the clients ---- */
 
+/* A frame (the PROXY header, a request, or the bytes after the last
+ * valid one) begins in [from, to) of a client's bytes. */
+static int frame_begins(const session *s, size_t from, size_t to)
+{
+    size_t i;
+
+    if (from == to)
+        return 0;
+    if (from == 0 || (s->valid_end >= from && s->valid_end < to))
+        return 1;
+    for (i = 0; i < s->n_frames; i++)
+        if (s->frames[i].start >= from && s->frames[i].start < to)
+            return 1;
+    return 0;
+}
+
 static void collect(session *s, int k)
 {
     client *cl = &s->cl[k];
-    size_t n;
+    size_t n, was = cl->read;
     const unsigned char *p = gw_memio_sink(&cl->m, &n);
 
     vec_add(&cl->got, p, n);
     gw_memio_take(&cl->m);
     cl->read = cl->sent - gw_buf_pending(&cl->m.queue);
+    if (frame_begins(s, was, cl->read))
+        cl->clock_mark = cl->clock;
+}
+
+/* The clock moves to t. A client's request clock may count only the
+ * time the relay wanted to read it: while it holds the client back
+ * (output or request at its cap, the answer awaited) the clock stands. */
+static void advance(session *s, gw_time t)
+{
+    int k;
+
+    if (t <= s->now)
+        return;
+    for (k = 0; k < s->n_clients; k++) {
+        client *cl = &s->cl[k];
+
+        if (!cl->gone && (gw_conn_poll(&cl->c, NULL) & GW_WANT_READ))
+            cl->clock += t - s->now;
+    }
+    s->now = t;
 }
 
 /* A client the loop would close: its record stays for the oracles. */
@@ -896,8 +939,8 @@ static void special(session *s, int k, unsigned a)
         break;
     case 6:
         d = gw_memnet_deadline(s->net);
-        if (d != GW_TIME_NEVER && d > s->now)
-            s->now = d;
+        if (d != GW_TIME_NEVER)
+            advance(s, d);
         break;
     default:
         break;
@@ -960,7 +1003,7 @@ static void step(session *s, unsigned idx, uint8_t b)
             up->stall = 1;
         break;
     case 7:
-        s->now += (gw_time)a * 250 * MS;
+        advance(s, s->now + (gw_time)a * 250 * MS);
         break;
     case 8:
         special(s, k, a);
@@ -1088,7 +1131,7 @@ static void wind_down(session *s)
         up_all(s);
         settle(s);
         client_budget(s, 0);
-        s->now += 1000 * MS;
+        advance(s, s->now + 1000 * MS);
     }
     FZ_CHECK(clients_left(s) == 0);
 }
@@ -1339,6 +1382,7 @@ static void check_close_reason(const session *s, int k)
         return;
     FZ_CHECK(s->cfg.request_timeout > 0);
     FZ_CHECK(cl->read > 0);
+    FZ_CHECK(cl->clock - cl->clock_mark >= s->cfg.request_timeout);
     for (i = 0; i < s->n_frames; i++) {
         const req_frame *f = &s->frames[i];
 

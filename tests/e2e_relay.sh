@@ -419,6 +419,22 @@ if start up2; then
     stop up2 "$UP_PID"
 fi
 
+# ------------------------------------------------ slow upstream, big upload
+# An upstream that reads 2 MB a second: the relay stops reading the
+# client while the request waits to go out, and the request clock stands
+# meanwhile, so an upload that takes several request timeouts to read is
+# answered, not cut.
+if peer slowpeer slowread --count 10 --rate 2000000 &&
+    start rslow --log-level info --request-timeout 1 --upstream-timeout 5 \
+        --upstream "127.0.0.1:$PEER_PORT"; then
+    bench "8 MiB upload read slowly upstream, --request-timeout 1" \
+        -n 1 -c 1 --action binary --size 8388608 127.0.0.1 "$GW_PORT"
+    stop rslow "$GW_PID"
+    check "no request-timeout in the log" \
+        [ "$(grep -c 'reason=request-timeout' "$TMP/rslow.log")" -eq 0 ]
+    kill -9 "$PEER_PID" 2>/dev/null
+fi
+
 # A sanitizer build aborts on a report; a report from a process that
 # was not waited for would still be in its log.
 if grep -l -E 'Sanitizer|runtime error:' "$TMP"/*.log >"$TMP/san.out" 2>&1
