@@ -11,7 +11,7 @@ Four gateways run for the whole suite:
   C  the same with `ulimit -n 4096`, for the flood past FD_SETSIZE
      (every connection kept and served);
   D  the same with --max-conns 900, the upstream of two relays;
-and five relays (hframe-gateway --upstream, the options of A but the
+and six relays (hframe-gateway --upstream, the options of A but the
 index and the connection cap, upstream timeout 2 s) with their
 upstreams:
   R  relays to F, an upstream inside this script that answers like the
@@ -21,7 +21,10 @@ upstreams:
   S  relays to gateway D;
   U  relays to a port that refuses connections;
   T  relays to a port whose listen queue is full (connect hangs);
-  V  relays to the refusing port, then to D.
+  V  relays to the refusing port, then to D;
+  P  reads PROXY headers (--proxy-protocol) and names its clients to its
+     upstream E (--upstream-proxy-protocol), a gateway that reads PROXY
+     headers too and logs at level info.
 Healthy clients hold persistent connections to each gateway and to R
 and S and check every answer byte for byte (on R and S they reconnect
 every 10 requests, and one more on R makes F close after every
@@ -284,8 +287,9 @@ class Gateway:
         return rc
 
 
-def connect(port, timeout=5.0):
-    s = socket.create_connection((HOST, port), timeout)
+def connect(port, timeout=5.0, source=None):
+    s = socket.create_connection((HOST, port), timeout,
+                                 None if source is None else (source, 0))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -1293,7 +1297,11 @@ class FullBacklog:
         self.lsock.close()
 
 
-def relay_cases(r, u, t, serial):
+# PROXY headers cut short: v1, v2 (inside its signature), one byte.
+PROXY_CUTS = (b"PROXY TCP4 203.0.113.7", b"\r\n\r\n\x00\r\nQU", b"P")
+
+
+def relay_cases(r, u, t, serial, p=None, e=None):
     """(name, relay, request, expectation, follow-up) for one pass of the
     relay phase. Expectations:
       ("error", CODE, SECONDS)  one error frame with CODE, no sooner than
@@ -1306,6 +1314,9 @@ def relay_cases(r, u, t, serial):
       ("reply-then-eof", FRAME) the client shuts its sending side after
                                 the request: the answer, then the close
       ("give-up",)              the client closes while F stalls
+      ("error-then-eof", CODE)  the client shuts its sending side after
+                                its bytes: one error frame with CODE,
+                                then the close
     A follow-up (request, expected frame or error code) is sent on the
     same connection after an answer and must be answered."""
     up_t = UPSTREAM_TIMEOUT
@@ -1361,6 +1372,13 @@ def relay_cases(r, u, t, serial):
     if t is not None:
         c.append(("upstream connect hangs", t, m[0],
                   ("error", "upstream-timeout", up_t), None))
+    # A PROXY header cut short by the client's EOF: bad-proxy-header, as
+    # a frame cut short gets truncated, from the gateway and the relay.
+    for gw in (g for g in (e, p) if g is not None):
+        for cut in PROXY_CUTS:
+            c.append(("PROXY header cut short by EOF (%s, %d bytes)" % (
+                gw.name, len(cut)), gw, cut,
+                      ("error-then-eof", "bad-proxy-header"), None))
     return c
 
 
@@ -1381,6 +1399,14 @@ def run_relay_case(case):
         s.sendall(data)
         if kind == "give-up":
             time.sleep(0.3)
+            return None
+        if kind == "error-then-eof":
+            s.shutdown(socket.SHUT_WR)
+            frames, raw, how = read_frames(s, 1, wait, until_eof=True)
+            if how != "eof" or len(frames) != 1 or \
+                    error_code(frames[0]) != exp[1]:
+                return "expected error %s then close, got %s %r" % (
+                    exp[1], how, raw[:160])
             return None
         if kind == "reply-then-eof":
             s.shutdown(socket.SHUT_WR)
@@ -1482,7 +1508,7 @@ def relay_phase(relays, seconds, cases_s):
     the catalogue through S first (when cases_s is given); then passes of
     every case of relay_cases() at once, beside the rotation probe on V.
     Returns the number of passes."""
-    r, s_relay, u, t, v = (relays.get(k) for k in "RSUTV")
+    r, s_relay, u, t, v, p, e = (relays.get(k) for k in "RSUTVPE")
     end = time.monotonic() + seconds
     if s_relay is not None and cases_s:
         attack_catalogue(s_relay, cases_s, "relay-catalogue")
@@ -1490,7 +1516,7 @@ def relay_phase(relays, seconds, cases_s):
     while True:
         passes += 1
         t_pass = time.monotonic()
-        cases = relay_cases(r, u, t, passes)
+        cases = relay_cases(r, u, t, passes, p, e)
         probe = guarded(rotation_probe, v) if v is not None else None
         if probe is not None:
             probe.start()
@@ -1592,10 +1618,10 @@ def main():
     backlog = None
     relays = {}
 
-    def relay(name, upstreams, valgrind=False):
+    def relay(name, upstreams, valgrind=False, more=()):
         # The default --max-conns of a relay: what fits select().
         extra = ["--max-header", str(MAX_HEADER_A), "--upstream-timeout",
-                 str(UPSTREAM_TIMEOUT)]
+                 str(UPSTREAM_TIMEOUT)] + list(more)
         for port in upstreams:
             extra += ["--upstream", "%s:%d" % (HOST, port)]
         relays[name] = Gateway(name, gw_bin, a.build, extra,
@@ -1612,6 +1638,10 @@ def main():
         backlog = FullBacklog()
         relay("T", [backlog.port])
         relay("V", [refused, gw_d.port])
+        relays["E"] = Gateway("E", gw_bin, a.build,
+                              ["--proxy-protocol", "--log-level", "info"])
+        relay("P", [relays["E"].port], more=("--proxy-protocol",
+                                             "--upstream-proxy-protocol"))
     gws += list(relays.values())
     for g in gws:
         print("stress: gateway %s pid %d port %d, %d fds, %d KiB: %s" % (
@@ -1637,7 +1667,7 @@ def main():
     healthy = []
     pause = 0.05 if a.valgrind else 0.005
     for g in gws:
-        if g.name in ("U", "T", "V"):
+        if g.name in ("U", "T", "V", "P", "E"):
             continue            # see relay_cases() and rotation_probe()
         for _ in range(3 if g is gw_a else 2):
             h = Healthy(g, stop, pause,

@@ -133,6 +133,14 @@ rc=$?
 logged dup "index $TMP/dup.json: duplicate-key at offset 15" \
     "bad --index names file and offset"
 
+# ------------------------------------------------------------ PROXY protocol
+# A PROXY header cut short by the client's EOF gets bad-proxy-header, as
+# a frame cut short gets truncated.
+if start pxeof --proxy-protocol; then
+    client "PROXY header cut short by EOF: bad-proxy-header" proxycut
+    stop "$GW_PID"
+fi
+
 # ------------------------------------------------------------ timeouts
 if start timeouts --log-level info --request-timeout 0.5 --idle-timeout 1 \
     --write-timeout 0.5 --max-output 4096; then

@@ -278,6 +278,14 @@ if start pxup --proxy-protocol --log-level info && PX_PID=$GW_PID &&
     *) fail "no PROXY header: bad-proxy-header (got: $out)" ;;
     esac
     stop pxrelay "$GW_PID"
+    # A relay that reads PROXY headers itself: one cut short by the
+    # client's EOF gets bad-proxy-header.
+    if start pxpass --proxy-protocol --upstream-proxy-protocol \
+        --upstream "127.0.0.1:$PX_PORT"; then
+        gwc "PROXY header cut short by EOF: bad-proxy-header" "$GW_PORT" \
+            proxycut
+        stop pxpass "$GW_PID"
+    fi
     stop pxup "$PX_PID"
 fi
 

@@ -573,6 +573,21 @@ def sc_refused(port):
         s.close()
 
 
+# PROXY headers cut short: v1, v2 (inside its signature), one byte.
+PROXY_CUTS = (b"PROXY TCP4 203.0.113.7", b"\r\n\r\n\x00\r\nQU", b"P")
+
+
+def sc_proxycut(port):
+    """--proxy-protocol: a PROXY header cut short by the client's EOF
+    gets bad-proxy-header, then the close (as a frame cut short gets
+    truncated)."""
+    for cut in PROXY_CUTS:
+        with connect(port) as s:
+            s.sendall(cut)
+            s.shutdown(socket.SHUT_WR)
+            expect_error(s, "bad-proxy-header", True)
+
+
 SCENARIOS = {
     "tutorial": sc_tutorial,
     "index": sc_index,
@@ -591,6 +606,7 @@ SCENARIOS = {
     "refused": sc_refused,
     "dual": sc_dual,
     "chaos": sc_chaos,
+    "proxycut": sc_proxycut,
 }
 
 
