@@ -1299,6 +1299,13 @@ class FullBacklog:
 
 # PROXY headers cut short: v1, v2 (inside its signature), one byte.
 PROXY_CUTS = (b"PROXY TCP4 203.0.113.7", b"\r\n\r\n\x00\r\nQU", b"P")
+# PROXY headers without an address: v1 UNKNOWN, v2 LOCAL, v2 AF_UNIX
+# (two 108-byte socket paths); sent to P from PROXY_SOURCE, which E must
+# never be told.
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY_NO_ADDRESS = (b"PROXY UNKNOWN\r\n", V2SIG + b"\x20\x00\x00\x00",
+                    V2SIG + b"\x21\x31\x00\xd8" + bytes(216))
+PROXY_SOURCE = "127.0.0.2"
 
 
 def relay_cases(r, u, t, serial, p=None, e=None):
@@ -1314,6 +1321,8 @@ def relay_cases(r, u, t, serial, p=None, e=None):
       ("reply-then-eof", FRAME) the client shuts its sending side after
                                 the request: the answer, then the close
       ("give-up",)              the client closes while F stalls
+      ("reply-from", FRAME, ADDRESS)  as "reply", from that source
+                                address
       ("error-then-eof", CODE)  the client shuts its sending side after
                                 its bytes: one error frame with CODE,
                                 then the close
@@ -1379,6 +1388,14 @@ def relay_cases(r, u, t, serial, p=None, e=None):
             c.append(("PROXY header cut short by EOF (%s, %d bytes)" % (
                 gw.name, len(cut)), gw, cut,
                       ("error-then-eof", "bad-proxy-header"), None))
+    # A PROXY header without an address: the client is unknown, and E is
+    # told LOCAL, never the address the client came from (relay_phase
+    # reads E's log).
+    if p is not None:
+        for hdr in PROXY_NO_ADDRESS:
+            c.append(("PROXY header without an address (%d bytes)" %
+                      len(hdr), p, hdr + m[0],
+                      ("reply-from", m[1], PROXY_SOURCE), None))
     return c
 
 
@@ -1390,7 +1407,7 @@ def run_relay_case(case):
     if kind == "reply" and len(exp) > 2:
         wait += exp[2]
     try:
-        s = connect(gw.port)
+        s = connect(gw.port, source=exp[2] if kind == "reply-from" else None)
     except OSError as e:
         return "connect: %s" % e
     try:
@@ -1503,6 +1520,13 @@ def rotation_probe(v, n_seq=10):
                  n_seq + ROTATION_AT_ONCE)
 
 
+def told_source(e):
+    """Did gateway E log a client at PROXY_SOURCE (its access lines name
+    the address its PROXY header gave)?"""
+    with open(e.log_path, encoding="utf-8", errors="replace") as f:
+        return ("access peer=%s:" % PROXY_SOURCE) in f.read()
+
+
 def relay_phase(relays, seconds, cases_s):
     """The relay faults until seconds have passed (each at least once):
     the catalogue through S first (when cases_s is given); then passes of
@@ -1513,6 +1537,7 @@ def relay_phase(relays, seconds, cases_s):
     if s_relay is not None and cases_s:
         attack_catalogue(s_relay, cases_s, "relay-catalogue")
     passes = 0
+    told = False
     while True:
         passes += 1
         t_pass = time.monotonic()
@@ -1531,6 +1556,11 @@ def relay_phase(relays, seconds, cases_s):
                         futs[fut][1].name, name, why))
         if probe is not None:
             probe.join()
+        if e is not None and not told and told_source(e):
+            STATS.violation("gateway E behind relay P was told %s, the "
+                            "address of a client whose PROXY header had "
+                            "none" % PROXY_SOURCE)
+            told = True
         now = time.monotonic()
         if now + (now - t_pass) > end:
             return passes

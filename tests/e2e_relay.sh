@@ -284,6 +284,26 @@ if start pxup --proxy-protocol --log-level info && PX_PID=$GW_PID &&
         --upstream "127.0.0.1:$PX_PORT"; then
         gwc "PROXY header cut short by EOF: bad-proxy-header" "$GW_PORT" \
             proxycut
+        # Headers without an address (UNKNOWN, LOCAL, a Unix socket),
+        # sent from 127.0.0.2: the gateway behind is told LOCAL, so it
+        # logs the relay's own connection (127.0.0.1), never the
+        # address the headers came from.
+        n=$(grep -c 'access peer=' "$TMP/pxup.log")
+        gwc "PROXY headers without an address are answered" "$GW_PORT" \
+            proxynoaddr 127.0.0.2
+        i=0
+        while [ "$(grep -c 'access peer=' "$TMP/pxup.log")" -lt $((n + 3)) ] &&
+            [ "$i" -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        check "the gateway behind logged all three" \
+            [ "$(grep -c 'access peer=' "$TMP/pxup.log")" -ge $((n + 3)) ]
+        if grep -q 'access peer=127[.]0[.]0[.]2:' "$TMP/pxup.log"; then
+            fail "it was told the client's address (127.0.0.2), not LOCAL"
+        else
+            ok "it was told LOCAL, not the client's address (127.0.0.2)"
+        fi
         stop pxpass "$GW_PID"
     fi
     stop pxup "$PX_PID"

@@ -577,6 +577,13 @@ def sc_refused(port):
 PROXY_CUTS = (b"PROXY TCP4 203.0.113.7", b"\r\n\r\n\x00\r\nQU", b"P")
 
 
+# PROXY headers without an address: v1 UNKNOWN, v2 LOCAL, v2 AF_UNIX
+# (two 108-byte socket paths).
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY_NO_ADDRESS = (b"PROXY UNKNOWN\r\n", V2SIG + b"\x20\x00\x00\x00",
+                    V2SIG + b"\x21\x31\x00\xd8" + bytes(216))
+
+
 def sc_proxycut(port):
     """--proxy-protocol: a PROXY header cut short by the client's EOF
     gets bad-proxy-header, then the close (as a frame cut short gets
@@ -586,6 +593,17 @@ def sc_proxycut(port):
             s.sendall(cut)
             s.shutdown(socket.SHUT_WR)
             expect_error(s, "bad-proxy-header", True)
+
+
+def sc_proxynoaddr(port, source):
+    """--proxy-protocol: from address SOURCE, each PROXY header without
+    an address, then a search; the answer comes (the caller checks what
+    the server behind a relay was told)."""
+    for hdr in PROXY_NO_ADDRESS:
+        with socket.create_connection((HOST, port), timeout=TIMEOUT,
+                                      source_address=(source, 0)) as s:
+            s.settimeout(TIMEOUT)
+            roundtrip(s, hdr + req_search("ring"), ans_result(RING))
 
 
 SCENARIOS = {
@@ -607,6 +625,7 @@ SCENARIOS = {
     "dual": sc_dual,
     "chaos": sc_chaos,
     "proxycut": sc_proxycut,
+    "proxynoaddr": sc_proxynoaddr,
 }
 
 
