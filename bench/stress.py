@@ -1306,6 +1306,9 @@ V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 PROXY_NO_ADDRESS = (b"PROXY UNKNOWN\r\n", V2SIG + b"\x20\x00\x00\x00",
                     V2SIG + b"\x21\x31\x00\xd8" + bytes(216))
 PROXY_SOURCE = "127.0.0.2"
+# P's --upstream-conns: fewer than the clients that keep a connection to
+# it at once, each of which has a private upstream connection.
+P_CONNS = 2
 
 
 def relay_cases(r, u, t, serial, p=None, e=None):
@@ -1321,6 +1324,9 @@ def relay_cases(r, u, t, serial, p=None, e=None):
       ("reply-then-eof", FRAME) the client shuts its sending side after
                                 the request: the answer, then the close
       ("give-up",)              the client closes while F stalls
+      ("keepers", N, FRAME)     N connections, each with its own PROXY
+                                header, kept open, taking turns: every
+                                request gets FRAME
       ("reply-from", FRAME, ADDRESS)  as "reply", from that source
                                 address
       ("error-then-eof", CODE)  the client shuts its sending side after
@@ -1392,6 +1398,9 @@ def relay_cases(r, u, t, serial, p=None, e=None):
     # told LOCAL, never the address the client came from (relay_phase
     # reads E's log).
     if p is not None:
+        c.append(("%d clients keeping their connections, --upstream-conns "
+                  "%d" % (2 * P_CONNS, P_CONNS), p, m[0],
+                  ("keepers", 2 * P_CONNS, m[1]), None))
         for hdr in PROXY_NO_ADDRESS:
             c.append(("PROXY header without an address (%d bytes)" %
                       len(hdr), p, hdr + m[0],
@@ -1399,10 +1408,38 @@ def relay_cases(r, u, t, serial, p=None, e=None):
     return c
 
 
+def run_keepers(port, n, req, want, wait):
+    """n clients that keep their connections and take turns: None or
+    why one was not answered with want."""
+    socks = []
+    try:
+        for i in range(n):
+            socks.append(connect(port))
+            socks[-1].settimeout(wait)
+            socks[-1].sendall(b"PROXY TCP4 203.0.113.%d 127.0.0.1 %d 80\r\n"
+                              % (i + 1, 40000 + i))
+        for _ in range(2):
+            for i, s in enumerate(socks):
+                s.sendall(req)
+                frames, raw, how = read_frames(s, 1, wait)
+                if how != "ok" or raw != want:
+                    return "client %d: expected %r, got %s %r" % (
+                        i, want[:60], how, raw[:160])
+        return None
+    except OSError as e:
+        return "%s" % e
+    finally:
+        for s in socks:
+            s.close()
+
+
 def run_relay_case(case):
     """One relay case on a fresh connection: None or why it failed."""
     name, gw, data, exp, follow = case
     kind = exp[0]
+    if kind == "keepers":
+        return run_keepers(gw.port, exp[1], data, exp[2],
+                           ANSWER_WAIT + UPSTREAM_TIMEOUT + SLACK)
     wait = ANSWER_WAIT + UPSTREAM_TIMEOUT + SLACK
     if kind == "reply" and len(exp) > 2:
         wait += exp[2]
@@ -1670,8 +1707,9 @@ def main():
         relay("V", [refused, gw_d.port])
         relays["E"] = Gateway("E", gw_bin, a.build,
                               ["--proxy-protocol", "--log-level", "info"])
-        relay("P", [relays["E"].port], more=("--proxy-protocol",
-                                             "--upstream-proxy-protocol"))
+        relay("P", [relays["E"].port], more=(
+            "--proxy-protocol", "--upstream-proxy-protocol",
+            "--upstream-conns", str(P_CONNS)))
     gws += list(relays.values())
     for g in gws:
         print("stress: gateway %s pid %d port %d, %d fds, %d KiB: %s" % (

@@ -221,6 +221,21 @@ static gw_upconn *open_conn(gw_pool *p, size_t i, gw_conn *owner)
     return u;
 }
 
+/* upstream_proxy, at the connection cap: close an idle connection
+ * private to another client, so that c may have one. */
+static void retire_idle(gw_pool *p, size_t i, const gw_conn *c,
+                        gw_time now)
+{
+    gw_upconn *u;
+
+    for (u = p->up[i].conns; u != NULL; u = u->next) {
+        if (!u->over && !u->probe && u->n == 0 && u->owner != c) {
+            gw_upconn_retire(u, now);
+            return;
+        }
+    }
+}
+
 void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
 {
     gw_upstream *up;
@@ -238,6 +253,9 @@ void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
     if (up->down_until != GW_TIME_NEVER)
         up->probing = 1;        /* its time is up: this one tries it */
     u = find(p, (size_t)i, c);
+    if (u == NULL && p->cfg.upstream_proxy &&
+        count(p, (size_t)i) >= p->cfg.conns)
+        retire_idle(p, (size_t)i, c, now);
     if (u == NULL && count(p, (size_t)i) < p->cfg.conns)
         u = open_conn(p, (size_t)i, p->cfg.upstream_proxy ? c : NULL);
     if (u != NULL) {
@@ -303,10 +321,33 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
 
     while (up->wait_head != NULL && gw_upconn_has_room(u)) {
         c = up->wait_head;
-        if (p->cfg.upstream_proxy && u->owner != c)
-            break;
+        if (p->cfg.upstream_proxy && u->owner != c) {
+            /* Private to another client: idle, it makes way (the
+             * waiting requests are dispatched again as it ends). */
+            if (u->n == 0)
+                gw_upconn_retire(u, now);
+            return;
+        }
         unqueue(p, c);
         gw_upconn_add(u, c, now);
+    }
+}
+
+void gw_pool_gone(gw_pool *p, gw_conn *c, gw_time now)
+{
+    gw_upconn *u, *next;
+    size_t i;
+
+    if (!p->cfg.upstream_proxy)
+        return;
+    for (i = 0; i < p->cfg.n_upstreams; i++) {
+        for (u = p->up[i].conns; u != NULL; u = next) {
+            next = u->next;
+            if (u->owner == c && !u->over)
+                gw_upconn_retire(u, now);
+            else if (u->owner == c)
+                u->owner = NULL;
+        }
     }
 }
 

@@ -92,6 +92,10 @@ void gw_upconn_remove(gw_upconn *u, struct gw_conn *c, gw_time now);
 /* Requests in flight on u. */
 unsigned gw_upconn_load(const gw_upconn *u);
 
+/* Close u (it carries no request the pool needs, or its owner left);
+ * what is still on it is given back. */
+void gw_upconn_retire(gw_upconn *u, gw_time now);
+
 /* gw_pool.c, for gw_upconn.c: u ended for why; its requests are given
  * back (retried or failed) by the caller first. */
 void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now);

@@ -17,8 +17,10 @@ void gw_relay_init(gw_relay *r)
 
 void gw_relay_free(gw_conn *c, gw_time now)
 {
-    if (c->cfg->relay.on && pool_of(c) != NULL)
+    if (c->cfg->relay.on && pool_of(c) != NULL) {
         gw_pool_leave(pool_of(c), c, now);
+        gw_pool_gone(pool_of(c), c, now);
+    }
     gw_buf_free(&c->relay.req);
 }
 

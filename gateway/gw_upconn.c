@@ -171,6 +171,13 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
     }
 }
 
+void gw_upconn_retire(gw_upconn *u, gw_time now)
+{
+    u->owner = NULL;
+    end(u, GW_UP_END_IDLE, now);
+    gw_pool_wake(u->pool, u, NULL);     /* the caller closes it */
+}
+
 void gw_upconn_remove(gw_upconn *u, gw_conn *c, gw_time now)
 {
     unsigned k, j;

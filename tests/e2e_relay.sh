@@ -306,6 +306,15 @@ if start pxup --proxy-protocol --log-level info && PX_PID=$GW_PID &&
         fi
         stop pxpass "$GW_PID"
     fi
+    # Each client has a private upstream connection: at --upstream-conns
+    # an idle one makes way, so no request waits behind it.
+    if start pxconns --proxy-protocol --upstream-proxy-protocol \
+        --upstream-conns 1 --upstream-timeout 2 \
+        --upstream "127.0.0.1:$PX_PORT"; then
+        gwc "--upstream-conns 1: 3 clients keeping their connections" \
+            "$GW_PORT" proxykeepers 3
+        stop pxconns "$GW_PID"
+    fi
     stop pxup "$PX_PID"
 fi
 

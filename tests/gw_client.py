@@ -606,6 +606,26 @@ def sc_proxynoaddr(port, source):
             roundtrip(s, hdr + req_search("ring"), ans_result(RING))
 
 
+def sc_proxykeepers(port, clients="3"):
+    """--proxy-protocol: CLIENTS connections, each with its own PROXY
+    header, kept open and taking turns, two requests each: every one is
+    answered, whatever connections the others keep (a relay with
+    --upstream-proxy-protocol gives each client a private upstream
+    connection)."""
+    socks = []
+    try:
+        for i in range(int(clients)):
+            socks.append(connect(port))
+            socks[-1].sendall(b"PROXY TCP4 203.0.113.%d 127.0.0.1 %d 80\r\n"
+                              % (i + 1, 40000 + i))
+        for _ in range(2):
+            for s in socks:
+                roundtrip(s, req_search("ring"), ans_result(RING))
+    finally:
+        for s in socks:
+            s.close()
+
+
 SCENARIOS = {
     "tutorial": sc_tutorial,
     "index": sc_index,
@@ -626,6 +646,7 @@ SCENARIOS = {
     "chaos": sc_chaos,
     "proxycut": sc_proxycut,
     "proxynoaddr": sc_proxynoaddr,
+    "proxykeepers": sc_proxykeepers,
 }
 
 

@@ -662,6 +662,53 @@ START_TEST(test_pool_busy)
 }
 END_TEST
 
+/* --upstream-proxy-protocol makes each connection private to a client
+ * (its PROXY header names that client). At the connection cap, another
+ * client's request does not wait for ever behind an idle private
+ * connection: it is closed and a new one opened; a busy one makes way
+ * once its answer is in; and a client that goes takes its connections
+ * with it, so none is ever used for a client it does not name. */
+START_TEST(test_pool_private)
+{
+    unsigned char got[512];
+    relay_t *r = relay_new(1);
+
+    r->pc.conns = 1;
+    r->pc.upstream_proxy = 1;
+    r->connect_result = 1;
+    if (_i == 0) {
+        relay_client(r, ring_req, ring_rlen, 0, 1);
+        relay_upstream(r, ring_ans, ring_alen, 0, 2);
+        ck_assert_uint_eq(r->clen, ring_alen);
+        relay_send(r, 1, ring_req, ring_rlen, 0, 3);     /* idle: closed */
+    } else if (_i == 1) {
+        relay_client(r, ring_req, ring_rlen, 0, 1);
+        relay_send(r, 1, ring_req, ring_rlen, 0, 2);     /* waits */
+        ck_assert(r->c[1].relay.queued);
+        ck_assert_uint_eq(r->opened, 1);
+        relay_upstream(r, ring_ans, ring_alen, 0, 3);    /* then closed */
+        ck_assert_uint_eq(r->clen, ring_alen);
+    } else {
+        relay_client(r, ring_req, ring_rlen, 0, 1);
+        relay_upstream(r, ring_ans, ring_alen, 0, 2);
+        gw_memnet_remove(r->net, &r->c[0]);
+        gw_conn_free(&r->c[0]);
+        gw_memio_free(&r->m[0]);
+        r->joined[0] = 0;
+        relay_pump(r, 3);
+        ck_assert_uint_eq(r->closed, 1);                 /* goes with it */
+        relay_send(r, 1, ring_req, ring_rlen, 0, 4);
+    }
+    ck_assert_uint_eq(r->closed, 1);
+    ck_assert_uint_eq(r->opened, 2);
+    ck_assert(!r->c[1].relay.queued);
+    relay_upstream(r, ring_ans, ring_alen, 0, 5);
+    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), ring_alen);
+    ck_assert_mem_eq(got, ring_ans, ring_alen);
+    relay_free(r);
+}
+END_TEST
+
 /* Pipelining: requests of several clients go out on one connection in
  * one write, and the answers, read in one go, reach each its own
  * client, in order. */
@@ -841,6 +888,7 @@ Suite *relay_suite(void)
     tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
     tcase_add_test(tc, test_pool_shared);
     tcase_add_test(tc, test_pool_busy);
+    tcase_add_loop_test(tc, test_pool_private, 0, 3);
     tcase_add_test(tc, test_pool_pipelined);
     tcase_add_test(tc, test_pool_pipeline_broken);
     tcase_add_test(tc, test_pool_health);
