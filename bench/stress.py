@@ -1324,6 +1324,8 @@ def relay_cases(r, u, t, serial, p=None, e=None):
       ("reply-then-eof", FRAME) the client shuts its sending side after
                                 the request: the answer, then the close
       ("give-up",)              the client closes while F stalls
+      ("paused", FRAME, SECONDS) all but the last 100 bytes, a pause of
+                                SECONDS, the rest: this answer
       ("keepers", N, FRAME)     N connections, each with its own PROXY
                                 header, kept open, taking turns: every
                                 request gets FRAME
@@ -1348,6 +1350,11 @@ def relay_cases(r, u, t, serial, p=None, e=None):
     big = b"fault-noread " + b"n" * (NOREAD_BYTES - 13)
     c.append(("upstream stops reading a 4 MiB request", r,
               binary_request(big), ("error", "upstream-timeout", up_t), m))
+    # A client that pauses inside its request, its first bytes all gone
+    # upstream: the upstream clock waits for it (not upstream-timeout).
+    paused = b"client-pause " + b"p" * 2000
+    c.append(("client pauses inside its request", r, binary_request(paused),
+              ("paused", binary_answer(paused), up_t + 1.0), m))
     # The relay holds the client back while F reads: the request clock
     # stands meanwhile, so an upload longer than the request timeout is
     # answered, not cut.
@@ -1450,6 +1457,11 @@ def run_relay_case(case):
     try:
         s.settimeout(wait)
         t0 = time.monotonic()
+        if kind == "paused":
+            s.sendall(data[:-100])
+            time.sleep(exp[2])
+            data = data[-100:]
+            kind = "reply"
         s.sendall(data)
         if kind == "give-up":
             time.sleep(0.3)

@@ -208,9 +208,10 @@ void gw_upconn_remove(gw_upconn *u, gw_conn *c, gw_time now)
 
 /* ---- what gw_drive sees ---- */
 
-/* Waiting for the upstream: a request to send or an answer to read
- * that its client can take (not while a client does not read: the
- * client's write timeout covers that). */
+/* Waiting for the upstream: a request to send, or an answer to read
+ * that its client can take, to a request that is whole (not while a
+ * client does not read, nor while it has not sent all its request: the
+ * client's own write and request timeouts cover those). */
 static int busy(const gw_upconn *u)
 {
     const gw_entry *e = answer_head(u);
@@ -219,7 +220,8 @@ static int busy(const gw_upconn *u)
     if (gw_upconn_output(u, iov, 1) > 0)
         return 1;
     return e != NULL && (e->c == NULL || u->probe ||
-                         gw_relay_takes_answer(e->c));
+                         (gw_relay_takes_answer(e->c) &&
+                          gw_relay_whole(e->c)));
 }
 
 static int takes(const gw_upconn *u)

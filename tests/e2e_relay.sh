@@ -453,6 +453,14 @@ if start up2; then
         stop slowread "$GW_PID"
         kill -9 "$PEER_PID" 2>/dev/null
     fi
+    # Nor while the relay waits for the rest of a request whose first
+    # bytes have all gone out.
+    if start slowsend --upstream-timeout 1 --upstream "127.0.0.1:$UP_PORT"
+    then
+        gwc "a client pausing 2 s inside its request, --upstream-timeout 1" \
+            "$GW_PORT" slowsend 2
+        stop slowsend "$GW_PID"
+    fi
     stop up2 "$UP_PID"
 fi
 

@@ -479,6 +479,20 @@ def sc_hold(port, seconds):
         expect_eof(s, 5)
 
 
+def sc_slowsend(port, seconds):
+    """A binary request whose header and most of its content come, then
+    the rest after SECONDS: answered (a relay's upstream timeout does
+    not run while it waits on its client)."""
+    content = b"slowsend " + b"s" * 991
+    req = req_binary(content)
+    with connect(port) as s:
+        s.sendall(req[:-100])
+        time.sleep(float(seconds))
+        s.sendall(req[-100:])
+        got, _, _ = read_frame(s)
+        check(got == ans_binary(content), "answer %r" % got[:160])
+
+
 def chaos_client(port, seed, until, errors):
     """Random bytes, random splits, abrupt resets; never checks answers."""
     import random
@@ -647,6 +661,7 @@ SCENARIOS = {
     "proxycut": sc_proxycut,
     "proxynoaddr": sc_proxynoaddr,
     "proxykeepers": sc_proxykeepers,
+    "slowsend": sc_slowsend,
 }
 
 

@@ -518,6 +518,46 @@ START_TEST(test_relay_cap_boundary)
 }
 END_TEST
 
+/* A client that sends its request slowly keeps the upstream waiting:
+ * that is not the upstream's fault either. With every byte it sent gone
+ * out, the upstream clock stands (the request clock covers the client),
+ * and starts again when more bytes come. */
+START_TEST(test_relay_slow_sender)
+{
+    unsigned char req[2048], content[1000];
+    size_t rlen;
+    relay_t *r = relay_new(1);
+    gw_time t = r->pc.upstream_timeout;
+
+    memset(content, 's', sizeof content);
+    rlen = mkframe(req, sizeof req, "big", "x/y", "binary", content,
+                   sizeof content);
+    r->cfg.request_timeout = 10 * t;
+    relay_client(r, req, 200, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, 200);
+    /* The client pauses well past the upstream timeout. */
+    relay_pump(r, 2 + 3 * t);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert_uint_eq(r->closed, 0);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    /* More bytes, which the upstream does not read at once: it has a
+     * full timeout from now on. */
+    r->up->budget = 0;
+    relay_client(r, req + 200, 100, 0, 3 + 3 * t);
+    ck_assert_uint_eq(r->ulen, 200);
+    ck_assert_int_eq(gw_memnet_deadline(r->net), 3 + 4 * t);
+    r->up->budget = SIZE_MAX;
+    relay_client(r, req + 300, rlen - 300, 0, 4 + 3 * t);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 5 + 3 * t);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_mem_eq(r->cout, ring_ans, ring_alen);
+    relay_free(r);
+}
+END_TEST
+
 /* A client that does not read holds the answer back: that is not the
  * upstream's fault, so the upstream timeout waits, and starts again once
  * the client reads. */
@@ -884,6 +924,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_early_answer);
     tcase_add_test(tc, test_relay_shutdown);
     tcase_add_test(tc, test_relay_slow_reader);
+    tcase_add_test(tc, test_relay_slow_sender);
     tcase_add_test(tc, test_relay_upstream_proxy);
     tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
     tcase_add_test(tc, test_pool_shared);
