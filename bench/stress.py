@@ -11,7 +11,7 @@ Four gateways run for the whole suite:
   C  the same with `ulimit -n 4096`, for the flood past FD_SETSIZE
      (every connection kept and served);
   D  the same with --max-conns 900, the upstream of two relays;
-and five relays (hframe-gateway --upstream, the options of A but the
+and six relays (hframe-gateway --upstream, the options of A but the
 index and the connection cap, upstream timeout 2 s) with their
 upstreams:
   R  relays to F, an upstream inside this script that answers like the
@@ -21,7 +21,10 @@ upstreams:
   S  relays to gateway D;
   U  relays to a port that refuses connections;
   T  relays to a port whose listen queue is full (connect hangs);
-  V  relays to the refusing port, then to D.
+  V  relays to the refusing port, then to D;
+  P  reads PROXY headers (--proxy-protocol) and names its clients to its
+     upstream E (--upstream-proxy-protocol), a gateway that reads PROXY
+     headers too and logs at level info.
 Healthy clients hold persistent connections to each gateway and to R
 and S and check every answer byte for byte (on R and S they reconnect
 every 10 requests, and one more on R makes F close after every
@@ -280,8 +283,9 @@ class Gateway:
         return rc
 
 
-def connect(port, timeout=5.0):
-    s = socket.create_connection((HOST, port), timeout)
+def connect(port, timeout=5.0, source=None):
+    s = socket.create_connection((HOST, port), timeout,
+                                 None if source is None else (source, 0))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -902,11 +906,23 @@ def write_index(path, good):
     os.replace(tmp, path)
 
 
+def fifo_index(path):
+    """A FIFO in place of the index file: the gateway must refuse it at
+    once instead of waiting, loop stopped, for a writer."""
+    tmp = path + ".tmp"
+    os.mkfifo(tmp)
+    os.replace(tmp, path)
+
+
 def attack_reload(gw, path, n):
-    """n SIGHUP reloads while healthy clients run, every other one with
-    a broken file: answers never change, connections never drop."""
+    """n SIGHUP reloads while healthy clients run, one in three with a
+    broken file and one in three with a FIFO: answers never change,
+    connections never drop."""
     for i in range(n):
-        write_index(path, i % 2 == 0)
+        if i % 3 == 2:
+            fifo_index(path)
+        else:
+            write_index(path, i % 3 == 0)
         os.kill(gw.pid, signal.SIGHUP)
         STATS.attack("reload")
         time.sleep(0.2)
@@ -1264,7 +1280,21 @@ class FullBacklog:
         self.lsock.close()
 
 
-def relay_cases(r, u, t, serial):
+# PROXY headers cut short: v1, v2 (inside its signature), one byte.
+PROXY_CUTS = (b"PROXY TCP4 203.0.113.7", b"\r\n\r\n\x00\r\nQU", b"P")
+# PROXY headers without an address: v1 UNKNOWN, v2 LOCAL, v2 AF_UNIX
+# (two 108-byte socket paths); sent to P from PROXY_SOURCE, which E must
+# never be told.
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY_NO_ADDRESS = (b"PROXY UNKNOWN\r\n", V2SIG + b"\x20\x00\x00\x00",
+                    V2SIG + b"\x21\x31\x00\xd8" + bytes(216))
+PROXY_SOURCE = "127.0.0.2"
+# P's --upstream-conns: fewer than the clients that keep a connection to
+# it at once, each of which has a private upstream connection.
+P_CONNS = 2
+
+
+def relay_cases(r, u, t, serial, p=None, e=None):
     """(name, relay, request, expectation, follow-up) for one pass of the
     relay phase. Expectations:
       ("error", CODE, SECONDS)  one error frame with CODE, no sooner than
@@ -1276,6 +1306,16 @@ def relay_cases(r, u, t, serial):
       ("reply-then-eof", FRAME) the client shuts its sending side after
                                 the request: the answer, then the close
       ("give-up",)              the client closes while F stalls
+      ("paused", FRAME, SECONDS) all but the last 100 bytes, a pause of
+                                SECONDS, the rest: this answer
+      ("keepers", N, FRAME)     N connections, each with its own PROXY
+                                header, kept open, taking turns: every
+                                request gets FRAME
+      ("reply-from", FRAME, ADDRESS)  as "reply", from that source
+                                address
+      ("error-then-eof", CODE)  the client shuts its sending side after
+                                its bytes: one error frame with CODE,
+                                then the close
     A follow-up (request, expected frame or error code) is sent on the
     same connection after an answer and must be answered."""
     up_t = UPSTREAM_TIMEOUT
@@ -1292,6 +1332,13 @@ def relay_cases(r, u, t, serial):
     big = b"fault-noread " + b"n" * (NOREAD_BYTES - 13)
     c.append(("upstream stops reading a 4 MiB request", r,
               binary_request(big), ("error", "upstream-timeout", up_t), m))
+    # A client that pauses inside its request, its first bytes all gone
+    # upstream, longer than the upstream timeout (shorter than the
+    # request timeout): the upstream clock waits for it.
+    paused = b"client-pause " + b"p" * 2000
+    c.append(("client pauses inside its request", r, binary_request(paused),
+              ("paused", binary_answer(paused),
+               (up_t + REQUEST_TIMEOUT) / 2), m))
     err("upstream sends a duplicate key", "fault-garbage",
         "upstream-bad-frame")
     err("upstream sends header length 0", "fault-zero",
@@ -1326,24 +1373,83 @@ def relay_cases(r, u, t, serial):
         c.append(("upstream connect hangs", t, m[0],
                   ("error", ("upstream-timeout", "upstream-unavailable"),
                    up_t), None))
+    # A PROXY header cut short by the client's EOF: bad-proxy-header, as
+    # a frame cut short gets truncated, from the gateway and the relay.
+    for gw in (g for g in (e, p) if g is not None):
+        for cut in PROXY_CUTS:
+            c.append(("PROXY header cut short by EOF (%s, %d bytes)" % (
+                gw.name, len(cut)), gw, cut,
+                      ("error-then-eof", "bad-proxy-header"), None))
+    # A PROXY header without an address: the client is unknown, and E is
+    # told LOCAL, never the address the client came from (relay_phase
+    # reads E's log).
+    if p is not None:
+        c.append(("%d clients keeping their connections, --upstream-conns "
+                  "%d" % (2 * P_CONNS, P_CONNS), p, m[0],
+                  ("keepers", 2 * P_CONNS, m[1]), None))
+        for hdr in PROXY_NO_ADDRESS:
+            c.append(("PROXY header without an address (%d bytes)" %
+                      len(hdr), p, hdr + m[0],
+                      ("reply-from", m[1], PROXY_SOURCE), None))
     return c
+
+
+def run_keepers(port, n, req, want, wait):
+    """n clients that keep their connections and take turns: None or
+    why one was not answered with want."""
+    socks = []
+    try:
+        for i in range(n):
+            socks.append(connect(port))
+            socks[-1].settimeout(wait)
+            socks[-1].sendall(b"PROXY TCP4 203.0.113.%d 127.0.0.1 %d 80\r\n"
+                              % (i + 1, 40000 + i))
+        for _ in range(2):
+            for i, s in enumerate(socks):
+                s.sendall(req)
+                frames, raw, how = read_frames(s, 1, wait)
+                if how != "ok" or raw != want:
+                    return "client %d: expected %r, got %s %r" % (
+                        i, want[:60], how, raw[:160])
+        return None
+    except OSError as e:
+        return "%s" % e
+    finally:
+        for s in socks:
+            s.close()
 
 
 def run_relay_case(case):
     """One relay case on a fresh connection: None or why it failed."""
     name, gw, data, exp, follow = case
     kind = exp[0]
+    if kind == "keepers":
+        return run_keepers(gw.port, exp[1], data, exp[2],
+                           ANSWER_WAIT + UPSTREAM_TIMEOUT + SLACK)
     wait = ANSWER_WAIT + UPSTREAM_TIMEOUT + SLACK
     try:
-        s = connect(gw.port)
+        s = connect(gw.port, source=exp[2] if kind == "reply-from" else None)
     except OSError as e:
         return "connect: %s" % e
     try:
         s.settimeout(wait)
         t0 = time.monotonic()
+        if kind == "paused":
+            s.sendall(data[:-100])
+            time.sleep(exp[2])
+            data = data[-100:]
+            kind = "reply"
         s.sendall(data)
         if kind == "give-up":
             time.sleep(0.3)
+            return None
+        if kind == "error-then-eof":
+            s.shutdown(socket.SHUT_WR)
+            frames, raw, how = read_frames(s, 1, wait, until_eof=True)
+            if how != "eof" or len(frames) != 1 or \
+                    error_code(frames[0]) != exp[1]:
+                return "expected error %s then close, got %s %r" % (
+                    exp[1], how, raw[:160])
             return None
         if kind == "reply-then-eof":
             s.shutdown(socket.SHUT_WR)
@@ -1442,20 +1548,28 @@ def rotation_probe(v, n_seq=10):
                  n_seq + ROTATION_AT_ONCE)
 
 
+def told_source(e):
+    """Did gateway E log a client at PROXY_SOURCE (its access lines name
+    the address its PROXY header gave)?"""
+    with open(e.log_path, encoding="utf-8", errors="replace") as f:
+        return ("access peer=%s:" % PROXY_SOURCE) in f.read()
+
+
 def relay_phase(relays, seconds, cases_s):
     """The relay faults until seconds have passed (each at least once):
     the catalogue through S first (when cases_s is given); then passes of
     every case of relay_cases() at once, beside the rotation probe on V.
     Returns the number of passes."""
-    r, s_relay, u, t, v = (relays.get(k) for k in "RSUTV")
+    r, s_relay, u, t, v, p, e = (relays.get(k) for k in "RSUTVPE")
     end = time.monotonic() + seconds
     if s_relay is not None and cases_s:
         attack_catalogue(s_relay, cases_s, "relay-catalogue")
     passes = 0
+    told = False
     while True:
         passes += 1
         t_pass = time.monotonic()
-        cases = relay_cases(r, u, t, passes)
+        cases = relay_cases(r, u, t, passes, p, e)
         probe = guarded(rotation_probe, v) if v is not None else None
         if probe is not None:
             probe.start()
@@ -1470,6 +1584,11 @@ def relay_phase(relays, seconds, cases_s):
                         futs[fut][1].name, name, why))
         if probe is not None:
             probe.join()
+        if e is not None and not told and told_source(e):
+            STATS.violation("gateway E behind relay P was told %s, the "
+                            "address of a client whose PROXY header had "
+                            "none" % PROXY_SOURCE)
+            told = True
         now = time.monotonic()
         if now + (now - t_pass) > end:
             return passes
@@ -1585,6 +1704,11 @@ def main():
         backlog = FullBacklog()
         relay("T", [backlog.port])
         relay("V", [refused, gw_d.port])
+        relays["E"] = Gateway("E", gw_bin, a.build,
+                              ["--proxy-protocol", "--log-level", "info"])
+        relay("P", [relays["E"].port], more=(
+            "--proxy-protocol", "--upstream-proxy-protocol",
+            "--upstream-conns", str(P_CONNS)))
     gws += list(relays.values())
     for g in gws:
         print("stress: gateway %s pid %d port %d, %d fds, %d KiB: %s" % (
@@ -1610,7 +1734,7 @@ def main():
     healthy = []
     pause = 0.05 if a.valgrind else 0.005
     for g in gws:
-        if g.name in ("U", "T", "V"):
+        if g.name in ("U", "T", "V", "P", "E"):
             continue            # see relay_cases() and rotation_probe()
         for _ in range(3 if g is gw_a else 2):
             h = Healthy(g, stop, pause,

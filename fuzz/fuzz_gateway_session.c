@@ -36,6 +36,8 @@
  *  - no more answers than request frames whose header is in the client
  *    bytes (after a valid PROXY header when the protocol is on), plus
  *    one error frame;
+ *  - a PROXY header cut short by EOF gets bad-proxy-header: the
+ *    connection is not closed for the peer with part of one read;
  *  - pending output stays within max_output plus one answer; the
  *    connection's buffers within the content limit and one read; the
  *    decoder's memory within its limits and all of it freed;
@@ -266,6 +268,21 @@ static void step(session *s, uint8_t b)
 }
 
 /* Play the rest: all input, all output, EOF, then let time pass. */
+/* A PROXY header cut short by the client's EOF gets bad-proxy-header,
+ * as a frame cut short gets truncated: the connection is never closed
+ * for the peer with part of a header read (bytes are read only while
+ * it is open or draining, and draining never follows the peer's EOF). */
+static void check_proxy_eof(const session *s)
+{
+    size_t read = s->in_pos - gw_buf_pending(&s->m.queue);
+    gw_proxy_info info;
+
+    if (!s->cfg.proxy_protocol || read == 0 ||
+        gw_conn_reason(&s->c) != GW_CLOSE_PEER)
+        return;
+    FZ_CHECK(gw_proxy_parse(s->in, read, &info) != GW_PROXY_NEED_MORE);
+}
+
 static void wind_down(session *s)
 {
     int i;
@@ -448,6 +465,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         step(s, steps[i]);
     wind_down(s);
     check_state(s);
+    check_proxy_eof(s);
 
     FZ_CHECK(s->m.received + pending_out(s) == s->queued);
     FZ_CHECK(s->m.received <= SENT_MAX);

@@ -16,8 +16,13 @@
  *             bit 7: health on (one failure marks the upstream down);
  *   byte 3    low 2 bits: clients - 1 (1 to 4); bits 2-3: pool
  *             connections - 1; bits 4-5: pipeline depth - 1 (1 to 4);
- *             bit 6: active checks every 500 ms;
- *   byte 4    k mod 65: the number of step bytes;
+ *             bit 6: active checks every 500 ms; bit 7: each upstream
+ *             connection starts with a PROXY v2 header naming its client
+ *             (--upstream-proxy-protocol), the clients' sockets then
+ *             having a TCP4 address of their own;
+ *   byte 4    k mod 65: the number of step bytes; k / 65: the PROXY
+ *             header the clients send (with bit 5 of byte 2): TCP4, no
+ *             address (v1 UNKNOWN, v2 LOCAL), v2 AF_UNIX, TCP6;
  *   bytes 5-6 the clients' byte count (big-endian, clamped), the same
  *             bytes for every client;
  *   k step bytes, the clients' bytes, then the upstream's script.
@@ -69,10 +74,18 @@
  *  - upstream-bad-frame only after an upstream delivered an invalid
  *    frame, upstream-unavailable only after a connect failed or with
  *    health on, upstream-timeout only with a timeout set;
+ *  - with --upstream-proxy-protocol, each upstream connection of a
+ *    client starts with a v2 header naming the address of the client's
+ *    own PROXY header, or its socket's without one, and LOCAL when its
+ *    header has no address (never the socket's then);
  *  - every upstream connection received whole, valid request frames,
  *    each byte-identical to one of the clients' (a cut last one only on
  *    a connection the relay gave up on), at most the pipeline depth in
  *    flight;
+ *  - a request timeout only after the request timeout has passed while
+ *    the relay wanted to read that client since its frame's first byte:
+ *    the clock stands while the relay holds the client back (a request
+ *    or output at the cap, an answer awaited);
  *  - liveness: once the loop stands still with clean upstreams (one valid
  *    answer per request, nothing cut or stalled) and nothing left to
  *    send, every complete request has its reply;
@@ -82,6 +95,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "fuzz_util.h"
 #include "gw_conn.h"
@@ -178,6 +192,8 @@ typedef struct upstream {
                                answer to a later request, which no relay
                                can tell */
     int probe;              /* the pool's health check */
+    int pre;                /* a PROXY header comes first (owner set) */
+    vec pre_rx;             /* ... its bytes, until it is whole */
     uint64_t most_inflight; /* requests begun before their answers were
                                read, at most */
 } upstream;
@@ -200,6 +216,9 @@ typedef struct client {
     size_t n_replies;
     size_t replies_cap;
     int proxy_calls;
+    gw_time clock;          /* time the relay wanted to read it */
+    gw_time clock_mark;     /* clock when its current frame's first
+                               byte was read */
     struct session *self;
 } client;
 
@@ -214,6 +233,8 @@ typedef struct session {
     unsigned char *in;      /* every client's bytes */
     size_t in_len;
     size_t proxy_len;
+    gw_proxy_info sock_addr;    /* the clients' sockets' addresses */
+    gw_proxy_info named;        /* who an upstream must be told of */
     req_frame *frames;
     size_t n_frames;
     size_t valid_end;
@@ -340,22 +361,85 @@ static void on_proxy(void *user, const gw_proxy_info *info)
     FZ_CHECK(cl->proxy_calls == 1);
 }
 
-static size_t proxy_header(unsigned char *out, int v2)
+/* The PROXY header every client sends: kind 0 TCP4, 1 no address
+ * (v1 UNKNOWN, v2 LOCAL), 2 v2 AF_UNIX (v1: UNKNOWN with addresses),
+ * 3 TCP6. */
+static size_t proxy_header(unsigned char *out, int v2, int kind)
 {
-    static const char v1[] =
-        "PROXY TCP4 192.0.2.1 198.51.100.7 51234 65432\r\n";
-    static const unsigned char v2h[28] = {
+    static const char *const v1[4] = {
+        "PROXY TCP4 192.0.2.1 198.51.100.7 51234 65432\r\n",
+        "PROXY UNKNOWN\r\n",
+        "PROXY UNKNOWN 192.0.2.1 198.51.100.7 51234 65432\r\n",
+        "PROXY TCP6 2001:db8::1 2001:db8::7 51234 65432\r\n"
+    };
+    static const unsigned char sig[12] = {
         0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54,
-        0x0a, 0x21, 0x11, 0x00, 0x0c, 192, 0, 2, 1, 198, 51, 100, 7,
+        0x0a
+    };
+    static const unsigned char tcp4[16] = {
+        0x21, 0x11, 0x00, 0x0c, 192, 0, 2, 1, 198, 51, 100, 7,
         0xc8, 0x22, 0xff, 0x98
     };
+    static const unsigned char tcp6[40] = {
+        0x21, 0x21, 0x00, 0x24, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 1, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 7, 0xc8, 0x22, 0xff, 0x98
+    };
+    size_t n;
 
-    if (v2) {
-        memcpy(out, v2h, sizeof(v2h));
-        return sizeof(v2h);
+    if (!v2) {
+        n = strlen(v1[kind]);
+        memcpy(out, v1[kind], n);
+        return n;
     }
-    memcpy(out, v1, sizeof(v1) - 1);
-    return sizeof(v1) - 1;
+    memcpy(out, sig, sizeof(sig));
+    if (kind == 0) {
+        memcpy(out + 12, tcp4, sizeof(tcp4));
+        return 12 + sizeof(tcp4);
+    }
+    if (kind == 3) {
+        memcpy(out + 12, tcp6, sizeof(tcp6));
+        return 12 + sizeof(tcp6);
+    }
+    if (kind == 1) {
+        memcpy(out + 12, "\x20\x00\x00\x00", 4);
+        return 16;
+    }
+    memcpy(out + 12, "\x21\x31\x00\xd8", 4);    /* AF_UNIX, 216 */
+    memset(out + 16, 'u', 216);
+    return 16 + 216;
+}
+
+/* An upstream connection's first bytes, its PROXY header: once whole,
+ * it must name whom s->named says (LOCAL when nobody); the bytes after
+ * it go on as requests. Returns how many of p[0..n) follow it. */
+static size_t up_preamble(session *s, upstream *up, const unsigned char *p,
+                          size_t n)
+{
+    gw_proxy_info got;
+    const gw_proxy_info *want = &s->named;
+    size_t len;
+
+    vec_add(&up->pre_rx, p, n);
+    if (gw_proxy_parse(up->pre_rx.p, up->pre_rx.len, &got) ==
+        GW_PROXY_NEED_MORE)
+        return 0;
+    FZ_CHECK(gw_proxy_parse(up->pre_rx.p, up->pre_rx.len, &got) ==
+             GW_PROXY_OK);
+    FZ_CHECK(got.version == 2);
+    FZ_CHECK(got.family == want->family);
+    if (want->family == AF_INET || want->family == AF_INET6) {
+        len = want->family == AF_INET ? 4 : 16;
+        FZ_CHECK(memcmp(got.src_addr, want->src_addr, len) == 0);
+        FZ_CHECK(memcmp(got.dst_addr, want->dst_addr, len) == 0);
+        FZ_CHECK(got.src_port == want->src_port);
+        FZ_CHECK(got.dst_port == want->dst_port);
+    } else {
+        FZ_CHECK(up->pre_rx.p[12] == 0x20);     /* LOCAL */
+    }
+    up->pre = 0;
+    len = up->pre_rx.len - got.len;             /* bytes after it */
+    return len;
 }
 
 static void add_frame(session *s, size_t start, size_t header_end,
@@ -610,11 +694,18 @@ static void up_io(void *user, int write, size_t n)
     }
     at = up->rx.len;
     {
-        size_t len;
+        size_t len, after;
         const unsigned char *p = gw_memio_sink(up->m, &len);
 
         FZ_CHECK(len == n);
-        vec_add(&up->rx, p, len);
+        if (up->pre) {
+            after = up_preamble(up->s, up, p, len);
+            if (!up->pre)
+                vec_add(&up->rx, up->pre_rx.p + up->pre_rx.len - after,
+                        after);
+        } else {
+            vec_add(&up->rx, p, len);
+        }
         gw_memio_take(up->m);
     }
     /* What the server makes of it: frames begun, frames whole. */
@@ -659,6 +750,7 @@ static void up_opened(void *user, gw_upconn *u, gw_memio *m)
     up->u = u;
     up->m = m;
     up->probe = u->probe;
+    up->pre = s->pc.upstream_proxy && u->owner != NULL;
     hf_limits_default(&lim);
     lim.max_content = HF_CONTENT_LIMIT_MAX;
     FZ_CHECK(hf_decoder_init(&up->rxd, &lim) == HF_OK);
@@ -685,15 +777,51 @@ static void up_closed(void *user, gw_upconn *u, gw_memio *m)
 
 /* ---- the loop and the clients ---- */
 
+/* A frame (the PROXY header, a request, or the bytes after the last
+ * valid one) begins in [from, to) of a client's bytes. */
+static int frame_begins(const session *s, size_t from, size_t to)
+{
+    size_t i;
+
+    if (from == to)
+        return 0;
+    if (from == 0 || (s->valid_end >= from && s->valid_end < to))
+        return 1;
+    for (i = 0; i < s->n_frames; i++)
+        if (s->frames[i].start >= from && s->frames[i].start < to)
+            return 1;
+    return 0;
+}
+
 static void collect(session *s, int k)
 {
     client *cl = &s->cl[k];
-    size_t n;
+    size_t n, was = cl->read;
     const unsigned char *p = gw_memio_sink(&cl->m, &n);
 
     vec_add(&cl->got, p, n);
     gw_memio_take(&cl->m);
     cl->read = cl->sent - gw_buf_pending(&cl->m.queue);
+    if (frame_begins(s, was, cl->read))
+        cl->clock_mark = cl->clock;
+}
+
+/* The clock moves to t. A client's request clock may count only the
+ * time the relay wanted to read it: while it holds the client back
+ * (output or request at its cap, the answer awaited) the clock stands. */
+static void advance(session *s, gw_time t)
+{
+    int k;
+
+    if (t <= s->now)
+        return;
+    for (k = 0; k < s->n_clients; k++) {
+        client *cl = &s->cl[k];
+
+        if (!cl->gone && (gw_conn_poll(&cl->c, NULL) & GW_WANT_READ))
+            cl->clock += t - s->now;
+    }
+    s->now = t;
 }
 
 /* A client the loop would close: its record stays for the oracles. */
@@ -896,8 +1024,8 @@ static void special(session *s, int k, unsigned a)
         break;
     case 6:
         d = gw_memnet_deadline(s->net);
-        if (d != GW_TIME_NEVER && d > s->now)
-            s->now = d;
+        if (d != GW_TIME_NEVER)
+            advance(s, d);
         break;
     default:
         break;
@@ -960,7 +1088,7 @@ static void step(session *s, unsigned idx, uint8_t b)
             up->stall = 1;
         break;
     case 7:
-        s->now += (gw_time)a * 250 * MS;
+        advance(s, s->now + (gw_time)a * 250 * MS);
         break;
     case 8:
         special(s, k, a);
@@ -1088,7 +1216,7 @@ static void wind_down(session *s)
         up_all(s);
         settle(s);
         client_budget(s, 0);
-        s->now += 1000 * MS;
+        advance(s, s->now + 1000 * MS);
     }
     FZ_CHECK(clients_left(s) == 0);
 }
@@ -1339,6 +1467,7 @@ static void check_close_reason(const session *s, int k)
         return;
     FZ_CHECK(s->cfg.request_timeout > 0);
     FZ_CHECK(cl->read > 0);
+    FZ_CHECK(cl->clock - cl->clock_mark >= s->cfg.request_timeout);
     for (i = 0; i < s->n_frames; i++) {
         const req_frame *f = &s->frames[i];
 
@@ -1350,9 +1479,30 @@ static void check_close_reason(const session *s, int k)
 static void up_free(upstream *up)
 {
     hf_decoder_free(&up->rxd);
+    vec_free(&up->pre_rx);
     vec_free(&up->rx);
     vec_free(&up->tx);
     vec_free(&up->dl);
+}
+
+/* The clients' sockets' addresses (as the loop sets them for
+ * --upstream-proxy-protocol), and whom an upstream must be told of: the
+ * address of the clients' PROXY header (head, s->proxy_len bytes) when
+ * it has one, nobody (AF_UNSPEC) when it has none, else the sockets'. */
+static void name_clients(session *s, const unsigned char *head)
+{
+    gw_proxy_info *a = &s->sock_addr;
+
+    memset(a, 0, sizeof(*a));
+    a->family = AF_INET;
+    memcpy(a->src_addr, "\xcb\x00\x71\x09", 4);     /* 203.0.113.9 */
+    memcpy(a->dst_addr, "\xc6\x33\x64\x01", 4);     /* 198.51.100.1 */
+    a->src_port = 4444;
+    a->dst_port = 80;
+    s->named = *a;
+    if (s->proxy_len > 0)
+        FZ_CHECK(gw_proxy_parse(head, s->proxy_len, &s->named) ==
+                 GW_PROXY_OK);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -1366,7 +1516,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t i, steps_n, clen, per;
     uint8_t lim_byte, cap, prof, shape;
     unsigned char head[GW_PROXY_MAX];
-    int k;
+    int k, pkind;
 
     s = calloc(1, sizeof(*s));
     FZ_CHECK(s != NULL);
@@ -1404,13 +1554,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->pc.check = (shape >> 6) & 1 ? 500 * MS : 0;
     s->pc.upstream_timeout = tp[4] * MS;
     s->pc.connect_timeout = tp[5] * MS;
-    steps_n = fz_take_u8(&rd) % (STEPS_MAX + 1);
+    s->pc.upstream_proxy = (shape >> 7) & 1;
+    steps_n = fz_take_u8(&rd);
+    pkind = (int)(steps_n / (STEPS_MAX + 1));
+    steps_n %= STEPS_MAX + 1;
     clen = fz_take_u16(&rd);
     steps_n = fz_take_bytes(&rd, steps_n, &steps);
     if (clen > rd.len)
         clen = rd.len;
     if (s->cfg.proxy_protocol)
-        s->proxy_len = proxy_header(head, (prof >> 6) & 1);
+        s->proxy_len = proxy_header(head, (prof >> 6) & 1, pkind);
+    name_clients(s, head);
     s->in = malloc(s->proxy_len + clen + 1);
     FZ_CHECK(s->in != NULL);
     memcpy(s->in, head, s->proxy_len);
@@ -1450,6 +1604,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cl->self = s;
         cl->m.budget = 0;
         FZ_CHECK(gw_conn_init(&cl->c, &s->cfg, cl, s->now) == 0);
+        if (s->pc.upstream_proxy)
+            gw_conn_set_addresses(&cl->c, &s->sock_addr);
         FZ_CHECK(gw_memnet_add(s->net, &cl->c, &cl->m) == 0);
     }
 

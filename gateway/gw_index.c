@@ -2,11 +2,14 @@
 #include "gw_index.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <yajl_parse.h>
 
@@ -343,50 +346,107 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
     return st;
 }
 
-gw_index_status gw_index_load_file(const char *path, gw_index **out,
-                                   gw_index_error *err)
+/* What a file that is not a regular one is, for the error message. */
+static const char *file_kind(mode_t m)
 {
-    FILE *f;
-    gw_buf b;
-    gw_index_status st;
-    size_t n;
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "not a file";
+}
 
-    *out = NULL;
-    f = fopen(path, "rb");
-    if (f == NULL) {
+/* Open path for reading if it is a regular file: checked before it is
+ * opened (a FIFO would block an open for reading until a writer came)
+ * and again on what was opened, non-blocking, in case it was replaced
+ * in between. The descriptor, or -1 with *err set. */
+static int open_regular(const char *path, gw_index_error *err)
+{
+    struct stat st;
+    int fd;
+
+    if (stat(path, &st) != 0) {
         set_err(err, GW_INDEX_E_IO, 0, "%s", strerror(errno));
-        return GW_INDEX_E_IO;
+        return -1;
     }
-    gw_buf_init(&b);
-    for (;;) {
-        unsigned char *p = gw_buf_reserve(&b, 65536);
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, GW_INDEX_E_IO, 0, "not a regular file (%s)",
+                file_kind(st.st_mode));
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, GW_INDEX_E_IO, 0, "%s", strerror(errno));
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        set_err(err, GW_INDEX_E_IO, 0, "%s", strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, GW_INDEX_E_IO, 0, "not a regular file (%s)",
+                file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
+/* Read all of fd into b, at most GW_INDEX_FILE_MAX bytes. */
+static gw_index_status read_all(int fd, gw_buf *b, gw_index_error *err)
+{
+    unsigned char *p;
+    ssize_t n;
+
+    for (;;) {
+        p = gw_buf_reserve(b, 65536);
         if (p == NULL) {
-            fclose(f);
-            gw_buf_free(&b);
             set_err(err, GW_INDEX_E_NOMEM, 0, "out of memory");
             return GW_INDEX_E_NOMEM;
         }
-        n = fread(p, 1, 65536, f);
-        gw_buf_commit(&b, n);
-        if (gw_buf_pending(&b) > GW_INDEX_FILE_MAX) {
-            fclose(f);
-            gw_buf_free(&b);
+        n = read(fd, p, 65536);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            set_err(err, GW_INDEX_E_IO, gw_buf_pending(b), "read: %s",
+                    strerror(errno));
+            return GW_INDEX_E_IO;
+        }
+        if (n == 0)
+            return GW_INDEX_OK;
+        gw_buf_commit(b, (size_t)n);
+        if (gw_buf_pending(b) > GW_INDEX_FILE_MAX) {
             set_err(err, GW_INDEX_E_TOO_BIG, GW_INDEX_FILE_MAX,
                     "larger than %zu bytes", GW_INDEX_FILE_MAX);
             return GW_INDEX_E_TOO_BIG;
         }
-        if (n < 65536)
-            break;
     }
-    if (ferror(f)) {
-        fclose(f);
-        gw_buf_free(&b);
-        set_err(err, GW_INDEX_E_IO, 0, "read error");
+}
+
+gw_index_status gw_index_load_file(const char *path, gw_index **out,
+                                   gw_index_error *err)
+{
+    gw_buf b;
+    gw_index_status st;
+    int fd;
+
+    *out = NULL;
+    fd = open_regular(path, err);
+    if (fd < 0)
         return GW_INDEX_E_IO;
-    }
-    fclose(f);
-    st = gw_index_load_mem(gw_buf_peek(&b), gw_buf_pending(&b), out, err);
+    gw_buf_init(&b);
+    st = read_all(fd, &b, err);
+    close(fd);
+    if (st == GW_INDEX_OK)
+        st = gw_index_load_mem(gw_buf_peek(&b), gw_buf_pending(&b), out,
+                               err);
     gw_buf_free(&b);
     return st;
 }

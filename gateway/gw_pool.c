@@ -184,7 +184,7 @@ static gw_upconn *find(gw_pool *p, size_t i, const gw_conn *c)
     unsigned l, best_load = 0;
 
     for (u = p->up[i].conns; u != NULL; u = u->next) {
-        if (!gw_upconn_has_room(u) || u->retired ||
+        if (!gw_upconn_has_room(u) ||
             u->owner != (gw_pool_private(p) ? c : NULL))
             continue;
         l = u->n;
@@ -221,6 +221,26 @@ static gw_upconn *open_conn(gw_pool *p, size_t i, gw_conn *owner)
     return u;
 }
 
+int gw_pool_private(const gw_pool *p)
+{
+    return p->cfg.private_conns || p->cfg.upstream_proxy;
+}
+
+/* Private connections, at the connection cap: close an idle one of
+ * another client, so that c may have one. */
+static void retire_idle(gw_pool *p, size_t i, const gw_conn *c,
+                        gw_time now)
+{
+    gw_upconn *u;
+
+    for (u = p->up[i].conns; u != NULL; u = u->next) {
+        if (!u->over && !u->probe && u->n == 0 && u->owner != c) {
+            gw_upconn_retire(u, now);
+            return;
+        }
+    }
+}
+
 void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
 {
     gw_upstream *up;
@@ -238,6 +258,9 @@ void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
     if (up->down_until != GW_TIME_NEVER)
         up->probing = 1;        /* its time is up: this one tries it */
     u = find(p, (size_t)i, c);
+    if (u == NULL && gw_pool_private(p) &&
+        count(p, (size_t)i) >= p->cfg.conns)
+        retire_idle(p, (size_t)i, c, now);
     if (u == NULL && count(p, (size_t)i) < p->cfg.conns)
         u = open_conn(p, (size_t)i, gw_pool_private(p) ? c : NULL);
     if (u != NULL) {
@@ -296,28 +319,6 @@ void gw_pool_leave(gw_pool *p, gw_conn *c, gw_time now)
         gw_upconn_remove(c->relay.up, c, now);
 }
 
-int gw_pool_private(const gw_pool *p)
-{
-    return p->cfg.private_conns || p->cfg.upstream_proxy;
-}
-
-void gw_pool_forget(gw_pool *p, gw_conn *c, gw_time now)
-{
-    gw_upconn *u, *next;
-    size_t i;
-
-    gw_pool_leave(p, c, now);
-    if (!gw_pool_private(p))
-        return;
-    for (i = 0; i < p->cfg.n_upstreams; i++) {
-        for (u = p->up[i].conns; u != NULL; u = next) {
-            next = u->next;
-            if (u->owner == c)
-                gw_upconn_retire(u, now);
-        }
-    }
-}
-
 void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
 {
     gw_upstream *up = &p->up[u->upstream];
@@ -325,10 +326,33 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
 
     while (up->wait_head != NULL && gw_upconn_has_room(u)) {
         c = up->wait_head;
-        if (u->retired || (gw_pool_private(p) && u->owner != c))
-            break;
+        if (gw_pool_private(p) && u->owner != c) {
+            /* Private to another client: idle, it makes way (the
+             * waiting requests are dispatched again as it ends). */
+            if (u->n == 0)
+                gw_upconn_retire(u, now);
+            return;
+        }
         unqueue(p, c);
         gw_upconn_add(u, c, now);
+    }
+}
+
+void gw_pool_gone(gw_pool *p, gw_conn *c, gw_time now)
+{
+    gw_upconn *u, *next;
+    size_t i;
+
+    if (!gw_pool_private(p))
+        return;
+    for (i = 0; i < p->cfg.n_upstreams; i++) {
+        for (u = p->up[i].conns; u != NULL; u = next) {
+            next = u->next;
+            if (u->owner == c && !u->over)
+                gw_upconn_retire(u, now);
+            else if (u->owner == c)
+                u->owner = NULL;
+        }
     }
 }
 

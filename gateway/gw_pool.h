@@ -141,8 +141,9 @@ void gw_pool_wake(gw_pool *p, gw_upconn *u, struct gw_conn *c);
 /* c leaves (its request is answered and sent, or c goes): off its
  * connection or the wait list. */
 void gw_pool_leave(gw_pool *p, struct gw_conn *c, gw_time now);
-/* c goes for good: its private connections close once they are idle. */
-void gw_pool_forget(gw_pool *p, struct gw_conn *c, gw_time now);
+/* c is going away: the connections private to it (gw_pool_private) are
+ * closed, so none is ever used for another client. */
+void gw_pool_gone(gw_pool *p, struct gw_conn *c, gw_time now);
 
 /* ---- a connection, as gw_drive sees it ---- */
 

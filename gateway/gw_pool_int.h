@@ -44,7 +44,6 @@ struct gw_upconn {
                                    search, reads one answer */
     size_t probe_sent;          /* of the search, sent */
     struct gw_conn *owner;      /* private: its one client */
-    int retired;                /* its client went: close once idle */
     gw_entry *q;                /* pool->cfg.pipeline entries */
     unsigned head;              /* first entry */
     unsigned n;                 /* entries */
@@ -78,10 +77,6 @@ struct gw_pool {
  * NULL else); NULL when memory runs out. */
 gw_upconn *gw_upconn_new(gw_pool *p, size_t i, struct gw_conn *owner);
 void gw_upconn_free(gw_upconn *u);
-/* Its private client went: no owner, and closed once idle. */
-void gw_upconn_retire(gw_upconn *u, gw_time now);
-/* Connections serve one client each (private_conns, upstream_proxy). */
-int gw_pool_private(const gw_pool *p);
 
 /* Room for one more request: its last request is whole, and the queue
  * has room (or it is empty). */
@@ -96,6 +91,13 @@ void gw_upconn_remove(gw_upconn *u, struct gw_conn *c, gw_time now);
 
 /* Requests in flight on u. */
 unsigned gw_upconn_load(const gw_upconn *u);
+
+/* Connections serve one client each (private_conns, upstream_proxy). */
+int gw_pool_private(const gw_pool *p);
+
+/* Close u (it carries no request the pool needs, or its owner left);
+ * what is still on it is given back. */
+void gw_upconn_retire(gw_upconn *u, gw_time now);
 
 /* gw_pool.c, for gw_upconn.c: u ended for why; its requests are given
  * back (retried or failed) by the caller first. */

@@ -17,8 +17,10 @@ void gw_relay_init(gw_relay *r)
 
 void gw_relay_free(gw_conn *c, gw_time now)
 {
-    if (c->cfg->relay.on && pool_of(c) != NULL)
-        gw_pool_forget(pool_of(c), c, now);
+    if (c->cfg->relay.on && pool_of(c) != NULL) {
+        gw_pool_leave(pool_of(c), c, now);
+        gw_pool_gone(pool_of(c), c, now);
+    }
     gw_buf_free(&c->relay.req);
 }
 
@@ -250,6 +252,8 @@ size_t gw_relay_pass(gw_conn *c, gw_side *from, int upward,
     int added = 0;
     int head;
     hf_event ev;
+    /* Every request byte went out: the connection waits on the client. */
+    int drained = upward && unsent(&c->relay) == 0;
 
     *last = HF_EV_NEED_MORE;
     if (d == NULL && len > 0 && (d = gw_side_decoder(from)) == NULL)
@@ -318,7 +322,10 @@ size_t gw_relay_pass(gw_conn *c, gw_side *from, int upward,
             return upward ? len : off;  /* down: the rest is dropped */
     }
 out:
-    if (upward && added)
+    /* After a wait on the client, the upstream clock starts again. */
+    if (upward && added && drained)
+        gw_pool_resume(pool_of(c), c, now);
+    else if (upward && added)
         gw_pool_kick(pool_of(c), c);
     return off;
 nomem:

@@ -112,9 +112,6 @@ static gw_entry *answer_head(const gw_upconn *u)
 }
 
 /* Let go of the front entries that are answered and sent. */
-/* The connection ends (below). */
-static void end(gw_upconn *u, gw_up_end why, gw_time now);
-
 static void pop_done(gw_upconn *u, gw_time now)
 {
     unsigned before = u->n;
@@ -133,10 +130,6 @@ static void pop_done(gw_upconn *u, gw_time now)
     }
     if (u->n < before && !u->over)
         gw_pool_room(u->pool, u, now);
-    if (u->n == 0 && u->retired) {
-        end(u, GW_UP_END_IDLE, now);
-        gw_pool_wake(u->pool, u, NULL);
-    }
 }
 
 /* The connection ends: its requests are given back, retried where the
@@ -181,11 +174,8 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
 void gw_upconn_retire(gw_upconn *u, gw_time now)
 {
     u->owner = NULL;
-    u->retired = 1;
-    if (u->n == 0) {
-        end(u, GW_UP_END_IDLE, now);
-        gw_pool_wake(u->pool, u, NULL);     /* to be closed */
-    }
+    end(u, GW_UP_END_IDLE, now);
+    gw_pool_wake(u->pool, u, NULL);     /* the caller closes it */
 }
 
 void gw_upconn_remove(gw_upconn *u, gw_conn *c, gw_time now)
@@ -218,9 +208,10 @@ void gw_upconn_remove(gw_upconn *u, gw_conn *c, gw_time now)
 
 /* ---- what gw_drive sees ---- */
 
-/* Waiting for the upstream: a request to send or an answer to read
- * that its client can take (not while a client does not read: the
- * client's write timeout covers that). */
+/* Waiting for the upstream: a request to send, or an answer to read
+ * that its client can take, to a request that is whole (not while a
+ * client does not read, nor while it has not sent all its request: the
+ * client's own write and request timeouts cover those). */
 static int busy(const gw_upconn *u)
 {
     const gw_entry *e = answer_head(u);
@@ -229,7 +220,8 @@ static int busy(const gw_upconn *u)
     if (gw_upconn_output(u, iov, 1) > 0)
         return 1;
     return e != NULL && (e->c == NULL || u->probe ||
-                         gw_relay_takes_answer(e->c));
+                         (gw_relay_takes_answer(e->c) &&
+                          gw_relay_whole(e->c)));
 }
 
 static int takes(const gw_upconn *u)

@@ -133,7 +133,18 @@ if start index --index "$TMP/index.json"; then
     logged index "index $TMP/index.json: not-string at offset" \
         "bad reload names file and offset"
     logged index "keeping the previous index" "bad reload is logged"
+    # A FIFO in place of the index: refused at once, nothing waits for a
+    # writer, the loop goes on.
+    rm -f "$TMP/index.json"
+    mkfifo "$TMP/index.json"
+    kill -HUP "$GW_PID"
+    sleep 0.5
+    logged index "index $TMP/index.json: io-error at offset 0: not a regular file (a FIFO)" \
+        "FIFO on SIGHUP is refused, named"
+    client "FIFO on SIGHUP keeps the old index, the loop runs" lookup neo \
+        "Wake up, Neo."
     stop "$GW_PID"
+    rm -f "$TMP/index.json"
 fi
 # A large index is read off the event loop: answers keep coming, none
 # slower than 0.3 s, while 60 MB are read and checked.
@@ -165,6 +176,13 @@ if start big --index "$TMP/big.json"; then
 fi
 rm -f "$TMP/big.json"
 
+mkfifo "$TMP/fifo.json"
+timeout --foreground -k 2 10 "$GW" --index "$TMP/fifo.json" \
+    --port-file "$TMP/never" 127.0.0.1 0 2>"$TMP/fifo.log"
+rc=$?
+check "--index FIFO exits 1 at once ($rc)" [ "$rc" -eq 1 ]
+logged fifo "index $TMP/fifo.json: io-error at offset 0: not a regular file (a FIFO)" \
+    "--index FIFO: the message names the file"
 printf '{"a": "b",\n "a": "c"}' >"$TMP/dup.json"
 "$GW" --index "$TMP/dup.json" --port-file "$TMP/never" 127.0.0.1 0 \
     2>"$TMP/dup.log"
@@ -172,6 +190,14 @@ rc=$?
 [ "$rc" -eq 1 ] && ok "bad --index exits 1" || fail "bad --index exits 1 ($rc)"
 logged dup "index $TMP/dup.json: duplicate-key at offset 15" \
     "bad --index names file and offset"
+
+# ------------------------------------------------------------ PROXY protocol
+# A PROXY header cut short by the client's EOF gets bad-proxy-header, as
+# a frame cut short gets truncated.
+if start pxeof --proxy-protocol; then
+    client "PROXY header cut short by EOF: bad-proxy-header" proxycut
+    stop "$GW_PID"
+fi
 
 # ------------------------------------------------------------ timeouts
 if start timeouts --log-level info --request-timeout 0.5 --idle-timeout 1 \

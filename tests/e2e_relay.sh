@@ -297,6 +297,43 @@ if start pxup --proxy-protocol --log-level info && PX_PID=$GW_PID &&
     *) fail "no PROXY header: bad-proxy-header (got: $out)" ;;
     esac
     stop pxrelay "$GW_PID"
+    # A relay that reads PROXY headers itself: one cut short by the
+    # client's EOF gets bad-proxy-header.
+    if start pxpass --proxy-protocol --upstream-proxy-protocol \
+        --upstream "127.0.0.1:$PX_PORT"; then
+        gwc "PROXY header cut short by EOF: bad-proxy-header" "$GW_PORT" \
+            proxycut
+        # Headers without an address (UNKNOWN, LOCAL, a Unix socket),
+        # sent from 127.0.0.2: the gateway behind is told LOCAL, so it
+        # logs the relay's own connection (127.0.0.1), never the
+        # address the headers came from.
+        n=$(grep -c 'access peer=' "$TMP/pxup.log")
+        gwc "PROXY headers without an address are answered" "$GW_PORT" \
+            proxynoaddr 127.0.0.2
+        i=0
+        while [ "$(grep -c 'access peer=' "$TMP/pxup.log")" -lt $((n + 3)) ] &&
+            [ "$i" -lt 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        check "the gateway behind logged all three" \
+            [ "$(grep -c 'access peer=' "$TMP/pxup.log")" -ge $((n + 3)) ]
+        if grep -q 'access peer=127[.]0[.]0[.]2:' "$TMP/pxup.log"; then
+            fail "it was told the client's address (127.0.0.2), not LOCAL"
+        else
+            ok "it was told LOCAL, not the client's address (127.0.0.2)"
+        fi
+        stop pxpass "$GW_PID"
+    fi
+    # Each client has a private upstream connection: at --upstream-conns
+    # an idle one makes way, so no request waits behind it.
+    if start pxconns --proxy-protocol --upstream-proxy-protocol \
+        --upstream-conns 1 --upstream-timeout 2 \
+        --upstream "127.0.0.1:$PX_PORT"; then
+        gwc "--upstream-conns 1: 3 clients keeping their connections" \
+            "$GW_PORT" proxykeepers 3
+        stop pxconns "$GW_PID"
+    fi
     stop pxup "$PX_PID"
 fi
 
@@ -444,7 +481,31 @@ if start up2; then
         stop slowread "$GW_PID"
         kill -9 "$PEER_PID" 2>/dev/null
     fi
+    # Nor while the relay waits for the rest of a request whose first
+    # bytes have all gone out.
+    if start slowsend --upstream-timeout 1 --upstream "127.0.0.1:$UP_PORT"
+    then
+        gwc "a client pausing 2 s inside its request, --upstream-timeout 1" \
+            "$GW_PORT" slowsend 2
+        stop slowsend "$GW_PID"
+    fi
     stop up2 "$UP_PID"
+fi
+
+# ------------------------------------------------ slow upstream, big upload
+# An upstream that reads 2 MB a second: the relay stops reading the
+# client while the request waits to go out, and the request clock stands
+# meanwhile, so an upload that takes several request timeouts to read is
+# answered, not cut.
+if peer slowpeer slowread --count 10 --rate 2000000 &&
+    start rslow --log-level info --request-timeout 1 --upstream-timeout 5 \
+        --upstream "127.0.0.1:$PEER_PORT"; then
+    bench "8 MiB upload read slowly upstream, --request-timeout 1" \
+        -n 1 -c 1 --action binary --size 8388608 127.0.0.1 "$GW_PORT"
+    stop rslow "$GW_PID"
+    check "no request-timeout in the log" \
+        [ "$(grep -c 'reason=request-timeout' "$TMP/rslow.log")" -eq 0 ]
+    kill -9 "$PEER_PID" 2>/dev/null
 fi
 
 # A sanitizer build aborts on a report; a report from a process that

@@ -495,6 +495,20 @@ def sc_latency(port, seconds, limit):
     check(worst <= float(limit), "an answer took %.3f s" % worst)
 
 
+def sc_slowsend(port, seconds):
+    """A binary request whose header and most of its content come, then
+    the rest after SECONDS: answered (a relay's upstream timeout does
+    not run while it waits on its client)."""
+    content = b"slowsend " + b"s" * 991
+    req = req_binary(content)
+    with connect(port) as s:
+        s.sendall(req[:-100])
+        time.sleep(float(seconds))
+        s.sendall(req[-100:])
+        got, _, _ = read_frame(s)
+        check(got == ans_binary(content), "answer %r" % got[:160])
+
+
 def chaos_client(port, seed, until, errors):
     """Random bytes, random splits, abrupt resets; never checks answers."""
     import random
@@ -589,6 +603,59 @@ def sc_refused(port):
         s.close()
 
 
+# PROXY headers cut short: v1, v2 (inside its signature), one byte.
+PROXY_CUTS = (b"PROXY TCP4 203.0.113.7", b"\r\n\r\n\x00\r\nQU", b"P")
+
+
+# PROXY headers without an address: v1 UNKNOWN, v2 LOCAL, v2 AF_UNIX
+# (two 108-byte socket paths).
+V2SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+PROXY_NO_ADDRESS = (b"PROXY UNKNOWN\r\n", V2SIG + b"\x20\x00\x00\x00",
+                    V2SIG + b"\x21\x31\x00\xd8" + bytes(216))
+
+
+def sc_proxycut(port):
+    """--proxy-protocol: a PROXY header cut short by the client's EOF
+    gets bad-proxy-header, then the close (as a frame cut short gets
+    truncated)."""
+    for cut in PROXY_CUTS:
+        with connect(port) as s:
+            s.sendall(cut)
+            s.shutdown(socket.SHUT_WR)
+            expect_error(s, "bad-proxy-header", True)
+
+
+def sc_proxynoaddr(port, source):
+    """--proxy-protocol: from address SOURCE, each PROXY header without
+    an address, then a search; the answer comes (the caller checks what
+    the server behind a relay was told)."""
+    for hdr in PROXY_NO_ADDRESS:
+        with socket.create_connection((HOST, port), timeout=TIMEOUT,
+                                      source_address=(source, 0)) as s:
+            s.settimeout(TIMEOUT)
+            roundtrip(s, hdr + req_search("ring"), ans_result(RING))
+
+
+def sc_proxykeepers(port, clients="3"):
+    """--proxy-protocol: CLIENTS connections, each with its own PROXY
+    header, kept open and taking turns, two requests each: every one is
+    answered, whatever connections the others keep (a relay with
+    --upstream-proxy-protocol gives each client a private upstream
+    connection)."""
+    socks = []
+    try:
+        for i in range(int(clients)):
+            socks.append(connect(port))
+            socks[-1].sendall(b"PROXY TCP4 203.0.113.%d 127.0.0.1 %d 80\r\n"
+                              % (i + 1, 40000 + i))
+        for _ in range(2):
+            for s in socks:
+                roundtrip(s, req_search("ring"), ans_result(RING))
+    finally:
+        for s in socks:
+            s.close()
+
+
 SCENARIOS = {
     "tutorial": sc_tutorial,
     "index": sc_index,
@@ -608,6 +675,10 @@ SCENARIOS = {
     "refused": sc_refused,
     "dual": sc_dual,
     "chaos": sc_chaos,
+    "proxycut": sc_proxycut,
+    "proxynoaddr": sc_proxynoaddr,
+    "proxykeepers": sc_proxykeepers,
+    "slowsend": sc_slowsend,
 }
 
 

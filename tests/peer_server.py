@@ -25,6 +25,8 @@ Modes:
   double     answer every request twice, in one write, and go on
   echo       answer every request with a binary/echo frame whose content
              is the request frame, byte for byte, and go on
+  slowread   as keepalive, but read requests at --rate bytes a second
+             through a small receive buffer, as a slow upstream does
   backlog    never accept, and fill the listen queue with connections of
              its own so that further connection attempts hang
   by-value   serve connections at the same time, a thread each; a search
@@ -40,6 +42,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 ANSWERS = {
     "morpheus": "Follow the white rabbit. \U0001f430",
@@ -59,13 +62,20 @@ def frame(content_type, content_encoding, content):
     return struct.pack(">H", len(raw)) + raw + content
 
 
+# Bytes a second read in slowread mode (0: as fast as they come).
+READ_RATE = 0
+
+
 def recv_exactly(conn, n):
     data = bytearray()
+    chunk = 1 << 14 if READ_RATE else 1 << 20
     while len(data) < n:
-        got = conn.recv(min(n - len(data), 1 << 20))
+        got = conn.recv(min(n - len(data), chunk))
         if not got:
             return None
         data += got
+        if READ_RATE:
+            time.sleep(len(got) / READ_RATE)
     return bytes(data)
 
 
@@ -165,7 +175,7 @@ def serve(conn, mode):
             return
         if picked in ("truncated", "cut"):
             return
-        if mode not in ("keepalive", "double", "by-value"):
+        if mode not in ("keepalive", "double", "by-value", "slowread"):
             return
 
 
@@ -198,16 +208,23 @@ def main():
                    choices=["reference", "keepalive", "silent", "close",
                             "garbage", "truncated", "backlog",
                             "error", "cut", "reset", "double",
-                            "echo", "by-value"])
+                            "echo", "by-value", "slowread"])
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--lifetime", type=float, default=30.0)
+    p.add_argument("--rate", type=float, default=1e6,
+                   help="slowread: bytes read a second")
     args = p.parse_args()
+    if args.mode == "slowread":
+        global READ_RATE  # pylint: disable=global-statement
+        READ_RATE = args.rate
 
     signal.signal(signal.SIGALRM, lambda *_: sys.exit(3))
     signal.setitimer(signal.ITIMER_REAL, args.lifetime)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as lsock:
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if args.mode == "slowread":
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         lsock.bind((args.host, 0))
         if args.mode == "backlog":
             return fill_backlog(lsock, family)

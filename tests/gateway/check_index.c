@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gw_test.h"
@@ -122,6 +123,41 @@ START_TEST(test_index_file)
 }
 END_TEST
 
+/* Only a regular file is an index: a FIFO (whose open would wait for a
+ * writer, for ever), a directory or a device is refused at once, with
+ * a message that says what it is. */
+START_TEST(test_index_not_regular)
+{
+    static const char *const kinds[] = { "a FIFO", "a directory",
+                                         "a character device" };
+    char dir[] = "/tmp/check_gateway_XXXXXX";
+    char path[64];
+    gw_index_error err;
+    gw_index *idx = NULL;
+    char want[64];
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/index", dir);
+    if (_i == 0)
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+    else if (_i == 1)
+        ck_assert_int_eq(mkdir(path, 0700), 0);
+    else
+        snprintf(path, sizeof path, "/dev/null");
+    memset(&err, 0, sizeof err);
+    ck_assert_int_eq(gw_index_load_file(path, &idx, &err), GW_INDEX_E_IO);
+    ck_assert_ptr_null(idx);
+    ck_assert_int_eq(err.code, GW_INDEX_E_IO);
+    snprintf(want, sizeof want, "not a regular file (%s)", kinds[_i]);
+    ck_assert_str_eq(err.detail, want);
+    if (_i == 0)
+        unlink(path);
+    else if (_i == 1)
+        rmdir(path);
+    rmdir(dir);
+}
+END_TEST
+
 /* Many entries: every one is found, misses are not. */
 START_TEST(test_index_many)
 {
@@ -188,6 +224,7 @@ Suite *index_suite(void)
     tcase_add_loop_test(tc, test_index_load, 0,
                         (int)(sizeof index_vecs / sizeof index_vecs[0]));
     tcase_add_test(tc, test_index_file);
+    tcase_add_loop_test(tc, test_index_not_regular, 0, 3);
     tcase_add_test(tc, test_index_many);
     tcase_add_test(tc, test_buf);
     suite_add_tcase(s, tc);

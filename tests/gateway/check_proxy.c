@@ -195,26 +195,29 @@ START_TEST(test_conn_proxy)
 }
 END_TEST
 
+/* PROXY headers cut short: v1, v2 (inside its signature), one byte. */
+static const struct { const char *bytes; size_t len; } proxy_cuts[] = {
+    { "PROXY TCP4 203.0.113.7", 22 },
+    { "\r\n\r\n\0\r\nQU", 10 },
+    { "P", 1 },
+};
+#define N_PROXY_CUTS ((int)(sizeof proxy_cuts / sizeof proxy_cuts[0]))
+
 /* A header cut short by the client's EOF is answered like a frame cut
  * short: an error frame (bad-proxy-header), then close. EOF before any
  * byte is a plain close. */
 START_TEST(test_conn_proxy_eof)
 {
-    static const char *const cuts[] = {
-        "PROXY TCP4 203.0.113.7", "\r\n\r\n\0\r\nQU", "P"
-    };
     unsigned char got[4096];
-    size_t n, len;
+    size_t n;
     pair p;
 
-    len = (size_t)_i < 2 ? strlen(cuts[_i]) : 1;
-    if (_i == 1)
-        len = 10;
     pair_init(&p);
     p.cfg.proxy_protocol = 1;
     pair_open(&p, NULL);
     p.m.eof = 1;
-    n = pair_feed(&p, cuts[_i], len, 0, got, sizeof got);
+    n = pair_feed(&p, proxy_cuts[_i].bytes, proxy_cuts[_i].len, 0, got,
+                  sizeof got);
     assert_error_frame(got, n, "bad-proxy-header");
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_FRAME_ERROR);
     ck_assert(pair_settle(&p) & GW_WANT_CLOSE);
@@ -227,6 +230,26 @@ START_TEST(test_conn_proxy_eof)
     ck_assert_uint_eq(pair_feed(&p, "", 0, 0, got, sizeof got), 0);
     ck_assert_int_eq(gw_conn_reason(&p.c), GW_CLOSE_PEER);
     pair_free(&p);
+}
+END_TEST
+
+/* The same in relay mode: bad-proxy-header, and nothing goes upstream
+ * (no connection is even opened). */
+START_TEST(test_relay_proxy_eof)
+{
+    relay_t *r = relay_new(1);
+
+    r->cfg.proxy_protocol = 1;
+    r->connect_result = 1;
+    relay_join(r, 0);
+    r->m[0].eof = 1;
+    relay_client(r, proxy_cuts[_i].bytes, proxy_cuts[_i].len, 0, 1);
+    assert_error_frame(r->cout, r->clen, "bad-proxy-header");
+    ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_FRAME_ERROR);
+    ck_assert(relay_wants(r, NULL) & GW_WANT_CLOSE);
+    ck_assert_uint_eq(r->opened, 0);
+    ck_assert_uint_eq(r->ulen, 0);
+    relay_free(r);
 }
 END_TEST
 
@@ -282,7 +305,8 @@ Suite *proxy_suite(void)
     tcase_add_loop_test(tc, test_proxy_vectors, 0,
                         (int)(sizeof proxy_vecs / sizeof proxy_vecs[0]));
     tcase_add_loop_test(tc, test_conn_proxy, 0, MAX_CHUNK + 1);
-    tcase_add_loop_test(tc, test_conn_proxy_eof, 0, 3);
+    tcase_add_loop_test(tc, test_conn_proxy_eof, 0, N_PROXY_CUTS);
+    tcase_add_loop_test(tc, test_relay_proxy_eof, 0, N_PROXY_CUTS);
     tcase_add_loop_test(tc, test_relay_proxy_unknown, 0, 3);
     suite_add_tcase(s, tc);
     return s;

@@ -518,6 +518,46 @@ START_TEST(test_relay_cap_boundary)
 }
 END_TEST
 
+/* A client that sends its request slowly keeps the upstream waiting:
+ * that is not the upstream's fault either. With every byte it sent gone
+ * out, the upstream clock stands (the request clock covers the client),
+ * and starts again when more bytes come. */
+START_TEST(test_relay_slow_sender)
+{
+    unsigned char req[2048], content[1000];
+    size_t rlen;
+    relay_t *r = relay_new(1);
+    gw_time t = r->pc.upstream_timeout;
+
+    memset(content, 's', sizeof content);
+    rlen = mkframe(req, sizeof req, "big", "x/y", "binary", content,
+                   sizeof content);
+    r->cfg.request_timeout = 10 * t;
+    relay_client(r, req, 200, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, 200);
+    /* The client pauses well past the upstream timeout. */
+    relay_pump(r, 2 + 3 * t);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert_uint_eq(r->closed, 0);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    /* More bytes, which the upstream does not read at once: it has a
+     * full timeout from now on. */
+    r->up->budget = 0;
+    relay_client(r, req + 200, 100, 0, 3 + 3 * t);
+    ck_assert_uint_eq(r->ulen, 200);
+    ck_assert_int_eq(gw_memnet_deadline(r->net), 3 + 4 * t);
+    r->up->budget = SIZE_MAX;
+    relay_client(r, req + 300, rlen - 300, 0, 4 + 3 * t);
+    ck_assert_uint_eq(r->ulen, rlen);
+    ck_assert_mem_eq(r->uout, req, rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 5 + 3 * t);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_mem_eq(r->cout, ring_ans, ring_alen);
+    relay_free(r);
+}
+END_TEST
+
 /* A client that does not read holds the answer back: that is not the
  * upstream's fault, so the upstream timeout waits, and starts again once
  * the client reads. */
@@ -662,6 +702,50 @@ START_TEST(test_pool_busy)
 }
 END_TEST
 
+/* --upstream-proxy-protocol makes each connection private to a client
+ * (its PROXY header names that client). At the connection cap, another
+ * client's request does not wait for ever behind an idle private
+ * connection: it is closed and a new one opened; a busy one makes way
+ * once its answer is in; and a client that goes takes its connections
+ * with it, so none is ever used for a client it does not name. */
+START_TEST(test_pool_private)
+{
+    unsigned char got[512];
+    relay_t *r = relay_new(1);
+
+    r->pc.conns = 1;
+    r->pc.upstream_proxy = 1;
+    r->connect_result = 1;
+    if (_i == 0) {
+        relay_client(r, ring_req, ring_rlen, 0, 1);
+        relay_upstream(r, ring_ans, ring_alen, 0, 2);
+        ck_assert_uint_eq(r->clen, ring_alen);
+        relay_send(r, 1, ring_req, ring_rlen, 0, 3);     /* idle: closed */
+    } else if (_i == 1) {
+        relay_client(r, ring_req, ring_rlen, 0, 1);
+        relay_send(r, 1, ring_req, ring_rlen, 0, 2);     /* waits */
+        ck_assert(r->c[1].relay.queued);
+        ck_assert_uint_eq(r->opened, 1);
+        relay_upstream(r, ring_ans, ring_alen, 0, 3);    /* then closed */
+        ck_assert_uint_eq(r->clen, ring_alen);
+    } else {
+        relay_client(r, ring_req, ring_rlen, 0, 1);
+        relay_upstream(r, ring_ans, ring_alen, 0, 2);
+        relay_leave(r, 0);
+        relay_pump(r, 3);
+        ck_assert_uint_eq(r->closed, 1);                 /* goes with it */
+        relay_send(r, 1, ring_req, ring_rlen, 0, 4);
+    }
+    ck_assert_uint_eq(r->closed, 1);
+    ck_assert_uint_eq(r->opened, 2);
+    ck_assert(!r->c[1].relay.queued);
+    relay_upstream(r, ring_ans, ring_alen, 0, 5);
+    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), ring_alen);
+    ck_assert_mem_eq(got, ring_ans, ring_alen);
+    relay_free(r);
+}
+END_TEST
+
 /* Pipelining: requests of several clients go out on one connection in
  * one write, and the answers, read in one go, reach each its own
  * client, in order. */
@@ -736,9 +820,10 @@ START_TEST(test_pool_pipeline_broken)
 }
 END_TEST
 
-/* Private connections: each client gets its own, another client's idle
- * one is not used, and a client's connection closes when it goes. */
-START_TEST(test_pool_private)
+/* --upstream-private without PROXY headers: each client gets its own
+ * connection, another client's idle one is not used, and a client's
+ * connection closes when it goes. */
+START_TEST(test_pool_private_flag)
 {
     unsigned char got[512];
     relay_t *r = relay_new(3);
@@ -866,13 +951,15 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_early_answer);
     tcase_add_test(tc, test_relay_shutdown);
     tcase_add_test(tc, test_relay_slow_reader);
+    tcase_add_test(tc, test_relay_slow_sender);
     tcase_add_test(tc, test_relay_upstream_proxy);
     tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
     tcase_add_test(tc, test_pool_shared);
     tcase_add_test(tc, test_pool_busy);
+    tcase_add_loop_test(tc, test_pool_private, 0, 3);
     tcase_add_test(tc, test_pool_pipelined);
     tcase_add_test(tc, test_pool_pipeline_broken);
-    tcase_add_test(tc, test_pool_private);
+    tcase_add_test(tc, test_pool_private_flag);
     tcase_add_test(tc, test_pool_health);
     tcase_add_test(tc, test_pool_check);
     suite_add_tcase(s, tc);
