@@ -209,6 +209,17 @@ int cli_out_exit(void);
  * CLI_EXIT_FAIL. */
 int cli_out_stop(void);
 
+/* Data kept in memory before the rest goes to a spool file: most frames
+ * fit, and a frame or a record needs the whole content before its
+ * first byte (its length, or whether it is text). */
+#define CLI_SPOOL_AFTER (1024 * 1024)
+
+/* An unlinked temporary file in $TMPDIR (or /tmp), read and write; its
+ * fd, or -1 after an error line. */
+int cli_spool_open(void);
+/* Write p[0..n) whole; 0, or -1 after an error line. */
+int cli_spool_write(int fd, const unsigned char *p, size_t n);
+
 /* Growable byte buffer with a hard cap; the CLI's only dynamic memory. */
 typedef struct cli_buf {
     unsigned char *p;

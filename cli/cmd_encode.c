@@ -295,9 +295,6 @@ static int canon_json(enc *e, const unsigned char *in, size_t n)
 /* Whole input                                                       */
 /* ---------------------------------------------------------------- */
 
-/* Input kept in memory before spooling to a temporary file: most
- * inputs fit, and the frame needs its length before its content. */
-#define SPOOL_AFTER (1024 * 1024)
 
 static int too_long(const enc *e)
 {
@@ -386,51 +383,12 @@ static int encode_file(enc *e, const struct stat *st, unsigned char *chunk)
     return copy_exact(e->fd, n, 1, chunk);
 }
 
-/* An unlinked temporary file in $TMPDIR (or /tmp); -1 after an error
- * line. */
-static int spool_open(void)
-{
-    const char *dir = getenv("TMPDIR");
-    char path[4096];
-    int fd;
-
-    if (dir == NULL || *dir == '\0')
-        dir = "/tmp";
-    snprintf(path, sizeof(path), "%s/hframe-XXXXXX", dir);
-    fd = mkstemp(path);
-    if (fd < 0) {
-        cli_err("cannot create a temporary file in %s: %s", dir,
-                strerror(errno));
-        return -1;
-    }
-    unlink(path);
-    return fd;
-}
-
-static int spool_write(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            cli_err("cannot write a temporary file: %s",
-                    w < 0 ? strerror(errno) : "no space");
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* A pipe past SPOOL_AFTER bytes: the rest goes to a temporary file,
+/* A pipe past CLI_SPOOL_AFTER bytes: the rest goes to a temporary file,
  * then the frame is written from the memory part and the file. */
 static int encode_spooled(enc *e, unsigned char *chunk)
 {
     uint64_t total = e->content.len;
-    int sfd = spool_open();
+    int sfd = cli_spool_open();
     long n = 0;
     int rc = CLI_EXIT_FAIL;
 
@@ -442,7 +400,7 @@ static int encode_spooled(enc *e, unsigned char *chunk)
             rc = too_long(e);
             goto out;
         }
-        if (spool_write(sfd, chunk, (size_t)n) != 0)
+        if (cli_spool_write(sfd, chunk, (size_t)n) != 0)
             goto out;
     }
     if (n < 0 || lseek(sfd, 0, SEEK_SET) != 0)
@@ -475,7 +433,7 @@ static int encode_whole(enc *e, unsigned char *chunk)
             cli_err("out of memory");
             return CLI_EXIT_FAIL;
         }
-        if (e->content.len >= SPOOL_AFTER)
+        if (e->content.len >= CLI_SPOOL_AFTER)
             return encode_spooled(e, chunk);
     }
     if (n < 0)

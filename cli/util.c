@@ -392,6 +392,47 @@ int cli_out_exit(void)
 }
 
 /* ---------------------------------------------------------------- */
+/* Spool files                                                       */
+/* ---------------------------------------------------------------- */
+
+int cli_spool_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    int fd;
+
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    snprintf(path, sizeof(path), "%s/hframe-XXXXXX", dir);
+    fd = mkstemp(path);
+    if (fd < 0) {
+        cli_err("cannot create a temporary file in %s: %s", dir,
+                strerror(errno));
+        return -1;
+    }
+    unlink(path);
+    return fd;
+}
+
+int cli_spool_write(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            cli_err("cannot write a temporary file: %s",
+                    w < 0 ? strerror(errno) : "no space");
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
 /* Capped buffer                                                     */
 /* ---------------------------------------------------------------- */
 

@@ -176,6 +176,30 @@ printf '{"a":1}\n[2,3]\n' | expect 0 "encode --lines --json" \
     [ "$(cat "$T/c")" = '{"a": 1}[2, 3]' ] && ok ||
     fail "encode --lines --json: $(cat "$T/c")"
 
+# Bounded memory: a 96 MiB frame goes through encode (from a pipe, so
+# spooled, and from a file), decode --content and decode --ndjson with
+# address space capped at 64 MiB; sanitizer builds reserve far more, so
+# only plain builds run it. docs/benchmarks.md has the 1 GiB figures.
+if ! grep -q __asan_init "$HFRAME"; then
+    big=$((96 * 1024 * 1024))
+    capped() {
+        (ulimit -v 65536 && exec timeout --foreground -k 5 60 "$@")
+    }
+    head -c "$big" /dev/zero | tr '\0' 'x' >"$T/big"
+    cat "$T/big" | capped "$HFRAME" encode --max-content 100M >"$T/big.bin" &&
+        capped "$HFRAME" decode --content --max-content 100M "$T/big.bin" |
+        cmp -s - "$T/big" && ok || fail "96 MiB through encode | decode --content under 64 MiB"
+    capped "$HFRAME" encode --max-content 100M -o "$T/big2.bin" "$T/big" &&
+        cmp -s "$T/big.bin" "$T/big2.bin" && ok || fail "96 MiB file through encode under 64 MiB"
+    capped "$HFRAME" validate -q --max-content 100M "$T/big.bin" && ok ||
+        fail "96 MiB through validate under 64 MiB"
+    capped "$HFRAME" decode --max-content 100M "$T/big.bin" >"$T/big.ndjson" &&
+        "$HFRAME" encode --ndjson --max-content 100M "$T/big.ndjson" |
+        cmp -s - "$T/big.bin" && ok || fail "96 MiB through decode --ndjson under 64 MiB"
+    rm -f "$T/big.ndjson"
+    rm -f "$T/big" "$T/big.bin" "$T/big2.bin"
+fi
+
 # Output per frame: the first frame's header comes out while the input
 # is still open.
 (cat "$G/request-search.bin"; sleep 3; cat "$G/request-binary.bin") |
@@ -276,6 +300,27 @@ expect 0 "decode a compact 64 KiB header" "$HFRAME" decode <"$T/compact.bin" &&
     expect_err 3 'hframe: line 1: header: header-too-long: header length 65623 exceeds the limit of 65535' \
         "encode --ndjson of a header too long once canonical" \
         "$HFRAME" encode --ndjson <"$T/compact.ndjson"
+# Contents past the 1 MiB kept in memory are spooled: records written
+# in pieces, a UTF-8 character split at the boundary, invalid UTF-8
+# found at the very end, and base64 of every remainder.
+python3 -c '
+import sys
+base = ("tab\t \"q\" \\ \u0001 \u00e9 \U0001f430 " * 40000).encode()
+cut = base[:1048575] + "\U0001f430".encode() + base[:1000]
+sys.stdout.buffer.write(cut)' >"$T/sp1"
+{ cat "$T/sp1"; printf '\377'; } >"$T/sp2"
+: >"$T/spool.bin"
+for f in sp1 sp2; do
+    "$HFRAME" encode -e utf-8 "$T/$f" >>"$T/spool.bin"
+    "$HFRAME" encode "$T/$f" >>"$T/spool.bin"
+done
+for k in 0 1 2; do
+    head -c $((1048576 * 2 + k)) /dev/urandom | "$HFRAME" encode >>"$T/spool.bin"
+done
+roundtrip "spooled contents" "$T/spool.bin"
+"$HFRAME" decode "$T/spool.bin" | grep -c '}, "text": "' >"$T/n"
+[ "$(cat "$T/n")" = 1 ] && ok || fail "spooled records: $(cat "$T/n") text records, expected 1"
+
 # Contents exactly at --max-content round-trip, padded base64 included.
 for k in 1 2 3 4 5 6; do
     head -c "$k" /dev/zero >"$T/k"
@@ -692,18 +737,27 @@ start_peer backlog 1 &&
         "request connect timeout" "$HFRAME" request --timeout 0.5 127.0.0.1 "$PORT" search ring &&
     kill "$peer" 2>/dev/null
 
-# The gateway, when this build has it: answers, and keeps connections.
-GW=$HF_BUILD/hframe-gateway
-if [ -x "$GW" ]; then
-    rm -f "$T/gw.port"
-    timeout --foreground -k 5 60 "$GW" --port-file "$T/gw.port" 127.0.0.1 0 >"$T/gw.log" 2>&1 &
+# start_gw NAME [OPTION...]: hframe-gateway on an ephemeral port, in
+# $GW_PORT (empty when it did not start); its log in $T/NAME.log.
+start_gw() {
+    name=$1
+    shift
+    rm -f "$T/$name.port"
+    timeout --foreground -k 5 60 "$GW" "$@" --port-file "$T/$name.port" 127.0.0.1 0 >"$T/$name.log" 2>&1 &
     pids="$pids $!"
     i=0
-    while [ "$i" -lt 100 ] && [ ! -s "$T/gw.port" ]; do
+    while [ "$i" -lt 100 ] && [ ! -s "$T/$name.port" ]; do
         sleep 0.05
         i=$((i + 1))
     done
-    GPORT=$(cat "$T/gw.port" 2>/dev/null)
+    GW_PORT=$(cat "$T/$name.port" 2>/dev/null)
+}
+
+# The gateway, when this build has it: answers, and keeps connections.
+GW=$HF_BUILD/hframe-gateway
+if [ -x "$GW" ]; then
+    start_gw gw
+    GPORT=$GW_PORT
     if [ -n "$GPORT" ]; then
         expect 0 "request search to the gateway" "$HFRAME" request 127.0.0.1 "$GPORT" search morpheus &&
             [ "$(cat "$T/out")" = "Follow the white rabbit. $(printf '\360\237\220\260')" ] && ok ||
@@ -721,15 +775,8 @@ fi
 
 # A gateway that reads PROXY headers: both versions, and none.
 if [ -x "$GW" ]; then
-    rm -f "$T/gwp.port"
-    timeout --foreground -k 5 60 "$GW" --proxy-protocol --port-file "$T/gwp.port" 127.0.0.1 0 >"$T/gwp.log" 2>&1 &
-    pids="$pids $!"
-    i=0
-    while [ "$i" -lt 100 ] && [ ! -s "$T/gwp.port" ]; do
-        sleep 0.05
-        i=$((i + 1))
-    done
-    PPORT=$(cat "$T/gwp.port" 2>/dev/null)
+    start_gw gwp --proxy-protocol
+    PPORT=$GW_PORT
     for v in v1 v2; do
         expect 0 "request --proxy-protocol $v" "$HFRAME" request --proxy-protocol "$v" 127.0.0.1 "$PPORT" search morpheus &&
             [ "$(cat "$T/out")" = "Follow the white rabbit. $(printf '\360\237\220\260')" ] && ok ||

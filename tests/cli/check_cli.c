@@ -62,6 +62,18 @@ END_TEST
 /* PROXY header                                                        */
 /* ------------------------------------------------------------------ */
 
+/* An IPv4 socket address, host order in. */
+static struct sockaddr_in addr4(uint32_t ip, uint16_t port)
+{
+    struct sockaddr_in a;
+
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(ip);
+    a.sin_port = htons(port);
+    return a;
+}
+
 START_TEST(test_proxy_v1)
 {
     struct sockaddr_in s4, d4;
@@ -69,13 +81,8 @@ START_TEST(test_proxy_v1)
     unsigned char out[CLI_PROXY_MAX];
     size_t n;
 
-    memset(&s4, 0, sizeof(s4));
-    memset(&d4, 0, sizeof(d4));
-    s4.sin_family = d4.sin_family = AF_INET;
-    s4.sin_addr.s_addr = htonl(0xc0000201);     /* 192.0.2.1 */
-    d4.sin_addr.s_addr = htonl(0x7f000001);
-    s4.sin_port = htons(56324);
-    d4.sin_port = htons(443);
+    s4 = addr4(0xc0000201, 56324);     /* 192.0.2.1 */
+    d4 = addr4(0x7f000001, 443);
     n = cli_proxy_header(1, (struct sockaddr *)&s4, (struct sockaddr *)&d4,
                          out, sizeof(out));
     ck_assert_uint_eq(n, 42);
@@ -114,13 +121,8 @@ START_TEST(test_proxy_v2)
     unsigned char out[CLI_PROXY_MAX];
     size_t n;
 
-    memset(&s4, 0, sizeof(s4));
-    memset(&d4, 0, sizeof(d4));
-    s4.sin_family = d4.sin_family = AF_INET;
-    s4.sin_addr.s_addr = htonl(0xc0000201);
-    d4.sin_addr.s_addr = htonl(0x7f000001);
-    s4.sin_port = htons(56324);
-    d4.sin_port = htons(443);
+    s4 = addr4(0xc0000201, 56324);
+    d4 = addr4(0x7f000001, 443);
     n = cli_proxy_header(2, (struct sockaddr *)&s4, (struct sockaddr *)&d4,
                          out, sizeof(out));
     ck_assert_uint_eq(n, sizeof(want));
