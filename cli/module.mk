@@ -1,5 +1,6 @@
 # cli/module.mk - the `hframe` command, its man page and its end-to-end
-# tests. Every cli/*.c is part of the binary (cmd_bench.c included).
+# tests. Every cli/*.c is part of the binary (bench_*.c and cmd_bench.c
+# included).
 
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_OBJS := $(CLI_SRCS:%.c=$(O)/%.o)
