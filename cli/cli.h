@@ -306,6 +306,10 @@ void cli_canon_free(cli_canon *c);
 int cli_canon_feed(cli_canon *c, const void *p, size_t n);
 int cli_canon_finish(cli_canon *c);
 const char *cli_canon_error(const cli_canon *c);
+/* The caller took the first n bytes of out away, lowering out's len and
+ * max by n (to spool a long value); limit errors still name the whole
+ * limit. */
+void cli_canon_taken(cli_canon *c, size_t n);
 
 /* ---------------------------------------------------------------- */
 /* Base64 (RFC 4648, standard alphabet, padded)                      */

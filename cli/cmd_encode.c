@@ -304,45 +304,6 @@ static int too_long(const enc *e)
     return CLI_EXIT_INVALID;
 }
 
-static int encode_whole_json(enc *e, unsigned char *chunk)
-{
-    cli_canon *c = cli_canon_new(&e->content);
-    uint64_t total = 0;
-    long n;
-    int rc = CLI_EXIT_FAIL;
-
-    if (c == NULL) {
-        cli_err("out of memory");
-        return CLI_EXIT_FAIL;
-    }
-    e->content.len = 0;
-    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
-        total += (uint64_t)n;
-        if (total > e->co.lim.max_content) {
-            rc = too_long(e);
-            goto out;
-        }
-        if (cli_canon_feed(c, chunk, (size_t)n) != 0)
-            break;
-    }
-    if (n < 0)
-        goto out;
-    /* n > 0: the loop stopped at a feed error. */
-    if (n > 0 || cli_canon_finish(c) != 0) {
-        cli_err("%snot one JSON value: %s", cli_input_prefix(),
-                cli_canon_error(c));
-        if (strstr(cli_canon_error(c), "trailing garbage") != NULL)
-            cli_err("several JSON values? --lines makes a frame of each "
-                    "line");
-        rc = CLI_EXIT_INVALID;
-        goto out;
-    }
-    rc = emit_frame(e, &e->h, e->content.p, e->content.len);
-out:
-    cli_canon_free(c);
-    return rc;
-}
-
 /* Copy exactly n bytes of fd to stdout; a file that changed size while
  * being read is an error. */
 static int copy_exact(int fd, uint64_t n, int at_end, unsigned char *chunk)
@@ -363,6 +324,79 @@ static int copy_exact(int fd, uint64_t n, int at_end, unsigned char *chunk)
         return CLI_EXIT_OK;
     cli_err("%sinput changed size while being read", cli_input_prefix());
     return CLI_EXIT_FAIL;
+}
+
+/* Move the canonical output so far to the spool file (opened on first
+ * use), so a long value is not held in memory. 0, or -1. */
+static int json_spool(enc *e, cli_canon *c, int *sfd, uint64_t *spooled)
+{
+    if (*sfd < 0)
+        *sfd = cli_spool_open();
+    if (*sfd < 0 || cli_spool_write(*sfd, e->content.p, e->content.len) != 0)
+        return -1;
+    cli_canon_taken(c, e->content.len);
+    *spooled += e->content.len;
+    e->content.max -= e->content.len;
+    e->content.len = 0;
+    return 0;
+}
+
+/* The canonical form of the whole input as one frame; past
+ * CLI_SPOOL_AFTER bytes it goes to a spool file as it is made. */
+static int encode_whole_json(enc *e, unsigned char *chunk)
+{
+    cli_canon *c = cli_canon_new(&e->content);
+    uint64_t total = 0, spooled = 0;
+    size_t max = e->content.max;
+    int sfd = -1, rc = CLI_EXIT_FAIL;
+    long n;
+
+    if (c == NULL) {
+        cli_err("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    e->content.len = 0;
+    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
+        total += (uint64_t)n;
+        if (total > e->co.lim.max_content) {
+            rc = too_long(e);
+            goto out;
+        }
+        if (cli_canon_feed(c, chunk, (size_t)n) != 0)
+            break;
+        if (e->content.len >= CLI_SPOOL_AFTER &&
+            json_spool(e, c, &sfd, &spooled) != 0)
+            goto out;
+    }
+    if (n < 0)
+        goto out;
+    /* n > 0: the loop stopped at a feed error. */
+    if (n > 0 || cli_canon_finish(c) != 0) {
+        cli_err("%snot one JSON value: %s", cli_input_prefix(),
+                cli_canon_error(c));
+        if (strstr(cli_canon_error(c), "trailing garbage") != NULL)
+            cli_err("several JSON values? --lines makes a frame of each "
+                    "line");
+        rc = CLI_EXIT_INVALID;
+        goto out;
+    }
+    if (sfd < 0) {
+        rc = emit_frame(e, &e->h, e->content.p, e->content.len);
+        goto out;
+    }
+    rc = lseek(sfd, 0, SEEK_SET) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    if (rc == CLI_EXIT_OK)
+        rc = emit_header(e, &e->h, spooled + e->content.len);
+    if (rc == CLI_EXIT_OK)
+        rc = copy_exact(sfd, spooled, 0, chunk);
+    if (rc == CLI_EXIT_OK && cli_out_write(e->content.p, e->content.len) != 0)
+        rc = cli_out_stop();
+out:
+    if (sfd >= 0)
+        close(sfd);
+    e->content.max = max;
+    cli_canon_free(c);
+    return rc;
 }
 
 /* A regular file: its size is the content length, read as it goes. */

@@ -177,9 +177,10 @@ printf '{"a":1}\n[2,3]\n' | expect 0 "encode --lines --json" \
     fail "encode --lines --json: $(cat "$T/c")"
 
 # Bounded memory: a 96 MiB frame goes through encode (from a pipe, so
-# spooled, and from a file), decode --content and decode --ndjson with
-# address space capped at 64 MiB; sanitizer builds reserve far more, so
-# only plain builds run it. docs/benchmarks.md has the 1 GiB figures.
+# spooled, and from a file), decode --content and decode --ndjson, and a
+# 17 MB document through encode --json, with address space capped at
+# 64 MiB; sanitizer builds reserve far more, so only plain builds run
+# it. docs/benchmarks.md has the 1 GiB figures.
 if ! grep -q __asan_init "$HFRAME"; then
     big=$((96 * 1024 * 1024))
     capped() {
@@ -197,6 +198,17 @@ if ! grep -q __asan_init "$HFRAME"; then
         "$HFRAME" encode --ndjson --max-content 100M "$T/big.ndjson" |
         cmp -s - "$T/big.bin" && ok || fail "96 MiB through decode --ndjson under 64 MiB"
     rm -f "$T/big.ndjson"
+    # A 17 MB JSON document: its canonical form is spooled as it is made.
+    python3 -c '
+import json, sys
+doc = [{"k%d" % i: [i, "v\u00e9\n", None, True]} for i in range(400000)]
+open(sys.argv[1], "w").write(json.dumps(doc, separators=(",", ":")))
+open(sys.argv[2], "w", encoding="utf-8").write(json.dumps(doc, ensure_ascii=False))' \
+        "$T/big.json" "$T/big.canon"
+    capped "$HFRAME" encode --json --max-content 100M "$T/big.json" |
+        "$HFRAME" decode --content --max-content 100M | cmp -s - "$T/big.canon" &&
+        ok || fail "17 MB through encode --json under 64 MiB"
+    rm -f "$T/big.json" "$T/big.canon"
     rm -f "$T/big" "$T/big.bin" "$T/big2.bin"
 fi
 
