@@ -4,22 +4,32 @@
  * binary-safe I/O on stdin/stdout.
  *
  * Every subcommand is called as cmd(argc, argv) with argv[0] the
- * subcommand's name ("encode") and its options after it; getopt's state
- * is fresh (optind == 1). It returns the process exit status:
- * CLI_EXIT_OK, CLI_EXIT_FAIL (data, protocol or network error, one line
- * already on stderr) or CLI_EXIT_USAGE.
+ * subcommand's name ("encode") and its options and operands after it, in
+ * any order ("--" ends the options); getopt's state is fresh
+ * (optind == 1). It returns the process exit status, one of CLI_EXIT_*
+ * (one line already on stderr for any but CLI_EXIT_OK).
  */
 #ifndef HFRAME_CLI_H
 #define HFRAME_CLI_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "hframe.h"
+#include "util.h"
 
+/* Exit statuses, documented in hframe(1): each failure a script may
+ * want to tell apart has its own. */
 #define CLI_EXIT_OK 0
-#define CLI_EXIT_FAIL 1
-#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_FAIL 1      /* I/O error: a file, stdout, memory */
+#define CLI_EXIT_USAGE 2     /* bad option, operand or value */
+#define CLI_EXIT_INVALID 3   /* input is not valid frames/records/JSON */
+#define CLI_EXIT_CONNECT 4   /* could not connect (refused, unreachable) */
+#define CLI_EXIT_TIMEOUT 5   /* ran out of time */
+#define CLI_EXIT_PEER 6      /* the peer does not speak hframe */
+#define CLI_EXIT_SERVER 7    /* the server answered with an error */
+#define CLI_EXIT_RESOLVE 8   /* the host name could not be resolved */
 
 /* Internal result, never an exit status: stdout was closed by its
  * reader, so stop quietly and exit with CLI_EXIT_OK. */
@@ -36,11 +46,52 @@ enum cli_common_opt {
     CLI_OPT_FIRST_FREE       /* subcommands number their own from here */
 };
 
+/* getopt_long rows of the common options, to end each subcommand's
+ * table with (its last row is the terminator). */
+#define CLI_COMMON_LONGOPTS                                              \
+    { "help", no_argument, NULL, 'h' },                                  \
+    { "output", required_argument, NULL, 'o' },                          \
+    { "max-header", required_argument, NULL, CLI_OPT_MAX_HEADER },       \
+    { "max-content", required_argument, NULL, CLI_OPT_MAX_CONTENT },     \
+    { NULL, 0, NULL, 0 }
+
+/* Short options every subcommand takes; getopt strings start with ":"
+ * (errors reported by cli_common_option) and permute (GNU order). */
+#define CLI_COMMON_SHORTOPTS ":ho:"
+
+/* The --help lines of the common options. */
+#define CLI_COMMON_HELP                                                  \
+    "  -o, --output FILE      write to FILE instead of standard output\n" \
+    "      --max-header SIZE  longest header accepted or written (2 to\n"  \
+    "                         65535, default 65535)\n"                     \
+    "      --max-content SIZE longest content accepted or written\n"       \
+    "                         (default 16M)\n"                             \
+    "  -h, --help             show this help\n"                            \
+    "\n"                                                                  \
+    "SIZE is bytes, or with k, M or G (powers of 1024): 64k, 16M.\n"      \
+    "Options may come before or after operands; -- ends them.\n"
+
+/* What the common options set. */
+typedef struct cli_common {
+    const char *usage;      /* the subcommand's synopsis */
+    const char *help;       /* its option list (before CLI_COMMON_HELP) */
+    hf_limits lim;
+    const char *output;     /* -o FILE, or NULL for stdout */
+    int help_shown;         /* --help was given and printed */
+} cli_common;
+
 int hf_cmd_encode(int argc, char **argv);
 int hf_cmd_decode(int argc, char **argv);
 int hf_cmd_validate(int argc, char **argv);
 int hf_cmd_request(int argc, char **argv);
 int hf_cmd_bench(int argc, char **argv);   /* cli/cmd_bench.c */
+
+/* Each subcommand's synopsis ("usage: hframe encode ...\n", lines
+ * after the first indented), for its --help and for `hframe --help`. */
+extern const char cli_encode_usage[];
+extern const char cli_decode_usage[];
+extern const char cli_validate_usage[];
+extern const char cli_request_usage[];
 
 /* ---------------------------------------------------------------- */
 /* Numbers and options                                               */
@@ -54,16 +105,42 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
  * [1 ms, max_ms]; result in milliseconds. 0 on success, -1 otherwise. */
 int cli_parse_ms(const char *s, uint64_t max_ms, uint64_t *out);
 
-/* Handle --max-header/--max-content for a subcommand: returns 1 when opt
- * was one of them and the value is valid (lim updated), -1 when it was
- * one of them with an invalid value (message printed), 0 otherwise. */
-int cli_limit_option(int opt, const char *arg, hf_limits *lim);
+/* Start a subcommand's options: default limits, no output file. */
+void cli_common_init(cli_common *co, const char *usage, const char *help);
 
-/* For getopt_long's default case (optstring starting with "+:"):
- * handles --max-header/--max-content (0 when valid), and reports bad
- * values, unknown options and missing values with the usage (-1). */
-int cli_common_option(const char *usage, int c, char **argv,
-                      hf_limits *lim);
+/* The one reader of option values: kind, bounds and wording of
+ * util_parse_value. 0, or -1 after a usage error (message printed). */
+int cli_value(const cli_common *co, util_kind kind, const char *name,
+              const char *val, uint64_t min, uint64_t max, int zero_off,
+              uint64_t *out);
+
+/* For getopt_long's default case: handles -h, -o and the limits (0),
+ * and reports bad values, unknown options and missing values (-1 with
+ * the usage printed). After -h, co->help_shown is set: return
+ * CLI_EXIT_OK. */
+int cli_common_option(cli_common *co, int c, char **argv);
+
+/* Send stdout to co->output when set (created or truncated). 0, or -1
+ * after an error line. Call once the options are all valid. */
+int cli_open_output(const cli_common *co);
+
+/* Open an input operand: "-" is stdin. The fd, or -1 after an error
+ * line ("cannot open 'f': ..."). */
+int cli_open_input(const char *path);
+
+/* Close what cli_open_input returned (stdin stays open). */
+void cli_close_input(int fd);
+
+/* For subcommands that write frames: 0 when stdout is not a terminal or
+ * force is set; -1 after a usage error otherwise (as gzip does). */
+int cli_refuse_tty(const cli_common *co, int force);
+
+/* Whether stdout is a terminal (checked once). */
+int cli_out_is_tty(void);
+
+/* Help of "--max-content" and "--max-header" errors: the option that
+ * raises the limit a decoder status hit, or NULL. */
+const char *cli_limit_hint(hf_status st);
 
 /* "hframe: <cmd>: <message>" for usage errors, then the usage text. */
 void cli_usage_error(const char *usage, const char *fmt, ...)
@@ -82,8 +159,30 @@ void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_progress_end(void);
 
-/* "hframe: offset N: <code-name>: <detail>" for a decoder error. */
+/* "hframe: [NAME: ]offset N: <code-name>: <detail>" for a decoder
+ * error; a limit error names the option that raises the limit. */
 void cli_err_decoder(const hf_error *e);
+
+/* The input being read, named in error lines ("a.bin: offset 3: ...")
+ * when it is a file operand; NULL for none. The name must outlive its
+ * use (an argv string). */
+void cli_set_input_name(const char *name);
+/* "NAME: " or "". */
+const char *cli_input_prefix(void);
+
+/* What the first bytes of a stream that is not hframe look like. */
+enum {
+    CLI_SNIFF_NONE = 0,   /* nothing recognisable */
+    CLI_SNIFF_TEXT,       /* printable text (SSH-, HTTP/ included) */
+    CLI_SNIFF_TLS         /* a TLS record */
+};
+
+/* Room for cli_sniff's quoted start. */
+#define CLI_SNIFF_MAX 64
+
+/* Look at p[0..n): CLI_SNIFF_*, with buf the start quoted as a JSON
+ * string ("\"SSH-2.0-Open\"") for the TEXT kind. */
+int cli_sniff(const unsigned char *p, size_t n, char *buf, size_t cap);
 
 /* ---------------------------------------------------------------- */
 /* I/O                                                               */
@@ -109,6 +208,17 @@ int cli_out_exit(void);
 /* After a failed write: CLI_STOPPED for a closed pipe, else
  * CLI_EXIT_FAIL. */
 int cli_out_stop(void);
+
+/* Data kept in memory before the rest goes to a spool file: most frames
+ * fit, and a frame or a record needs the whole content before its
+ * first byte (its length, or whether it is text). */
+#define CLI_SPOOL_AFTER (1024 * 1024)
+
+/* An unlinked temporary file in $TMPDIR (or /tmp), read and write; its
+ * fd, or -1 after an error line. */
+int cli_spool_open(void);
+/* Write p[0..n) whole; 0, or -1 after an error line. */
+int cli_spool_write(int fd, const unsigned char *p, size_t n);
 
 /* Growable byte buffer with a hard cap; the CLI's only dynamic memory. */
 typedef struct cli_buf {
@@ -196,6 +306,10 @@ void cli_canon_free(cli_canon *c);
 int cli_canon_feed(cli_canon *c, const void *p, size_t n);
 int cli_canon_finish(cli_canon *c);
 const char *cli_canon_error(const cli_canon *c);
+/* The caller took the first n bytes of out away, lowering out's len and
+ * max by n (to spool a long value); limit errors still name the whole
+ * limit. */
+void cli_canon_taken(cli_canon *c, size_t n);
 
 /* ---------------------------------------------------------------- */
 /* Base64 (RFC 4648, standard alphabet, padded)                      */
@@ -228,11 +342,26 @@ int cli_ndjson_record(cli_buf *b, const hf_header *h,
  * Parse one record line (without its newline). The header is validated
  * with hf_parse_header on d (d's limits apply; hf_decoder_header(d) is
  * the result); the content lands in *content; raw is scratch space
- * whose max bounds the "text"/"base64" string. 0, or -1 with a message
- * in err.
+ * whose max bounds the "text"/"base64" string. With fix_length, the
+ * header's content-length need not match the content (the frame writer
+ * sets it). 0, or -1 with a message in err.
  */
 int cli_ndjson_parse(hf_decoder *d, const unsigned char *line, size_t len,
-                     cli_buf *raw, cli_buf *content, char *err,
-                     size_t errcap);
+                     cli_buf *raw, cli_buf *content, int fix_length,
+                     char *err, size_t errcap);
+
+/* ---------------------------------------------------------------- */
+/* PROXY protocol header (cli/proxy.c)                               */
+/* ---------------------------------------------------------------- */
+
+/* Room for either version: the longest v1 line is 107 bytes. */
+#define CLI_PROXY_MAX 108
+
+/* The PROXY header of the given version (1 or 2) naming src as the
+ * client and dst as the server, into out. Its length, or 0 when the
+ * two families differ, are not IPv4/IPv6, or cap is too small. */
+size_t cli_proxy_header(int version, const struct sockaddr *src,
+                        const struct sockaddr *dst, unsigned char *out,
+                        size_t cap);
 
 #endif /* HFRAME_CLI_H */

@@ -35,21 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "hframe.h"
 
 int hf_cmd_bench(int argc, char **argv);
 
-/* Connections per run: a client port range holds about 28,000 ports per
- * destination, so more could never connect at once anyway. */
-#define CONNS_MAX 20000
-/* Worker threads: far above the cores of any machine this runs on. */
-#define THREADS_MAX 64
-/* Requests in flight per connection (--pipeline). */
-#define PIPELINE_MAX 1024
 /* Requests handed to one sendmsg(); IOV_MAX is 1024, fewer suffice. */
 #define IOV_BATCH 64
-/* Largest binary request content: 1 GiB is far above any sane test. */
-#define SIZE_MAX_BYTES (UINT64_C(1) << 30)
 /* Bytes read per recv(): one buffer per thread, answers are small. */
 #define RECV_BUF 65536
 /* Answer content kept for comparison when the expectation is unknown
@@ -63,471 +55,6 @@ int hf_cmd_bench(int argc, char **argv);
 /* Longest poll() sleep: bounds how late the stop flag and the deadline
  * are noticed. */
 #define POLL_MAX_MS 100
-/* Seconds accepted by -d and --timeout (one day). */
-#define SECONDS_MAX 86400
-
-#define NS_PER_S UINT64_C(1000000000)
-
-/* ------------------------------------------------------------------ */
-/* Latency histogram                                                   */
-/* ------------------------------------------------------------------ */
-
-/*
- * Log-linear buckets: values below 2^HIST_SUB_BITS ns are exact, above
- * that each power of two is split in 2^HIST_SUB_BITS buckets, so every
- * bucket is within 1/128 (0.8%) of the values it holds and the table
- * covers the whole uint64_t range in 7,424 counters.
- */
-#define HIST_SUB_BITS 7
-#define HIST_SUB (UINT64_C(1) << HIST_SUB_BITS)
-#define HIST_BUCKETS ((64 - HIST_SUB_BITS + 1) * HIST_SUB)
-
-typedef struct hist {
-    uint64_t count;
-    uint64_t min;
-    uint64_t max;
-    double sum;
-    uint64_t bucket[HIST_BUCKETS];
-} hist;
-
-static size_t hist_index(uint64_t v)
-{
-    unsigned msb;
-
-    if (v < HIST_SUB)
-        return (size_t)v;
-    msb = 63u - (unsigned)__builtin_clzll(v);
-    return (size_t)(msb - HIST_SUB_BITS + 1) * HIST_SUB +
-           (size_t)((v >> (msb - HIST_SUB_BITS)) - HIST_SUB);
-}
-
-/* Smallest value of bucket i, and its width. */
-static uint64_t hist_low(size_t i, uint64_t *width)
-{
-    uint64_t k, r;
-
-    if (i < HIST_SUB) {
-        *width = 1;
-        return i;
-    }
-    k = i / HIST_SUB;
-    r = i % HIST_SUB;
-    *width = UINT64_C(1) << (k - 1);
-    return (HIST_SUB + r) << (k - 1);
-}
-
-static void hist_add(hist *h, uint64_t v)
-{
-    if (h->count == 0 || v < h->min)
-        h->min = v;
-    if (v > h->max)
-        h->max = v;
-    h->count++;
-    h->sum += (double)v;
-    h->bucket[hist_index(v)]++;
-}
-
-static void hist_merge(hist *dst, const hist *src)
-{
-    size_t i;
-
-    if (src->count == 0)
-        return;
-    if (dst->count == 0 || src->min < dst->min)
-        dst->min = src->min;
-    if (src->max > dst->max)
-        dst->max = src->max;
-    dst->count += src->count;
-    dst->sum += src->sum;
-    for (i = 0; i < HIST_BUCKETS; i++)
-        dst->bucket[i] += src->bucket[i];
-}
-
-/* Value at quantile q (0..1): the highest value of the bucket holding
- * the ceil(q * count)-th sample, never above the exact maximum. */
-static uint64_t hist_quantile(const hist *h, double q)
-{
-    uint64_t rank, seen = 0, low, width, hi;
-    size_t i;
-
-    if (h->count == 0)
-        return 0;
-    rank = (uint64_t)(q * (double)h->count);
-    if ((double)rank < q * (double)h->count)
-        rank++;
-    if (rank < 1)
-        rank = 1;
-    if (rank > h->count)
-        rank = h->count;
-    for (i = 0; i < HIST_BUCKETS; i++) {
-        seen += h->bucket[i];
-        if (seen >= rank) {
-            low = hist_low(i, &width);
-            hi = low + width - 1;
-            return hi < h->max ? hi : h->max;
-        }
-    }
-    return h->max;
-}
-
-/* ------------------------------------------------------------------ */
-/* Configuration                                                       */
-/* ------------------------------------------------------------------ */
-
-typedef struct bench_cfg {
-    const char *host;
-    const char *port;
-    unsigned long conns;
-    unsigned long threads;
-    unsigned long pipeline;
-    uint64_t requests;       /* 0: run for duration_ns */
-    uint64_t duration_ns;
-    uint64_t timeout_ns;     /* no progress for this long: timeout */
-    int binary;
-    const char *value;
-    uint64_t size;           /* binary content size */
-    int size_set;
-    int new_conn;
-    int json;
-    int histogram;
-    const char *expect;
-    hf_limits lim;
-} bench_cfg;
-
-static void usage(FILE *f)
-{
-    fputs("usage: hframe bench [-c CONNECTIONS] [-n REQUESTS | -d SECONDS] "
-          "[-T THREADS]\n"
-          "                    [--action search|binary] [--value VALUE] "
-          "[--size BYTES]\n"
-          "                    [--new-connection] [--pipeline N] "
-          "[--timeout SECONDS]\n"
-          "                    [--expect TEXT] [--json] [--histogram]\n"
-          "                    [--max-header BYTES] [--max-content BYTES] "
-          "HOST PORT\n", f);
-}
-
-static void help(void)
-{
-    usage(stdout);
-    fputs("\n"
-          "Load-test an hframe server: every answer is decoded and checked.\n"
-          "\n"
-          "  -c, --connections N  connections kept busy (default 16)\n"
-          "  -n, --requests N     requests in total (default 100000)\n"
-          "  -d, --duration S     run for S seconds instead (decimals "
-          "allowed)\n"
-          "  -T, --threads N      worker threads (default 1)\n"
-          "      --action A       search (text/json, the default) or "
-          "binary\n"
-          "      --value V        search value, or binary content pattern\n"
-          "                       (default \"morpheus\")\n"
-          "      --size BYTES     binary content size: the pattern \"binary\""
-          "\n"
-          "                       VALUE repeated to fill it; suffix k or M "
-          "for\n"
-          "                       KiB or MiB (default: the pattern once)\n"
-          "      --new-connection one request per connection, as the "
-          "reference\n"
-          "                       client does (default: reuse connections)"
-          "\n"
-          "      --pipeline N     requests in flight per connection "
-          "(default 1)\n"
-          "      --timeout S      a request with no progress for S seconds"
-          " is an\n"
-          "                       error (default 10)\n"
-          "      --expect TEXT    the search result expected (default: "
-          "learnt from\n"
-          "                       a probe request before the run)\n"
-          "      --json           print the results as one JSON object\n"
-          "      --histogram      print an ASCII latency histogram\n"
-          "      --max-header N   decoder header limit (default 65535)\n"
-          "      --max-content N  decoder content limit (default 16777216)"
-          "\n"
-          "\n"
-          "Exit status: 0 all answers correct, 1 any error, 2 usage "
-          "error.\n", stdout);
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs("hframe: bench: ", stderr);
-    fprintf(stderr, fmt, arg);
-    fputc('\n', stderr);
-    usage(stderr);
-    return 2;
-}
-
-/* Strict unsigned decimal: digits only, no sign, no spaces, no suffix,
- * within [min, max]. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max,
-                     uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *p;
-
-    if (s == NULL || *s == '\0')
-        return -1;
-    for (p = s; *p != '\0'; p++) {
-        if (*p < '0' || *p > '9')
-            return -1;
-        if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
-            return -1;
-        v = v * 10 + (uint64_t)(*p - '0');
-    }
-    if (v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Seconds with up to 9 decimals ("2", "0.5") into nanoseconds. */
-static int parse_seconds(const char *s, uint64_t *ns)
-{
-    uint64_t whole = 0, frac = 0, scale = NS_PER_S;
-    const char *p = s;
-    int digits = 0;
-
-    if (s == NULL)
-        return -1;
-    for (; *p >= '0' && *p <= '9'; p++, digits++) {
-        whole = whole * 10 + (uint64_t)(*p - '0');
-        if (whole > SECONDS_MAX)
-            return -1;
-    }
-    if (*p == '.') {
-        p++;
-        for (; *p >= '0' && *p <= '9'; p++, digits++) {
-            if (scale == 1)
-                return -1;
-            scale /= 10;
-            frac += (uint64_t)(*p - '0') * scale;
-        }
-    }
-    if (*p != '\0' || digits == 0)
-        return -1;
-    *ns = whole * NS_PER_S + frac;
-    return *ns == 0 ? -1 : 0;
-}
-
-/* Byte count with an optional k (KiB) or M (MiB) suffix. */
-static int parse_size(const char *s, uint64_t *out)
-{
-    char digits[32];
-    size_t len;
-    uint64_t mult = 1, v;
-
-    if (s == NULL)
-        return -1;
-    len = strlen(s);
-    if (len == 0 || len >= sizeof digits)
-        return -1;
-    memcpy(digits, s, len + 1);
-    if (digits[len - 1] == 'k' || digits[len - 1] == 'K') {
-        mult = 1024;
-        digits[--len] = '\0';
-    } else if (digits[len - 1] == 'm' || digits[len - 1] == 'M') {
-        mult = 1024 * 1024;
-        digits[--len] = '\0';
-    }
-    if (parse_u64(digits, 0, SIZE_MAX_BYTES / mult, &v) != 0)
-        return -1;
-    *out = v * mult;
-    return 0;
-}
-
-/*
- * Options: "-c 16", "-c16", "--connections 16", "--connections=16".
- * Returns 0, 1 after --help, or 2 after a usage error (printed).
- */
-static int parse_args(int argc, char **argv, bench_cfg *cfg)
-{
-    static const struct {
-        char s;
-        const char *l;
-        int arg;
-    } opts[] = {
-        { 'c', "connections", 1 }, { 'n', "requests", 1 },
-        { 'd', "duration", 1 }, { 'T', "threads", 1 },
-        { 0, "action", 1 }, { 0, "value", 1 }, { 0, "size", 1 },
-        { 0, "new-connection", 0 }, { 0, "pipeline", 1 },
-        { 0, "timeout", 1 }, { 0, "expect", 1 }, { 0, "json", 0 },
-        { 0, "histogram", 0 }, { 0, "max-header", 1 },
-        { 0, "max-content", 1 }, { 'h', "help", 0 },
-    };
-    const char *pos[2];
-    size_t npos = 0, k, nopts = sizeof opts / sizeof opts[0];
-    int i, have_n = 0, have_d = 0, no_more = 0;
-    uint64_t v;
-
-    memset(cfg, 0, sizeof *cfg);
-    cfg->conns = 16;
-    cfg->threads = 1;
-    cfg->pipeline = 1;
-    cfg->requests = 100000;
-    cfg->timeout_ns = 10 * NS_PER_S;
-    cfg->value = "morpheus";
-    hf_limits_default(&cfg->lim);
-
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL, *eq;
-        char name[32];
-        size_t nlen;
-
-        if (no_more || a[0] != '-' || a[1] == '\0') {
-            if (npos == 2)
-                return usage_error("unexpected argument '%s'", a);
-            pos[npos++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            no_more = 1;
-            continue;
-        }
-        k = nopts;
-        if (a[1] == '-') {
-            eq = strchr(a + 2, '=');
-            nlen = eq != NULL ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-            if (nlen >= sizeof name)
-                return usage_error("unknown option '%s'", a);
-            memcpy(name, a + 2, nlen);
-            name[nlen] = '\0';
-            for (k = 0; k < nopts; k++)
-                if (strcmp(opts[k].l, name) == 0)
-                    break;
-            if (k == nopts)
-                return usage_error("unknown option '%s'", a);
-            if (eq != NULL) {
-                if (!opts[k].arg)
-                    return usage_error("option '%s' takes no value", a);
-                val = eq + 1;
-            }
-        } else {
-            for (k = 0; k < nopts; k++)
-                if (opts[k].s == a[1])
-                    break;
-            if (k == nopts)
-                return usage_error("unknown option '%s'", a);
-            if (a[2] != '\0') {
-                if (!opts[k].arg)
-                    return usage_error("unknown option '%s'", a);
-                val = a + 2;
-            }
-        }
-        if (opts[k].arg && val == NULL) {
-            if (i + 1 >= argc)
-                return usage_error("option '%s' needs a value", a);
-            val = argv[++i];
-        }
-
-        switch (k) {
-        case 0:
-            if (parse_u64(val, 1, CONNS_MAX, &v) != 0)
-                return usage_error("bad connection count '%s' "
-                                   "(1..20000)", val);
-            cfg->conns = (unsigned long)v;
-            break;
-        case 1:
-            if (parse_u64(val, 1, UINT64_C(1) << 40, &v) != 0)
-                return usage_error("bad request count '%s'", val);
-            cfg->requests = v;
-            have_n = 1;
-            break;
-        case 2:
-            if (parse_seconds(val, &cfg->duration_ns) != 0)
-                return usage_error("bad duration '%s' (seconds, "
-                                   "0 < S <= 86400)", val);
-            have_d = 1;
-            break;
-        case 3:
-            if (parse_u64(val, 1, THREADS_MAX, &v) != 0)
-                return usage_error("bad thread count '%s' (1..64)", val);
-            cfg->threads = (unsigned long)v;
-            break;
-        case 4:
-            if (strcmp(val, "search") == 0)
-                cfg->binary = 0;
-            else if (strcmp(val, "binary") == 0)
-                cfg->binary = 1;
-            else
-                return usage_error("bad action '%s' (search or binary)",
-                                   val);
-            break;
-        case 5:
-            cfg->value = val;
-            break;
-        case 6:
-            if (parse_size(val, &cfg->size) != 0)
-                return usage_error("bad size '%s' (bytes, up to 1G)", val);
-            cfg->size_set = 1;
-            break;
-        case 7:
-            cfg->new_conn = 1;
-            break;
-        case 8:
-            if (parse_u64(val, 1, PIPELINE_MAX, &v) != 0)
-                return usage_error("bad pipeline depth '%s' (1..1024)",
-                                   val);
-            cfg->pipeline = (unsigned long)v;
-            break;
-        case 9:
-            if (parse_seconds(val, &cfg->timeout_ns) != 0)
-                return usage_error("bad timeout '%s' (seconds)", val);
-            break;
-        case 10:
-            cfg->expect = val;
-            break;
-        case 11:
-            cfg->json = 1;
-            break;
-        case 12:
-            cfg->histogram = 1;
-            break;
-        case 13:
-            if (parse_u64(val, HF_HEADER_MIN, HF_HEADER_MAX, &v) != 0)
-                return usage_error("bad header limit '%s' (2..65535)",
-                                   val);
-            cfg->lim.max_header = (size_t)v;
-            break;
-        case 14:
-            if (parse_u64(val, 0, HF_CONTENT_LIMIT_MAX, &v) != 0)
-                return usage_error("bad content limit '%s'", val);
-            cfg->lim.max_content = v;
-            break;
-        default:
-            help();
-            return 1;
-        }
-    }
-    if (npos != 2)
-        return usage_error("%s", "expected HOST and PORT");
-    if (have_n && have_d)
-        return usage_error("%s", "-n and -d exclude each other");
-    if (have_d)
-        cfg->requests = 0;
-    if (cfg->size_set && !cfg->binary)
-        return usage_error("%s", "--size needs --action binary");
-    if (cfg->expect != NULL && cfg->binary)
-        return usage_error("%s", "--expect applies to search only");
-    if (cfg->threads > cfg->conns)
-        cfg->threads = cfg->conns;
-    if (cfg->new_conn && cfg->pipeline > 1)
-        return usage_error("%s", "--pipeline needs reused connections");
-    if (hf_utf8_check(cfg->value, strlen(cfg->value)) !=
-        strlen(cfg->value))
-        return usage_error("value '%s' is not valid UTF-8", cfg->value);
-    if (cfg->expect != NULL &&
-        hf_utf8_check(cfg->expect, strlen(cfg->expect)) !=
-        strlen(cfg->expect))
-        return usage_error("expected text '%s' is not valid UTF-8",
-                           cfg->expect);
-    cfg->host = pos[0];
-    cfg->port = pos[1];
-    if (parse_u64(cfg->port, 1, 65535, &v) != 0)
-        return usage_error("bad port '%s' (1..65535)", cfg->port);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Shared run state                                                    */
 /* ------------------------------------------------------------------ */
@@ -933,7 +460,7 @@ static void answer_done(bench_worker *w, bench_conn *c, uint64_t now)
                memcmp(c->keep, run->want, run->want_len) == 0;
     }
     if (good) {
-        hist_add(&w->lat, now - start);
+        bench_hist_add(&w->lat, now - start);
         atomic_fetch_add_explicit(&w->ok, 1, memory_order_relaxed);
     } else {
         n = c->keep_len < sizeof shown - 1 ? c->keep_len : sizeof shown - 1;
@@ -1363,7 +890,7 @@ static void print_json(const bench_cfg *cfg, const bench_run *run,
            r->ok + r->failed > 0
            ? r->cpu_seconds * 1e6 / (double)(r->ok + r->failed) : 0.0);
     for (i = 0; i < 4; i++)
-        printf("\"%s\": %.3f, ", qn[i], ms(hist_quantile(r->lat, qs[i])));
+        printf("\"%s\": %.3f, ", qn[i], ms(bench_hist_quantile(r->lat, qs[i])));
     printf("\"max\": %.3f, \"mean\": %.3f}, \"error_counts\": {",
            ms(r->lat->max),
            r->lat->count > 0 ? r->lat->sum / (double)r->lat->count / 1e6
@@ -1402,7 +929,7 @@ static void print_histogram(const hist *h)
     for (b = 0; b < HIST_BUCKETS; b++) {
         if (h->bucket[b] == 0)
             continue;
-        lo = hist_low(b, &width);
+        lo = bench_hist_low(b, &width);
         for (i = 0; i + 1 < rows && lo >= edges[i]; i++)
             ;
         counts[i] += h->bucket[b];
@@ -1449,9 +976,9 @@ static void print_text(const bench_cfg *cfg, const bench_run *run,
            (double)r->bytes_in / s / 1e6, (unsigned long long)r->bytes_in);
     printf("  latency    p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, "
            "p99.9 %.3f ms, max %.3f ms\n",
-           ms(hist_quantile(r->lat, 0.5)), ms(hist_quantile(r->lat, 0.9)),
-           ms(hist_quantile(r->lat, 0.99)),
-           ms(hist_quantile(r->lat, 0.999)), ms(r->lat->max));
+           ms(bench_hist_quantile(r->lat, 0.5)), ms(bench_hist_quantile(r->lat, 0.9)),
+           ms(bench_hist_quantile(r->lat, 0.99)),
+           ms(bench_hist_quantile(r->lat, 0.999)), ms(r->lat->max));
     fputs("  errors    ", stdout);
     for (i = 0; i < ERR_KINDS; i++)
         printf(" %s %llu%s", err_names[i], (unsigned long long)r->err[i],
@@ -1559,7 +1086,7 @@ int hf_cmd_bench(int argc, char **argv)
     size_t i;
     int rc;
 
-    rc = parse_args(argc, argv, &cfg);
+    rc = bench_parse_args(argc, argv, &cfg);
     if (rc == 1)
         return fflush(stdout) == 0 || errno == EPIPE ? 0 : 1;
     if (rc != 0)
@@ -1614,7 +1141,7 @@ int hf_cmd_bench(int argc, char **argv)
         res.bytes_out += ws[t].bytes_out;
         res.bytes_in += ws[t].bytes_in;
         res.connects += ws[t].connects;
-        hist_merge(lat, &ws[t].lat);
+        bench_hist_merge(lat, &ws[t].lat);
         if (ws[t].end_ns > end)
             end = ws[t].end_ns;
         if (res.first_error == NULL && ws[t].first_error[0] != '\0')

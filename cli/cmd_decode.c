@@ -1,30 +1,52 @@
-/* cmd_decode.c - `hframe decode`: a stream of frames on stdin to NDJSON
- * records, raw contents or headers on stdout, frame by frame. */
+/* cmd_decode.c - `hframe decode`: streams of frames (files or stdin) to
+ * NDJSON records, raw contents, one content per line or headers on
+ * stdout, frame by frame. */
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "stream.h"
 
-static const char decode_usage[] =
-    "usage: hframe decode [--ndjson | --content | --header] "
-    "[--max-content n]\n"
-    "                     [--max-header n]\n";
+const char cli_decode_usage[] =
+    "usage: hframe decode [--ndjson | --content | --lines | --header] "
+    "[-o file]\n"
+    "                     [--max-content size] [--max-header size] "
+    "[file ...]\n";
+
+static const char decode_help[] =
+    "Decode each FILE (none or -: standard input), a stream of frames.\n"
+    "\n"
+    "      --ndjson           one NDJSON record per frame: header and "
+    "content\n"
+    "                         (the default; 'hframe encode --ndjson' "
+    "reads it)\n"
+    "      --content          the contents, back to back\n"
+    "      --lines            each content and a newline (a content that "
+    "holds\n"
+    "                         a newline is an error); the counterpart of\n"
+    "                         'hframe encode --lines'\n"
+    "      --header           each header as one line of JSON\n";
 
 enum {
     OPT_NDJSON = CLI_OPT_FIRST_FREE,
     OPT_CONTENT,
-    OPT_HEADER
+    OPT_HEADER,
+    OPT_LINES
 };
 
 typedef struct dec {
-    int mode;           /* OPT_NDJSON, OPT_CONTENT or OPT_HEADER */
+    int mode;           /* OPT_NDJSON, OPT_CONTENT, OPT_LINES, OPT_HEADER */
+    int last;           /* last byte written by --content, or -1 */
     cli_key_order order; /* the frame's key order */
     int have_order;
-    cli_buf content;    /* --ndjson: the frame's content so far */
+    cli_buf content;    /* --ndjson: the frame's content so far ... */
+    int spool;          /* ... and past CLI_SPOOL_AFTER, this file (or -1) */
     cli_buf line;       /* the output line being built */
+    unsigned char *work; /* a slice of content and the carry before it */
+    unsigned char *readbuf; /* reads of the spool file */
 } dec;
 
 static int write_buf(cli_buf *b)
@@ -35,12 +57,157 @@ static int write_buf(cli_buf *b)
     return rc == 0 ? CLI_EXIT_OK : cli_out_stop();
 }
 
+/* After a failed step: a failed stdout says how to stop; anything else
+ * was reported already. */
+static int failed(void)
+{
+    return cli_out_write("", 0) != 0 ? cli_out_stop() : CLI_EXIT_FAIL;
+}
+
+/* ---------------------------------------------------------------- */
+/* A record whose content was spooled, written in pieces             */
+/* ---------------------------------------------------------------- */
+
+/* What a pass over a spooled content does with each slice. */
+enum { PASS_CHECK, PASS_TEXT, PASS_BASE64 };
+
+typedef struct pass {
+    dec *d;
+    int kind;
+    unsigned char carry[4];  /* bytes held for the next slice */
+    size_t carry_len;
+    int bad;                 /* PASS_CHECK: not UTF-8 */
+} pass;
+
+/* One slice w[0..n): handle its whole part, return what is left over
+ * (a split UTF-8 sequence, or base64's last 1-2 bytes). */
+static size_t pass_slice(pass *ps, const unsigned char *w, size_t n)
+{
+    size_t v = ps->kind == PASS_BASE64 ? n - n % 3 : hf_utf8_check(w, n);
+    cli_buf *b = &ps->d->line;
+
+    if (ps->kind == PASS_CHECK) {
+        if (n - v > 3)
+            ps->bad = 1;
+        return n - v;
+    }
+    b->len = 0;
+    if (ps->kind == PASS_TEXT) {
+        if (cli_json_string(b, w, v) != 0) {
+            cli_err("out of memory");
+            return SIZE_MAX;
+        }
+        /* The string's quotes are written around all the slices. */
+        if (cli_out_write(b->p + 1, b->len - 2) != 0)
+            return SIZE_MAX;
+        return n - v;
+    }
+    if (cli_buf_reserve(b, cli_b64_len(v)) != 0) {
+        cli_err("out of memory");
+        return SIZE_MAX;
+    }
+    cli_b64_encode(b->p, w, v);
+    if (cli_out_write(b->p, cli_b64_len(v)) != 0)
+        return SIZE_MAX;
+    return n - v;
+}
+
+/* Feed p[0..n) in slices of CLI_CHUNK after the carry. 0, or -1. */
+static int pass_bytes(pass *ps, const unsigned char *p, size_t n)
+{
+    while (n > 0 && !ps->bad) {
+        size_t take = n < CLI_CHUNK ? n : CLI_CHUNK, len, left;
+
+        memcpy(ps->d->work, ps->carry, ps->carry_len);
+        memcpy(ps->d->work + ps->carry_len, p, take);
+        len = ps->carry_len + take;
+        left = pass_slice(ps, ps->d->work, len);
+        if (left == SIZE_MAX)
+            return -1;
+        if (left > sizeof(ps->carry)) {
+            ps->bad = 1;
+            return 0;
+        }
+        memcpy(ps->carry, ps->d->work + len - left, left);
+        ps->carry_len = left;
+        p += take;
+        n -= take;
+    }
+    return 0;
+}
+
+/* The memory part, then the spool file from its start. 0, or -1. */
+static int pass_all(pass *ps, unsigned char *chunk)
+{
+    long n = 0;
+
+    if (pass_bytes(ps, ps->d->content.p, ps->d->content.len) != 0 ||
+        lseek(ps->d->spool, 0, SEEK_SET) != 0)
+        return -1;
+    while (!ps->bad && (n = cli_read(ps->d->spool, chunk, CLI_CHUNK)) > 0) {
+        if (pass_bytes(ps, chunk, (size_t)n) != 0)
+            return -1;
+    }
+    if (n < 0)
+        return -1;
+    if (ps->kind == PASS_CHECK && ps->carry_len > 0)
+        ps->bad = 1;
+    if (ps->kind == PASS_BASE64 && ps->carry_len > 0) {
+        unsigned char out[4];
+
+        cli_b64_encode(out, ps->carry, ps->carry_len);
+        if (cli_out_write(out, 4) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int is_utf8_encoding(const hf_header *h)
+{
+    return h->content_encoding.len == 5 &&
+           strncasecmp(h->content_encoding.ptr, "utf-8", 5) == 0;
+}
+
+/* The record of a frame whose content went past CLI_SPOOL_AFTER: the
+ * same bytes cli_ndjson_record writes, in pieces. */
+static int spooled_record(dec *d, const hf_header *h, unsigned char *chunk)
+{
+    pass ps;
+    int text = 0;
+
+    memset(&ps, 0, sizeof(ps));
+    ps.d = d;
+    if (is_utf8_encoding(h)) {
+        ps.kind = PASS_CHECK;
+        if (pass_all(&ps, chunk) != 0)
+            return failed();
+        text = !ps.bad;
+    }
+    d->line.len = 0;
+    if (cli_buf_append(&d->line, "{\"header\": ", 11) != 0 ||
+        cli_json_header_in(&d->line, h, d->have_order ? &d->order : NULL)
+            != 0 ||
+        cli_buf_append(&d->line, text ? ", \"text\": \"" : ", \"base64\": \"",
+                       text ? 11 : 13) != 0) {
+        cli_err("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    if (write_buf(&d->line) != CLI_EXIT_OK)
+        return cli_out_stop();
+    memset(&ps, 0, sizeof(ps));
+    ps.d = d;
+    ps.kind = text ? PASS_TEXT : PASS_BASE64;
+    if (pass_all(&ps, chunk) != 0)
+        return failed();
+    return cli_out_write("\"}\n", 3) == 0 ? CLI_EXIT_OK : cli_out_stop();
+}
+
 static int on_header(cli_stream *s, const hf_header *h)
 {
     dec *d = s->ctx;
 
     d->content.len = 0;
-    if (d->mode == OPT_CONTENT)
+    if (d->mode == OPT_CONTENT || d->mode == OPT_LINES)
         return CLI_EXIT_OK;
     d->have_order = cli_header_order(s->hdr, s->hdr_len, &d->order) == 0;
     if (d->mode != OPT_HEADER)
@@ -59,15 +226,31 @@ static int on_content(cli_stream *s, const unsigned char *p, size_t n)
 {
     dec *d = s->ctx;
 
-    if (d->mode == OPT_CONTENT)
+    if (d->mode == OPT_LINES && memchr(p, '\n', n) != NULL) {
+        cli_out_flush();
+        cli_err("%sframe %llu: the content holds a newline, which --lines "
+                "cannot show (use --ndjson)", cli_input_prefix(),
+                (unsigned long long)s->frames + 1);
+        return CLI_EXIT_INVALID;
+    }
+    if (d->mode == OPT_CONTENT || d->mode == OPT_LINES) {
+        if (n > 0)
+            d->last = p[n - 1];
         return cli_out_write(p, n) == 0 ? CLI_EXIT_OK : cli_out_stop();
+    }
     if (d->mode != OPT_NDJSON)
         return CLI_EXIT_OK;
-    /* The header passed the content limit, so this stays bounded. */
-    if (cli_buf_append(&d->content, p, n) != 0) {
-        cli_err("out of memory");
-        return CLI_EXIT_FAIL;
+    if (d->spool < 0 && n <= CLI_SPOOL_AFTER - d->content.len) {
+        if (cli_buf_append(&d->content, p, n) != 0) {
+            cli_err("out of memory");
+            return CLI_EXIT_FAIL;
+        }
+        return CLI_EXIT_OK;
     }
+    if (d->spool < 0)
+        d->spool = cli_spool_open();
+    if (d->spool < 0 || cli_spool_write(d->spool, p, n) != 0)
+        return CLI_EXIT_FAIL;
     return CLI_EXIT_OK;
 }
 
@@ -75,8 +258,18 @@ static int on_frame_end(cli_stream *s, const hf_header *h)
 {
     dec *d = s->ctx;
 
+    if (d->mode == OPT_LINES)
+        return cli_out_write("\n", 1) == 0 ? CLI_EXIT_OK : cli_out_stop();
     if (d->mode != OPT_NDJSON)
         return CLI_EXIT_OK;
+    if (d->spool >= 0) {
+        int rc = spooled_record(d, h, d->readbuf);
+
+        close(d->spool);
+        d->spool = -1;
+        d->content.len = 0;
+        return rc;
+    }
     d->line.len = 0;
     if (cli_ndjson_record(&d->line, h, d->have_order ? &d->order : NULL,
                           d->content.p, d->content.len) != 0) {
@@ -94,74 +287,96 @@ static int on_chunk_done(cli_stream *s)
 }
 
 /* Returns -1 to go on, else the exit status. */
-static int parse_opts(dec *d, hf_limits *lim, int argc, char **argv)
+static int parse_opts(dec *d, cli_common *co, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
         { "ndjson", no_argument, NULL, OPT_NDJSON },
         { "content", no_argument, NULL, OPT_CONTENT },
         { "header", no_argument, NULL, OPT_HEADER },
-        { "max-header", required_argument, NULL, CLI_OPT_MAX_HEADER },
-        { "max-content", required_argument, NULL, CLI_OPT_MAX_CONTENT },
-        { NULL, 0, NULL, 0 }
+        { "lines", no_argument, NULL, OPT_LINES },
+        CLI_COMMON_LONGOPTS
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts,
+                            NULL)) != -1) {
         switch (c) {
-        case 'h':
-            cli_out_str(decode_usage);
-            return CLI_EXIT_OK;
         case OPT_NDJSON:
         case OPT_CONTENT:
         case OPT_HEADER:
+        case OPT_LINES:
             if (d->mode != 0 && d->mode != c) {
-                cli_usage_error(decode_usage, "decode: --ndjson, --content "
-                                "and --header exclude each other");
+                cli_usage_error(co->usage, "decode: --ndjson, --content, "
+                                "--lines and --header exclude each other");
                 return CLI_EXIT_USAGE;
             }
             d->mode = c;
             break;
         default:
-            if (cli_common_option(decode_usage, c, argv, lim) != 0)
+            if (cli_common_option(co, c, argv) != 0)
                 return CLI_EXIT_USAGE;
+            if (co->help_shown)
+                return CLI_EXIT_OK;
             break;
         }
-    }
-    if (optind != argc) {
-        cli_usage_error(decode_usage, "decode: unexpected argument \"%s\"",
-                        argv[optind]);
-        return CLI_EXIT_USAGE;
     }
     if (d->mode == 0)
         d->mode = OPT_NDJSON;
     return -1;
 }
 
+/* On a terminal, text output ends with a newline. */
+static int end_line(const dec *d)
+{
+    if (d->mode != OPT_CONTENT || d->last < 0 || d->last == '\n' ||
+        !cli_out_is_tty())
+        return CLI_EXIT_OK;
+    return cli_out_write("\n", 1) == 0 ? CLI_EXIT_OK : cli_out_stop();
+}
+
 int hf_cmd_decode(int argc, char **argv)
 {
     cli_stream s;
-    hf_limits lim;
+    cli_common co;
     dec d;
     int rc;
 
     memset(&d, 0, sizeof(d));
-    hf_limits_default(&lim);
-    rc = parse_opts(&d, &lim, argc, argv);
+    d.last = -1;
+    d.spool = -1;
+    cli_common_init(&co, cli_decode_usage, decode_help);
+    rc = parse_opts(&d, &co, argc, argv);
     if (rc >= 0)
         return rc;
-    memset(&s, 0, sizeof(s));
-    if (cli_stream_init(&s, &lim) != 0)
+    if (cli_open_output(&co) != 0)
         return CLI_EXIT_FAIL;
-    cli_buf_init(&d.content, (size_t)lim.max_content);
+    memset(&s, 0, sizeof(s));
+    if (cli_stream_init(&s, &co.lim) != 0)
+        return CLI_EXIT_FAIL;
+    cli_buf_init(&d.content, CLI_SPOOL_AFTER);
+    d.work = malloc(CLI_CHUNK + 4);
+    d.readbuf = malloc(CLI_CHUNK);
+    if (d.work == NULL || d.readbuf == NULL) {
+        free(d.work);
+        free(d.readbuf);
+        cli_stream_free(&s);
+        cli_err("out of memory");
+        return CLI_EXIT_FAIL;
+    }
     cli_buf_init(&d.line, SIZE_MAX / 2);
     s.on_header = on_header;
     s.on_content = on_content;
     s.on_frame_end = on_frame_end;
     s.on_chunk_done = on_chunk_done;
     s.ctx = &d;
-    rc = cli_stream_run(&s, STDIN_FILENO);
+    rc = cli_stream_files(&s, argv + optind, argc - optind, 0);
+    if (rc == CLI_EXIT_OK)
+        rc = end_line(&d);
     cli_stream_free(&s);
+    if (d.spool >= 0)
+        close(d.spool);
+    free(d.work);
+    free(d.readbuf);
     cli_buf_free(&d.content);
     cli_buf_free(&d.line);
     return rc == CLI_STOPPED ? CLI_EXIT_OK : rc;

@@ -1,24 +1,55 @@
-/* cmd_encode.c - `hframe encode`: stdin to frames with canonical headers.
- * Whole input as one frame (default), one frame per line (--lines), or
- * frames re-created from `decode --ndjson` records (--ndjson). */
+/* cmd_encode.c - `hframe encode`: files or stdin to frames with canonical
+ * headers. Each whole input as one frame (default), one frame per line
+ * (--lines), or frames re-created from `decode --ndjson` records
+ * (--ndjson). */
+#include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 
-static const char encode_usage[] =
-    "usage: hframe encode [-b little|big] [-e encoding] [-H key=value]... "
-    "[-t type]\n"
-    "                     [--json] [--lines] [--max-content n] "
-    "[--max-header n]\n"
-    "       hframe encode --ndjson [--max-content n] [--max-header n]\n";
+const char cli_encode_usage[] =
+    "usage: hframe encode [-f] [-b little|big] [-e encoding] "
+    "[-H key=value]... [-t type]\n"
+    "                     [--json] [--lines] [-o file] [--max-content size]\n"
+    "                     [--max-header size] [file ...]\n"
+    "       hframe encode --ndjson [-f] [--fix-length] [-o file] "
+    "[--max-content size]\n"
+    "                     [--max-header size] [file ...]\n";
+
+static const char encode_help[] =
+    "Write frames with canonical headers: each FILE (none or -: standard\n"
+    "input) whole as one frame, or one frame per line.\n"
+    "\n"
+    "  -b, --byteorder little|big\n"
+    "                         the \"byteorder\" header (default: the "
+    "host's)\n"
+    "  -e, --encoding NAME    the \"content-encoding\" header (default "
+    "binary)\n"
+    "  -H, --header KEY=VALUE add a string extension header (repeatable)\n"
+    "  -t, --type TYPE        the \"content-type\" header (default\n"
+    "                         binary/octet-stream)\n"
+    "      --json             the content is one JSON value, written in\n"
+    "                         canonical form (-t text/json -e utf-8)\n"
+    "      --lines            one frame per input line, without its "
+    "newline\n"
+    "      --ndjson           re-create frames from 'hframe decode' "
+    "records,\n"
+    "                         one per line ('jq -c' writes them so)\n"
+    "      --fix-length       with --ndjson: set \"content-length\" from "
+    "the\n"
+    "                         content (after editing the text)\n"
+    "  -f, --force            write frames even to a terminal\n";
 
 enum {
     OPT_JSON = CLI_OPT_FIRST_FREE,
     OPT_LINES,
-    OPT_NDJSON
+    OPT_NDJSON,
+    OPT_FIX_LENGTH
 };
 
 typedef struct enc {
@@ -29,6 +60,10 @@ typedef struct enc {
     int json;
     int lines;
     int ndjson;
+    int fix_length;
+    int force;
+    int fd;                     /* the input being read */
+    cli_common co;
     uint64_t line_no;
     unsigned char *hdr;         /* prefix + header, HF_HEADER_MAX room */
     hf_decoder dec;             /* --ndjson: validates record headers */
@@ -62,7 +97,7 @@ static int add_header_opt(enc *e, const char *arg)
     hf_str key, value;
 
     if (eq == NULL || eq == arg) {
-        cli_usage_error(encode_usage, "-H: \"%s\" is not KEY=VALUE", arg);
+        cli_usage_error(e->co.usage, "-H: \"%s\" is not KEY=VALUE", arg);
         return -1;
     }
     key.ptr = arg;
@@ -70,33 +105,33 @@ static int add_header_opt(enc *e, const char *arg)
     value.ptr = eq + 1;
     value.len = strlen(eq + 1);
     if (hf_utf8_check(arg, strlen(arg)) != strlen(arg)) {
-        cli_usage_error(encode_usage, "-H: not valid UTF-8");
+        cli_usage_error(e->co.usage, "-H: not valid UTF-8");
         return -1;
     }
     if (is_required_key(key.ptr, key.len)) {
-        cli_usage_error(encode_usage, "-H: \"%.*s\" is set with -b, -t, -e "
+        cli_usage_error(e->co.usage, "-H: \"%.*s\" is set with -b, -t, -e "
                         "or by the content", (int)key.len, key.ptr);
         return -1;
     }
     if (hf_header_find_ext(&e->h, key.ptr, key.len) != NULL) {
-        cli_usage_error(encode_usage, "-H: key \"%.*s\" given twice",
+        cli_usage_error(e->co.usage, "-H: key \"%.*s\" given twice",
                         (int)key.len, key.ptr);
         return -1;
     }
     if (hf_header_add_ext(&e->h, key, value, HF_VALUE_STRING) != HF_OK) {
-        cli_usage_error(encode_usage, "-H: more than %d extension headers",
+        cli_usage_error(e->co.usage, "-H: more than %d extension headers",
                         HF_EXT_MAX);
         return -1;
     }
     return 0;
 }
 
-static int check_name(const char *opt, const char *v)
+static int check_name(const enc *e, const char *opt, const char *v)
 {
     size_t n = strlen(v);
 
     if (n == 0 || hf_utf8_check(v, n) != n) {
-        cli_usage_error(encode_usage, "%s: must be a non-empty UTF-8 string",
+        cli_usage_error(e->co.usage, "%s: must be a non-empty UTF-8 string",
                         opt);
         return -1;
     }
@@ -110,7 +145,7 @@ static int set_byteorder(enc *e, const char *v)
     else if (strcmp(v, "big") == 0)
         e->h.byteorder = HF_BYTEORDER_BIG;
     else {
-        cli_usage_error(encode_usage, "-b: \"%s\" is not little or big", v);
+        cli_usage_error(e->co.usage, "-b: \"%s\" is not little or big", v);
         return -1;
     }
     return 0;
@@ -120,21 +155,25 @@ static int set_byteorder(enc *e, const char *v)
 static int parse_opts(enc *e, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
+        { "byteorder", required_argument, NULL, 'b' },
+        { "encoding", required_argument, NULL, 'e' },
+        { "header", required_argument, NULL, 'H' },
+        { "type", required_argument, NULL, 't' },
+        { "force", no_argument, NULL, 'f' },
         { "json", no_argument, NULL, OPT_JSON },
         { "lines", no_argument, NULL, OPT_LINES },
         { "ndjson", no_argument, NULL, OPT_NDJSON },
-        { "max-header", required_argument, NULL, CLI_OPT_MAX_HEADER },
-        { "max-content", required_argument, NULL, CLI_OPT_MAX_CONTENT },
-        { NULL, 0, NULL, 0 }
+        { "fix-length", no_argument, NULL, OPT_FIX_LENGTH },
+        CLI_COMMON_LONGOPTS
     };
     int c, framing = 0;
 
-    while ((c = getopt_long(argc, argv, "+:b:e:hH:t:", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "b:e:fH:t:",
+                            longopts, NULL)) != -1) {
         switch (c) {
-        case 'h':
-            cli_out_str(encode_usage);
-            return CLI_EXIT_OK;
+        case 'f':
+            e->force = 1;
+            break;
         case 'b':
             framing = 1;
             if (set_byteorder(e, optarg) != 0)
@@ -143,13 +182,13 @@ static int parse_opts(enc *e, int argc, char **argv)
         case 'e':
             framing = 1;
             e->encoding = optarg;
-            if (check_name("-e", optarg) != 0)
+            if (check_name(e, "-e", optarg) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 't':
             framing = 1;
             e->type = optarg;
-            if (check_name("-t", optarg) != 0)
+            if (check_name(e, "-t", optarg) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'H':
@@ -168,19 +207,24 @@ static int parse_opts(enc *e, int argc, char **argv)
         case OPT_NDJSON:
             e->ndjson = 1;
             break;
+        case OPT_FIX_LENGTH:
+            e->fix_length = 1;
+            break;
         default:
-            if (cli_common_option(encode_usage, c, argv, &e->lim) != 0)
+            if (cli_common_option(&e->co, c, argv) != 0)
                 return CLI_EXIT_USAGE;
+            if (e->co.help_shown)
+                return CLI_EXIT_OK;
             break;
         }
     }
-    if (optind != argc) {
-        cli_usage_error(encode_usage, "encode: unexpected argument \"%s\"",
-                        argv[optind]);
+    if (e->fix_length && !e->ndjson) {
+        cli_usage_error(e->co.usage, "encode: --fix-length goes with "
+                        "--ndjson");
         return CLI_EXIT_USAGE;
     }
     if (e->ndjson && framing) {
-        cli_usage_error(encode_usage, "encode: --ndjson takes the framing "
+        cli_usage_error(e->co.usage, "encode: --ndjson takes the framing "
                         "from its records; no -b, -e, -H, -t, --json or "
                         "--lines");
         return CLI_EXIT_USAGE;
@@ -192,9 +236,8 @@ static int parse_opts(enc *e, int argc, char **argv)
 /* Writing frames                                                    */
 /* ---------------------------------------------------------------- */
 
-/* Write one frame of header h (content_length set here) and content. */
-static int emit_frame(enc *e, hf_header *h, const unsigned char *c,
-                      size_t n)
+/* Write the prefix and header h for a content of n bytes. */
+static int emit_header(enc *e, hf_header *h, uint64_t n)
 {
     size_t w = 0;
     hf_status st;
@@ -202,19 +245,29 @@ static int emit_frame(enc *e, hf_header *h, const unsigned char *c,
     h->content_length = n;
     st = hf_encode_header(h, e->hdr, HF_PREFIX_LEN + HF_HEADER_MAX, &w);
     if (st == HF_E_HEADER_TOO_LONG ||
-        (st == HF_OK && w - HF_PREFIX_LEN > e->lim.max_header)) {
+        (st == HF_OK && w - HF_PREFIX_LEN > e->co.lim.max_header)) {
         cli_err("header-too-long: the canonical header is longer than "
-                "the limit of %zu bytes", e->lim.max_header);
-        return CLI_EXIT_FAIL;
+                "the limit of %zu bytes (raise it with --max-header)",
+                e->co.lim.max_header);
+        return CLI_EXIT_INVALID;
     }
     if (st != HF_OK) {
         cli_err("%s: cannot encode the header: %s", hf_status_name(st),
                 hf_strerror(st));
-        return CLI_EXIT_FAIL;
+        return CLI_EXIT_INVALID;
     }
-    if (cli_out_write(e->hdr, w) != 0 || cli_out_write(c, n) != 0)
-        return cli_out_stop();
-    return CLI_EXIT_OK;
+    return cli_out_write(e->hdr, w) == 0 ? CLI_EXIT_OK : cli_out_stop();
+}
+
+/* Write one frame of header h (content_length set here) and content. */
+static int emit_frame(enc *e, hf_header *h, const unsigned char *c,
+                      size_t n)
+{
+    int rc = emit_header(e, h, n);
+
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    return cli_out_write(c, n) == 0 ? CLI_EXIT_OK : cli_out_stop();
 }
 
 /* Canonical JSON of in[0..n) into e->content. */
@@ -230,12 +283,9 @@ static int canon_json(enc *e, const unsigned char *in, size_t n)
         return CLI_EXIT_FAIL;
     }
     if (cli_canon_feed(c, in, n) != 0 || cli_canon_finish(c) != 0) {
-        if (e->lines)
-            cli_err("line %llu: not one JSON value: %s",
-                    (unsigned long long)e->line_no, cli_canon_error(c));
-        else
-            cli_err("not one JSON value: %s", cli_canon_error(c));
-        rc = CLI_EXIT_FAIL;
+        cli_err("%sline %llu: not one JSON value: %s", cli_input_prefix(),
+                (unsigned long long)e->line_no, cli_canon_error(c));
+        rc = CLI_EXIT_INVALID;
     }
     cli_canon_free(c);
     return rc;
@@ -245,59 +295,180 @@ static int canon_json(enc *e, const unsigned char *in, size_t n)
 /* Whole input                                                       */
 /* ---------------------------------------------------------------- */
 
+
 static int too_long(const enc *e)
 {
-    cli_err("content-too-long: input exceeds the content limit of %llu "
-            "bytes", (unsigned long long)e->lim.max_content);
+    cli_err("%scontent-too-long: input exceeds the content limit of %llu "
+            "bytes (raise it with --max-content)", cli_input_prefix(),
+            (unsigned long long)e->co.lim.max_content);
+    return CLI_EXIT_INVALID;
+}
+
+/* Copy exactly n bytes of fd to stdout; a file that changed size while
+ * being read is an error. */
+static int copy_exact(int fd, uint64_t n, int at_end, unsigned char *chunk)
+{
+    long got;
+
+    while (n > 0) {
+        got = cli_read(fd, chunk, n < CLI_CHUNK ? (size_t)n : CLI_CHUNK);
+        if (got < 0)
+            return CLI_EXIT_FAIL;
+        if (got == 0)
+            break;
+        if (cli_out_write(chunk, (size_t)got) != 0)
+            return cli_out_stop();
+        n -= (uint64_t)got;
+    }
+    if (n == 0 && (!at_end || cli_read(fd, chunk, 1) == 0))
+        return CLI_EXIT_OK;
+    cli_err("%sinput changed size while being read", cli_input_prefix());
     return CLI_EXIT_FAIL;
 }
 
+/* Move the canonical output so far to the spool file (opened on first
+ * use), so a long value is not held in memory. 0, or -1. */
+static int json_spool(enc *e, cli_canon *c, int *sfd, uint64_t *spooled)
+{
+    if (*sfd < 0)
+        *sfd = cli_spool_open();
+    if (*sfd < 0 || cli_spool_write(*sfd, e->content.p, e->content.len) != 0)
+        return -1;
+    cli_canon_taken(c, e->content.len);
+    *spooled += e->content.len;
+    e->content.max -= e->content.len;
+    e->content.len = 0;
+    return 0;
+}
+
+/* The canonical form of the whole input as one frame; past
+ * CLI_SPOOL_AFTER bytes it goes to a spool file as it is made. */
 static int encode_whole_json(enc *e, unsigned char *chunk)
 {
     cli_canon *c = cli_canon_new(&e->content);
-    uint64_t total = 0;
+    uint64_t total = 0, spooled = 0;
+    size_t max = e->content.max;
+    int sfd = -1, rc = CLI_EXIT_FAIL;
     long n;
-    int rc = CLI_EXIT_FAIL;
 
     if (c == NULL) {
         cli_err("out of memory");
         return CLI_EXIT_FAIL;
     }
-    while ((n = cli_read(STDIN_FILENO, chunk, CLI_CHUNK)) > 0) {
+    e->content.len = 0;
+    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
         total += (uint64_t)n;
-        if (total > e->lim.max_content) {
+        if (total > e->co.lim.max_content) {
             rc = too_long(e);
             goto out;
         }
         if (cli_canon_feed(c, chunk, (size_t)n) != 0)
             break;
+        if (e->content.len >= CLI_SPOOL_AFTER &&
+            json_spool(e, c, &sfd, &spooled) != 0)
+            goto out;
     }
     if (n < 0)
         goto out;
     /* n > 0: the loop stopped at a feed error. */
     if (n > 0 || cli_canon_finish(c) != 0) {
-        cli_err("not one JSON value: %s", cli_canon_error(c));
+        cli_err("%snot one JSON value: %s", cli_input_prefix(),
+                cli_canon_error(c));
+        if (strstr(cli_canon_error(c), "trailing garbage") != NULL)
+            cli_err("several JSON values? --lines makes a frame of each "
+                    "line");
+        rc = CLI_EXIT_INVALID;
         goto out;
     }
-    rc = emit_frame(e, &e->h, e->content.p, e->content.len);
+    if (sfd < 0) {
+        rc = emit_frame(e, &e->h, e->content.p, e->content.len);
+        goto out;
+    }
+    rc = lseek(sfd, 0, SEEK_SET) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    if (rc == CLI_EXIT_OK)
+        rc = emit_header(e, &e->h, spooled + e->content.len);
+    if (rc == CLI_EXIT_OK)
+        rc = copy_exact(sfd, spooled, 0, chunk);
+    if (rc == CLI_EXIT_OK && cli_out_write(e->content.p, e->content.len) != 0)
+        rc = cli_out_stop();
 out:
+    if (sfd >= 0)
+        close(sfd);
+    e->content.max = max;
     cli_canon_free(c);
+    return rc;
+}
+
+/* A regular file: its size is the content length, read as it goes. */
+static int encode_file(enc *e, const struct stat *st, unsigned char *chunk)
+{
+    off_t at = lseek(e->fd, 0, SEEK_CUR);
+    uint64_t n;
+    int rc;
+
+    if (at < 0 || at > st->st_size)
+        at = 0;
+    n = (uint64_t)(st->st_size - at);
+    if (n > e->co.lim.max_content)
+        return too_long(e);
+    rc = emit_header(e, &e->h, n);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    return copy_exact(e->fd, n, 1, chunk);
+}
+
+/* A pipe past CLI_SPOOL_AFTER bytes: the rest goes to a temporary file,
+ * then the frame is written from the memory part and the file. */
+static int encode_spooled(enc *e, unsigned char *chunk)
+{
+    uint64_t total = e->content.len;
+    int sfd = cli_spool_open();
+    long n = 0;
+    int rc = CLI_EXIT_FAIL;
+
+    if (sfd < 0)
+        return CLI_EXIT_FAIL;
+    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
+        total += (uint64_t)n;
+        if (total > e->co.lim.max_content) {
+            rc = too_long(e);
+            goto out;
+        }
+        if (cli_spool_write(sfd, chunk, (size_t)n) != 0)
+            goto out;
+    }
+    if (n < 0 || lseek(sfd, 0, SEEK_SET) != 0)
+        goto out;
+    rc = emit_header(e, &e->h, total);
+    if (rc == CLI_EXIT_OK && cli_out_write(e->content.p,
+                                           e->content.len) != 0)
+        rc = cli_out_stop();
+    if (rc == CLI_EXIT_OK)
+        rc = copy_exact(sfd, total - e->content.len, 0, chunk);
+out:
+    close(sfd);
     return rc;
 }
 
 static int encode_whole(enc *e, unsigned char *chunk)
 {
+    struct stat st;
     long n;
 
     if (e->json)
         return encode_whole_json(e, chunk);
-    while ((n = cli_read(STDIN_FILENO, chunk, CLI_CHUNK)) > 0) {
-        if (cli_buf_append(&e->content, chunk, (size_t)n) == 0)
-            continue;
-        if ((size_t)n > e->content.max - e->content.len)
+    if (fstat(e->fd, &st) == 0 && S_ISREG(st.st_mode))
+        return encode_file(e, &st, chunk);
+    e->content.len = 0;
+    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
+        if ((uint64_t)n > e->co.lim.max_content - e->content.len)
             return too_long(e);
-        cli_err("out of memory");
-        return CLI_EXIT_FAIL;
+        if (cli_buf_append(&e->content, chunk, (size_t)n) != 0) {
+            cli_err("out of memory");
+            return CLI_EXIT_FAIL;
+        }
+        if (e->content.len >= CLI_SPOOL_AFTER)
+            return encode_spooled(e, chunk);
     }
     if (n < 0)
         return CLI_EXIT_FAIL;
@@ -308,6 +479,17 @@ static int encode_whole(enc *e, unsigned char *chunk)
 /* Line by line                                                      */
 /* ---------------------------------------------------------------- */
 
+/* Why an NDJSON line did not parse, with what usually fixes it. */
+static void ndjson_hint(const char *err)
+{
+    if (strncmp(err, "json-syntax:", 12) == 0)
+        cli_err("records are one JSON object per line: pretty-printed "
+                "JSON needs 'jq -c'");
+    else if (strncmp(err, "content-length is ", 18) == 0)
+        cli_err("after editing a record's content, --fix-length sets "
+                "content-length from it");
+}
+
 static int ndjson_line(enc *e, const unsigned char *p, size_t n)
 {
     char err[HF_DETAIL_MAX + 96];
@@ -315,10 +497,12 @@ static int ndjson_line(enc *e, const unsigned char *p, size_t n)
 
     if (n == 0)
         return CLI_EXIT_OK;       /* blank lines separate nothing */
-    if (cli_ndjson_parse(&e->dec, p, n, &e->raw, &e->content, err,
-                         sizeof(err)) != 0) {
-        cli_err("line %llu: %s", (unsigned long long)e->line_no, err);
-        return CLI_EXIT_FAIL;
+    if (cli_ndjson_parse(&e->dec, p, n, &e->raw, &e->content,
+                         e->fix_length, err, sizeof(err)) != 0) {
+        cli_err("%sline %llu: %s", cli_input_prefix(),
+                (unsigned long long)e->line_no, err);
+        ndjson_hint(err);
+        return CLI_EXIT_INVALID;
     }
     h = *hf_decoder_header(&e->dec);
     return emit_frame(e, &h, e->content.p, e->content.len);
@@ -341,9 +525,16 @@ static int one_line(enc *e, const unsigned char *p, size_t n)
 
 static int line_too_long(const enc *e)
 {
-    cli_err("line %llu: longer than the limit of %zu bytes",
-            (unsigned long long)e->line_no + 1, e->line.max);
-    return CLI_EXIT_FAIL;
+    if (e->ndjson)
+        cli_err("%sline %llu: longer than %zu bytes, more than a record "
+                "within the limits can take (raise them with "
+                "--max-content, --max-header)", cli_input_prefix(),
+                (unsigned long long)e->line_no + 1, e->line.max);
+    else
+        cli_err("%sline %llu: longer than the content limit of %zu bytes "
+                "(raise it with --max-content)", cli_input_prefix(),
+                (unsigned long long)e->line_no + 1, e->line.max);
+    return CLI_EXIT_INVALID;
 }
 
 /* Split a chunk into lines; a line split across chunks is gathered in
@@ -374,7 +565,9 @@ static int encode_lines(enc *e, unsigned char *chunk)
     long n;
     int rc;
 
-    while ((n = cli_read(STDIN_FILENO, chunk, CLI_CHUNK)) > 0) {
+    e->line_no = 0;
+    e->line.len = 0;
+    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
         rc = lines_chunk(e, chunk, (size_t)n);
         if (rc != CLI_EXIT_OK)
             return rc;
@@ -404,7 +597,7 @@ static size_t ndjson_line_max(const hf_limits *lim)
 
 static int encode_setup(enc *e)
 {
-    size_t cmax = (size_t)e->lim.max_content;
+    size_t cmax = (size_t)e->co.lim.max_content;
 
     if (e->type == NULL)
         e->type = e->json ? "text/json" : "binary/octet-stream";
@@ -415,14 +608,14 @@ static int encode_setup(enc *e)
     e->h.content_encoding.ptr = e->encoding;
     e->h.content_encoding.len = strlen(e->encoding);
     cli_buf_init(&e->content, cmax);
-    cli_buf_init(&e->line, e->ndjson ? ndjson_line_max(&e->lim) : cmax);
+    cli_buf_init(&e->line, e->ndjson ? ndjson_line_max(&e->co.lim) : cmax);
     cli_buf_init(&e->raw, cli_b64_len(cmax) + 4);
     e->hdr = malloc(HF_PREFIX_LEN + HF_HEADER_MAX);
     if (e->hdr == NULL) {
         cli_err("out of memory");
         return -1;
     }
-    if (e->ndjson && hf_decoder_init(&e->dec, &e->lim) != HF_OK) {
+    if (e->ndjson && hf_decoder_init(&e->dec, &e->co.lim) != HF_OK) {
         cli_err("invalid limits");
         return -1;
     }
@@ -439,6 +632,29 @@ static void encode_cleanup(enc *e)
     cli_buf_free(&e->raw);
 }
 
+/* Each operand in turn (none: stdin). */
+static int encode_inputs(enc *e, char **files, int n, unsigned char *chunk)
+{
+    static char *const dash[] = { "-" };
+    int i, rc = CLI_EXIT_OK;
+
+    if (n == 0) {
+        files = (char **)dash;
+        n = 1;
+    }
+    for (i = 0; i < n && rc == CLI_EXIT_OK; i++) {
+        cli_set_input_name(strcmp(files[i], "-") == 0 ? NULL : files[i]);
+        e->fd = cli_open_input(files[i]);
+        if (e->fd < 0)
+            return CLI_EXIT_FAIL;
+        rc = e->lines || e->ndjson ? encode_lines(e, chunk)
+                                   : encode_whole(e, chunk);
+        cli_close_input(e->fd);
+    }
+    cli_set_input_name(NULL);
+    return rc;
+}
+
 int hf_cmd_encode(int argc, char **argv)
 {
     unsigned char *chunk;
@@ -453,14 +669,17 @@ int hf_cmd_encode(int argc, char **argv)
         free(chunk);
         return CLI_EXIT_FAIL;
     }
-    hf_limits_default(&e->lim);
+    cli_common_init(&e->co, cli_encode_usage, encode_help);
     hf_header_init(&e->h, "", "");
     rc = parse_opts(e, argc, argv);
+    if (rc < 0 && cli_open_output(&e->co) != 0)
+        rc = CLI_EXIT_FAIL;
+    if (rc < 0 && cli_refuse_tty(&e->co, e->force) != 0)
+        rc = CLI_EXIT_USAGE;
     if (rc < 0) {
         rc = CLI_EXIT_FAIL;
         if (encode_setup(e) == 0)
-            rc = e->lines || e->ndjson ? encode_lines(e, chunk)
-                                       : encode_whole(e, chunk);
+            rc = encode_inputs(e, argv + optind, argc - optind, chunk);
         encode_cleanup(e);
     }
     free(chunk);

@@ -1,6 +1,7 @@
 /* cmd_request.c - `hframe request HOST PORT ACTION VALUE`: send the
  * request the reference client sends, read the first complete response
- * frame (the server may close or keep the connection), and print it. */
+ * frame (the server may close or keep the connection), and print it.
+ * Each way it can fail has its own exit status (cli.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -18,15 +19,47 @@
 
 #include "cli.h"
 
-static const char request_usage[] =
-    "usage: hframe request [-v] [--frame] [--timeout seconds] "
-    "[--max-content n]\n"
-    "                      [--max-header n] host port action value\n";
+const char cli_request_usage[] =
+    "usage: hframe request [-fv] [--binary] [--frame] [--proxy-protocol "
+    "v1|v2]\n"
+    "                      [--timeout time] [-o file] [--max-content size]\n"
+    "                      [--max-header size] host port action value\n"
+    "       hframe request --raw [-fv] [--proxy-protocol v1|v2] "
+    "[--timeout time]\n"
+    "                      [-o file] [--max-content size] "
+    "[--max-header size]\n"
+    "                      host port\n";
+
+static const char request_help[] =
+    "Send one request to the server at HOST PORT (or HOST:PORT; HOST a name,\n"
+    "an address or [v6addr]; PORT a number or a service name) and print\n"
+    "the answer: a text/json response's \"result\", other contents as "
+    "they are.\n"
+    "ACTION search sends {\"action\": \"search\", \"value\": VALUE} as "
+    "text/json;\n"
+    "binary sends ACTION and VALUE as a binary request.\n"
+    "\n"
+    "  -v, --verbose          trace the connection and frames on stderr\n"
+    "      --binary           send any ACTION as a binary request\n"
+    "      --frame            write the raw response frame\n"
+    "      --raw              send the frames read from standard input as "
+    "they\n"
+    "                         are, write the answers' frames (as many as "
+    "sent)\n"
+    "      --proxy-protocol v1|v2\n"
+    "                         send a PROXY protocol header first, naming "
+    "this\n"
+    "                         connection's ends\n"
+    "      --timeout TIME     to connect, then for the exchange (default "
+    "10s;\n"
+    "                         0 waits for ever); TIME is seconds, or with s "
+    "or ms\n"
+    "  -f, --force            write frames even to a terminal\n";
 
 /* Default for connecting and for the response: long enough for a busy
  * server, short enough that a dead one does not look like a hang. */
-#define REQUEST_TIMEOUT_MS 10000
-#define REQUEST_TIMEOUT_MAX_MS (86400 * 1000ULL)
+#define REQUEST_TIMEOUT_US (10 * UTIL_SEC)
+#define REQUEST_TIMEOUT_MAX_US (86400 * UTIL_SEC)
 
 /* Nesting accepted in a text/json response: answers are flat objects,
  * so this only bounds the work on a hostile one. */
@@ -34,14 +67,23 @@ static const char request_usage[] =
 
 enum {
     OPT_FRAME = CLI_OPT_FIRST_FREE,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_BINARY,
+    OPT_RAW,
+    OPT_PROXY
 };
 
 typedef struct req {
+    cli_common co;
     hf_limits lim;
     int verbose;
     int frame;
-    uint64_t timeout_ms;
+    int binary;
+    int force;
+    int raw_mode;               /* --raw */
+    int proxy;                  /* PROXY header version, 0 for none */
+    uint64_t timeout_us;        /* 0: none */
+    char hostbuf[UTIL_HOST_MAX];
     const char *host;
     const char *port;
     const char *action;
@@ -54,6 +96,8 @@ typedef struct req {
     hf_header sent;       /* the request's header, for -v */
     hf_header resp;       /* copy of the response header */
     int done;
+    unsigned char head[16];   /* the response's first bytes */
+    size_t head_len;
 } req;
 
 /* ---------------------------------------------------------------- */
@@ -68,22 +112,26 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Milliseconds left until deadline, for poll(): 0 when it has passed. */
+/* Milliseconds left until deadline, for poll(): 0 when it has passed,
+ * -1 (wait for ever) when there is none. */
 static int left_ms(long long deadline)
 {
-    long long left = deadline - now_ms();
+    long long left;
 
+    if (deadline < 0)
+        return -1;
+    left = deadline - now_ms();
     if (left <= 0)
         return 0;
     return left > 1000000 ? 1000000 : (int)left;
 }
 
-static void seconds_text(uint64_t ms, char *buf, size_t cap)
+/* The deadline timeout_us from now, or -1 for none. */
+static long long deadline_after(const req *r)
 {
-    if (ms % 1000 == 0)
-        snprintf(buf, cap, "%llu s", (unsigned long long)(ms / 1000));
-    else
-        snprintf(buf, cap, "%.3g s", (double)ms / 1000.0);
+    if (r->timeout_us == 0)
+        return -1;
+    return now_ms() + (long long)((r->timeout_us + 999) / 1000);
 }
 
 /* ---------------------------------------------------------------- */
@@ -135,7 +183,7 @@ static int build_request(req *r)
     int rc = -1;
 
     cli_buf_init(&c, SIZE_MAX / 2);
-    if (strcmp(r->action, "search") == 0) {
+    if (!r->binary && strcmp(r->action, "search") == 0) {
         hf_header_init(&h, "text/json", "utf-8");
         if (search_content(r, &c) != 0) {
             cli_err("request: action and value must be valid UTF-8");
@@ -214,23 +262,19 @@ static int connect_one(const struct addrinfo *ai, long long deadline)
     return -1;
 }
 
+/* 0, or the exit status after an error line. */
 static int connect_host(req *r)
 {
-    struct addrinfo hints, *res = NULL, *ai;
-    long long deadline = now_ms() + (long long)r->timeout_ms;
-    char secs[32];
-    int rc, err = 0;
+    struct addrinfo *res = NULL, *ai;
+    long long deadline = deadline_after(r);
+    char secs[32], msg[UTIL_MSG_MAX];
+    int err = 0;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(r->host, r->port, &hints, &res);
-    if (rc != 0) {
-        cli_err("%s: %s", r->host, gai_strerror(rc));
-        return -1;
+    if (util_resolve(r->host, r->port, 0, &res, msg, sizeof(msg)) != 0) {
+        cli_err("%s", msg);
+        return CLI_EXIT_RESOLVE;
     }
-    for (ai = res; ai != NULL && left_ms(deadline) > 0; ai = ai->ai_next) {
+    for (ai = res; ai != NULL && left_ms(deadline) != 0; ai = ai->ai_next) {
         r->fd = connect_one(ai, deadline);
         if (r->fd >= 0)
             break;
@@ -242,29 +286,50 @@ static int connect_host(req *r)
             cli_err("connected to %s port %s", r->host, r->port);
         return 0;
     }
-    seconds_text(r->timeout_ms, secs, sizeof(secs));
-    if (err == ETIMEDOUT || err == 0)
+    util_format(UTIL_DURATION, r->timeout_us, secs, sizeof(secs));
+    if (err == ETIMEDOUT || err == 0) {
         cli_err("connect to %s port %s: timed out after %s", r->host,
                 r->port, secs);
-    else
-        cli_err("connect to %s port %s: %s", r->host, r->port,
-                strerror(err));
-    return -1;
+        return CLI_EXIT_TIMEOUT;
+    }
+    cli_err("connect to %s port %s: %s", r->host, r->port, strerror(err));
+    return CLI_EXIT_CONNECT;
 }
 
 /* ---------------------------------------------------------------- */
 /* Exchange                                                          */
 /* ---------------------------------------------------------------- */
 
+/* After a failed exchange: when the peer sent something, say what it
+ * looks like if not hframe. */
+static void hint_peer(const req *r)
+{
+    char start[CLI_SNIFF_MAX];
+
+    switch (cli_sniff(r->head, r->head_len, start, sizeof(start))) {
+    case CLI_SNIFF_TEXT:
+        cli_err("the peer does not speak hframe (it starts with %s)",
+                start);
+        break;
+    case CLI_SNIFF_TLS:
+        cli_err("the peer does not speak hframe (it starts a TLS "
+                "handshake)");
+        break;
+    default:
+        break;
+    }
+}
+
 static int timed_out(req *r, const char *what)
 {
     char secs[32];
 
-    seconds_text(r->timeout_ms, secs, sizeof(secs));
+    util_format(UTIL_DURATION, r->timeout_us, secs, sizeof(secs));
     cli_err("%s %s port %s: timed out after %s (%llu response bytes "
             "received)", what, r->host, r->port, secs,
             (unsigned long long)hf_decoder_offset(&r->dec));
-    return -1;
+    hint_peer(r);
+    return CLI_EXIT_TIMEOUT;
 }
 
 /* Wait for fd to be ready for events; 1 ready, 0 timeout, -1 error. */
@@ -279,13 +344,14 @@ static int wait_fd(int fd, short events, long long deadline)
     return rc < 0 ? -1 : rc > 0;
 }
 
-static int send_request(req *r, long long deadline)
+/* Send p[0..len) whole. 0, or the exit status after an error line. */
+static int send_all(req *r, const unsigned char *p, size_t len,
+                    long long deadline)
 {
     size_t off = 0;
 
-    while (off < r->out.len) {
-        ssize_t n = send(r->fd, r->out.p + off, r->out.len - off,
-                         MSG_NOSIGNAL);
+    while (off < len) {
+        ssize_t n = send(r->fd, p + off, len - off, MSG_NOSIGNAL);
         int w;
 
         if (n > 0) {
@@ -296,25 +362,29 @@ static int send_request(req *r, long long deadline)
             errno != EINTR) {
             cli_err("send to %s port %s: %s", r->host, r->port,
                     strerror(errno));
-            return -1;
+            return CLI_EXIT_CONNECT;
         }
         w = wait_fd(r->fd, POLLOUT, deadline);
         if (w == 0)
             return timed_out(r, "send to");
         if (w < 0) {
             cli_err("poll: %s", strerror(errno));
-            return -1;
+            return CLI_EXIT_FAIL;
         }
     }
     return 0;
 }
 
-/* Push received bytes; stops at the first complete frame. */
+/* Push received bytes; stops at the first complete frame. 0, or the
+ * exit status after an error line. */
 static int push_response(req *r, const unsigned char *p, size_t n)
 {
     size_t off = 0, used;
     hf_event ev;
 
+    for (; r->head_len < sizeof(r->head) && off < n; off++)
+        r->head[r->head_len++] = p[off];
+    off = 0;
     while (!r->done) {
         used = hf_decoder_push(&r->dec, p + off, n - off, &ev);
         if (r->frame && cli_buf_append(&r->raw, p + off, used) != 0)
@@ -337,43 +407,50 @@ static int push_response(req *r, const unsigned char *p, size_t n)
             break;
         default:
             cli_err_decoder(hf_decoder_error(&r->dec));
-            return -1;
+            hint_peer(r);
+            return CLI_EXIT_PEER;
         }
     }
     return 0;
 nomem:
     cli_err("out of memory");
-    return -1;
+    return CLI_EXIT_FAIL;
 }
 
+/* 0, or the exit status after an error line. */
 static int read_response(req *r, long long deadline, unsigned char *chunk)
 {
+    int rc;
+
     while (!r->done) {
         ssize_t n = recv(r->fd, chunk, CLI_CHUNK, 0);
         int w;
 
         if (n > 0) {
-            if (push_response(r, chunk, (size_t)n) != 0)
-                return -1;
+            rc = push_response(r, chunk, (size_t)n);
+            if (rc != 0)
+                return rc;
             continue;
         }
-        if (n == 0) {
-            cli_err("%s port %s closed the connection after %llu bytes, "
+        if (n == 0 || errno == ECONNRESET) {
+            cli_err("%s port %s %s the connection after %llu bytes, "
                     "before a complete response", r->host, r->port,
+                    n == 0 ? "closed" : "reset",
                     (unsigned long long)hf_decoder_offset(&r->dec));
-            return -1;
+            hint_peer(r);
+            return CLI_EXIT_PEER;
         }
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             cli_err("receive from %s port %s: %s", r->host, r->port,
                     strerror(errno));
-            return -1;
+            return CLI_EXIT_CONNECT;
         }
         w = wait_fd(r->fd, POLLIN, deadline);
         if (w == 0)
             return timed_out(r, "response from");
         if (w < 0) {
             cli_err("poll: %s", strerror(errno));
-            return -1;
+            return CLI_EXIT_FAIL;
         }
     }
     return 0;
@@ -480,13 +557,13 @@ static int print_json_result(req *r)
     resp_json j;
     yajl_handle y;
     yajl_status st;
-    int rc = CLI_EXIT_FAIL;
+    int rc = CLI_EXIT_PEER;
 
     if (r->resp.content_encoding.len != 5 ||
         strncasecmp(r->resp.content_encoding.ptr, "utf-8", 5) != 0) {
         cli_err("response: text/json in unsupported content-encoding %s",
                 r->resp.content_encoding.ptr);
-        return CLI_EXIT_FAIL;
+        return CLI_EXIT_PEER;
     }
     memset(&j, 0, sizeof(j));
     cli_buf_init(&j.result, SIZE_MAX / 2);
@@ -511,6 +588,7 @@ static int print_json_result(req *r)
     } else if (j.error.len > 0) {
         cli_err("server error: %.*s: %.*s", (int)j.error.len,
                 (char *)j.error.p, (int)j.message.len, (char *)j.message.p);
+        rc = CLI_EXIT_SERVER;
     } else {
         cli_err("response: text/json content has no \"result\" string");
     }
@@ -531,6 +609,10 @@ static int print_response(req *r)
         return print_json_result(r);
     else
         rc = cli_out_write(r->content.p, r->content.len);
+    /* On a terminal, text output ends with a newline. */
+    if (rc == 0 && !r->frame && cli_out_is_tty() && r->content.len > 0 &&
+        r->content.p[r->content.len - 1] != '\n')
+        rc = cli_out_write("\n", 1);
     return rc == 0 ? CLI_EXIT_OK : cli_out_exit();
 }
 
@@ -538,22 +620,67 @@ static int print_response(req *r)
 /* Entry                                                             */
 /* ---------------------------------------------------------------- */
 
-static int parse_operands(req *r, int argc, char **argv)
+/* HOST PORT, or HOST:PORT; -1 to go on, else the exit status. */
+static int parse_address(req *r, char **ops, int n)
 {
+    char msg[UTIL_MSG_MAX];
     uint64_t port;
 
-    if (argc - optind != 4) {
-        cli_usage_error(request_usage, "request: expected host, port, "
+    if (n == 1 && strchr(ops[0], ':') == NULL) {
+        cli_usage_error(r->co.usage, "request: expected host, port, "
                         "action and value");
         return CLI_EXIT_USAGE;
     }
-    r->host = argv[optind];
-    r->port = argv[optind + 1];
-    r->action = argv[optind + 2];
-    r->value = argv[optind + 3];
-    if (cli_parse_u64(r->port, 1, 65535, &port) != 0) {
-        cli_usage_error(request_usage, "request: port \"%s\" is not a "
-                        "number from 1 to 65535", r->port);
+    if (n == 1) {
+        if (util_split_hostport(ops[0], r->hostbuf, sizeof(r->hostbuf),
+                                &r->port, msg, sizeof(msg)) != 0) {
+            cli_usage_error(r->co.usage, "request: %s", msg);
+            return CLI_EXIT_USAGE;
+        }
+    } else {
+        if (util_unbracket(ops[0], r->hostbuf, sizeof(r->hostbuf)) != 0) {
+            cli_usage_error(r->co.usage, "request: invalid host '%s'",
+                            ops[0]);
+            return CLI_EXIT_USAGE;
+        }
+        r->port = ops[1];
+    }
+    r->host = r->hostbuf;
+    /* A number must be a port; anything else is a service name. */
+    if (r->port[0] >= '0' && r->port[0] <= '9' &&
+        cli_value(&r->co, UTIL_NUMBER, "port", r->port, 1, 65535, 0,
+                  &port) != 0)
+        return CLI_EXIT_USAGE;
+    return -1;
+}
+
+static int parse_operands(req *r, int argc, char **argv)
+{
+    int n = argc - optind, rc;
+
+    if (r->raw_mode) {
+        if (n != 1 && n != 2) {
+            cli_usage_error(r->co.usage, "request: --raw takes host and "
+                            "port only");
+            return CLI_EXIT_USAGE;
+        }
+        return parse_address(r, argv + optind, n);
+    }
+    if (n != 4 && n != 3) {
+        cli_usage_error(r->co.usage, "request: expected host, port, "
+                        "action and value");
+        return CLI_EXIT_USAGE;
+    }
+    rc = parse_address(r, argv + optind, n - 2);
+    if (rc >= 0)
+        return rc;
+    r->action = argv[argc - 2];
+    r->value = argv[argc - 1];
+    if (!r->binary && strcmp(r->action, "search") != 0 &&
+        strcmp(r->action, "binary") != 0) {
+        cli_usage_error(r->co.usage, "request: unknown action '%s' (search "
+                        "or binary); --binary sends it as a binary request",
+                        r->action);
         return CLI_EXIT_USAGE;
     }
     return -1;
@@ -563,57 +690,267 @@ static int parse_operands(req *r, int argc, char **argv)
 static int parse_opts(req *r, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
         { "verbose", no_argument, NULL, 'v' },
+        { "force", no_argument, NULL, 'f' },
+        { "binary", no_argument, NULL, OPT_BINARY },
         { "frame", no_argument, NULL, OPT_FRAME },
+        { "raw", no_argument, NULL, OPT_RAW },
+        { "proxy-protocol", required_argument, NULL, OPT_PROXY },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
-        { "max-header", required_argument, NULL, CLI_OPT_MAX_HEADER },
-        { "max-content", required_argument, NULL, CLI_OPT_MAX_CONTENT },
-        { NULL, 0, NULL, 0 }
+        CLI_COMMON_LONGOPTS
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "+:hv", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "fv", longopts,
+                            NULL)) != -1) {
         switch (c) {
-        case 'h':
-            cli_out_str(request_usage);
-            return CLI_EXIT_OK;
         case 'v':
             r->verbose = 1;
+            break;
+        case 'f':
+            r->force = 1;
+            break;
+        case OPT_BINARY:
+            r->binary = 1;
             break;
         case OPT_FRAME:
             r->frame = 1;
             break;
-        case OPT_TIMEOUT:
-            if (cli_parse_ms(optarg, REQUEST_TIMEOUT_MAX_MS,
-                             &r->timeout_ms) != 0) {
-                cli_usage_error(request_usage, "--timeout: \"%s\" is not "
-                                "a number of seconds from 0.001 to 86400",
+        case OPT_RAW:
+            r->raw_mode = 1;
+            break;
+        case OPT_PROXY:
+            if (strcmp(optarg, "v1") == 0 || strcmp(optarg, "1") == 0) {
+                r->proxy = 1;
+            } else if (strcmp(optarg, "v2") == 0 ||
+                       strcmp(optarg, "2") == 0) {
+                r->proxy = 2;
+            } else {
+                cli_usage_error(r->co.usage, "invalid value '%s' for "
+                                "--proxy-protocol: expected v1 or v2",
                                 optarg);
                 return CLI_EXIT_USAGE;
             }
             break;
-        default:
-            if (cli_common_option(request_usage, c, argv, &r->lim) != 0)
+        case OPT_TIMEOUT:
+            if (cli_value(&r->co, UTIL_DURATION, "--timeout", optarg, 0,
+                          REQUEST_TIMEOUT_MAX_US, 1, &r->timeout_us) != 0)
                 return CLI_EXIT_USAGE;
+            break;
+        default:
+            if (cli_common_option(&r->co, c, argv) != 0)
+                return CLI_EXIT_USAGE;
+            if (r->co.help_shown)
+                return CLI_EXIT_OK;
             break;
         }
     }
+    r->lim = r->co.lim;
+    if (r->raw_mode && (r->frame || r->binary)) {
+        cli_usage_error(r->co.usage, "request: --raw sends and writes "
+                        "frames as they are; no --frame or --binary");
+        return CLI_EXIT_USAGE;
+    }
     return parse_operands(r, argc, argv);
+}
+
+/* The PROXY header naming this connection's ends, sent first. 0, or
+ * the exit status after an error line. */
+static int send_proxy(req *r, long long deadline)
+{
+    struct sockaddr_storage src, dst;
+    socklen_t sl = sizeof(src), dl = sizeof(dst);
+    unsigned char hdr[CLI_PROXY_MAX];
+    size_t n = 0;
+
+    if (r->proxy == 0)
+        return 0;
+    if (getsockname(r->fd, (struct sockaddr *)&src, &sl) == 0 &&
+        getpeername(r->fd, (struct sockaddr *)&dst, &dl) == 0)
+        n = cli_proxy_header(r->proxy, (struct sockaddr *)&src,
+                             (struct sockaddr *)&dst, hdr, sizeof(hdr));
+    if (n == 0) {
+        cli_err("cannot name this connection in a PROXY header");
+        return CLI_EXIT_CONNECT;
+    }
+    return send_all(r, hdr, n, deadline);
+}
+
+/* --raw: both directions at once, frames counted on both. */
+typedef struct raw_state {
+    hf_decoder in;          /* stdin's frames, checked before sending */
+    uint64_t sent;          /* complete frames read from stdin */
+    uint64_t answered;      /* complete frames received */
+    int in_eof;
+    unsigned char *buf;     /* a chunk of stdin waiting to be sent */
+    size_t len, off;
+} raw_state;
+
+/* Count the complete frames in p[0..n) pushed through d. 0, or -1 at a
+ * decoder error. */
+static int count_frames(hf_decoder *d, const unsigned char *p, size_t n,
+                        uint64_t *frames)
+{
+    size_t off = 0;
+    hf_event ev;
+
+    for (;;) {
+        off += hf_decoder_push(d, p + off, n - off, &ev);
+        if (ev.type == HF_EV_NEED_MORE)
+            return 0;
+        if (ev.type == HF_EV_FRAME_END)
+            (*frames)++;
+        else if (ev.type == HF_EV_ERROR)
+            return -1;
+    }
+}
+
+/* Read a chunk of stdin into rs->buf. 0, or the exit status. */
+static int raw_read_stdin(raw_state *rs)
+{
+    long n = cli_read(STDIN_FILENO, rs->buf, CLI_CHUNK);
+
+    if (n < 0)
+        return CLI_EXIT_FAIL;
+    if (n == 0) {
+        rs->in_eof = 1;
+        if (hf_decoder_finish(&rs->in) == HF_OK)
+            return 0;
+    } else if (count_frames(&rs->in, rs->buf, (size_t)n, &rs->sent) == 0) {
+        rs->len = (size_t)n;
+        rs->off = 0;
+        return 0;
+    }
+    cli_set_input_name("standard input");
+    cli_err_decoder(hf_decoder_error(&rs->in));
+    cli_set_input_name(NULL);
+    return CLI_EXIT_INVALID;
+}
+
+/* Received bytes go to stdout as they are. 0, or the exit status. */
+static int raw_receive(req *r, raw_state *rs, unsigned char *chunk)
+{
+    ssize_t n = recv(r->fd, chunk, CLI_CHUNK, 0);
+    size_t i;
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    if (n <= 0) {
+        if (rs->in_eof && rs->len == rs->off && rs->answered >= rs->sent &&
+            hf_decoder_offset(&r->dec) == 0)
+            return 0;
+        cli_err("%s port %s %s the connection after %llu of %llu answers",
+                r->host, r->port, n == 0 ? "closed" : "reset",
+                (unsigned long long)rs->answered,
+                (unsigned long long)rs->sent);
+        hint_peer(r);
+        return CLI_EXIT_PEER;
+    }
+    for (i = 0; r->head_len < sizeof(r->head) && i < (size_t)n; i++)
+        r->head[r->head_len++] = chunk[i];
+    if (count_frames(&r->dec, chunk, (size_t)n, &rs->answered) != 0) {
+        cli_out_flush();
+        cli_err_decoder(hf_decoder_error(&r->dec));
+        hint_peer(r);
+        return CLI_EXIT_PEER;
+    }
+    if (cli_out_write(chunk, (size_t)n) != 0 || cli_out_flush() != 0)
+        return cli_out_exit();
+    return 0;
+}
+
+/* Send what waits in rs->buf. 0, or the exit status. */
+static int raw_send(req *r, raw_state *rs)
+{
+    ssize_t n = send(r->fd, rs->buf + rs->off, rs->len - rs->off,
+                     MSG_NOSIGNAL);
+
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    if (n < 0) {
+        cli_err("send to %s port %s: %s", r->host, r->port,
+                strerror(errno));
+        return CLI_EXIT_CONNECT;
+    }
+    rs->off += (size_t)n;
+    return 0;
+}
+
+static int raw_loop(req *r, raw_state *rs, unsigned char *chunk)
+{
+    long long deadline = deadline_after(r);
+    int rc = 0;
+
+    while (rc == 0 && !(rs->in_eof && rs->len == rs->off &&
+                        rs->answered >= rs->sent)) {
+        struct pollfd p[2] = { { r->fd, POLLIN, 0 },
+                               { STDIN_FILENO, POLLIN, 0 } };
+        int waiting = rs->len > rs->off, np, pr;
+
+        if (waiting)
+            p[0].events |= POLLOUT;
+        np = rs->in_eof || waiting ? 1 : 2;
+        do {
+            pr = poll(p, (nfds_t)np, left_ms(deadline));
+        } while (pr < 0 && errno == EINTR);
+        if (pr == 0)
+            return timed_out(r, "answers from");
+        if (pr < 0) {
+            cli_err("poll: %s", strerror(errno));
+            return CLI_EXIT_FAIL;
+        }
+        deadline = deadline_after(r);
+        if (np == 2 && p[1].revents != 0)
+            rc = raw_read_stdin(rs);
+        if (rc == 0 && (p[0].revents & POLLOUT) != 0)
+            rc = raw_send(r, rs);
+        if (rc == 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0)
+            rc = raw_receive(r, rs, chunk);
+    }
+    return rc;
+}
+
+static int run_raw(req *r, unsigned char *chunk)
+{
+    raw_state rs;
+    int rc;
+
+    memset(&rs, 0, sizeof(rs));
+    rs.buf = malloc(CLI_CHUNK);
+    if (rs.buf == NULL || hf_decoder_init(&rs.in, &r->lim) != HF_OK) {
+        free(rs.buf);
+        cli_err("out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    rc = raw_loop(r, &rs, chunk);
+    hf_decoder_free(&rs.in);
+    free(rs.buf);
+    return rc;
 }
 
 static int run_request(req *r, unsigned char *chunk)
 {
     long long deadline;
+    int rc;
 
-    if (build_request(r) != 0 || connect_host(r) != 0)
-        return CLI_EXIT_FAIL;
-    deadline = now_ms() + (long long)r->timeout_ms;
+    if (!r->raw_mode && build_request(r) != 0)
+        return CLI_EXIT_USAGE;
+    rc = connect_host(r);
+    if (rc != 0)
+        return rc;
+    deadline = deadline_after(r);
+    rc = send_proxy(r, deadline);
+    if (rc != 0)
+        return rc;
+    if (r->raw_mode)
+        return run_raw(r, chunk);
     if (r->verbose)
         trace_frame("sent", &r->sent);
-    if (send_request(r, deadline) != 0 ||
-        read_response(r, deadline, chunk) != 0)
-        return CLI_EXIT_FAIL;
+    rc = send_all(r, r->out.p, r->out.len, deadline);
+    if (rc == 0)
+        rc = read_response(r, deadline, chunk);
+    if (rc != 0)
+        return rc;
     return print_response(r);
 }
 
@@ -632,9 +969,14 @@ int hf_cmd_request(int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     r->fd = -1;
-    r->timeout_ms = REQUEST_TIMEOUT_MS;
-    hf_limits_default(&r->lim);
+    r->timeout_us = REQUEST_TIMEOUT_US;
+    cli_common_init(&r->co, cli_request_usage, request_help);
     rc = parse_opts(r, argc, argv);
+    if (rc < 0 && cli_open_output(&r->co) != 0)
+        rc = CLI_EXIT_FAIL;
+    if (rc < 0 && (r->frame || r->raw_mode) &&
+        cli_refuse_tty(&r->co, r->force) != 0)
+        rc = CLI_EXIT_USAGE;
     if (rc < 0) {
         cli_buf_init(&r->out, SIZE_MAX / 2);
         cli_buf_init(&r->content, (size_t)r->lim.max_content);

@@ -1,5 +1,6 @@
-/* cmd_validate.c - `hframe validate`: check a stream of frames, report
- * the first problem with its offset, or summarise what was seen. */
+/* cmd_validate.c - `hframe validate`: check streams of frames (files or
+ * stdin), report each one's first problem with its offset, or summarise
+ * what was seen. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,8 +12,17 @@
 #include "cli.h"
 #include "stream.h"
 
-static const char validate_usage[] =
-    "usage: hframe validate [-q] [--max-content n] [--max-header n]\n";
+const char cli_validate_usage[] =
+    "usage: hframe validate [-q] [-o file] [--max-content size] "
+    "[--max-header size]\n"
+    "                       [file ...]\n";
+
+static const char validate_help[] =
+    "Check that each FILE (none or -: standard input) holds zero or more\n"
+    "valid frames and nothing else; the first problem of each is reported\n"
+    "with its offset. On success, one summary line over all files.\n"
+    "\n"
+    "  -q, --quiet            print nothing on success\n";
 
 /* Distinct content types named in the summary; the rest are counted
  * together so a hostile stream cannot grow the table. */
@@ -90,9 +100,9 @@ static int on_chunk_done(cli_stream *s)
         return CLI_EXIT_OK;
     v->last_ns = t;
     secs = (double)(t - v->start_ns) / 1e9;
-    mib = (double)s->pos / (1024.0 * 1024.0);
+    mib = (double)(s->total_bytes + s->pos) / (1024.0 * 1024.0);
     cli_progress("validate: %.1f MiB, %" PRIu64 " frames, %.1f MiB/s",
-                 mib, s->frames, mib / secs);
+                 mib, s->total_frames + s->frames, mib / secs);
     return CLI_EXIT_OK;
 }
 
@@ -105,7 +115,8 @@ static int summary(const cli_stream *s, const val *v)
 
     cli_buf_init(&b, SIZE_MAX / 2);
     snprintf(num, sizeof(num), "ok: %" PRIu64 " frame%s, %" PRIu64
-             " bytes", s->frames, s->frames == 1 ? "" : "s", s->pos);
+             " bytes", s->total_frames, s->total_frames == 1 ? "" : "s",
+             s->total_bytes);
     rc |= cli_buf_append(&b, num, strlen(num));
     for (i = 0; i < v->n_types; i++) {
         rc |= cli_buf_append(&b, i == 0 ? ", content types: " : ", ",
@@ -131,35 +142,27 @@ static int summary(const cli_stream *s, const val *v)
 }
 
 /* Returns -1 to go on, else the exit status. */
-static int parse_opts(val *v, hf_limits *lim, int argc, char **argv)
+static int parse_opts(val *v, cli_common *co, int argc, char **argv)
 {
     static const struct option longopts[] = {
-        { "help", no_argument, NULL, 'h' },
         { "quiet", no_argument, NULL, 'q' },
-        { "max-header", required_argument, NULL, CLI_OPT_MAX_HEADER },
-        { "max-content", required_argument, NULL, CLI_OPT_MAX_CONTENT },
-        { NULL, 0, NULL, 0 }
+        CLI_COMMON_LONGOPTS
     };
     int c;
 
-    while ((c = getopt_long(argc, argv, "+:hq", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "q", longopts,
+                            NULL)) != -1) {
         switch (c) {
-        case 'h':
-            cli_out_str(validate_usage);
-            return CLI_EXIT_OK;
         case 'q':
             v->quiet = 1;
             break;
         default:
-            if (cli_common_option(validate_usage, c, argv, lim) != 0)
+            if (cli_common_option(co, c, argv) != 0)
                 return CLI_EXIT_USAGE;
+            if (co->help_shown)
+                return CLI_EXIT_OK;
             break;
         }
-    }
-    if (optind != argc) {
-        cli_usage_error(validate_usage, "validate: unexpected argument "
-                        "\"%s\"", argv[optind]);
-        return CLI_EXIT_USAGE;
     }
     return -1;
 }
@@ -167,25 +170,27 @@ static int parse_opts(val *v, hf_limits *lim, int argc, char **argv)
 int hf_cmd_validate(int argc, char **argv)
 {
     cli_stream s;
-    hf_limits lim;
+    cli_common co;
     val v;
     size_t i;
     int rc;
 
     memset(&v, 0, sizeof(v));
-    hf_limits_default(&lim);
-    rc = parse_opts(&v, &lim, argc, argv);
+    cli_common_init(&co, cli_validate_usage, validate_help);
+    rc = parse_opts(&v, &co, argc, argv);
     if (rc >= 0)
         return rc;
+    if (cli_open_output(&co) != 0)
+        return CLI_EXIT_FAIL;
     memset(&s, 0, sizeof(s));
-    if (cli_stream_init(&s, &lim) != 0)
+    if (cli_stream_init(&s, &co.lim) != 0)
         return CLI_EXIT_FAIL;
     v.progress = !v.quiet && isatty(STDERR_FILENO);
     v.start_ns = now_ns();
     s.on_header = on_header;
     s.on_chunk_done = on_chunk_done;
     s.ctx = &v;
-    rc = cli_stream_run(&s, STDIN_FILENO);
+    rc = cli_stream_files(&s, argv + optind, argc - optind, 1);
     cli_progress_end();
     if (rc == CLI_EXIT_OK && !v.quiet)
         rc = summary(&s, &v);

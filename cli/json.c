@@ -328,6 +328,7 @@ struct cli_canon {
     unsigned char first[CANON_DEPTH_MAX + 1]; /* container still empty */
     int why;                         /* CANON_* when a callback stops */
     uint64_t fed;                    /* bytes before the current chunk */
+    uint64_t taken;                  /* output the caller took away */
     cli_esc esc;
     char err[256];
 };
@@ -493,7 +494,8 @@ static void canon_fail(cli_canon *c, const unsigned char *p, size_t n,
     case CANON_BIG:
         snprintf(c->err, sizeof(c->err),
                  "offset %" PRIu64 ": canonical form exceeds the content "
-                 "limit of %zu bytes", off, c->out->max);
+                 "limit of %" PRIu64 " bytes", off,
+                 (uint64_t)c->out->max + c->taken);
         return;
     case CANON_UTF8:
         snprintf(c->err, sizeof(c->err),
@@ -543,6 +545,11 @@ int cli_canon_finish(cli_canon *c)
         return -1;
     }
     return 0;
+}
+
+void cli_canon_taken(cli_canon *c, size_t n)
+{
+    c->taken += n;
 }
 
 const char *cli_canon_error(const cli_canon *c)

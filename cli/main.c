@@ -9,30 +9,25 @@
 
 #include "cli.h"
 
-static const char main_usage[] =
-    "usage: hframe encode [-b little|big] [-e encoding] [-H key=value]... "
-    "[-t type]\n"
-    "                     [--json] [--lines] [--max-content n] "
-    "[--max-header n]\n"
-    "       hframe encode --ndjson [--max-content n] [--max-header n]\n"
-    "       hframe decode [--ndjson | --content | --header] "
-    "[--max-content n]\n"
-    "                     [--max-header n]\n"
-    "       hframe validate [-q] [--max-content n] [--max-header n]\n"
-    "       hframe request [-v] [--frame] [--timeout seconds] "
-    "[--max-content n]\n"
-    "                      [--max-header n] host port action value\n"
+/* After the subcommands' synopses. */
+static const char main_usage_tail[] =
     "       hframe bench [options] host port\n"
     "       hframe --version\n"
     "\n"
     "Subcommands:\n"
-    "  encode    read stdin, write frames with canonical headers\n"
-    "  decode    read a stream of frames, write NDJSON, contents or "
+    "  encode    write frames with canonical headers from files or stdin\n"
+    "  decode    read streams of frames, write NDJSON, contents or "
     "headers\n"
-    "  validate  check a stream of frames; exit 1 at the first problem\n"
+    "  validate  check streams of frames; report each one's first "
+    "problem\n"
     "  request   send one request to a server and print the response\n"
     "  bench     load-test a server\n"
     "\n"
+    "Options go before or after operands; -- ends them. A file operand -\n"
+    "is standard input. Sizes take k, M, G (16M); times s, ms (250ms).\n"
+    "Exit status: 0 ok, 1 I/O error, 2 usage, 3 invalid input, 4 cannot\n"
+    "connect, 5 timed out, 6 peer does not speak hframe, 7 server error,\n"
+    "8 cannot resolve the host.\n"
     "Run `hframe SUBCOMMAND --help` for its options; see hframe(1).\n";
 
 typedef int (*cmd_fn)(int argc, char **argv);
@@ -59,18 +54,37 @@ static cmd_fn find_command(const char *name)
     return NULL;
 }
 
+/* The synopses of the subcommands, one "usage:" for all, then the
+ * rest; to stderr for a usage error. */
+static void main_usage(FILE *f)
+{
+    const char *const forms[] = {
+        cli_encode_usage, cli_decode_usage, cli_validate_usage,
+        cli_request_usage
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        const char *u = forms[i] + strlen("usage: ");
+
+        fputs(i == 0 ? "usage: " : "       ", f);
+        fputs(u, f);
+    }
+    fputs(main_usage_tail, f);
+}
+
 /* Options before the subcommand: only --help and --version. */
 static int top_level(const char *arg)
 {
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-        cli_out_str(main_usage);
+        main_usage(stdout);
         return CLI_EXIT_OK;
     }
     if (strcmp(arg, "--version") == 0) {
         cli_out_str("hframe " HF_VERSION "\n");
         return CLI_EXIT_OK;
     }
-    cli_usage_error(main_usage, "unknown subcommand \"%s\"", arg);
+    cli_err("unknown subcommand '%s' (see 'hframe --help')", arg);
     return CLI_EXIT_USAGE;
 }
 
@@ -82,7 +96,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     opterr = 0;
     if (argc < 2) {
-        cli_usage_error(main_usage, "missing subcommand");
+        cli_err("missing subcommand");
+        main_usage(stderr);
         return CLI_EXIT_USAGE;
     }
     fn = find_command(argv[1]);

@@ -256,7 +256,7 @@ static int rec_content(rec_parse *r, cli_buf *content)
 }
 
 static int rec_header(rec_parse *r, hf_decoder *d, const unsigned char *line,
-                      size_t content_len)
+                      size_t content_len, int fix_length)
 {
     const hf_error *e;
     const hf_header *h;
@@ -274,7 +274,7 @@ static int rec_header(rec_parse *r, hf_decoder *d, const unsigned char *line,
         rec_fail(r, "header: not available");
         return -1;
     }
-    if (h->content_length != content_len) {
+    if (!fix_length && h->content_length != content_len) {
         snprintf(r->err, r->errcap,
                  "content-length is %llu but the content has %zu bytes",
                  (unsigned long long)h->content_length, content_len);
@@ -284,8 +284,8 @@ static int rec_header(rec_parse *r, hf_decoder *d, const unsigned char *line,
 }
 
 int cli_ndjson_parse(hf_decoder *d, const unsigned char *line, size_t len,
-                     cli_buf *raw, cli_buf *content, char *err,
-                     size_t errcap)
+                     cli_buf *raw, cli_buf *content, int fix_length,
+                     char *err, size_t errcap)
 {
     rec_parse r;
     cli_esc esc;
@@ -318,7 +318,7 @@ int cli_ndjson_parse(hf_decoder *d, const unsigned char *line, size_t len,
     }
     if (rec_content(&r, content) != 0)
         goto out;
-    rc = rec_header(&r, d, line, content->len);
+    rc = rec_header(&r, d, line, content->len, fix_length);
 out:
     yajl_free(r.y);
     return rc;

@@ -19,6 +19,12 @@ static void track_bytes(cli_stream *s, const unsigned char *p, size_t n)
     uint64_t in_frame = s->pos - s->frame_start;
     size_t i = 0;
 
+    for (; s->pos + i < sizeof(s->head) && i < n; i++)
+        s->head[s->pos + i] = p[i];
+    if (s->head_len < sizeof(s->head))
+        s->head_len = s->pos + i < sizeof(s->head) ? (size_t)(s->pos + i)
+                                                   : sizeof(s->head);
+    i = 0;
     s->pos += n;
     if (s->have_header)
         return;
@@ -37,25 +43,39 @@ static const char *plural(uint64_t n)
     return n == 1 ? "" : "s";
 }
 
+/* After an error in the first frame: say so when the input is text. */
+static void hint_text(const cli_stream *s)
+{
+    char start[CLI_SNIFF_MAX];
+
+    if (s->frames == 0 &&
+        cli_sniff(s->head, s->head_len, start, sizeof(start)) == CLI_SNIFF_TEXT)
+        cli_err("%sinput is text, not frames (it starts with %s); "
+                "'hframe encode' makes frames", cli_input_prefix(), start);
+}
+
 static void report_truncated(const cli_stream *s)
 {
     uint64_t in_frame = s->pos - s->frame_start;
 
     if (s->have_header) {
-        cli_err("offset %" PRIu64 ": truncated: stream ended %" PRIu64
-                " byte%s into a %" PRIu64 "-byte content", s->pos,
+        cli_err("%soffset %" PRIu64 ": truncated: stream ended %" PRIu64
+                " byte%s into a %" PRIu64 "-byte content", cli_input_prefix(),
+                s->pos,
                 s->content_got, plural(s->content_got), s->content_len);
     } else if (in_frame < HF_PREFIX_LEN) {
-        cli_err("offset %" PRIu64 ": truncated: stream ended %" PRIu64
-                " byte into the 2-byte length prefix", s->pos, in_frame);
+        cli_err("%soffset %" PRIu64 ": truncated: stream ended %" PRIu64
+                " byte into the 2-byte length prefix", cli_input_prefix(),
+                s->pos, in_frame);
     } else {
         unsigned n = (unsigned)s->prefix[0] << 8 | s->prefix[1];
         uint64_t got = in_frame - HF_PREFIX_LEN;
 
-        cli_err("offset %" PRIu64 ": truncated: stream ended %" PRIu64
-                " byte%s into a %u-byte header", s->pos, got, plural(got),
-                n);
+        cli_err("%soffset %" PRIu64 ": truncated: stream ended %" PRIu64
+                " byte%s into a %u-byte header", cli_input_prefix(), s->pos,
+                got, plural(got), n);
     }
+    hint_text(s);
 }
 
 /* One decoder event; returns CLI_EXIT_OK to go on. */
@@ -82,7 +102,8 @@ static int stream_event(cli_stream *s, const hf_event *ev)
     case HF_EV_ERROR:
         cli_out_flush();    /* what came before, then the error */
         cli_err_decoder(hf_decoder_error(&s->dec));
-        return CLI_EXIT_FAIL;
+        hint_text(s);
+        return CLI_EXIT_INVALID;
     default:
         return CLI_EXIT_OK;
     }
@@ -115,6 +136,7 @@ static int stream_chunk(cli_stream *s, const unsigned char *p, size_t n)
 
 int cli_stream_init(cli_stream *s, const hf_limits *lim)
 {
+    s->lim = *lim;
     if (hf_decoder_init(&s->dec, lim) != HF_OK) {
         cli_err("invalid limits");
         return -1;
@@ -159,9 +181,60 @@ int cli_stream_run(cli_stream *s, int fd)
     if (st == HF_OK)
         return CLI_EXIT_OK;
     cli_out_flush();
-    if (st == HF_E_TRUNCATED)
+    if (st == HF_E_TRUNCATED) {
         report_truncated(s);
-    else
+    } else {
         cli_err_decoder(hf_decoder_error(&s->dec));
-    return CLI_EXIT_FAIL;
+        hint_text(s);
+    }
+    return CLI_EXIT_INVALID;
+}
+
+/* A fresh decoder and counters for the next input; the totals stay. */
+static int stream_reset(cli_stream *s)
+{
+    hf_decoder_free(&s->dec);
+    if (hf_decoder_init(&s->dec, &s->lim) != HF_OK) {
+        cli_err("invalid limits");
+        return -1;
+    }
+    s->pos = 0;
+    s->frame_start = 0;
+    s->frames = 0;
+    s->hdr_len = 0;
+    s->have_header = 0;
+    s->head_len = 0;
+    return 0;
+}
+
+int cli_stream_files(cli_stream *s, char **files, int n, int keep_going)
+{
+    static char *const dash[] = { "-" };
+    int i, rc, worst = CLI_EXIT_OK;
+
+    if (n == 0) {
+        files = (char **)dash;
+        n = 1;
+    }
+    for (i = 0; i < n; i++) {
+        int fd;
+
+        if (i > 0 && stream_reset(s) != 0)
+            return CLI_EXIT_FAIL;
+        cli_set_input_name(strcmp(files[i], "-") == 0 ? NULL : files[i]);
+        fd = cli_open_input(files[i]);
+        rc = fd < 0 ? CLI_EXIT_FAIL : cli_stream_run(s, fd);
+        if (fd >= 0)
+            cli_close_input(fd);
+        s->total_frames += s->frames;
+        s->total_bytes += s->pos;
+        if (rc == CLI_STOPPED)
+            return rc;
+        if (rc != CLI_EXIT_OK && worst == CLI_EXIT_OK)
+            worst = rc;
+        if (rc != CLI_EXIT_OK && !keep_going)
+            break;
+    }
+    cli_set_input_name(NULL);
+    return worst;
 }

@@ -13,6 +13,7 @@ typedef struct cli_stream cli_stream;
  * The header pointer lives until the next frame's first byte. */
 struct cli_stream {
     hf_decoder dec;
+    hf_limits lim;
     int (*on_header)(cli_stream *s, const hf_header *h);
     int (*on_content)(cli_stream *s, const unsigned char *p, size_t n);
     int (*on_frame_end)(cli_stream *s, const hf_header *h);
@@ -28,6 +29,10 @@ struct cli_stream {
     int have_header;                      /* current frame's header done */
     uint64_t content_len;
     uint64_t content_got;
+    unsigned char head[16];               /* the stream's first bytes */
+    size_t head_len;
+    uint64_t total_frames;                /* over all inputs */
+    uint64_t total_bytes;
 };
 
 /* Set up s (zero it first and fill the handlers). 0 or -1 (reported). */
@@ -35,8 +40,16 @@ int cli_stream_init(cli_stream *s, const hf_limits *lim);
 void cli_stream_free(cli_stream *s);
 
 /* Decode fd to its end: CLI_EXIT_OK when it held zero or more complete
- * valid frames, CLI_EXIT_FAIL after reporting the first problem, or a
- * handler's result. */
+ * valid frames, CLI_EXIT_INVALID after reporting the first problem
+ * (with a hint when the input is text), CLI_EXIT_FAIL after a read
+ * error, or a handler's result. Error lines start with
+ * cli_input_prefix(). */
 int cli_stream_run(cli_stream *s, int fd);
+
+/* Run each of files[0..n) (none: stdin; "-": stdin) as a stream of
+ * its own, with a fresh decoder, naming the file in error lines. Stops
+ * at the first failure unless keep_going; returns the first failure's
+ * status, CLI_STOPPED at once, or CLI_EXIT_OK. */
+int cli_stream_files(cli_stream *s, char **files, int n, int keep_going);
 
 #endif /* HFRAME_CLI_STREAM_H */

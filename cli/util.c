@@ -1,6 +1,7 @@
-/* util.c - strict number parsing, common options, error lines, stdin
+/* util.c - the common options, input and output files, error lines,
  * reads, the buffered stdout writer and the capped byte buffer. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -15,114 +16,151 @@
 /* Numbers and options                                               */
 /* ---------------------------------------------------------------- */
 
-int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+void cli_common_init(cli_common *co, const char *usage, const char *help)
 {
-    uint64_t v = 0;
-
-    if (s == NULL || *s == '\0')
-        return -1;
-    for (; *s != '\0'; s++) {
-        unsigned d;
-
-        if (*s < '0' || *s > '9')
-            return -1;
-        d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return -1;
-        v = v * 10 + d;
-    }
-    if (v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
+    memset(co, 0, sizeof(*co));
+    co->usage = usage;
+    co->help = help;
+    hf_limits_default(&co->lim);
 }
 
-int cli_parse_ms(const char *s, uint64_t max_ms, uint64_t *out)
+int cli_value(const cli_common *co, util_kind kind, const char *name,
+              const char *val, uint64_t min, uint64_t max, int zero_off,
+              uint64_t *out)
 {
-    char whole[24];
-    const char *dot;
-    size_t wlen;
-    uint64_t secs, ms = 0, scale = 100;
+    char msg[UTIL_MSG_MAX];
 
-    if (s == NULL)
-        return -1;
-    dot = strchr(s, '.');
-    wlen = dot == NULL ? strlen(s) : (size_t)(dot - s);
-    if (wlen == 0 || wlen >= sizeof(whole))
-        return -1;
-    memcpy(whole, s, wlen);
-    whole[wlen] = '\0';
-    if (cli_parse_u64(whole, 0, max_ms / 1000, &secs) != 0)
-        return -1;
-    if (dot != NULL) {
-        const char *f = dot + 1;
-
-        if (*f == '\0' || strlen(f) > 3)
-            return -1;
-        for (; *f != '\0'; f++, scale /= 10) {
-            if (*f < '0' || *f > '9')
-                return -1;
-            ms += (uint64_t)(*f - '0') * scale;
-        }
-    }
-    ms += secs * 1000;
-    if (ms < 1 || ms > max_ms)
-        return -1;
-    *out = ms;
-    return 0;
+    if (util_parse_value(kind, name, val, min, max, zero_off, out, msg,
+                         sizeof(msg)) == 0)
+        return 0;
+    cli_usage_error(co->usage, "%s", msg);
+    return -1;
 }
 
-int cli_limit_option(int opt, const char *arg, hf_limits *lim)
+/* Contents are held in memory by some subcommands. */
+static uint64_t content_limit_max(void)
+{
+    uint64_t max = HF_CONTENT_LIMIT_MAX;
+
+    return max > SIZE_MAX / 8 ? SIZE_MAX / 8 : max;
+}
+
+static int limit_option(cli_common *co, int c, const char *arg)
 {
     uint64_t v;
 
-    if (opt == CLI_OPT_MAX_HEADER) {
-        if (cli_parse_u64(arg, HF_HEADER_MIN, HF_HEADER_MAX, &v) != 0) {
-            cli_err("--max-header: \"%s\" is not a number from %d to %u",
-                    arg, HF_HEADER_MIN, HF_HEADER_MAX);
+    if (c == CLI_OPT_MAX_HEADER) {
+        if (cli_value(co, UTIL_SIZE, "--max-header", arg, HF_HEADER_MIN,
+                      HF_HEADER_MAX, 0, &v) != 0)
             return -1;
-        }
-        lim->max_header = (size_t)v;
-        return 1;
+        co->lim.max_header = (size_t)v;
+        return 0;
     }
-    if (opt == CLI_OPT_MAX_CONTENT) {
-        uint64_t max = HF_CONTENT_LIMIT_MAX;
+    if (cli_value(co, UTIL_SIZE, "--max-content", arg, 0,
+                  content_limit_max(), 0, &v) != 0)
+        return -1;
+    co->lim.max_content = v;
+    return 0;
+}
 
-        /* Contents are held in memory by some subcommands. */
-        if (max > SIZE_MAX / 8)
-            max = SIZE_MAX / 8;
-        if (cli_parse_u64(arg, 0, max, &v) != 0) {
-            cli_err("--max-content: \"%s\" is not a number from 0 to %"
-                    PRIu64, arg, max);
+int cli_common_option(cli_common *co, int c, char **argv)
+{
+    const char *name = argv[optind - 1];
+
+    switch (c) {
+    case 'h':
+        cli_out_str(co->usage);
+        cli_out_str("\n");
+        cli_out_str(co->help);
+        cli_out_str(CLI_COMMON_HELP);
+        co->help_shown = 1;
+        return 0;
+    case 'o':
+        co->output = optarg;
+        return 0;
+    case CLI_OPT_MAX_HEADER:
+    case CLI_OPT_MAX_CONTENT:
+        return limit_option(co, c, optarg);
+    default:
+        break;
+    }
+    if (c == ':' && optopt > 0 && optopt < 0x100)
+        cli_usage_error(co->usage, "option -%c needs a value", optopt);
+    else if (c == ':')
+        cli_usage_error(co->usage, "option %s needs a value", name);
+    else if (optopt > 0 && optopt < 0x100)
+        cli_usage_error(co->usage, "unknown option -%c", optopt);
+    else
+        cli_usage_error(co->usage, "unknown option %s", name);
+    return -1;
+}
+
+int cli_open_output(const cli_common *co)
+{
+    int fd;
+
+    if (co->output == NULL || strcmp(co->output, "-") == 0)
+        return 0;
+    fd = open(co->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) {
+        cli_err("cannot open '%s': %s", co->output, strerror(errno));
+        return -1;
+    }
+    if (fd != STDOUT_FILENO) {
+        if (dup2(fd, STDOUT_FILENO) < 0) {
+            cli_err("cannot open '%s': %s", co->output, strerror(errno));
+            close(fd);
             return -1;
         }
-        lim->max_content = v;
-        return 1;
+        close(fd);
     }
     return 0;
 }
 
-int cli_common_option(const char *usage, int c, char **argv,
-                      hf_limits *lim)
+int cli_open_input(const char *path)
 {
-    int r = cli_limit_option(c, optarg, lim);
-    const char *name = argv[optind - 1];
+    int fd;
 
-    if (r > 0)
+    if (strcmp(path, "-") == 0)
+        return STDIN_FILENO;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        cli_err("cannot open '%s': %s", path, strerror(errno));
+    return fd;
+}
+
+void cli_close_input(int fd)
+{
+    if (fd > STDERR_FILENO)
+        close(fd);
+}
+
+int cli_out_is_tty(void)
+{
+    static int tty = -1;
+
+    if (tty < 0)
+        tty = isatty(STDOUT_FILENO);
+    return tty;
+}
+
+int cli_refuse_tty(const cli_common *co, int force)
+{
+    if (force || !cli_out_is_tty())
         return 0;
-    if (r < 0) {
-        fputs(usage, stderr);
-        return -1;
-    }
-    if (c == ':' && optopt > 0 && optopt < 0x100)
-        cli_usage_error(usage, "option -%c needs a value", optopt);
-    else if (c == ':')
-        cli_usage_error(usage, "option %s needs a value", name);
-    else if (optopt > 0 && optopt < 0x100)
-        cli_usage_error(usage, "unknown option -%c", optopt);
-    else
-        cli_usage_error(usage, "unknown option %s", name);
+    cli_err("frames are binary: refusing to write them to a terminal "
+            "(use -o FILE, a pipe, or -f to force)");
+    (void)co;
     return -1;
+}
+
+const char *cli_limit_hint(hf_status st)
+{
+    if (st == HF_E_CONTENT_TOO_LONG)
+        return "--max-content";
+    if (st == HF_E_HEADER_TOO_LONG)
+        return "--max-header";
+    return NULL;
 }
 
 void cli_usage_error(const char *usage, const char *fmt, ...)
@@ -175,13 +213,67 @@ void cli_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+static const char *input_name;
+
+void cli_set_input_name(const char *name)
+{
+    input_name = name;
+}
+
+const char *cli_input_prefix(void)
+{
+    static char buf[UTIL_HOST_MAX + 4];
+
+    if (input_name == NULL)
+        return "";
+    snprintf(buf, sizeof(buf), "%.*s: ", UTIL_HOST_MAX, input_name);
+    return buf;
+}
+
 void cli_err_decoder(const hf_error *e)
 {
     const char *detail = e->detail[0] != '\0' ? e->detail
                                               : hf_strerror(e->code);
+    const char *opt = cli_limit_hint(e->code);
 
-    cli_err("offset %" PRIu64 ": %s: %s", e->offset,
-            hf_status_name(e->code), detail);
+    if (opt != NULL)
+        cli_err("%soffset %" PRIu64 ": %s: %s (raise it with %s)",
+                cli_input_prefix(), e->offset, hf_status_name(e->code),
+                detail, opt);
+    else
+        cli_err("%soffset %" PRIu64 ": %s: %s", cli_input_prefix(),
+                e->offset, hf_status_name(e->code), detail);
+}
+
+int cli_sniff(const unsigned char *p, size_t n, char *buf, size_t cap)
+{
+    size_t i, o = 0, show = n < 16 ? n : 16;
+
+    if (n >= 3 && p[0] == 0x16 && p[1] == 0x03 && p[2] <= 0x04)
+        return CLI_SNIFF_TLS;
+    if (n < 2 || cap < 8)
+        return CLI_SNIFF_NONE;
+    for (i = 0; i < show; i++) {
+        if ((p[i] < 0x20 || p[i] > 0x7e) && p[i] != '\n' && p[i] != '\r' &&
+            p[i] != '\t')
+            return CLI_SNIFF_NONE;
+    }
+    buf[o++] = '"';
+    for (i = 0; i < show && o + 4 < cap; i++) {
+        const char *esc = p[i] == '\n' ? "\\n" : p[i] == '\r' ? "\\r"
+                        : p[i] == '\t' ? "\\t" : p[i] == '"' ? "\\\""
+                        : p[i] == '\\' ? "\\\\" : NULL;
+
+        if (esc != NULL) {
+            buf[o++] = esc[0];
+            buf[o++] = esc[1];
+        } else {
+            buf[o++] = (char)p[i];
+        }
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    return CLI_SNIFF_TEXT;
 }
 
 /* ---------------------------------------------------------------- */
@@ -297,6 +389,47 @@ int cli_out_stop(void)
 int cli_out_exit(void)
 {
     return out.state == OUT_ERROR ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Spool files                                                       */
+/* ---------------------------------------------------------------- */
+
+int cli_spool_open(void)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    int fd;
+
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    snprintf(path, sizeof(path), "%s/hframe-XXXXXX", dir);
+    fd = mkstemp(path);
+    if (fd < 0) {
+        cli_err("cannot create a temporary file in %s: %s", dir,
+                strerror(errno));
+        return -1;
+    }
+    unlink(path);
+    return fd;
+}
+
+int cli_spool_write(int fd, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            cli_err("cannot write a temporary file: %s",
+                    w < 0 ? strerror(errno) : "no space");
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
 }
 
 /* ---------------------------------------------------------------- */

@@ -120,6 +120,13 @@ expect 0 "search, duration" "$HFRAME" bench -c 2 -d 0.3 --histogram \
     { grep -q '^latency histogram' "$T/out" || fail "no histogram"; }
 expect 0 "binary, 1 MiB" "$HFRAME" bench --action binary --size 1M -c 2 \
     -n 20 127.0.0.1 "$RP"
+# The value syntax and option order of every subcommand (hframe(1)).
+expect 0 "options after operands, 250ms, 64k" "$HFRAME" bench 127.0.0.1 \
+    "$RP" -c 2 -d 250ms --action binary --size 64k --timeout 2s
+expect 2 "the shared wording of a bad value" "$HFRAME" bench -d 2m \
+    127.0.0.1 "$RP" &&
+    { grep -qF "hframe: bench: invalid value '2m' for -d: expected a time from 1ms to 86400s (seconds, or with s, ms)" "$T/err" ||
+      fail "bad value wording: $(cat "$T/err")"; }
 expect 0 "binary, 3 bytes" "$HFRAME" bench --action binary --size 3 -n 20 \
     127.0.0.1 "$RP"
 expect 1 "wrong answer" "$HFRAME" bench --expect nothing -n 10 \

@@ -164,7 +164,7 @@ R_PORT=$GW_PORT
 rclient "answers byte for byte those of the gateway itself" same "$REF_PORT" \
     "$R_PORT"
 for args in "search morpheus" "search $(printf '\360\237\220\266')" \
-    "search neo" "find x" "binary x"; do
+    "search neo" "--binary find x" "binary x"; do
     # shellcheck disable=SC2086
     timeout --foreground -k 5 30 "$HFRAME" request --frame 127.0.0.1 \
         "$REF_PORT" $args >"$TMP/direct.bin" 2>"$TMP/direct.err"

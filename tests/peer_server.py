@@ -27,6 +27,8 @@ Modes:
              is the request frame, byte for byte, and go on
   slowread   as keepalive, but read requests at --rate bytes a second
              through a small receive buffer, as a slow upstream does
+  ssh        greet each connection as an SSH server does, then close
+  http       answer each request as an HTTP server does (400), then close
   backlog    never accept, and fill the listen queue with connections of
              its own so that further connection attempts hang
   by-value   serve connections at the same time, a thread each; a search
@@ -153,6 +155,14 @@ def serve(conn, mode):
     """Serve one connection; return when it is to be closed."""
     if mode == "close":
         return
+    if mode == "ssh":
+        conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+        return
+    if mode == "http":
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                     b"Connection: close\r\n\r\n")
+        return
     while True:
         request = read_frame(conn)
         if request is None:
@@ -208,7 +218,8 @@ def main():
                    choices=["reference", "keepalive", "silent", "close",
                             "garbage", "truncated", "backlog",
                             "error", "cut", "reset", "double",
-                            "echo", "by-value", "slowread"])
+                            "echo", "by-value", "slowread", "ssh",
+                            "http"])
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--lifetime", type=float, default=30.0)
     p.add_argument("--rate", type=float, default=1e6,

@@ -7,6 +7,7 @@
  * 1..31 bytes, all of which must agree. Inputs live in exact-size heap
  * blocks so that AddressSanitizer catches an over-read by one byte.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,78 +25,110 @@ static unsigned char *exact(const void *s, size_t n)
 }
 
 /* ------------------------------------------------------------------ */
-/* Numbers                                                             */
+/* What input that is not hframe looks like                            */
 /* ------------------------------------------------------------------ */
 
 static const struct {
     const char *in;
-    uint64_t min, max;
-    int ok;
-    uint64_t want;
-} u64_vectors[] = {
-    { "0", 0, 10, 1, 0 },
-    { "10", 0, 10, 1, 10 },
-    { "11", 0, 10, 0, 0 },
-    { "1", 2, 10, 0, 0 },
-    { "007", 0, 10, 1, 7 },
-    { "", 0, 10, 0, 0 },
-    { "12x", 0, 100, 0, 0 },
-    { "-1", 0, 100, 0, 0 },
-    { "+1", 0, 100, 0, 0 },
-    { " 1", 0, 100, 0, 0 },
-    { "1 ", 0, 100, 0, 0 },
-    { "0x10", 0, 100, 0, 0 },
-    { "1e3", 0, 10000, 0, 0 },
-    { "18446744073709551615", 0, UINT64_MAX, 1, UINT64_MAX },
-    { "18446744073709551616", 0, UINT64_MAX, 0, 0 },
-    { "99999999999999999999999", 0, UINT64_MAX, 0, 0 },
+    size_t len;
+    int kind;
+    const char *quoted;
+} sniff_vectors[] = {
+    { "hello\n", 6, CLI_SNIFF_TEXT, "\"hello\\n\"" },
+    { "SSH-2.0-OpenSSH_9.2p1 Debian\r\n", 30, CLI_SNIFF_TEXT,
+      "\"SSH-2.0-OpenSSH_\"" },
+    { "HTTP/1.1 400 Bad", 16, CLI_SNIFF_TEXT, "\"HTTP/1.1 400 Bad\"" },
+    { "a\t\"\\", 4, CLI_SNIFF_TEXT, "\"a\\t\\\"\\\\\"" },
+    { "\x16\x03\x01\x02\x00", 5, CLI_SNIFF_TLS, NULL },
+    { "\x00\x64{\"byteorder\"", 14, CLI_SNIFF_NONE, NULL },
+    { "x", 1, CLI_SNIFF_NONE, NULL },
+    { "ab\xc3\xa9", 4, CLI_SNIFF_NONE, NULL },
+    { "", 0, CLI_SNIFF_NONE, NULL },
 };
 
-START_TEST(test_parse_u64)
+START_TEST(test_sniff)
 {
-    uint64_t v = 12345;
-    int rc = cli_parse_u64(u64_vectors[_i].in, u64_vectors[_i].min,
-                           u64_vectors[_i].max, &v);
+    char buf[CLI_SNIFF_MAX];
+    int kind = cli_sniff((const unsigned char *)sniff_vectors[_i].in,
+                         sniff_vectors[_i].len, buf, sizeof(buf));
 
-    if (u64_vectors[_i].ok) {
-        ck_assert_int_eq(rc, 0);
-        ck_assert_uint_eq(v, u64_vectors[_i].want);
-    } else {
-        ck_assert_int_eq(rc, -1);
-        ck_assert_uint_eq(v, 12345);
-    }
+    ck_assert_int_eq(kind, sniff_vectors[_i].kind);
+    if (sniff_vectors[_i].quoted != NULL)
+        ck_assert_str_eq(buf, sniff_vectors[_i].quoted);
 }
 END_TEST
 
-static const struct {
-    const char *in;
-    int ok;
-    uint64_t ms;
-} ms_vectors[] = {
-    { "10", 1, 10000 },
-    { "0.5", 1, 500 },
-    { "0.001", 1, 1 },
-    { "1.25", 1, 1250 },
-    { "86400", 1, 86400000 },
-    { "86400.001", 0, 0 },
-    { "0", 0, 0 },
-    { "0.0", 0, 0 },
-    { "0.0001", 0, 0 },
-    { ".5", 0, 0 },
-    { "5.", 0, 0 },
-    { "1.2.3", 0, 0 },
-    { "1s", 0, 0 },
-    { "-1", 0, 0 },
-    { "", 0, 0 },
-};
+/* ------------------------------------------------------------------ */
+/* PROXY header                                                        */
+/* ------------------------------------------------------------------ */
 
-START_TEST(test_parse_ms)
+/* An IPv4 socket address, host order in. */
+static struct sockaddr_in addr4(uint32_t ip, uint16_t port)
 {
-    uint64_t v = 7;
-    int rc = cli_parse_ms(ms_vectors[_i].in, 86400000, &v);
+    struct sockaddr_in a;
 
-    ck_assert_int_eq(rc, ms_vectors[_i].ok ? 0 : -1);
-    ck_assert_uint_eq(v, ms_vectors[_i].ok ? ms_vectors[_i].ms : 7);
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(ip);
+    a.sin_port = htons(port);
+    return a;
+}
+
+START_TEST(test_proxy_v1)
+{
+    struct sockaddr_in s4, d4;
+    struct sockaddr_in6 s6, d6;
+    unsigned char out[CLI_PROXY_MAX];
+    size_t n;
+
+    s4 = addr4(0xc0000201, 56324);     /* 192.0.2.1 */
+    d4 = addr4(0x7f000001, 443);
+    n = cli_proxy_header(1, (struct sockaddr *)&s4, (struct sockaddr *)&d4,
+                         out, sizeof(out));
+    ck_assert_uint_eq(n, 42);
+    ck_assert_mem_eq(out, "PROXY TCP4 192.0.2.1 127.0.0.1 56324 443\r\n",
+                     n);
+    memset(&s6, 0, sizeof(s6));
+    memset(&d6, 0, sizeof(d6));
+    s6.sin6_family = d6.sin6_family = AF_INET6;
+    s6.sin6_addr.s6_addr[15] = 1;
+    d6.sin6_addr.s6_addr[0] = 0x20;
+    d6.sin6_addr.s6_addr[1] = 0x01;
+    d6.sin6_addr.s6_addr[2] = 0x0d;
+    d6.sin6_addr.s6_addr[3] = 0xb8;
+    d6.sin6_addr.s6_addr[15] = 2;
+    s6.sin6_port = htons(1);
+    d6.sin6_port = htons(65535);
+    n = cli_proxy_header(1, (struct sockaddr *)&s6, (struct sockaddr *)&d6,
+                         out, sizeof(out));
+    ck_assert_uint_eq(n, 36);
+    ck_assert_mem_eq(out, "PROXY TCP6 ::1 2001:db8::2 1 65535\r\n", n);
+    /* Families that differ cannot be named. */
+    ck_assert_uint_eq(cli_proxy_header(1, (struct sockaddr *)&s4,
+                                       (struct sockaddr *)&d6, out,
+                                       sizeof(out)), 0);
+}
+END_TEST
+
+START_TEST(test_proxy_v2)
+{
+    static const unsigned char want[] = {
+        0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54,
+        0x0a, 0x21, 0x11, 0x00, 0x0c, 192, 0, 2, 1, 127, 0, 0, 1,
+        0xdc, 0x04, 0x01, 0xbb
+    };
+    struct sockaddr_in s4, d4;
+    unsigned char out[CLI_PROXY_MAX];
+    size_t n;
+
+    s4 = addr4(0xc0000201, 56324);
+    d4 = addr4(0x7f000001, 443);
+    n = cli_proxy_header(2, (struct sockaddr *)&s4, (struct sockaddr *)&d4,
+                         out, sizeof(out));
+    ck_assert_uint_eq(n, sizeof(want));
+    ck_assert_mem_eq(out, want, n);
+    ck_assert_uint_eq(cli_proxy_header(2, (struct sockaddr *)&s4,
+                                       (struct sockaddr *)&d4, out, 20), 0);
 }
 END_TEST
 
@@ -428,7 +461,7 @@ START_TEST(test_record_roundtrip)
     cli_buf_init(&raw, 1 << 20);
     cli_buf_init(&content, 1 << 20);
     ck_assert_int_eq(cli_ndjson_parse(&d, copy, line.len - 1, &raw,
-                                      &content, err, sizeof(err)), 0);
+                                      &content, 0, err, sizeof(err)), 0);
     got = hf_decoder_header(&d);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(content.len, rec_vectors[_i].len);
@@ -483,7 +516,7 @@ START_TEST(test_record_reject)
     ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
     cli_buf_init(&raw, 1 << 20);
     cli_buf_init(&content, 1 << 20);
-    ck_assert_int_eq(cli_ndjson_parse(&d, copy, n, &raw, &content, err,
+    ck_assert_int_eq(cli_ndjson_parse(&d, copy, n, &raw, &content, 0, err,
                                       sizeof(err)), -1);
     ck_assert_msg(strncmp(err, rec_bad[_i].err_prefix,
                           strlen(rec_bad[_i].err_prefix)) == 0,
@@ -566,10 +599,11 @@ END_TEST
 static Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
-    TCase *tc = tcase_create("numbers");
+    TCase *tc = tcase_create("sniff");
 
-    tcase_add_loop_test(tc, test_parse_u64, 0, N(u64_vectors));
-    tcase_add_loop_test(tc, test_parse_ms, 0, N(ms_vectors));
+    tcase_add_loop_test(tc, test_sniff, 0, N(sniff_vectors));
+    tcase_add_test(tc, test_proxy_v1);
+    tcase_add_test(tc, test_proxy_v2);
     suite_add_tcase(s, tc);
     tc = tcase_create("base64");
     tcase_add_loop_test(tc, test_b64_vectors, 0, N(b64_vectors));
