@@ -8,7 +8,8 @@
 #   make check      deps, then the whole suite twice: gcc, and clang with
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        the gateway on 127.0.0.1:65432 with the built-in index
-#   make install    PREFIX=/usr/local, DESTDIR honoured
+#   make install    PREFIX=/usr/local, DESTDIR honoured; systemd units
+#                   under SYSTEMDUNITDIR (pkg-config systemd's)
 #   make V=1        show the full commands
 
 .DEFAULT_GOAL := all
@@ -19,6 +20,10 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
+# systemd's own unit directory (pkg-config systemd), whatever PREFIX is:
+# systemd looks there. The installed service runs $(SBINDIR)'s binary.
+SYSTEMDUNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir \
+                      systemd 2>/dev/null),/lib/systemd/system)
 DESTDIR    ?=
 
 O          ?= build
@@ -35,12 +40,14 @@ endif
 
 # Debian packages the build and the tests need (see `make deps`).
 DEB_PACKAGES := libyajl-dev check pkg-config clang libclang-rt-14-dev \
-                libjansson-dev python3
+                libjansson-dev python3 libsystemd-dev
 
 YAJL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags yajl)
 YAJL_LIBS    = $(shell $(PKG_CONFIG) --libs yajl)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+SD_CFLAGS    = $(shell $(PKG_CONFIG) --cflags libsystemd)
+SD_LIBS      = $(shell $(PKG_CONFIG) --libs libsystemd)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wpointer-arith -Wvla -Wformat=2 \
@@ -64,6 +71,7 @@ TEST_BINS    :=
 TEST_SCRIPTS :=
 MAN1         :=
 MAN8         :=
+UNITS        :=
 
 # ---------------------------------------------------------------- codec
 CODEC_SRCS := $(wildcard codec/*.c)
@@ -153,6 +161,9 @@ install: all
 	$(if $(filter $(O)/hframe-gateway,$(BINS)),install -m 755 $(O)/hframe-gateway $(DESTDIR)$(SBINDIR)/)
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+	$(if $(UNITS),install -d $(DESTDIR)$(SYSTEMDUNITDIR))
+	$(foreach u,$(UNITS),sed 's|/usr/local/sbin/|$(SBINDIR)/|' $(u) \
+	    > $(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u)) &&) true
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libhframe.a $(DESTDIR)$(LIBDIR)/libhframe.so \
@@ -161,7 +172,8 @@ uninstall:
 	    $(DESTDIR)$(INCLUDEDIR)/hframe.h $(DESTDIR)$(BINDIR)/hframe \
 	    $(DESTDIR)$(SBINDIR)/hframe-gateway \
 	    $(DESTDIR)$(MANDIR)/man1/hframe.1 \
-	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8
+	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8 \
+	    $(foreach u,$(UNITS),$(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u)))
 
 clean:
 	rm -rf build

@@ -21,6 +21,7 @@
 #include "gw_options.h"
 #include "gw_signal.h"
 #include "gw_supervisor.h"
+#include "gw_systemd.h"
 
 /* How long a client that got an error frame may keep sending before the
  * socket is closed: long enough for the frame to arrive, short enough
@@ -158,10 +159,13 @@ static void on_wake(void *ctx)
             switch (sig[i]) {
             case SIGTERM:
             case SIGINT:
+                gw_systemd_notify("STOPPING=1", NULL);
                 gw_loop_stop(a->loop);
                 break;
             case SIGHUP:
+                gw_systemd_notify("RELOADING=1", NULL);
                 reload_index(a);
+                gw_systemd_notify("READY=1", "serving");
                 break;
             case SIGUSR1:
                 gw_loop_log_stats(a->loop);
@@ -260,15 +264,31 @@ static int check_upstreams(app *a, const gw_listeners *ls)
     return 0;
 }
 
+/* The sockets systemd passed, or our own. Several workers on our own:
+ * the parent binds without listening (so the port is resolved once and
+ * held), each worker listens on its own. */
+static int open_listeners(const app *a, gw_listeners *ls, int *activated)
+{
+    int many = a->opt.workers > 1, n = gw_systemd_listeners(ls);
+
+    *activated = n > 0;
+    if (n < 0)
+        return -1;
+    if (n > 0) {
+        gw_log(GW_LOG_INFO, "socket activation: %d socket%s passed (HOST "
+               "and PORT are not used)", n, n == 1 ? "" : "s");
+        return 0;
+    }
+    return gw_listeners_open(a->opt.host, a->opt.port, many, !many, ls);
+}
+
 static int run(app *a)
 {
     gw_supervisor_config sc;
     gw_listeners ls;
-    int many = a->opt.workers > 1, rc;
+    int many = a->opt.workers > 1, activated, rc;
 
-    /* Several workers: the parent binds without listening (so the port
-     * is resolved once and held), each worker listens on its own. */
-    if (gw_listeners_open(a->opt.host, a->opt.port, many, !many, &ls) != 0)
+    if (open_listeners(a, &ls, &activated) != 0)
         return GW_EXIT_FAIL;
     if (check_upstreams(a, &ls) != 0) {
         gw_listeners_close(&ls);
@@ -285,6 +305,7 @@ static int run(app *a)
     if (many) {
         memset(&sc, 0, sizeof sc);
         sc.host = a->opt.host;
+        sc.inherit = activated;
         sc.workers = (unsigned)a->opt.workers;
         sc.drain_timeout = (gw_time)a->opt.drain_timeout;
         sc.port_file = a->opt.port_file;
@@ -305,6 +326,7 @@ static int run(app *a)
         gw_listeners_close(&ls);
         return GW_EXIT_FAIL;
     }
+    gw_systemd_notify("READY=1", "serving");
     rc = serve(a, &ls);
     gw_log(GW_LOG_NOTICE, "stopped");
     return rc;

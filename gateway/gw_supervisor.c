@@ -14,6 +14,7 @@
 #include "gw_options.h"
 #include "gw_signal.h"
 #include "gw_supervisor.h"
+#include "gw_systemd.h"
 
 #define SEC ((gw_time)1000000)
 
@@ -67,8 +68,10 @@ static void run_worker(supervisor *s, pid_t parent, int ready_fd,
     int rc;
 
     gw_log_forked();
+    gw_systemd_forked();
     gw_signal_reset();
-    gw_listeners_close(s->hold);
+    if (!s->cfg->inherit)
+        gw_listeners_close(s->hold);
     if (other_fd >= 0)
         close(other_fd);
     if (gw_signal_setup(0) != 0) {
@@ -79,9 +82,13 @@ static void run_worker(supervisor *s, pid_t parent, int ready_fd,
      * the parent goes, and checked once for a parent gone already. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
         _exit(GW_EXIT_FAIL);
-    snprintf(portstr, sizeof portstr, "%u", s->hold->port);
-    if (gw_listeners_open(s->cfg->host, portstr, 1, 1, &ls) != 0)
-        _exit(GW_EXIT_FAIL);
+    if (s->cfg->inherit) {
+        ls = *s->hold;
+    } else {
+        snprintf(portstr, sizeof portstr, "%u", s->hold->port);
+        if (gw_listeners_open(s->cfg->host, portstr, 1, 1, &ls) != 0)
+            _exit(GW_EXIT_FAIL);
+    }
     gw_log(GW_LOG_INFO, "worker listening on port %u", s->hold->port);
     if (ready_fd >= 0) {
         if (write(ready_fd, "r", 1) < 0)
@@ -177,6 +184,7 @@ static void stop(supervisor *s)
 {
     if (!s->stopping) {
         s->stopping = 1;
+        gw_systemd_notify("STOPPING=1", NULL);
         /* A drain timeout of 0 is "no limit": wait for the workers. */
         s->stop_deadline = s->cfg->drain_timeout == 0
                                ? GW_TIME_NEVER
@@ -229,10 +237,13 @@ static void on_signals(supervisor *s)
                 stop(s);
                 break;
             case SIGHUP:
-                /* Workers started later inherit the parent's index. */
+                /* Workers started later inherit the parent's index;
+                 * the running ones read it again on their own. */
+                gw_systemd_notify("RELOADING=1", NULL);
                 if (s->cfg->reload != NULL)
                     s->cfg->reload(s->cfg->ctx);
                 forward(s, SIGHUP);
+                gw_systemd_notify("READY=1", "serving");
                 break;
             case SIGUSR1:
                 forward(s, SIGUSR1);
@@ -289,6 +300,7 @@ int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
     } else {
         gw_log(GW_LOG_NOTICE, "listening on '%s' port %u with %u workers",
                cfg->host, hold->port, s.n);
+        gw_systemd_notify("READY=1", "serving");
         if (cfg->port_file != NULL &&
             gw_write_number_file(cfg->port_file, "port file",
                                  (long)hold->port) != 0) {

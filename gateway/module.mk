@@ -14,7 +14,8 @@ GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o) \
 GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
                 gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_loop.c \
                 gateway/gw_options.c gateway/gw_net.c gateway/gw_signal.c \
-                gateway/gw_supervisor.c gateway/gw_main.c
+                gateway/gw_supervisor.c gateway/gw_systemd.c \
+                gateway/gw_main.c
 GW_OBJS      := $(GW_SRCS:%.c=$(O)/%.o)
 
 # Sans-I/O parts as a library, for the tests and the fuzz harnesses.
@@ -24,11 +25,12 @@ $(GW_CORE_A): $(GW_CORE_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(GW_OBJS): MOD_CFLAGS = -Iutil
+$(GW_OBJS): MOD_CFLAGS = -Iutil $(SD_CFLAGS)
 
 $(O)/hframe-gateway: $(GW_OBJS) $(LIBHFRAME_A) $(LIBUTIL_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(GW_OBJS) $(LIBUTIL_A) $(HF_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(GW_OBJS) $(LIBUTIL_A) $(HF_LIBS) \
+	    $(SD_LIBS)
 
 # The Check suites, one file per component under tests/gateway/.
 GW_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tests/gateway/*.c)) \
@@ -46,4 +48,7 @@ TEST_BINS    += $(O)/tests/check_gateway
 TEST_SCRIPTS += tests/e2e_gateway.sh
 TEST_SCRIPTS += tests/e2e_relay.sh
 TEST_SCRIPTS += tests/e2e_epoll.sh
+TEST_SCRIPTS += tests/e2e_ops.sh
 MAN8         += docs/hframe-gateway.8
+UNITS        += docs/examples/hframe-gateway.service \
+                docs/examples/hframe-gateway.socket

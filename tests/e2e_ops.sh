@@ -1,0 +1,67 @@
+#!/bin/sh
+# e2e_ops.sh - end-to-end tests of how hframe-gateway runs as a service:
+# the systemd units, readiness notification and socket activation
+# (tests/sd_harness.py plays systemd).
+#
+# Run as: HF_BUILD=<outdir> sh tests/e2e_ops.sh
+# Every socket is on loopback with an ephemeral port; every process
+# started here is killed on exit; every wait is bounded. Exit status 0
+# when all checks passed.
+set -u
+: "${HF_BUILD:=build}"
+GW="$HF_BUILD/hframe-gateway"
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+CLIENT="$HERE/gw_client.py"
+HARNESS="$HERE/sd_harness.py"
+# shellcheck source=tests/e2e_lib.sh
+. "$HERE/e2e_lib.sh"
+e2e_setup e2e_ops
+
+# harness LABEL [options...]: tests/sd_harness.py's checks as ours.
+harness() {
+    hlabel=$1
+    shift
+    rm -f "$TMP/notify"
+    timeout -k 5 60 python3 "$HARNESS" "$TMP" "$GW" "$@" >"$TMP/harness.out" \
+        2>&1
+    while IFS= read -r line; do
+        case $line in
+            "ok   "*) ok "$hlabel: ${line#ok   }" ;;
+            "FAIL "*) fail "$hlabel: ${line#FAIL }"
+                      sed 's/^/        /' "$TMP/gw.log" ;;
+            *) note "    $line" ;;
+        esac
+    done <"$TMP/harness.out"
+    grep -q '^ok   exit 0' "$TMP/harness.out" ||
+        fail "$hlabel: the harness did not finish"
+}
+
+echo "== systemd"
+printf '{"morpheus": "Follow the white rabbit. \\ud83d\\udc30"}\n' \
+    >"$TMP/index.json"
+harness "socket activation" --index "$TMP/index.json"
+harness "socket activation, 2 workers" --index "$TMP/index.json" \
+    --workers 2
+
+if command -v systemd-analyze >/dev/null 2>&1; then
+    mkdir -p "$TMP/units"
+    sed "s|/usr/local/sbin/hframe-gateway|$(cd "$(dirname "$GW")" &&
+        pwd)/hframe-gateway|" "$TOP/docs/examples/hframe-gateway.service" \
+        >"$TMP/units/hframe-gateway.service"
+    cp "$TOP/docs/examples/hframe-gateway.socket" "$TMP/units/"
+    (cd "$TMP/units" && timeout 60 systemd-analyze verify --man=no \
+        ./hframe-gateway.socket ./hframe-gateway.service) \
+        >"$TMP/verify.out" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ] && ! [ -s "$TMP/verify.out" ]; then
+        ok "systemd-analyze verify: the units are clean"
+    else
+        fail "systemd-analyze verify (status $rc)"
+        sed 's/^/        /' "$TMP/verify.out"
+    fi
+else
+    note "skip systemd-analyze verify: systemd-analyze is not installed"
+fi
+
+e2e_summary e2e_ops
