@@ -343,6 +343,7 @@ int main(int argc, char **argv)
     if (rc >= 0)
         return rc;
     gw_log_set_level(a.opt.log_level);
+    gw_log_set_format(a.opt.log_format);
     for (i = 0; i < a.opt.n_upstream; i++) {
         if (gw_upstream_resolve(a.opt.upstream[i], &a.upstreams[i]) != 0)
             return GW_EXIT_USAGE;

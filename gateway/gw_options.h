@@ -55,6 +55,7 @@ typedef struct gw_options {
     int proxy_protocol;
     int upstream_proxy;
     gw_log_level log_level;
+    gw_log_format log_format;
     gw_poll_kind io;
     const char *upstream[GW_OPTIONS_UPSTREAMS];
     size_t n_upstream;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # e2e_ops.sh - end-to-end tests of how hframe-gateway runs as a service:
 # the systemd units, readiness notification and socket activation
-# (tests/sd_harness.py plays systemd).
+# (tests/sd_harness.py plays systemd); log lines in JSON and for the
+# journal (tests/log_check.py).
 #
 # Run as: HF_BUILD=<outdir> sh tests/e2e_ops.sh
 # Every socket is on loopback with an ephemeral port; every process
@@ -62,6 +63,30 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     fi
 else
     note "skip systemd-analyze verify: systemd-analyze is not installed"
+fi
+
+echo "== log formats"
+start json --log-format json || exit 1
+gwc "json: the tutorial" "$GW_PORT" tutorial
+gwc "json: a frame error" "$GW_PORT" badinput
+stop json "$GW_PID"
+check "json: every line one JSON object, access fields as members" \
+    python3 "$HERE/log_check.py" "$TMP/json.log"
+
+# The journal: JOURNAL_STREAM names stderr's device and inode.
+: >"$TMP/journal.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$TMP/journal.log")
+export JOURNAL_STREAM
+"$GW" --log-format json --port-file "$TMP/journal.port" 127.0.0.1 0 \
+    2>>"$TMP/journal.log" &
+GW_PID=$!
+PIDS="$PIDS $GW_PID"
+unset JOURNAL_STREAM
+if wait_started journal "$GW_PID" gateway test -s "$TMP/journal.port"; then
+    gwc "journal: the tutorial" "$(cat "$TMP/journal.port")" tutorial
+    stop journal "$GW_PID"
+    check "journal: <N> prefix, JSON without a time of its own" \
+        python3 "$HERE/log_check.py" "$TMP/journal.log" journal
 fi
 
 e2e_summary e2e_ops
