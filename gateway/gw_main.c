@@ -19,6 +19,7 @@
 #include "gw_loop.h"
 #include "gw_net.h"
 #include "gw_options.h"
+#include "gw_privs.h"
 #include "gw_signal.h"
 #include "gw_supervisor.h"
 #include "gw_systemd.h"
@@ -43,6 +44,7 @@ typedef struct app {
     gw_index *index;
     gw_loop *loop;
     gw_upstream upstreams[GW_UPSTREAM_MAX];
+    gw_privs privs;             /* --user, --group */
     int wrote_pid;          /* the pid file is ours to remove */
     int listened;           /* so is the port file */
 } app;
@@ -266,12 +268,14 @@ static int check_upstreams(app *a, const gw_listeners *ls)
 
 /* The sockets systemd passed, or our own. Several workers on our own:
  * the parent binds without listening (so the port is resolved once and
- * held), each worker listens on its own. */
-static int open_listeners(const app *a, gw_listeners *ls, int *activated)
+ * held), each worker listens on its own. With --user workers could not
+ * bind a privileged port: they share the parent's listening sockets, as
+ * they share sockets systemd passed (*shared). */
+static int open_listeners(const app *a, gw_listeners *ls, int *shared)
 {
     int many = a->opt.workers > 1, n = gw_systemd_listeners(ls);
 
-    *activated = n > 0;
+    *shared = n > 0 || a->privs.on;
     if (n < 0)
         return -1;
     if (n > 0) {
@@ -279,16 +283,17 @@ static int open_listeners(const app *a, gw_listeners *ls, int *activated)
                "and PORT are not used)", n, n == 1 ? "" : "s");
         return 0;
     }
-    return gw_listeners_open(a->opt.host, a->opt.port, many, !many, ls);
+    return gw_listeners_open(a->opt.host, a->opt.port, many && !*shared,
+                             !many || *shared, ls);
 }
 
 static int run(app *a)
 {
     gw_supervisor_config sc;
     gw_listeners ls;
-    int many = a->opt.workers > 1, activated, rc;
+    int many = a->opt.workers > 1, shared, rc;
 
-    if (open_listeners(a, &ls, &activated) != 0)
+    if (open_listeners(a, &ls, &shared) != 0)
         return GW_EXIT_FAIL;
     if (check_upstreams(a, &ls) != 0) {
         gw_listeners_close(&ls);
@@ -302,10 +307,16 @@ static int run(app *a)
     }
     a->wrote_pid = a->opt.pid_file != NULL;
     a->listened = 1;
+    /* Sockets bound, index read, pid file written: root is no longer
+     * needed, in this process nor in the workers it forks. */
+    if (gw_privs_drop(&a->privs) != 0) {
+        gw_listeners_close(&ls);
+        return GW_EXIT_FAIL;
+    }
     if (many) {
         memset(&sc, 0, sizeof sc);
         sc.host = a->opt.host;
-        sc.inherit = activated;
+        sc.inherit = shared;
         sc.workers = (unsigned)a->opt.workers;
         sc.drain_timeout = (gw_time)a->opt.drain_timeout;
         sc.port_file = a->opt.port_file;
@@ -348,6 +359,8 @@ int main(int argc, char **argv)
         if (gw_upstream_resolve(a.opt.upstream[i], &a.upstreams[i]) != 0)
             return GW_EXIT_USAGE;
     }
+    if (gw_privs_resolve(a.opt.user, a.opt.group, &a.privs) != 0)
+        return GW_EXIT_USAGE;
     size_to_descriptors(&a.opt);
     a.index = load_index(a.opt.index_path);
     if (a.index == NULL)

@@ -93,6 +93,10 @@ static const opt_row rows[] = {
       "write the port to FILE once listening" },
     { "pidfile", 0, K_TEXT, F(pid_file), NONE, "FILE",
       "write the process id to FILE; removed at exit" },
+    { "user", 0, K_TEXT, F(user), NONE, "NAME",
+      "run as this user once the sockets are bound" },
+    { "group", 0, K_TEXT, F(group), NONE, "NAME",
+      "... and this group (the user's own by default)" },
     { "proxy-protocol", 0, K_FLAG, F(proxy_protocol), NONE, NULL,
       "clients start with a PROXY v1 or v2 header" },
     { "upstream", 0, K_UPSTREAM, 0, NONE, "HOST:PORT",
@@ -286,6 +290,8 @@ static int apply(gw_options *o, const opt_row *r, const char *val)
 /* Rules between options. -1 to go on, or GW_EXIT_USAGE. */
 static int check_together(const gw_options *o)
 {
+    if (o->group != NULL && o->user == NULL)
+        return usage_error("--group needs --user");
     if (o->upstream_proxy && o->n_upstream == 0)
         return usage_error("--upstream-proxy-protocol needs --upstream");
     if (o->n_upstream > 0 && o->index_path != NULL)

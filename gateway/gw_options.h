@@ -35,6 +35,8 @@ typedef struct gw_options {
     const char *index_path;
     const char *port_file;
     const char *pid_file;
+    const char *user;           /* --user, --group: NULL when not given */
+    const char *group;
     uint64_t max_conns;         /* 0: sized from the descriptor limit */
     uint64_t max_header;
     uint64_t max_content;

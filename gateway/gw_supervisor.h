@@ -13,8 +13,9 @@
 typedef struct gw_supervisor_config {
     const char *host;           /* what workers listen on */
     int inherit;                /* workers accept on hold itself (it
-                                   listens: socket activation) instead
-                                   of their own SO_REUSEPORT sockets */
+                                   listens: socket activation, --user)
+                                   instead of their own SO_REUSEPORT
+                                   sockets */
     unsigned workers;
     gw_time drain_timeout;      /* workers' own; the parent waits longer */
     const char *port_file;      /* written once every worker listens */

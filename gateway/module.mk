@@ -15,6 +15,7 @@ GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
                 gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_loop.c \
                 gateway/gw_options.c gateway/gw_net.c gateway/gw_signal.c \
                 gateway/gw_supervisor.c gateway/gw_systemd.c \
+                gateway/gw_privs.c \
                 gateway/gw_main.c
 GW_OBJS      := $(GW_SRCS:%.c=$(O)/%.o)
 

@@ -2,7 +2,7 @@
 # e2e_ops.sh - end-to-end tests of how hframe-gateway runs as a service:
 # the systemd units, readiness notification and socket activation
 # (tests/sd_harness.py plays systemd); log lines in JSON and for the
-# journal (tests/log_check.py).
+# journal (tests/log_check.py); --user and --group (as root only).
 #
 # Run as: HF_BUILD=<outdir> sh tests/e2e_ops.sh
 # Every socket is on loopback with an ephemeral port; every process
@@ -87,6 +87,56 @@ if wait_started journal "$GW_PID" gateway test -s "$TMP/journal.port"; then
     stop journal "$GW_PID"
     check "journal: <N> prefix, JSON without a time of its own" \
         python3 "$HERE/log_check.py" "$TMP/journal.log" journal
+fi
+
+echo "== privileges"
+"$GW" --user hframe-no-such-user 127.0.0.1 0 2>"$TMP/user.err"
+check "--user with an unknown name: exit 2" [ "$?" -eq 2 ]
+"$GW" --group nogroup 127.0.0.1 0 2>"$TMP/user.err"
+check "--group without --user: exit 2" [ "$?" -eq 2 ]
+
+# no_root PID: no uid or gid 0 left in the process (real, effective,
+# saved, filesystem) nor among its groups.
+no_root() {
+    awk '/^(Uid|Gid):/ { for (f = 2; f <= NF; f++) if ($f == 0) bad = 1 }
+         /^Groups:/ { for (f = 2; f <= NF; f++) if ($f == 0) bad = 1 }
+         END { exit bad }' "/proc/$1/status"
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    note "skip --user nobody: the tests do not run as root"
+elif ! id nobody >/dev/null 2>&1; then
+    note "skip --user nobody: there is no user nobody"
+else
+    # The port file is written once root is gone.
+    mkdir -m 1777 "$TMP/w"
+    chmod 755 "$TMP"
+    for n in 1 2; do
+        rm -f "$TMP/w/user.port"
+        "$GW" --user nobody --workers "$n" --port-file "$TMP/w/user.port" \
+            127.0.0.1 0 2>"$TMP/user$n.log" &
+        GW_PID=$!
+        PIDS="$PIDS $GW_PID"
+        wait_started "user$n" "$GW_PID" gateway test -s "$TMP/w/user.port" ||
+            continue
+        gwc "--user nobody, $n worker(s): the tutorial" \
+            "$(cat "$TMP/w/user.port")" tutorial
+        procs="$GW_PID $(cat "/proc/$GW_PID/task/$GW_PID/children")"
+        bad=""
+        for p in $procs; do
+            no_root "$p" || bad="$bad $p"
+        done
+        check "--user nobody, $n worker(s): no root id in $(echo $procs |
+            wc -w) process(es)" [ -z "$bad" ]
+        stop "user$n" "$GW_PID"
+    done
+    if command -v setpriv >/dev/null 2>&1; then
+        setpriv --reuid=nobody --regid=nogroup --clear-groups "$GW" \
+            --user root 127.0.0.1 0 2>"$TMP/user.err"
+        check "--user root without root: exit 1" [ "$?" -eq 1 ]
+    else
+        note "skip --user without root: setpriv is not installed"
+    fi
 fi
 
 e2e_summary e2e_ops
