@@ -40,7 +40,7 @@ endif
 
 # Debian packages the build and the tests need (see `make deps`).
 DEB_PACKAGES := libyajl-dev check pkg-config clang libclang-rt-14-dev \
-                libjansson-dev python3 libsystemd-dev
+                libjansson-dev python3 libsystemd-dev libmicrohttpd-dev
 
 YAJL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags yajl)
 YAJL_LIBS    = $(shell $(PKG_CONFIG) --libs yajl)
@@ -48,6 +48,8 @@ CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 SD_CFLAGS    = $(shell $(PKG_CONFIG) --cflags libsystemd)
 SD_LIBS      = $(shell $(PKG_CONFIG) --libs libsystemd)
+MHD_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+MHD_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wpointer-arith -Wvla -Wformat=2 \

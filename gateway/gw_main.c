@@ -13,10 +13,12 @@
 #include <unistd.h>
 
 #include "hframe.h"
+#include "util.h"
 #include "gw_conn.h"
 #include "gw_index.h"
 #include "gw_log.h"
 #include "gw_loop.h"
+#include "gw_metrics.h"
 #include "gw_net.h"
 #include "gw_options.h"
 #include "gw_privs.h"
@@ -45,6 +47,7 @@ typedef struct app {
     gw_loop *loop;
     gw_upstream upstreams[GW_UPSTREAM_MAX];
     gw_privs privs;             /* --user, --group */
+    int metrics_fd[GW_WORKERS_MAX];   /* --metrics: worker i's socket */
     int wrote_pid;          /* the pid file is ours to remove */
     int listened;           /* so is the port file */
 } app;
@@ -201,11 +204,58 @@ static void relay_config(const app *a, gw_loop_config *lc)
     lc->n_upstreams = o->n_upstream;
 }
 
+/* --metrics: one listening socket per worker, bound before root goes:
+ * worker i serves at PORT+i (each at a port of its own with PORT 0). */
+static int open_metrics(app *a)
+{
+    char host[UTIL_HOST_MAX], msg[UTIL_MSG_MAX], port[8];
+    const char *pstr;
+    gw_listeners ls;
+    uint64_t first, n = a->opt.workers;
+    unsigned i;
+
+    if (a->opt.metrics == NULL)
+        return 0;
+    if (util_split_hostport(a->opt.metrics, host, sizeof host, &pstr, msg,
+                            sizeof msg) != 0 ||
+        util_parse_value(UTIL_NUMBER, "the --metrics port", pstr, 0,
+                         65536 - n, 0, &first, msg, sizeof msg) != 0) {
+        gw_log(GW_LOG_ERROR, "--metrics %s: %s", a->opt.metrics, msg);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        snprintf(port, sizeof port, "%u",
+                 first == 0 ? 0u : (unsigned)first + i);
+        if (gw_listeners_open(host, port, 0, 1, &ls) != 0)
+            return -1;
+        /* The first address only: one series per worker. */
+        a->metrics_fd[i] = ls.fd[0];
+        while (ls.n > 1)
+            close(ls.fd[--ls.n]);
+        gw_log(GW_LOG_NOTICE, "metrics for worker %u on '%s' port %u", i,
+               host, ls.port);
+    }
+    return 0;
+}
+
+static void close_metrics(app *a, int except)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof a->metrics_fd / sizeof a->metrics_fd[0]; i++) {
+        if (a->metrics_fd[i] >= 0 && (int)i != except)
+            close(a->metrics_fd[i]);
+        if ((int)i != except)
+            a->metrics_fd[i] = -1;
+    }
+}
+
 /* Serve on ls until told to stop. Returns an exit status. */
-static int serve(void *ctx, gw_listeners *ls)
+static int serve(void *ctx, gw_listeners *ls, unsigned slot)
 {
     app *a = ctx;
     const gw_options *o = &a->opt;
+    gw_metrics *m = NULL;
     gw_loop_config lc;
     size_t i;
     int rc;
@@ -241,7 +291,20 @@ static int serve(void *ctx, gw_listeners *ls)
         gw_log(GW_LOG_ERROR, "out of memory");
         return GW_EXIT_FAIL;
     }
+    /* The server owns its socket from here; the other workers' are
+     * theirs. */
+    close_metrics(a, (int)slot);
+    if (a->metrics_fd[slot] >= 0) {
+        m = gw_metrics_start(a->metrics_fd[slot], a->loop);
+        a->metrics_fd[slot] = -1;
+        if (m == NULL) {
+            gw_loop_free(a->loop);
+            a->loop = NULL;
+            return GW_EXIT_FAIL;
+        }
+    }
     rc = gw_loop_run(a->loop);
+    gw_metrics_stop(m);
     gw_loop_log_stats(a->loop);
     gw_loop_free(a->loop);
     a->loop = NULL;
@@ -309,7 +372,7 @@ static int run(app *a)
     a->listened = 1;
     /* Sockets bound, index read, pid file written: root is no longer
      * needed, in this process nor in the workers it forks. */
-    if (gw_privs_drop(&a->privs) != 0) {
+    if (open_metrics(a) != 0 || gw_privs_drop(&a->privs) != 0) {
         gw_listeners_close(&ls);
         return GW_EXIT_FAIL;
     }
@@ -338,7 +401,7 @@ static int run(app *a)
         return GW_EXIT_FAIL;
     }
     gw_systemd_notify("READY=1", "serving");
-    rc = serve(a, &ls);
+    rc = serve(a, &ls, 0);
     gw_log(GW_LOG_NOTICE, "stopped");
     return rc;
 }
@@ -350,6 +413,8 @@ int main(int argc, char **argv)
     int rc;
 
     memset(&a, 0, sizeof a);
+    for (i = 0; i < GW_WORKERS_MAX; i++)
+        a.metrics_fd[i] = -1;
     rc = gw_options_parse(&a.opt, argc, argv);
     if (rc >= 0)
         return rc;
@@ -371,6 +436,7 @@ int main(int argc, char **argv)
         return GW_EXIT_FAIL;
     }
     rc = run(&a);
+    close_metrics(&a, -1);
     /* What was written for others to read goes with the process. */
     if (a.wrote_pid)
         unlink(a.opt.pid_file);

@@ -19,9 +19,6 @@
 /* Longest duration accepted on the command line: one day. */
 #define DURATION_MAX (86400 * SEC)
 
-/* Most workers: far above the cores of any one machine. */
-#define WORKERS_MAX 256
-
 /* Most clients per process: far above what descriptors allow. */
 #define CONNS_MAX 10000000
 
@@ -87,12 +84,14 @@ static const opt_row rows[] = {
       "error, warn, info (the default) or debug" },
     { "log-format", 0, K_FORMAT, F(log_format), NONE, "text|json",
       "log lines as key=value text (the default) or JSON" },
-    { "workers", 0, K_NUMBER, F(workers), 1, WORKERS_MAX, 1, 0, "N",
+    { "workers", 0, K_NUMBER, F(workers), 1, GW_WORKERS_MAX, 1, 0, "N",
       "processes serving the port (SO_REUSEPORT)" },
     { "port-file", 0, K_TEXT, F(port_file), NONE, "FILE",
       "write the port to FILE once listening" },
     { "pidfile", 0, K_TEXT, F(pid_file), NONE, "FILE",
       "write the process id to FILE; removed at exit" },
+    { "metrics", 0, K_TEXT, F(metrics), NONE, "HOST:PORT",
+      "serve /metrics and /health (worker i: PORT+i)" },
     { "user", 0, K_TEXT, F(user), NONE, "NAME",
       "run as this user once the sockets are bound" },
     { "group", 0, K_TEXT, F(group), NONE, "NAME",

@@ -21,6 +21,9 @@
 
 #define GW_PROG "hframe-gateway"
 
+/* Most --workers: far above the cores of any one machine. */
+#define GW_WORKERS_MAX 256
+
 /* Most --upstream servers. */
 #define GW_OPTIONS_UPSTREAMS 16
 
@@ -37,6 +40,7 @@ typedef struct gw_options {
     const char *pid_file;
     const char *user;           /* --user, --group: NULL when not given */
     const char *group;
+    const char *metrics;        /* --metrics HOST:PORT, or NULL */
     uint64_t max_conns;         /* 0: sized from the descriptor limit */
     uint64_t max_header;
     uint64_t max_content;

@@ -18,9 +18,6 @@
 
 #define SEC ((gw_time)1000000)
 
-/* Most workers (gw_options.c bounds --workers the same way). */
-#define WORKERS_MAX 256
-
 /* Workers that die within this long of starting are restarted only
  * after it, so a crash loop does not spin. */
 #define RESTART_HOLDOFF (1 * SEC)
@@ -40,7 +37,7 @@ typedef struct worker {
 typedef struct supervisor {
     const gw_supervisor_config *cfg;
     gw_listeners *hold;
-    worker w[WORKERS_MAX];
+    worker w[GW_WORKERS_MAX];
     unsigned n;
     int stopping;
     gw_time stop_deadline;
@@ -60,8 +57,8 @@ static int wait_readable(int fd, gw_time wait)
 }
 
 /* In the new worker: never returns. */
-static void run_worker(supervisor *s, pid_t parent, int ready_fd,
-                       int other_fd)
+static void run_worker(supervisor *s, unsigned slot, pid_t parent,
+                       int ready_fd, int other_fd)
 {
     char portstr[8];
     gw_listeners ls;
@@ -95,19 +92,19 @@ static void run_worker(supervisor *s, pid_t parent, int ready_fd,
             gw_log(GW_LOG_WARN, "worker: ready pipe: %s", strerror(errno));
         close(ready_fd);
     }
-    rc = s->cfg->serve(s->cfg->ctx, &ls);
+    rc = s->cfg->serve(s->cfg->ctx, &ls, slot);
     gw_log_flush();
     _exit(rc);
 }
 
-static pid_t spawn(supervisor *s, int ready_fd, int other_fd)
+static pid_t spawn(supervisor *s, unsigned slot, int ready_fd, int other_fd)
 {
     pid_t parent = getpid(), pid;
 
     gw_log_flush();
     pid = fork();
     if (pid == 0)
-        run_worker(s, parent, ready_fd, other_fd);
+        run_worker(s, slot, parent, ready_fd, other_fd);
     return pid;
 }
 
@@ -208,7 +205,7 @@ static gw_time restart(supervisor *s, gw_time now)
         if (w->pid != 0 || w->restart_at == GW_TIME_NEVER)
             continue;
         if (now >= w->restart_at) {
-            w->pid = spawn(s, -1, -1);
+            w->pid = spawn(s, i, -1, -1);
             w->started = now;
             w->restart_at = GW_TIME_NEVER;
             if (w->pid < 0) {
@@ -265,7 +262,7 @@ static int start_all(supervisor *s)
         return -1;
     }
     for (i = 0; i < s->n; i++) {
-        s->w[i].pid = spawn(s, ready[1], ready[0]);
+        s->w[i].pid = spawn(s, i, ready[1], ready[0]);
         s->w[i].started = gw_now();
         s->w[i].restart_at = GW_TIME_NEVER;
         if (s->w[i].pid < 0) {
@@ -292,7 +289,7 @@ int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     s.hold = hold;
-    s.n = cfg->workers < WORKERS_MAX ? cfg->workers : WORKERS_MAX;
+    s.n = cfg->workers < GW_WORKERS_MAX ? cfg->workers : GW_WORKERS_MAX;
     s.stop_deadline = GW_TIME_NEVER;
     if (start_all(&s) != 0) {
         s.stopping = 1;

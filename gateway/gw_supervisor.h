@@ -19,8 +19,10 @@ typedef struct gw_supervisor_config {
     unsigned workers;
     gw_time drain_timeout;      /* workers' own; the parent waits longer */
     const char *port_file;      /* written once every worker listens */
-    /* In a worker: serve on ls (listening) and return an exit status. */
-    int (*serve)(void *ctx, gw_listeners *ls);
+    /* In a worker: serve on ls (listening) and return an exit status.
+     * slot is the worker's number, 0 to workers - 1, kept by the worker
+     * that replaces it. */
+    int (*serve)(void *ctx, gw_listeners *ls, unsigned slot);
     /* In the parent, on SIGHUP, before workers are told. */
     void (*reload)(void *ctx);
     void *ctx;

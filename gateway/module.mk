@@ -15,7 +15,7 @@ GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
                 gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_loop.c \
                 gateway/gw_options.c gateway/gw_net.c gateway/gw_signal.c \
                 gateway/gw_supervisor.c gateway/gw_systemd.c \
-                gateway/gw_privs.c \
+                gateway/gw_privs.c gateway/gw_metrics.c \
                 gateway/gw_main.c
 GW_OBJS      := $(GW_SRCS:%.c=$(O)/%.o)
 
@@ -26,12 +26,12 @@ $(GW_CORE_A): $(GW_CORE_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(GW_OBJS): MOD_CFLAGS = -Iutil $(SD_CFLAGS)
+$(GW_OBJS): MOD_CFLAGS = -Iutil $(SD_CFLAGS) $(MHD_CFLAGS)
 
 $(O)/hframe-gateway: $(GW_OBJS) $(LIBHFRAME_A) $(LIBUTIL_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(GW_OBJS) $(LIBUTIL_A) $(HF_LIBS) \
-	    $(SD_LIBS)
+	    $(SD_LIBS) $(MHD_LIBS)
 
 # The Check suites, one file per component under tests/gateway/.
 GW_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tests/gateway/*.c)) \

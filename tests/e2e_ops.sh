@@ -2,7 +2,8 @@
 # e2e_ops.sh - end-to-end tests of how hframe-gateway runs as a service:
 # the systemd units, readiness notification and socket activation
 # (tests/sd_harness.py plays systemd); log lines in JSON and for the
-# journal (tests/log_check.py); --user and --group (as root only).
+# journal (tests/log_check.py); --user and --group (as root only);
+# --metrics (tests/metrics_check.py, with promtool when installed).
 #
 # Run as: HF_BUILD=<outdir> sh tests/e2e_ops.sh
 # Every socket is on loopback with an ephemeral port; every process
@@ -138,5 +139,39 @@ else
         note "skip --user without root: setpriv is not installed"
     fi
 fi
+
+echo "== metrics"
+# metrics_port NAME I: worker I's metrics port, from the log.
+metrics_port() {
+    sed -n "s/.*metrics for worker $2 on '127.0.0.1' port \([0-9]*\).*/\1/p" \
+        "$TMP/$1.log"
+}
+command -v promtool >/dev/null 2>&1 ||
+    note "promtool is not installed: the metrics format is not checked"
+start m1 --metrics 127.0.0.1:0 || exit 1
+M1_PID=$GW_PID
+M1_PORT=$GW_PORT
+gwc "metrics: the tutorial" "$M1_PORT" tutorial
+check "metrics: /health 200, 6 requests counted, promtool passes" \
+    python3 "$HERE/metrics_check.py" 6 "$(metrics_port m1 0)"
+
+start m2 --metrics 127.0.0.1:0 --workers 2 || exit 1
+M2_PID=$GW_PID
+gwc "metrics, 2 workers: 64 clients x 10 requests" "$GW_PORT" concurrent \
+    64 10
+check "metrics, 2 workers: 640 requests over both workers' pages" \
+    python3 "$HERE/metrics_check.py" 640 "$(metrics_port m2 0)" \
+    "$(metrics_port m2 1)"
+stop m2 "$M2_PID"
+
+start relay --metrics 127.0.0.1:0 --upstream "127.0.0.1:$M1_PORT" || exit 1
+R_PID=$GW_PID
+gwc "metrics, relay: the tutorial" "$GW_PORT" tutorial
+check "metrics, relay: per-upstream series" \
+    python3 "$HERE/metrics_check.py" 6 "$(metrics_port relay 0)" -- \
+    "hframe_upstream_up{upstream=\"127.0.0.1:$M1_PORT\"}" \
+    "hframe_upstream_requests_total{upstream=\"127.0.0.1:$M1_PORT\"}"
+stop relay "$R_PID"
+stop m1 "$M1_PID"
 
 e2e_summary e2e_ops
