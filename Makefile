@@ -40,7 +40,8 @@ endif
 
 # Debian packages the build and the tests need (see `make deps`).
 DEB_PACKAGES := libyajl-dev check pkg-config clang libclang-rt-14-dev \
-                libjansson-dev python3 libsystemd-dev libmicrohttpd-dev
+                libjansson-dev python3 libsystemd-dev libmicrohttpd-dev \
+                haproxy
 
 YAJL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags yajl)
 YAJL_LIBS    = $(shell $(PKG_CONFIG) --libs yajl)

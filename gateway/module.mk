@@ -50,6 +50,7 @@ TEST_SCRIPTS += tests/e2e_gateway.sh
 TEST_SCRIPTS += tests/e2e_relay.sh
 TEST_SCRIPTS += tests/e2e_epoll.sh
 TEST_SCRIPTS += tests/e2e_ops.sh
+TEST_SCRIPTS += tests/e2e_haproxy.sh
 MAN8         += docs/hframe-gateway.8
 UNITS        += docs/examples/hframe-gateway.service \
                 docs/examples/hframe-gateway.socket
