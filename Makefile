@@ -8,7 +8,8 @@
 #   make check      deps, then the whole suite twice: gcc, and clang with
 #                   AddressSanitizer + UndefinedBehaviorSanitizer
 #   make run        the gateway on 127.0.0.1:65432 with the built-in index
-#   make install    PREFIX=/usr/local, DESTDIR honoured
+#   make install    PREFIX=/usr/local, DESTDIR honoured; systemd units
+#                   under SYSTEMDUNITDIR (pkg-config systemd's)
 #   make deb        the Debian packages, checked by lintian (deb-check:
 #                   installed and tried on a clean root)
 #   make V=1        show the full commands
@@ -21,6 +22,10 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR     ?= $(PREFIX)/share/man
+# systemd's own unit directory (pkg-config systemd), whatever PREFIX is:
+# systemd looks there. The installed service runs $(SBINDIR)'s binary.
+SYSTEMDUNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir \
+                      systemd 2>/dev/null),/lib/systemd/system)
 DESTDIR    ?=
 
 O          ?= build
@@ -38,12 +43,17 @@ endif
 
 # Debian packages the build and the tests need (see `make deps`).
 DEB_PACKAGES := libyajl-dev check pkg-config clang libclang-rt-14-dev \
-                libjansson-dev python3
+                libjansson-dev python3 libsystemd-dev libmicrohttpd-dev \
+                haproxy
 
 YAJL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags yajl)
 YAJL_LIBS    = $(shell $(PKG_CONFIG) --libs yajl)
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+SD_CFLAGS    = $(shell $(PKG_CONFIG) --cflags libsystemd)
+SD_LIBS      = $(shell $(PKG_CONFIG) --libs libsystemd)
+MHD_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+MHD_LIBS     = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wpointer-arith -Wvla -Wformat=2 \
@@ -68,6 +78,7 @@ TEST_SCRIPTS :=
 MAN1         :=
 MAN3         := docs/libhframe.3
 MAN8         :=
+UNITS        :=
 
 # ---------------------------------------------------------------- codec
 CODEC_SRCS := $(wildcard codec/*.c)
@@ -174,6 +185,9 @@ install: all
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
 	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
+	$(if $(UNITS),install -d $(DESTDIR)$(SYSTEMDUNITDIR))
+	$(foreach u,$(UNITS),sed 's|/usr/local/sbin/|$(SBINDIR)/|' $(u) \
+	    > $(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u)) &&) true
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libhframe.a $(DESTDIR)$(LIBDIR)/libhframe.so \
@@ -184,7 +198,8 @@ uninstall:
 	    $(DESTDIR)$(SBINDIR)/hframe-gateway \
 	    $(DESTDIR)$(MANDIR)/man1/hframe.1 \
 	    $(DESTDIR)$(MANDIR)/man3/libhframe.3 \
-	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8
+	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8 \
+	    $(foreach u,$(UNITS),$(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u)))
 
 # ---------------------------------------------------------------- packages
 # Packaging tools, installed by `make deb-deps` (root, as `make deps`).

@@ -12,7 +12,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hframe.h"
+
 static gw_log_level log_level = GW_LOG_INFO;
+static gw_log_format log_format = GW_LOG_TEXT;
+
+static const char *const format_names[] = { "text", "json" };
+
+#define N_LEVELS (sizeof level_names / sizeof level_names[0])
+#define N_FORMATS (sizeof format_names / sizeof format_names[0])
 
 static const char *const level_names[] = { "notice", "error", "warn",
                                            "info", "debug" };
@@ -36,17 +44,39 @@ void gw_log_set_level(gw_log_level lvl)
     log_level = lvl;
 }
 
-int gw_log_parse_level(const char *s, gw_log_level *out)
+/* The index of s among names[first..n), or -1. */
+static int find_name(const char *const *names, size_t first, size_t n,
+                     const char *s)
 {
     size_t i;
 
-    for (i = 1; i < sizeof level_names / sizeof level_names[0]; i++) {
-        if (strcmp(s, level_names[i]) == 0) {
-            *out = (gw_log_level)i;
-            return 0;
-        }
+    for (i = first; i < n; i++) {
+        if (strcmp(s, names[i]) == 0)
+            return (int)i;
     }
     return -1;
+}
+
+/* From 1: "notice" is not a level one can choose. */
+int gw_log_parse_level(const char *s, gw_log_level *out)
+{
+    int i = find_name(level_names, 1, N_LEVELS, s);
+
+    *out = i >= 0 ? (gw_log_level)i : *out;
+    return i >= 0 ? 0 : -1;
+}
+
+void gw_log_set_format(gw_log_format fmt)
+{
+    log_format = fmt;
+}
+
+int gw_log_parse_format(const char *s, gw_log_format *out)
+{
+    int i = find_name(format_names, 0, N_FORMATS, s);
+
+    *out = i >= 0 ? (gw_log_format)i : *out;
+    return i >= 0 ? 0 : -1;
 }
 
 int gw_log_enabled(gw_log_level lvl)
@@ -113,30 +143,6 @@ static int drain(void)
     return 0;
 }
 
-/* "TIME hframe-gateway[PID] LEVEL: " or "<N>hframe-gateway[PID] ...". */
-static size_t prefix(char *line, size_t cap, gw_log_level lvl)
-{
-    struct timespec ts;
-    struct tm tm;
-    int k;
-
-    if (to_journal()) {
-        k = snprintf(line, cap, "<%d>hframe-gateway[%ld] %s: ",
-                     level_prio[lvl], (long)getpid(), level_names[lvl]);
-    } else {
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if (ts.tv_sec != lg.stamp_sec) {
-            gmtime_r(&ts.tv_sec, &tm);
-            strftime(lg.stamp, sizeof lg.stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-            lg.stamp_sec = ts.tv_sec;
-        }
-        k = snprintf(line, cap, "%s.%03ldZ hframe-gateway[%ld] %s: ",
-                     lg.stamp, ts.tv_nsec / 1000000L, (long)getpid(),
-                     level_names[lvl]);
-    }
-    return k > 0 && (size_t)k < cap ? (size_t)k : 0;
-}
-
 static void put(const char *line, size_t n)
 {
     if (GW_LOG_BUFFER - lg.len < n && (drain(), GW_LOG_BUFFER - lg.len < n)) {
@@ -148,37 +154,160 @@ static void put(const char *line, size_t n)
     lg.len += n;
 }
 
-static void vlog(gw_log_level lvl, const char *fmt, va_list ap)
+/* The line's start: "TIME hframe-gateway[PID] LEVEL: " (text) or
+ * {"time":"TIME","level":"LEVEL","pid":PID,"msg": (JSON); under the
+ * journal "<N>" instead of the time. */
+static size_t prefix(char *line, size_t cap, gw_log_level lvl)
 {
-    char line[GW_LOG_LINE_MAX];
-    size_t n;
+    struct timespec ts;
+    struct tm tm;
+    char when[48];
+    int k, journal = to_journal();
+
+    if (journal) {
+        snprintf(when, sizeof when, "<%d>", level_prio[lvl]);
+    } else {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (ts.tv_sec != lg.stamp_sec) {
+            gmtime_r(&ts.tv_sec, &tm);
+            strftime(lg.stamp, sizeof lg.stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+            lg.stamp_sec = ts.tv_sec;
+        }
+        snprintf(when, sizeof when, "%s.%03ldZ", lg.stamp,
+                 ts.tv_nsec / 1000000L);
+    }
+    if (log_format == GW_LOG_JSON)
+        k = snprintf(line, cap, "%s{%s%s%s\"level\":\"%s\",\"pid\":%ld,"
+                     "\"msg\":", journal ? when : "",
+                     journal ? "" : "\"time\":\"", journal ? "" : when,
+                     journal ? "" : "\",", level_names[lvl], (long)getpid());
+    else
+        k = snprintf(line, cap, "%s%shframe-gateway[%ld] %s: ", when,
+                     journal ? "" : " ", (long)getpid(), level_names[lvl]);
+    return k > 0 && (size_t)k < cap ? (size_t)k : 0;
+}
+
+/* Append to line[*n..cap) what fits, always leaving a NUL. */
+static void add(char *line, size_t cap, size_t *n, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static void add(char *line, size_t cap, size_t *n, const char *fmt, ...)
+{
+    va_list ap;
     int k;
 
-    n = prefix(line, sizeof line, lvl);
-    k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+    if (*n >= cap)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(line + *n, cap - *n, fmt, ap);
+    va_end(ap);
     if (k > 0)
-        n += (size_t)k < sizeof line - n ? (size_t)k : sizeof line - n - 1;
+        *n += (size_t)k < cap - *n ? (size_t)k : cap - *n - 1;
+}
+
+/* s as a JSON string at line[*n], by the codec's writer; when s is not
+ * UTF-8 or too long, its printable ASCII form (\xHH for the rest), cut
+ * to fit. Nothing when not even "" fits. */
+static void add_json_string(char *line, size_t cap, size_t *n,
+                            const char *s)
+{
+    char ascii[GW_LOG_LINE_MAX];
+    size_t w, room = cap - *n;
+
+    if (hf_json_write_string((unsigned char *)line + *n, room, s, strlen(s),
+                             &w) == HF_OK) {
+        *n += w;
+        return;
+    }
+    if (room < 3)
+        return;
+    /* Escaping doubles a backslash at most. */
+    gw_log_escape(ascii, (room - 2) / 2 + 1 < sizeof ascii
+                             ? (room - 2) / 2 + 1 : sizeof ascii,
+                  s, strlen(s));
+    if (hf_json_write_string((unsigned char *)line + *n, room, ascii,
+                             strlen(ascii), &w) == HF_OK)
+        *n += w;
+}
+
+/* One field as text (" key=v") or JSON (",\"key\":v") into out. */
+static size_t field(char *out, size_t cap, const gw_log_field *f)
+{
+    size_t n = 0;
+
+    if (log_format != GW_LOG_JSON) {
+        if (f->text == NULL)
+            add(out, cap, &n, " %s=%lld", f->key, f->num);
+        else
+            add(out, cap, &n, f->quote ? " %s=\"%s\"" : " %s=%s", f->key,
+                f->text);
+        return n;
+    }
+    add(out, cap, &n, ",\"%s\":", f->key);
+    if (f->text == NULL)
+        add(out, cap, &n, "%lld", f->num);
+    else
+        add_json_string(out, cap, &n, f->text);
+    return n;
+}
+
+/* A whole line: prefix, message, fields, end. */
+static void emit(gw_log_level lvl, const char *msg, const gw_log_field *f,
+                 size_t nf)
+{
+    char line[GW_LOG_LINE_MAX], one[GW_LOG_LINE_MAX];
+    /* Room is kept for "}\n" (JSON) or "\n" (text). */
+    size_t n, k, i, cap = sizeof line - 2;
+
+    n = prefix(line, cap, lvl);
+    if (log_format == GW_LOG_JSON)
+        add_json_string(line, cap, &n, msg);
+    else
+        add(line, cap, &n, "%s", msg);
+    for (i = 0; i < nf; i++) {
+        k = field(one, sizeof one, &f[i]);
+        if (k >= cap - n)
+            break;
+        memcpy(line + n, one, k);
+        n += k;
+    }
+    if (log_format == GW_LOG_JSON)
+        line[n++] = '}';
     line[n++] = '\n';
     put(line, n);
 }
 
+static void vlog(gw_log_level lvl, const char *fmt, va_list ap)
+{
+    char msg[GW_LOG_LINE_MAX];
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    emit(lvl, msg, NULL, 0);
+}
+
 static void report_dropped(void)
 {
-    char line[GW_LOG_LINE_MAX];
-    size_t n;
-    int k;
+    char msg[GW_LOG_LINE_MAX];
 
     if (lg.unreported == 0 || lg.len > 0)
         return;
-    n = prefix(line, sizeof line, GW_LOG_WARN);
-    k = snprintf(line + n, sizeof line - n, "%lu log lines dropped: "
-                 "stderr was not read", lg.unreported);
-    if (k < 0 || (size_t)k >= sizeof line - n)
-        return;
-    n += (size_t)k;
-    line[n++] = '\n';
+    snprintf(msg, sizeof msg, "%lu log lines dropped: stderr was not read",
+             lg.unreported);
     lg.unreported = 0;
-    put(line, n);
+    emit(GW_LOG_WARN, msg, NULL, 0);
+}
+
+void gw_log_fields(gw_log_level lvl, const char *msg,
+                   const gw_log_field *f, size_t n)
+{
+    if (!gw_log_enabled(lvl))
+        return;
+    emit(lvl, msg, f, n);
+    if (!lg.defer)
+        gw_log_flush();
 }
 
 void gw_log(gw_log_level lvl, const char *fmt, ...)

@@ -7,6 +7,15 @@
  * "<N>hframe-gateway[PID] LEVEL: message" instead: the syslog priority
  * N, and no time of our own (the journal stamps it).
  *
+ * In the JSON format (gw_log_set_format) a line is one JSON object:
+ *
+ *   {"time":"2026-01-02T03:04:05.678Z","level":"info","pid":PID,
+ *    "msg":"message", FIELDS...}
+ *
+ * with the fields of gw_log_fields as members of their own; under the
+ * journal the same "<N>" prefix and no "time". Strings are written by
+ * the codec's canonical JSON writer; bytes that are not UTF-8 as \xHH.
+ *
  * Lines go to a buffer of GW_LOG_BUFFER bytes. Outside the event loop
  * each line is written at once; inside it (gw_log_defer(1)) the loop
  * writes them once per pass with gw_log_flush, many lines per write(2).
@@ -32,6 +41,20 @@ typedef enum gw_log_level {
     GW_LOG_DEBUG
 } gw_log_level;
 
+typedef enum gw_log_format {
+    GW_LOG_TEXT = 0,
+    GW_LOG_JSON
+} gw_log_format;
+
+/* One named value of a log line: "key=text" (key="text" with quote) in
+ * the text format, a member in the JSON format; text NULL: num. */
+typedef struct gw_log_field {
+    const char *key;
+    const char *text;
+    int quote;
+    long long num;
+} gw_log_field;
+
 /* Longest line written; longer messages are cut. */
 #define GW_LOG_LINE_MAX 1024
 
@@ -44,6 +67,11 @@ void gw_log_set_level(gw_log_level lvl);
  * ("notice" is not a level one can choose). */
 int gw_log_parse_level(const char *s, gw_log_level *out);
 
+void gw_log_set_format(gw_log_format fmt);
+
+/* "text", "json" -> *out; -1 for anything else. */
+int gw_log_parse_format(const char *s, gw_log_format *out);
+
 /* Non-zero when messages at lvl are written. */
 int gw_log_enabled(gw_log_level lvl);
 
@@ -51,6 +79,11 @@ int gw_log_enabled(gw_log_level lvl);
 __attribute__((format(printf, 2, 3)))
 #endif
 void gw_log(gw_log_level lvl, const char *fmt, ...);
+
+/* msg followed by n fields: "msg k=v ..." in text, members in JSON.
+ * Fields that do not fit the line are left out. */
+void gw_log_fields(gw_log_level lvl, const char *msg,
+                   const gw_log_field *f, size_t n);
 
 /* With on, lines wait for gw_log_flush; with 0 (the default) each is
  * written as it comes. */

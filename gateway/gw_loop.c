@@ -209,16 +209,44 @@ const gw_stats *gw_loop_stats(const gw_loop *l)
     return &l->st;
 }
 
+size_t gw_loop_conns(const gw_loop *l)
+{
+    return l->n_clients;
+}
+
+int gw_loop_stopping(const gw_loop *l)
+{
+    return l->stopping;
+}
+
+int gw_loop_upstream(const gw_loop *l, size_t i, gw_upstream_stats *st,
+                     const char **name)
+{
+    if (l->pool == NULL || i >= l->cfg.n_upstreams)
+        return -1;
+    gw_pool_stats(l->pool, i, st);
+    *name = l->cfg.upstreams[i].name;
+    return 0;
+}
+
+int gw_loop_add_foreign(gw_loop *l, const gw_loop_foreign *f)
+{
+    if (l->n_foreign == GW_FOREIGN_MAX ||
+        gw_poller_set(l->poller, f->fd, GW_POLL_IN) != 0)
+        return -1;
+    l->foreign[l->n_foreign++] = *f;
+    return 0;
+}
+
 void gw_loop_log_stats(const gw_loop *l)
 {
     gw_upstream_stats us[GW_POOL_UPSTREAMS];
     const char *names[GW_POOL_UPSTREAMS];
-    size_t i, n = l->pool != NULL ? l->cfg.n_upstreams : 0;
+    size_t n = 0;
 
-    for (i = 0; i < n; i++) {
-        gw_pool_stats(l->pool, i, &us[i]);
-        names[i] = l->cfg.upstreams[i].name;
-    }
+    while (n < GW_POOL_UPSTREAMS &&
+           gw_loop_upstream(l, n, &us[n], &names[n]) == 0)
+        n++;
     gw_stats_log(&l->st, l->n_clients, l->cfg.conn.relay.on, us, names, n);
 }
 
@@ -398,14 +426,35 @@ static int is_listener(const gw_loop *l, int fd)
     return 0;
 }
 
+/* Foreign descriptors: those that were ready, and those whose time has
+ * come (due is asked again after each run, so each runs once). */
+static void run_foreign(gw_loop *l, const gw_poll_event *ev, int n,
+                        gw_time now)
+{
+    size_t k;
+    int i, ran;
+
+    for (k = 0; k < l->n_foreign; k++) {
+        const gw_loop_foreign *f = &l->foreign[k];
+
+        for (i = 0, ran = 0; i < n && !ran; i++)
+            ran = ev[i].fd == f->fd;
+        if (ran || f->due(f->ctx) <= now)
+            f->on_ready(f->ctx);
+    }
+}
+
 /* How long the poller may wait. */
 static gw_time wait_time(gw_loop *l, gw_time now)
 {
     gw_timer *t = gw_timers_first(&l->timers);
     gw_time until = t != NULL ? t->when : GW_TIME_NEVER;
+    size_t k;
 
     if (l->run != NULL)
         return 0;
+    for (k = 0; k < l->n_foreign; k++)
+        until = gw_time_min(until, l->foreign[k].due(l->foreign[k].ctx));
     until = gw_time_min(until, l->pool_due);
     if (l->stopping)
         until = gw_time_min(until, l->stop_deadline);
@@ -435,6 +484,7 @@ static void dispatch(gw_loop *l, const gw_poll_event *ev, int n, gw_time now)
                 gw_loop_accept(l, fd, now);
             continue;
         }
+        /* Foreign descriptors are never in fds[]: run_foreign's. */
         if (fd >= l->fds_cap || (ep = l->fds[fd]) == NULL)
             continue;
         if (ev[i].mask & GW_POLL_IN)
@@ -475,6 +525,7 @@ int gw_loop_run(gw_loop *l)
         }
         now = gw_now();
         dispatch(l, ev, n, now);
+        run_foreign(l, ev, n, now);
         while ((t = gw_timers_first(&l->timers)) != NULL && t->when <= now) {
             gw_timers_set(&l->timers, t, GW_TIME_NEVER);
             gw_loop_enqueue(l, t->owner);

@@ -93,6 +93,20 @@ typedef struct gw_loop_config {
 
 typedef struct gw_loop gw_loop;
 
+/* Most foreign descriptors (gw_loop_add_foreign). */
+#define GW_FOREIGN_MAX 4
+
+/* A descriptor the loop watches for another module (the metrics
+ * server): on_ready runs when fd is readable or when the time due
+ * returned has come (GW_TIME_NEVER: no deadline). The loop knows
+ * nothing else of it, and neither closes nor frees it. */
+typedef struct gw_loop_foreign {
+    int fd;
+    void (*on_ready)(void *ctx);
+    gw_time (*due)(void *ctx);
+    void *ctx;
+} gw_loop_foreign;
+
 /* A monotonic clock in microseconds. */
 gw_time gw_now(void);
 
@@ -115,6 +129,21 @@ void gw_loop_set_index(gw_loop *l, const gw_index *idx);
 void gw_loop_log_stats(const gw_loop *l);
 
 const gw_stats *gw_loop_stats(const gw_loop *l);
+
+/* Watch f (copied) from now on. 0, or -1 when GW_FOREIGN_MAX are
+ * watched already or the poller refuses the descriptor. */
+int gw_loop_add_foreign(gw_loop *l, const gw_loop_foreign *f);
+
+/* Clients connected now. */
+size_t gw_loop_conns(const gw_loop *l);
+
+/* Non-zero once a shutdown has begun. */
+int gw_loop_stopping(const gw_loop *l);
+
+/* Relay mode: upstream i's counters and name. 0, or -1 past the last
+ * upstream (and always in serve mode). */
+int gw_loop_upstream(const gw_loop *l, size_t i, gw_upstream_stats *st,
+                     const char **name);
 
 /* Close every client and free the loop. */
 void gw_loop_free(gw_loop *l);

@@ -52,6 +52,8 @@ struct gw_loop {
     gw_stats st;
     gw_buf busy;                /* the busy error frame, made once */
     gw_io io;                   /* system calls, ctx set per endpoint */
+    gw_loop_foreign foreign[GW_FOREIGN_MAX];
+    size_t n_foreign;
     unsigned char rbuf[GW_READ_CHUNK];
 };
 

@@ -13,15 +13,19 @@
 #include <unistd.h>
 
 #include "hframe.h"
+#include "util.h"
 #include "gw_conn.h"
 #include "gw_index.h"
 #include "gw_log.h"
 #include "gw_loop.h"
+#include "gw_metrics.h"
 #include "gw_net.h"
 #include "gw_options.h"
+#include "gw_privs.h"
 #include "gw_reload.h"
 #include "gw_signal.h"
 #include "gw_supervisor.h"
+#include "gw_systemd.h"
 
 /* How long a client that got an error frame may keep sending before the
  * socket is closed: long enough for the frame to arrive, short enough
@@ -44,6 +48,8 @@ typedef struct app {
     gw_loop *loop;
     gw_reload *reload;      /* SIGHUP in a serving process */
     gw_upstream upstreams[GW_UPSTREAM_MAX];
+    gw_privs privs;             /* --user, --group */
+    int metrics_fd[GW_WORKERS_MAX];   /* --metrics: worker i's socket */
     int wrote_pid;          /* the pid file is ours to remove */
     int listened;           /* so is the port file */
 } app;
@@ -142,9 +148,16 @@ static void start_reload(app *a)
                "built-in index");
         return;
     }
-    if (gw_reload_start(a->reload, a->opt.index_path) < 0)
+    switch (gw_reload_start(a->reload, a->opt.index_path)) {
+    case 1:
+        gw_systemd_notify("RELOADING=1", NULL);
+        break;
+    case 0:
+        break;              /* one is running: it reads the file again */
+    default:
         gw_log(GW_LOG_ERROR, "SIGHUP: cannot start the reload: out of "
                "threads; keeping the previous index");
+    }
 }
 
 static void finish_reload(app *a)
@@ -159,6 +172,8 @@ static void finish_reload(app *a)
     if (again)
         gw_log(GW_LOG_INFO, "SIGHUP during the reload: reading %s again",
                a->opt.index_path);
+    else
+        gw_systemd_notify("READY=1", "serving");
 }
 
 /* The supervisor's copy of the index, which restarted workers inherit
@@ -190,6 +205,7 @@ static void on_wake(void *ctx)
             switch (sig[i]) {
             case SIGTERM:
             case SIGINT:
+                gw_systemd_notify("STOPPING=1", NULL);
                 gw_loop_stop(a->loop);
                 break;
             case SIGHUP:
@@ -231,11 +247,58 @@ static void relay_config(const app *a, gw_loop_config *lc)
     lc->n_upstreams = o->n_upstream;
 }
 
+/* --metrics: one listening socket per worker, bound before root goes:
+ * worker i serves at PORT+i (each at a port of its own with PORT 0). */
+static int open_metrics(app *a)
+{
+    char host[UTIL_HOST_MAX], msg[UTIL_MSG_MAX], port[8];
+    const char *pstr;
+    gw_listeners ls;
+    uint64_t first, n = a->opt.workers;
+    unsigned i;
+
+    if (a->opt.metrics == NULL)
+        return 0;
+    if (util_split_hostport(a->opt.metrics, host, sizeof host, &pstr, msg,
+                            sizeof msg) != 0 ||
+        util_parse_value(UTIL_NUMBER, "the --metrics port", pstr, 0,
+                         65536 - n, 0, &first, msg, sizeof msg) != 0) {
+        gw_log(GW_LOG_ERROR, "--metrics %s: %s", a->opt.metrics, msg);
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        snprintf(port, sizeof port, "%u",
+                 first == 0 ? 0u : (unsigned)first + i);
+        if (gw_listeners_open(host, port, 0, 1, &ls) != 0)
+            return -1;
+        /* The first address only: one series per worker. */
+        a->metrics_fd[i] = ls.fd[0];
+        while (ls.n > 1)
+            close(ls.fd[--ls.n]);
+        gw_log(GW_LOG_NOTICE, "metrics for worker %u on '%s' port %u", i,
+               host, ls.port);
+    }
+    return 0;
+}
+
+static void close_metrics(app *a, int except)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof a->metrics_fd / sizeof a->metrics_fd[0]; i++) {
+        if (a->metrics_fd[i] >= 0 && (int)i != except)
+            close(a->metrics_fd[i]);
+        if ((int)i != except)
+            a->metrics_fd[i] = -1;
+    }
+}
+
 /* Serve on ls until told to stop. Returns an exit status. */
-static int serve(void *ctx, gw_listeners *ls)
+static int serve(void *ctx, gw_listeners *ls, unsigned slot)
 {
     app *a = ctx;
     const gw_options *o = &a->opt;
+    gw_metrics *m = NULL;
     gw_loop_config lc;
     size_t i;
     int rc;
@@ -273,7 +336,20 @@ static int serve(void *ctx, gw_listeners *ls)
         gw_reload_free(a->reload);
         return GW_EXIT_FAIL;
     }
+    /* The server owns its socket from here; the other workers' are
+     * theirs. */
+    close_metrics(a, (int)slot);
+    if (a->metrics_fd[slot] >= 0) {
+        m = gw_metrics_start(a->metrics_fd[slot], a->loop);
+        a->metrics_fd[slot] = -1;
+        if (m == NULL) {
+            gw_loop_free(a->loop);
+            a->loop = NULL;
+            return GW_EXIT_FAIL;
+        }
+    }
     rc = gw_loop_run(a->loop);
+    gw_metrics_stop(m);
     gw_loop_log_stats(a->loop);
     gw_loop_free(a->loop);
     a->loop = NULL;
@@ -300,15 +376,34 @@ static int check_upstreams(app *a, const gw_listeners *ls)
     return 0;
 }
 
+/* The sockets systemd passed, or our own. Several workers on our own:
+ * the parent binds without listening (so the port is resolved once and
+ * held), each worker listens on its own. With --user workers could not
+ * bind a privileged port: they share the parent's listening sockets, as
+ * they share sockets systemd passed (*shared). */
+static int open_listeners(const app *a, gw_listeners *ls, int *shared)
+{
+    int many = a->opt.workers > 1, n = gw_systemd_listeners(ls);
+
+    *shared = n > 0 || a->privs.on;
+    if (n < 0)
+        return -1;
+    if (n > 0) {
+        gw_log(GW_LOG_INFO, "socket activation: %d socket%s passed (HOST "
+               "and PORT are not used)", n, n == 1 ? "" : "s");
+        return 0;
+    }
+    return gw_listeners_open(a->opt.host, a->opt.port, many && !*shared,
+                             !many || *shared, ls);
+}
+
 static int run(app *a)
 {
     gw_supervisor_config sc;
     gw_listeners ls;
-    int many = a->opt.workers > 1, rc;
+    int many = a->opt.workers > 1, shared, rc;
 
-    /* Several workers: the parent binds without listening (so the port
-     * is resolved once and held), each worker listens on its own. */
-    if (gw_listeners_open(a->opt.host, a->opt.port, many, !many, &ls) != 0)
+    if (open_listeners(a, &ls, &shared) != 0)
         return GW_EXIT_FAIL;
     if (check_upstreams(a, &ls) != 0) {
         gw_listeners_close(&ls);
@@ -322,9 +417,16 @@ static int run(app *a)
     }
     a->wrote_pid = a->opt.pid_file != NULL;
     a->listened = 1;
+    /* Sockets bound, index read, pid file written: root is no longer
+     * needed, in this process nor in the workers it forks. */
+    if (open_metrics(a) != 0 || gw_privs_drop(&a->privs) != 0) {
+        gw_listeners_close(&ls);
+        return GW_EXIT_FAIL;
+    }
     if (many) {
         memset(&sc, 0, sizeof sc);
         sc.host = a->opt.host;
+        sc.inherit = shared;
         sc.workers = (unsigned)a->opt.workers;
         sc.drain_timeout = (gw_time)a->opt.drain_timeout;
         sc.port_file = a->opt.port_file;
@@ -345,7 +447,8 @@ static int run(app *a)
         gw_listeners_close(&ls);
         return GW_EXIT_FAIL;
     }
-    rc = serve(a, &ls);
+    gw_systemd_notify("READY=1", "serving");
+    rc = serve(a, &ls, 0);
     gw_log(GW_LOG_NOTICE, "stopped");
     return rc;
 }
@@ -357,14 +460,19 @@ int main(int argc, char **argv)
     int rc;
 
     memset(&a, 0, sizeof a);
+    for (i = 0; i < GW_WORKERS_MAX; i++)
+        a.metrics_fd[i] = -1;
     rc = gw_options_parse(&a.opt, argc, argv);
     if (rc >= 0)
         return rc;
     gw_log_set_level(a.opt.log_level);
+    gw_log_set_format(a.opt.log_format);
     for (i = 0; i < a.opt.n_upstream; i++) {
         if (gw_upstream_resolve(a.opt.upstream[i], &a.upstreams[i]) != 0)
             return GW_EXIT_USAGE;
     }
+    if (gw_privs_resolve(a.opt.user, a.opt.group, &a.privs) != 0)
+        return GW_EXIT_USAGE;
     size_to_descriptors(&a.opt);
     a.index = load_index(a.opt.index_path);
     if (a.index == NULL)
@@ -375,6 +483,7 @@ int main(int argc, char **argv)
         return GW_EXIT_FAIL;
     }
     rc = run(&a);
+    close_metrics(&a, -1);
     /* What was written for others to read goes with the process. */
     if (a.wrote_pid)
         unlink(a.opt.pid_file);

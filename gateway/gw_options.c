@@ -19,9 +19,6 @@
 /* Longest duration accepted on the command line: one day. */
 #define DURATION_MAX (86400 * SEC)
 
-/* Most workers: far above the cores of any one machine. */
-#define WORKERS_MAX 256
-
 /* Most clients per process: far above what descriptors allow. */
 #define CONNS_MAX 10000000
 
@@ -35,6 +32,7 @@ typedef enum opt_kind {
     K_TIME,
     K_UPSTREAM,     /* appended to upstream[] */
     K_LEVEL,        /* gw_log_level */
+    K_FORMAT,       /* gw_log_format */
     K_IO            /* gw_poll_kind */
 } opt_kind;
 
@@ -84,12 +82,20 @@ static const opt_row rows[] = {
       5 * SEC, 1, "TIME", "at shutdown, longest wait for answers in hand" },
     { "log-level", 0, K_LEVEL, F(log_level), NONE, "LEVEL",
       "error, warn, info (the default) or debug" },
-    { "workers", 0, K_NUMBER, F(workers), 1, WORKERS_MAX, 1, 0, "N",
+    { "log-format", 0, K_FORMAT, F(log_format), NONE, "text|json",
+      "log lines as key=value text (the default) or JSON" },
+    { "workers", 0, K_NUMBER, F(workers), 1, GW_WORKERS_MAX, 1, 0, "N",
       "processes serving the port (SO_REUSEPORT)" },
     { "port-file", 0, K_TEXT, F(port_file), NONE, "FILE",
       "write the port to FILE once listening" },
     { "pidfile", 0, K_TEXT, F(pid_file), NONE, "FILE",
       "write the process id to FILE; removed at exit" },
+    { "metrics", 0, K_TEXT, F(metrics), NONE, "HOST:PORT",
+      "serve /metrics and /health (worker i: PORT+i)" },
+    { "user", 0, K_TEXT, F(user), NONE, "NAME",
+      "run as this user once the sockets are bound" },
+    { "group", 0, K_TEXT, F(group), NONE, "NAME",
+      "... and this group (the user's own by default)" },
     { "proxy-protocol", 0, K_FLAG, F(proxy_protocol), NONE, NULL,
       "clients start with a PROXY v1 or v2 header" },
     { "upstream", 0, K_UPSTREAM, 0, NONE, "HOST:PORT",
@@ -218,11 +224,22 @@ static int check_port(const char *val)
     return -1;
 }
 
+/* A value that is none of a row's names. */
+static int bad_choice(const opt_row *r, const char *val, const char *names)
+{
+    char msg[UTIL_MSG_MAX];
+
+    snprintf(msg, sizeof msg, "invalid value '%s' for --%s: expected %s",
+             val, r->name, names);
+    return usage_error(msg);
+}
+
 /* One option's value into o. -1 to go on, or an exit status. */
 static int apply(gw_options *o, const opt_row *r, const char *val)
 {
     char name[64], msg[UTIL_MSG_MAX];
     gw_log_level lvl;
+    gw_log_format fmt;
     gw_poll_kind io;
 
     snprintf(name, sizeof name, "--%s", r->name);
@@ -244,19 +261,18 @@ static int apply(gw_options *o, const opt_row *r, const char *val)
         o->upstream[o->n_upstream++] = val;
         return -1;
     case K_LEVEL:
-        if (gw_log_parse_level(val, &lvl) != 0) {
-            snprintf(msg, sizeof msg, "invalid value '%s' for --log-level: "
-                     "expected error, warn, info or debug", val);
-            return usage_error(msg);
-        }
+        if (gw_log_parse_level(val, &lvl) != 0)
+            return bad_choice(r, val, "error, warn, info or debug");
         *(gw_log_level *)field_of(o, r) = lvl;
         return -1;
+    case K_FORMAT:
+        if (gw_log_parse_format(val, &fmt) != 0)
+            return bad_choice(r, val, "text or json");
+        *(gw_log_format *)field_of(o, r) = fmt;
+        return -1;
     case K_IO:
-        if (gw_poll_parse(val, &io) != 0) {
-            snprintf(msg, sizeof msg, "invalid value '%s' for --io: "
-                     "expected select or epoll", val);
-            return usage_error(msg);
-        }
+        if (gw_poll_parse(val, &io) != 0)
+            return bad_choice(r, val, "select or epoll");
         *(gw_poll_kind *)field_of(o, r) = io;
         return -1;
     case K_NUMBER:
@@ -275,6 +291,8 @@ static int apply(gw_options *o, const opt_row *r, const char *val)
 /* Rules between options. -1 to go on, or GW_EXIT_USAGE. */
 static int check_together(const gw_options *o)
 {
+    if (o->group != NULL && o->user == NULL)
+        return usage_error("--group needs --user");
     if (o->upstream_proxy && o->n_upstream == 0)
         return usage_error("--upstream-proxy-protocol needs --upstream");
     if (o->upstream_private && o->n_upstream == 0)

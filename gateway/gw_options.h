@@ -21,6 +21,9 @@
 
 #define GW_PROG "hframe-gateway"
 
+/* Most --workers: far above the cores of any one machine. */
+#define GW_WORKERS_MAX 256
+
 /* Most --upstream servers. */
 #define GW_OPTIONS_UPSTREAMS 16
 
@@ -35,6 +38,9 @@ typedef struct gw_options {
     const char *index_path;
     const char *port_file;
     const char *pid_file;
+    const char *user;           /* --user, --group: NULL when not given */
+    const char *group;
+    const char *metrics;        /* --metrics HOST:PORT, or NULL */
     uint64_t max_conns;         /* 0: sized from the descriptor limit */
     uint64_t max_header;
     uint64_t max_content;
@@ -56,6 +62,7 @@ typedef struct gw_options {
     int upstream_proxy;
     int upstream_private;
     gw_log_level log_level;
+    gw_log_format log_format;
     gw_poll_kind io;
     const char *upstream[GW_OPTIONS_UPSTREAMS];
     size_t n_upstream;

@@ -13,7 +13,7 @@ void gw_stats_request(gw_stats *st, const char *peer,
     const gw_reply *r = info->reply;
     char type[GW_TYPE_LOG_MAX * 4 + 1];
     char action[GW_ACTION_LOG_MAX * 4 + 1];
-    char up[GW_PEER_NAME_MAX + 48];
+    gw_log_field f[9];
 
     if ((unsigned)r->kind < GW_KIND_COUNT)
         st->requests[r->kind]++;
@@ -28,15 +28,28 @@ void gw_stats_request(gw_stats *st, const char *peer,
     gw_log_escape(type, sizeof type, info->content_type,
                   info->content_type_len);
     gw_log_escape(action, sizeof action, r->action, r->action_len);
-    up[0] = '\0';
-    if (upstream != NULL)
-        snprintf(up, sizeof up, " upstream=%s up_us=%" PRId64, upstream,
-                 info->finished - info->up_started);
-    gw_log(GW_LOG_INFO,
-           "access peer=%s type=\"%s\" action=\"%s\" in=%" PRIu64
-           " out=%zu status=%s us=%" PRId64 "%s",
-           peer, type, action, info->bytes_in, r->bytes_out, r->status,
-           info->finished - info->started, up);
+    memset(f, 0, sizeof f);
+    f[0].key = "peer";
+    f[0].text = peer;
+    f[1].key = "type";
+    f[1].text = type;
+    f[1].quote = 1;
+    f[2].key = "action";
+    f[2].text = action;
+    f[2].quote = 1;
+    f[3].key = "in";
+    f[3].num = (long long)info->bytes_in;
+    f[4].key = "out";
+    f[4].num = (long long)r->bytes_out;
+    f[5].key = "status";
+    f[5].text = r->status;
+    f[6].key = "us";
+    f[6].num = (long long)(info->finished - info->started);
+    f[7].key = "upstream";
+    f[7].text = upstream;
+    f[8].key = "up_us";
+    f[8].num = (long long)(info->finished - info->up_started);
+    gw_log_fields(GW_LOG_INFO, "access", f, upstream != NULL ? 9 : 7);
 }
 
 /* " name=count" for every non-zero entry of a table, appended at *n. */

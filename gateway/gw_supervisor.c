@@ -14,11 +14,9 @@
 #include "gw_options.h"
 #include "gw_signal.h"
 #include "gw_supervisor.h"
+#include "gw_systemd.h"
 
 #define SEC ((gw_time)1000000)
-
-/* Most workers (gw_options.c bounds --workers the same way). */
-#define WORKERS_MAX 256
 
 /* Workers that die within this long of starting are restarted only
  * after it, so a crash loop does not spin. */
@@ -39,7 +37,7 @@ typedef struct worker {
 typedef struct supervisor {
     const gw_supervisor_config *cfg;
     gw_listeners *hold;
-    worker w[WORKERS_MAX];
+    worker w[GW_WORKERS_MAX];
     unsigned n;
     int stopping;
     gw_time stop_deadline;
@@ -59,16 +57,18 @@ static int wait_readable(int fd, gw_time wait)
 }
 
 /* In the new worker: never returns. */
-static void run_worker(supervisor *s, pid_t parent, int ready_fd,
-                       int other_fd)
+static void run_worker(supervisor *s, unsigned slot, pid_t parent,
+                       int ready_fd, int other_fd)
 {
     char portstr[8];
     gw_listeners ls;
     int rc;
 
     gw_log_forked();
+    gw_systemd_forked();
     gw_signal_reset();
-    gw_listeners_close(s->hold);
+    if (!s->cfg->inherit)
+        gw_listeners_close(s->hold);
     if (other_fd >= 0)
         close(other_fd);
     if (gw_signal_setup(0) != 0) {
@@ -79,28 +79,32 @@ static void run_worker(supervisor *s, pid_t parent, int ready_fd,
      * the parent goes, and checked once for a parent gone already. */
     if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
         _exit(GW_EXIT_FAIL);
-    snprintf(portstr, sizeof portstr, "%u", s->hold->port);
-    if (gw_listeners_open(s->cfg->host, portstr, 1, 1, &ls) != 0)
-        _exit(GW_EXIT_FAIL);
+    if (s->cfg->inherit) {
+        ls = *s->hold;
+    } else {
+        snprintf(portstr, sizeof portstr, "%u", s->hold->port);
+        if (gw_listeners_open(s->cfg->host, portstr, 1, 1, &ls) != 0)
+            _exit(GW_EXIT_FAIL);
+    }
     gw_log(GW_LOG_INFO, "worker listening on port %u", s->hold->port);
     if (ready_fd >= 0) {
         if (write(ready_fd, "r", 1) < 0)
             gw_log(GW_LOG_WARN, "worker: ready pipe: %s", strerror(errno));
         close(ready_fd);
     }
-    rc = s->cfg->serve(s->cfg->ctx, &ls);
+    rc = s->cfg->serve(s->cfg->ctx, &ls, slot);
     gw_log_flush();
     _exit(rc);
 }
 
-static pid_t spawn(supervisor *s, int ready_fd, int other_fd)
+static pid_t spawn(supervisor *s, unsigned slot, int ready_fd, int other_fd)
 {
     pid_t parent = getpid(), pid;
 
     gw_log_flush();
     pid = fork();
     if (pid == 0)
-        run_worker(s, parent, ready_fd, other_fd);
+        run_worker(s, slot, parent, ready_fd, other_fd);
     return pid;
 }
 
@@ -177,6 +181,7 @@ static void stop(supervisor *s)
 {
     if (!s->stopping) {
         s->stopping = 1;
+        gw_systemd_notify("STOPPING=1", NULL);
         /* A drain timeout of 0 is "no limit": wait for the workers. */
         s->stop_deadline = s->cfg->drain_timeout == 0
                                ? GW_TIME_NEVER
@@ -200,7 +205,7 @@ static gw_time restart(supervisor *s, gw_time now)
         if (w->pid != 0 || w->restart_at == GW_TIME_NEVER)
             continue;
         if (now >= w->restart_at) {
-            w->pid = spawn(s, -1, -1);
+            w->pid = spawn(s, i, -1, -1);
             w->started = now;
             w->restart_at = GW_TIME_NEVER;
             if (w->pid < 0) {
@@ -229,10 +234,13 @@ static void on_signals(supervisor *s)
                 stop(s);
                 break;
             case SIGHUP:
-                /* Workers started later inherit the parent's index. */
+                /* Workers started later inherit the parent's index;
+                 * the running ones read it again on their own. */
+                gw_systemd_notify("RELOADING=1", NULL);
                 if (s->cfg->reload != NULL)
                     s->cfg->reload(s->cfg->ctx);
                 forward(s, SIGHUP);
+                gw_systemd_notify("READY=1", "serving");
                 break;
             case SIGUSR1:
                 forward(s, SIGUSR1);
@@ -254,7 +262,7 @@ static int start_all(supervisor *s)
         return -1;
     }
     for (i = 0; i < s->n; i++) {
-        s->w[i].pid = spawn(s, ready[1], ready[0]);
+        s->w[i].pid = spawn(s, i, ready[1], ready[0]);
         s->w[i].started = gw_now();
         s->w[i].restart_at = GW_TIME_NEVER;
         if (s->w[i].pid < 0) {
@@ -281,7 +289,7 @@ int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     s.hold = hold;
-    s.n = cfg->workers < WORKERS_MAX ? cfg->workers : WORKERS_MAX;
+    s.n = cfg->workers < GW_WORKERS_MAX ? cfg->workers : GW_WORKERS_MAX;
     s.stop_deadline = GW_TIME_NEVER;
     if (start_all(&s) != 0) {
         s.stopping = 1;
@@ -289,6 +297,7 @@ int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
     } else {
         gw_log(GW_LOG_NOTICE, "listening on '%s' port %u with %u workers",
                cfg->host, hold->port, s.n);
+        gw_systemd_notify("READY=1", "serving");
         if (cfg->port_file != NULL &&
             gw_write_number_file(cfg->port_file, "port file",
                                  (long)hold->port) != 0) {

@@ -12,11 +12,17 @@
 
 typedef struct gw_supervisor_config {
     const char *host;           /* what workers listen on */
+    int inherit;                /* workers accept on hold itself (it
+                                   listens: socket activation, --user)
+                                   instead of their own SO_REUSEPORT
+                                   sockets */
     unsigned workers;
     gw_time drain_timeout;      /* workers' own; the parent waits longer */
     const char *port_file;      /* written once every worker listens */
-    /* In a worker: serve on ls (listening) and return an exit status. */
-    int (*serve)(void *ctx, gw_listeners *ls);
+    /* In a worker: serve on ls (listening) and return an exit status.
+     * slot is the worker's number, 0 to workers - 1, kept by the worker
+     * that replaces it. */
+    int (*serve)(void *ctx, gw_listeners *ls, unsigned slot);
     /* In the parent, on SIGHUP, before workers are told. */
     void (*reload)(void *ctx);
     void *ctx;
@@ -24,8 +30,9 @@ typedef struct gw_supervisor_config {
 
 /*
  * Run the workers until SIGTERM or SIGINT. hold is bound to the port (not
- * listening); the parent keeps it so the port stays ours while a worker
- * restarts. Returns 0, or 1 when the workers did not start or the port
+ * listening, unless cfg->inherit); the parent keeps it so the port stays
+ * ours while a worker restarts. The parent tells the service manager
+ * READY=1, RELOADING=1 and STOPPING=1 (gw_systemd.h). Returns 0, or 1 when the workers did not start or the port
  * file could not be written.
  */
 int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold);

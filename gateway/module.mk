@@ -15,8 +15,9 @@ GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
                 gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_accept.c \
                 gateway/gw_loop.c \
                 gateway/gw_options.c gateway/gw_net.c gateway/gw_signal.c \
-                gateway/gw_reload.c \
-                gateway/gw_supervisor.c gateway/gw_main.c
+                gateway/gw_reload.c gateway/gw_supervisor.c \
+                gateway/gw_systemd.c gateway/gw_privs.c gateway/gw_metrics.c \
+                gateway/gw_main.c
 GW_OBJS      := $(GW_SRCS:%.c=$(O)/%.o)
 
 # Sans-I/O parts as a library, for the tests and the fuzz harnesses.
@@ -26,13 +27,13 @@ $(GW_CORE_A): $(GW_CORE_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(GW_OBJS): MOD_CFLAGS = -Iutil
+$(GW_OBJS): MOD_CFLAGS = -Iutil $(SD_CFLAGS) $(MHD_CFLAGS)
 $(O)/gateway/gw_reload.o: MOD_CFLAGS += -pthread
 
 $(O)/hframe-gateway: $(GW_OBJS) $(LIBHFRAME_A) $(LIBUTIL_A)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $(GW_OBJS) $(LIBUTIL_A) $(HF_LIBS) \
-	    -pthread
+	    $(SD_LIBS) $(MHD_LIBS) -pthread
 
 # The Check suites, one file per component under tests/gateway/.
 GW_TEST_OBJS := $(patsubst %.c,$(O)/%.o,$(wildcard tests/gateway/*.c)) \
@@ -50,4 +51,8 @@ TEST_BINS    += $(O)/tests/check_gateway
 TEST_SCRIPTS += tests/e2e_gateway.sh
 TEST_SCRIPTS += tests/e2e_relay.sh
 TEST_SCRIPTS += tests/e2e_epoll.sh
+TEST_SCRIPTS += tests/e2e_ops.sh
+TEST_SCRIPTS += tests/e2e_haproxy.sh
 MAN8         += docs/hframe-gateway.8
+UNITS        += docs/examples/hframe-gateway.service \
+                docs/examples/hframe-gateway.socket

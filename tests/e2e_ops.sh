@@ -1,0 +1,177 @@
+#!/bin/sh
+# e2e_ops.sh - end-to-end tests of how hframe-gateway runs as a service:
+# the systemd units, readiness notification and socket activation
+# (tests/sd_harness.py plays systemd); log lines in JSON and for the
+# journal (tests/log_check.py); --user and --group (as root only);
+# --metrics (tests/metrics_check.py, with promtool when installed).
+#
+# Run as: HF_BUILD=<outdir> sh tests/e2e_ops.sh
+# Every socket is on loopback with an ephemeral port; every process
+# started here is killed on exit; every wait is bounded. Exit status 0
+# when all checks passed.
+set -u
+: "${HF_BUILD:=build}"
+GW="$HF_BUILD/hframe-gateway"
+HERE=$(cd "$(dirname "$0")" && pwd)
+TOP=$(cd "$HERE/.." && pwd)
+CLIENT="$HERE/gw_client.py"
+HARNESS="$HERE/sd_harness.py"
+# shellcheck source=tests/e2e_lib.sh
+. "$HERE/e2e_lib.sh"
+e2e_setup e2e_ops
+
+# harness LABEL [options...]: tests/sd_harness.py's checks as ours.
+harness() {
+    hlabel=$1
+    shift
+    rm -f "$TMP/notify"
+    timeout -k 5 60 python3 "$HARNESS" "$TMP" "$GW" "$@" >"$TMP/harness.out" \
+        2>&1
+    while IFS= read -r line; do
+        case $line in
+            "ok   "*) ok "$hlabel: ${line#ok   }" ;;
+            "FAIL "*) fail "$hlabel: ${line#FAIL }"
+                      sed 's/^/        /' "$TMP/gw.log" ;;
+            *) note "    $line" ;;
+        esac
+    done <"$TMP/harness.out"
+    grep -q '^ok   exit 0' "$TMP/harness.out" ||
+        fail "$hlabel: the harness did not finish"
+}
+
+echo "== systemd"
+printf '{"morpheus": "Follow the white rabbit. \\ud83d\\udc30"}\n' \
+    >"$TMP/index.json"
+harness "socket activation" --index "$TMP/index.json"
+harness "socket activation, 2 workers" --index "$TMP/index.json" \
+    --workers 2
+
+if command -v systemd-analyze >/dev/null 2>&1; then
+    mkdir -p "$TMP/units"
+    sed "s|/usr/local/sbin/hframe-gateway|$(cd "$(dirname "$GW")" &&
+        pwd)/hframe-gateway|" "$TOP/docs/examples/hframe-gateway.service" \
+        >"$TMP/units/hframe-gateway.service"
+    cp "$TOP/docs/examples/hframe-gateway.socket" "$TMP/units/"
+    (cd "$TMP/units" && timeout 60 systemd-analyze verify --man=no \
+        ./hframe-gateway.socket ./hframe-gateway.service) \
+        >"$TMP/verify.out" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ] && ! [ -s "$TMP/verify.out" ]; then
+        ok "systemd-analyze verify: the units are clean"
+    else
+        fail "systemd-analyze verify (status $rc)"
+        sed 's/^/        /' "$TMP/verify.out"
+    fi
+else
+    note "skip systemd-analyze verify: systemd-analyze is not installed"
+fi
+
+echo "== log formats"
+start json --log-format json || exit 1
+gwc "json: the tutorial" "$GW_PORT" tutorial
+gwc "json: a frame error" "$GW_PORT" badinput
+stop json "$GW_PID"
+check "json: every line one JSON object, access fields as members" \
+    python3 "$HERE/log_check.py" "$TMP/json.log"
+
+# The journal: JOURNAL_STREAM names stderr's device and inode.
+: >"$TMP/journal.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$TMP/journal.log")
+export JOURNAL_STREAM
+"$GW" --log-format json --port-file "$TMP/journal.port" 127.0.0.1 0 \
+    2>>"$TMP/journal.log" &
+GW_PID=$!
+PIDS="$PIDS $GW_PID"
+unset JOURNAL_STREAM
+if wait_started journal "$GW_PID" gateway test -s "$TMP/journal.port"; then
+    gwc "journal: the tutorial" "$(cat "$TMP/journal.port")" tutorial
+    stop journal "$GW_PID"
+    check "journal: <N> prefix, JSON without a time of its own" \
+        python3 "$HERE/log_check.py" "$TMP/journal.log" journal
+fi
+
+echo "== privileges"
+"$GW" --user hframe-no-such-user 127.0.0.1 0 2>"$TMP/user.err"
+check "--user with an unknown name: exit 2" [ "$?" -eq 2 ]
+"$GW" --group nogroup 127.0.0.1 0 2>"$TMP/user.err"
+check "--group without --user: exit 2" [ "$?" -eq 2 ]
+
+# no_root PID: no uid or gid 0 left in the process (real, effective,
+# saved, filesystem) nor among its groups.
+no_root() {
+    awk '/^(Uid|Gid):/ { for (f = 2; f <= NF; f++) if ($f == 0) bad = 1 }
+         /^Groups:/ { for (f = 2; f <= NF; f++) if ($f == 0) bad = 1 }
+         END { exit bad }' "/proc/$1/status"
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+    note "skip --user nobody: the tests do not run as root"
+elif ! id nobody >/dev/null 2>&1; then
+    note "skip --user nobody: there is no user nobody"
+else
+    # The port file is written once root is gone.
+    mkdir -m 1777 "$TMP/w"
+    chmod 755 "$TMP"
+    for n in 1 2; do
+        rm -f "$TMP/w/user.port"
+        "$GW" --user nobody --workers "$n" --port-file "$TMP/w/user.port" \
+            127.0.0.1 0 2>"$TMP/user$n.log" &
+        GW_PID=$!
+        PIDS="$PIDS $GW_PID"
+        wait_started "user$n" "$GW_PID" gateway test -s "$TMP/w/user.port" ||
+            continue
+        gwc "--user nobody, $n worker(s): the tutorial" \
+            "$(cat "$TMP/w/user.port")" tutorial
+        procs="$GW_PID $(cat "/proc/$GW_PID/task/$GW_PID/children")"
+        bad=""
+        for p in $procs; do
+            no_root "$p" || bad="$bad $p"
+        done
+        check "--user nobody, $n worker(s): no root id in $(echo $procs |
+            wc -w) process(es)" [ -z "$bad" ]
+        stop "user$n" "$GW_PID"
+    done
+    if command -v setpriv >/dev/null 2>&1; then
+        setpriv --reuid=nobody --regid=nogroup --clear-groups "$GW" \
+            --user root 127.0.0.1 0 2>"$TMP/user.err"
+        check "--user root without root: exit 1" [ "$?" -eq 1 ]
+    else
+        note "skip --user without root: setpriv is not installed"
+    fi
+fi
+
+echo "== metrics"
+# metrics_port NAME I: worker I's metrics port, from the log.
+metrics_port() {
+    sed -n "s/.*metrics for worker $2 on '127.0.0.1' port \([0-9]*\).*/\1/p" \
+        "$TMP/$1.log"
+}
+command -v promtool >/dev/null 2>&1 ||
+    note "promtool is not installed: the metrics format is not checked"
+start m1 --metrics 127.0.0.1:0 || exit 1
+M1_PID=$GW_PID
+M1_PORT=$GW_PORT
+gwc "metrics: the tutorial" "$M1_PORT" tutorial
+check "metrics: /health 200, 6 requests counted, promtool passes" \
+    python3 "$HERE/metrics_check.py" 6 "$(metrics_port m1 0)"
+
+start m2 --metrics 127.0.0.1:0 --workers 2 || exit 1
+M2_PID=$GW_PID
+gwc "metrics, 2 workers: 64 clients x 10 requests" "$GW_PORT" concurrent \
+    64 10
+check "metrics, 2 workers: 640 requests over both workers' pages" \
+    python3 "$HERE/metrics_check.py" 640 "$(metrics_port m2 0)" \
+    "$(metrics_port m2 1)"
+stop m2 "$M2_PID"
+
+start relay --metrics 127.0.0.1:0 --upstream "127.0.0.1:$M1_PORT" || exit 1
+R_PID=$GW_PID
+gwc "metrics, relay: the tutorial" "$GW_PORT" tutorial
+check "metrics, relay: per-upstream series" \
+    python3 "$HERE/metrics_check.py" 6 "$(metrics_port relay 0)" -- \
+    "hframe_upstream_up{upstream=\"127.0.0.1:$M1_PORT\"}" \
+    "hframe_upstream_requests_total{upstream=\"127.0.0.1:$M1_PORT\"}"
+stop relay "$R_PID"
+stop m1 "$M1_PID"
+
+e2e_summary e2e_ops
