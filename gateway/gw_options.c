@@ -109,7 +109,7 @@ static const opt_row rows[] = {
       "N", "connections per upstream (as descriptors allow)" },
     { "upstream-pipeline", 0, K_NUMBER, F(upstream_pipeline), 1,
       GW_POOL_PIPELINE_MAX, 1, 0, "N", "requests in flight per connection" },
-    { "upstream-fails", 0, K_NUMBER, F(upstream_fails), 1, 1000000, 3, 0,
+    { "upstream-fails", 0, K_NUMBER, F(upstream_fails), 1, 1000000, 1, 0,
       "N", "failures in a row that take an upstream out" },
     { "upstream-retry", 0, K_TIME, F(upstream_retry), 1000, DURATION_MAX,
       2 * SEC, 0, "TIME", "how long an upstream stays out at first" },
