@@ -321,6 +321,9 @@ static void on_request(void *user, const gw_request_info *info)
     FZ_CHECK(r != NULL && r->status != NULL && r->bytes_out > 0);
     FZ_CHECK(info->content_type_len <= GW_TYPE_LOG_MAX);
     FZ_CHECK(info->finished >= info->started);
+    FZ_CHECK(info->names != NULL &&
+             info->names->action_len <= sizeof info->names->action &&
+             info->names->value_len <= sizeof info->names->value);
     switch (r->kind) {
     case GW_KIND_RELAYED:
         FZ_CHECK(r->req_status == GW_REQ_OK);
@@ -1537,6 +1540,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->cfg.drain_timeout = tp[3] * MS;
     s->cfg.relay.on = 1;
     s->cfg.relay.attempts = 1 + ((prof >> 3) & 3);
+    s->cfg.relay.names = (prof >> 6) & 1;  /* shared with the PROXY
+                                                header's version */
     s->cfg.relay.wait_timeout = tp[4] * 2 * MS;
     s->cfg.proxy_protocol = (prof >> 5) & 1;
     s->cfg.on_proxy = on_proxy;

@@ -22,6 +22,11 @@ uint64_t gw_frame_bytes(const hf_header *h)
     return HF_PREFIX_LEN + (uint64_t)h->header_len + h->content_length;
 }
 
+uint64_t gw_conn_max_json(const gw_conn_config *cfg)
+{
+    return cfg->max_json > 0 ? cfg->max_json : cfg->limits.max_content;
+}
+
 static int relaying(const gw_conn *c)
 {
     return c->cfg->relay.on;
@@ -123,6 +128,7 @@ void gw_conn_report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
     if (c->cfg->on_request == NULL)
         return;
     info.reply = r;
+    info.names = relaying(c) ? &c->relay.names : &r->names;
     info.content_type = c->ctype;
     info.content_type_len = c->ctype_len;
     info.bytes_in = bytes_in;

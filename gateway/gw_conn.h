@@ -107,7 +107,9 @@ typedef enum gw_close_reason {
 
 /* What the access log needs about one answered request. */
 typedef struct gw_request_info {
-    const gw_reply *reply;      /* kind, status, action, bytes_out */
+    const gw_reply *reply;      /* kind, status, bytes_out */
+    const gw_names *names;      /* what the request asked (relay: read
+                                   from the request it passed on) */
     const char *content_type;   /* raw bytes, not NUL-terminated */
     size_t content_type_len;    /* "" for a frame error before a header */
     uint64_t bytes_in;          /* frame length (or bytes up to the error) */

@@ -52,4 +52,8 @@ int gw_conn_takes_client(const gw_conn *c);
 /* Bytes of a frame: prefix, header and content. */
 uint64_t gw_frame_bytes(const hf_header *h);
 
+/* The most text/json content the gateway reads (cfg->max_json, or the
+ * content limit when it is 0). */
+uint64_t gw_conn_max_json(const gw_conn_config *cfg);
+
 #endif /* GW_CONN_CORE_H */

@@ -47,15 +47,24 @@ static void reply_init(gw_reply *r, gw_kind kind)
     r->req_status = GW_REQ_OK;
 }
 
-static void reply_action(gw_reply *r, const unsigned char *s, size_t len)
+/* Up to cap bytes of s into dst, for the log. */
+static size_t keep_for_log(char *dst, size_t cap, const unsigned char *s,
+                           size_t len)
 {
-    if (len > sizeof r->action)
-        len = sizeof r->action;
+    if (len > cap)
+        len = cap;
     if (len > 0)
-        memcpy(r->action, s, len);
-    r->action_len = len;
+        memcpy(dst, s, len);
+    return len;
 }
 
+static void keep_names(gw_names *n, const req_parse *rp)
+{
+    n->action_len = keep_for_log(n->action, sizeof n->action, rp->action.s,
+                                 rp->action.len);
+    n->value_len = keep_for_log(n->value, sizeof n->value, rp->value.s,
+                                rp->value.len);
+}
 /* Append one frame: header (content type, encoding, host byteorder) and
  * the canonical JSON object built from n pairs. Returns 0, -1 when memory
  * runs out, -2 when a string is not valid UTF-8. */
@@ -344,6 +353,32 @@ static unsigned char *quote(const char *prefix, const unsigned char *s,
     return p;
 }
 
+/* Read a text/json request's action and value into rp (the caller frees
+ * them): GW_REQ_OK or why it cannot be served (rp->nomem set when memory
+ * ran out). */
+static gw_req_status read_request(req_parse *rp, const unsigned char *content,
+                                  size_t len)
+{
+    gw_req_status st;
+
+    memset(rp, 0, sizeof *rp);
+    /* yajl lets some malformed UTF-8 and \v, \f through. */
+    if (gw_json_bad_byte(content, len) < len)
+        return GW_REQ_E_JSON;
+    st = parse_content(rp, content, len);
+    if (st == GW_REQ_OK && rp->action.state != FIELD_STRING)
+        st = GW_REQ_E_ACTION;
+    if (st == GW_REQ_OK && rp->value.state != FIELD_STRING)
+        st = GW_REQ_E_VALUE;
+    return st;
+}
+
+static void free_request(req_parse *rp)
+{
+    free(rp->action.s);
+    free(rp->value.s);
+}
+
 static int answer_json(const gw_index *idx, const unsigned char *content,
                        size_t len, gw_buf *out, gw_reply *r)
 {
@@ -354,25 +389,16 @@ static int answer_json(const gw_index *idx, const unsigned char *content,
     size_t ans_len = 0;
     int rc;
 
-    memset(&rp, 0, sizeof rp);
-    /* yajl lets some malformed UTF-8 and \v, \f through. */
-    if (gw_json_bad_byte(content, len) < len)
-        st = GW_REQ_E_JSON;
-    else
-        st = parse_content(&rp, content, len);
+    st = read_request(&rp, content, len);
     if (rp.nomem) {
         rc = -1;
         goto done;
     }
-    if (st == GW_REQ_OK && rp.action.state != FIELD_STRING)
-        st = GW_REQ_E_ACTION;
-    if (st == GW_REQ_OK && rp.value.state != FIELD_STRING)
-        st = GW_REQ_E_VALUE;
     if (st != GW_REQ_OK) {
         rc = bad_request(out, st, r);
         goto done;
     }
-    reply_action(r, rp.action.s, rp.action.len);
+    keep_names(&r->names, &rp);
     if (rp.action.len == 6 && memcmp(rp.action.s, "search", 6) == 0) {
         r->kind = GW_KIND_SEARCH;
         ans = gw_index_lookup(idx, rp.value.s, rp.value.len, &ans_len);
@@ -397,9 +423,26 @@ static int answer_json(const gw_index *idx, const unsigned char *content,
         rc = bad_request(out, GW_REQ_E_RESPONSE, r);
 done:
     free(tmp);
-    free(rp.action.s);
-    free(rp.value.s);
+    free_request(&rp);
     return rc == 0 ? 0 : -1;
+}
+
+static int is_json_request(const hf_header *h)
+{
+    return h->content_type.len == sizeof CT_JSON - 1 &&
+           memcmp(h->content_type.ptr, CT_JSON, sizeof CT_JSON - 1) == 0;
+}
+
+void gw_describe_request(const hf_header *h, const unsigned char *content,
+                         size_t len, gw_names *n)
+{
+    req_parse rp;
+
+    if (!is_json_request(h) || !is_utf8_name(&h->content_encoding))
+        return;
+    if (read_request(&rp, content, len) == GW_REQ_OK)
+        keep_names(n, &rp);
+    free_request(&rp);
 }
 
 int gw_handle_request(const gw_index *idx, const hf_header *h,
@@ -407,8 +450,7 @@ int gw_handle_request(const gw_index *idx, const hf_header *h,
                       gw_buf *out, gw_reply *r)
 {
     reply_init(r, GW_KIND_BINARY);
-    if (h->content_type.len != sizeof CT_JSON - 1 ||
-        memcmp(h->content_type.ptr, CT_JSON, sizeof CT_JSON - 1) != 0)
+    if (!is_json_request(h))
         return answer_binary(content, len, out, r);
     if (!is_utf8_name(&h->content_encoding))
         return bad_request(out, GW_REQ_E_ENCODING, r);

@@ -36,7 +36,8 @@
  * own). Requests are flat objects; this is room for extension fields. */
 #define GW_JSON_DEPTH_MAX 64
 
-/* Bytes of the action kept in a gw_reply for the log (truncated). */
+/* Bytes of the action and of the value kept in a gw_reply for the log
+ * (truncated). */
 #define GW_ACTION_LOG_MAX 48
 
 typedef enum gw_kind {
@@ -49,14 +50,22 @@ typedef enum gw_kind {
     GW_KIND_COUNT
 } gw_kind;
 
+/* What a request asked, for the log: raw bytes of its action and value,
+ * possibly truncated; empty when it is not a JSON request. */
+typedef struct gw_names {
+    char action[GW_ACTION_LOG_MAX];
+    size_t action_len;
+    char value[GW_ACTION_LOG_MAX];
+    size_t value_len;
+} gw_names;
+
 /* What a handler did. Strings are static or held inside the struct. */
 typedef struct gw_reply {
     gw_kind kind;
     gw_req_status req_status;  /* GW_KIND_BAD_REQUEST: why */
     hf_status frame_status;    /* GW_KIND_FRAME_ERROR: the codec's code */
     const char *status;        /* "ok" or the error code name; static */
-    char action[GW_ACTION_LOG_MAX]; /* raw bytes, possibly truncated */
-    size_t action_len;
+    gw_names names;            /* what the request asked */
     size_t bytes_out;          /* size of the frame appended */
 } gw_reply;
 
@@ -70,6 +79,13 @@ typedef struct gw_reply {
 int gw_handle_request(const gw_index *idx, const hf_header *h,
                       const unsigned char *content, size_t len,
                       gw_buf *out, gw_reply *r);
+
+/* The action and value of a text/json request (UTF-8 encoding) whose
+ * content[0..len) reads as the gateway's own requests do, into *n; *n is
+ * left alone otherwise. For the relay, which passes on the original
+ * bytes and answers nothing itself. */
+void gw_describe_request(const hf_header *h, const unsigned char *content,
+                         size_t len, gw_names *n);
 
 /* Append the error frame for a request the gateway will not serve
  * (st != GW_REQ_OK). Returns 0, or -1 when memory runs out. */

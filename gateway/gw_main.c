@@ -233,6 +233,7 @@ static void relay_config(const app *a, gw_loop_config *lc)
      * connection the upstream had just closed. */
     lc->conn.relay.attempts = (unsigned)o->n_upstream + 1;
     lc->conn.relay.wait_timeout = (gw_time)o->upstream_timeout;
+    lc->conn.relay.names = o->log_level >= GW_LOG_INFO;
     lc->pool.upstream_timeout = (gw_time)o->upstream_timeout;
     lc->pool.connect_timeout = (gw_time)o->upstream_connect_timeout;
     lc->pool.upstream_proxy = o->upstream_proxy;

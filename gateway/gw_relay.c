@@ -79,6 +79,7 @@ static void finish(gw_conn *c, gw_time now)
     gw_relay *r = &c->relay;
 
     r->x = GW_X_NONE;
+    memset(&r->names, 0, sizeof r->names);
     let_go(r);
     gw_pool_kick(pool_of(c), c);
     gw_conn_request_done(c, now);
@@ -176,16 +177,35 @@ static void request_header(gw_conn *c, gw_time now)
     r->got = 0;
     r->answer_bytes = 0;
     r->bytes_in = gw_frame_bytes(h);
+    r->content_length = h->content_length;
     r->start = c->frame_start;
     r->keep = 1;
     r->sent = 0;
     gw_pool_dispatch(pool_of(c), c, now);
 }
 
+/* For the access log, what a JSON request asks, read the way serving
+ * mode reads it: only while the whole request is still at hand and no
+ * bigger than serving mode would read. */
+static void describe(gw_conn *c)
+{
+    gw_relay *r = &c->relay;
+    size_t held = gw_buf_pending(&r->req);
+
+    if (!c->cfg->relay.names || !r->keep || held != r->bytes_in ||
+        r->content_length > gw_conn_max_json(c->cfg) ||
+        r->content_length > held)
+        return;
+    gw_describe_request(hf_decoder_header(c->client.dec),
+                        gw_buf_peek(&r->req) + (held - r->content_length),
+                        (size_t)r->content_length, &r->names);
+}
+
 static void request_end(gw_conn *c, gw_time now)
 {
     gw_relay *r = &c->relay;
 
+    describe(c);
     c->frame_started = 0;
     if (r->x == GW_X_SENDING)
         r->x = GW_X_WAITING;

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "gw_buf.h"
+#include "gw_handler.h"
 #include "gw_pool.h"
 #include "gw_side.h"
 #include "gw_status.h"
@@ -49,6 +50,8 @@ typedef struct gw_relay_config {
                                    connection of the pool (upstream-
                                    timeout); 0: no limit */
     gw_pool *pool;              /* the caller's, shared by connections */
+    int names;                  /* read what JSON requests ask, for the
+                                   access log (gw_request_info.names) */
 } gw_relay_config;
 
 /* Where the upstream socket of a pool connection stands. */
@@ -99,6 +102,8 @@ typedef struct gw_relay {
     gw_time start;          /* the request's first byte */
     gw_time up_start;       /* handed to its last connection */
     gw_time since;          /* waiting for a connection since */
+    uint64_t content_length;    /* the request's */
+    gw_names names;         /* what it asked, for the log */
 } gw_relay;
 
 struct gw_conn;

@@ -41,11 +41,6 @@ static void refuse(gw_conn *c, gw_req_status st, gw_time now)
         c->skipping = c->content_len > 0;
 }
 
-static uint64_t max_json(const gw_conn_config *cfg)
-{
-    return cfg->max_json > 0 ? cfg->max_json : cfg->limits.max_content;
-}
-
 static void on_header(gw_conn *c, gw_time now)
 {
     const hf_header *h = hf_decoder_header(c->client.dec);
@@ -62,7 +57,7 @@ static void on_header(gw_conn *c, gw_time now)
                  memcmp(h->content_type.ptr, CT_JSON,
                         sizeof CT_JSON - 1) == 0;
     gw_conn_keep_type(c, h);
-    if (c->is_json && c->content_len > max_json(c->cfg))
+    if (c->is_json && c->content_len > gw_conn_max_json(c->cfg))
         refuse(c, GW_REQ_E_TOO_LONG, now);
     else if (c->content_len == 0)
         answer(c, NULL, 0, now);

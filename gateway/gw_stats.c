@@ -13,7 +13,8 @@ void gw_stats_request(gw_stats *st, const char *peer,
     const gw_reply *r = info->reply;
     char type[GW_TYPE_LOG_MAX * 4 + 1];
     char action[GW_ACTION_LOG_MAX * 4 + 1];
-    gw_log_field f[9];
+    char value[GW_ACTION_LOG_MAX * 4 + 1];
+    gw_log_field f[10];
 
     if ((unsigned)r->kind < GW_KIND_COUNT)
         st->requests[r->kind]++;
@@ -27,7 +28,10 @@ void gw_stats_request(gw_stats *st, const char *peer,
         return;
     gw_log_escape(type, sizeof type, info->content_type,
                   info->content_type_len);
-    gw_log_escape(action, sizeof action, r->action, r->action_len);
+    gw_log_escape(action, sizeof action, info->names->action,
+                  info->names->action_len);
+    gw_log_escape(value, sizeof value, info->names->value,
+                  info->names->value_len);
     memset(f, 0, sizeof f);
     f[0].key = "peer";
     f[0].text = peer;
@@ -37,19 +41,22 @@ void gw_stats_request(gw_stats *st, const char *peer,
     f[2].key = "action";
     f[2].text = action;
     f[2].quote = 1;
-    f[3].key = "in";
-    f[3].num = (long long)info->bytes_in;
-    f[4].key = "out";
-    f[4].num = (long long)r->bytes_out;
-    f[5].key = "status";
-    f[5].text = r->status;
-    f[6].key = "us";
-    f[6].num = (long long)(info->finished - info->started);
-    f[7].key = "upstream";
-    f[7].text = upstream;
-    f[8].key = "up_us";
-    f[8].num = (long long)(info->finished - info->up_started);
-    gw_log_fields(GW_LOG_INFO, "access", f, upstream != NULL ? 9 : 7);
+    f[3].key = "value";
+    f[3].text = value;
+    f[3].quote = 1;
+    f[4].key = "in";
+    f[4].num = (long long)info->bytes_in;
+    f[5].key = "out";
+    f[5].num = (long long)r->bytes_out;
+    f[6].key = "status";
+    f[6].text = r->status;
+    f[7].key = "us";
+    f[7].num = (long long)(info->finished - info->started);
+    f[8].key = "upstream";
+    f[8].text = upstream;
+    f[9].key = "up_us";
+    f[9].num = (long long)(info->finished - info->up_started);
+    gw_log_fields(GW_LOG_INFO, "access", f, upstream != NULL ? 10 : 8);
 }
 
 /* " name=count" for every non-zero entry of a table, appended at *n. */

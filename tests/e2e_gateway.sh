@@ -96,8 +96,10 @@ if start basic --log-level info; then
     client "garbage and resets beside steady clients" chaos 3
     kill -USR1 "$GW_PID"
     sleep 0.3
-    logged basic 'access peer=127\.0\.0\.1:[0-9]* type="text/json" action="search" in=[0-9]* out=[0-9]* status=ok us=[0-9]*' \
+    logged basic 'access peer=127\.0\.0\.1:[0-9]* type="text/json" action="search" value="morpheus" in=[0-9]* out=[0-9]* status=ok us=[0-9]*' \
         "access log line"
+    logged basic 'action="find" value="x" .* status=ok' \
+        "invalid action: its action and value in the access log"
     logged basic 'status=duplicate-key' "error status in the access log"
     logged basic 'notice: stats .*req_search=' "SIGUSR1 writes counters"
     stop "$GW_PID"

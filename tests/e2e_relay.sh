@@ -194,8 +194,12 @@ bench "16 MiB binary request, answered" -n 2 -c 1 --action binary \
 usr1_stats relay "$R_PID"
 logged relay "notice: stats .* $RELAY_STATS upstream_errors=" \
     "SIGUSR1: stats with req_relayed and upstream_connects"
-logged relay 'access peer=127[.]0[.]0[.]1:[0-9]* type="text/json" .* status=ok' \
-    "relayed request in the access log"
+logged relay 'access peer=127[.]0[.]0[.]1:[0-9]* type="text/json" action="search" value="morpheus" .* status=ok .*upstream=127[.]0[.]0[.]1:[0-9]* up_us=[0-9]*' \
+    "relayed search in the access log: action, value, upstream, its time"
+logged relay 'type="text/json" action="find" value="x" .* status=ok' \
+    "relayed invalid action: read from the request passed on"
+logged relay 'type="binary/[^"]*" action="" value="" .* status=ok' \
+    "relayed binary request: no action or value"
 logged relay ' err\.duplicate-key=[1-9]' "refused frames counted"
 
 # ------------------------------------------------ reference peer

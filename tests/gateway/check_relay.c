@@ -112,6 +112,61 @@ START_TEST(test_relay_one_at_a_time)
 }
 END_TEST
 
+/* What the access log would be told of the last relayed request. */
+static gw_names seen_names;
+static unsigned seen_relayed;
+
+static void keep_names_seen(void *user, const gw_request_info *info)
+{
+    (void)user;
+    seen_names = *info->names;
+    seen_relayed++;
+}
+
+/* The access log names a relayed search's action and value, read from
+ * the request passed on (serving mode's reading), and nothing for a
+ * request too big to read or not JSON. */
+START_TEST(test_relay_names)
+{
+    static unsigned char req[8192];
+    unsigned char ans[512];
+    size_t r1 = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"x\"}");
+    const char *json = "{\"action\": \"search\", \"value\": \"a\"}";
+    size_t r2;
+    relay_t *r = relay_new(1);
+
+    r->cfg.on_request = keep_names_seen;
+    r->cfg.relay.names = 1;
+    seen_relayed = 0;
+    relay_client(r, req, r1, 1, 1);
+    relay_connect(r, 1);
+    relay_upstream(r, ans, alen, 0, 2);
+    ck_assert_uint_eq(seen_relayed, 1);
+    ck_assert_uint_eq(seen_names.action_len, 6);
+    ck_assert_mem_eq(seen_names.action, "search", 6);
+    ck_assert_uint_eq(seen_names.value_len, 4);
+    ck_assert_mem_eq(seen_names.value, "ring", 4);
+    /* Above max_json: passed on, not read. */
+    r->cfg.max_json = 10;
+    r2 = search_request(req, sizeof req, "morpheus");
+    relay_client(r, req, r2, 0, 3);
+    relay_upstream(r, ans, alen, 0, 4);
+    ck_assert_uint_eq(seen_relayed, 2);
+    ck_assert_uint_eq(seen_names.action_len, 0);
+    ck_assert_uint_eq(seen_names.value_len, 0);
+    /* Binary content: nothing to read. */
+    r->cfg.max_json = 1 << 20;
+    r2 = mkframe(req, sizeof req, "big", "x/any", "binary", json,
+                 strlen(json));
+    relay_client(r, req, r2, 0, 5);
+    relay_upstream(r, ans, alen, 0, 6);
+    ck_assert_uint_eq(seen_relayed, 3);
+    ck_assert_uint_eq(seen_names.action_len, 0);
+    relay_free(r);
+}
+END_TEST
+
 /* A failed connect is tried again, up to relay.attempts connections;
  * then upstream-unavailable, and the client connection goes on. */
 START_TEST(test_relay_unavailable)
@@ -937,6 +992,7 @@ Suite *relay_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_relay_roundtrip, 0, MAX_CHUNK + 1);
     tcase_add_test(tc, test_relay_one_at_a_time);
+    tcase_add_test(tc, test_relay_names);
     tcase_add_test(tc, test_relay_unavailable);
     tcase_add_test(tc, test_relay_connect_timeout);
     tcase_add_test(tc, test_relay_bad_frame);
