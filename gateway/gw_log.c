@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,13 @@ static struct {
     int journal;                /* -1: not yet known */
     time_t stamp_sec;           /* the second stamp[] was made for */
     char stamp[32];             /* "2026-01-02T03:04:05" */
+    pid_t pid;                  /* 0: not known in this process yet */
+    char prefix[128];           /* the last line's start, made for: */
+    size_t prefix_len;          /* 0: none */
+    long long prefix_ms;        /* its millisecond (-1: journal) */
+    gw_log_level prefix_lvl;
+    gw_log_format prefix_fmt;
+    pid_t prefix_pid;
 } lg = { .journal = -1, .stamp_sec = -1 };
 
 void gw_log_set_level(gw_log_level lvl)
@@ -156,18 +164,29 @@ static void put(const char *line, size_t n)
 
 /* The line's start: "TIME hframe-gateway[PID] LEVEL: " (text) or
  * {"time":"TIME","level":"LEVEL","pid":PID,"msg": (JSON); under the
- * journal "<N>" instead of the time. */
+ * journal "<N>" instead of the time. Made again only when the
+ * millisecond or the level changed: access lines come thousands a
+ * second, and most share both. */
 static size_t prefix(char *line, size_t cap, gw_log_level lvl)
 {
     struct timespec ts;
     struct tm tm;
     char when[48];
     int k, journal = to_journal();
+    long long ms = -1;
 
+    if (!journal) {
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
+    }
+    if (lg.pid == 0)
+        lg.pid = getpid();
+    if (lg.prefix_len > 0 && lg.prefix_ms == ms && lg.prefix_lvl == lvl &&
+        lg.prefix_fmt == log_format && lg.prefix_pid == lg.pid)
+        goto copy;
     if (journal) {
         snprintf(when, sizeof when, "<%d>", level_prio[lvl]);
     } else {
-        clock_gettime(CLOCK_REALTIME, &ts);
         if (ts.tv_sec != lg.stamp_sec) {
             gmtime_r(&ts.tv_sec, &tm);
             strftime(lg.stamp, sizeof lg.stamp, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -177,14 +196,25 @@ static size_t prefix(char *line, size_t cap, gw_log_level lvl)
                  ts.tv_nsec / 1000000L);
     }
     if (log_format == GW_LOG_JSON)
-        k = snprintf(line, cap, "%s{%s%s%s\"level\":\"%s\",\"pid\":%ld,"
-                     "\"msg\":", journal ? when : "",
-                     journal ? "" : "\"time\":\"", journal ? "" : when,
-                     journal ? "" : "\",", level_names[lvl], (long)getpid());
+        k = snprintf(lg.prefix, sizeof lg.prefix,
+                     "%s{%s%s%s\"level\":\"%s\",\"pid\":%ld,\"msg\":",
+                     journal ? when : "", journal ? "" : "\"time\":\"",
+                     journal ? "" : when, journal ? "" : "\",",
+                     level_names[lvl], (long)lg.pid);
     else
-        k = snprintf(line, cap, "%s%shframe-gateway[%ld] %s: ", when,
-                     journal ? "" : " ", (long)getpid(), level_names[lvl]);
-    return k > 0 && (size_t)k < cap ? (size_t)k : 0;
+        k = snprintf(lg.prefix, sizeof lg.prefix,
+                     "%s%shframe-gateway[%ld] %s: ", when,
+                     journal ? "" : " ", (long)lg.pid, level_names[lvl]);
+    lg.prefix_len = k > 0 && (size_t)k < sizeof lg.prefix ? (size_t)k : 0;
+    lg.prefix_ms = ms;
+    lg.prefix_lvl = lvl;
+    lg.prefix_fmt = log_format;
+    lg.prefix_pid = lg.pid;
+copy:
+    if (lg.prefix_len >= cap)
+        return 0;
+    memcpy(line, lg.prefix, lg.prefix_len);
+    return lg.prefix_len;
 }
 
 /* Append to line[*n..cap) what fits, always leaving a NUL. */
@@ -233,17 +263,51 @@ static void add_json_string(char *line, size_t cap, size_t *n,
         *n += w;
 }
 
-/* One field as text (" key=v") or JSON (",\"key\":v") into out. */
+/* Append s[0..len) at out[*n], as much as fits before cap (no NUL). */
+static void put_bytes(char *out, size_t cap, size_t *n, const char *s,
+                      size_t len)
+{
+    if (*n >= cap)
+        return;
+    if (len > cap - *n)
+        len = cap - *n;
+    memcpy(out + *n, s, len);
+    *n += len;
+}
+
+/* v in decimal at out[*n], as much as fits. */
+static void put_num(char *out, size_t cap, size_t *n, long long v)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+                                 : (unsigned long long)v;
+
+    do {
+        digits[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0)
+        digits[--i] = '-';
+    put_bytes(out, cap, n, digits + i, sizeof digits - i);
+}
+
+/* One field as text (" key=v") or JSON (",\"key\":v") into out[0..cap)
+ * (text: no NUL; JSON: NUL-terminated). Returns its length. */
 static size_t field(char *out, size_t cap, const gw_log_field *f)
 {
     size_t n = 0;
 
     if (log_format != GW_LOG_JSON) {
+        put_bytes(out, cap, &n, " ", 1);
+        put_bytes(out, cap, &n, f->key, strlen(f->key));
+        put_bytes(out, cap, &n, f->quote ? "=\"" : "=", f->quote ? 2 : 1);
         if (f->text == NULL)
-            add(out, cap, &n, " %s=%lld", f->key, f->num);
+            put_num(out, cap, &n, f->num);
         else
-            add(out, cap, &n, f->quote ? " %s=\"%s\"" : " %s=%s", f->key,
-                f->text);
+            put_bytes(out, cap, &n, f->text, strlen(f->text));
+        if (f->quote)
+            put_bytes(out, cap, &n, "\"", 1);
         return n;
     }
     add(out, cap, &n, ",\"%s\":", f->key);
@@ -266,7 +330,7 @@ static void emit(gw_log_level lvl, const char *msg, const gw_log_field *f,
     if (log_format == GW_LOG_JSON)
         add_json_string(line, cap, &n, msg);
     else
-        add(line, cap, &n, "%s", msg);
+        put_bytes(line, cap, &n, msg, strlen(msg));
     for (i = 0; i < nf; i++) {
         k = field(one, sizeof one, &f[i]);
         if (k >= cap - n)
@@ -340,6 +404,7 @@ void gw_log_flush(void)
 
 void gw_log_forked(void)
 {
+    lg.pid = 0;             /* a new process: its own pid in the lines */
     lg.len = 0;
     lg.unreported = 0;
 }

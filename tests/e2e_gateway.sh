@@ -311,6 +311,28 @@ if start orphan --workers 2; then
         fail "workers exit when the supervisor is killed ($# workers, $i)"
 fi
 
+# ------------------------------------------------------------ worker pids
+# Each worker's lines carry its own pid, not the supervisor's (the line
+# start is made once and kept, so a fork must renew it).
+if start wpid --workers 2; then
+    client "searches across two workers" concurrent 8 10
+    logged wpid 'access peer=' "workers write access lines"
+    kids=" $(children "$GW_PID" | tr '\n' ' ')"
+    pids=$(sed -n 's/.*hframe-gateway\[\([0-9]*\)\] info: access .*/\1/p' \
+        "$TMP/wpid.log" | sort -u | tr '\n' ' ')
+    bad=""
+    for p in $pids; do
+        case "$kids " in *" $p "*) ;; *) bad="$bad $p" ;; esac
+    done
+    [ -n "$pids" ] && [ -z "$bad" ] &&
+        ok "access lines carry the worker's pid ($pids; workers$kids)" ||
+        fail "access lines carry the worker's pid ($pids; workers$kids)"
+    grep -q "hframe-gateway\[$GW_PID\] notice: listening" "$TMP/wpid.log" &&
+        ok "the supervisor's lines carry its pid" ||
+        fail "the supervisor's lines carry its pid"
+    stop "$GW_PID"
+fi
+
 # ------------------------------------------------------------ workers
 # The load clients search "morpheus": keep the tutorial's answer.
 rabbit='"morpheus": "Follow the white rabbit. \360\237\220\260"'
