@@ -407,7 +407,8 @@ static const int timeouts[8][4] = {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static gw_index *idx;
+    static gw_index *idx, *idx_ready;   /* answers made when asked, and
+                                           ahead (the same bytes) */
     fz_reader rd;
     fz_alloc a;
     session *s;
@@ -421,7 +422,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Made once: the index is read-only. */
     if (idx == NULL) {
         idx = gw_index_builtin();
-        FZ_CHECK(idx != NULL);
+        idx_ready = gw_index_builtin();
+        FZ_CHECK(idx != NULL && idx_ready != NULL);
+        FZ_CHECK(gw_handle_prepare(idx_ready) == 0);
     }
     s = calloc(1, sizeof(*s));
     FZ_CHECK(s != NULL);
@@ -440,7 +443,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->cfg.idle_timeout = timeouts[kb / (STEPS_MAX + 1)][1] * MS;
     s->cfg.write_timeout = timeouts[kb / (STEPS_MAX + 1)][2] * MS;
     s->cfg.drain_timeout = timeouts[kb / (STEPS_MAX + 1)][3] * MS;
-    s->cfg.index = idx;
+    s->cfg.index = (lim_byte & 1) ? idx_ready : idx;
     s->cfg.on_request = on_request;
     k = kb % (STEPS_MAX + 1);
     k = fz_take_bytes(&rd, k, &steps);

@@ -12,8 +12,11 @@
  *    accepts it, except where jansson's own limits reject valid JSON (see
  *    fuzz_header_diff.c) or a lone \u surrogate, which jansson refuses
  *    and yajl decodes;
- *  - not-object, not-string and duplicate errors show in jansson's view.
+ *  - not-object, not-string and duplicate errors show in jansson's view;
+ *  - answers made ahead (gw_index_prepare) are found under their own keys:
+ *    each is what make gave for that key's value.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +51,39 @@ static int strings_only(json_t *root)
     return 1;
 }
 
+/* Answers made ahead for the fuzzer: the value's length in 8 bytes, then
+ * the value; none for values that start with 'x'. */
+static int make_tagged(void *ctx, const char *value, size_t len, gw_buf *out)
+{
+    uint64_t n = len;
+
+    (void)ctx;
+    if (len > 0 && value[0] == 'x')
+        return -1;
+    if (gw_buf_append(out, &n, sizeof n) != 0 ||
+        gw_buf_append(out, value, len) != 0)
+        return -1;
+    return 0;
+}
+
+static void check_prepared(const gw_index *idx, const char *key,
+                           size_t key_len, const char *value, size_t len)
+{
+    const unsigned char *p;
+    uint64_t n;
+    size_t plen;
+
+    p = gw_index_lookup_prepared(idx, key, key_len, &plen);
+    if (len > 0 && value[0] == 'x') {
+        FZ_CHECK(p == NULL && plen == 0);
+        return;
+    }
+    FZ_CHECK(p != NULL && plen == sizeof n + len);
+    memcpy(&n, p, sizeof n);
+    FZ_CHECK(n == len);
+    FZ_CHECK(len == 0 || memcmp(p + sizeof n, value, len) == 0);
+}
+
 static void check_same(const gw_index *idx, json_t *root)
 {
     const char *key;
@@ -68,6 +104,7 @@ static void check_same(const gw_index *idx, json_t *root)
         FZ_CHECK(answer != NULL);
         FZ_CHECK(len == json_string_length(v));
         FZ_CHECK(len == 0 || memcmp(answer, json_string_value(v), len) == 0);
+        check_prepared(idx, key, key_len, json_string_value(v), len);
         /* A key one byte longer is another key. */
         if (key_len < sizeof(longer)) {
             memcpy(longer, key, key_len);
@@ -107,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fz_fail(__FILE__, __LINE__, "jansson rejects", jerr2.text);
         } else {
             FZ_CHECK(strings_only(nodup));
+            FZ_CHECK(gw_index_prepare(idx, make_tagged, NULL) == 0);
             check_same(idx, nodup);
         }
         gw_index_free(idx);

@@ -98,3 +98,9 @@ void gw_buf_clear(gw_buf *b)
     b->off = 0;
     b->len = 0;
 }
+
+void gw_buf_cut(gw_buf *b, size_t n)
+{
+    if (n < b->len - b->off)
+        b->len = b->off + n;
+}

@@ -50,4 +50,7 @@ void gw_buf_consume(gw_buf *b, size_t n);
 /* Drop every pending byte; the allocation is kept. */
 void gw_buf_clear(gw_buf *b);
 
+/* Keep the first n pending bytes, drop the rest (n <= gw_buf_pending). */
+void gw_buf_cut(gw_buf *b, size_t n);
+
 #endif /* GW_BUF_H */

@@ -87,6 +87,12 @@ int gw_handle_request(const gw_index *idx, const hf_header *h,
 void gw_describe_request(const hf_header *h, const unsigned char *content,
                          size_t len, gw_names *n);
 
+/* Make the answers to idx's searches ahead of time (gw_index_prepare),
+ * so a search that finds its key costs one copy. Answers are the same
+ * bytes either way. Returns 0, or -1 when memory ran out (idx is then
+ * served as it is, each answer made when asked). */
+int gw_handle_prepare(gw_index *idx);
+
 /* Append the error frame for a request the gateway will not serve
  * (st != GW_REQ_OK). Returns 0, or -1 when memory runs out. */
 int gw_handle_bad_request(gw_req_status st, gw_buf *out, gw_reply *r);

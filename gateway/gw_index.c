@@ -25,12 +25,15 @@ typedef struct entry {
     size_t key_len;
     size_t val_len;
     size_t where;   /* input offset of the key, for duplicate reports */
+    size_t prep_off;    /* its prepared answer in the index's prep */
+    size_t prep_len;    /* 0: none */
 } entry;
 
 struct gw_index {
     entry *e;
     size_t n;
     unsigned char *arena;
+    unsigned char *prep;    /* answers made ahead, NULL: none */
 };
 
 typedef struct loader {
@@ -239,6 +242,7 @@ static gw_index_status finish(loader *ld, gw_index **out,
         return GW_INDEX_E_NOMEM;
     }
     idx->arena = ld->arena.data;
+    idx->prep = NULL;
     idx->e = ld->e;
     idx->n = ld->n;
     /* Only empty strings were seen when nothing was allocated. */
@@ -246,6 +250,7 @@ static gw_index_status finish(loader *ld, gw_index **out,
     for (i = 0; i < idx->n; i++) {
         idx->e[i].key.ptr = base + idx->e[i].key.off;
         idx->e[i].val.ptr = base + idx->e[i].val.off;
+        idx->e[i].prep_len = 0;
     }
     if (idx->n > 1)
         qsort(idx->e, idx->n, sizeof *idx->e, cmp_entry);
@@ -461,8 +466,8 @@ gw_index *gw_index_builtin(void)
     return idx;
 }
 
-const char *gw_index_lookup(const gw_index *idx, const void *key,
-                            size_t key_len, size_t *value_len)
+static const entry *find(const gw_index *idx, const void *key,
+                         size_t key_len)
 {
     size_t lo = 0;
     size_t hi = idx->n;
@@ -472,17 +477,74 @@ const char *gw_index_lookup(const gw_index *idx, const void *key,
         const entry *e = &idx->e[mid];
         int r = cmp_key(key, key_len, e->key.ptr, e->key_len);
 
-        if (r == 0) {
-            *value_len = e->val_len;
-            return e->val.ptr;
-        }
+        if (r == 0)
+            return e;
         if (r < 0)
             hi = mid;
         else
             lo = mid + 1;
     }
-    *value_len = 0;
     return NULL;
+}
+
+const char *gw_index_lookup(const gw_index *idx, const void *key,
+                            size_t key_len, size_t *value_len)
+{
+    const entry *e = find(idx, key, key_len);
+
+    *value_len = e != NULL ? e->val_len : 0;
+    return e != NULL ? e->val.ptr : NULL;
+}
+
+int gw_index_prepare(gw_index *idx,
+                     int (*make)(void *ctx, const char *value, size_t len,
+                                 gw_buf *out),
+                     void *ctx)
+{
+    gw_buf b;
+    size_t i, before;
+
+    gw_buf_init(&b);
+    for (i = 0; i < idx->n; i++)
+        idx->e[i].prep_len = 0;
+    for (i = 0; i < idx->n; i++) {
+        entry *e = &idx->e[i];
+
+        before = gw_buf_pending(&b);
+        if (make(ctx, e->val.ptr, e->val_len, &b) != 0) {
+            if (gw_buf_pending(&b) == before)
+                continue;   /* this entry is answered when asked */
+            goto nomem;     /* make ran out of memory halfway */
+        }
+        if (gw_buf_pending(&b) > GW_INDEX_PREPARED_MAX) {
+            gw_buf_cut(&b, before);     /* this one and the rest: asked */
+            break;
+        }
+        e->prep_off = before;
+        e->prep_len = gw_buf_pending(&b) - before;
+    }
+    free(idx->prep);
+    idx->prep = b.data;
+    return 0;
+nomem:
+    for (i = 0; i < idx->n; i++)
+        idx->e[i].prep_len = 0;
+    gw_buf_free(&b);
+    return -1;
+}
+
+const unsigned char *gw_index_lookup_prepared(const gw_index *idx,
+                                              const void *key,
+                                              size_t key_len, size_t *len)
+{
+    const entry *e = idx->prep != NULL ? find(idx, key, key_len) : NULL;
+
+    if (e == NULL || e->prep_len == 0) {
+        *len = 0;
+        return NULL;
+    }
+    *len = e->prep_len;
+    return idx->prep + e->prep_off;
 }
 
 size_t gw_index_count(const gw_index *idx)
@@ -496,5 +558,6 @@ void gw_index_free(gw_index *idx)
         return;
     free(idx->e);
     free(idx->arena);
+    free(idx->prep);
     free(idx);
 }

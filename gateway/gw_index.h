@@ -16,6 +16,8 @@
 
 #include <stddef.h>
 
+#include "gw_buf.h"
+
 /* Largest index file accepted: far above any hand-written index, and it
  * bounds what a reload can make a worker hold (about twice this). */
 #define GW_INDEX_FILE_MAX ((size_t)64 * 1024 * 1024)
@@ -72,6 +74,28 @@ gw_index_status gw_index_load_file(const char *path, gw_index **out,
  * its length. Answers are not NUL-terminated. */
 const char *gw_index_lookup(const gw_index *idx, const void *key,
                             size_t key_len, size_t *value_len);
+
+/* Most bytes of answers an index holds made ahead (gw_index_prepare):
+ * entries past it are answered as they are asked, so a large index
+ * costs no more memory than the file it came from and its table. */
+#define GW_INDEX_PREPARED_MAX ((size_t)16 * 1024 * 1024)
+
+/* Make each entry's answer ahead of time: make(ctx, value, len, out)
+ * appends the bytes for one value to out and returns 0, or returns -1 to
+ * leave that entry to be answered when asked. Entries are prepared in
+ * key order while the answers fit in GW_INDEX_PREPARED_MAX. Call before
+ * the index is shared. Returns 0, or -1 when memory runs out (nothing is
+ * prepared then, and the index works as before). */
+int gw_index_prepare(gw_index *idx,
+                     int (*make)(void *ctx, const char *value, size_t len,
+                                 gw_buf *out),
+                     void *ctx);
+
+/* The answer made ahead for key[0..key_len), or NULL (no such key, or
+ * not prepared); *len gets its length. Lives as long as the index. */
+const unsigned char *gw_index_lookup_prepared(const gw_index *idx,
+                                              const void *key,
+                                              size_t key_len, size_t *len);
 
 /* Number of entries. */
 size_t gw_index_count(const gw_index *idx);

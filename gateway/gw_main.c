@@ -15,6 +15,7 @@
 #include "hframe.h"
 #include "util.h"
 #include "gw_conn.h"
+#include "gw_handler.h"
 #include "gw_index.h"
 #include "gw_log.h"
 #include "gw_loop.h"
@@ -111,6 +112,8 @@ static gw_index *load_index(const char *path)
         idx = gw_index_builtin();
         if (idx == NULL)
             gw_log(GW_LOG_ERROR, "built-in index: out of memory");
+        else
+            gw_handle_prepare(idx);
         return idx;
     }
     if (gw_index_load_file(path, &idx, &err) != GW_INDEX_OK) {
@@ -118,6 +121,7 @@ static gw_index *load_index(const char *path)
                gw_index_strerror(err.code), err.offset, err.detail);
         return NULL;
     }
+    gw_handle_prepare(idx);
     return idx;
 }
 
@@ -189,6 +193,8 @@ static void reload_parent(void *ctx)
     memset(&err, 0, sizeof err);
     if (gw_index_load_file(a->opt.index_path, &idx, &err) != GW_INDEX_OK)
         idx = NULL;
+    else
+        gw_handle_prepare(idx);
     swap_index(a, idx, &err);
 }
 

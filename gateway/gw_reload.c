@@ -7,6 +7,8 @@
 
 #include "gw_reload.h"
 
+#include "gw_handler.h"
+
 struct gw_reload {
     int wake_fd;
     pthread_t thread;
@@ -27,6 +29,8 @@ static void *run(void *arg)
 
     r->idx = NULL;
     r->st = gw_index_load_file(r->path, &r->idx, &r->err);
+    if (r->st == GW_INDEX_OK)
+        gw_handle_prepare(r->idx);      /* off the loop, like the load */
     atomic_store(&r->done, 1);
     rc = write(r->wake_fd, &b, 1);
     (void)rc;               /* a full pipe already holds a wake-up */

@@ -1,13 +1,13 @@
 /* check_handler.c - the request handlers (gw_handler.h) and the
  * names of every status. */
+#include <stdio.h>
 #include <string.h>
 
 #include "gw_test.h"
 
-/* The handler alone, given a decoded header. */
-START_TEST(test_handler_vectors)
+/* The handler alone, given a decoded header, over idx. */
+static void handle_vector(const gw_index *idx, const req_vec *v)
 {
-    const req_vec *v = &req_vecs[_i];
     unsigned char req[4096], want[4096];
     size_t rlen = vec_request(v, req, sizeof req);
     size_t wlen = vec_answer(v, want, sizeof want);
@@ -19,7 +19,7 @@ START_TEST(test_handler_vectors)
     ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
     ck_assert_int_eq(hf_decode(&d, req, rlen, &fr), HF_OK);
     gw_buf_init(&out);
-    ck_assert_int_eq(gw_handle_request(builtin, fr.header, fr.content,
+    ck_assert_int_eq(gw_handle_request(idx, fr.header, fr.content,
                                        fr.content_len, &out, &r), 0);
     ck_assert_int_eq(r.kind, v->kind);
     ck_assert_uint_eq(r.bytes_out, wlen);
@@ -29,6 +29,86 @@ START_TEST(test_handler_vectors)
         ck_assert_int_eq(r.req_status, v->st);
     gw_buf_free(&out);
     hf_decoder_free(&d);
+}
+
+START_TEST(test_handler_vectors)
+{
+    handle_vector(builtin, &req_vecs[_i]);
+}
+END_TEST
+
+/* Answers made ahead (gw_handle_prepare) are the same bytes. */
+START_TEST(test_handler_vectors_prepared)
+{
+    gw_index *idx = gw_index_builtin();
+
+    ck_assert_ptr_nonnull(idx);
+    ck_assert_int_eq(gw_handle_prepare(idx), 0);
+    handle_vector(idx, &req_vecs[_i]);
+    gw_index_free(idx);
+}
+END_TEST
+
+/* The answer to a search for key over idx, into out. */
+static size_t search_answer(const gw_index *idx, const char *key,
+                            gw_buf *out)
+{
+    unsigned char req[4096];
+    size_t rlen = search_request(req, sizeof req, key);
+    hf_decoder d;
+    hf_frame fr;
+    gw_reply r;
+
+    ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
+    ck_assert_int_eq(hf_decode(&d, req, rlen, &fr), HF_OK);
+    gw_buf_clear(out);
+    ck_assert_int_eq(gw_handle_request(idx, fr.header, fr.content,
+                                       fr.content_len, out, &r), 0);
+    ck_assert_uint_eq(r.bytes_out, gw_buf_pending(out));
+    hf_decoder_free(&d);
+    return gw_buf_pending(out);
+}
+
+/* Values that need escapes, non-ASCII, an empty one (a miss), a long
+ * one: prepared or not, every search gets the same bytes, hits and
+ * misses. */
+START_TEST(test_handler_prepared_same)
+{
+    static const char json[] =
+        "{\"q\": \"say \\\"hi\\\"\\n\\t\\u0001 \\\\ /\", "
+        "\"dog\": \"\xf0\x9f\x90\xb6 ball\", \"empty\": \"\", "
+        "\"long\": \"%s\"}";
+    static const char *keys[] = { "q", "dog", "empty", "long", "absent" };
+    static char text[sizeof json + 5000];
+    char filler[4001];
+    gw_index *plain = NULL, *ready = NULL;
+    gw_index_error err;
+    gw_buf a, b;
+    size_t i, n;
+
+    memset(filler, 'z', sizeof filler - 1);
+    filler[sizeof filler - 1] = '\0';
+    snprintf(text, sizeof text, json, filler);
+    ck_assert_int_eq(gw_index_load_mem(text, strlen(text), &plain, &err),
+                     GW_INDEX_OK);
+    ck_assert_int_eq(gw_index_load_mem(text, strlen(text), &ready, &err),
+                     GW_INDEX_OK);
+    ck_assert_int_eq(gw_handle_prepare(ready), 0);
+    ck_assert_ptr_nonnull(gw_index_lookup_prepared(ready, "q", 1, &n));
+    ck_assert_ptr_null(gw_index_lookup_prepared(ready, "empty", 5, &n));
+    ck_assert_ptr_null(gw_index_lookup_prepared(plain, "q", 1, &n));
+    gw_buf_init(&a);
+    gw_buf_init(&b);
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        n = search_answer(plain, keys[i], &a);
+        ck_assert_uint_gt(n, 0);
+        ck_assert_uint_eq(search_answer(ready, keys[i], &b), n);
+        ck_assert_mem_eq(gw_buf_peek(&a), gw_buf_peek(&b), n);
+    }
+    gw_buf_free(&a);
+    gw_buf_free(&b);
+    gw_index_free(plain);
+    gw_index_free(ready);
 }
 END_TEST
 
@@ -54,6 +134,8 @@ Suite *handler_suite(void)
 
     tcase_add_checked_fixture(tc, builtin_setup, builtin_teardown);
     tcase_add_loop_test(tc, test_handler_vectors, 0, n_req_vecs);
+    tcase_add_loop_test(tc, test_handler_vectors_prepared, 0, n_req_vecs);
+    tcase_add_test(tc, test_handler_prepared_same);
     tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);
     return s;

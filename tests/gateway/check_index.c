@@ -193,6 +193,114 @@ START_TEST(test_index_many)
 }
 END_TEST
 
+/* A test's way of making answers ahead: "<value>", none for values
+ * that end in '7'. */
+static int wrap(void *ctx, const char *value, size_t len, gw_buf *out)
+{
+    unsigned *calls = ctx;
+
+    (*calls)++;
+    if (len > 0 && value[len - 1] == '7')
+        return -1;
+    if (gw_buf_append(out, "<", 1) != 0 ||
+        gw_buf_append(out, value, len) != 0 ||
+        gw_buf_append(out, ">", 1) != 0)
+        return -1;
+    return 0;
+}
+
+/* Every entry gets its own answer made ahead, except those make leaves;
+ * plain lookups are unchanged. */
+START_TEST(test_index_prepare)
+{
+    gw_buf b;
+    gw_index *idx = NULL;
+    gw_index_error err;
+    char key[32], val[32];
+    const unsigned char *p;
+    unsigned calls = 0;
+    size_t n;
+    int i;
+
+    gw_buf_init(&b);
+    gw_buf_append(&b, "{", 1);
+    for (i = 0; i < 500; i++) {
+        int k = snprintf(key, sizeof key, "%s\"k%d\": \"v%d\"",
+                         i == 0 ? "" : ", ", (i * 37) % 500, i);
+        gw_buf_append(&b, key, (size_t)k);
+    }
+    gw_buf_append(&b, "}", 1);
+    ck_assert_int_eq(gw_index_load_mem(gw_buf_peek(&b), gw_buf_pending(&b),
+                                       &idx, &err), GW_INDEX_OK);
+    ck_assert_ptr_null(gw_index_lookup_prepared(idx, "k1", 2, &n));
+    ck_assert_int_eq(gw_index_prepare(idx, wrap, &calls), 0);
+    ck_assert_uint_eq(calls, 500);
+    for (i = 0; i < 500; i++) {
+        snprintf(key, sizeof key, "k%d", (i * 37) % 500);
+        n = (size_t)snprintf(val, sizeof val, "<v%d>", i);
+        p = gw_index_lookup_prepared(idx, key, strlen(key), &n);
+        if (i % 10 == 7) {
+            ck_assert_ptr_null(p);
+            ck_assert_uint_eq(n, 0);
+        } else {
+            ck_assert_ptr_nonnull(p);
+            ck_assert_uint_eq(n, strlen(val));
+            ck_assert_mem_eq(p, val, n);
+        }
+        ck_assert_ptr_nonnull(gw_index_lookup(idx, key, strlen(key), &n));
+        ck_assert_uint_eq(n, strlen(val) - 2);
+    }
+    ck_assert_ptr_null(gw_index_lookup_prepared(idx, "k500", 4, &n));
+    gw_index_free(idx);
+    gw_buf_free(&b);
+}
+END_TEST
+
+/* Answers made ahead stop at GW_INDEX_PREPARED_MAX bytes: the entries
+ * past it are answered when asked. */
+START_TEST(test_index_prepare_cap)
+{
+    enum { N = 20, VAL = 1 << 20 };
+    gw_buf b;
+    gw_index *idx = NULL;
+    gw_index_error err;
+    char key[32];
+    unsigned char *v;
+    unsigned calls = 0, ready = 0;
+    size_t n;
+    int i;
+
+    gw_buf_init(&b);
+    gw_buf_append(&b, "{", 1);
+    for (i = 0; i < N; i++) {
+        int k = snprintf(key, sizeof key, "%s\"k%02d\": \"",
+                         i == 0 ? "" : ", ", i);
+        gw_buf_append(&b, key, (size_t)k);
+        v = gw_buf_reserve(&b, VAL);
+        ck_assert_ptr_nonnull(v);
+        memset(v, 'a', VAL);
+        gw_buf_commit(&b, VAL);
+        gw_buf_append(&b, "\"", 1);
+    }
+    gw_buf_append(&b, "}", 1);
+    ck_assert_int_eq(gw_index_load_mem(gw_buf_peek(&b), gw_buf_pending(&b),
+                                       &idx, &err), GW_INDEX_OK);
+    gw_buf_free(&b);
+    ck_assert_int_eq(gw_index_prepare(idx, wrap, &calls), 0);
+    for (i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k%02d", i);
+        if (gw_index_lookup_prepared(idx, key, 3, &n) != NULL) {
+            ck_assert_uint_eq(n, VAL + 2);
+            ck_assert_uint_eq(ready, (unsigned)i);  /* in key order */
+            ready++;
+        }
+        ck_assert_ptr_nonnull(gw_index_lookup(idx, key, 3, &n));
+    }
+    ck_assert_uint_eq(ready, GW_INDEX_PREPARED_MAX / (VAL + 2));
+    gw_index_free(idx);
+}
+END_TEST
+
 START_TEST(test_buf)
 {
     gw_buf b;
@@ -226,6 +334,8 @@ Suite *index_suite(void)
     tcase_add_test(tc, test_index_file);
     tcase_add_loop_test(tc, test_index_not_regular, 0, 3);
     tcase_add_test(tc, test_index_many);
+    tcase_add_test(tc, test_index_prepare);
+    tcase_add_test(tc, test_index_prepare_cap);
     tcase_add_test(tc, test_buf);
     suite_add_tcase(s, tc);
     return s;
