@@ -1553,6 +1553,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->pc.limits = s->cfg.limits;
     s->pc.max_output = s->cfg.max_output;
     s->pc.conns = 1 + ((shape >> 2) & 3);
+    /* A total below the per-upstream cap when the limit byte says so
+     * (shared bit): private connections then make way for each other
+     * through the total too. */
+    s->pc.conns_total = (lim_byte & 2) && s->pc.conns > 1
+                            ? s->pc.conns - 1 : 0;
     s->pc.pipeline = 1 + ((shape >> 4) & 3);
     s->pc.fails = s->health ? 1 : 1000000;
     s->pc.retry = 1000 * MS;

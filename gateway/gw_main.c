@@ -246,6 +246,10 @@ static void relay_config(const app *a, gw_loop_config *lc)
     lc->pool.private_conns = o->upstream_private;
     lc->pool.conns = (unsigned)(o->upstream_conns > UINT32_MAX
                                     ? UINT32_MAX : o->upstream_conns);
+    /* One upstream connection per client at most, whatever the number
+     * of upstreams: the descriptor budget counted two per client. */
+    lc->pool.conns_total = (unsigned)(o->max_conns > UINT32_MAX
+                                          ? UINT32_MAX : o->max_conns);
     lc->pool.pipeline = (unsigned)o->upstream_pipeline;
     lc->pool.fails = (unsigned)o->upstream_fails;
     lc->pool.retry = (gw_time)o->upstream_retry;

@@ -218,7 +218,30 @@ static gw_upconn *open_conn(gw_pool *p, size_t i, gw_conn *owner)
     if (u->next != NULL)
         u->next->prev = u;
     p->up[i].conns = u;
+    p->live++;
     return u;
+}
+
+/* A new connection may open within cfg.conns_total: there is room, or
+ * an idle connection (of any upstream, not one private to c) is closed
+ * to make it. */
+static int room_in_total(gw_pool *p, const gw_conn *c, gw_time now)
+{
+    gw_upconn *u;
+    size_t j;
+
+    if (p->cfg.conns_total == 0 || p->live < p->cfg.conns_total)
+        return 1;
+    for (j = 0; j < p->cfg.n_upstreams; j++) {
+        for (u = p->up[j].conns; u != NULL; u = u->next) {
+            if (!u->over && !u->probe && u->n == 0 && u->owner != c) {
+                gw_upconn_retire(u, now);
+                return p->live < p->cfg.conns_total;
+            }
+        }
+    }
+    p->starved = 1;     /* the next connection to end makes room */
+    return 0;
 }
 
 int gw_pool_private(const gw_pool *p)
@@ -261,7 +284,8 @@ void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
     if (u == NULL && gw_pool_private(p) &&
         count(p, (size_t)i) >= p->cfg.conns)
         retire_idle(p, (size_t)i, c, now);
-    if (u == NULL && count(p, (size_t)i) < p->cfg.conns)
+    if (u == NULL && count(p, (size_t)i) < p->cfg.conns &&
+        room_in_total(p, c, now))
         u = open_conn(p, (size_t)i, gw_pool_private(p) ? c : NULL);
     if (u != NULL) {
         gw_upconn_add(u, c, now);
@@ -324,6 +348,12 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
     gw_upstream *up = &p->up[u->upstream];
     gw_conn *c;
 
+    /* Idle with nothing waiting here, while a request for another
+     * upstream waits for the total cap: it makes way. */
+    if (up->wait_head == NULL && p->starved && u->n == 0 && !u->probe) {
+        gw_upconn_retire(u, now);
+        return;
+    }
     while (up->wait_head != NULL && gw_upconn_has_room(u)) {
         c = up->wait_head;
         if (gw_pool_private(p) && u->owner != c) {
@@ -401,7 +431,7 @@ static void requeue(gw_pool *p, size_t i, gw_time now)
 void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
 {
     gw_upstream *up = &p->up[u->upstream];
-    size_t i = u->upstream;
+    size_t i = u->upstream, j;
     char reason[32];
     int fault = why != GW_UP_END_IDLE && why != GW_UP_END_DROPPED &&
                 why != GW_UP_END_CLOSED;
@@ -422,8 +452,16 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
         snprintf(reason, sizeof reason, " (%s)", why_name(why));
         say(p, 1, "upstream %s down%s", i, reason);
     }
-    if (up->wait_head != NULL)
+    p->live--;
+    if (p->starved) {
+        /* Room in the total: every waiting request may find it. */
+        p->starved = 0;
+        for (j = 0; j < p->cfg.n_upstreams; j++)
+            if (p->up[j].wait_head != NULL)
+                requeue(p, j, now);
+    } else if (up->wait_head != NULL) {
         requeue(p, i, now);
+    }
 }
 
 void gw_pool_release(gw_pool *p, gw_upconn *u)

@@ -5,7 +5,9 @@
  * on a connection of the pool (gw_upconn) to the upstream the pool
  * picks: the healthy one with the fewest requests in flight, ties in
  * turn. On that upstream it takes an idle connection, or opens a new one
- * (at most cfg.conns per upstream), or, with pipelining (cfg.pipeline >
+ * (at most cfg.conns per upstream and cfg.conns_total in all, closing
+ * an idle connection to another upstream to make room), or, with
+ * pipelining (cfg.pipeline >
  * 1), joins the queue of a connection that has room and whose last
  * request is whole; otherwise it waits for one. A connection carries its
  * requests in order and matches answers to them in order, so several
@@ -83,6 +85,8 @@ typedef struct gw_pool_config {
     hf_limits limits;           /* answers are checked with these */
     size_t max_output;          /* answer bytes waiting for a client */
     unsigned conns;             /* connections per upstream, >= 1 */
+    unsigned conns_total;       /* connections over all upstreams; 0: no
+                                   bound but n_upstreams * conns */
     unsigned pipeline;          /* requests in flight per connection */
     unsigned fails;             /* failures in a row that mark it down */
     gw_time retry;              /* first time down */

@@ -69,6 +69,8 @@ struct gw_pool {
     gw_buf probe;               /* the health check's search frame */
     gw_upstream up[GW_POOL_UPSTREAMS];
     size_t turn;                /* ties go to the upstreams in turn */
+    unsigned live;              /* connections not over, all upstreams */
+    int starved;                /* a request waits for cfg.conns_total */
     void (*log)(void *ctx, int warn, const char *msg);
     void *log_ctx;
 };

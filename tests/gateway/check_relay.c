@@ -757,6 +757,72 @@ START_TEST(test_pool_busy)
 }
 END_TEST
 
+/* The upstream connection that carries client k's request answers it. */
+static void answer_client(relay_t *r, int k, gw_time now)
+{
+    gw_memio *m;
+
+    ck_assert_ptr_nonnull(r->c[k].relay.up);
+    m = gw_memnet_peer(r->net, r->c[k].relay.up);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_int_eq(gw_memio_send(m, ring_ans, ring_alen), 0);
+    relay_pump(r, now);
+}
+
+/* Bytes client k received (client 0's are gathered in cout). */
+static size_t answered(relay_t *r, int k)
+{
+    unsigned char got[512];
+
+    return k == 0 ? r->clen : relay_take(r, k, got, sizeof got);
+}
+
+/* cfg.conns_total bounds the connections over all upstreams: a request
+ * that would need one more waits, and the first connection to go idle
+ * serves it or makes way for it (closed when it is another upstream's).
+ * Without the bound, a third connection opens. */
+START_TEST(test_pool_total)
+{
+    unsigned char got[512];
+    relay_t *r = relay_new(1);
+    int bounded = _i, other;
+
+    r->pc.n_upstreams = 2;
+    r->pc.names[1] = "up:2";
+    r->pc.conns = 4;
+    r->pc.conns_total = bounded ? 2 : 0;
+    r->connect_result = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 1);
+    ck_assert_uint_eq(r->opened, 2);
+    ck_assert_uint_eq(r->opened_to[0], 1);      /* one each: the fewest */
+    ck_assert_uint_eq(r->opened_to[1], 1);
+    relay_send(r, 2, ring_req, ring_rlen, 0, 2);
+    if (!bounded) {
+        ck_assert_uint_eq(r->opened, 3);
+        relay_free(r);
+        return;
+    }
+    ck_assert_uint_eq(r->opened, 2);
+    ck_assert(r->c[2].relay.queued);
+    /* The client on the other upstream is answered first: its idle
+     * connection is closed to make way. */
+    other = r->c[0].relay.upstream != r->c[2].relay.upstream ? 0 : 1;
+    answer_client(r, other, 3);
+    ck_assert_uint_eq(answered(r, other), ring_alen);
+    ck_assert(!r->c[2].relay.queued);           /* on its way now */
+    ck_assert_uint_eq(r->closed, 1);
+    ck_assert_uint_eq(r->opened, 3);
+    answer_client(r, 2, 4);
+    ck_assert_uint_eq(relay_take(r, 2, got, sizeof got), ring_alen);
+    ck_assert_mem_eq(got, ring_ans, ring_alen);
+    answer_client(r, 1 - other, 5);
+    ck_assert_uint_eq(answered(r, 1 - other), ring_alen);
+    ck_assert_uint_eq(r->opened - r->closed, 2);
+    relay_free(r);
+}
+END_TEST
+
 /* --upstream-proxy-protocol makes each connection private to a client
  * (its PROXY header names that client). At the connection cap, another
  * client's request does not wait for ever behind an idle private
@@ -1012,6 +1078,7 @@ Suite *relay_suite(void)
     tcase_add_loop_test(tc, test_relay_cap_boundary, 0, 150);
     tcase_add_test(tc, test_pool_shared);
     tcase_add_test(tc, test_pool_busy);
+    tcase_add_loop_test(tc, test_pool_total, 0, 2);
     tcase_add_loop_test(tc, test_pool_private, 0, 3);
     tcase_add_test(tc, test_pool_pipelined);
     tcase_add_test(tc, test_pool_pipeline_broken);
