@@ -266,13 +266,16 @@ fi
 # limit", not "do not wait".
 for d in 5 0; do
     start "drain$d" --drain-timeout "$d" || continue
-    timeout --foreground -k 5 30 python3 "$CLIENT" "$GW_PORT" hold 1 >"$TMP/hold.out" 2>&1 &
+    # One file per run: the last run's "ready" must not be read as this
+    # one's before the shell has truncated it.
+    timeout --foreground -k 5 30 python3 "$CLIENT" "$GW_PORT" hold 1 \
+        >"$TMP/hold$d.out" 2>&1 &
     hold=$!
-    wait_ready "$TMP/hold.out"
+    wait_ready "$TMP/hold$d.out"
     kill -TERM "$GW_PID"
     wait_exit "$hold" 20
     [ "$RC" -eq 0 ] && ok "SIGTERM, drain $d: request in flight is answered" ||
-        { fail "SIGTERM, drain $d: request in flight is answered"; cat "$TMP/hold.out"; }
+        { fail "SIGTERM, drain $d: request in flight is answered"; cat "$TMP/hold$d.out"; }
     wait_exit "$GW_PID" 10
     [ "$RC" -eq 0 ] && ok "SIGTERM, drain $d: exit 0" ||
         fail "SIGTERM, drain $d: exit 0 ($RC)"
