@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gw_poll.h"
@@ -116,6 +117,80 @@ START_TEST(test_poll_marks)
 }
 END_TEST
 
+/* A pipe whose read end is descriptor fd; its write end in *wr. */
+static int pipe_at(int fd, int *wr)
+{
+    int p[2];
+
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(dup2(p[0], fd), fd);
+    close(p[0]);
+    *wr = p[1];
+    return fd;
+}
+
+/* The select backend past HOT_FROM_FD: a descriptor ready within the
+ * last second is looked at on every wait, a cold one once per scan of
+ * all (at most 10 ms late), and once seen it is hot again. */
+START_TEST(test_poll_hot)
+{
+    int a, b, wa, wb, i, k;
+    char c;
+    const gw_poll_event *ev;
+    gw_poller *poller;
+    struct timespec t0, t1;
+    long ms;
+
+    if (!room_for(701))
+        return;
+    a = pipe_at(700, &wa);
+    b = pipe_at(701, &wb);
+    poller = gw_poller_new(GW_POLL_SELECT);
+    ck_assert_ptr_nonnull(poller);
+    ck_assert_int_eq(gw_poller_set(poller, a, GW_POLL_IN), 0);
+    ck_assert_int_eq(gw_poller_set(poller, b, GW_POLL_IN), 0);
+    /* a keeps being ready; b goes cold after a second. */
+    for (i = 0; i < 12; i++) {
+        ck_assert_int_eq(write(wa, "x", 1), 1);
+        k = gw_poller_wait(poller, GW_SEC, &ev);
+        ck_assert_int_eq(k, 1);
+        ck_assert_int_eq(ev[0].fd, a);
+        ck_assert_int_eq(read(a, &c, 1), 1);
+        usleep(100000);
+    }
+    ck_assert_int_eq(write(wa, "x", 1), 1);
+    k = gw_poller_wait(poller, GW_SEC, &ev);     /* scans all: a only */
+    ck_assert_int_eq(k, 1);
+    ck_assert_int_eq(read(a, &c, 1), 1);
+    /* Both ready at once, right after a scan of all: the hot one only. */
+    ck_assert_int_eq(write(wa, "x", 1), 1);
+    ck_assert_int_eq(write(wb, "y", 1), 1);
+    k = gw_poller_wait(poller, 0, &ev);
+    ck_assert_int_eq(k, 1);
+    ck_assert_int_eq(ev[0].fd, a);
+    ck_assert_int_eq(read(a, &c, 1), 1);
+    /* The cold one is seen by the next scan of all, soon. */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    k = gw_poller_wait(poller, GW_SEC, &ev);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ck_assert_int_eq(k, 1);
+    ck_assert_int_eq(ev[0].fd, b);
+    ck_assert_int_lt(ms, 500);
+    ck_assert_int_eq(read(b, &c, 1), 1);
+    /* Now hot: seen at once. */
+    ck_assert_int_eq(write(wb, "y", 1), 1);
+    k = gw_poller_wait(poller, 0, &ev);
+    ck_assert_int_eq(k, 1);
+    ck_assert_int_eq(ev[0].fd, b);
+    gw_poller_free(poller);
+    close(a);
+    close(b);
+    close(wa);
+    close(wb);
+}
+END_TEST
+
 START_TEST(test_poll_names)
 {
     gw_poll_kind k;
@@ -137,6 +212,7 @@ Suite *loop_parts_suite(void)
     tcase_add_test(tc, test_timer_heap);
     tcase_add_loop_test(tc, test_poll_marks, 0, 2 * N_MARKS);
     tcase_add_test(tc, test_poll_names);
+    tcase_add_test(tc, test_poll_hot);
     suite_add_tcase(s, tc);
     return s;
 }
