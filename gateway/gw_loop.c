@@ -280,6 +280,13 @@ static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
 
     l->io.ctx = ep;
     if (ep->up != NULL) {
+        gw_time d;
+
+        /* Its clock ran out: is the upstream still taking what the
+         * kernel holds for it? */
+        gw_upconn_poll(ep->up, &d);
+        if (ep->fd >= 0 && now >= d)
+            gw_upconn_queued(ep->up, gw_sock_unsent(ep->fd), now);
         gw_upconn_tick(ep->up, now);
         want = gw_drive(ep->up, &gw_upconn_ops, &l->io, ep->ready, now);
     } else {

@@ -77,6 +77,10 @@ void gw_loop_accept(gw_loop *l, int lfd, gw_time now);
  * being driven. */
 void gw_sockio_init(gw_io *io);
 
+/* Bytes sent on socket fd that its peer has not taken yet (0 when the
+ * kernel will not say). */
+size_t gw_sock_unsent(int fd);
+
 /* The name of an endpoint for the log: the client's address, or the
  * upstream's. */
 const char *gw_loop_name(const endpoint *ep);

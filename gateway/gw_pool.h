@@ -164,6 +164,13 @@ void gw_upconn_error(gw_upconn *u, gw_time now);
 /* GW_UP_EV_CONNECTING, _CONNECTED (gw_relay.h). */
 void gw_upconn_event(gw_upconn *u, int ev, gw_time now);
 gw_time gw_upconn_tick(gw_upconn *u, gw_time now);
+/* The kernel holds bytes of u's output that the upstream has not taken
+ * yet (SIOCOUTQ), asked when u's clock has run out: fewer than when last
+ * asked (or not asked since the last write) means the upstream is still
+ * reading what was sent, which counts as progress. So a slow upstream
+ * reading a large request out of the socket buffers is not timed out;
+ * one that reads nothing is, a clock later. */
+void gw_upconn_queued(gw_upconn *u, size_t bytes, gw_time now);
 
 /* Which upstream the connection goes to (index). */
 size_t gw_upconn_upstream(const gw_upconn *u);

@@ -48,6 +48,9 @@ struct gw_upconn {
     unsigned head;              /* first entry */
     unsigned n;                 /* entries */
     gw_time since;              /* last progress */
+    size_t kq;                  /* bytes the kernel still held for the
+                                   upstream when last asked ... */
+    int kq_known;               /* ... if asked since the last write */
     uint64_t answers;           /* answers it passed back */
 };
 

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -130,4 +132,13 @@ void gw_sockio_init(gw_io *io)
     io->connect = sys_connect;
     io->connect_done = sys_connect_done;
     io->shut = sys_shut;
+}
+
+size_t gw_sock_unsent(int fd)
+{
+    int n = 0;
+
+    if (ioctl(fd, SIOCOUTQ, &n) != 0 || n < 0)
+        return 0;
+    return (size_t)n;
 }

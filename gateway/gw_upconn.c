@@ -302,6 +302,7 @@ void gw_upconn_sent(gw_upconn *u, size_t n, gw_time now)
     if (n == 0 || u->over)
         return;
     u->since = now;
+    u->kq_known = 0;        /* the kernel holds more now */
     u->pool->up[u->upstream].st.bytes_out += n;
     take = n < pre ? n : pre;
     u->side.pre_off += take;
@@ -457,6 +458,16 @@ void gw_upconn_event(gw_upconn *u, int ev, gw_time now)
         u->state = GW_UP_READY;
         u->since = now;
     }
+}
+
+void gw_upconn_queued(gw_upconn *u, size_t bytes, gw_time now)
+{
+    if (u->over || u->state != GW_UP_READY)
+        return;
+    if (bytes > 0 && (!u->kq_known || bytes < u->kq))
+        u->since = now;
+    u->kq = bytes;
+    u->kq_known = 1;
 }
 
 gw_time gw_upconn_tick(gw_upconn *u, gw_time now)

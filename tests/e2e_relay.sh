@@ -497,20 +497,33 @@ if start up2; then
 fi
 
 # ------------------------------------------------ slow upstream, big upload
-# An upstream that reads 2 MB a second: the relay stops reading the
-# client while the request waits to go out, and the request clock stands
-# meanwhile, so an upload that takes several request timeouts to read is
-# answered, not cut.
-if peer slowpeer slowread --count 10 --rate 2000000 &&
-    start rslow --log-level info --request-timeout 1 --upstream-timeout 5 \
-        --upstream "127.0.0.1:$PEER_PORT"; then
-    bench "8 MiB upload read slowly upstream, --request-timeout 1" \
-        -n 1 -c 1 --action binary --size 8388608 127.0.0.1 "$GW_PORT"
-    stop rslow "$GW_PID"
-    check "no request-timeout in the log" \
-        [ "$(grep -c 'reason=request-timeout' "$TMP/rslow.log")" -eq 0 ]
-    kill -9 "$PEER_PID" 2>/dev/null
-fi
+# slow_upload NAME PATTERN OPTIONS...: a relay started with OPTIONS in
+# front of an upstream that reads 2 MB a second passes an 8 MiB upload
+# and answers it, and its log never matches PATTERN.
+slow_upload() {
+    su_name=$1
+    su_never=$2
+    shift 2
+    if peer "$su_name-peer" slowread --count 10 --rate 2000000 &&
+        start "$su_name" --log-level info "$@" \
+            --upstream "127.0.0.1:$PEER_PORT"; then
+        bench "8 MiB upload read at 2 MB/s, $*" \
+            -n 1 -c 1 --action binary --size 8388608 127.0.0.1 "$GW_PORT"
+        stop "$su_name" "$GW_PID"
+        check "$su_name: nothing in the log matches $su_never" \
+            [ "$(grep -c -- "$su_never" "$TMP/$su_name.log")" -eq 0 ]
+        kill -9 "$PEER_PID" 2>/dev/null
+    fi
+}
+# The relay stops reading the client while the request waits to go out,
+# and the request clock stands meanwhile, so an upload that takes several
+# request timeouts to read is answered, not cut.
+slow_upload rslow 'reason=request-timeout' --request-timeout 1 \
+    --upstream-timeout 5
+# The upstream clock sees the upstream read what the kernel holds: the
+# upload spends seconds in the socket buffers after the relay's last
+# write, each longer than --upstream-timeout 1.
+slow_upload rqueue 'upstream-timeout' --upstream-timeout 1
 
 # A sanitizer build aborts on a report; a report from a process that
 # was not waited for would still be in its log.

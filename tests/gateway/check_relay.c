@@ -275,6 +275,42 @@ END_TEST
 
 /* A kept connection the upstream closed before answering: the request,
  * whole in memory, goes again on a new connection. */
+/* Bytes leaving the kernel's send buffer count as progress for the
+ * upstream clock (gw_upconn_queued, asked when it runs out); a queue
+ * that stays the same does not, and the request times out a clock
+ * later. */
+START_TEST(test_relay_timeout_queued)
+{
+    relay_t *r = relay_new(1);
+    gw_upconn *u;
+
+    relay_client(r, ring_req, ring_rlen, 0, 10);
+    relay_connect(r, 11);
+    u = r->c[0].relay.up;
+    ck_assert_ptr_nonnull(u);
+    gw_upconn_queued(u, 3000, 16);      /* first asked: taken as moving */
+    relay_pump(r, 16);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert_int_eq(gw_memnet_deadline(r->net), 16 + r->pc.upstream_timeout);
+    gw_upconn_queued(u, 1000, 21);      /* fewer: moving */
+    relay_pump(r, 21);
+    ck_assert_uint_eq(r->clen, 0);
+    gw_upconn_queued(u, 1000, 26);      /* the same: stuck */
+    relay_pump(r, 26);
+    relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
+    relay_free(r);
+
+    /* Nothing held by the kernel: the clock runs out as before. */
+    r = relay_new(1);
+    relay_client(r, ring_req, ring_rlen, 0, 10);
+    relay_connect(r, 11);
+    gw_upconn_queued(r->c[0].relay.up, 0, 16);
+    relay_pump(r, 16);
+    relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
+    relay_free(r);
+}
+END_TEST
+
 START_TEST(test_relay_replay)
 {
     relay_t *r = relay_asked(2, 1);
@@ -1063,6 +1099,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_connect_timeout);
     tcase_add_test(tc, test_relay_bad_frame);
     tcase_add_test(tc, test_relay_timeout);
+    tcase_add_test(tc, test_relay_timeout_queued);
     tcase_add_test(tc, test_relay_replay);
     tcase_add_test(tc, test_relay_half_answer);
     tcase_add_test(tc, test_relay_stray_bytes);
