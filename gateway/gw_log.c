@@ -112,42 +112,50 @@ static int to_journal(void)
     return lg.journal;
 }
 
-/* Whole lines from the front of the buffer, at most PIPE_BUF bytes. */
-static size_t chunk(void)
+/* Whole lines from buf[off..len), at most PIPE_BUF bytes. */
+static size_t chunk(size_t off)
 {
-    size_t n = lg.len < PIPE_BUF ? lg.len : PIPE_BUF;
+    size_t n = lg.len - off < PIPE_BUF ? lg.len - off : PIPE_BUF;
 
-    while (n > 0 && lg.buf[n - 1] != '\n')
+    while (n > 0 && lg.buf[off + n - 1] != '\n')
         n--;
     return n;
+}
+
+/* What is left from off moves to the front, once per drain. */
+static void keep_from(size_t off)
+{
+    memmove(lg.buf, lg.buf + off, lg.len - off);
+    lg.len -= off;
 }
 
 /* Write as much as stderr takes now; 0 when the buffer is empty. */
 static int drain(void)
 {
     struct pollfd p;
-    size_t n;
+    size_t n, off = 0;
     ssize_t k;
 
-    while (lg.len > 0) {
+    while (off < lg.len) {
         p.fd = STDERR_FILENO;
         p.events = POLLOUT;
         if (poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) {
             if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
-                lg.len = 0;     /* nobody will read them */
+                lg.len = off = 0;   /* nobody will read them */
+            keep_from(off);
             return -1;
         }
-        n = chunk();
-        k = write(STDERR_FILENO, lg.buf, n);
+        n = chunk(off);
+        k = write(STDERR_FILENO, lg.buf + off, n);
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
             lg.len = 0;         /* a failed log write has nowhere to go */
             return -1;
         }
-        memmove(lg.buf, lg.buf + k, lg.len - (size_t)k);
-        lg.len -= (size_t)k;
+        off += (size_t)k;
     }
+    lg.len = 0;
     return 0;
 }
 

@@ -295,7 +295,23 @@ if wait_started stuck "$GW_PID" gateway test -s "$TMP/stuck.port"; then
     GW_PORT=$(cat "$TMP/stuck.port")
     client "stderr never read: 64 clients x 100 requests answered" \
         concurrent 64 100
+    # Once read again, what comes is whole lines, the oldest first, and
+    # one of them says how many were lost.
+    cat <&7 >"$TMP/stuck.out" &
+    reader=$!
+    client "stderr read again: answered" empty
     stop stuck "$GW_PID"
+    sleep 0.3
+    kill "$reader" 2>/dev/null
+    wait "$reader" 2>/dev/null
+    bad=$(grep -c -v -E '^[0-9T:.-]+Z hframe-gateway\[[0-9]+\] [a-z]+: ' \
+        "$TMP/stuck.out")
+    [ -s "$TMP/stuck.out" ] && [ "$bad" -eq 0 ] &&
+        ok "stderr read again: $(wc -l <"$TMP/stuck.out") whole lines" ||
+        fail "stderr read again: $bad lines cut or mixed"
+    grep -q -E 'warn: [0-9]+ log lines dropped: stderr was not read' \
+        "$TMP/stuck.out" && ok "the lines lost are counted in the log" ||
+        fail "the lines lost are counted in the log"
 fi
 exec 7<&-
 
