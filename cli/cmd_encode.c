@@ -67,8 +67,13 @@ typedef struct enc {
     uint64_t line_no;
     unsigned char *hdr;         /* prefix + header, HF_HEADER_MAX room */
     hf_decoder dec;             /* --ndjson: validates record headers */
-    cli_buf line;               /* --ndjson, --json: the line gathered */
+    cli_buf line;               /* --ndjson: the record's line */
     cli_buf content;            /* --json: canonical form made so far */
+    cli_canon *canon;           /* --lines --json: the line's, or NULL */
+    int canon_rc;               /* its first failure, reported at the
+                                   line's end (as a long line's comes
+                                   first) */
+    uint64_t line_bytes;        /* --lines --json: the line's length */
     cli_sink sink;              /* a content waiting for its header */
     unsigned char *chunk;       /* CLI_CHUNK bytes of scratch */
 } enc;
@@ -285,25 +290,6 @@ static cli_canon *canon_start(enc *e)
     return c;
 }
 
-/* Canonical JSON of in[0..n) into e->sink. */
-static int canon_json(enc *e, const unsigned char *in, size_t n)
-{
-    cli_canon *c = canon_start(e);
-    int rc;
-
-    if (c == NULL)
-        return CLI_EXIT_FAIL;
-    rc = cli_canon_feed(c, in, n);
-    if (rc == 0)
-        rc = cli_canon_finish(c);
-    if (rc == -1)
-        cli_err("%sline %llu: not one JSON value: %s", cli_input_prefix(),
-                (unsigned long long)e->line_no, cli_canon_error(c));
-    cli_canon_free(c);
-    return rc == 0 ? CLI_EXIT_OK : rc == -1 ? CLI_EXIT_INVALID
-                                             : CLI_EXIT_FAIL;
-}
-
 /* ---------------------------------------------------------------- */
 /* Whole input                                                       */
 /* ---------------------------------------------------------------- */
@@ -445,25 +431,45 @@ static int ndjson_line(enc *e, const unsigned char *p, size_t n)
 }
 
 /* The line gathered so far is whole: write its frame. */
+/* --lines --json: the end of a line, whose canonical form is in the
+ * sink. */
+static int json_line_end(enc *e)
+{
+    int rc = e->canon_rc;
+
+    if (e->canon == NULL && (e->canon = canon_start(e)) == NULL)
+        return CLI_EXIT_FAIL;
+    if (rc == 0)
+        rc = cli_canon_finish(e->canon);
+    if (rc == -1)
+        cli_err("%sline %llu: not one JSON value: %s", cli_input_prefix(),
+                (unsigned long long)e->line_no, cli_canon_error(e->canon));
+    cli_canon_free(e->canon);
+    e->canon = NULL;
+    e->canon_rc = 0;
+    e->line_bytes = 0;
+    if (rc != 0)
+        return rc == -1 ? CLI_EXIT_INVALID : CLI_EXIT_FAIL;
+    return emit_sink(e, &e->h);
+}
+
+/* The line gathered so far is whole: write its frame. */
 static int one_line(enc *e)
 {
-    const unsigned char *p = e->line.p;
-    size_t n = e->line.len;
+    size_t n;
     int rc;
 
     e->line_no++;
-    e->line.len = 0;
-    if (!e->json && !e->ndjson) {
-        rc = emit_sink(e, &e->h);
-        return rc == CLI_EXIT_OK && cli_sink_reset(&e->sink) != 0
-                   ? CLI_EXIT_FAIL : rc;
+    if (e->json)
+        return json_line_end(e);
+    if (e->ndjson) {
+        n = e->line.len;
+        e->line.len = 0;
+        return ndjson_line(e, e->line.p, n);
     }
-    if (e->ndjson)
-        return ndjson_line(e, p, n);
-    rc = canon_json(e, p, n);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    return emit_sink(e, &e->h);
+    rc = emit_sink(e, &e->h);
+    return rc == CLI_EXIT_OK && cli_sink_reset(&e->sink) != 0
+               ? CLI_EXIT_FAIL : rc;
 }
 
 static int line_too_long(const enc *e)
@@ -488,17 +494,35 @@ static int line_too_long(const enc *e)
 /* Bytes gathered of the line being read. */
 static uint64_t line_len(const enc *e)
 {
-    return e->json || e->ndjson ? e->line.len : cli_sink_len(&e->sink);
+    if (e->ndjson)
+        return e->line.len;
+    return e->json ? e->line_bytes : cli_sink_len(&e->sink);
 }
 
-/* Gather a piece of a line: a JSON line or a record whole in e->line
- * (yajl parses it in one piece), a plain line in the sink, which
- * spools a long one. */
+/* --lines --json: a piece of a line goes to the line's canonicalizer,
+ * whose output goes to the sink. */
+static int json_line_piece(enc *e, const unsigned char *p, size_t n)
+{
+    if (n > e->co.lim.max_content - e->line_bytes)
+        return line_too_long(e);
+    e->line_bytes += n;
+    if (e->canon == NULL && (e->canon = canon_start(e)) == NULL)
+        return CLI_EXIT_FAIL;
+    if (e->canon_rc == 0)
+        e->canon_rc = cli_canon_feed(e->canon, p, n);
+    return e->canon_rc == CLI_SINK_FAILED ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* Gather a piece of a line: a record whole in e->line (yajl parses it
+ * in place), a JSON line through its canonicalizer, a plain line in the
+ * sink, which spools a long one. */
 static int line_piece(enc *e, const unsigned char *p, size_t n)
 {
-    if (e->json || e->ndjson)
+    if (e->ndjson)
         return cli_buf_append(&e->line, p, n) == 0 ? CLI_EXIT_OK
                                                    : line_too_long(e);
+    if (e->json)
+        return json_line_piece(e, p, n);
     if (n > e->co.lim.max_content - cli_sink_len(&e->sink))
         return line_too_long(e);
     return cli_sink_write(&e->sink, p, n) == 0 ? CLI_EXIT_OK
@@ -532,6 +556,7 @@ static int encode_lines(enc *e)
 
     e->line_no = 0;
     e->line.len = 0;
+    e->line_bytes = 0;
     if (cli_sink_reset(&e->sink) != 0)
         return CLI_EXIT_FAIL;
     while ((n = cli_read(e->fd, e->chunk, CLI_CHUNK)) > 0) {
@@ -594,6 +619,7 @@ static void encode_cleanup(enc *e)
 {
     if (e->ndjson)
         hf_decoder_free(&e->dec);
+    cli_canon_free(e->canon);
     free(e->hdr);
     free(e->chunk);
     cli_buf_free(&e->content);

@@ -178,8 +178,9 @@ printf '{"a":1}\n[2,3]\n' | expect 0 "encode --lines --json" \
 
 # Bounded memory: a 96 MiB frame goes through encode (from a pipe, so
 # spooled, and from a file), decode --content and decode --ndjson, as a
-# line through encode --lines, and a 17 MB document through encode
-# --json, with address space capped at 64 MiB; its 128 MiB record
+# line through encode --lines, a 17 MB document through encode --json
+# and a 56 MiB line through encode --lines --json, with address space
+# capped at 64 MiB; its 128 MiB record
 # through encode --ndjson and a 64 MiB JSON string through encode
 # --json, with one copy of the string allowed. Sanitizer builds reserve
 # far more, so only plain builds run it. docs/benchmarks.md has the
@@ -203,6 +204,20 @@ if ! grep -q __asan_init "$HFRAME"; then
     # A line is spooled as it is read.
     cat "$T/big" | capped "$HFRAME" encode --lines --max-content 100M |
         cmp -s - "$T/big.bin" && ok || fail "a 96 MiB line through encode --lines under 64 MiB"
+    # A JSON line goes through the canonical writer as it is read: one
+    # line of 56 MiB of short strings, then a short one.
+    python3 -c '
+import sys
+sys.stdout.write("[" + ",".join(["\"ab\\n\""] * (8 << 20)) + "]\n[1,2]\n")' >"$T/big.jl"
+    capped "$HFRAME" encode --lines --json --max-content 100M "$T/big.jl" |
+        "$HFRAME" decode --lines --max-content 100M >"$T/big.jl.out"
+    python3 -c '
+import sys
+a = open(sys.argv[1], "rb").read().split(b"\n")
+ok = a[0] == b"[" + b", ".join([b"\"ab\\n\""] * (8 << 20)) + b"]" and a[1:] == [b"[1, 2]", b""]
+sys.exit(0 if ok else 1)' "$T/big.jl.out" && ok ||
+        fail "a 56 MiB JSON line through encode --lines --json under 64 MiB"
+    rm -f "$T/big.jl" "$T/big.jl.out"
     # yajl parses a record's line in place and its content is decoded
     # straight into the spool file: the line (128 MiB, in a buffer
     # grown to 256 MiB) is the only copy, where the line, the string
