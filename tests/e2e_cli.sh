@@ -393,6 +393,8 @@ recs = {
     "then-bad": rec(len(big), b[:1500001] + "!" + b[1500002:], tail='", x}'),
     "esc": rec(len(big), b.replace("/", "\\/")),
     "esc-char": rec(len(big), (b[:1500001] + "!" + b[1500002:]).replace("/", "\\/")),
+    "esc-len": rec(3, b.replace("/", "\\/")),
+    "esc-cut": rec(len(big), b[:-4].replace("/", "\\/"), tail=""),
 }
 for k, v in recs.items():
     open(os.path.join(t, "sp-" + k), "w").write("\n" + v + "\n")
@@ -408,6 +410,16 @@ expect 0 "encode --ndjson of a spooled content with escapes" \
     ok || fail "encode --ndjson of a spooled content with escapes: content differs"
 expect_err 3 'hframe: line 2: "base64" is not canonical base64 (character 1500001)' \
     "encode --ndjson spooled bad base64 with escapes" "$HFRAME" encode --ndjson <"$T/sp-esc-char"
+expect_err 3 'hframe: line 2: content-length is 3 but the content has 2097408 bytes' \
+    "encode --ndjson spooled length mismatch with escapes" \
+    "$HFRAME" encode --ndjson <"$T/sp-esc-len"
+[ ! -s "$T/out" ] && ok || fail "encode --ndjson wrote part of a bad spooled frame"
+expect_err 3 'hframe: line 2: json-syntax: parse error: premature EOF' \
+    "encode --ndjson spooled record with escapes cut short" \
+    "$HFRAME" encode --ndjson <"$T/sp-esc-cut"
+expect_err 3 'hframe: line 2: content exceeds the content limit' \
+    "encode --ndjson spooled content with escapes above --max-content" \
+    "$HFRAME" encode --ndjson --max-content 2097407 <"$T/sp-esc"
 expect_err 3 'hframe: line 2: content-length is 3 but the content has 2097408 bytes' \
     "encode --ndjson spooled length mismatch" "$HFRAME" encode --ndjson <"$T/sp-len"
 [ ! -s "$T/out" ] && ok || fail "encode --ndjson wrote part of a bad frame"
