@@ -106,17 +106,12 @@ size_t cli_b64_decoded_len(const unsigned char *in, size_t n)
     return len;
 }
 
-int cli_b64_decode(unsigned char *out, const unsigned char *in, size_t n,
-                   size_t *out_len, size_t *bad_at)
+int cli_b64_decode_groups(unsigned char *out, const unsigned char *in,
+                          size_t n, size_t *bad_at)
 {
-    size_t i, o = 0, bad = 0;
-    int got;
+    size_t i;
 
-    if (n % 4 != 0) {
-        *bad_at = n - n % 4;
-        return -1;
-    }
-    for (i = 0; n - i > 4; i += 4) {
+    for (i = 0; n - i >= 4; i += 4) {
         int a = b64_value(in[i]), b = b64_value(in[i + 1]);
         int c = b64_value(in[i + 2]), d = b64_value(in[i + 3]);
 
@@ -124,18 +119,33 @@ int cli_b64_decode(unsigned char *out, const unsigned char *in, size_t n,
             *bad_at = i + (a < 0 ? 0 : b < 0 ? 1 : c < 0 ? 2 : 3);
             return -1;
         }
-        out[o++] = (unsigned char)(a << 2 | b >> 4);
-        out[o++] = (unsigned char)((b & 15) << 4 | c >> 2);
-        out[o++] = (unsigned char)((c & 3) << 6 | d);
+        *out++ = (unsigned char)(a << 2 | b >> 4);
+        *out++ = (unsigned char)((b & 15) << 4 | c >> 2);
+        *out++ = (unsigned char)((c & 3) << 6 | d);
     }
-    if (n > 0) {
-        got = b64_last_group(in + i, out + o, &bad);
-        if (got < 0) {
-            *bad_at = i + bad;
-            return -1;
-        }
-        o += (size_t)got;
+    return 0;
+}
+
+int cli_b64_decode(unsigned char *out, const unsigned char *in, size_t n,
+                   size_t *out_len, size_t *bad_at)
+{
+    size_t body = n < 4 ? 0 : n - 4, bad = 0;
+    int got;
+
+    if (n % 4 != 0) {
+        *bad_at = n - n % 4;
+        return -1;
     }
-    *out_len = o;
+    if (cli_b64_decode_groups(out, in, body, bad_at) != 0)
+        return -1;
+    *out_len = body / 4 * 3;
+    if (n == 0)
+        return 0;
+    got = b64_last_group(in + body, out + *out_len, &bad);
+    if (got < 0) {
+        *bad_at = body + bad;
+        return -1;
+    }
+    *out_len += (size_t)got;
     return 0;
 }

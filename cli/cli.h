@@ -235,6 +235,39 @@ int cli_buf_append(cli_buf *b, const void *p, size_t n);
 /* Make room for n more bytes without adding them; same results. */
 int cli_buf_reserve(cli_buf *b, size_t n);
 
+/* Copy exactly n bytes of fd to stdout (at_end: fd must then be at its
+ * end; a file that changed size while being read is an error). A
+ * CLI_EXIT_* status, or CLI_STOPPED. */
+int cli_copy_out(int fd, uint64_t n, int at_end, unsigned char *chunk);
+
+/*
+ * A frame's content gathered before its header is written (cli/sink.c):
+ * the first CLI_SPOOL_AFTER bytes in memory, the rest in a spool file
+ * (opened on first need, kept for the next content). Memory stays
+ * bounded by CLI_SPOOL_AFTER whatever the content's length.
+ */
+typedef struct cli_sink {
+    cli_buf mem;         /* bytes after the spooled ones */
+    int fd;              /* the spool file, or -1 */
+    uint64_t spooled;    /* bytes in it */
+    unsigned char *copy; /* CLI_CHUNK bytes to copy it out with */
+} cli_sink;
+
+void cli_sink_init(cli_sink *s);
+void cli_sink_free(cli_sink *s);
+/* Empty it for the next content. 0, or -1 after an error line. */
+int cli_sink_reset(cli_sink *s);
+/* Append p[0..n). 0, or -1 after an error line (out of memory, a full
+ * or unwritable $TMPDIR). */
+int cli_sink_write(cli_sink *s, const void *p, size_t n);
+/* Bytes gathered. */
+uint64_t cli_sink_len(const cli_sink *s);
+/* What functions that write to a sink return when it failed (its error
+ * line printed): an I/O error, not bad input. */
+#define CLI_SINK_FAILED (-3)
+/* Write them all to stdout. A CLI_EXIT_* status, or CLI_STOPPED. */
+int cli_sink_emit(cli_sink *s);
+
 /* ---------------------------------------------------------------- */
 /* JSON (cli/json.c)                                                 */
 /* ---------------------------------------------------------------- */
@@ -295,21 +328,31 @@ int cli_esc_finish(cli_esc *e);
  * Canonical re-writer for one JSON value (encode --json): input is fed
  * in chunks, yajl parses it, and the value is appended to out in the
  * form json.dumps(ensure_ascii=False) gives (", " and ": " separators,
- * numbers keep their text).
+ * numbers keep their text). The canonical form may not exceed out's
+ * max as given to cli_canon_new.
+ *
+ * With a spill sink, out holds at most about CLI_SPOOL_AFTER bytes: the
+ * rest moves to the sink as it is made (a long string in slices), and
+ * cli_canon_finish moves the end there too. yajl hands over a string
+ * only whole, holding it meanwhile; while one string takes more than
+ * CLI_SPOOL_AFTER of input, input is passed to yajl in growing batches
+ * (a quarter of the string so far), since yajl scans its held part
+ * again on every call: linear time, at the cost of that quarter.
  */
 typedef struct cli_canon cli_canon;
 
-cli_canon *cli_canon_new(cli_buf *out);
+cli_canon *cli_canon_new(cli_buf *out, cli_sink *spill);
+/* Gives out back its max. */
 void cli_canon_free(cli_canon *c);
-/* 0, or -1 with a message in cli_canon_error (offset counted from the
- * first byte fed). */
+/* 0; -1 with a message in cli_canon_error (offset counted from the
+ * first byte fed); or CLI_SINK_FAILED. */
 int cli_canon_feed(cli_canon *c, const void *p, size_t n);
+/* Pass what is batched to yajl now (before giving up on the input for
+ * another reason, so that an error in it is the one reported). Same
+ * results. */
+int cli_canon_drain(cli_canon *c);
 int cli_canon_finish(cli_canon *c);
 const char *cli_canon_error(const cli_canon *c);
-/* The caller took the first n bytes of out away, lowering out's len and
- * max by n (to spool a long value); limit errors still name the whole
- * limit. */
-void cli_canon_taken(cli_canon *c, size_t n);
 
 /* ---------------------------------------------------------------- */
 /* Base64 (RFC 4648, standard alphabet, padded)                      */
@@ -327,6 +370,11 @@ int cli_b64_decode(unsigned char *out, const unsigned char *in, size_t n,
                    size_t *out_len, size_t *bad_at);
 /* Bytes a valid encoding in[0..n) decodes to (padding discounted). */
 size_t cli_b64_decoded_len(const unsigned char *in, size_t n);
+/* Decode groups that come before the last one: in[0..n), n a multiple
+ * of 4, no padding, to n / 4 * 3 bytes at out. 0, or -1 with *bad_at
+ * the offending offset. For strings decoded in slices. */
+int cli_b64_decode_groups(unsigned char *out, const unsigned char *in,
+                          size_t n, size_t *bad_at);
 
 /* ---------------------------------------------------------------- */
 /* NDJSON records (cli/ndjson.c)                                     */
@@ -338,17 +386,35 @@ int cli_ndjson_record(cli_buf *b, const hf_header *h,
                       const cli_key_order *o,
                       const unsigned char *content, size_t len);
 
+/* Where cli_ndjson_parse leaves a record's content. */
+typedef struct cli_ndjson_content {
+    cli_sink *sink;            /* the caller's: a content decoded now */
+    const unsigned char *str;  /* or, when not NULL, the "text" or
+                                  "base64" string as it is in the line */
+    size_t str_len;
+    int base64;                /* str is base64 */
+    uint64_t len;              /* the content's length */
+} cli_ndjson_content;
+
 /*
  * Parse one record line (without its newline). The header is validated
  * with hf_parse_header on d (d's limits apply; hf_decoder_header(d) is
- * the result); the content lands in *content; raw is scratch space
- * whose max bounds the "text"/"base64" string. With fix_length, the
- * header's content-length need not match the content (the frame writer
- * sets it). 0, or -1 with a message in err.
+ * the result). The content is checked whole before this returns, never
+ * copied whole: a "text"/"base64" string without escapes is left where
+ * it is in the line (yajl parses the line in place) and decoded when
+ * written; one with escapes is decoded into content->sink (emptied
+ * first) while yajl holds its unescaped copy. A content longer than
+ * max_content is refused. With fix_length, the header's content-length
+ * need not match the content (the frame writer sets it). 0; -1 with a
+ * message in err; or CLI_SINK_FAILED after the sink's error line.
  */
 int cli_ndjson_parse(hf_decoder *d, const unsigned char *line, size_t len,
-                     cli_buf *raw, cli_buf *content, int fix_length,
-                     char *err, size_t errcap);
+                     uint64_t max_content, cli_ndjson_content *content,
+                     int fix_length, char *err, size_t errcap);
+
+/* Write a parsed content to stdout (the line must be unchanged): a
+ * CLI_EXIT_* status, or CLI_STOPPED. */
+int cli_ndjson_content_out(const cli_ndjson_content *c);
 
 /* ---------------------------------------------------------------- */
 /* PROXY protocol header (cli/proxy.c)                               */

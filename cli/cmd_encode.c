@@ -67,9 +67,15 @@ typedef struct enc {
     uint64_t line_no;
     unsigned char *hdr;         /* prefix + header, HF_HEADER_MAX room */
     hf_decoder dec;             /* --ndjson: validates record headers */
-    cli_buf line;               /* the line being gathered */
-    cli_buf content;            /* a frame's content */
-    cli_buf raw;                /* --ndjson: "text"/"base64" string */
+    cli_buf line;               /* --ndjson: the record's line */
+    cli_buf content;            /* --json: canonical form made so far */
+    cli_canon *canon;           /* --lines --json: the line's, or NULL */
+    int canon_rc;               /* its first failure, reported at the
+                                   line's end (as a long line's comes
+                                   first) */
+    uint64_t line_bytes;        /* --lines --json: the line's length */
+    cli_sink sink;              /* a content waiting for its header */
+    unsigned char *chunk;       /* CLI_CHUNK bytes of scratch */
 } enc;
 
 /* ---------------------------------------------------------------- */
@@ -259,36 +265,29 @@ static int emit_header(enc *e, hf_header *h, uint64_t n)
     return cli_out_write(e->hdr, w) == 0 ? CLI_EXIT_OK : cli_out_stop();
 }
 
-/* Write one frame of header h (content_length set here) and content. */
-static int emit_frame(enc *e, hf_header *h, const unsigned char *c,
-                      size_t n)
+/* Write one frame of header h and the content gathered in e->sink. */
+static int emit_sink(enc *e, hf_header *h)
 {
-    int rc = emit_header(e, h, n);
+    int rc = emit_header(e, h, cli_sink_len(&e->sink));
 
     if (rc != CLI_EXIT_OK)
         return rc;
-    return cli_out_write(c, n) == 0 ? CLI_EXIT_OK : cli_out_stop();
+    return cli_sink_emit(&e->sink);
 }
 
-/* Canonical JSON of in[0..n) into e->content. */
-static int canon_json(enc *e, const unsigned char *in, size_t n)
+/* The canonical form of one JSON value: cli_canon_new over e->content
+ * spilling into e->sink (emptied first). NULL after an error line. */
+static cli_canon *canon_start(enc *e)
 {
     cli_canon *c;
-    int rc = CLI_EXIT_OK;
 
     e->content.len = 0;
-    c = cli_canon_new(&e->content);
-    if (c == NULL) {
+    if (cli_sink_reset(&e->sink) != 0)
+        return NULL;
+    c = cli_canon_new(&e->content, &e->sink);
+    if (c == NULL)
         cli_err("out of memory");
-        return CLI_EXIT_FAIL;
-    }
-    if (cli_canon_feed(c, in, n) != 0 || cli_canon_finish(c) != 0) {
-        cli_err("%sline %llu: not one JSON value: %s", cli_input_prefix(),
-                (unsigned long long)e->line_no, cli_canon_error(c));
-        rc = CLI_EXIT_INVALID;
-    }
-    cli_canon_free(c);
-    return rc;
+    return c;
 }
 
 /* ---------------------------------------------------------------- */
@@ -304,103 +303,53 @@ static int too_long(const enc *e)
     return CLI_EXIT_INVALID;
 }
 
-/* Copy exactly n bytes of fd to stdout; a file that changed size while
- * being read is an error. */
-static int copy_exact(int fd, uint64_t n, int at_end, unsigned char *chunk)
+static int not_json(const cli_canon *c)
 {
-    long got;
-
-    while (n > 0) {
-        got = cli_read(fd, chunk, n < CLI_CHUNK ? (size_t)n : CLI_CHUNK);
-        if (got < 0)
-            return CLI_EXIT_FAIL;
-        if (got == 0)
-            break;
-        if (cli_out_write(chunk, (size_t)got) != 0)
-            return cli_out_stop();
-        n -= (uint64_t)got;
-    }
-    if (n == 0 && (!at_end || cli_read(fd, chunk, 1) == 0))
-        return CLI_EXIT_OK;
-    cli_err("%sinput changed size while being read", cli_input_prefix());
-    return CLI_EXIT_FAIL;
+    cli_err("%snot one JSON value: %s", cli_input_prefix(),
+            cli_canon_error(c));
+    if (strstr(cli_canon_error(c), "trailing garbage") != NULL)
+        cli_err("several JSON values? --lines makes a frame of each line");
+    return CLI_EXIT_INVALID;
 }
 
-/* Move the canonical output so far to the spool file (opened on first
- * use), so a long value is not held in memory. 0, or -1. */
-static int json_spool(enc *e, cli_canon *c, int *sfd, uint64_t *spooled)
+/* The canonical form of the whole input as one frame, into the sink as
+ * it is made. Input yajl has not seen yet is passed to it before giving
+ * up for another reason, so an error in it is what gets reported. */
+static int encode_whole_json(enc *e)
 {
-    if (*sfd < 0)
-        *sfd = cli_spool_open();
-    if (*sfd < 0 || cli_spool_write(*sfd, e->content.p, e->content.len) != 0)
-        return -1;
-    cli_canon_taken(c, e->content.len);
-    *spooled += e->content.len;
-    e->content.max -= e->content.len;
-    e->content.len = 0;
-    return 0;
-}
+    cli_canon *c = canon_start(e);
+    uint64_t total = 0;
+    int rc = 0;
+    long n = 0;
 
-/* The canonical form of the whole input as one frame; past
- * CLI_SPOOL_AFTER bytes it goes to a spool file as it is made. */
-static int encode_whole_json(enc *e, unsigned char *chunk)
-{
-    cli_canon *c = cli_canon_new(&e->content);
-    uint64_t total = 0, spooled = 0;
-    size_t max = e->content.max;
-    int sfd = -1, rc = CLI_EXIT_FAIL;
-    long n;
-
-    if (c == NULL) {
-        cli_err("out of memory");
+    if (c == NULL)
         return CLI_EXIT_FAIL;
-    }
-    e->content.len = 0;
-    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
+    while (rc == 0 && (n = cli_read(e->fd, e->chunk, CLI_CHUNK)) > 0) {
         total += (uint64_t)n;
         if (total > e->co.lim.max_content) {
-            rc = too_long(e);
-            goto out;
-        }
-        if (cli_canon_feed(c, chunk, (size_t)n) != 0)
+            rc = cli_canon_drain(c);
+            if (rc == 0) {
+                cli_canon_free(c);
+                return too_long(e);
+            }
             break;
-        if (e->content.len >= CLI_SPOOL_AFTER &&
-            json_spool(e, c, &sfd, &spooled) != 0)
-            goto out;
+        }
+        rc = cli_canon_feed(c, e->chunk, (size_t)n);
     }
-    if (n < 0)
-        goto out;
-    /* n > 0: the loop stopped at a feed error. */
-    if (n > 0 || cli_canon_finish(c) != 0) {
-        cli_err("%snot one JSON value: %s", cli_input_prefix(),
-                cli_canon_error(c));
-        if (strstr(cli_canon_error(c), "trailing garbage") != NULL)
-            cli_err("several JSON values? --lines makes a frame of each "
-                    "line");
-        rc = CLI_EXIT_INVALID;
-        goto out;
-    }
-    if (sfd < 0) {
-        rc = emit_frame(e, &e->h, e->content.p, e->content.len);
-        goto out;
-    }
-    rc = lseek(sfd, 0, SEEK_SET) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-    if (rc == CLI_EXIT_OK)
-        rc = emit_header(e, &e->h, spooled + e->content.len);
-    if (rc == CLI_EXIT_OK)
-        rc = copy_exact(sfd, spooled, 0, chunk);
-    if (rc == CLI_EXIT_OK && cli_out_write(e->content.p, e->content.len) != 0)
-        rc = cli_out_stop();
-out:
-    if (sfd >= 0)
-        close(sfd);
-    e->content.max = max;
+    if (rc == 0 && n < 0 && (rc = cli_canon_drain(c)) == 0)
+        rc = CLI_SINK_FAILED;          /* the read error, reported */
+    if (rc == 0)
+        rc = cli_canon_finish(c);
+    if (rc == 0)
+        rc = emit_sink(e, &e->h);
+    else
+        rc = rc == -1 ? not_json(c) : CLI_EXIT_FAIL;
     cli_canon_free(c);
     return rc;
 }
 
 /* A regular file: its size is the content length, read as it goes. */
-static int encode_file(enc *e, const struct stat *st, unsigned char *chunk)
+static int encode_file(enc *e, const struct stat *st)
 {
     off_t at = lseek(e->fd, 0, SEEK_CUR);
     uint64_t n;
@@ -414,65 +363,31 @@ static int encode_file(enc *e, const struct stat *st, unsigned char *chunk)
     rc = emit_header(e, &e->h, n);
     if (rc != CLI_EXIT_OK)
         return rc;
-    return copy_exact(e->fd, n, 1, chunk);
+    return cli_copy_out(e->fd, n, 1, e->chunk);
 }
 
-/* A pipe past CLI_SPOOL_AFTER bytes: the rest goes to a temporary file,
- * then the frame is written from the memory part and the file. */
-static int encode_spooled(enc *e, unsigned char *chunk)
-{
-    uint64_t total = e->content.len;
-    int sfd = cli_spool_open();
-    long n = 0;
-    int rc = CLI_EXIT_FAIL;
-
-    if (sfd < 0)
-        return CLI_EXIT_FAIL;
-    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
-        total += (uint64_t)n;
-        if (total > e->co.lim.max_content) {
-            rc = too_long(e);
-            goto out;
-        }
-        if (cli_spool_write(sfd, chunk, (size_t)n) != 0)
-            goto out;
-    }
-    if (n < 0 || lseek(sfd, 0, SEEK_SET) != 0)
-        goto out;
-    rc = emit_header(e, &e->h, total);
-    if (rc == CLI_EXIT_OK && cli_out_write(e->content.p,
-                                           e->content.len) != 0)
-        rc = cli_out_stop();
-    if (rc == CLI_EXIT_OK)
-        rc = copy_exact(sfd, total - e->content.len, 0, chunk);
-out:
-    close(sfd);
-    return rc;
-}
-
-static int encode_whole(enc *e, unsigned char *chunk)
+/* A pipe: gathered in the sink (spooled past CLI_SPOOL_AFTER), then
+ * written after its header. */
+static int encode_whole(enc *e)
 {
     struct stat st;
     long n;
 
     if (e->json)
-        return encode_whole_json(e, chunk);
+        return encode_whole_json(e);
     if (fstat(e->fd, &st) == 0 && S_ISREG(st.st_mode))
-        return encode_file(e, &st, chunk);
-    e->content.len = 0;
-    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
-        if ((uint64_t)n > e->co.lim.max_content - e->content.len)
+        return encode_file(e, &st);
+    if (cli_sink_reset(&e->sink) != 0)
+        return CLI_EXIT_FAIL;
+    while ((n = cli_read(e->fd, e->chunk, CLI_CHUNK)) > 0) {
+        if ((uint64_t)n > e->co.lim.max_content - cli_sink_len(&e->sink))
             return too_long(e);
-        if (cli_buf_append(&e->content, chunk, (size_t)n) != 0) {
-            cli_err("out of memory");
+        if (cli_sink_write(&e->sink, e->chunk, (size_t)n) != 0)
             return CLI_EXIT_FAIL;
-        }
-        if (e->content.len >= CLI_SPOOL_AFTER)
-            return encode_spooled(e, chunk);
     }
     if (n < 0)
         return CLI_EXIT_FAIL;
-    return emit_frame(e, &e->h, e->content.p, e->content.len);
+    return emit_sink(e, &e->h);
 }
 
 /* ---------------------------------------------------------------- */
@@ -493,39 +408,78 @@ static void ndjson_hint(const char *err)
 static int ndjson_line(enc *e, const unsigned char *p, size_t n)
 {
     char err[HF_DETAIL_MAX + 96];
+    cli_ndjson_content c;
     hf_header h;
+    int rc;
 
     if (n == 0)
         return CLI_EXIT_OK;       /* blank lines separate nothing */
-    if (cli_ndjson_parse(&e->dec, p, n, &e->raw, &e->content,
-                         e->fix_length, err, sizeof(err)) != 0) {
+    c.sink = &e->sink;
+    rc = cli_ndjson_parse(&e->dec, p, n, e->co.lim.max_content, &c,
+                          e->fix_length, err, sizeof(err));
+    if (rc == CLI_SINK_FAILED)
+        return CLI_EXIT_FAIL;
+    if (rc != 0) {
         cli_err("%sline %llu: %s", cli_input_prefix(),
                 (unsigned long long)e->line_no, err);
         ndjson_hint(err);
         return CLI_EXIT_INVALID;
     }
     h = *hf_decoder_header(&e->dec);
-    return emit_frame(e, &h, e->content.p, e->content.len);
+    rc = emit_header(e, &h, c.len);
+    return rc == CLI_EXIT_OK ? cli_ndjson_content_out(&c) : rc;
 }
 
-static int one_line(enc *e, const unsigned char *p, size_t n)
+/* The line gathered so far is whole: write its frame. */
+/* --lines --json: the end of a line, whose canonical form is in the
+ * sink. */
+static int json_line_end(enc *e)
 {
+    int rc = e->canon_rc;
+
+    if (e->canon == NULL && (e->canon = canon_start(e)) == NULL)
+        return CLI_EXIT_FAIL;
+    if (rc == 0)
+        rc = cli_canon_finish(e->canon);
+    if (rc == -1)
+        cli_err("%sline %llu: not one JSON value: %s", cli_input_prefix(),
+                (unsigned long long)e->line_no, cli_canon_error(e->canon));
+    cli_canon_free(e->canon);
+    e->canon = NULL;
+    e->canon_rc = 0;
+    e->line_bytes = 0;
+    if (rc != 0)
+        return rc == -1 ? CLI_EXIT_INVALID : CLI_EXIT_FAIL;
+    return emit_sink(e, &e->h);
+}
+
+/* The line gathered so far is whole: write its frame. */
+static int one_line(enc *e)
+{
+    size_t n;
     int rc;
 
     e->line_no++;
-    if (e->ndjson)
-        return ndjson_line(e, p, n);
-    if (!e->json)
-        return emit_frame(e, &e->h, p, n);
-    rc = canon_json(e, p, n);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    return emit_frame(e, &e->h, e->content.p, e->content.len);
+    if (e->json)
+        return json_line_end(e);
+    if (e->ndjson) {
+        n = e->line.len;
+        e->line.len = 0;
+        return ndjson_line(e, e->line.p, n);
+    }
+    rc = emit_sink(e, &e->h);
+    return rc == CLI_EXIT_OK && cli_sink_reset(&e->sink) != 0
+               ? CLI_EXIT_FAIL : rc;
 }
 
 static int line_too_long(const enc *e)
 {
-    if (e->ndjson)
+    if (!e->json && !e->ndjson)
+        cli_err("%sline %llu: longer than the content limit of %llu bytes "
+                "(raise it with --max-content)", cli_input_prefix(),
+                (unsigned long long)e->line_no + 1,
+                (unsigned long long)e->co.lim.max_content);
+    else if (e->ndjson)
         cli_err("%sline %llu: longer than %zu bytes, more than a record "
                 "within the limits can take (raise them with "
                 "--max-content, --max-header)", cli_input_prefix(),
@@ -537,21 +491,56 @@ static int line_too_long(const enc *e)
     return CLI_EXIT_INVALID;
 }
 
-/* Split a chunk into lines; a line split across chunks is gathered in
- * e->line (bounded by its max). */
+/* Bytes gathered of the line being read. */
+static uint64_t line_len(const enc *e)
+{
+    if (e->ndjson)
+        return e->line.len;
+    return e->json ? e->line_bytes : cli_sink_len(&e->sink);
+}
+
+/* --lines --json: a piece of a line goes to the line's canonicalizer,
+ * whose output goes to the sink. */
+static int json_line_piece(enc *e, const unsigned char *p, size_t n)
+{
+    if (n > e->co.lim.max_content - e->line_bytes)
+        return line_too_long(e);
+    e->line_bytes += n;
+    if (e->canon == NULL && (e->canon = canon_start(e)) == NULL)
+        return CLI_EXIT_FAIL;
+    if (e->canon_rc == 0)
+        e->canon_rc = cli_canon_feed(e->canon, p, n);
+    return e->canon_rc == CLI_SINK_FAILED ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* Gather a piece of a line: a record whole in e->line (yajl parses it
+ * in place), a JSON line through its canonicalizer, a plain line in the
+ * sink, which spools a long one. */
+static int line_piece(enc *e, const unsigned char *p, size_t n)
+{
+    if (e->ndjson)
+        return cli_buf_append(&e->line, p, n) == 0 ? CLI_EXIT_OK
+                                                   : line_too_long(e);
+    if (e->json)
+        return json_line_piece(e, p, n);
+    if (n > e->co.lim.max_content - cli_sink_len(&e->sink))
+        return line_too_long(e);
+    return cli_sink_write(&e->sink, p, n) == 0 ? CLI_EXIT_OK
+                                                : CLI_EXIT_FAIL;
+}
+
+/* Split a chunk into lines; a line split across chunks is gathered
+ * piece by piece. */
 static int lines_chunk(enc *e, const unsigned char *p, size_t n)
 {
     while (n > 0) {
         const unsigned char *nl = memchr(p, '\n', n);
         size_t len = nl == NULL ? n : (size_t)(nl - p);
-        int rc;
+        int rc = line_piece(e, p, len);
 
-        if (cli_buf_append(&e->line, p, len) != 0)
-            return line_too_long(e);
-        if (nl == NULL)
-            return CLI_EXIT_OK;
-        rc = one_line(e, e->line.p, e->line.len);
-        e->line.len = 0;
+        if (rc != CLI_EXIT_OK || nl == NULL)
+            return rc;
+        rc = one_line(e);
         if (rc != CLI_EXIT_OK)
             return rc;
         p = nl + 1;
@@ -560,15 +549,18 @@ static int lines_chunk(enc *e, const unsigned char *p, size_t n)
     return CLI_EXIT_OK;
 }
 
-static int encode_lines(enc *e, unsigned char *chunk)
+static int encode_lines(enc *e)
 {
     long n;
     int rc;
 
     e->line_no = 0;
     e->line.len = 0;
-    while ((n = cli_read(e->fd, chunk, CLI_CHUNK)) > 0) {
-        rc = lines_chunk(e, chunk, (size_t)n);
+    e->line_bytes = 0;
+    if (cli_sink_reset(&e->sink) != 0)
+        return CLI_EXIT_FAIL;
+    while ((n = cli_read(e->fd, e->chunk, CLI_CHUNK)) > 0) {
+        rc = lines_chunk(e, e->chunk, (size_t)n);
         if (rc != CLI_EXIT_OK)
             return rc;
         if (cli_out_flush() != 0)
@@ -576,9 +568,9 @@ static int encode_lines(enc *e, unsigned char *chunk)
     }
     if (n < 0)
         return CLI_EXIT_FAIL;
-    if (e->line.len == 0)
+    if (line_len(e) == 0)
         return CLI_EXIT_OK;
-    return one_line(e, e->line.p, e->line.len);
+    return one_line(e);
 }
 
 /* ---------------------------------------------------------------- */
@@ -609,9 +601,10 @@ static int encode_setup(enc *e)
     e->h.content_encoding.len = strlen(e->encoding);
     cli_buf_init(&e->content, cmax);
     cli_buf_init(&e->line, e->ndjson ? ndjson_line_max(&e->co.lim) : cmax);
-    cli_buf_init(&e->raw, cli_b64_len(cmax) + 4);
+    cli_sink_init(&e->sink);
     e->hdr = malloc(HF_PREFIX_LEN + HF_HEADER_MAX);
-    if (e->hdr == NULL) {
+    e->chunk = malloc(CLI_CHUNK);
+    if (e->hdr == NULL || e->chunk == NULL) {
         cli_err("out of memory");
         return -1;
     }
@@ -626,14 +619,16 @@ static void encode_cleanup(enc *e)
 {
     if (e->ndjson)
         hf_decoder_free(&e->dec);
+    cli_canon_free(e->canon);
     free(e->hdr);
+    free(e->chunk);
     cli_buf_free(&e->content);
     cli_buf_free(&e->line);
-    cli_buf_free(&e->raw);
+    cli_sink_free(&e->sink);
 }
 
 /* Each operand in turn (none: stdin). */
-static int encode_inputs(enc *e, char **files, int n, unsigned char *chunk)
+static int encode_inputs(enc *e, char **files, int n)
 {
     static char *const dash[] = { "-" };
     int i, rc = CLI_EXIT_OK;
@@ -647,8 +642,7 @@ static int encode_inputs(enc *e, char **files, int n, unsigned char *chunk)
         e->fd = cli_open_input(files[i]);
         if (e->fd < 0)
             return CLI_EXIT_FAIL;
-        rc = e->lines || e->ndjson ? encode_lines(e, chunk)
-                                   : encode_whole(e, chunk);
+        rc = e->lines || e->ndjson ? encode_lines(e) : encode_whole(e);
         cli_close_input(e->fd);
     }
     cli_set_input_name(NULL);
@@ -657,16 +651,12 @@ static int encode_inputs(enc *e, char **files, int n, unsigned char *chunk)
 
 int hf_cmd_encode(int argc, char **argv)
 {
-    unsigned char *chunk;
     enc *e;
     int rc;
 
     e = calloc(1, sizeof(*e));
-    chunk = malloc(CLI_CHUNK);
-    if (e == NULL || chunk == NULL) {
+    if (e == NULL) {
         cli_err("out of memory");
-        free(e);
-        free(chunk);
         return CLI_EXIT_FAIL;
     }
     cli_common_init(&e->co, cli_encode_usage, encode_help);
@@ -679,10 +669,9 @@ int hf_cmd_encode(int argc, char **argv)
     if (rc < 0) {
         rc = CLI_EXIT_FAIL;
         if (encode_setup(e) == 0)
-            rc = encode_inputs(e, argv + optind, argc - optind, chunk);
+            rc = encode_inputs(e, argv + optind, argc - optind);
         encode_cleanup(e);
     }
-    free(chunk);
     free(e);
     return rc == CLI_STOPPED ? CLI_EXIT_OK : rc;
 }

@@ -318,20 +318,62 @@ int cli_esc_finish(cli_esc *e)
 /* Canonical re-writer                                               */
 /* ---------------------------------------------------------------- */
 
-enum { CANON_YAJL = 0, CANON_DEEP, CANON_BIG, CANON_UTF8 };
+enum { CANON_YAJL = 0, CANON_DEEP, CANON_BIG, CANON_UTF8, CANON_IO };
+
+/* A string longer than this is written out in slices of about this
+ * size, each moved to the spill sink once CLI_SPOOL_AFTER is reached. */
+#define CANON_SLICE 65536
+
+/* Input a string may span before input is batched for yajl, and the
+ * share of the string so far that a batch then holds (see cli.h). */
+#define CANON_STALL CLI_SPOOL_AFTER
+#define CANON_BATCH_SHARE 4
 
 struct cli_canon {
     yajl_handle y;
     cli_buf *out;
+    cli_sink *spill;                 /* or NULL: all output in out */
+    size_t limit;                    /* out's max when given */
     int depth;
     int after_key;                   /* next value follows "key": */
     unsigned char first[CANON_DEPTH_MAX + 1]; /* container still empty */
     int why;                         /* CANON_* when a callback stops */
     uint64_t fed;                    /* bytes before the current chunk */
-    uint64_t taken;                  /* output the caller took away */
+    uint64_t taken;                  /* output moved to the spill sink */
+    uint64_t events;                 /* callbacks so far */
+    uint64_t stalled;                /* input fed since the last one */
+    cli_buf batch;                   /* input held back from yajl */
+    cli_buf slice;                   /* one slice of a long string */
     cli_esc esc;
     char err[256];
 };
+
+/* Move out's bytes to the spill sink; 0, or -1. */
+static int canon_move(cli_canon *c)
+{
+    size_t n = c->out->len;
+
+    if (cli_sink_write(c->spill, c->out->p, n) != 0) {
+        c->why = CANON_IO;
+        return -1;
+    }
+    c->taken += n;
+    c->out->max -= n;
+    c->out->len = 0;
+    return 0;
+}
+
+/* Append p[0..n) to the output; 0, or -1 with c->why set. */
+static int canon_put(cli_canon *c, const void *p, size_t n)
+{
+    if (cli_buf_append(c->out, p, n) != 0) {
+        c->why = CANON_BIG;
+        return -1;
+    }
+    if (c->spill != NULL && c->out->len >= CLI_SPOOL_AFTER)
+        return canon_move(c);
+    return 0;
+}
 
 /* Separator before a value or key at the current depth. */
 static int canon_sep(cli_canon *c)
@@ -346,16 +388,40 @@ static int canon_sep(cli_canon *c)
         c->first[c->depth] = 0;
         return 0;
     }
-    return cli_buf_append(c->out, ", ", 2);
+    return canon_put(c, ", ", 2);
+}
+
+/* s[0..n) (valid UTF-8) as a canonical string, slice by slice: each
+ * slice ends on a character, so its escapes are those of the whole. */
+static int canon_string_out(cli_canon *c, const unsigned char *s, size_t n)
+{
+    size_t off = 0, take;
+
+    if (canon_put(c, "\"", 1) != 0)
+        return -1;
+    while (off < n) {
+        take = n - off;
+        if (take > CANON_SLICE) {
+            take = CANON_SLICE;
+            while (take > 0 && (s[off + take] & 0xC0) == 0x80)
+                take--;
+        }
+        c->slice.len = 0;
+        if (cli_json_string(&c->slice, s + off, take) != 0) {
+            c->why = CANON_UTF8;
+            return -1;
+        }
+        if (canon_put(c, c->slice.p + 1, c->slice.len - 2) != 0)
+            return -1;
+        off += take;
+    }
+    return canon_put(c, "\"", 1);
 }
 
 static int canon_raw(cli_canon *c, const void *p, size_t n)
 {
-    if (canon_sep(c) != 0 || cli_buf_append(c->out, p, n) != 0) {
-        c->why = CANON_BIG;
-        return 0;
-    }
-    return 1;
+    c->events++;
+    return canon_sep(c) == 0 && canon_put(c, p, n) == 0;
 }
 
 static int canon_null(void *ctx)
@@ -375,15 +441,12 @@ static int canon_number(void *ctx, const char *s, size_t n)
 
 static int canon_text(cli_canon *c, const unsigned char *s, size_t n)
 {
+    c->events++;
     if (hf_json_string_len(s, n) == 0) {
         c->why = CANON_UTF8;
         return 0;
     }
-    if (canon_sep(c) != 0 || cli_json_string(c->out, s, n) != 0) {
-        c->why = CANON_BIG;
-        return 0;
-    }
-    return 1;
+    return canon_sep(c) == 0 && canon_string_out(c, s, n) == 0;
 }
 
 static int canon_string(void *ctx, const unsigned char *s, size_t n)
@@ -395,12 +458,8 @@ static int canon_key(void *ctx, const unsigned char *s, size_t n)
 {
     cli_canon *c = ctx;
 
-    if (!canon_text(c, s, n))
+    if (!canon_text(c, s, n) || canon_put(c, ": ", 2) != 0)
         return 0;
-    if (cli_buf_append(c->out, ": ", 2) != 0) {
-        c->why = CANON_BIG;
-        return 0;
-    }
     c->after_key = 1;
     return 1;
 }
@@ -420,12 +479,9 @@ static int canon_open(cli_canon *c, const char *brace)
 
 static int canon_close(cli_canon *c, const char *brace)
 {
+    c->events++;
     c->depth--;
-    if (cli_buf_append(c->out, brace, 1) != 0) {
-        c->why = CANON_BIG;
-        return 0;
-    }
-    return 1;
+    return canon_put(c, brace, 1) == 0;
 }
 
 static int canon_start_map(void *ctx)
@@ -454,13 +510,17 @@ static const yajl_callbacks canon_callbacks = {
     canon_end_array
 };
 
-cli_canon *cli_canon_new(cli_buf *out)
+cli_canon *cli_canon_new(cli_buf *out, cli_sink *spill)
 {
     cli_canon *c = calloc(1, sizeof(*c));
 
     if (c == NULL)
         return NULL;
     c->out = out;
+    c->spill = spill;
+    c->limit = out->max;
+    cli_buf_init(&c->batch, SIZE_MAX / 2);
+    cli_buf_init(&c->slice, 6 * (size_t)CANON_SLICE + 2);
     c->y = yajl_alloc(&canon_callbacks, NULL, c);
     if (c->y == NULL) {
         free(c);
@@ -474,7 +534,10 @@ void cli_canon_free(cli_canon *c)
 {
     if (c == NULL)
         return;
+    c->out->max = c->limit;
     yajl_free(c->y);
+    cli_buf_free(&c->batch);
+    cli_buf_free(&c->slice);
     free(c);
 }
 
@@ -494,12 +557,15 @@ static void canon_fail(cli_canon *c, const unsigned char *p, size_t n,
     case CANON_BIG:
         snprintf(c->err, sizeof(c->err),
                  "offset %" PRIu64 ": canonical form exceeds the content "
-                 "limit of %" PRIu64 " bytes", off,
-                 (uint64_t)c->out->max + c->taken);
+                 "limit of %zu bytes", off, c->limit);
         return;
     case CANON_UTF8:
         snprintf(c->err, sizeof(c->err),
                  "offset %" PRIu64 ": string is not valid UTF-8", off);
+        return;
+    case CANON_IO:
+        snprintf(c->err, sizeof(c->err), "offset %" PRIu64 ": %s", off,
+                 "cannot spool the canonical form");
         return;
     default:
         break;
@@ -514,13 +580,20 @@ static void canon_fail(cli_canon *c, const unsigned char *p, size_t n,
         yajl_free_error(c->y, msg);
 }
 
-int cli_canon_feed(cli_canon *c, const void *p, size_t n)
+static int canon_failed(const cli_canon *c)
 {
+    return c->why == CANON_IO ? CLI_SINK_FAILED : -1;
+}
+
+/* Hand p[0..n) to yajl now. */
+static int canon_parse(cli_canon *c, const unsigned char *p, size_t n)
+{
+    uint64_t events = c->events;
     yajl_status st = yajl_parse(c->y, p, n);
 
     if (st != yajl_status_ok) {
         canon_fail(c, p, n, c->fed + yajl_get_bytes_consumed(c->y));
-        return -1;
+        return canon_failed(c);
     }
     if (cli_esc_feed(&c->esc, p, n) != 0) {
         snprintf(c->err, sizeof(c->err),
@@ -529,14 +602,49 @@ int cli_canon_feed(cli_canon *c, const void *p, size_t n)
         return -1;
     }
     c->fed += n;
+    c->stalled = c->events == events ? c->stalled + n : 0;
     return 0;
+}
+
+int cli_canon_drain(cli_canon *c)
+{
+    int rc;
+
+    if (c->batch.len == 0)
+        return 0;
+    rc = canon_parse(c, c->batch.p, c->batch.len);
+    c->batch.len = 0;
+    if (c->stalled == 0)
+        cli_buf_free(&c->batch);   /* the long string is over */
+    return rc;
+}
+
+int cli_canon_feed(cli_canon *c, const void *p, size_t n)
+{
+    size_t want;
+
+    if (c->batch.len == 0 && c->stalled < CANON_STALL)
+        return canon_parse(c, p, n);
+    if (cli_buf_append(&c->batch, p, n) != 0) {
+        snprintf(c->err, sizeof(c->err), "offset %" PRIu64 ": %s",
+                 c->fed, "out of memory");
+        return -1;
+    }
+    want = (size_t)(c->stalled / CANON_BATCH_SHARE);
+    if (c->batch.len < want)
+        return 0;
+    return cli_canon_drain(c);
 }
 
 int cli_canon_finish(cli_canon *c)
 {
+    int rc = cli_canon_drain(c);
+
+    if (rc != 0)
+        return rc;
     if (yajl_complete_parse(c->y) != yajl_status_ok) {
         canon_fail(c, NULL, 0, c->fed);
-        return -1;
+        return canon_failed(c);
     }
     if (cli_esc_finish(&c->esc) != 0) {
         snprintf(c->err, sizeof(c->err),
@@ -544,12 +652,9 @@ int cli_canon_finish(cli_canon *c)
                  c->esc.bad_at);
         return -1;
     }
+    if (c->spill != NULL && c->out->len > 0 && canon_move(c) != 0)
+        return CLI_SINK_FAILED;
     return 0;
-}
-
-void cli_canon_taken(cli_canon *c, size_t n)
-{
-    c->taken += n;
 }
 
 const char *cli_canon_error(const cli_canon *c)

@@ -18,7 +18,7 @@ TEST_SCRIPTS += tests/e2e_cli.sh
 
 # The Check suite of the CLI's pieces (tests/cli/check_cli.c): everything
 # but main() and the subcommands, which the end-to-end tests cover.
-CLI_CORE_OBJS := $(addprefix $(O)/cli/,util.o base64.o json.o ndjson.o \
+CLI_CORE_OBJS := $(addprefix $(O)/cli/,util.o base64.o json.o ndjson.o sink.o \
                                   proxy.o)
 
 $(O)/tests/cli/check_cli.o: MOD_CFLAGS = $(CHECK_CFLAGS) -Icli -Iutil

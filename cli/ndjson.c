@@ -61,6 +61,10 @@ int cli_ndjson_record(cli_buf *b, const hf_header *h,
 
 enum { M_NONE = 0, M_HEADER = 1, M_TEXT = 2, M_BASE64 = 4 };
 
+/* Base64 characters decoded at a time (a multiple of 4): a content is
+ * decoded in slices, never whole. */
+#define B64_SLICE 16384
+
 typedef struct rec_parse {
     yajl_handle y;
     int depth;          /* 1 inside the record, 2 inside its header */
@@ -68,9 +72,15 @@ typedef struct rec_parse {
     int seen;           /* M_* bits already present */
     size_t hdr_start;   /* header object's span in the line */
     size_t hdr_end;
-    cli_buf *raw;       /* "text" bytes or "base64" characters */
+    const unsigned char *line;
+    size_t line_len;
+    uint64_t max;       /* the content limit */
+    cli_ndjson_content *content;
+    int io_failed;      /* the sink failed (reported) */
     char *err;
     size_t errcap;
+    char cerr[96];      /* a content error, reported once the whole
+                           record has parsed (syntax errors come first) */
 } rec_parse;
 
 static int rec_fail(rec_parse *r, const char *msg)
@@ -109,18 +119,119 @@ static int rec_number(void *ctx, const char *s, size_t n)
     return rec_scalar(ctx);
 }
 
+/* Where decoded content goes: a sink, stdout, or nowhere (a check). */
+enum { TO_NOWHERE, TO_SINK, TO_OUT };
+
+/* 0, or -1 when the destination failed (reported). */
+static int put(int to, cli_sink *sink, const unsigned char *p, size_t n)
+{
+    if (to == TO_SINK)
+        return cli_sink_write(sink, p, n);
+    if (to == TO_OUT)
+        return cli_out_write(p, n);
+    return 0;
+}
+
+/* Strict base64 (see cli_b64_decode) decoded slice by slice to `to`:
+ * 0; -1 with *bad the offending character; -2 when `to` failed. */
+static int b64_slices(const unsigned char *s, size_t n, int to,
+                      cli_sink *sink, size_t *bad)
+{
+    unsigned char out[B64_SLICE / 4 * 3];
+    size_t body = n < 4 ? 0 : n - 4, off, len;
+
+    if (n % 4 != 0) {
+        *bad = n - n % 4;
+        return -1;
+    }
+    for (off = 0; off < body; off += len) {
+        len = body - off < B64_SLICE ? body - off : B64_SLICE;
+        if (cli_b64_decode_groups(out, s + off, len, bad) != 0) {
+            *bad += off;
+            return -1;
+        }
+        if (put(to, sink, out, len / 4 * 3) != 0)
+            return -2;
+    }
+    if (n == 0)
+        return 0;
+    if (cli_b64_decode(out, s + body, 4, &len, bad) != 0) {
+        *bad += body;
+        return -1;
+    }
+    return put(to, sink, out, len) != 0 ? -2 : 0;
+}
+
+/* The content string s[0..n): checked, and unless it lies in the line
+ * as it is (yajl hands over a string without escapes in place), decoded
+ * into the sink now, as yajl's copy does not outlive the callback. */
+static int rec_content(rec_parse *r, const unsigned char *s, size_t n,
+                       int base64)
+{
+    cli_ndjson_content *c = r->content;
+    uintptr_t a = (uintptr_t)s, l = (uintptr_t)r->line;
+    int to = TO_SINK, rc;
+    size_t bad = 0;
+
+    if (a >= l && n <= r->line_len && a - l <= r->line_len - n) {
+        c->str = s;
+        c->str_len = n;
+        to = TO_NOWHERE;
+    }
+    c->base64 = base64;
+    if (!base64) {
+        c->len = n;
+        if (hf_utf8_check(s, n) != n)
+            snprintf(r->cerr, sizeof(r->cerr), "\"text\" is not valid UTF-8");
+        else if (n > r->max)
+            snprintf(r->cerr, sizeof(r->cerr),
+                     "content exceeds the content limit");
+        else if (put(to, c->sink, s, n) != 0)
+            r->io_failed = 1;
+        return !r->io_failed;
+    }
+    c->len = cli_b64_decoded_len(s, n);
+    if (c->len > r->max) {
+        snprintf(r->cerr, sizeof(r->cerr),
+                 "content exceeds the content limit");
+        return 1;
+    }
+    rc = b64_slices(s, n, to, c->sink, &bad);
+    if (rc == -1)
+        snprintf(r->cerr, sizeof(r->cerr),
+                 "\"base64\" is not canonical base64 (character %zu)", bad);
+    r->io_failed = rc == -2;
+    return !r->io_failed;
+}
+
+int cli_ndjson_content_out(const cli_ndjson_content *c)
+{
+    size_t bad;
+
+    if (c->str == NULL)
+        return cli_sink_emit(c->sink);
+    if (!c->base64)
+        return cli_out_write(c->str, c->str_len) == 0 ? CLI_EXIT_OK
+                                                       : cli_out_stop();
+    return b64_slices(c->str, c->str_len, TO_OUT, NULL, &bad) == 0
+               ? CLI_EXIT_OK : cli_out_stop();
+}
+
 static int rec_string(void *ctx, const unsigned char *s, size_t n)
 {
     rec_parse *r = ctx;
+    int m = r->member;
 
     if (r->depth != 1)
         return rec_scalar(r);
-    if (r->member == M_HEADER)
+    if (m == M_HEADER)
         return rec_scalar(r);
-    if (cli_buf_append(r->raw, s, n) != 0)
+    /* Longer than the base64 of the longest content: refused before
+     * the rest of the record is read. */
+    if (n > cli_b64_len((size_t)r->max) + 4)
         return rec_fail(r, "content exceeds the content limit");
     r->member = M_NONE;
-    return 1;
+    return rec_content(r, s, n, m == M_BASE64);
 }
 
 static int rec_open(rec_parse *r)
@@ -224,39 +335,8 @@ static int rec_syntax(rec_parse *r, const unsigned char *line, size_t len)
     return -1;
 }
 
-/* Turn r->raw into the content bytes in *content. */
-static int rec_content(rec_parse *r, cli_buf *content)
-{
-    size_t n, bad;
-
-    if ((r->seen & M_TEXT) != 0) {
-        if (hf_utf8_check(r->raw->p, r->raw->len) != r->raw->len) {
-            rec_fail(r, "\"text\" is not valid UTF-8");
-            return -1;
-        }
-        if (cli_buf_append(content, r->raw->p, r->raw->len) != 0) {
-            rec_fail(r, "content exceeds the content limit");
-            return -1;
-        }
-        return 0;
-    }
-    if (cli_buf_reserve(content, cli_b64_decoded_len(r->raw->p,
-                                                     r->raw->len)) != 0) {
-        rec_fail(r, "content exceeds the content limit");
-        return -1;
-    }
-    if (r->raw->len > 0 &&
-        cli_b64_decode(content->p, r->raw->p, r->raw->len, &n, &bad) != 0) {
-        snprintf(r->err, r->errcap,
-                 "\"base64\" is not canonical base64 (character %zu)", bad);
-        return -1;
-    }
-    content->len = r->raw->len > 0 ? n : 0;
-    return 0;
-}
-
 static int rec_header(rec_parse *r, hf_decoder *d, const unsigned char *line,
-                      size_t content_len, int fix_length)
+                      uint64_t content_len, int fix_length)
 {
     const hf_error *e;
     const hf_header *h;
@@ -276,34 +356,44 @@ static int rec_header(rec_parse *r, hf_decoder *d, const unsigned char *line,
     }
     if (!fix_length && h->content_length != content_len) {
         snprintf(r->err, r->errcap,
-                 "content-length is %llu but the content has %zu bytes",
-                 (unsigned long long)h->content_length, content_len);
+                 "content-length is %llu but the content has %llu bytes",
+                 (unsigned long long)h->content_length,
+                 (unsigned long long)content_len);
         return -1;
     }
     return 0;
 }
 
 int cli_ndjson_parse(hf_decoder *d, const unsigned char *line, size_t len,
-                     cli_buf *raw, cli_buf *content, int fix_length,
-                     char *err, size_t errcap)
+                     uint64_t max_content, cli_ndjson_content *content,
+                     int fix_length, char *err, size_t errcap)
 {
     rec_parse r;
     cli_esc esc;
     int rc = -1;
 
     memset(&r, 0, sizeof(r));
-    r.raw = raw;
+    r.line = line;
+    r.line_len = len;
+    r.max = max_content;
+    r.content = content;
     r.err = err;
     r.errcap = errcap;
-    raw->len = 0;
+    content->str = NULL;
+    content->str_len = 0;
     content->len = 0;
+    if (cli_sink_reset(content->sink) != 0)
+        return CLI_SINK_FAILED;
     r.y = yajl_alloc(&rec_callbacks, NULL, &r);
     if (r.y == NULL) {
         snprintf(err, errcap, "out of memory");
         return -1;
     }
-    if (rec_syntax(&r, line, len) != 0)
+    if (rec_syntax(&r, line, len) != 0) {
+        if (r.io_failed)
+            rc = CLI_SINK_FAILED;
         goto out;
+    }
     cli_esc_init(&esc);
     if (cli_esc_feed(&esc, line, len) != 0 || cli_esc_finish(&esc) != 0) {
         snprintf(err, errcap, "lone-surrogate: \\u escape at column %llu "
@@ -316,8 +406,10 @@ int cli_ndjson_parse(hf_decoder *d, const unsigned char *line, size_t len,
                      "\"base64\"");
         goto out;
     }
-    if (rec_content(&r, content) != 0)
+    if (r.cerr[0] != '\0') {
+        rec_fail(&r, r.cerr);
         goto out;
+    }
     rc = rec_header(&r, d, line, content->len, fix_length);
 out:
     yajl_free(r.y);

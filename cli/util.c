@@ -395,19 +395,26 @@ int cli_out_exit(void)
 /* Spool files                                                       */
 /* ---------------------------------------------------------------- */
 
-int cli_spool_open(void)
+/* Where spool files go: $TMPDIR, or /tmp. */
+static const char *spool_dir(void)
 {
     const char *dir = getenv("TMPDIR");
+
+    return dir == NULL || *dir == '\0' ? "/tmp" : dir;
+}
+
+int cli_spool_open(void)
+{
+    const char *dir = spool_dir();
     char path[4096];
     int fd;
 
-    if (dir == NULL || *dir == '\0')
-        dir = "/tmp";
     snprintf(path, sizeof(path), "%s/hframe-XXXXXX", dir);
     fd = mkstemp(path);
     if (fd < 0) {
-        cli_err("cannot create a temporary file in %s: %s", dir,
-                strerror(errno));
+        cli_err("cannot create a temporary file in %s: %s (contents "
+                "longer than 1 MiB are held there; set TMPDIR to a "
+                "writable directory)", dir, strerror(errno));
         return -1;
     }
     unlink(path);
@@ -422,7 +429,9 @@ int cli_spool_write(int fd, const unsigned char *p, size_t n)
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
-            cli_err("cannot write a temporary file: %s",
+            cli_err("cannot write a temporary file in %s: %s (contents "
+                    "longer than 1 MiB are held there; set TMPDIR to a "
+                    "file system with room)", spool_dir(),
                     w < 0 ? strerror(errno) : "no space");
             return -1;
         }

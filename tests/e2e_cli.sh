@@ -177,10 +177,14 @@ printf '{"a":1}\n[2,3]\n' | expect 0 "encode --lines --json" \
     fail "encode --lines --json: $(cat "$T/c")"
 
 # Bounded memory: a 96 MiB frame goes through encode (from a pipe, so
-# spooled, and from a file), decode --content and decode --ndjson, and a
-# 17 MB document through encode --json, with address space capped at
-# 64 MiB; sanitizer builds reserve far more, so only plain builds run
-# it. docs/benchmarks.md has the 1 GiB figures.
+# spooled, and from a file), decode --content and decode --ndjson, as a
+# line through encode --lines, a 17 MB document through encode --json
+# and a 56 MiB line through encode --lines --json, with address space
+# capped at 64 MiB; its 128 MiB record
+# through encode --ndjson and a 64 MiB JSON string through encode
+# --json, with one copy of the string allowed. Sanitizer builds reserve
+# far more, so only plain builds run it. docs/benchmarks.md has the
+# 1 GiB figures.
 if ! grep -q __asan_init "$HFRAME"; then
     big=$((96 * 1024 * 1024))
     capped() {
@@ -197,7 +201,39 @@ if ! grep -q __asan_init "$HFRAME"; then
     capped "$HFRAME" decode --max-content 100M "$T/big.bin" >"$T/big.ndjson" &&
         "$HFRAME" encode --ndjson --max-content 100M "$T/big.ndjson" |
         cmp -s - "$T/big.bin" && ok || fail "96 MiB through decode --ndjson under 64 MiB"
+    # A line is spooled as it is read.
+    cat "$T/big" | capped "$HFRAME" encode --lines --max-content 100M |
+        cmp -s - "$T/big.bin" && ok || fail "a 96 MiB line through encode --lines under 64 MiB"
+    # A JSON line goes through the canonical writer as it is read: one
+    # line of 56 MiB of short strings, then a short one.
+    python3 -c '
+import sys
+sys.stdout.write("[" + ",".join(["\"ab\\n\""] * (8 << 20)) + "]\n[1,2]\n")' >"$T/big.jl"
+    capped "$HFRAME" encode --lines --json --max-content 100M "$T/big.jl" |
+        "$HFRAME" decode --lines --max-content 100M >"$T/big.jl.out"
+    python3 -c '
+import sys
+a = open(sys.argv[1], "rb").read().split(b"\n")
+ok = a[0] == b"[" + b", ".join([b"\"ab\\n\""] * (8 << 20)) + b"]" and a[1:] == [b"[1, 2]", b""]
+sys.exit(0 if ok else 1)' "$T/big.jl.out" && ok ||
+        fail "a 56 MiB JSON line through encode --lines --json under 64 MiB"
+    rm -f "$T/big.jl" "$T/big.jl.out"
+    # yajl parses a record's line in place and its content is decoded
+    # straight into the spool file: the line (128 MiB, in a buffer
+    # grown to 256 MiB) is the only copy, where the line, the string
+    # and the content each took one before (640 MiB).
+    (ulimit -v 307200 && exec timeout --foreground -k 5 60 \
+        "$HFRAME" encode --ndjson --max-content 100M "$T/big.ndjson") |
+        cmp -s - "$T/big.bin" && ok || fail "a 128 MiB record through encode --ndjson under 300 MiB"
     rm -f "$T/big.ndjson"
+    # One 64 MiB string: yajl holds it whole, batches of input keep its
+    # rescans linear, its canonical form goes out in slices (before: 20 s
+    # and its canonical copy in memory too).
+    { printf '["'; cat "$T/big" | head -c 67108864; printf '"]'; } >"$T/big.json"
+    (ulimit -v 163840 && exec timeout --foreground -k 5 10 \
+        "$HFRAME" encode --json --max-content 100M "$T/big.json") |
+        "$HFRAME" decode --content --max-content 100M | cmp -s - "$T/big.json" &&
+        ok || fail "a 64 MiB JSON string through encode --json under 160 MiB and 10 s"
     # A 17 MB JSON document: its canonical form is spooled as it is made.
     python3 -c '
 import json, sys
@@ -332,6 +368,87 @@ done
 roundtrip "spooled contents" "$T/spool.bin"
 "$HFRAME" decode "$T/spool.bin" | grep -c '}, "text": "' >"$T/n"
 [ "$(cat "$T/n")" = 1 ] && ok || fail "spooled records: $(cat "$T/n") text records, expected 1"
+
+# encode --ndjson leaves a content without escapes where it is in the
+# record's line and decodes it as it writes the frame; one with escapes
+# (base64 with "\/" here) is decoded into the spool file. Either way the
+# errors of a long content read as those of a short one (the record is
+# checked whole before its frame is written), and a missing or full
+# $TMPDIR is an I/O error that says so.
+python3 - "$T" <<'PYEOF'
+import base64, os, sys
+t = sys.argv[1]
+big = bytes(range(256)) * 8193          # 2 MiB and 256 bytes
+b = base64.b64encode(big).decode()
+def rec(n, b64, tail='"}'):
+    return ('{"header": {"byteorder": "big", "content-type": "a", '
+            '"content-encoding": "b", "content-length": %d}, "base64": "%s%s'
+            % (n, b64, tail))
+recs = {
+    "ok": rec(len(big), b),
+    "len": rec(3, b),
+    "char": rec(len(big), b[:1500001] + "!" + b[1500002:]),
+    "pad": rec(len(big), b[:40000] + "AA==" + b[40004:]),
+    "cut": rec(len(big), b[:-4], tail=""),
+    "then-bad": rec(len(big), b[:1500001] + "!" + b[1500002:], tail='", x}'),
+    "esc": rec(len(big), b.replace("/", "\\/")),
+    "esc-char": rec(len(big), (b[:1500001] + "!" + b[1500002:]).replace("/", "\\/")),
+    "esc-len": rec(3, b.replace("/", "\\/")),
+    "esc-cut": rec(len(big), b[:-4].replace("/", "\\/"), tail=""),
+}
+for k, v in recs.items():
+    open(os.path.join(t, "sp-" + k), "w").write("\n" + v + "\n")
+open(os.path.join(t, "sp-ok.content"), "wb").write(big)
+PYEOF
+expect 0 "encode --ndjson of a spooled content" \
+    "$HFRAME" encode --ndjson "$T/sp-ok" &&
+    "$HFRAME" decode --content <"$T/out" | cmp -s - "$T/sp-ok.content" &&
+    ok || fail "encode --ndjson of a spooled content: content differs"
+expect 0 "encode --ndjson of a spooled content with escapes" \
+    "$HFRAME" encode --ndjson "$T/sp-esc" &&
+    "$HFRAME" decode --content <"$T/out" | cmp -s - "$T/sp-ok.content" &&
+    ok || fail "encode --ndjson of a spooled content with escapes: content differs"
+expect_err 3 'hframe: line 2: "base64" is not canonical base64 (character 1500001)' \
+    "encode --ndjson spooled bad base64 with escapes" "$HFRAME" encode --ndjson <"$T/sp-esc-char"
+expect_err 3 'hframe: line 2: content-length is 3 but the content has 2097408 bytes' \
+    "encode --ndjson spooled length mismatch with escapes" \
+    "$HFRAME" encode --ndjson <"$T/sp-esc-len"
+[ ! -s "$T/out" ] && ok || fail "encode --ndjson wrote part of a bad spooled frame"
+expect_err 3 'hframe: line 2: json-syntax: parse error: premature EOF' \
+    "encode --ndjson spooled record with escapes cut short" \
+    "$HFRAME" encode --ndjson <"$T/sp-esc-cut"
+expect_err 3 'hframe: line 2: content exceeds the content limit' \
+    "encode --ndjson spooled content with escapes above --max-content" \
+    "$HFRAME" encode --ndjson --max-content 2097407 <"$T/sp-esc"
+expect_err 3 'hframe: line 2: content-length is 3 but the content has 2097408 bytes' \
+    "encode --ndjson spooled length mismatch" "$HFRAME" encode --ndjson <"$T/sp-len"
+[ ! -s "$T/out" ] && ok || fail "encode --ndjson wrote part of a bad frame"
+expect_err 3 'hframe: line 2: "base64" is not canonical base64 (character 1500001)' \
+    "encode --ndjson spooled bad base64" "$HFRAME" encode --ndjson <"$T/sp-char"
+expect_err 3 'hframe: line 2: "base64" is not canonical base64 (character 40002)' \
+    "encode --ndjson spooled padding inside" "$HFRAME" encode --ndjson <"$T/sp-pad"
+expect_err 3 'hframe: line 2: json-syntax: parse error: premature EOF' \
+    "encode --ndjson spooled record cut short" "$HFRAME" encode --ndjson <"$T/sp-cut"
+expect_err 3 'hframe: line 2: json-syntax: lexical error: invalid char in json text.' \
+    "encode --ndjson syntax error after a bad content" \
+    "$HFRAME" encode --ndjson <"$T/sp-then-bad"
+expect_err 3 'hframe: line 2: content exceeds the content limit' \
+    "encode --ndjson spooled content above --max-content" \
+    "$HFRAME" encode --ndjson --max-content 2M <"$T/sp-ok"
+expect 0 "encode --ndjson spooled content at --max-content" \
+    "$HFRAME" encode --ndjson --max-content 2097408 <"$T/sp-ok"
+expect_err 1 "hframe: cannot create a temporary file in $T/none: No such file or directory (contents longer than 1 MiB are held there; set TMPDIR to a writable directory)" \
+    "encode --ndjson with no \$TMPDIR" \
+    env TMPDIR="$T/none" "$HFRAME" encode --ndjson "$T/sp-esc"
+head -c 2000000 /dev/zero | expect 1 "encode --lines, a long line with no \$TMPDIR" \
+    env TMPDIR="$T/none" "$HFRAME" encode --lines
+# A full disk, as a file size limit: the spool file's writes fail.
+(trap '' XFSZ; ulimit -f 1024 && exec "$HFRAME" encode --ndjson "$T/sp-esc") \
+    >/dev/null 2>"$T/err"
+rc=$?
+[ "$rc" = 1 ] && [ "$(head -n 1 "$T/err")" = "hframe: cannot write a temporary file in ${TMPDIR:-/tmp}: File too large (contents longer than 1 MiB are held there; set TMPDIR to a file system with room)" ] &&
+    ok || { fail "encode --ndjson with a full \$TMPDIR: exit $rc"; show "$T/err"; }
+rm -f "$T"/sp-*
 
 # Contents exactly at --max-content round-trip, padded base64 included.
 for k in 1 2 3 4 5 6; do

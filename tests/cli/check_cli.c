@@ -9,8 +9,10 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -324,7 +326,7 @@ static int canon_run(const char *in, size_t chunk, cli_buf *out)
 {
     size_t n = strlen(in), off = 0;
     unsigned char *copy = exact(in, n);
-    cli_canon *c = cli_canon_new(out);
+    cli_canon *c = cli_canon_new(out, NULL);
     int rc = 0;
 
     ck_assert_ptr_nonnull(c);
@@ -402,6 +404,112 @@ START_TEST(test_canon_limits)
 }
 END_TEST
 
+/* The sink's bytes, read back: spooled part, then memory. */
+static unsigned char *sink_bytes(cli_sink *k, size_t *n)
+{
+    size_t spooled = (size_t)k->spooled;
+    unsigned char *p = malloc(spooled + k->mem.len + 1);
+
+    ck_assert_ptr_nonnull(p);
+    if (spooled > 0) {
+        ck_assert_int_eq(lseek(k->fd, 0, SEEK_SET), 0);
+        ck_assert_int_eq(read(k->fd, p, spooled), (ssize_t)spooled);
+    }
+    if (k->mem.len > 0)
+        memcpy(p + spooled, k->mem.p, k->mem.len);
+    *n = spooled + k->mem.len;
+    return p;
+}
+
+/* The content a record parse left, whole: in the line or the sink. */
+static unsigned char *content_bytes(cli_ndjson_content *c, size_t *n)
+{
+    unsigned char *p;
+    size_t bad;
+
+    if (c->str == NULL)
+        return sink_bytes(c->sink, n);
+    p = malloc(c->str_len + 1);
+    ck_assert_ptr_nonnull(p);
+    if (!c->base64) {
+        memcpy(p, c->str, c->str_len);
+        *n = c->str_len;
+    } else if (c->str_len == 0) {
+        *n = 0;
+    } else {
+        ck_assert_int_eq(cli_b64_decode(p, c->str, c->str_len, n, &bad), 0);
+    }
+    ck_assert_uint_eq(*n, c->len);
+    return p;
+}
+
+/* A 3 MiB string with escapes and multibyte characters at every slice
+ * boundary, fed in small chunks: its canonical form is spilled to the
+ * sink in slices, identical to the whole string's, and the limit holds
+ * to the byte. */
+START_TEST(test_canon_long_string)
+{
+    static const char unit[] = "ab\\n\\\\\\\"\\u0001\\u00e9\\ud83d\\ude00"
+                               "\xc3\xa9\xf0\x9f\x90\xb0" "x";
+    static const char plain[] = "ab\n\\\"\x01\xc3\xa9\xf0\x9f\x98\x80"
+                                "\xc3\xa9\xf0\x9f\x90\xb0" "x";
+    size_t units = 3 * 1024 * 1024 / (sizeof(unit) - 1), i, n, got;
+    size_t in_len = units * (sizeof(unit) - 1) + 4;
+    unsigned char *in = malloc(in_len), *out;
+    cli_buf want, buf;
+    cli_sink sink;
+    cli_canon *c;
+    int limit_case, rc = 0;
+
+    ck_assert_ptr_nonnull(in);
+    memcpy(in, "[\"", 2);
+    for (i = 0; i < units; i++)
+        memcpy(in + 2 + i * (sizeof(unit) - 1), unit, sizeof(unit) - 1);
+    memcpy(in + in_len - 2, "\"]", 2);
+    /* What the codec writes for the whole decoded string. */
+    cli_buf_init(&buf, 1 << 26);
+    for (i = 0; i < units; i++)
+        ck_assert_int_eq(cli_buf_append(&buf, plain, sizeof(plain) - 1), 0);
+    cli_buf_init(&want, 1 << 26);
+    ck_assert_int_eq(cli_buf_append(&want, "[", 1), 0);
+    ck_assert_int_eq(cli_json_string(&want, buf.p, buf.len), 0);
+    ck_assert_int_eq(cli_buf_append(&want, "]", 1), 0);
+    cli_buf_free(&buf);
+    for (limit_case = 0; limit_case < 2; limit_case++) {
+        cli_buf_init(&buf, want.len - (size_t)limit_case);
+        cli_sink_init(&sink);
+        c = cli_canon_new(&buf, &sink);
+        ck_assert_ptr_nonnull(c);
+        rc = 0;
+        for (i = 0; rc == 0 && i < in_len; i += n) {
+            n = in_len - i < 4093 ? in_len - i : 4093;
+            rc = cli_canon_feed(c, in + i, n);
+        }
+        if (rc == 0)
+            rc = cli_canon_finish(c);
+        if (limit_case == 1) {
+            ck_assert_int_eq(rc, -1);
+            ck_assert(strstr(cli_canon_error(c), "exceeds the content") !=
+                      NULL);
+        } else {
+            ck_assert_int_eq(rc, 0);
+            ck_assert_uint_gt(sink.spooled, 0);
+            ck_assert_uint_eq(buf.len, 0);
+            out = sink_bytes(&sink, &got);
+            ck_assert_uint_eq(got, want.len);
+            ck_assert_mem_eq(out, want.p, got);
+            free(out);
+        }
+        cli_canon_free(c);
+        ck_assert_uint_eq(buf.max, want.len - (size_t)limit_case);
+        cli_buf_free(&buf);
+        cli_sink_free(&sink);
+    }
+    cli_buf_free(&want);
+    free(in);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* NDJSON records                                                      */
 /* ------------------------------------------------------------------ */
@@ -439,10 +547,12 @@ START_TEST(test_record_roundtrip)
     hf_header h;
     const hf_header *got;
     hf_decoder d;
-    cli_buf line, raw, content;
+    cli_buf line;
+    cli_sink sink;
+    cli_ndjson_content content;
     char err[256];
-    unsigned char *copy, a[512], b[512];
-    size_t alen, blen;
+    unsigned char *copy, *bytes, a[512], b[512];
+    size_t alen, blen, n;
     hf_str k = { "x-n", 3 }, v = { "1.50", 4 };
 
     hf_header_init(&h, rec_vectors[_i].type, rec_vectors[_i].encoding);
@@ -458,23 +568,24 @@ START_TEST(test_record_roundtrip)
     ck_assert(contains(line.p, line.len, rec_vectors[_i].member));
     copy = exact(line.p, line.len - 1);
     ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
-    cli_buf_init(&raw, 1 << 20);
-    cli_buf_init(&content, 1 << 20);
-    ck_assert_int_eq(cli_ndjson_parse(&d, copy, line.len - 1, &raw,
+    cli_sink_init(&sink);
+    content.sink = &sink;
+    ck_assert_int_eq(cli_ndjson_parse(&d, copy, line.len - 1, 1 << 20,
                                       &content, 0, err, sizeof(err)), 0);
     got = hf_decoder_header(&d);
     ck_assert_ptr_nonnull(got);
-    ck_assert_uint_eq(content.len, rec_vectors[_i].len);
-    if (content.len > 0)
-        ck_assert_mem_eq(content.p, rec_vectors[_i].content, content.len);
+    bytes = content_bytes(&content, &n);
+    ck_assert_uint_eq(n, rec_vectors[_i].len);
+    if (n > 0)
+        ck_assert_mem_eq(bytes, rec_vectors[_i].content, n);
+    free(bytes);
     ck_assert_int_eq(hf_encode_header(&h, a, sizeof(a), &alen), HF_OK);
     ck_assert_int_eq(hf_encode_header(got, b, sizeof(b), &blen), HF_OK);
     ck_assert_uint_eq(alen, blen);
     ck_assert_mem_eq(a, b, alen);
     hf_decoder_free(&d);
     cli_buf_free(&line);
-    cli_buf_free(&raw);
-    cli_buf_free(&content);
+    cli_sink_free(&sink);
     free(copy);
 }
 END_TEST
@@ -509,22 +620,116 @@ START_TEST(test_record_reject)
 {
     size_t n = strlen(rec_bad[_i].line);
     unsigned char *copy = exact(rec_bad[_i].line, n);
-    cli_buf raw, content;
+    cli_sink sink;
+    cli_ndjson_content content;
     hf_decoder d;
     char err[256] = "";
 
     ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
-    cli_buf_init(&raw, 1 << 20);
-    cli_buf_init(&content, 1 << 20);
-    ck_assert_int_eq(cli_ndjson_parse(&d, copy, n, &raw, &content, 0, err,
-                                      sizeof(err)), -1);
+    cli_sink_init(&sink);
+    content.sink = &sink;
+    ck_assert_int_eq(cli_ndjson_parse(&d, copy, n, 1 << 20, &content, 0,
+                                      err, sizeof(err)), -1);
     ck_assert_msg(strncmp(err, rec_bad[_i].err_prefix,
                           strlen(rec_bad[_i].err_prefix)) == 0,
                   "error \"%s\" for %s", err, rec_bad[_i].line);
     hf_decoder_free(&d);
-    cli_buf_free(&raw);
-    cli_buf_free(&content);
+    cli_sink_free(&sink);
     free(copy);
+}
+END_TEST
+
+/* A base64 content decoded in slices: padding that ends the first
+ * slice, a bad character in a later one, and one past the limit are
+ * found at the offsets a whole decode gives; a good one comes out whole,
+ * past CLI_SPOOL_AFTER in the sink's file. at is where "AA==" or "!!"
+ * goes, or -1 for none; want_bad is the offending character. */
+static const struct {
+    long at;
+    const char *put;
+    long want_bad;
+    size_t max;
+} b64_slices[] = {
+    { -1, "", -1, 1 << 22 },
+    { 16380, "AA==", 16382, 1 << 22 },
+    { 16384, "AA==", 16386, 1 << 22 },
+    { 1600001, "!", 1600001, 1 << 22 },
+    { -1, "", -2, (3 << 19) - 1 },
+    { -1, "/", -1, 1 << 22 },      /* "/" written "\/": into the sink */
+};
+
+/* line[0..*len) with every "/" written "\/" (the line is freed). */
+static unsigned char *escape_slashes(unsigned char *line, size_t *len)
+{
+    unsigned char *out = malloc(2 * *len);
+    size_t i, n = 0;
+
+    ck_assert_ptr_nonnull(out);
+    for (i = 0; i < *len; i++) {
+        if (line[i] == '/')
+            out[n++] = '\\';
+        out[n++] = line[i];
+    }
+    free(line);
+    *len = n;
+    return out;
+}
+
+START_TEST(test_record_b64_slices)
+{
+    static const char hdr[] = "{\"header\": {\"byteorder\": \"big\", "
+        "\"content-type\": \"a\", \"content-encoding\": \"b\", "
+        "\"content-length\": 1572864}, \"base64\": \"";
+    size_t content = 1572864, b64 = content / 3 * 4, i, got;
+    size_t len = sizeof(hdr) - 1 + b64 + 2;
+    unsigned char *line = malloc(len), *bytes, *out;
+    cli_sink sink;
+    cli_ndjson_content c;
+    hf_decoder d;
+    char err[256] = "", want[128];
+    int rc;
+
+    ck_assert_ptr_nonnull(line);
+    bytes = malloc(content);
+    ck_assert_ptr_nonnull(bytes);
+    for (i = 0; i < content; i++)
+        bytes[i] = (unsigned char)(i * 7 + i / 251);
+    memcpy(line, hdr, sizeof(hdr) - 1);
+    cli_b64_encode(line + sizeof(hdr) - 1, bytes, content);
+    memcpy(line + len - 2, "\"}", 2);
+    if (b64_slices[_i].at >= 0)
+        memcpy(line + sizeof(hdr) - 1 + b64_slices[_i].at,
+               b64_slices[_i].put, strlen(b64_slices[_i].put));
+    if (b64_slices[_i].at < 0 && b64_slices[_i].put[0] == '/')
+        line = escape_slashes(line, &len);
+    ck_assert_int_eq(hf_decoder_init(&d, NULL), HF_OK);
+    cli_sink_init(&sink);
+    c.sink = &sink;
+    rc = cli_ndjson_parse(&d, line, len, b64_slices[_i].max, &c, 0, err,
+                          sizeof(err));
+    if (b64_slices[_i].want_bad == -1) {
+        ck_assert_int_eq(rc, 0);
+        /* In place unless escaped; then in the sink, past its memory. */
+        ck_assert(c.str == NULL || b64_slices[_i].put[0] != '/');
+        ck_assert(c.str != NULL || sink.spooled > 0);
+        out = content_bytes(&c, &got);
+        ck_assert_uint_eq(got, content);
+        ck_assert_mem_eq(out, bytes, content);
+        free(out);
+    } else if (b64_slices[_i].want_bad == -2) {
+        ck_assert_int_eq(rc, -1);
+        ck_assert_str_eq(err, "content exceeds the content limit");
+    } else {
+        snprintf(want, sizeof(want),
+                 "\"base64\" is not canonical base64 (character %ld)",
+                 b64_slices[_i].want_bad);
+        ck_assert_int_eq(rc, -1);
+        ck_assert_str_eq(err, want);
+    }
+    hf_decoder_free(&d);
+    cli_sink_free(&sink);
+    free(bytes);
+    free(line);
 }
 END_TEST
 
@@ -614,10 +819,12 @@ static Suite *cli_suite(void)
     tcase_add_loop_test(tc, test_esc, 0, N(esc_vectors));
     tcase_add_loop_test(tc, test_canon, 0, N(canon_vectors));
     tcase_add_test(tc, test_canon_limits);
+    tcase_add_test(tc, test_canon_long_string);
     suite_add_tcase(s, tc);
     tc = tcase_create("ndjson");
     tcase_add_loop_test(tc, test_record_roundtrip, 0, N(rec_vectors));
     tcase_add_loop_test(tc, test_record_reject, 0, N(rec_bad));
+    tcase_add_loop_test(tc, test_record_b64_slices, 0, N(b64_slices));
     tcase_add_loop_test(tc, test_header_order, 0, N(order_vectors));
     tcase_add_test(tc, test_buf_cap);
     suite_add_tcase(s, tc);
