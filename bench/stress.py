@@ -36,11 +36,15 @@ The attacks repeat until --seconds have passed (each at least once).
 The spin check runs on A and through S before any other traffic. Then,
 for a bounded share of --seconds, the relay phase: the catalogue through
 S, then every upstream fault through R, U and T and searches through V,
-repeated.
+repeated. Then, once, the operator's mistakes on gateways of their own
+(stress_operator.py): a port file that cannot be written, --drain-timeout
+0, a stderr nobody reads, a relay pointed at itself, a supervisor killed
+with SIGKILL.
 
 Violations (exit 1): a healthy request failing, a gateway exiting or
 restarting, a catalogue answer other than the documented one, a relay
-answering an upstream fault otherwise than documented, a hang, a
+answering an upstream fault otherwise than documented, an operator
+case not ending as documented, a hang, a
 connection not closed by its timeout, fds not back at the baseline (or
 an upstream connection the relay kept after giving up on it), CPU
 spinning while idle, a non-zero exit after SIGTERM. --valgrind runs a
@@ -64,6 +68,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 import harness  # noqa: E402
+import stress_operator  # noqa: E402
 
 HOST = "127.0.0.1"
 REQUEST_TIMEOUT = 3.0
@@ -1594,6 +1599,23 @@ def relay_phase(relays, seconds, cases_s):
             return passes
 
 
+# ------------------------------------------------------------------ operator
+
+def operator_phase(gw_bin, build):
+    """The cases of stress_operator, each on gateways of its own:
+    {name: "pass" or why it failed}."""
+    out = {}
+    for name, why in stress_operator.run_all(gw_bin, build,
+                                             harness.search("morpheus"),
+                                             MORPHEUS):
+        STATS.attack("operator: " + name)
+        out[name] = "pass" if why is None else why
+        print("stress: operator: %s: %s" % (name, out[name]), flush=True)
+        if why is not None:
+            STATS.violation("operator: %s: %s" % (name, why))
+    return out
+
+
 # ------------------------------------------------------------------ driver
 
 def guarded(fn, *args):
@@ -1757,6 +1779,10 @@ def main():
         print("stress: relay phase (%.0f s)" % relay_budget, flush=True)
         relay_passes = relay_phase(relays, relay_budget, cases)
     t_relay = time.monotonic() - t_relay
+    operator = {}
+    if not a.valgrind:
+        print("stress: operator cases", flush=True)
+        operator = operator_phase(gw_bin, a.build)
 
     rounds = 0
     big_rss = 0
@@ -1893,6 +1919,7 @@ def main():
     f_up.close()
     if backlog is not None:
         backlog.close()
+    report["operator"] = operator
     report["gateway_restarts"] = restarts
     report["spin_check_cpu_s_per_2s"] = round(spin_cpu, 3)
     if spin_relay is not None:
@@ -1921,6 +1948,9 @@ def main():
               "time, %d at once; %d upstream-unavailable" % (
                   ROTATION["sequential"], ROTATION["at_once"],
                   ROTATION["unavailable"]))
+    if operator:
+        print("operator cases         %d, %d failed" % (
+            len(operator), sum(v != "pass" for v in operator.values())))
     print("gateway restarts       %d" % restarts)
     if big_rss:
         print("RSS with %d stalled 16 MiB text/json bodies: %d KiB" % (
