@@ -9,11 +9,16 @@ usage: gw_client.py PORT SCENARIO [ARGS...]   (see SCENARIOS at the end)
 Exit status 0 when the scenario passed, 1 with a message when it failed.
 """
 import json
+import os
 import socket
 import struct
 import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hframe_vectors  # noqa: E402
 
 HOST = "127.0.0.1"
 TIMEOUT = 10.0
@@ -26,20 +31,10 @@ BALL = "\U0001F43E Playing ball! \U0001F3D0"
 
 # The tutorial's transcript, byte for byte (requests from the reference
 # client, answers from the reference server on a little-endian host).
-GOLDEN_REQ_JSON = (b'\x00d{"byteorder": "big", "content-type": "text/json", '
-                   b'"content-encoding": "utf-8", "content-length": 41}'
-                   b'{"action": "search", "value": "morpheus"}')
-GOLDEN_ANS_JSON = (b'\x00g{"byteorder": "little", "content-type": '
-                   b'"text/json", "content-encoding": "utf-8", '
-                   b'"content-length": 43}{"result": "Follow the white '
-                   b'rabbit. \xf0\x9f\x90\xb0"}')
-GOLDEN_REQ_BIN = (b'\x00|{"byteorder": "big", "content-type": '
-                  b'"binary/custom-client-binary-type", "content-encoding": '
-                  b'"binary", "content-length": 10}binary\xf0\x9f\x98\x83')
-GOLDEN_ANS_BIN = (b'\x00\x7f{"byteorder": "little", "content-type": '
-                  b'"binary/custom-server-binary-type", "content-encoding": '
-                  b'"binary", "content-length": 37}First 10 bytes of '
-                  b'request: binary\xf0\x9f\x98\x83')
+GOLDEN_REQ_JSON = hframe_vectors.golden("search request")
+GOLDEN_ANS_JSON = hframe_vectors.golden("search answer")
+GOLDEN_REQ_BIN = hframe_vectors.golden("binary request")
+GOLDEN_ANS_BIN = hframe_vectors.golden("binary answer")
 
 
 class Fail(Exception):
@@ -288,37 +283,25 @@ def sc_concurrent(port, clients="64", requests="100", retry="0"):
     check(not errors, "; ".join(errors[:5]))
 
 
-# Bad input classes: (name, bytes, error code, connection closes)
 def bad_inputs():
-    good = header("text/json", "utf-8", 2)
-    hj = json.dumps(good).encode()
-    return [
-        ("header too short", b"\x00\x01{", "header-too-short", True),
-        ("json syntax", b"\x00\x05{\"a\":", "json-syntax", True),
-        ("not object", b"\x00\x02[]", "not-object", True),
-        ("missing key", b"\x00\x02{}", "missing-key", True),
-        ("bad byteorder", frame(header("a", "b", 0, "middle"), b""),
-         "bad-byteorder", True),
-        ("invalid utf-8", b"\x00\x06{\"\xff\": 1}", "invalid-utf8", True),
-        ("content too long", frame(header("a", "b", 1 << 40), b""),
-         "content-too-long", True),
-        ("trailing data", struct.pack(">H", len(hj) + 2) + hj + b" x",
-         "trailing-data", True),
-        ("content not json", frame(good, b"{x"), "invalid-json", False),
-        ("content not object", frame(header("text/json", "utf-8", 2), b"[]"),
-         "content-not-object", False),
-        ("action missing", req_json({"value": "ring"}), "bad-action", False),
-        ("value not string", req_json({"action": "search", "value": 1}),
-         "bad-value", False),
-        ("encoding", req_json({"action": "search", "value": "ring"},
-                              enc="latin-1"), "bad-encoding", False),
-    ]
+    """(name, bytes, error code, connection closes): every input of the
+    error catalogue (tests/vectors/) that a gateway with the default
+    limits refuses. A frame error closes the connection; a request error
+    leaves it open."""
+    out = [(v["name"], hframe_vectors.header_frame(v), v["error"], True)
+           for v in hframe_vectors.load("header-errors")]
+    out += [(v["name"], v["frame"], v["error"], True)
+            for v in hframe_vectors.load("prefix-errors")
+            if "max-header" not in v]
+    out += [(v["name"], hframe_vectors.request(v), v["error"], False)
+            for v in hframe_vectors.load("request-errors")]
+    return out
 
 
 def dup_key_frame():
-    h = (b'{"byteorder": "big", "byteorder": "big", "content-type": "a", '
-         b'"content-encoding": "b", "content-length": 0}')
-    return struct.pack(">H", len(h)) + h
+    """A frame whose header holds byteorder twice."""
+    return hframe_vectors.header_frame(
+        hframe_vectors.named("header-errors", "duplicate key"))
 
 
 def sc_badinput(port):
@@ -338,10 +321,7 @@ def sc_badinput(port):
     for t in helpers:
         t.start()
     try:
-        cases = bad_inputs()
-        cases.append(("duplicate key", dup_key_frame(), "duplicate-key",
-                      True))
-        for name, data, code, closes in cases:
+        for name, data, code, closes in bad_inputs():
             with connect(port) as s:
                 roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
                 s.sendall(data)

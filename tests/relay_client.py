@@ -16,7 +16,7 @@ import time
 
 from gw_client import (BALL, DOG, GOLDEN_REQ_BIN, GOLDEN_REQ_JSON, RABBIT,
                        RING, Fail, ans_binary, ans_json, ans_result,
-                       bad_inputs, check, connect, dup_key_frame,
+                       bad_inputs, check, connect,
                        expect_eof, expect_error, frame, header, read_frame,
                        req_binary, req_json, req_search, roundtrip)
 
@@ -86,7 +86,6 @@ def sc_same(up_port, relay_port):
             got = read_frame(s)[0]
             check(got == want, "pipelined %s: answer differs" % name)
     refused = [(n, d) for n, d, _, closes in bad_inputs() if closes]
-    refused.append(("duplicate key", dup_key_frame()))
     for name, data in refused:
         want = first_answer(up_port, data)
         with connect(relay_port) as s:
