@@ -71,6 +71,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "tests"))
 import harness  # noqa: E402
 import hframe_vectors  # noqa: E402
+import hframe_wire as wire  # noqa: E402
 import stress_operator  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -109,51 +110,13 @@ INDEX = {
     "ring": "In the caves beneath the Misty Mountains. \U0001f48d",
     "\U0001f436": "\U0001f43e Playing ball! \U0001f3d0",
 }
-BYTEORDER = sys.byteorder
-
-
-def answer_frame(content, ctype="text/json", cenc="utf-8"):
-    if isinstance(content, str):
-        content = content.encode()
-    h = harness.header_json(ctype, cenc, len(content), BYTEORDER)
-    return len(h).to_bytes(2, "big") + h + content
-
-
-def result_frame(text):
-    return answer_frame(json.dumps({"result": text}, ensure_ascii=False))
 
 
 def binary_request(content):
-    return harness.frame(content, "binary/custom-client-binary-type",
-                         "binary")
-
-
-def binary_answer(content):
-    return answer_frame(b"First 10 bytes of request: " + content[:10],
-                        "binary/custom-server-binary-type", "binary")
+    return wire.binary_request(content, byteorder="little")
 
 
 # ------------------------------------------------------------------ frames
-
-def parse_frames(buf):
-    """Complete frames at the start of buf: (list of (header, content),
-    bytes used, error or None)."""
-    frames, off = [], 0
-    while len(buf) - off >= 2:
-        n = int.from_bytes(buf[off:off + 2], "big")
-        if len(buf) - off < 2 + n:
-            break
-        try:
-            h = json.loads(buf[off + 2:off + 2 + n].decode())
-            clen = int(h["content-length"])
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-            return frames, off, "invalid frame from the gateway: %s" % e
-        if len(buf) - off < 2 + n + clen:
-            break
-        frames.append((h, buf[off + 2 + n:off + 2 + n + clen]))
-        off += 2 + n + clen
-    return frames, off, None
-
 
 def read_frames(s, count, timeout, until_eof=False):
     """Read until count frames arrived (and, with until_eof, the peer
@@ -163,7 +126,7 @@ def read_frames(s, count, timeout, until_eof=False):
     end = time.monotonic() + timeout
     frames = []
     while True:
-        frames, _, err = parse_frames(buf)
+        frames, _, err = wire.parse_frames(buf)
         if err:
             return frames, buf, err
         if len(frames) >= count and not until_eof:
@@ -184,33 +147,17 @@ def read_frames(s, count, timeout, until_eof=False):
         except OSError as e:
             return frames, buf, "recv: %s" % e
         if not data:
-            frames, _, err = parse_frames(buf)
+            frames, _, err = wire.parse_frames(buf)
             return frames, buf, err or "eof"
         buf += data
 
 
 def error_code(fr):
-    h, c = fr
-    if h.get("content-type") != "text/json":
-        return None
-    try:
-        obj = json.loads(c.decode())
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if isinstance(obj, dict) and isinstance(obj.get("message"), str):
-        return obj.get("error")
-    return None
+    return wire.error_code(*fr)
 
 
 def result_of(fr):
-    h, c = fr
-    if h.get("content-type") != "text/json":
-        return None
-    try:
-        obj = json.loads(c.decode())
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return obj.get("result") if isinstance(obj, dict) else None
+    return wire.result_of(*fr)
 
 
 # ------------------------------------------------------------------ stats
@@ -305,13 +252,13 @@ class Healthy(threading.Thread):
     binary requests in turn, every answer compared byte for byte."""
 
     REQUESTS = [
-        (harness.search("morpheus"), result_frame(INDEX["morpheus"])),
-        (harness.search("ring"), result_frame(INDEX["ring"])),
-        (harness.search("\U0001f436"), result_frame(INDEX["\U0001f436"])),
-        (harness.search("nobody"), result_frame("No match for 'nobody'.")),
+        (harness.search("morpheus"), wire.result(INDEX["morpheus"])),
+        (harness.search("ring"), wire.result(INDEX["ring"])),
+        (harness.search("\U0001f436"), wire.result(INDEX["\U0001f436"])),
+        (harness.search("nobody"), wire.result("No match for 'nobody'.")),
         (binary_request(b"binary\xf0\x9f\x98\x83"),
-         binary_answer(b"binary\xf0\x9f\x98\x83")),
-        (binary_request(b"y" * 70000), binary_answer(b"y" * 10)),
+         wire.binary_answer(b"binary\xf0\x9f\x98\x83")),
+        (binary_request(b"y" * 70000), wire.binary_answer(b"y" * 10)),
     ]
 
     def __init__(self, gw, stop, pause, requests=None, reconnect_every=0):
@@ -372,13 +319,6 @@ class Healthy(threading.Thread):
 
 # ------------------------------------------------------------------ catalogue
 
-def hdr(body):
-    """A frame from raw header text and content."""
-    if isinstance(body, str):
-        body = body.encode()
-    return len(body).to_bytes(2, "big") + body
-
-
 def std_header(clen, ctype="text/json", cenc="utf-8", bo="big", extra=""):
     return ('{"byteorder": "%s", "content-type": "%s", '
             '"content-encoding": "%s", "content-length": %s%s}'
@@ -387,11 +327,11 @@ def std_header(clen, ctype="text/json", cenc="utf-8", bo="big", extra=""):
 
 def tj(content, **kw):
     """A text/json frame with a correct content-length."""
-    return hdr(std_header(len(content), **kw)) + content
+    return wire.prefixed(std_header(len(content), **kw)) + content
 
 
 SEARCH = b'{"action": "search", "value": "morpheus"}'
-MORPHEUS = result_frame(INDEX["morpheus"])
+MORPHEUS = wire.result(INDEX["morpheus"])
 
 
 def catalogue():
@@ -427,15 +367,15 @@ def catalogue():
     # Truncated streams: the client shuts its sending side.
     for name, data in [
             ("EOF after 1 prefix byte", b"\x00"),
-            ("EOF inside the header", hdr(std_header(41))[:30]),
-            ("EOF inside the content", hdr(std_header(41)) + SEARCH[:12]),
+            ("EOF inside the header", wire.prefixed(std_header(41))[:30]),
+            ("EOF inside the content", wire.prefixed(std_header(41)) + SEARCH[:12]),
     ]:
         c.append((name, data, ("eof-error", "truncated")))
     # A started frame that never completes: request timeout.
-    c.append(("frame stalls in the header", hdr(std_header(41))[:40],
+    c.append(("frame stalls in the header", wire.prefixed(std_header(41))[:40],
               ("timeout",)))
     c.append(("frame stalls in the content",
-              hdr(std_header(1000)) + b"x" * 10, ("timeout",)))
+              wire.prefixed(std_header(1000)) + b"x" * 10, ("timeout",)))
 
     # Content-level errors of the catalogue: an error frame, the
     # connection stays open.
@@ -449,33 +389,33 @@ def catalogue():
 
     # The tutorial's exchanges, answered as a little-endian host does.
     golden = {v["name"]: v for v in hframe_vectors.load("golden")}
-    if BYTEORDER == "little":
+    if wire.HOST_ORDER == "little":
         for v in golden.values():
             if "answers" in v:
                 reply("golden " + v["answers"],
                       golden[v["answers"]]["frame"], [v["frame"]])
     reply("binary content-length 0",
-          hdr(std_header(0, ctype="binary/x", cenc="binary")),
-          [binary_answer(b"")])
-    reply("unknown content type", hdr(std_header(5, ctype="image/png",
+          wire.prefixed(std_header(0, ctype="binary/x", cenc="binary")),
+          [wire.binary_answer(b"")])
+    reply("unknown content type", wire.prefixed(std_header(5, ctype="image/png",
                                                  cenc="binary")) + b"\x89PNG\r",
-          [binary_answer(b"\x89PNG\r")])
+          [wire.binary_answer(b"\x89PNG\r")])
     reply("invalid action", tj(b'{"action": "find", "value": "morpheus"}'),
-          [result_frame("Error: invalid action 'find'.")])
-    reply("search, little byteorder", hdr(std_header(len(SEARCH),
+          [wire.result("Error: invalid action 'find'.")])
+    reply("search, little byteorder", wire.prefixed(std_header(len(SEARCH),
                                                      bo="little")) + SEARCH,
           [MORPHEUS])
-    reply("search, non-canonical header", hdr(
+    reply("search, non-canonical header", wire.prefixed(
         '{ "content-length" :41,"content-encoding":"UTF-8",'
         '"content-type":"text/json","byteorder":"big" }') + SEARCH,
         [MORPHEUS])
-    reply("search, 64 extensions", hdr(std_header(len(SEARCH), extra="".join(
+    reply("search, 64 extensions", wire.prefixed(std_header(len(SEARCH), extra="".join(
         ', "x%d": %d' % (i, i) for i in range(64)))) + SEARCH, [MORPHEUS])
     reply("search, escaped value",
           tj(b'{"action": "search", "value": "\\u006dorpheus"}'), [MORPHEUS])
     reply("two frames in one write",
           harness.search("morpheus") + harness.search("ring"),
-          [MORPHEUS, result_frame(INDEX["ring"])])
+          [MORPHEUS, wire.result(INDEX["ring"])])
     reply("100 pipelined frames", harness.search("morpheus") * 100,
           [MORPHEUS] * 100)
     reply("search, extra keys in content",
@@ -488,7 +428,7 @@ def catalogue():
               harness.search("morpheus") + b"\x00\x01garbage",
               ("reply-then-error", [MORPHEUS], "header-too-short")))
     c.append(("frame followed by a bad header",
-              harness.search("morpheus") + hdr("[]"),
+              harness.search("morpheus") + wire.prefixed("[]"),
               ("reply-then-error", [MORPHEUS], "not-object")))
     return c
 
@@ -835,7 +775,7 @@ def attack_big_bodies(gw, n):
     instead of buffering it, until the request timeout closes the
     connection. Reports the RSS this costs."""
     size = 16 * 1024 * 1024
-    head = hdr(std_header(size))
+    head = wire.prefixed(std_header(size))
     chunk = b" " * 65536
     socks = []
     t0 = time.monotonic()
@@ -914,7 +854,7 @@ def attack_fd_flood(gw, n):
 def attack_error_shutdown(gw, n):
     """A bad frame followed by a lot of unread data: the gateway must
     deliver the error frame whole (shutdown and drain, not a reset)."""
-    bad = hdr("[]") + b"\x00" * (256 * 1024)
+    bad = wire.prefixed("[]") + b"\x00" * (256 * 1024)
     for _ in range(n):
         STATS.attack("error-then-shutdown")
         try:
@@ -939,10 +879,10 @@ def attack_error_shutdown(gw, n):
 # ------------------------------------------------------------------ relays
 
 def no_match(value):
-    return result_frame("No match for '%s'." % value)
+    return wire.result("No match for '%s'." % value)
 
 
-UNSOLICITED = result_frame("nobody asked for this")
+UNSOLICITED = wire.result("nobody asked for this")
 
 
 class FaultUpstream(threading.Thread):
@@ -1033,11 +973,11 @@ class FaultUpstream(threading.Thread):
         if h.get("content-type") == "text/json":
             value = json.loads(content.decode())["value"]
             word = value
-            want = result_frame(INDEX[value]) if value in INDEX \
+            want = wire.result(INDEX[value]) if value in INDEX \
                 else no_match(value)
         else:
             word = content.split(b" ", 1)[0].decode("latin-1")
-            want = binary_answer(content)
+            want = wire.binary_answer(content)
         for k in self.KINDS:
             if word.startswith(k):
                 return k, want, word
@@ -1081,7 +1021,7 @@ class FaultUpstream(threading.Thread):
             self.hold(conn, UPSTREAM_TIMEOUT + 1)
             return False
         elif kind == "fault-garbage":
-            conn.sendall(hdr('{"content-type": "x", "content-type": "y"}'))
+            conn.sendall(wire.prefixed('{"content-type": "x", "content-type": "y"}'))
             self.hold(conn)
             return False
         elif kind == "fault-zero":
@@ -1235,7 +1175,7 @@ def relay_cases(r, u, t, serial, p=None, e=None):
     # request timeout): the upstream clock waits for it.
     paused = b"client-pause " + b"p" * 2000
     c.append(("client pauses inside its request", r, binary_request(paused),
-              ("paused", binary_answer(paused),
+              ("paused", wire.binary_answer(paused),
                (up_t + REQUEST_TIMEOUT) / 2), m))
     err("upstream sends a duplicate key", "fault-garbage",
         "upstream-bad-frame")
@@ -1660,7 +1600,7 @@ def main():
     closer = [(harness.search("fault-close-after"),
                no_match("fault-close-after"))]
     closer.append((binary_request(b"fault-close-after " + b"y" * 70000),
-                   binary_answer(b"fault-close-after")))
+                   wire.binary_answer(b"fault-close-after")))
     h = Healthy(relays["R"], stop, pause, closer)
     h.start()
     healthy.append(h)

@@ -19,16 +19,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..', 'tests'))
 import hframe_vectors  # noqa: E402
+import hframe_wire as wire  # noqa: E402
 
 GOLDEN = [v['frame'] for v in hframe_vectors.load('golden')]
 
 REQ = (b'"byteorder": "big", "content-type": "text/json", '
        b'"content-encoding": "utf-8", ')
-
-
-def frame(header, content=b''):
-    """Prefix + header + content; header bytes are used as given."""
-    return struct.pack('>H', len(header)) + header + content
 
 
 def hdr(extra=b'', length=0, req=REQ):
@@ -69,10 +65,10 @@ def streams():
     out = list(GOLDEN)
     out.append(b''.join(GOLDEN))
     for h in HEADERS:
-        out.append(frame(h))
-    out.append(frame(hdr(length=3), b'abc'))
-    out.append(frame(hdr(length=3), b'abc') + frame(hdr(), b'') +
-               frame(hdr(length=1), b'z'))
+        out.append(wire.prefixed(h))
+    out.append(wire.prefixed(hdr(length=3), b'abc'))
+    out.append(wire.prefixed(hdr(length=3), b'abc') + wire.prefixed(hdr(), b'') +
+               wire.prefixed(hdr(length=1), b'z'))
     # header-too-short and truncations
     out += [b'\x00\x00', b'\x00\x01{', b'\x00', b'\x00\x05{"by',
             GOLDEN[0][:50], GOLDEN[0][:-5], GOLDEN[0] + GOLDEN[1][:1],
@@ -80,7 +76,7 @@ def streams():
     # 64 KiB - 1 header length announced, little present
     out.append(b'\xff\xff{')
     # a valid frame, then an invalid one
-    out.append(GOLDEN[2] + frame(b'{}'))
+    out.append(GOLDEN[2] + wire.prefixed(b'{}'))
     # frames refused at their length prefix
     out += [v['frame'] for v in hframe_vectors.load('prefix-errors')]
     return out
@@ -139,14 +135,12 @@ def encode_seeds():
     return out
 
 
-def request(obj, ctype=b'text/json', enc=b'utf-8'):
-    """A request frame with canonical header and JSON (or raw) content."""
+def request(obj, ctype='text/json', enc='utf-8'):
+    """A request frame with canonical header (byteorder little) and JSON
+    (or raw) content."""
     content = obj if isinstance(obj, bytes) else \
         json.dumps(obj, ensure_ascii=False).encode()
-    h = b'{"byteorder": "little", "content-type": "' + ctype + \
-        b'", "content-encoding": "' + enc + b'", "content-length": ' + \
-        str(len(content)).encode() + b'}'
-    return frame(h, content)
+    return wire.message(content, ctype, enc, 'little')
 
 
 def session_seeds():
@@ -162,11 +156,11 @@ def session_seeds():
         request([1, 2]),
         request(b'{"action": "search", "value": "x"'),
         request(b'not json'),
-        request({'action': 'search', 'value': 'x'}, enc=b'latin-1'),
-        request(b'\x00\x01\x02', ctype=b'application/octet-stream',
-                enc=b'binary'),
-        request(b'', ctype=b'a', enc=b'b'),
-        frame(b'{}'),
+        request({'action': 'search', 'value': 'x'}, enc='latin-1'),
+        request(b'\x00\x01\x02', ctype='application/octet-stream',
+                enc='binary'),
+        request(b'', ctype='a', enc='b'),
+        wire.prefixed(b'{}'),
         b'\x00\x01{',
         GOLDEN[0][:30],
     ] + [hframe_vectors.request(v)
@@ -203,7 +197,7 @@ def relay_seeds():
 
     reqs = [GOLDEN[0], GOLDEN[2],
             request({'action': 'search', 'value': 'ring'}),
-            request(b'', ctype=b'a', enc=b'b')]
+            request(b'', ctype='a', enc='b')]
     many = b''.join(reqs)
     answer43 = item(0, 5)             # canonical text/json, 43 bytes
     out = [
@@ -232,13 +226,13 @@ def relay_seeds():
         # backpressure both ways: small caps, big answers
         seed(pump * 2 + op(1, 0) * 8 + op(3, 4) * 8 + pump * 8,
              many, item(0, 7) * 4, cap=4),
-        seed(op(10, 4) * 16 + pump * 4, request(b'x' * 600, ctype=b'a',
-             enc=b'b'), item(0, 6), cap=2),
+        seed(op(10, 4) * 16 + pump * 4, request(b'x' * 600, ctype='a',
+             enc='b'), item(0, 6), cap=2),
         # client EOF in a request, shutdown, abort, invalid frame
         seed(op(0, 9) + op(9, 8) + op(8, 0), GOLDEN[0]),
         seed(op(0, 10) + op(8, 1) + pump * 4, GOLDEN[0] + GOLDEN[2]),
         seed(pump * 2 + op(8, 4), many),
-        seed(pump * 4, GOLDEN[0] + frame(b'{}') + GOLDEN[2]),
+        seed(pump * 4, GOLDEN[0] + wire.prefixed(b'{}') + GOLDEN[2]),
         seed(pump * 4, many, lim=1 | (20 << 2)),
         seed(pump * 4, many, lim=3),
         # upstream closes after each answer, like the reference server

@@ -14,6 +14,8 @@ Import it from a script elsewhere in the tree with
 import json
 import os
 
+import hframe_wire
+
 DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors")
 BYTES = ("frame", "header", "content")
 
@@ -67,13 +69,10 @@ def golden(name):
 def request(v):
     """The frame of a request-errors vector: its content under the
     canonical header, byteorder big."""
-    h = json.dumps({"byteorder": "big", "content-type": v["content-type"],
-                    "content-encoding": v["content-encoding"],
-                    "content-length": len(v["content"])},
-                   ensure_ascii=False).encode("utf-8")
-    return len(h).to_bytes(2, "big") + h + v["content"]
+    return hframe_wire.message(v["content"], v["content-type"],
+                               v["content-encoding"], "big")
 
 
 def header_frame(v):
     """The frame of a header-errors vector: its header alone."""
-    return len(v["header"]).to_bytes(2, "big") + v["header"]
+    return hframe_wire.prefixed(v["header"])
