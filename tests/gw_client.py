@@ -610,17 +610,26 @@ SCENARIOS = {
 }
 
 
-def main(argv):
-    if len(argv) < 3 or argv[2] not in SCENARIOS:
-        sys.stderr.write("usage: gw_client.py PORT SCENARIO [ARGS...]\n"
-                         "scenarios: %s\n" % ", ".join(sorted(SCENARIOS)))
+def run_scenario(prog, usage, scenarios, name, call):
+    """call(scenarios[name]): exit status 0 when the scenario passed, 1
+    with a message when it failed, 2 with the usage when there is no such
+    scenario."""
+    if name not in scenarios:
+        sys.stderr.write("usage: %s.py %s\nscenarios: %s\n"
+                         % (prog, usage, ", ".join(sorted(scenarios))))
         return 2
     try:
-        SCENARIOS[argv[2]](int(argv[1]), *argv[3:])
+        call(scenarios[name])
     except (Fail, OSError, ValueError) as e:
-        sys.stderr.write("gw_client %s: FAIL: %s\n" % (argv[2], e))
+        sys.stderr.write("%s %s: FAIL: %s\n" % (prog, name, e))
         return 1
     return 0
+
+
+def main(argv):
+    return run_scenario("gw_client", "PORT SCENARIO [ARGS...]", SCENARIOS,
+                        argv[2] if len(argv) >= 3 else None,
+                        lambda sc: sc(int(argv[1]), *argv[3:]))
 
 
 if __name__ == "__main__":

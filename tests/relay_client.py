@@ -17,7 +17,7 @@ import time
 import hframe_wire as wire
 from gw_client import (BALL, DOG, GOLDEN_REQ_BIN, GOLDEN_REQ_JSON, RABBIT,
                        RING, Fail, bad_inputs, check, connect, expect_eof,
-                       expect_error, read_frame, roundtrip)
+                       expect_error, read_frame, roundtrip, run_scenario)
 
 
 def miss(value):
@@ -363,16 +363,9 @@ SCENARIOS = {
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] not in SCENARIOS:
-        sys.stderr.write("usage: relay_client.py SCENARIO [ARGS...]\n"
-                         "scenarios: %s\n" % ", ".join(sorted(SCENARIOS)))
-        return 2
-    try:
-        SCENARIOS[argv[1]](*argv[2:])
-    except (Fail, OSError, ValueError) as e:
-        sys.stderr.write("relay_client %s: FAIL: %s\n" % (argv[1], e))
-        return 1
-    return 0
+    return run_scenario("relay_client", "SCENARIO [ARGS...]", SCENARIOS,
+                        argv[1] if len(argv) >= 2 else None,
+                        lambda sc: sc(*argv[2:]))
 
 
 if __name__ == "__main__":
