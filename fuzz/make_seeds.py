@@ -67,8 +67,8 @@ def streams():
     for h in HEADERS:
         out.append(wire.prefixed(h))
     out.append(wire.prefixed(hdr(length=3), b'abc'))
-    out.append(wire.prefixed(hdr(length=3), b'abc') + wire.prefixed(hdr(), b'') +
-               wire.prefixed(hdr(length=1), b'z'))
+    out.append(wire.prefixed(hdr(length=3), b'abc') +
+               wire.prefixed(hdr(), b'') + wire.prefixed(hdr(length=1), b'z'))
     # header-too-short and truncations
     out += [b'\x00\x00', b'\x00\x01{', b'\x00', b'\x00\x05{"by',
             GOLDEN[0][:50], GOLDEN[0][:-5], GOLDEN[0] + GOLDEN[1][:1],
