@@ -1,15 +1,21 @@
 """harness.py - what run_bench.py and stress.py share: starting servers on
 loopback ephemeral ports, waiting for them, reading their RSS and fd
-counts, building frames, and killing every process started on exit."""
+counts, the search request they send (frames come from
+tests/hframe_wire.py), and killing every process started on exit."""
 
 import atexit
-import json
 import os
 import resource
 import signal
 import socket
 import subprocess
+import sys
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests"))
+import hframe_wire as wire  # noqa: E402
 
 _children = []
 
@@ -119,24 +125,9 @@ def cpu_seconds(pid):
         return 0.0
 
 
-def header_json(ctype, cenc, clen, byteorder="little", extra=""):
-    return ('{"byteorder": "%s", "content-type": "%s", '
-            '"content-encoding": "%s", "content-length": %d%s}'
-            % (byteorder, ctype, cenc, clen, extra)).encode()
-
-
-def frame(content, ctype="text/json", cenc="utf-8", header=None):
-    """A frame; header (bytes) replaces the canonical one when given."""
-    if isinstance(content, str):
-        content = content.encode()
-    if header is None:
-        header = header_json(ctype, cenc, len(content))
-    return len(header).to_bytes(2, "big") + header + content
-
-
 def search(value):
-    return frame(json.dumps({"action": "search", "value": value},
-                            ensure_ascii=False))
+    """The search request the benchmarks send (byteorder little)."""
+    return wire.search(value, byteorder="little")
 
 
 def machine():

@@ -24,6 +24,7 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the tree
 import harness  # noqa: E402
+import hframe_wire as wire  # noqa: E402 - on the path harness sets
 
 # Goals from the benchmarks issue (2-core machine, client and server on
 # the same cores).
@@ -425,13 +426,7 @@ def recv_exactly(s, n, into=None):
     """n bytes from s (into a scratch buffer when into is given: only
     the count matters then). None on a short stream."""
     if into is None:
-        data = b""
-        while len(data) < n:
-            got = s.recv(n - len(data))
-            if not got:
-                return None
-            data += got
-        return data
+        return wire.recv_exact(s, n)
     left = n
     view = memoryview(into)
     while left > 0:
@@ -445,13 +440,10 @@ def recv_exactly(s, n, into=None):
 def read_frame(s, scratch=None):
     """One frame from s: (header dict, content or b"" when read into
     scratch), or None."""
-    prefix = recv_exactly(s, 2)
-    if prefix is None:
+    got = wire.read_header(s)
+    if got is None:
         return None
-    raw = recv_exactly(s, int.from_bytes(prefix, "big"))
-    if raw is None:
-        return None
-    h = json.loads(raw.decode())
+    h = got[1]
     content = recv_exactly(s, h["content-length"], scratch)
     if content is None:
         return None
@@ -463,9 +455,7 @@ class BigAnswerUpstream(threading.Thread):
     gateway's answer for morpheus, any other request a binary answer of
     BIG_FRAME bytes. Connections are kept; it lives in this process."""
 
-    SMALL = harness.frame(json.dumps(
-        {"result": "Follow the white rabbit. \U0001f430"},
-        ensure_ascii=False))
+    SMALL = wire.result("Follow the white rabbit. \U0001f430", "little")
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -473,9 +463,8 @@ class BigAnswerUpstream(threading.Thread):
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(16)
         self.port = self.lsock.getsockname()[1]
-        self.big = harness.frame(b"r" * BIG_FRAME,
-                                 "binary/custom-server-binary-type",
-                                 "binary")
+        self.big = wire.message(b"r" * BIG_FRAME, wire.SERVER_BINARY,
+                                "binary", "little")
 
     def serve(self, conn):
         with conn:
@@ -513,7 +502,7 @@ def big_answers(s, n):
     BigAnswerUpstream; how many answers arrived whole."""
     scratch = bytearray(1 << 20)
     for i in range(n):
-        s.sendall(harness.frame(b"big", "binary/x", "binary"))
+        s.sendall(wire.message(b"big", "binary/x", "binary", "little"))
         fr = read_frame(s, scratch)
         if fr is None or fr[0]["content-length"] != BIG_FRAME:
             return i

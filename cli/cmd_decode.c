@@ -348,10 +348,7 @@ int hf_cmd_decode(int argc, char **argv)
     rc = parse_opts(&d, &co, argc, argv);
     if (rc >= 0)
         return rc;
-    if (cli_open_output(&co) != 0)
-        return CLI_EXIT_FAIL;
-    memset(&s, 0, sizeof(s));
-    if (cli_stream_init(&s, &co.lim) != 0)
+    if (cli_stream_start(&s, &co) != 0)
         return CLI_EXIT_FAIL;
     cli_buf_init(&d.content, CLI_SPOOL_AFTER);
     d.work = malloc(CLI_CHUNK + 4);

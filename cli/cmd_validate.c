@@ -180,10 +180,7 @@ int hf_cmd_validate(int argc, char **argv)
     rc = parse_opts(&v, &co, argc, argv);
     if (rc >= 0)
         return rc;
-    if (cli_open_output(&co) != 0)
-        return CLI_EXIT_FAIL;
-    memset(&s, 0, sizeof(s));
-    if (cli_stream_init(&s, &co.lim) != 0)
+    if (cli_stream_start(&s, &co) != 0)
         return CLI_EXIT_FAIL;
     v.progress = !v.quiet && isatty(STDERR_FILENO);
     v.start_ns = now_ns();

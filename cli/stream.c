@@ -153,6 +153,14 @@ int cli_stream_init(cli_stream *s, const hf_limits *lim)
     return 0;
 }
 
+int cli_stream_start(cli_stream *s, const struct cli_common *co)
+{
+    if (cli_open_output(co) != 0)
+        return -1;
+    memset(s, 0, sizeof(*s));
+    return cli_stream_init(s, &co->lim);
+}
+
 void cli_stream_free(cli_stream *s)
 {
     hf_decoder_free(&s->dec);

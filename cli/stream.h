@@ -37,6 +37,12 @@ struct cli_stream {
 
 /* Set up s (zero it first and fill the handlers). 0 or -1 (reported). */
 int cli_stream_init(cli_stream *s, const hf_limits *lim);
+
+/* What a subcommand that reads frames does once its options are parsed:
+ * open the output co names, zero s and set it up with co's limits.
+ * 0 (fill the handlers next) or -1 (reported). */
+struct cli_common;
+int cli_stream_start(cli_stream *s, const struct cli_common *co);
 void cli_stream_free(cli_stream *s);
 
 /* Decode fd to its end: CLI_EXIT_OK when it held zero or more complete

@@ -426,14 +426,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(idx != NULL && idx_ready != NULL);
         FZ_CHECK(gw_handle_prepare(idx_ready) == 0);
     }
-    s = calloc(1, sizeof(*s));
-    FZ_CHECK(s != NULL);
     rd.p = data;
     rd.len = size;
-    lim_byte = fz_take_u8(&rd);
-    fz_limits_from_byte(&s->cfg.limits, lim_byte);
-    fz_alloc_init(&a, SIZE_MAX);
-    s->cfg.limits.alloc = &a.hooks;
+    s = calloc(1, sizeof(*s));
+    FZ_CHECK(s != NULL);
+    lim_byte = fz_take_limits(&rd, &s->cfg.limits, &a);
     cap = fz_take_u8(&rd);
     s->cfg.max_output = cap == 0 ? GW_OUTPUT_DEFAULT : (size_t)cap * 16;
     s->cfg.max_json = (cap & 0x80) ? (uint64_t)(cap & 0x7f) + 1 : 0;

@@ -1525,10 +1525,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(s != NULL);
     rd.p = data;
     rd.len = size;
-    lim_byte = fz_take_u8(&rd);
-    fz_limits_from_byte(&s->cfg.limits, lim_byte);
-    fz_alloc_init(&a, SIZE_MAX);
-    s->cfg.limits.alloc = &a.hooks;
+    lim_byte = fz_take_limits(&rd, &s->cfg.limits, &a);
     cap = fz_take_u8(&rd);
     s->cfg.max_output = cap == 0 ? GW_OUTPUT_DEFAULT : (size_t)cap * 4;
     prof = fz_take_u8(&rd);

@@ -553,3 +553,13 @@ void fz_limits_from_byte(hf_limits *lim, uint8_t b)
         break;
     }
 }
+
+uint8_t fz_take_limits(fz_reader *r, hf_limits *lim, fz_alloc *a)
+{
+    uint8_t b = fz_take_u8(r);
+
+    fz_limits_from_byte(lim, b);
+    fz_alloc_init(a, SIZE_MAX);
+    lim->alloc = &a->hooks;
+    return b;
+}

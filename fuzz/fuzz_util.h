@@ -139,4 +139,9 @@ void fz_check_answer_json(const unsigned char *p, size_t n,
  * little content). */
 void fz_limits_from_byte(hf_limits *lim, uint8_t b);
 
+/* A session harness's first input byte: its limits into *lim
+ * (fz_limits_from_byte), every block through a, which never fails.
+ * Returns the byte (0xff: the session is to be refused its limits). */
+uint8_t fz_take_limits(fz_reader *r, hf_limits *lim, fz_alloc *a);
+
 #endif /* FUZZ_UTIL_H */

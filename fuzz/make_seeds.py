@@ -3,8 +3,9 @@
 
 Each seed is stored under the SHA-1 of its bytes (the names libFuzzer's
 -merge gives), so running this again adds nothing twice. Seeds cover the
-golden frames of docs/protocol.md, every error code, the limits, multi-
-frame streams and, for the stream harness, several chunk plans.
+golden frames of docs/protocol.md and the error catalogue of
+tests/vectors/ (every error code), the limits, multi-frame streams and,
+for the stream harness, several chunk plans.
 
     python3 fuzz/make_seeds.py [corpus-dir]
 """
@@ -14,28 +15,16 @@ import os
 import struct
 import sys
 
-GOLDEN = [
-    b'\x00d{"byteorder": "big", "content-type": "text/json", '
-    b'"content-encoding": "utf-8", "content-length": 41}'
-    b'{"action": "search", "value": "morpheus"}',
-    b'\x00g{"byteorder": "little", "content-type": "text/json", '
-    b'"content-encoding": "utf-8", "content-length": 43}'
-    b'{"result": "Follow the white rabbit. \xf0\x9f\x90\xb0"}',
-    b'\x00|{"byteorder": "big", "content-type": '
-    b'"binary/custom-client-binary-type", "content-encoding": "binary", '
-    b'"content-length": 10}binary\xf0\x9f\x98\x83',
-    b'\x00\x7f{"byteorder": "little", "content-type": '
-    b'"binary/custom-server-binary-type", "content-encoding": "binary", '
-    b'"content-length": 37}First 10 bytes of request: binary\xf0\x9f\x98\x83',
-]
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..', 'tests'))
+import hframe_vectors  # noqa: E402
+import hframe_wire as wire  # noqa: E402
+
+GOLDEN = [v['frame'] for v in hframe_vectors.load('golden')]
 
 REQ = (b'"byteorder": "big", "content-type": "text/json", '
        b'"content-encoding": "utf-8", ')
-
-
-def frame(header, content=b''):
-    """Prefix + header + content; header bytes are used as given."""
-    return struct.pack('>H', len(header)) + header + content
 
 
 def hdr(extra=b'', length=0, req=REQ):
@@ -44,8 +33,10 @@ def hdr(extra=b'', length=0, req=REQ):
         extra + b'}'
 
 
-# Header JSON texts, valid and invalid (one per error code at least).
-HEADERS = [
+# Header JSON texts: valid ones here, then every header of the error
+# catalogue (tests/vectors/header-errors.jsonl, one per error code at
+# least).
+VALID_HEADERS = [
     hdr(),
     hdr(length=3),
     b'{"byteorder":"little","content-type":"a","content-encoding":"b",'
@@ -59,99 +50,14 @@ HEADERS = [
     hdr(b', "": ""'),
     hdr(b', "x-big": 123456789012345678901234567890, "x-exp": 1E+400'),
     hdr(length=16 * 1024 * 1024),
-    # header-too-short / json errors
-    b'{}',
-    b'{"byteorder": "big"',
-    b'\xef\xbb\xbf' + hdr(),
-    b'/* c */' + hdr(),
-    hdr(b', "x": NaN'),
-    hdr(b', "x": Infinity'),
-    hdr(b', "x": 01'),
-    hdr(b', "x": 1.'),
-    hdr(b', "x": .5'),
-    hdr(b', "x": "\x01"'),
-    hdr(b', "x": \'y\''),
-    hdr(b',}'),
-    b'{"byteorder": "big",, "content-type": "a"}',
-    # invalid-utf8
-    hdr(b', "x": "\xc0\xaf"'),
-    hdr(b', "x": "\xed\xa0\x80"'),
-    hdr(b', "x": "\xf4\x90\x80\x80"'),
-    hdr(b', "x": "\xff"'),
-    hdr(b', "\xe2\x82": 1'),
-    # lone-surrogate
-    hdr(b', "x": "\\ud800"'),
-    hdr(b', "x": "\\udc00"'),
-    hdr(b', "x": "\\ud800\\u0041"'),
-    hdr(b', "\\ud800": 1'),
-    # not-object
-    b'[]', b'"x"', b'12', b'null', b'true',
-    # trailing-data
-    hdr() + b' x', hdr() + b'{}', hdr() + b'\x00',
-    # duplicate-key
-    hdr(b', "byteorder": "big"'),
-    hdr(b', "x": 1, "x": 2'),
-    hdr(b', "\\u0062yteorder": "little"'),
-    hdr(b', "x\\u0000": 1, "x\\u0000": 1'),
-    # missing-key
-    b'{"byteorder": "big"}',
-    b'{"content-type": "a", "content-encoding": "b", "content-length": 1}',
-    # bad-byteorder
-    hdr(req=b'"byteorder": "middle", "content-type": "a", '
-            b'"content-encoding": "b", '),
-    hdr(req=b'"byteorder": 1, "content-type": "a", '
-            b'"content-encoding": "b", '),
-    hdr(req=b'"byteorder": "Big", "content-type": "a", '
-            b'"content-encoding": "b", '),
-    hdr(req=b'"byteorder": "big\\u0000", "content-type": "a", '
-            b'"content-encoding": "b", '),
-    # bad-content-type / encoding
-    hdr(req=b'"byteorder": "big", "content-type": "", '
-            b'"content-encoding": "b", '),
-    hdr(req=b'"byteorder": "big", "content-type": null, '
-            b'"content-encoding": "b", '),
-    hdr(req=b'"byteorder": "big", "content-type": "a", '
-            b'"content-encoding": "", '),
-    hdr(req=b'"byteorder": "big", "content-type": "a", '
-            b'"content-encoding": ["b"], '),
-    # bad-content-length
-    b'{' + REQ + b'"content-length": -1}',
-    b'{' + REQ + b'"content-length": -0}',
-    b'{' + REQ + b'"content-length": 1.0}',
-    b'{' + REQ + b'"content-length": 1e2}',
-    b'{' + REQ + b'"content-length": "5"}',
-    b'{' + REQ + b'"content-length": 99999999999999999999999}',
-    # content-too-long
-    hdr(length=16 * 1024 * 1024 + 1),
-    hdr(length=2 ** 53),
-    hdr(length=2 ** 64),
-    # nested-value
-    hdr(b', "x": {}'),
-    hdr(b', "x": [1]'),
-    hdr(b', "x": {"y": {"z": []}}'),
     # upper-case hex escapes, UTF-8 lead bytes at their bounds
     hdr(b', "x": "\\u00C9\\uD83D\\uDC30\\uABCD"'),
     hdr(b', "x": "\xe0\xa0\x80\xed\x9f\xbf\xf0\x90\x80\x80\xf4\x8f\xbf\xbf"'),
-    hdr(b', "x": "\xe0\x80\x80"'),
-    # wrong types for the required keys
-    hdr(req=b'"byteorder": true, "content-type": "a", '
-            b'"content-encoding": "b", '),
-    hdr(req=b'"byteorder": "big", "content-type": false, '
-            b'"content-encoding": "b", '),
-    hdr(req=b'"byteorder": "big", "content-type": "a", '
-            b'"content-encoding": {}, '),
-    b'{' + REQ + b'"content-length": true}',
-    b'{' + REQ + b'"content-length": null}',
-    b'{' + REQ + b'"content-length": {}}',
-    b'[{}]', b'[[]]', b'{"a": [{}]}',
-    # long keys with multi-byte characters, quoted in messages
-    hdr(b', "' + 'é'.encode() * 90 + b'": 1, "' + 'é'.encode() * 90 +
-        b'": 2'),
-    hdr(b', "' + b'\x01' * 3 + 'é'.encode() * 40 + b'": {}'),
-    # too-many-extensions
+    # the most extensions allowed
     hdr(b''.join(b', "x%d": %d' % (i, i) for i in range(64))),
-    hdr(b''.join(b', "x%d": %d' % (i, i) for i in range(65))),
 ]
+HEADERS = VALID_HEADERS + [v['header'] for v in
+                           hframe_vectors.load('header-errors')]
 
 
 def streams():
@@ -159,10 +65,10 @@ def streams():
     out = list(GOLDEN)
     out.append(b''.join(GOLDEN))
     for h in HEADERS:
-        out.append(frame(h))
-    out.append(frame(hdr(length=3), b'abc'))
-    out.append(frame(hdr(length=3), b'abc') + frame(hdr(), b'') +
-               frame(hdr(length=1), b'z'))
+        out.append(wire.prefixed(h))
+    out.append(wire.prefixed(hdr(length=3), b'abc'))
+    out.append(wire.prefixed(hdr(length=3), b'abc') +
+               wire.prefixed(hdr(), b'') + wire.prefixed(hdr(length=1), b'z'))
     # header-too-short and truncations
     out += [b'\x00\x00', b'\x00\x01{', b'\x00', b'\x00\x05{"by',
             GOLDEN[0][:50], GOLDEN[0][:-5], GOLDEN[0] + GOLDEN[1][:1],
@@ -170,19 +76,22 @@ def streams():
     # 64 KiB - 1 header length announced, little present
     out.append(b'\xff\xff{')
     # a valid frame, then an invalid one
-    out.append(GOLDEN[2] + frame(b'{}'))
+    out.append(GOLDEN[2] + wire.prefixed(b'{}'))
+    # frames refused at their length prefix
+    out += [v['frame'] for v in hframe_vectors.load('prefix-errors')]
     return out
 
 
 def stream_seeds():
-    """Inputs for fuzz_stream: limits byte, plan, stream."""
+    """Inputs for fuzz_stream: limits byte, plan, stream; every stream
+    with each of the pairs."""
     plans = [b'\x00', b'\x01\x01', b'\x03\x00\x02\x07', b'\x02\x05\x40',
              b'\x04\x01\x02\x03\xff']
     limits = [0, 1 | (10 << 2), 2, 3 | (40 << 2), 1 | (63 << 2)]
     out = []
-    for i, s in enumerate(streams()):
-        out.append(bytes([limits[i % len(limits)]]) +
-                   plans[i % len(plans)] + s)
+    for s in streams():
+        for lim, plan in zip(limits, plans):
+            out.append(bytes([lim]) + plan + s)
     for p in plans:
         out.append(b'\x00' + p + b''.join(GOLDEN))
     return out
@@ -226,14 +135,12 @@ def encode_seeds():
     return out
 
 
-def request(obj, ctype=b'text/json', enc=b'utf-8'):
-    """A request frame with canonical header and JSON (or raw) content."""
+def request(obj, ctype='text/json', enc='utf-8'):
+    """A request frame with canonical header (byteorder little) and JSON
+    (or raw) content."""
     content = obj if isinstance(obj, bytes) else \
         json.dumps(obj, ensure_ascii=False).encode()
-    h = b'{"byteorder": "little", "content-type": "' + ctype + \
-        b'", "content-encoding": "' + enc + b'", "content-length": ' + \
-        str(len(content)).encode() + b'}'
-    return frame(h, content)
+    return wire.message(content, ctype, enc, 'little')
 
 
 def session_seeds():
@@ -249,14 +156,15 @@ def session_seeds():
         request([1, 2]),
         request(b'{"action": "search", "value": "x"'),
         request(b'not json'),
-        request({'action': 'search', 'value': 'x'}, enc=b'latin-1'),
-        request(b'\x00\x01\x02', ctype=b'application/octet-stream',
-                enc=b'binary'),
-        request(b'', ctype=b'a', enc=b'b'),
-        frame(b'{}'),
+        request({'action': 'search', 'value': 'x'}, enc='latin-1'),
+        request(b'\x00\x01\x02', ctype='application/octet-stream',
+                enc='binary'),
+        request(b'', ctype='a', enc='b'),
+        wire.prefixed(b'{}'),
         b'\x00\x01{',
         GOLDEN[0][:30],
-    ]
+    ] + [hframe_vectors.request(v)
+         for v in hframe_vectors.load('request-errors')]
     step_plans = [b'', b'\x01', b'\x04\x00\x01\x02\x03',
                   b'\x06\x04\x05\x0a\x0b\xfe\x07',
                   b'\x05\x00\x00\x00\x00\x00', b'\x03\x12\x12\x12',
@@ -289,7 +197,7 @@ def relay_seeds():
 
     reqs = [GOLDEN[0], GOLDEN[2],
             request({'action': 'search', 'value': 'ring'}),
-            request(b'', ctype=b'a', enc=b'b')]
+            request(b'', ctype='a', enc='b')]
     many = b''.join(reqs)
     answer43 = item(0, 5)             # canonical text/json, 43 bytes
     out = [
@@ -318,13 +226,13 @@ def relay_seeds():
         # backpressure both ways: small caps, big answers
         seed(pump * 2 + op(1, 0) * 8 + op(3, 4) * 8 + pump * 8,
              many, item(0, 7) * 4, cap=4),
-        seed(op(10, 4) * 16 + pump * 4, request(b'x' * 600, ctype=b'a',
-             enc=b'b'), item(0, 6), cap=2),
+        seed(op(10, 4) * 16 + pump * 4, request(b'x' * 600, ctype='a',
+             enc='b'), item(0, 6), cap=2),
         # client EOF in a request, shutdown, abort, invalid frame
         seed(op(0, 9) + op(9, 8) + op(8, 0), GOLDEN[0]),
         seed(op(0, 10) + op(8, 1) + pump * 4, GOLDEN[0] + GOLDEN[2]),
         seed(pump * 2 + op(8, 4), many),
-        seed(pump * 4, GOLDEN[0] + frame(b'{}') + GOLDEN[2]),
+        seed(pump * 4, GOLDEN[0] + wire.prefixed(b'{}') + GOLDEN[2]),
         seed(pump * 4, many, lim=1 | (20 << 2)),
         seed(pump * 4, many, lim=3),
         # upstream closes after each answer, like the reference server

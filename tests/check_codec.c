@@ -23,6 +23,11 @@
  *   encoder          refusals, number texts, buffer sizes, canonical form
  *   round trip       encode -> decode -> encode on generated frames
  *
+ * The golden frames, the header errors and the length prefix errors are
+ * read from tests/vectors/ (golden.jsonl, header-errors.jsonl,
+ * prefix-errors.jsonl) before the suite is built: the unit tests, the
+ * fuzz seeds and the end-to-end clients share one catalogue.
+ *
  * Every decoder input sits at the very end of an exact-size heap block so
  * that an over-read by one byte is caught by AddressSanitizer.
  *
@@ -39,6 +44,7 @@
 #include <string.h>
 
 #include "hframe.h"
+#include "vectors.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -371,6 +377,27 @@ static void assert_traces_eq(const trace *a, const trace *b)
     ck_assert_int_eq(a->finish, b->finish);
 }
 
+/*
+ * Inputs up to SPLIT_ALL bytes are cut at every byte. A longer one (the
+ * deeply nested and the oversized vectors, 20 and 32 KiB) is cut at every
+ * byte of its first and last SPLIT_ALL / 2 bytes and at every
+ * SPLIT_STRIDE-th byte between: each run copies the input into blocks of
+ * its own, so cutting everywhere costs time quadratic in its length (a
+ * minute under AddressSanitizer), and those inputs are decided near
+ * their start.
+ */
+#define SPLIT_ALL 4096u
+#define SPLIT_STRIDE 61u
+
+static size_t next_cut(size_t cut, size_t n)
+{
+    if (n <= SPLIT_ALL || cut < SPLIT_ALL / 2 || n - cut <= SPLIT_ALL / 2)
+        return cut + 1;
+    if (n - cut - SPLIT_ALL / 2 < SPLIT_STRIDE)
+        return n - SPLIT_ALL / 2;
+    return cut + SPLIT_STRIDE;
+}
+
 /* The same trace whole, in every split into two pushes, byte by byte. */
 static void assert_split_invariant(const hf_limits *lim, const void *p,
                                    size_t n, trace *whole)
@@ -379,7 +406,7 @@ static void assert_split_invariant(const hf_limits *lim, const void *p,
     size_t cut;
 
     trace_run(whole, lim, p, n, n, 0);
-    for (cut = 0; cut <= n; cut++) {
+    for (cut = 0; cut <= n; cut = next_cut(cut, n)) {
         trace_run(&t, lim, p, n, cut, 0);
         assert_traces_eq(whole, &t);
         trace_free(&t);
@@ -430,9 +457,11 @@ START_TEST(test_status_unknown)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* Golden frames (issue 2, from the reference transcript)              */
+/* Golden frames (the reference transcript, tests/vectors/golden.jsonl) */
 /* ------------------------------------------------------------------ */
 
+/* tests/vectors/golden.jsonl, in its order: the search request and its
+ * answer, the binary request and its answer. */
 typedef struct golden {
     const char *frame;
     size_t frame_len;
@@ -444,31 +473,8 @@ typedef struct golden {
     size_t content_len;
 } golden;
 
-static const golden goldens[] = {
-    {"\x00" "d{\"byteorder\": \"big\", \"content-type\": \"text/json\", "
-     "\"content-encoding\": \"utf-8\", \"content-length\": 41}"
-     "{\"action\": \"search\", \"value\": \"morpheus\"}", 143,
-     HF_BYTEORDER_BIG, "text/json", "utf-8", 100,
-     "{\"action\": \"search\", \"value\": \"morpheus\"}", 41},
-    {"\x00" "g{\"byteorder\": \"little\", \"content-type\": \"text/json\", "
-     "\"content-encoding\": \"utf-8\", \"content-length\": 43}"
-     "{\"result\": \"Follow the white rabbit. \xf0\x9f\x90\xb0\"}", 148,
-     HF_BYTEORDER_LITTLE, "text/json", "utf-8", 103,
-     "{\"result\": \"Follow the white rabbit. \xf0\x9f\x90\xb0\"}", 43},
-    {"\x00" "|{\"byteorder\": \"big\", \"content-type\": "
-     "\"binary/custom-client-binary-type\", \"content-encoding\": "
-     "\"binary\", \"content-length\": 10}binary\xf0\x9f\x98\x83", 136,
-     HF_BYTEORDER_BIG, "binary/custom-client-binary-type", "binary", 124,
-     "binary\xf0\x9f\x98\x83", 10},
-    {"\x00\x7f{\"byteorder\": \"little\", \"content-type\": "
-     "\"binary/custom-server-binary-type\", \"content-encoding\": "
-     "\"binary\", \"content-length\": 37}First 10 bytes of request: "
-     "binary\xf0\x9f\x98\x83", 166,
-     HF_BYTEORDER_LITTLE, "binary/custom-server-binary-type", "binary",
-     127, "First 10 bytes of request: binary\xf0\x9f\x98\x83", 37},
-};
-
-#define N_GOLDEN (sizeof goldens / sizeof goldens[0])
+static golden *goldens;
+static size_t n_golden;
 
 static void assert_str_is(hf_str s, const char *z)
 {
@@ -709,238 +715,30 @@ END_TEST
 /* Error vectors: every decoder error, its code and offsets             */
 /* ------------------------------------------------------------------ */
 
-typedef struct bad_header {
+/*
+ * An input the decoder refuses, from tests/vectors/: header-errors.jsonl
+ * (bytes: a header's JSON, framed alone, under the default limits; the
+ * error at offset in the header) or prefix-errors.jsonl (bytes: a whole
+ * frame, refused at its length prefix under max_header). detail, when
+ * the vector gives one, is the exact message.
+ */
+typedef struct refused {
     const char *name;
-    const char *json;       /* header JSON (the frame has no content) */
-    size_t len;             /* 0: strlen(json) */
+    const char *bytes;
+    size_t len;
+    size_t max_header;
     hf_status code;
-    const char *at;         /* the error is at the first occurrence of this
-                               text in json; NULL: at its end */
-    const char *detail;     /* expected detail; NULL: not checked */
-} bad_header;
+    size_t offset;
+    const char *detail;     /* NULL: not checked */
+} refused;
 
-static const bad_header bad_headers[] = {
-    /* UTF-8 (checked before the JSON grammar) */
-    {"overlong 2", "{\"x\": \"\xc0\x80\"}", 0, HF_E_UTF8, "\xc0", NULL},
-    {"overlong 3", "{\"x\": \"\xe0\x80\x80\"}", 0, HF_E_UTF8, "\xe0",
-     NULL},
-    {"overlong 4", "{\"x\": \"\xf0\x80\x80\x80\"}", 0, HF_E_UTF8, "\xf0",
-     NULL},
-    {"encoded surrogate", "{\"x\": \"\xed\xa0\x80\"}", 0, HF_E_UTF8,
-     "\xed", NULL},
-    {"above U+10FFFF", "{\"x\": \"\xf4\x90\x80\x80\"}", 0, HF_E_UTF8,
-     "\xf4", NULL},
-    {"F5 lead", "{\"x\": \"\xf5\x80\x80\x80\"}", 0, HF_E_UTF8, "\xf5",
-     NULL},
-    {"truncated sequence", "{\"x\": \"\xe2\x82\"}", 0, HF_E_UTF8, "\xe2",
-     NULL},
-    {"bare continuation", "{\"x\": \"ab\x80\"}", 0, HF_E_UTF8, "\x80",
-     "invalid UTF-8 sequence starting with byte 0x80"},
-    {"invalid after a long ASCII run", "{\"abcdefghijklmnop\": \"\xff\"}",
-     0, HF_E_UTF8, "\xff", NULL},
-    {"invalid in a key", "{\"\xc1\xbf\": 1}", 0, HF_E_UTF8, "\xc1", NULL},
-    /* \u escapes forming lone surrogates */
-    {"lone high", "{\"x\": \"\\ud800\"}", 0, HF_E_LONE_SURROGATE,
-     "\\ud800", NULL},
-    {"lone low", "{\"x\": \"a\\udc00\"}", 0, HF_E_LONE_SURROGATE,
-     "\\udc00", NULL},
-    {"high then letter", "{\"x\": \"\\ud800\\u0041\"}", 0,
-     HF_E_LONE_SURROGATE, "\\ud800", NULL},
-    {"high then high", "{\"x\": \"\\uD800\\uD800\"}", 0,
-     HF_E_LONE_SURROGATE, "\\uD800", NULL},
-    {"reversed pair", "{\"x\": \"\\udc00\\ud800\"}", 0,
-     HF_E_LONE_SURROGATE, "\\udc00", NULL},
-    {"lone in a key", "{\"\\udbff\": 1}", 0, HF_E_LONE_SURROGATE,
-     "\\udbff", NULL},
-    {"high then escaped newline", "{\"x\": \"\\ud83d\\n\"}", 0,
-     HF_E_LONE_SURROGATE, "\\ud83d", "escape \\ud83d is a high surrogate "
-     "without a low surrogate after it"},
-    {"high then escaped backslash u", "{\"x\": \"\\ud83d\\\\udc30\"}", 0,
-     HF_E_LONE_SURROGATE, "\\ud83d", NULL},
-    {"low after other tokens", "{\"y\": true,\"x\"\r:\t\"\\udfff\" }", 0,
-     HF_E_LONE_SURROGATE, "\\udfff", "escape \\udfff is a low surrogate "
-     "without a high surrogate before it"},
-    {"lone in a compact key", "{\"y\":1,\"\\ud800\":1}", 0,
-     HF_E_LONE_SURROGATE, "\\ud800", NULL},
-    {"escaped backslash then lone", "{\"x\": \"\\\\\\ud800\"}", 0,
-     HF_E_LONE_SURROGATE, "\\ud800", NULL},
-    {"lone after a valid pair", "{\"x\": \"\\ud83d\\udc30\\udc30\"}", 0,
-     HF_E_LONE_SURROGATE, "\\udc30\"", NULL},
-    /* not a JSON object */
-    {"array", "[1, 2]", 0, HF_E_NOT_OBJECT, "[", NULL},
-    {"string", "\"{}\"", 0, HF_E_NOT_OBJECT, "\"", NULL},
-    {"number", "12", 0, HF_E_NOT_OBJECT, "12", NULL},
-    {"true", "true", 0, HF_E_NOT_OBJECT, "true", NULL},
-    {"null", "  null", 0, HF_E_NOT_OBJECT, "null", NULL},
-    /* trailing data */
-    {"trailing letter", "{" REQ0 "} x", 0, HF_E_TRAILING_DATA, "x", NULL},
-    {"second object", "{" REQ0 "}{}", 0, HF_E_TRAILING_DATA, "{}", NULL},
-    {"trailing space then letter", "{" REQ0 "}\r\n\t z", 0,
-     HF_E_TRAILING_DATA, "z", "unexpected byte 0x7a after the header object"},
-    {"trailing NUL", "{" REQ0 "}\0", sizeof("{" REQ0 "}"),
-     HF_E_TRAILING_DATA, "", NULL},
-    /* duplicate keys */
-    {"duplicate required", "{\"content-type\": \"a\", \"content-type\": "
-     "\"a\"}", 0, HF_E_DUPLICATE_KEY, "\"content-type\": \"a\"}",
-     "key \"content-type\" appears twice"},
-    {"duplicate extension", "{\"x\": 1, \"y\": 2, \"x\": 1}", 0,
-     HF_E_DUPLICATE_KEY, "\"x\": 1}", NULL},
-    {"duplicate through an escape", "{\"x\": 1, \"\\u0078\": 1}", 0,
-     HF_E_DUPLICATE_KEY, "\"\\u0078\"", NULL},
-    {"duplicate required through an escape", "{\"content-type\": \"a\", "
-     "\"content\\u002dtype\": \"a\"}", 0, HF_E_DUPLICATE_KEY,
-     "\"content\\u002d", "key \"content-type\" appears twice"},
-    {"duplicate with a NUL", "{\"a\\u0000b\": 1, \"a\\u0000b\": 2}", 0,
-     HF_E_DUPLICATE_KEY, "\"a\\u0000b\": 2", "key \"a\\x00b\" appears twice"},
-    {"duplicate control key", "{\"\\u0001\": 1, \"\\u0001\": 2}", 0,
-     HF_E_DUPLICATE_KEY, "\"\\u0001\": 2", "key \"\\x01\" appears twice"},
-    {"duplicate byteorder", "{\"byteorder\": \"big\", \"byteorder\": "
-     "\"big\"}", 0, HF_E_DUPLICATE_KEY, "\"byteorder\": \"big\"}", NULL},
-    /* missing keys */
-    {"empty object", "{}", 0, HF_E_MISSING_KEY, "}",
-     "required key \"byteorder\" is missing"},
-    {"no byteorder", "{\"content-type\": \"t\", \"content-encoding\": "
-     "\"e\", \"content-length\": 0}", 0, HF_E_MISSING_KEY, "}", NULL},
-    {"no content-type", "{\"byteorder\": \"big\", \"content-encoding\": "
-     "\"e\", \"content-length\": 0}", 0, HF_E_MISSING_KEY, "}",
-     "required key \"content-type\" is missing"},
-    {"no content-encoding", "{\"byteorder\": \"big\", \"content-type\": "
-     "\"t\", \"content-length\": 0}", 0, HF_E_MISSING_KEY, "}", NULL},
-    {"no content-length", "{\"byteorder\": \"big\", \"content-type\": "
-     "\"t\", \"content-encoding\": \"e\", \"x\": 1}", 0, HF_E_MISSING_KEY,
-     "}", "required key \"content-length\" is missing"},
-    {"key case matters", "{\"Byteorder\": \"big\", \"content-type\": "
-     "\"t\", \"content-encoding\": \"e\", \"content-length\": 0}", 0,
-     HF_E_MISSING_KEY, "}", NULL},
-    /* byteorder */
-    {"byteorder upper", "{\"byteorder\": \"BIG\"}", 0, HF_E_BAD_BYTEORDER,
-     "\"BIG\"", "byteorder must be \"little\" or \"big\", not \"BIG\""},
-    {"byteorder with a NUL", "{\"byteorder\": \"little\\u0000\"}", 0,
-     HF_E_BAD_BYTEORDER, "\"little", "byteorder must be \"little\" or "
-     "\"big\", not \"little\\x00\""},
-    {"byteorder empty", "{\"byteorder\": \"\"}", 0, HF_E_BAD_BYTEORDER,
-     "\"\"", NULL},
-    {"byteorder padded", "{\"byteorder\": \"big \"}", 0,
-     HF_E_BAD_BYTEORDER, "\"big \"", NULL},
-    {"byteorder number", "{\"byteorder\": 1}", 0, HF_E_BAD_BYTEORDER, "1",
-     NULL},
-    {"byteorder true", "{\"byteorder\": true}", 0, HF_E_BAD_BYTEORDER,
-     "true", NULL},
-    {"byteorder false", "{\"byteorder\": false}", 0, HF_E_BAD_BYTEORDER,
-     "false", NULL},
-    {"byteorder null", "{\"byteorder\": null}", 0, HF_E_BAD_BYTEORDER,
-     "null", NULL},
-    {"byteorder object", "{\"byteorder\": {}}", 0, HF_E_BAD_BYTEORDER,
-     "{}", NULL},
-    {"byteorder array", "{\"byteorder\": [\"big\"]}", 0,
-     HF_E_BAD_BYTEORDER, "[", NULL},
-    /* content-type */
-    {"content-type empty", "{\"content-type\": \"\"}", 0,
-     HF_E_BAD_CONTENT_TYPE, "\"\"", "content-type must not be empty"},
-    {"content-type number", "{\"content-type\": 7}", 0,
-     HF_E_BAD_CONTENT_TYPE, "7", NULL},
-    {"content-type true", "{\"content-type\": true}", 0,
-     HF_E_BAD_CONTENT_TYPE, "true", NULL},
-    {"content-type null", "{\"content-type\": null}", 0,
-     HF_E_BAD_CONTENT_TYPE, "null", NULL},
-    {"content-type object", "{\"content-type\": {\"a\": 1}}", 0,
-     HF_E_BAD_CONTENT_TYPE, "{\"a\"", NULL},
-    {"content-type array", "{\"content-type\": []}", 0,
-     HF_E_BAD_CONTENT_TYPE, "[]", NULL},
-    /* content-encoding */
-    {"content-encoding empty", "{\"content-encoding\": \"\"}", 0,
-     HF_E_BAD_CONTENT_ENCODING, "\"\"", NULL},
-    {"content-encoding number", "{\"content-encoding\": -1}", 0,
-     HF_E_BAD_CONTENT_ENCODING, "-1", NULL},
-    {"content-encoding false", "{\"content-encoding\": false}", 0,
-     HF_E_BAD_CONTENT_ENCODING, "false", NULL},
-    {"content-encoding null", "{\"content-encoding\": null}", 0,
-     HF_E_BAD_CONTENT_ENCODING, "null", NULL},
-    {"content-encoding object", "{\"content-encoding\": {}}", 0,
-     HF_E_BAD_CONTENT_ENCODING, "{}", NULL},
-    {"content-encoding array", "{\"content-encoding\": [1]}", 0,
-     HF_E_BAD_CONTENT_ENCODING, "[1]", NULL},
-    /* content-length */
-    {"content-length fraction", "{\"content-length\": 1.5}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "1.5", NULL},
-    {"content-length point zero", "{\"content-length\": 1.0}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "1.0", NULL},
-    {"content-length exponent", "{\"content-length\": 1e2}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "1e2", NULL},
-    {"content-length Exponent", "{\"content-length\": 1E+2}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "1E+2", NULL},
-    {"content-length negative", "{\"content-length\": -1}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "-1",
-     "content-length must be a non-negative integer, not -1"},
-    {"content-length minus zero", "{\"content-length\": -0}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "-0", NULL},
-    {"content-length leading zero", "{\"content-length\": 00}", 0,
-     HF_E_JSON_SYNTAX, "0}", NULL},
-    {"content-length plus", "{\"content-length\": +1}", 0,
-     HF_E_JSON_SYNTAX, "1}", NULL},
-    {"content-length string", "{\"content-length\": \"5\"}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "\"5\"", NULL},
-    {"content-length true", "{\"content-length\": true}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "true", NULL},
-    {"content-length null", "{\"content-length\": null}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "null", NULL},
-    {"content-length object", "{\"content-length\": {}}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "{}", NULL},
-    {"content-length array", "{\"content-length\": [0]}", 0,
-     HF_E_BAD_CONTENT_LENGTH, "[0]", NULL},
-    {"content-length above default", "{\"content-length\": 16777217}", 0,
-     HF_E_CONTENT_TOO_LONG, "16777217",
-     "content-length 16777217 exceeds the limit of 16777216"},
-    {"content-length 30 digits", "{\"content-length\": "
-     "123456789012345678901234567890}", 0, HF_E_CONTENT_TOO_LONG,
-     "1234", NULL},
-    /* nested extension values */
-    {"object value", "{\"x\": {}}", 0, HF_E_NESTED_VALUE, "{}",
-     "extension header \"x\" has an object value; only scalars are "
-     "allowed"},
-    {"array value", "{" REQ0 ", \"x\": [1]}", 0, HF_E_NESTED_VALUE, "[1]",
-     NULL},
-    /* JSON syntax. yajl reports where it stopped: usually just past the
-     * first byte it could not accept, so the marks point there. */
-    {"BOM", "\xef\xbb\xbf{" REQ0 "}", 0, HF_E_JSON_SYNTAX, "\xef", NULL},
-    {"comment", "{/* c */" REQ0 "}", 0, HF_E_JSON_SYNTAX, "/", NULL},
-    {"line comment", "{" REQ0 "// c\n}", 0, HF_E_JSON_SYNTAX, "/", NULL},
-    {"NaN", "{\"x\": NaN}", 0, HF_E_JSON_SYNTAX, "aN", NULL},
-    {"Infinity", "{\"x\": Infinity}", 0, HF_E_JSON_SYNTAX, "nfinity",
-     NULL},
-    {"minus Infinity", "{\"x\": -Infinity}", 0, HF_E_JSON_SYNTAX, "Inf", NULL},
-    {"blank", "  ", 0, HF_E_JSON_SYNTAX, NULL, NULL},
-    {"unclosed", "{" REQ0, 0, HF_E_JSON_SYNTAX, NULL, NULL},
-    {"trailing comma", "{" REQ0 ",}", 0, HF_E_JSON_SYNTAX, NULL, NULL},
-    {"single quotes", "{'x': 1}", 0, HF_E_JSON_SYNTAX, "x", NULL},
-    {"missing colon", "{\"x\" 1}", 0, HF_E_JSON_SYNTAX, "}", NULL},
-    {"raw control char", "{\"x\": \"a\tb\"}", 0, HF_E_JSON_SYNTAX, "\t",
-     NULL},
-    {"bad escape", "{\"x\": \"\\x41\"}", 0, HF_E_JSON_SYNTAX, "x41", NULL},
-    {"short unicode escape", "{\"x\": \"\\u12\"}", 0, HF_E_JSON_SYNTAX,
-     "\"}", NULL},
-    {"unquoted key", "{x: 1}", 0, HF_E_JSON_SYNTAX, ":", NULL},
-    {"leading zero", "{\"x\": 01}", 0, HF_E_JSON_SYNTAX, "1}", NULL},
-    {"NUL byte", "{\0}", 3, HF_E_JSON_SYNTAX, "}", NULL},
-    /* yajl would skip \v and \f as whitespace; JSON does not. */
-    {"trailing form feed", "{" REQ0 "}\f", 0, HF_E_JSON_SYNTAX, "\f",
-     "control byte 0x0c is not JSON whitespace"},
-    {"vertical tab inside", "{" REQ0 ",\v\"x\": 1}", 0, HF_E_JSON_SYNTAX,
-     "\v", NULL},
-    {"form feed before", "\f{" REQ0 "}", 0, HF_E_JSON_SYNTAX, "\f", NULL},
-};
-
-#define N_BAD (sizeof bad_headers / sizeof bad_headers[0])
-
-static size_t bad_len(const bad_header *b)
-{
-    return b->len != 0 ? b->len : strlen(b->json);
-}
+static refused *bad_headers;
+static size_t n_bad;
 
 /* The frame offset the vector's error must be reported at. */
-static uint64_t bad_frame_offset(const bad_header *b)
+static uint64_t bad_frame_offset(const refused *b)
 {
-    return HF_PREFIX_LEN + mark_offset(b->json, bad_len(b), b->at);
+    return HF_PREFIX_LEN + b->offset;
 }
 
 static void assert_error(const hf_error *e, hf_status code,
@@ -959,15 +757,15 @@ static void assert_error(const hf_error *e, hf_status code,
 
 START_TEST(test_bad_decode)
 {
-    const bad_header *b = &bad_headers[_i];
-    size_t len = bad_len(b);
+    const refused *b = &bad_headers[_i];
+    size_t len = b->len;
     uint64_t fo = bad_frame_offset(b);
     bytes in = {0};
     unsigned char *buf;
     hf_decoder d;
     hf_frame f;
 
-    put_frame(&in, b->json, len, NULL, 0);
+    put_frame(&in, b->bytes, len, NULL, 0);
     buf = tail_copy(in.p, in.len);
     init_decoder(&d, NULL);
     ck_assert_msg(hf_decode(&d, buf, in.len, &f) == b->code,
@@ -1058,13 +856,13 @@ END_TEST
 /* Same error however the frame is cut, and after a valid frame. */
 START_TEST(test_bad_split)
 {
-    const bad_header *b = &bad_headers[_i];
-    size_t len = bad_len(b);
+    const refused *b = &bad_headers[_i];
+    size_t len = b->len;
     uint64_t fo = bad_frame_offset(b);
     bytes in = {0}, two = {0};
     trace whole, t;
 
-    put_frame(&in, b->json, len, NULL, 0);
+    put_frame(&in, b->bytes, len, NULL, 0);
     assert_split_invariant(NULL, in.p, in.len, &whole);
     ck_assert_int_eq(whole.finish, b->code);
     trace_free(&whole);
@@ -1086,37 +884,14 @@ END_TEST
 /* Length prefix errors                                                */
 /* ------------------------------------------------------------------ */
 
-typedef struct bad_prefix {
-    const char *name;
-    const char *frame;
-    size_t len;
-    size_t max_header;      /* the limit the decoder runs with */
-    hf_status code;
-    const char *detail;
-} bad_prefix;
-
-static const bad_prefix bad_prefixes[] = {
-    {"N = 0", "\x00\x00{}", 4, HF_HEADER_MAX, HF_E_HEADER_TOO_SHORT,
-     "header length 0 is below the minimum of 2"},
-    {"N = 1", "\x00\x01{", 3, HF_HEADER_MAX, HF_E_HEADER_TOO_SHORT,
-     "header length 1 is below the minimum of 2"},
-    {"N = 1, prefix only", "\x00\x01", 2, HF_HEADER_MAX,
-     HF_E_HEADER_TOO_SHORT, NULL},
-    {"one above a custom limit", "\x00\x65{", 3, 100, HF_E_HEADER_TOO_LONG,
-     "header length 101 exceeds the limit of 100"},
-    {"65535 above 65534", "\xff\xff", 2, 65534, HF_E_HEADER_TOO_LONG,
-     "header length 65535 exceeds the limit of 65534"},
-    {"3 above the smallest limit", "\x00\x03{} ", 5, HF_HEADER_MIN,
-     HF_E_HEADER_TOO_LONG, NULL},
-};
-
-#define N_BAD_PREFIX (sizeof bad_prefixes / sizeof bad_prefixes[0])
+static refused *bad_prefixes;
+static size_t n_bad_prefix;
 
 /* The prefix alone decides: the error comes before any header byte. */
 START_TEST(test_bad_prefix)
 {
-    const bad_prefix *b = &bad_prefixes[_i];
-    unsigned char *buf = tail_copy(b->frame, b->len);
+    const refused *b = &bad_prefixes[_i];
+    unsigned char *buf = tail_copy(b->bytes, b->len);
     hf_limits lim;
     hf_decoder d;
     hf_event ev;
@@ -1134,7 +909,7 @@ START_TEST(test_bad_prefix)
     hf_decoder_free(&d);
     free(buf);
 
-    assert_split_invariant(&lim, b->frame, b->len, &whole);
+    assert_split_invariant(&lim, b->bytes, b->len, &whole);
     ck_assert_int_eq(whole.finish, b->code);
     assert_error(&whole.err, b->code, 0, 0, b->detail);
     trace_free(&whole);
@@ -1183,7 +958,7 @@ static void all_frames(bytes *b, size_t *n_frames, bytes *contents)
 {
     size_t i;
 
-    for (i = 0; i < N_GOLDEN; i++) {
+    for (i = 0; i < n_golden; i++) {
         bytes_put(b, goldens[i].frame, goldens[i].frame_len);
         bytes_put(contents, goldens[i].content, goldens[i].content_len);
     }
@@ -1191,7 +966,7 @@ static void all_frames(bytes *b, size_t *n_frames, bytes *contents)
         good_frame_bytes(b, &good_frames[i]);
         bytes_str(contents, good_frames[i].content);
     }
-    *n_frames = N_GOLDEN + N_GOOD;
+    *n_frames = n_golden + N_GOOD;
 }
 
 static size_t count_frame_ends(const bytes *log)
@@ -1247,8 +1022,8 @@ START_TEST(test_several_frames_split)
 
     bytes_put(&in, goldens[_i].frame, goldens[_i].frame_len);
     good_frame_bytes(&in, &good_frames[0]);
-    bytes_put(&in, goldens[(_i + 1) % N_GOLDEN].frame,
-              goldens[(_i + 1) % N_GOLDEN].frame_len);
+    bytes_put(&in, goldens[(_i + 1) % n_golden].frame,
+              goldens[(_i + 1) % n_golden].frame_len);
     assert_split_invariant(NULL, in.p, in.len, &whole);
     ck_assert_int_eq(whole.finish, HF_OK);
     trace_free(&whole);
@@ -1474,7 +1249,7 @@ static void *decode_goldens(void *arg)
         return NULL;
     }
     for (round = 0; round < 500; round++) {
-        for (i = 0; i < N_GOLDEN; i++) {
+        for (i = 0; i < n_golden; i++) {
             written = 0;
             if (hf_decode(&d, goldens[i].frame, goldens[i].frame_len,
                           &f) != HF_OK ||
@@ -3395,6 +3170,103 @@ static TCase *tcase(Suite *s, const char *name)
     return tc;
 }
 
+/* ------------------------------------------------------------------ */
+/* The vectors of tests/vectors/                                        */
+/* ------------------------------------------------------------------ */
+
+static vec_set golden_set, header_error_set, prefix_error_set;
+
+static hf_status status_of(const vec_set *s, size_t i)
+{
+    const char *name = vec_text(s, i, "error", 1);
+    int st;
+
+    for (st = 0; st < HF_STATUS_COUNT; st++)
+        if (strcmp(hf_status_name((hf_status)st), name) == 0)
+            return (hf_status)st;
+    fprintf(stderr, "%s:%zu: unknown error \"%s\"\n", s->path, s->line[i],
+            name);
+    exit(1);
+}
+
+static void *array_of(size_t n, size_t size)
+{
+    void *p = calloc(n, size);
+
+    if (p == NULL) {
+        fputs("out of memory\n", stderr);
+        exit(1);
+    }
+    return p;
+}
+
+static void load_goldens(void)
+{
+    const vec_set *s = &golden_set;
+    const char *bo;
+    size_t i;
+
+    vec_load(&golden_set, "golden");
+    n_golden = s->n;
+    goldens = array_of(n_golden, sizeof *goldens);
+    for (i = 0; i < n_golden; i++) {
+        golden *g = &goldens[i];
+
+        g->frame = (const char *)vec_bytes(s, i, "frame", &g->frame_len);
+        g->content = (const char *)vec_bytes(s, i, "content",
+                                             &g->content_len);
+        bo = vec_text(s, i, "byteorder", 1);
+        g->byteorder = strcmp(bo, "big") == 0 ? HF_BYTEORDER_BIG
+                                              : HF_BYTEORDER_LITTLE;
+        g->content_type = vec_text(s, i, "content-type", 1);
+        g->content_encoding = vec_text(s, i, "content-encoding", 1);
+        g->header_len = (size_t)vec_count(s, i, "header-length", 0);
+    }
+}
+
+/* The vectors of tests/vectors/FILE.jsonl, their input in member key. */
+static refused *load_refused(vec_set *s, const char *file, const char *key,
+                             size_t *n)
+{
+    refused *out;
+    size_t i;
+
+    vec_load(s, file);
+    *n = s->n;
+    out = array_of(s->n, sizeof *out);
+    for (i = 0; i < s->n; i++) {
+        refused *b = &out[i];
+
+        b->name = vec_text(s, i, "name", 1);
+        b->bytes = (const char *)vec_bytes(s, i, key, &b->len);
+        b->max_header = (size_t)vec_count(s, i, "max-header", HF_HEADER_MAX);
+        b->code = status_of(s, i);
+        b->offset = (size_t)vec_count(s, i, "offset", 0);
+        b->detail = vec_text(s, i, "detail", 0);
+    }
+    return out;
+}
+
+static void free_vectors(void)
+{
+    size_t i;
+
+    for (i = 0; i < n_golden; i++) {
+        free((void *)goldens[i].frame);
+        free((void *)goldens[i].content);
+    }
+    for (i = 0; i < n_bad; i++)
+        free((void *)bad_headers[i].bytes);
+    for (i = 0; i < n_bad_prefix; i++)
+        free((void *)bad_prefixes[i].bytes);
+    free(goldens);
+    free(bad_headers);
+    free(bad_prefixes);
+    vec_free(&golden_set);
+    vec_free(&header_error_set);
+    vec_free(&prefix_error_set);
+}
+
 static Suite *codec_suite(void)
 {
     Suite *s = suite_create("codec");
@@ -3405,10 +3277,10 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_status_unknown);
 
     tc = tcase(s, "golden");
-    tcase_add_loop_test(tc, test_golden_decode, 0, (int)N_GOLDEN);
-    tcase_add_loop_test(tc, test_golden_reencode, 0, (int)N_GOLDEN);
-    tcase_add_loop_test(tc, test_golden_encode_fresh, 0, (int)N_GOLDEN);
-    tcase_add_loop_test(tc, test_golden_split, 0, (int)N_GOLDEN);
+    tcase_add_loop_test(tc, test_golden_decode, 0, (int)n_golden);
+    tcase_add_loop_test(tc, test_golden_reencode, 0, (int)n_golden);
+    tcase_add_loop_test(tc, test_golden_encode_fresh, 0, (int)n_golden);
+    tcase_add_loop_test(tc, test_golden_split, 0, (int)n_golden);
 
     tc = tcase(s, "valid frames");
     tcase_add_loop_test(tc, test_good_decode, 0, (int)N_GOOD);
@@ -3416,20 +3288,20 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_ext_values);
 
     tc = tcase(s, "error vectors");
-    tcase_add_loop_test(tc, test_bad_decode, 0, (int)N_BAD);
-    tcase_add_loop_test(tc, test_bad_split, 0, (int)N_BAD);
-    tcase_add_loop_test(tc, test_bad_prefix, 0, (int)N_BAD_PREFIX);
+    tcase_add_loop_test(tc, test_bad_decode, 0, (int)n_bad);
+    tcase_add_loop_test(tc, test_bad_split, 0, (int)n_bad);
+    tcase_add_loop_test(tc, test_bad_prefix, 0, (int)n_bad_prefix);
     tcase_add_test(tc, test_detail_long_key);
 
     tc = tcase(s, "streaming");
     tcase_add_test(tc, test_zero_content);
     tcase_add_test(tc, test_several_frames);
-    tcase_add_loop_test(tc, test_several_frames_split, 0, (int)N_GOLDEN);
+    tcase_add_loop_test(tc, test_several_frames_split, 0, (int)n_golden);
     tcase_add_test(tc, test_header_lifetime);
     tcase_add_test(tc, test_empty_push);
     tcase_add_test(tc, test_reset_mid_frame);
     tcase_add_test(tc, test_error_sticky);
-    tcase_add_loop_test(tc, test_decode_need, 0, (int)N_GOLDEN);
+    tcase_add_loop_test(tc, test_decode_need, 0, (int)n_golden);
     tcase_add_test(tc, test_decode_need_zero_content);
     tcase_add_test(tc, test_threads);
 
@@ -3475,7 +3347,7 @@ static Suite *codec_suite(void)
     tcase_add_loop_test(tc, test_encoder_refusals, 0, (int)N_ENC);
     tcase_add_loop_test(tc, test_encoder_number_text, 0, (int)N_NUMBERS);
     tcase_add_loop_test(tc, test_json_lone_surrogate, 0, (int)N_SURROGATES);
-    tcase_add_loop_test(tc, test_encoder_no_space, 0, (int)N_GOLDEN);
+    tcase_add_loop_test(tc, test_encoder_no_space, 0, (int)n_golden);
     tcase_add_test(tc, test_encoder_extension_count);
     tcase_add_test(tc, test_encoder_header_too_long);
     tcase_add_test(tc, test_is_canonical);
@@ -3491,11 +3363,18 @@ static Suite *codec_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(codec_suite());
+    SRunner *sr;
     int failed;
 
+    load_goldens();
+    bad_headers = load_refused(&header_error_set, "header-errors", "header",
+                               &n_bad);
+    bad_prefixes = load_refused(&prefix_error_set, "prefix-errors", "frame",
+                                &n_bad_prefix);
+    sr = srunner_create(codec_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    free_vectors();
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

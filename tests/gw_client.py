@@ -1,19 +1,24 @@
 #!/usr/bin/env python3
 """gw_client.py - test client for hframe-gateway, built from the protocol.
 
-Frames are written here from first principles (json.dumps with
-ensure_ascii=False for the header, struct for the 2-byte big-endian
-length), so the gateway is checked against an independent encoder.
+Frames come from hframe_wire.py, written from the protocol and not from
+the C code, so the gateway is checked against an independent encoder.
 
 usage: gw_client.py PORT SCENARIO [ARGS...]   (see SCENARIOS at the end)
 Exit status 0 when the scenario passed, 1 with a message when it failed.
 """
 import json
+import os
 import socket
 import struct
 import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hframe_vectors  # noqa: E402
+import hframe_wire as wire  # noqa: E402
 
 HOST = "127.0.0.1"
 TIMEOUT = 10.0
@@ -26,20 +31,10 @@ BALL = "\U0001F43E Playing ball! \U0001F3D0"
 
 # The tutorial's transcript, byte for byte (requests from the reference
 # client, answers from the reference server on a little-endian host).
-GOLDEN_REQ_JSON = (b'\x00d{"byteorder": "big", "content-type": "text/json", '
-                   b'"content-encoding": "utf-8", "content-length": 41}'
-                   b'{"action": "search", "value": "morpheus"}')
-GOLDEN_ANS_JSON = (b'\x00g{"byteorder": "little", "content-type": '
-                   b'"text/json", "content-encoding": "utf-8", '
-                   b'"content-length": 43}{"result": "Follow the white '
-                   b'rabbit. \xf0\x9f\x90\xb0"}')
-GOLDEN_REQ_BIN = (b'\x00|{"byteorder": "big", "content-type": '
-                  b'"binary/custom-client-binary-type", "content-encoding": '
-                  b'"binary", "content-length": 10}binary\xf0\x9f\x98\x83')
-GOLDEN_ANS_BIN = (b'\x00\x7f{"byteorder": "little", "content-type": '
-                  b'"binary/custom-server-binary-type", "content-encoding": '
-                  b'"binary", "content-length": 37}First 10 bytes of '
-                  b'request: binary\xf0\x9f\x98\x83')
+GOLDEN_REQ_JSON = hframe_vectors.golden("search request")
+GOLDEN_ANS_JSON = hframe_vectors.golden("search answer")
+GOLDEN_REQ_BIN = hframe_vectors.golden("binary request")
+GOLDEN_ANS_BIN = hframe_vectors.golden("binary answer")
 
 
 class Fail(Exception):
@@ -51,70 +46,18 @@ def check(cond, msg):
         raise Fail(msg)
 
 
-def frame(header, content):
-    """One frame: prefix, canonical header JSON, content."""
-    h = json.dumps(header, ensure_ascii=False).encode("utf-8")
-    return struct.pack(">H", len(h)) + h + content
-
-
-def header(ctype, enc, length, bo="big"):
-    return {"byteorder": bo, "content-type": ctype,
-            "content-encoding": enc, "content-length": length}
-
-
-def req_json(obj, bo="big", enc="utf-8"):
-    c = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    return frame(header("text/json", enc, len(c), bo), c)
-
-
-def req_search(value, action="search"):
-    return req_json({"action": action, "value": value})
-
-
-def req_binary(content, ctype="binary/custom-client-binary-type"):
-    return frame(header(ctype, "binary", len(content)), content)
-
-
-def ans_json(obj):
-    c = json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    return frame(header("text/json", "utf-8", len(c), BO), c)
-
-
-def ans_result(text):
-    return ans_json({"result": text})
-
-
-def ans_binary(content):
-    c = b"First 10 bytes of request: " + content[:10]
-    return frame(header("binary/custom-server-binary-type", "binary",
-                        len(c), BO), c)
-
-
 def connect(port, timeout=TIMEOUT):
     s = socket.create_connection((HOST, port), timeout=timeout)
     s.settimeout(timeout)
     return s
 
 
-def recv_exact(s, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            raise Fail("connection closed after %d of %d bytes"
-                       % (len(buf), n))
-        buf += chunk
-    return buf
-
-
 def read_frame(s):
     """Raw bytes, header dict and content of the next frame."""
-    pre = recv_exact(s, 2)
-    (n,) = struct.unpack(">H", pre)
-    hb = recv_exact(s, n)
-    hdr = json.loads(hb.decode("utf-8"))
-    content = recv_exact(s, hdr["content-length"])
-    return pre + hb + content, hdr, content
+    got = wire.read_frame(s)
+    if got is None:
+        raise Fail("connection closed before a whole frame")
+    return got
 
 
 def expect_eof(s, within=TIMEOUT):
@@ -165,9 +108,9 @@ def sc_tutorial(port):
         raise Fail("the golden answers are those of a little-endian host")
     exchange(port, GOLDEN_REQ_JSON, want_json)
     exchange(port, GOLDEN_REQ_BIN, want_bin)
-    check(req_search("morpheus") == GOLDEN_REQ_JSON, "encoder self-check")
-    check(ans_result(RABBIT) == GOLDEN_ANS_JSON, "encoder self-check")
-    check(req_binary(b"binary\xf0\x9f\x98\x83") == GOLDEN_REQ_BIN,
+    check(wire.search("morpheus") == GOLDEN_REQ_JSON, "encoder self-check")
+    check(wire.result(RABBIT) == GOLDEN_ANS_JSON, "encoder self-check")
+    check(wire.binary_request(b"binary\xf0\x9f\x98\x83") == GOLDEN_REQ_BIN,
           "encoder self-check")
     # Both on one connection, also back to back.
     with connect(port) as s:
@@ -180,39 +123,39 @@ def sc_tutorial(port):
 
 def sc_index(port):
     """Every built-in entry, a miss, an invalid action."""
-    exchange(port, req_search("morpheus"), ans_result(RABBIT))
-    exchange(port, req_search("ring"), ans_result(RING))
-    exchange(port, req_search(DOG), ans_result(BALL))
-    exchange(port, req_search("neo"), ans_result("No match for 'neo'."))
-    exchange(port, req_search("x", action="find"),
-             ans_result("Error: invalid action 'find'."))
-    exchange(port, req_search("Morpheus"),
-             ans_result("No match for 'Morpheus'."))
+    exchange(port, wire.search("morpheus"), wire.result(RABBIT))
+    exchange(port, wire.search("ring"), wire.result(RING))
+    exchange(port, wire.search(DOG), wire.result(BALL))
+    exchange(port, wire.search("neo"), wire.result("No match for 'neo'."))
+    exchange(port, wire.search("x", action="find"),
+             wire.result("Error: invalid action 'find'."))
+    exchange(port, wire.search("Morpheus"),
+             wire.result("No match for 'Morpheus'."))
 
 
 def sc_lookup(port, key, want):
     """search KEY answers WANT (or the miss text when WANT is '-')."""
     if want == "-":
         want = "No match for '%s'." % key
-    exchange(port, req_search(key), ans_result(want))
+    exchange(port, wire.search(key), wire.result(want))
 
 
 def sc_empty(port):
     """content-length 0 is answered; the connection stays open."""
     with connect(port) as s:
-        roundtrip(s, req_binary(b""), ans_binary(b""))
-        s.sendall(frame(header("text/json", "utf-8", 0), b""))
+        roundtrip(s, wire.binary_request(b""), wire.binary_answer(b""))
+        s.sendall(wire.frame(wire.header("text/json", "utf-8", 0), b""))
         expect_error(s, "invalid-json", False)
-        roundtrip(s, req_search("ring"), ans_result(RING))
+        roundtrip(s, wire.search("ring"), wire.result(RING))
 
 
 def sc_onebyte(port):
     """Requests sent one byte at a time."""
     with connect(port) as s:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for req, want in ((req_search("morpheus"), ans_result(RABBIT)),
-                          (GOLDEN_REQ_BIN, ans_binary(b"binary\xf0\x9f\x98"
-                                                      b"\x83"))):
+        for req, want in ((wire.search("morpheus"), wire.result(RABBIT)),
+                          (GOLDEN_REQ_BIN,
+                           wire.binary_answer(b"binary\xf0\x9f\x98\x83"))):
             for i in range(len(req)):
                 s.send(req[i:i + 1])
                 time.sleep(0.001)
@@ -226,15 +169,15 @@ def sc_pipeline(port, count="200"):
     reqs, wants = [], []
     for i in range(n):
         if i % 3 == 0:
-            reqs.append(req_search("ring"))
-            wants.append(ans_result(RING))
+            reqs.append(wire.search("ring"))
+            wants.append(wire.result(RING))
         elif i % 3 == 1:
             b = ("%010d" % i).encode()
-            reqs.append(req_binary(b))
-            wants.append(ans_binary(b))
+            reqs.append(wire.binary_request(b))
+            wants.append(wire.binary_answer(b))
         else:
-            reqs.append(req_search("q%d" % i))
-            wants.append(ans_result("No match for 'q%d'." % i))
+            reqs.append(wire.search("q%d" % i))
+            wants.append(wire.result("No match for 'q%d'." % i))
     with connect(port) as s:
         blob = b"".join(reqs)
         sender = threading.Thread(target=s.sendall, args=(blob,))
@@ -255,10 +198,10 @@ def client_worker(port, n, idx, errors, retry):
             if s is None:
                 s = connect(port)
             if (done + idx) % 2 == 0:
-                roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
+                roundtrip(s, wire.search("morpheus"), wire.result(RABBIT))
             else:
                 b = ("c%02dr%05d" % (idx % 100, done)).encode()[:10]
-                roundtrip(s, req_binary(b), ans_binary(b))
+                roundtrip(s, wire.binary_request(b), wire.binary_answer(b))
             done += 1
         except (OSError, Fail) as e:
             if s is not None:
@@ -288,37 +231,25 @@ def sc_concurrent(port, clients="64", requests="100", retry="0"):
     check(not errors, "; ".join(errors[:5]))
 
 
-# Bad input classes: (name, bytes, error code, connection closes)
 def bad_inputs():
-    good = header("text/json", "utf-8", 2)
-    hj = json.dumps(good).encode()
-    return [
-        ("header too short", b"\x00\x01{", "header-too-short", True),
-        ("json syntax", b"\x00\x05{\"a\":", "json-syntax", True),
-        ("not object", b"\x00\x02[]", "not-object", True),
-        ("missing key", b"\x00\x02{}", "missing-key", True),
-        ("bad byteorder", frame(header("a", "b", 0, "middle"), b""),
-         "bad-byteorder", True),
-        ("invalid utf-8", b"\x00\x06{\"\xff\": 1}", "invalid-utf8", True),
-        ("content too long", frame(header("a", "b", 1 << 40), b""),
-         "content-too-long", True),
-        ("trailing data", struct.pack(">H", len(hj) + 2) + hj + b" x",
-         "trailing-data", True),
-        ("content not json", frame(good, b"{x"), "invalid-json", False),
-        ("content not object", frame(header("text/json", "utf-8", 2), b"[]"),
-         "content-not-object", False),
-        ("action missing", req_json({"value": "ring"}), "bad-action", False),
-        ("value not string", req_json({"action": "search", "value": 1}),
-         "bad-value", False),
-        ("encoding", req_json({"action": "search", "value": "ring"},
-                              enc="latin-1"), "bad-encoding", False),
-    ]
+    """(name, bytes, error code, connection closes): every input of the
+    error catalogue (tests/vectors/) that a gateway with the default
+    limits refuses. A frame error closes the connection; a request error
+    leaves it open."""
+    out = [(v["name"], hframe_vectors.header_frame(v), v["error"], True)
+           for v in hframe_vectors.load("header-errors")]
+    out += [(v["name"], v["frame"], v["error"], True)
+            for v in hframe_vectors.load("prefix-errors")
+            if "max-header" not in v]
+    out += [(v["name"], hframe_vectors.request(v), v["error"], False)
+            for v in hframe_vectors.load("request-errors")]
+    return out
 
 
 def dup_key_frame():
-    h = (b'{"byteorder": "big", "byteorder": "big", "content-type": "a", '
-         b'"content-encoding": "b", "content-length": 0}')
-    return struct.pack(">H", len(h)) + h
+    """A frame whose header holds byteorder twice."""
+    return hframe_vectors.header_frame(
+        hframe_vectors.named("header-errors", "duplicate key"))
 
 
 def sc_badinput(port):
@@ -330,7 +261,7 @@ def sc_badinput(port):
         try:
             with connect(port) as s:
                 while not stop.is_set():
-                    roundtrip(s, req_search("ring"), ans_result(RING))
+                    roundtrip(s, wire.search("ring"), wire.result(RING))
         except (OSError, Fail) as e:
             errors.append("steady client: %s" % e)
 
@@ -338,19 +269,16 @@ def sc_badinput(port):
     for t in helpers:
         t.start()
     try:
-        cases = bad_inputs()
-        cases.append(("duplicate key", dup_key_frame(), "duplicate-key",
-                      True))
-        for name, data, code, closes in cases:
+        for name, data, code, closes in bad_inputs():
             with connect(port) as s:
-                roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
+                roundtrip(s, wire.search("morpheus"), wire.result(RABBIT))
                 s.sendall(data)
                 try:
                     expect_error(s, code, closes)
                 except Fail as e:
                     raise Fail("%s: %s" % (name, e))
                 if not closes:
-                    roundtrip(s, req_search(DOG), ans_result(BALL))
+                    roundtrip(s, wire.search(DOG), wire.result(BALL))
     finally:
         stop.set()
         for t in helpers:
@@ -361,20 +289,20 @@ def sc_badinput(port):
 def sc_request_timeout(port, limit="3"):
     """A frame that never completes is cut off; others are unaffected."""
     with connect(port) as slow, connect(port) as ok:
-        req = req_search("ring")
+        req = wire.search("ring")
         slow.sendall(req[:7])
         t0 = time.monotonic()
         while time.monotonic() - t0 < 0.3:
-            roundtrip(ok, req_search("ring"), ans_result(RING))
+            roundtrip(ok, wire.search("ring"), wire.result(RING))
         took = expect_eof(slow, float(limit))
-        roundtrip(ok, req_search("ring"), ans_result(RING))
+        roundtrip(ok, wire.search("ring"), wire.result(RING))
         check(took < float(limit), "request timeout took %.2f s" % took)
 
 
 def sc_idle_timeout(port, limit="3"):
     """A silent connection is closed."""
     with connect(port) as s:
-        roundtrip(s, req_search("ring"), ans_result(RING))
+        roundtrip(s, wire.search("ring"), wire.result(RING))
         took = expect_eof(s, float(limit))
         check(took < float(limit), "idle timeout took %.2f s" % took)
 
@@ -385,7 +313,7 @@ def sc_write_timeout(port, limit="5"):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect((HOST, port))
     s.setblocking(False)
-    req = req_search("x" * 1000)
+    req = wire.search("x" * 1000)
     sent = 0
     t0 = time.monotonic()
     closed = False
@@ -400,7 +328,7 @@ def sc_write_timeout(port, limit="5"):
     s.close()
     check(closed, "still open after %s s (sent %d bytes)" % (limit, sent))
     # The gateway is fine.
-    exchange(port, req_search("ring"), ans_result(RING))
+    exchange(port, wire.search("ring"), wire.result(RING))
 
 
 def sc_conncap(port, cap):
@@ -411,20 +339,20 @@ def sc_conncap(port, cap):
     try:
         for _ in range(cap):
             s = connect(port)
-            roundtrip(s, req_search("ring"), ans_result(RING))
+            roundtrip(s, wire.search("ring"), wire.result(RING))
             conns.append(s)
         extra = connect(port)
         expect_error(extra, "busy", True)
         extra.close()
         extra = connect(port)
-        extra.sendall(req_search("ring"))
+        extra.sendall(wire.search("ring"))
         expect_error(extra, "busy", True)
         extra.close()
         conns.pop().close()
         time.sleep(0.2)
-        exchange(port, req_search("ring"), ans_result(RING))
+        exchange(port, wire.search("ring"), wire.result(RING))
         for s in conns:
-            roundtrip(s, req_search(DOG), ans_result(BALL))
+            roundtrip(s, wire.search(DOG), wire.result(BALL))
     finally:
         for s in conns:
             s.close()
@@ -445,13 +373,13 @@ def sc_many(port, count, want_all="0"):
                 closed += 1
         for s in conns:
             try:
-                s.sendall(req_search("ring"))
+                s.sendall(wire.search("ring"))
             except OSError:
                 pass
         for s in conns:
             try:
                 got, _, _ = read_frame(s)
-                check(got == ans_result(RING), "wrong answer")
+                check(got == wire.result(RING), "wrong answer")
                 served += 1
             except (OSError, Fail):
                 closed += 1
@@ -459,7 +387,7 @@ def sc_many(port, count, want_all="0"):
         for s in conns:
             s.close()
     time.sleep(0.3)
-    exchange(port, req_search("ring"), ans_result(RING))
+    exchange(port, wire.search("ring"), wire.result(RING))
     print("served=%d closed=%d" % (served, closed))
     check(want_all == "0" or served == count,
           "%d of %d connections served" % (served, count))
@@ -468,14 +396,14 @@ def sc_many(port, count, want_all="0"):
 def sc_hold(port, seconds):
     """Send half a request, wait, finish it, expect the answer, then EOF
     (used around SIGTERM: answers in flight complete)."""
-    req = req_search("morpheus")
+    req = wire.search("morpheus")
     with connect(port) as s:
         s.sendall(req[:20])
         print("ready", flush=True)
         time.sleep(float(seconds))
         s.sendall(req[20:])
         got, _, _ = read_frame(s)
-        check(got == ans_result(RABBIT), "answer during drain: %r" % got)
+        check(got == wire.result(RABBIT), "answer during drain: %r" % got)
         expect_eof(s, 5)
 
 
@@ -484,12 +412,12 @@ def sc_latency(port, seconds, limit):
     for SECONDS; the slowest answer must come within LIMIT seconds."""
     worst = 0.0
     with connect(port) as s:
-        roundtrip(s, req_search("ring"), ans_result(RING))
+        roundtrip(s, wire.search("ring"), wire.result(RING))
         print("ready", flush=True)
         end = time.monotonic() + float(seconds)
         while time.monotonic() < end:
             t0 = time.monotonic()
-            roundtrip(s, req_search("ring"), ans_result(RING))
+            roundtrip(s, wire.search("ring"), wire.result(RING))
             worst = max(worst, time.monotonic() - t0)
     print("slowest answer %.3f s" % worst)
     check(worst <= float(limit), "an answer took %.3f s" % worst)
@@ -500,22 +428,22 @@ def sc_slowsend(port, seconds):
     the rest after SECONDS: answered (a relay's upstream timeout does
     not run while it waits on its client)."""
     content = b"slowsend " + b"s" * 991
-    req = req_binary(content)
+    req = wire.binary_request(content)
     with connect(port) as s:
         s.sendall(req[:-100])
         time.sleep(float(seconds))
         s.sendall(req[-100:])
         got, _, _ = read_frame(s)
-        check(got == ans_binary(content), "answer %r" % got[:160])
+        check(got == wire.binary_answer(content), "answer %r" % got[:160])
 
 
 def chaos_client(port, seed, until, errors):
     """Random bytes, random splits, abrupt resets; never checks answers."""
     import random
     rnd = random.Random(seed)
-    pieces = [GOLDEN_REQ_JSON, GOLDEN_REQ_BIN, req_search("ring"),
+    pieces = [GOLDEN_REQ_JSON, GOLDEN_REQ_BIN, wire.search("ring"),
               b"\x00\x01{", b"\xff" * 40, dup_key_frame(),
-              frame(header("text/json", "utf-8", 5), b"[1,2]")]
+              wire.frame(wire.header("text/json", "utf-8", 5), b"[1,2]")]
     while time.monotonic() < until:
         try:
             s = connect(port, 2)
@@ -570,12 +498,12 @@ def sc_chaos(port, seconds="3"):
         t.join(60)
     good.join(120)
     check(not steady_errors, "; ".join(steady_errors))
-    exchange(port, req_search("ring"), ans_result(RING))
+    exchange(port, wire.search("ring"), wire.result(RING))
 
 
 def sc_dual(port):
     """Listening on every address: IPv4 and, when the host has it, IPv6."""
-    exchange(port, req_search("ring"), ans_result(RING))
+    exchange(port, wire.search("ring"), wire.result(RING))
     try:
         s = socket.create_connection(("::1", port), timeout=TIMEOUT)
     except OSError as e:
@@ -583,7 +511,7 @@ def sc_dual(port):
         return
     with s:
         s.settimeout(TIMEOUT)
-        roundtrip(s, req_search("ring"), ans_result(RING))
+        roundtrip(s, wire.search("ring"), wire.result(RING))
 
 
 def sc_refused(port):
@@ -593,7 +521,7 @@ def sc_refused(port):
     except OSError:
         return
     try:
-        s.sendall(req_search("ring"))
+        s.sendall(wire.search("ring"))
         s.settimeout(2)
         data = s.recv(100)
         check(not data, "still answering")
@@ -633,7 +561,7 @@ def sc_proxynoaddr(port, source):
         with socket.create_connection((HOST, port), timeout=TIMEOUT,
                                       source_address=(source, 0)) as s:
             s.settimeout(TIMEOUT)
-            roundtrip(s, hdr + req_search("ring"), ans_result(RING))
+            roundtrip(s, hdr + wire.search("ring"), wire.result(RING))
 
 
 def sc_proxykeepers(port, clients="3"):
@@ -650,7 +578,7 @@ def sc_proxykeepers(port, clients="3"):
                               % (i + 1, 40000 + i))
         for _ in range(2):
             for s in socks:
-                roundtrip(s, req_search("ring"), ans_result(RING))
+                roundtrip(s, wire.search("ring"), wire.result(RING))
     finally:
         for s in socks:
             s.close()
@@ -682,17 +610,26 @@ SCENARIOS = {
 }
 
 
-def main(argv):
-    if len(argv) < 3 or argv[2] not in SCENARIOS:
-        sys.stderr.write("usage: gw_client.py PORT SCENARIO [ARGS...]\n"
-                         "scenarios: %s\n" % ", ".join(sorted(SCENARIOS)))
+def run_scenario(prog, usage, scenarios, name, call):
+    """call(scenarios[name]): exit status 0 when the scenario passed, 1
+    with a message when it failed, 2 with the usage when there is no such
+    scenario."""
+    if name not in scenarios:
+        sys.stderr.write("usage: %s.py %s\nscenarios: %s\n"
+                         % (prog, usage, ", ".join(sorted(scenarios))))
         return 2
     try:
-        SCENARIOS[argv[2]](int(argv[1]), *argv[3:])
+        call(scenarios[name])
     except (Fail, OSError, ValueError) as e:
-        sys.stderr.write("gw_client %s: FAIL: %s\n" % (argv[2], e))
+        sys.stderr.write("%s %s: FAIL: %s\n" % (prog, name, e))
         return 1
     return 0
+
+
+def main(argv):
+    return run_scenario("gw_client", "PORT SCENARIO [ARGS...]", SCENARIOS,
+                        argv[2] if len(argv) >= 3 else None,
+                        lambda sc: sc(int(argv[1]), *argv[3:]))
 
 
 if __name__ == "__main__":

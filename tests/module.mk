@@ -3,10 +3,16 @@
 
 $(O)/tests/%.o: MOD_CFLAGS = $(CHECK_CFLAGS)
 
+# The vectors are read from this tree ($HF_VECTORS overrides it at run
+# time), wherever the suite is started from.
+$(O)/tests/vectors.o: MOD_CFLAGS = -DHF_VECTORS_DIR='"$(CURDIR)/tests/vectors"'
+
 # -pthread: the suite runs separate decoders on separate threads.
-$(O)/tests/check_codec: $(O)/tests/check_codec.o $(LIBHFRAME_A)
+$(O)/tests/check_codec: $(O)/tests/check_codec.o $(O)/tests/vectors.o \
+                        $(LIBHFRAME_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $< $(HF_LIBS) $(CHECK_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -pthread -o $@ $(filter %.o,$^) $(HF_LIBS) \
+	    $(CHECK_LIBS)
 
 TEST_BINS += $(O)/tests/check_codec
 TEST_SCRIPTS += tests/abi.sh

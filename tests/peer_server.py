@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Small hframe test peer for the CLI's and the relay's end-to-end tests.
 
-Written from the protocol (docs/protocol.md): a frame is a 2-byte
-big-endian header length, a JSON header in the form
-json.dumps(obj, ensure_ascii=False) gives, and content-length bytes of
-content. It answers like the tutorial's reference server: a text/json
+Written from the protocol (docs/protocol.md), its frames from
+hframe_wire.py (a 2-byte big-endian header length, the header in the
+form json.dumps(obj, ensure_ascii=False) gives, content-length bytes of
+content). It answers like the tutorial's reference server: a text/json
 search gets {"result": ...}; any binary request gets
 b"First 10 bytes of request: " followed by the request's first 10 bytes.
 
@@ -39,6 +39,7 @@ Modes:
 """
 import argparse
 import json
+import os
 import signal
 import socket
 import struct
@@ -46,22 +47,15 @@ import sys
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import hframe_wire as wire  # noqa: E402
+
 ANSWERS = {
     "morpheus": "Follow the white rabbit. \U0001f430",
     "ring": "In the caves beneath the Misty Mountains. \U0001f48d",
     "\U0001f436": "\U0001f43e Playing ball! \U0001f3d0",
 }
-
-
-def frame(content_type, content_encoding, content):
-    header = {
-        "byteorder": sys.byteorder,
-        "content-type": content_type,
-        "content-encoding": content_encoding,
-        "content-length": len(content),
-    }
-    raw = json.dumps(header, ensure_ascii=False).encode("utf-8")
-    return struct.pack(">H", len(raw)) + raw + content
 
 
 # Bytes a second read in slowread mode (0: as fast as they come).
@@ -81,22 +75,6 @@ def recv_exactly(conn, n):
     return bytes(data)
 
 
-def read_frame(conn):
-    """The next frame as (header, content, its bytes); None at the end."""
-    prefix = recv_exactly(conn, 2)
-    if prefix is None:
-        return None
-    (n,) = struct.unpack(">H", prefix)
-    raw = recv_exactly(conn, n)
-    if raw is None:
-        return None
-    header = json.loads(raw.decode("utf-8"))
-    content = recv_exactly(conn, header["content-length"])
-    if content is None:
-        return None
-    return header, content, prefix + raw + content
-
-
 def answer(header, content):
     if header["content-type"] == "text/json":
         request = json.loads(content.decode(header["content-encoding"]))
@@ -106,10 +84,8 @@ def answer(header, content):
             result = ANSWERS.get(value) or f"No match for '{value}'."
         else:
             result = f"Error: invalid action '{action}'."
-        body = json.dumps({"result": result}, ensure_ascii=False)
-        return frame("text/json", "utf-8", body.encode("utf-8"))
-    body = b"First 10 bytes of request: " + content[:10]
-    return frame("binary/custom-server-binary-type", "binary", body)
+        return wire.result(result)
+    return wire.binary_answer(content)
 
 
 # Modes a search value can pick in by-value mode.
@@ -134,12 +110,10 @@ def chosen_mode(header, content):
 def broken_reply(reply, mode):
     """The answer as a mode spoils it."""
     if mode == "garbage":
-        bad = b'{"content-type": "x", "content-type": "y"}'
-        return struct.pack(">H", len(bad)) + bad
+        return wire.prefixed(b'{"content-type": "x", "content-type": "y"}')
     if mode == "error":
-        body = json.dumps({"error": "bad-request",
-                           "message": "unknown action"})
-        return frame("text/json", "utf-8", body.encode("utf-8"))
+        return wire.answer({"error": "bad-request",
+                            "message": "unknown action"})
     if mode == "truncated":
         return reply[: len(reply) // 2]
     if mode in ("cut", "reset"):
@@ -164,12 +138,13 @@ def serve(conn, mode):
                      b"Connection: close\r\n\r\n")
         return
     while True:
-        request = read_frame(conn)
+        request = wire.read_frame(conn, recv_exactly)
         if request is None:
             return
-        header, content, raw = request
+        raw, header, content = request
         if mode == "echo":
-            conn.sendall(frame("binary/echo", "binary", raw))
+            conn.sendall(wire.message(raw, "binary/echo", "binary",
+                                      wire.HOST_ORDER))
             continue
         picked = chosen_mode(header, content) if mode == "by-value" else mode
         if picked == "close":

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """relay_client.py - test client for hframe-gateway in relay mode.
 
-Frames come from gw_client.py (an encoder written from the protocol);
+Frames come from hframe_wire.py (an encoder written from the protocol);
 the upstreams are a plain hframe-gateway and tests/peer_server.py.
 
 usage: relay_client.py SCENARIO ARGS...   (see SCENARIOS at the end)
@@ -14,15 +14,14 @@ import sys
 import threading
 import time
 
+import hframe_wire as wire
 from gw_client import (BALL, DOG, GOLDEN_REQ_BIN, GOLDEN_REQ_JSON, RABBIT,
-                       RING, Fail, ans_binary, ans_json, ans_result,
-                       bad_inputs, check, connect, dup_key_frame,
-                       expect_eof, expect_error, frame, header, read_frame,
-                       req_binary, req_json, req_search, roundtrip)
+                       RING, Fail, bad_inputs, check, connect, expect_eof,
+                       expect_error, read_frame, roundtrip, run_scenario)
 
 
 def miss(value):
-    return ans_result("No match for '%s'." % value)
+    return wire.result("No match for '%s'." % value)
 
 
 def first_answer(port, req):
@@ -32,35 +31,30 @@ def first_answer(port, req):
         return read_frame(s)[0]
 
 
-def raw_header_frame(text, content):
-    """A frame with the header exactly as written (not canonical)."""
-    h = text.encode("utf-8")
-    return struct.pack(">H", len(h)) + h + content
-
-
 def valid_requests():
     """(name, request) pairs the upstream gateway answers."""
-    noncanon = raw_header_frame(
+    noncanon = wire.prefixed(
         '{"content-length":41,"x-trace":"a\\u00e9",\t"content-encoding"'
         ':"utf-8","byteorder":"little","content-type":"text/json"}',
         b'{"action": "search", "value": "morpheus"}')
     return [
-        ("search hit", req_search("morpheus")),
-        ("search ring", req_search("ring")),
-        ("search dog emoji", req_search(DOG)),
-        ("search miss", req_search("neo")),
-        ("invalid action", req_search("x", action="find")),
+        ("search hit", wire.search("morpheus")),
+        ("search ring", wire.search("ring")),
+        ("search dog emoji", wire.search(DOG)),
+        ("search miss", wire.search("neo")),
+        ("invalid action", wire.search("x", action="find")),
         ("golden search", GOLDEN_REQ_JSON),
         ("golden binary", GOLDEN_REQ_BIN),
-        ("empty binary", req_binary(b"")),
-        ("binary 64 KiB", req_binary(bytes(range(256)) * 256)),
+        ("empty binary", wire.binary_request(b"")),
+        ("binary 64 KiB", wire.binary_request(bytes(range(256)) * 256)),
         ("non-canonical header", noncanon),
-        ("content not json", frame(header("text/json", "utf-8", 2), b"{x")),
-        ("content not object", req_json([1, 2])),
-        ("action missing", req_json({"value": "ring"})),
-        ("value not string", req_json({"action": "search", "value": 1})),
-        ("encoding", req_json({"action": "search", "value": "ring"},
-                              enc="latin-1")),
+        ("content not json",
+         wire.frame(wire.header("text/json", "utf-8", 2), b"{x")),
+        ("content not object", wire.request([1, 2])),
+        ("action missing", wire.request({"value": "ring"})),
+        ("value not string", wire.request({"action": "search", "value": 1})),
+        ("encoding", wire.request({"action": "search", "value": "ring"},
+                              cenc="latin-1")),
     ]
 
 
@@ -86,11 +80,10 @@ def sc_same(up_port, relay_port):
             got = read_frame(s)[0]
             check(got == want, "pipelined %s: answer differs" % name)
     refused = [(n, d) for n, d, _, closes in bad_inputs() if closes]
-    refused.append(("duplicate key", dup_key_frame()))
     for name, data in refused:
         want = first_answer(up_port, data)
         with connect(relay_port) as s:
-            roundtrip(s, req_search("ring"), ans_result(RING))
+            roundtrip(s, wire.search("ring"), wire.result(RING))
             s.sendall(data)
             got = read_frame(s)[0]
             check(got == want, "%s: error frame differs:\n got  %r\n"
@@ -102,13 +95,13 @@ def mixed(i):
     """Request and expected answer number i of a mixed sequence."""
     kind = i % 4
     if kind == 0:
-        return req_search("morpheus"), ans_result(RABBIT)
+        return wire.search("morpheus"), wire.result(RABBIT)
     if kind == 1:
         b = ("%010d" % i).encode()
-        return req_binary(b), ans_binary(b)
+        return wire.binary_request(b), wire.binary_answer(b)
     if kind == 2:
-        return req_search("q%d" % i), miss("q%d" % i)
-    return req_search(DOG), ans_result(BALL)
+        return wire.search("q%d" % i), miss("q%d" % i)
+    return wire.search(DOG), wire.result(BALL)
 
 
 def sc_sequence(port, count="20", pause="0"):
@@ -129,10 +122,10 @@ def sc_halfclose(port):
     """A client that shuts its sending side after the request still
     gets the answer, then the end of the stream."""
     with connect(int(port)) as s:
-        s.sendall(req_search("ring") + req_search(DOG))
+        s.sendall(wire.search("ring") + wire.search(DOG))
         s.shutdown(socket.SHUT_WR)
-        check(read_frame(s)[0] == ans_result(RING), "first answer")
-        check(read_frame(s)[0] == ans_result(BALL), "second answer")
+        check(read_frame(s)[0] == wire.result(RING), "first answer")
+        check(read_frame(s)[0] == wire.result(BALL), "second answer")
         expect_eof(s, 5)
 
 
@@ -140,16 +133,16 @@ def sc_drain(port, seconds="1"):
     """Around SIGTERM (sent by the caller after the line "ready"): a
     request whose first bytes had arrived is relayed and answered, then
     the connection closes."""
-    req = req_search("morpheus")
+    req = wire.search("morpheus")
     with connect(int(port)) as s:
-        roundtrip(s, req_search("ring"), ans_result(RING))
+        roundtrip(s, wire.search("ring"), wire.result(RING))
         s.sendall(req[:20])
         time.sleep(0.2)
         print("ready", flush=True)
         time.sleep(float(seconds))
         s.sendall(req[20:])
         got = read_frame(s)[0]
-        check(got == ans_result(RABBIT), "answer during drain: %r" % got)
+        check(got == wire.result(RABBIT), "answer during drain: %r" % got)
         expect_eof(s, 5)
 
 
@@ -158,33 +151,32 @@ def sc_echo(port, size="2097152"):
     odd but valid headers, pipelined frames, and a SIZE-byte frame
     streamed while its echo streams back."""
     frames = [
-        raw_header_frame('{"byteorder":"big","content-type":"a",'
+        wire.prefixed('{"byteorder":"big","content-type":"a",'
                          '"content-encoding":"b","content-length":0}', b""),
-        raw_header_frame(' \r\n{"content-length" : 3 , "byte\\u006frder":'
+        wire.prefixed(' \r\n{"content-length" : 3 , "byte\\u006frder":'
                          ' "little", "content-type": "t\\u00e9\\ud83d\\ude00",'
                          ' "content-encoding": "x", "ext": null, "n": -1.5e3'
                          '}\t', b"\x00\xff\n"),
-        req_search(DOG),
-        req_binary(bytes(range(256))),
+        wire.search(DOG),
+        wire.binary_request(bytes(range(256))),
     ]
     with connect(int(port)) as s:
         for f in frames:
-            roundtrip(s, f, frame(header("binary/echo", "binary", len(f),
-                                         sys.byteorder), f))
+            roundtrip(s, f, wire.message(f, "binary/echo", "binary",
+                                         sys.byteorder))
         s.sendall(b"".join(frames))
         for i, f in enumerate(frames):
             _, hdr, content = read_frame(s)
             check(hdr["content-type"] == "binary/echo" and content == f,
                   "pipelined echo %d differs" % i)
-        big = req_binary(bytes(i * 7 % 251 for i in range(int(size))))
+        big = wire.binary_request(bytes(i * 7 % 251 for i in range(int(size))))
         sender = threading.Thread(target=s.sendall, args=(big,))
         sender.start()
         _, hdr, content = read_frame(s)
         sender.join(30)
         check(content == big, "echo of a %d-byte frame differs" % len(big))
-        roundtrip(s, frames[2], frame(header("binary/echo", "binary",
-                                             len(frames[2]), sys.byteorder),
-                                      frames[2]))
+        roundtrip(s, frames[2], wire.message(frames[2], "binary/echo",
+                                             "binary", sys.byteorder))
 
 
 def sc_slowreader(port, size="8000000", pause="3"):
@@ -197,7 +189,7 @@ def sc_slowreader(port, size="8000000", pause="3"):
     s.connect(("127.0.0.1", int(port)))
     s.settimeout(30)
     with s:
-        big = req_binary(b"s" * int(size))
+        big = wire.binary_request(b"s" * int(size))
         sender = threading.Thread(target=s.sendall, args=(big,))
         sender.start()
         time.sleep(float(pause))
@@ -257,9 +249,9 @@ def sc_fault(port, value, code, seconds="0"):
     correct answers; a sibling client is served all along."""
     port, seconds = int(port), float(seconds)
     with Sibling(port), connect(port, max(10.0, seconds + 10)) as s:
-        roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
+        roundtrip(s, wire.search("morpheus"), wire.result(RABBIT))
         t0 = time.monotonic()
-        s.sendall(req_search(value))
+        s.sendall(wire.search(value))
         expect_error(s, code, False)
         took = time.monotonic() - t0
         check(took >= seconds * 0.9, "error after %.2f s, before the"
@@ -268,9 +260,10 @@ def sc_fault(port, value, code, seconds="0"):
             req, want = mixed(i)
             roundtrip(s, req, want)
         # An error frame the upstream sends is an answer like any other.
-        want = ans_json({"error": "bad-request", "message": "unknown action"})
-        roundtrip(s, req_search("error"), want)
-        roundtrip(s, req_search("ring"), ans_result(RING))
+        want = wire.answer({"error": "bad-request",
+                            "message": "unknown action"})
+        roundtrip(s, wire.search("error"), want)
+        roundtrip(s, wire.search("ring"), wire.result(RING))
 
 
 def sc_broken(port, value, allowed):
@@ -283,8 +276,8 @@ def sc_broken(port, value, allowed):
     allowed = allowed.split(",")
     full = miss(value)
     with Sibling(port), connect(port) as s:
-        roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
-        s.sendall(req_search(value))
+        roundtrip(s, wire.search("morpheus"), wire.result(RABBIT))
+        s.sendall(wire.search(value))
         data = b""
         eof = False
         while not eof:
@@ -313,10 +306,10 @@ def sc_broken(port, value, allowed):
             check(body.get("error") in allowed, "unexpected frame %r"
                   % data)
             print("error frame %s" % body["error"])
-            roundtrip(s, req_search(DOG), ans_result(BALL))
+            roundtrip(s, wire.search(DOG), wire.result(BALL))
     # A new connection is served.
     with connect(port) as s:
-        roundtrip(s, req_search("ring"), ans_result(RING))
+        roundtrip(s, wire.search("ring"), wire.result(RING))
 
 
 def sc_double(port):
@@ -325,8 +318,8 @@ def sc_double(port):
     port = int(port)
     with connect(port) as s:
         for _ in range(3):
-            roundtrip(s, req_search("double"), miss("double"))
-            roundtrip(s, req_search("morpheus"), ans_result(RABBIT))
+            roundtrip(s, wire.search("double"), miss("double"))
+            roundtrip(s, wire.search("morpheus"), wire.result(RABBIT))
 
 
 def sc_unavailable(port, limit="30"):
@@ -337,9 +330,9 @@ def sc_unavailable(port, limit="30"):
     seen = 0
     with connect(int(port)) as s:
         while True:
-            s.sendall(req_search("morpheus"))
+            s.sendall(wire.search("morpheus"))
             raw, hdr, content = read_frame(s)
-            if raw == ans_result(RABBIT):
+            if raw == wire.result(RABBIT):
                 break
             body = json.loads(content.decode("utf-8"))
             check(body.get("error") == "upstream-unavailable",
@@ -351,7 +344,7 @@ def sc_unavailable(port, limit="30"):
                   "still unavailable after %s s" % limit)
             time.sleep(0.1)
         check(seen > 0, "answered before any upstream listened")
-        roundtrip(s, req_search(DOG), ans_result(BALL))
+        roundtrip(s, wire.search(DOG), wire.result(BALL))
     print("unavailable %d times, then answered" % seen)
 
 
@@ -370,16 +363,9 @@ SCENARIOS = {
 
 
 def main(argv):
-    if len(argv) < 2 or argv[1] not in SCENARIOS:
-        sys.stderr.write("usage: relay_client.py SCENARIO [ARGS...]\n"
-                         "scenarios: %s\n" % ", ".join(sorted(SCENARIOS)))
-        return 2
-    try:
-        SCENARIOS[argv[1]](*argv[2:])
-    except (Fail, OSError, ValueError) as e:
-        sys.stderr.write("relay_client %s: FAIL: %s\n" % (argv[1], e))
-        return 1
-    return 0
+    return run_scenario("relay_client", "SCENARIO [ARGS...]", SCENARIOS,
+                        argv[1] if len(argv) >= 2 else None,
+                        lambda sc: sc(*argv[2:]))
 
 
 if __name__ == "__main__":

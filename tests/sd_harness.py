@@ -21,6 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gw_client  # noqa: E402
+import hframe_wire as wire  # noqa: E402
 
 WAIT = 10.0
 
@@ -83,8 +84,8 @@ def main(argv):
         good, seen = expect(nsock, "READY=1")
         report(good, "READY=1 once listening", repr(seen))
         try:
-            gw_client.exchange(port, gw_client.req_search("morpheus"),
-                               gw_client.ans_result(gw_client.RABBIT))
+            gw_client.exchange(port, wire.search("morpheus"),
+                               wire.result(gw_client.RABBIT))
             report(True, "a search answered on the passed socket")
         except (gw_client.Fail, OSError) as e:
             report(False, "a search answered on the passed socket", str(e))
