@@ -57,8 +57,7 @@ void gw_side_trim(gw_side *s)
         drop_decoder(s);
     trim_buf(&s->in);
     trim_buf(&s->stage);
-    if (s->kept == 0)
-        trim_buf(&s->out);
+    trim_buf(&s->out);
 }
 
 size_t gw_side_buffered(const gw_side *s)
@@ -69,7 +68,7 @@ size_t gw_side_buffered(const gw_side *s)
 
 size_t gw_side_unsent(const gw_side *s)
 {
-    return (s->pre_len - s->pre_off) + (gw_buf_pending(&s->out) - s->kept);
+    return (s->pre_len - s->pre_off) + gw_buf_pending(&s->out);
 }
 
 const unsigned char *gw_side_output(const gw_side *s, size_t *len)
@@ -78,14 +77,14 @@ const unsigned char *gw_side_output(const gw_side *s, size_t *len)
         *len = s->pre_len - s->pre_off;
         return s->pre + s->pre_off;
     }
-    *len = gw_buf_pending(&s->out) - s->kept;
-    return *len == 0 ? NULL : gw_buf_peek(&s->out) + s->kept;
+    *len = gw_buf_pending(&s->out);
+    return *len == 0 ? NULL : gw_buf_peek(&s->out);
 }
 
 void gw_side_sent(gw_side *s, size_t n)
 {
     size_t pre = s->pre_len - s->pre_off;
-    size_t body = gw_buf_pending(&s->out) - s->kept;
+    size_t body = gw_buf_pending(&s->out);
 
     if (pre > 0) {
         /* gw_side_output gave the preamble alone. */
@@ -96,32 +95,5 @@ void gw_side_sent(gw_side *s, size_t n)
     if (n > body)
         n = body;
     s->bytes_out += n;
-    if (s->keep)
-        s->kept += n;
-    else
-        gw_buf_consume(&s->out, n);
-}
-
-void gw_side_rewind(gw_side *s, const unsigned char *pre, size_t len)
-{
-    if (len > sizeof s->pre)
-        len = sizeof s->pre;
-    if (len > 0)
-        memcpy(s->pre, pre, len);
-    s->pre_len = len;
-    s->pre_off = 0;
-    s->kept = 0;
-}
-
-void gw_side_release(gw_side *s)
-{
-    gw_buf_consume(&s->out, s->kept);
-    s->kept = 0;
-    s->keep = 0;
-}
-
-void gw_side_restart(gw_side *s)
-{
-    if (s->dec != NULL)
-        hf_decoder_reset(s->dec);
+    gw_buf_consume(&s->out, n);
 }

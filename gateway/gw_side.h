@@ -18,9 +18,7 @@
  *          is passed on (client side: the PROXY header first);
  *   pre    bytes sent first on each new connection (relay: the PROXY
  *          header for the upstream);
- *   out    bytes to send; with keep set, sent bytes stay in out (out
- *          [0..kept)) so that a request can be sent again on a new
- *          connection.
+ *   out    bytes to send.
  *
  * Ownership: the side owns its buffers; pointers from gw_side_output live
  * until the next call that changes the side.
@@ -41,8 +39,6 @@ typedef struct gw_side {
     gw_buf in;
     gw_buf stage;
     gw_buf out;
-    size_t kept;            /* of out, sent and kept for a replay */
-    int keep;               /* sent bytes are kept, not consumed */
     size_t pre_len;         /* pre[pre_off..pre_len) still to send */
     size_t pre_off;
     unsigned char pre[GW_PROXY_V2_OUT_MAX];
@@ -65,7 +61,7 @@ void gw_side_trim(gw_side *s);
 /* Bytes the side holds allocated: decoder and buffer capacities. */
 size_t gw_side_buffered(const gw_side *s);
 
-/* Bytes not sent yet (pre included, kept bytes not). */
+/* Bytes not sent yet, pre included. */
 size_t gw_side_unsent(const gw_side *s);
 
 /* The next bytes to send (the preamble first, alone); NULL and 0 when
@@ -74,15 +70,5 @@ const unsigned char *gw_side_output(const gw_side *s, size_t *len);
 
 /* n of gw_side_output's bytes went out (n is clamped to what waits). */
 void gw_side_sent(gw_side *s, size_t n);
-
-/* A new connection: send the kept bytes again, after pre[0..len) (len
- * may be 0). */
-void gw_side_rewind(gw_side *s, const unsigned char *pre, size_t len);
-
-/* Stop keeping: drop the kept bytes. */
-void gw_side_release(gw_side *s);
-
-/* A new stream on the decoder: a frame half read is forgotten. */
-void gw_side_restart(gw_side *s);
 
 #endif /* GW_SIDE_H */
