@@ -173,7 +173,8 @@ static void upstreams(FILE *f, const gw_metrics *m, const gw_slot *sum)
         }
     }
     head(f, "hframe_upstream_duration_seconds", "histogram",
-         "Time from a request's going to the upstream to its answer");
+         "Time from a request's going to the upstream to its answer "
+         "or failure");
     for (i = 0; i < m->cfg.n_upstreams; i++)
         hist(f, "hframe_upstream_duration_seconds", "upstream",
              m->cfg.upstream_names[i], &sum->st.upstream_latency[i]);

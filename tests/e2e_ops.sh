@@ -181,6 +181,12 @@ gwc "metrics: the tutorial" "$M1_PORT" tutorial
 metrics "metrics: /health 200, 6 requests counted and timed, promtool \
 passes" m1 6 'hframe_requests_total{kind="search"}=3' \
     'hframe_request_duration_seconds_count{kind="binary"}=3'
+# A request whose last bytes come half a second late is timed in
+# seconds: above the 0.25 bucket, within the 2.5 one.
+gwc "metrics: a binary request sent slowly" "$M1_PORT" slowsend 0.5
+B='hframe_request_duration_seconds_bucket{kind="binary",le='
+metrics "metrics: the slow request in the buckets above 0.25 s" m1 7 \
+    "${B}\"0.25\"}=3" "${B}\"2.5\"}=4" "${B}\"+Inf\"}=4"
 
 # Two workers: the supervisor serves every worker's counts, and a worker
 # killed outright loses none (its successor goes on in its slot).
