@@ -196,12 +196,31 @@ gwc "metrics, 2 workers: 64 clients x 10 requests" "$GW_PORT" concurrent \
     64 10
 metrics "metrics, 2 workers: 640 requests on one page" m2 640 \
     hframe_connections_accepted_total=64
+# A scraper keeps its connection open while a worker is forked again.
+timeout -k 5 30 python3 "$HERE/metrics_check.py" "$(metrics_port m2)" \
+    --hold 10 >"$TMP/scraper.out" 2>&1 &
+scraper=$!
+PIDS="$PIDS $scraper"
+wait_ready "$TMP/scraper.out"
 victim=$(cut -d' ' -f1 "/proc/$M2_PID/task/$M2_PID/children")
 kill -9 "$victim"
 logged m2 "worker $victim killed by signal 9" "metrics, 2 workers: a \
 worker killed with SIGKILL"
 LOG_WAIT=10 logged m2 "worker [0-9]* started" "metrics, 2 workers: ... \
 and started again"
+# only_supervisor STATE: the metrics port's sockets in ss's STATE are
+# held by the supervisor alone (a worker forked from it closed them).
+only_supervisor() {
+    ss -Htnp state "$1" "( sport = :$(metrics_port m2) )" \
+        >"$TMP/ss.out" 2>&1 || return 1
+    [ -s "$TMP/ss.out" ] &&
+        [ "$(grep -o 'pid=[0-9]*' "$TMP/ss.out" | sort -u)" = "pid=$M2_PID" ]
+}
+check "metrics, 2 workers: the new worker holds neither the metrics \
+socket ..." only_supervisor listening
+check "metrics, 2 workers: ... nor the scraper's connection" \
+    only_supervisor established
+kill "$scraper" 2>/dev/null
 metrics "metrics, 2 workers: the dead worker's requests still counted" \
     m2 640
 gwc "metrics, 2 workers: 32 clients x 10 requests more" "$GW_PORT" \

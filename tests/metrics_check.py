@@ -3,6 +3,7 @@
 
 usage: metrics_check.py PORT REQUESTS [SERIES[=VALUE]...]
        metrics_check.py PORT --health STATUS
+       metrics_check.py PORT --hold SECONDS
 
 The first form fetches /health (must be 200) and /metrics from
 127.0.0.1:PORT, checks the page with `promtool check metrics` when
@@ -14,13 +15,17 @@ promtool is installed, and checks that:
     hframe_request_duration_seconds_count equals hframe_requests_total;
   - each SERIES (a full series name with labels, as in the page) is
     there, with VALUE when given, else with a value of at least 1.
-The second form checks only that /health answers STATUS.
+The second form checks only that /health answers STATUS. The third
+fetches /metrics on a kept HTTP/1.1 connection, prints "ready" and keeps
+the connection open for SECONDS.
 Exit status 0 when all hold, 1 with a message otherwise.
 """
+import http.client
 import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -123,6 +128,15 @@ def main(argv):
                                                         body.strip(),
                                                         argv[3]))
             return 1
+        return 0
+    if len(argv) == 4 and argv[2] == "--hold":
+        c = http.client.HTTPConnection("127.0.0.1", int(argv[1]),
+                                       timeout=TIMEOUT)
+        c.request("GET", "/metrics")
+        c.getresponse().read()
+        print("ready", flush=True)
+        time.sleep(float(argv[3]))
+        c.close()
         return 0
     if len(argv) < 3:
         sys.stderr.write(__doc__)
