@@ -63,7 +63,7 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     if (c == NULL || gw_loop_own(l, fd, &c->ep) != 0 ||
         gw_poller_set(l->poller, fd, GW_POLL_IN) != 0) {
         gw_log(GW_LOG_WARN, "accept: out of memory for descriptor %d", fd);
-        l->st.rejected_fdset++;
+        l->slot->st.rejected_fdset++;
         if (c != NULL && fd < l->fds_cap)
             l->fds[fd] = NULL;
         free(c);
@@ -82,7 +82,7 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     if (l->cfg.pool.upstream_proxy)
         set_addresses(c, ss);
     l->n_clients++;
-    l->st.accepted++;
+    l->slot->st.accepted++;
     gw_log(GW_LOG_DEBUG, "open peer=%s fd=%d conns=%zu", c->peer, fd,
            l->n_clients);
     gw_loop_enqueue(l, &c->ep);
@@ -95,7 +95,7 @@ static void shed(gw_loop *l, int lfd, gw_time now)
 {
     int fd, i;
 
-    l->st.accept_errors++;
+    l->slot->st.accept_errors++;
     l->accept_paused_until = now + GW_ACCEPT_PAUSE;
     if (l->reserve_fd < 0)
         return;
@@ -105,7 +105,7 @@ static void shed(gw_loop *l, int lfd, gw_time now)
         if (fd < 0)
             break;
         close(fd);
-        l->st.rejected_cap++;
+        l->slot->st.rejected_cap++;
     }
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
@@ -123,7 +123,7 @@ static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
 
     util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
     gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
-    l->st.rejected_cap++;
+    l->slot->st.rejected_cap++;
     if (send(fd, gw_buf_peek(&l->busy), gw_buf_pending(&l->busy),
              MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
         shutdown(fd, SHUT_WR);
@@ -156,7 +156,7 @@ void gw_loop_accept(gw_loop *l, int lfd, gw_time now)
             if (errno == EMFILE || errno == ENFILE) {
                 shed(l, lfd, now);
             } else {
-                l->st.accept_errors++;
+                l->slot->st.accept_errors++;
                 l->accept_paused_until = now + GW_ACCEPT_PAUSE;
             }
             return;

@@ -119,7 +119,7 @@ static void on_request(void *user, const gw_request_info *info)
     client *c = user;
     const gw_loop *l = c->ep.loop;
 
-    gw_stats_request(&c->ep.loop->st, c->peer, info,
+    gw_stats_request(&c->ep.loop->slot->st, c->peer, info,
                      info->upstream >= 0
                          ? l->cfg.upstreams[info->upstream].name : NULL);
 }
@@ -158,6 +158,7 @@ static int make_pool(gw_loop *l)
     pc.max_output = l->cfg.conn.max_output;
     pc.wake = pool_wake;
     pc.wake_ctx = l;
+    pc.counters = l->slot->up;
     l->pool = gw_pool_new(&pc);
     if (l->pool == NULL)
         return -1;
@@ -174,6 +175,8 @@ gw_loop *gw_loop_new(const gw_loop_config *cfg)
     if (l == NULL)
         return NULL;
     l->cfg = *cfg;
+    l->slot = cfg->slot != NULL ? cfg->slot : &l->own;
+    l->log_dropped = gw_log_dropped();
     l->conn_cfg = cfg->conn;
     l->conn_cfg.on_request = on_request;
     l->conn_cfg.on_proxy = on_proxy;
@@ -206,7 +209,7 @@ void gw_loop_set_index(gw_loop *l, const gw_index *idx)
 
 const gw_stats *gw_loop_stats(const gw_loop *l)
 {
-    return &l->st;
+    return &l->slot->st;
 }
 
 size_t gw_loop_conns(const gw_loop *l)
@@ -247,7 +250,8 @@ void gw_loop_log_stats(const gw_loop *l)
     while (n < GW_POOL_UPSTREAMS &&
            gw_loop_upstream(l, n, &us[n], &names[n]) == 0)
         n++;
-    gw_stats_log(&l->st, l->n_clients, l->cfg.conn.relay.on, us, names, n);
+    gw_stats_log(&l->slot->st, l->n_clients, l->cfg.conn.relay.on, us,
+                 names, n);
 }
 
 /* Watch ep's socket for what it wants, and its deadline. */
@@ -319,7 +323,7 @@ static void close_client(gw_loop *l, client *c)
     gw_log(lvl, "close peer=%s reason=%s requests=%" PRIu64, c->peer,
            gw_close_reason_name(why), gw_conn_requests(&c->conn));
     if ((unsigned)why < GW_CLOSE_REASON_COUNT)
-        l->st.closed[why]++;
+        l->slot->st.closed[why]++;
     gw_timers_set(&l->timers, &c->ep.timer, GW_TIME_NEVER);
     gw_loop_release(l, c->ep.fd);
     gw_conn_free(&c->conn);
@@ -451,6 +455,33 @@ static void run_foreign(gw_loop *l, const gw_poll_event *ev, int n,
     }
 }
 
+/* The gauges into the slot, for a metrics page another process may
+ * serve: not more often than GW_PUBLISH_EVERY (an upstream's are
+ * counted over its connections), and once after the last pass. */
+static void publish(gw_loop *l, gw_time now)
+{
+    gw_upstream_stats u;
+    const char *name;
+    uint64_t dropped;
+    size_t i;
+
+    if (now < l->publish_at) {
+        l->publish_pending = 1;
+        return;
+    }
+    l->slot->conns = l->n_clients;
+    for (i = 0; gw_loop_upstream(l, i, &u, &name) == 0; i++) {
+        l->slot->up[i].conns = u.conns;
+        l->slot->up[i].inflight = u.inflight;
+        l->slot->up[i].down = u.down;
+    }
+    dropped = gw_log_dropped();
+    l->slot->st.log_dropped += dropped - l->log_dropped;
+    l->log_dropped = dropped;
+    l->publish_at = gw_time_add(now, GW_PUBLISH_EVERY);
+    l->publish_pending = 0;
+}
+
 /* How long the poller may wait. */
 static gw_time wait_time(gw_loop *l, gw_time now)
 {
@@ -463,6 +494,8 @@ static gw_time wait_time(gw_loop *l, gw_time now)
     for (k = 0; k < l->n_foreign; k++)
         until = gw_time_min(until, l->foreign[k].due(l->foreign[k].ctx));
     until = gw_time_min(until, l->pool_due);
+    if (l->publish_pending)
+        until = gw_time_min(until, l->publish_at);
     if (l->stopping)
         until = gw_time_min(until, l->stop_deadline);
     else if (!l->listening)
@@ -540,6 +573,7 @@ int gw_loop_run(gw_loop *l)
         run_pass(l, now);
         if (l->pool != NULL)
             l->pool_due = gw_pool_tick(l->pool, now);
+        publish(l, now);
         gw_log_flush();
     }
     gw_log_defer(0);

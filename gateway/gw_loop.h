@@ -40,6 +40,7 @@
 #include "gw_conn.h"
 #include "gw_poll.h"
 #include "gw_pool.h"
+#include "gw_shared.h"
 #include "gw_stats.h"
 
 /* Bytes read from a socket at once, into one buffer the loop shares. */
@@ -86,6 +87,9 @@ typedef struct gw_loop_config {
     gw_pool_config pool;         /* relay: conns, pipeline, fails, retry,
                                     check, timeouts, upstream_proxy (the
                                     loop sets the rest) */
+    gw_slot *slot;               /* where the counters are kept (a slot
+                                    of gw_shared.h, which outlives the
+                                    loop); NULL: in the loop */
     int wake_fd;                 /* -1 for none; readable -> on_wake */
     void (*on_wake)(void *ctx);
     void *wake_ctx;
@@ -123,6 +127,11 @@ void gw_loop_stop(gw_loop *l);
 /* Use idx for answers from now on. The loop does not own indexes: the
  * caller frees the previous one once this returns. */
 void gw_loop_set_index(gw_loop *l, const gw_index *idx);
+
+/* Gauges in the slot (clients, upstream connections, requests in
+ * flight, upstreams down) are published at most this often, and once
+ * more after the last change. */
+#define GW_PUBLISH_EVERY 100000
 
 /* Write the counters to the log: one line at level notice, which is
  * always written. */

@@ -49,7 +49,11 @@ struct gw_loop {
     int stopping;
     gw_time stop_deadline;
     gw_time accept_paused_until;
-    gw_stats st;
+    gw_slot *slot;              /* counters: cfg.slot or own */
+    gw_slot own;
+    gw_time publish_at;         /* gauges into the slot from then on */
+    int publish_pending;        /* a pass ran since they were */
+    uint64_t log_dropped;       /* gw_log_dropped() last published */
     gw_buf busy;                /* the busy error frame, made once */
     gw_io io;                   /* system calls, ctx set per endpoint */
     gw_loop_foreign foreign[GW_FOREIGN_MAX];

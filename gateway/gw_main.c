@@ -50,7 +50,9 @@ typedef struct app {
     gw_reload *reload;      /* SIGHUP in a serving process */
     gw_upstream upstreams[GW_UPSTREAM_MAX];
     gw_privs privs;             /* --user, --group */
-    int metrics_fd[GW_WORKERS_MAX];   /* --metrics: worker i's socket */
+    gw_shared *shared;          /* the counters, a slot per worker */
+    gw_metrics *metrics;        /* --metrics, in the process serving it */
+    const char *up_names[GW_UPSTREAM_MAX];
     int wrote_pid;          /* the pid file is ours to remove */
     int listened;           /* so is the port file */
 } app;
@@ -212,6 +214,7 @@ static void on_wake(void *ctx)
             case SIGTERM:
             case SIGINT:
                 gw_systemd_notify("STOPPING=1", NULL);
+                gw_metrics_draining(a->metrics);
                 gw_loop_stop(a->loop);
                 break;
             case SIGHUP:
@@ -258,50 +261,40 @@ static void relay_config(const app *a, gw_loop_config *lc)
     lc->n_upstreams = o->n_upstream;
 }
 
-/* --metrics: one listening socket per worker, bound before root goes:
- * worker i serves at PORT+i (each at a port of its own with PORT 0). */
-static int open_metrics(app *a)
+/* --metrics: its socket, bound before root goes, and its server, which
+ * the supervisor runs with --workers and the loop without. The address
+ * was checked by the option parser; binding it may still fail. */
+static int start_metrics(app *a)
 {
-    char host[UTIL_HOST_MAX], msg[UTIL_MSG_MAX], port[8];
-    const char *pstr;
+    char host[UTIL_HOST_MAX], msg[UTIL_MSG_MAX];
+    gw_metrics_config mc;
+    const char *port;
     gw_listeners ls;
-    uint64_t first, n = a->opt.workers;
-    unsigned i;
+    size_t i;
 
     if (a->opt.metrics == NULL)
         return 0;
-    if (util_split_hostport(a->opt.metrics, host, sizeof host, &pstr, msg,
+    if (util_split_hostport(a->opt.metrics, host, sizeof host, &port, msg,
                             sizeof msg) != 0 ||
-        util_parse_value(UTIL_NUMBER, "the --metrics port", pstr, 0,
-                         65536 - n, 0, &first, msg, sizeof msg) != 0) {
-        gw_log(GW_LOG_ERROR, "--metrics %s: %s", a->opt.metrics, msg);
+        gw_listeners_open(host, port, 0, 1, &ls) != 0) {
+        gw_log(GW_LOG_ERROR, "--metrics %s: cannot serve the metrics there",
+               a->opt.metrics);
         return -1;
     }
-    for (i = 0; i < n; i++) {
-        snprintf(port, sizeof port, "%u",
-                 first == 0 ? 0u : (unsigned)first + i);
-        if (gw_listeners_open(host, port, 0, 1, &ls) != 0)
-            return -1;
-        /* The first address only: one series per worker. */
-        a->metrics_fd[i] = ls.fd[0];
-        while (ls.n > 1)
-            close(ls.fd[--ls.n]);
-        gw_log(GW_LOG_NOTICE, "metrics for worker %u on '%s' port %u", i,
-               host, ls.port);
-    }
+    /* The first address only: one server, one socket. */
+    while (ls.n > 1)
+        close(ls.fd[--ls.n]);
+    for (i = 0; i < a->opt.n_upstream; i++)
+        a->up_names[i] = a->upstreams[i].name;
+    memset(&mc, 0, sizeof mc);
+    mc.shared = a->shared;
+    mc.upstream_names = a->up_names;
+    mc.n_upstreams = a->opt.n_upstream;
+    a->metrics = gw_metrics_start(ls.fd[0], &mc);
+    if (a->metrics == NULL)
+        return -1;
+    gw_log(GW_LOG_NOTICE, "metrics on '%s' port %u", host, ls.port);
     return 0;
-}
-
-static void close_metrics(app *a, int except)
-{
-    size_t i;
-
-    for (i = 0; i < sizeof a->metrics_fd / sizeof a->metrics_fd[0]; i++) {
-        if (a->metrics_fd[i] >= 0 && (int)i != except)
-            close(a->metrics_fd[i]);
-        if ((int)i != except)
-            a->metrics_fd[i] = -1;
-    }
 }
 
 /* Serve on ls until told to stop. Returns an exit status. */
@@ -309,7 +302,6 @@ static int serve(void *ctx, gw_listeners *ls, unsigned slot)
 {
     app *a = ctx;
     const gw_options *o = &a->opt;
-    gw_metrics *m = NULL;
     gw_loop_config lc;
     size_t i;
     int rc;
@@ -337,6 +329,7 @@ static int serve(void *ctx, gw_listeners *ls, unsigned slot)
     lc.conn.proxy_protocol = o->proxy_protocol;
     if (o->n_upstream > 0)
         relay_config(a, &lc);
+    lc.slot = gw_shared_slot(a->shared, slot);
     lc.wake_fd = gw_signal_fd();
     lc.on_wake = on_wake;
     lc.wake_ctx = a;
@@ -347,20 +340,20 @@ static int serve(void *ctx, gw_listeners *ls, unsigned slot)
         gw_reload_free(a->reload);
         return GW_EXIT_FAIL;
     }
-    /* The server owns its socket from here; the other workers' are
-     * theirs. */
-    close_metrics(a, (int)slot);
-    if (a->metrics_fd[slot] >= 0) {
-        m = gw_metrics_start(a->metrics_fd[slot], a->loop);
-        a->metrics_fd[slot] = -1;
-        if (m == NULL) {
-            gw_loop_free(a->loop);
-            a->loop = NULL;
-            return GW_EXIT_FAIL;
-        }
+    /* A worker leaves the metrics to its supervisor (which closed the
+     * server's descriptors in it); a gateway of one process serves them
+     * from its loop. */
+    if (a->opt.workers > 1)
+        a->metrics = NULL;
+    else if (a->metrics != NULL && gw_metrics_watch(a->metrics,
+                                                    a->loop) != 0) {
+        gw_loop_free(a->loop);
+        a->loop = NULL;
+        gw_reload_free(a->reload);
+        a->reload = NULL;
+        return GW_EXIT_FAIL;
     }
     rc = gw_loop_run(a->loop);
-    gw_metrics_stop(m);
     gw_loop_log_stats(a->loop);
     gw_loop_free(a->loop);
     a->loop = NULL;
@@ -430,7 +423,7 @@ static int run(app *a)
     a->listened = 1;
     /* Sockets bound, index read, pid file written: root is no longer
      * needed, in this process nor in the workers it forks. */
-    if (open_metrics(a) != 0 || gw_privs_drop(&a->privs) != 0) {
+    if (start_metrics(a) != 0 || gw_privs_drop(&a->privs) != 0) {
         gw_listeners_close(&ls);
         return GW_EXIT_FAIL;
     }
@@ -443,6 +436,8 @@ static int run(app *a)
         sc.port_file = a->opt.port_file;
         sc.serve = serve;
         sc.reload = reload_parent;
+        sc.shared = a->shared;
+        sc.metrics = a->metrics;
         sc.ctx = a;
         rc = gw_supervise(&sc, &ls);
         gw_listeners_close(&ls);
@@ -471,8 +466,6 @@ int main(int argc, char **argv)
     int rc;
 
     memset(&a, 0, sizeof a);
-    for (i = 0; i < GW_WORKERS_MAX; i++)
-        a.metrics_fd[i] = -1;
     rc = gw_options_parse(&a.opt, argc, argv);
     if (rc >= 0)
         return rc;
@@ -493,8 +486,16 @@ int main(int argc, char **argv)
         gw_index_free(a.index);
         return GW_EXIT_FAIL;
     }
+    /* The counters, in memory every worker forked from here shares. */
+    a.shared = gw_shared_new((unsigned)a.opt.workers);
+    if (a.shared == NULL) {
+        gw_log(GW_LOG_ERROR, "counters: %s", strerror(errno));
+        gw_index_free(a.index);
+        return GW_EXIT_FAIL;
+    }
     rc = run(&a);
-    close_metrics(&a, -1);
+    gw_metrics_stop(a.metrics);
+    gw_shared_free(a.shared);
     /* What was written for others to read goes with the process. */
     if (a.wrote_pid)
         unlink(a.opt.pid_file);

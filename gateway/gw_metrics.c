@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gw_hist.h"
 #include "gw_log.h"
 
 /* Scrapers at once: a few are plenty, and each holds a descriptor. */
@@ -20,7 +21,10 @@
 
 struct gw_metrics {
     struct MHD_Daemon *d;
-    gw_loop *loop;
+    gw_metrics_config cfg;
+    int listen_fd;
+    int draining;
+    int conn_fd[METRICS_CONNS];     /* scrapers' sockets; -1: free */
 };
 
 static const char *const kind_names[GW_KIND_COUNT] = {
@@ -88,6 +92,31 @@ static const char *close_label(unsigned i)
     return gw_close_reason_name((gw_close_reason)i);
 }
 
+/* A histogram's series for one label: cumulative buckets, sum, count. */
+static void hist(FILE *f, const char *name, const char *key,
+                 const char *value, const gw_hist *h)
+{
+    uint64_t total = 0;
+    unsigned i;
+
+    for (i = 0; i <= GW_HIST_BOUNDS; i++) {
+        total += h->bucket[i];
+        fprintf(f, "%s_bucket{%s=\"", name, key);
+        label(f, value);
+        if (i < GW_HIST_BOUNDS)
+            fprintf(f, "\",le=\"%g\"} %" PRIu64 "\n",
+                    (double)gw_hist_bound_us(i) / 1e6, total);
+        else
+            fprintf(f, "\",le=\"+Inf\"} %" PRIu64 "\n", total);
+    }
+    fprintf(f, "%s_sum{%s=\"", name, key);
+    label(f, value);
+    fprintf(f, "\"} %.6f\n", (double)h->sum_us / 1e6);
+    fprintf(f, "%s_count{%s=\"", name, key);
+    label(f, value);
+    fprintf(f, "\"} %" PRIu64 "\n", total);
+}
+
 /* Per-upstream series: one metric, one line per upstream. */
 typedef enum up_item {
     UP_UP, UP_REQUESTS, UP_FAILURES, UP_TIMEOUTS, UP_CONNECTS, UP_CONNS,
@@ -97,8 +126,8 @@ typedef enum up_item {
 static const struct {
     const char *name, *type, *help;
 } up_meta[UP_ITEMS] = {
-    { "hframe_upstream_up", "gauge", "1 while the upstream is in use, "
-      "0 while it is marked down" },
+    { "hframe_upstream_up", "gauge", "1 while every worker uses the "
+      "upstream, 0 while one has it marked down" },
     { "hframe_upstream_requests_total", "counter",
       "Answers passed back from the upstream" },
     { "hframe_upstream_failures_total", "counter",
@@ -127,36 +156,50 @@ static uint64_t up_value(const gw_upstream_stats *u, up_item it)
     }
 }
 
-static void upstreams(FILE *f, const gw_loop *l)
+static void upstreams(FILE *f, const gw_metrics *m, const gw_slot *sum)
 {
-    gw_upstream_stats u;
-    const char *name;
     unsigned it;
     size_t i;
 
-    if (gw_loop_upstream(l, 0, &u, &name) != 0)
+    if (m->cfg.n_upstreams == 0)
         return;
     for (it = 0; it < UP_ITEMS; it++) {
         head(f, up_meta[it].name, up_meta[it].type, up_meta[it].help);
-        for (i = 0; gw_loop_upstream(l, i, &u, &name) == 0; i++) {
+        for (i = 0; i < m->cfg.n_upstreams; i++) {
             fprintf(f, "%s{upstream=\"", up_meta[it].name);
-            label(f, name);
-            fprintf(f, "\"} %" PRIu64 "\n", up_value(&u, (up_item)it));
+            label(f, m->cfg.upstream_names[i]);
+            fprintf(f, "\"} %" PRIu64 "\n",
+                    up_value(&sum->up[i], (up_item)it));
         }
     }
+    head(f, "hframe_upstream_duration_seconds", "histogram",
+         "Time from a request's going to the upstream to its answer "
+         "or failure");
+    for (i = 0; i < m->cfg.n_upstreams; i++)
+        hist(f, "hframe_upstream_duration_seconds", "upstream",
+             m->cfg.upstream_names[i], &sum->st.upstream_latency[i]);
 }
 
 /* The whole page into a buffer from malloc; NULL when memory runs out. */
-static char *render(const gw_loop *l, size_t *len)
+static char *render(const gw_metrics *m, size_t *len)
 {
-    const gw_stats *st = gw_loop_stats(l);
+    gw_slot sum;
+    const gw_stats *st = &sum.st;
     char *buf = NULL;
-    FILE *f = open_memstream(&buf, len);
+    FILE *f;
+    unsigned k;
 
+    gw_shared_sum(m->cfg.shared, &sum);
+    f = open_memstream(&buf, len);
     if (f == NULL)
         return NULL;
     table(f, "hframe_requests_total", "Requests answered, by kind",
           "kind", st->requests, 0, GW_KIND_COUNT, kind_label);
+    head(f, "hframe_request_duration_seconds", "histogram",
+         "Time from a request's first byte to its answer, by kind");
+    for (k = 0; k < GW_KIND_COUNT; k++)
+        hist(f, "hframe_request_duration_seconds", "kind", kind_names[k],
+             &st->latency[k]);
     table(f, "hframe_frame_errors_total", "Malformed frames, by code",
           "code", st->frame_errors, HF_NEED_MORE + 1, HF_STATUS_COUNT,
           frame_label);
@@ -173,14 +216,15 @@ static char *render(const gw_loop *l, size_t *len)
     one(f, "hframe_accept_errors_total", "counter",
         "accept() failures other than try again", st->accept_errors);
     one(f, "hframe_connections", "gauge", "Client connections open now",
-        gw_loop_conns(l));
+        sum.conns);
     one(f, "hframe_received_bytes_total", "counter",
         "Request bytes received", st->bytes_in);
     one(f, "hframe_sent_bytes_total", "counter", "Answer bytes sent",
         st->bytes_out);
     one(f, "hframe_log_lines_dropped_total", "counter",
-        "Log lines dropped while stderr was not read", gw_log_dropped());
-    upstreams(f, l);
+        "Log lines dropped while stderr was not read",
+        st->log_dropped);
+    upstreams(f, m, &sum);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;
@@ -228,7 +272,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
         return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
                      "GET only\n", 9, MHD_RESPMEM_PERSISTENT);
     if (strcmp(url, "/health") == 0) {
-        if (gw_loop_stopping(m->loop))
+        if (m->draining)
             return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
                          "draining\n", 9, MHD_RESPMEM_PERSISTENT);
         return reply(c, MHD_HTTP_OK, "text/plain", "ok\n", 3,
@@ -237,28 +281,93 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
     if (strcmp(url, "/metrics") != 0)
         return reply(c, MHD_HTTP_NOT_FOUND, "text/plain",
                      "/metrics or /health\n", 20, MHD_RESPMEM_PERSISTENT);
-    page = render(m->loop, &len);
+    page = render(m, &len);
     if (page == NULL)
         return MHD_NO;
     return reply(c, MHD_HTTP_OK, TEXT_FORMAT, page, len,
                  MHD_RESPMEM_MUST_FREE);
 }
 
-static void on_ready(void *ctx)
+/* MHD's connections come and go: their sockets are kept so that a
+ * forked process can close its copies (gw_metrics_forked). */
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode what)
 {
-    gw_metrics *m = ctx;
+    gw_metrics *m = cls;
+    const union MHD_ConnectionInfo *info;
+    unsigned i;
+    int fd;
 
-    MHD_run(m->d);
+    (void)socket_ctx;
+    info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (info == NULL)
+        return;
+    fd = info->connect_fd;
+    for (i = 0; i < METRICS_CONNS; i++) {
+        if (what == MHD_CONNECTION_NOTIFY_STARTED && m->conn_fd[i] < 0) {
+            m->conn_fd[i] = fd;
+            return;
+        }
+        if (what == MHD_CONNECTION_NOTIFY_CLOSED && m->conn_fd[i] == fd) {
+            m->conn_fd[i] = -1;
+            return;
+        }
+    }
 }
 
-static gw_time due(void *ctx)
+void gw_metrics_draining(gw_metrics *m)
 {
-    gw_metrics *m = ctx;
+    if (m != NULL)
+        m->draining = 1;
+}
+
+int gw_metrics_fd(const gw_metrics *m)
+{
+    const union MHD_DaemonInfo *info;
+
+    info = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_EPOLL_FD);
+    return info != NULL ? info->epoll_fd : -1;
+}
+
+gw_time gw_metrics_due(const gw_metrics *m)
+{
     MHD_UNSIGNED_LONG_LONG ms;
 
     if (MHD_get_timeout(m->d, &ms) != MHD_YES)
         return GW_TIME_NEVER;
     return gw_time_add(gw_now(), (gw_time)ms * 1000);
+}
+
+void gw_metrics_run(gw_metrics *m)
+{
+    MHD_run(m->d);
+}
+
+static void on_ready(void *ctx)
+{
+    gw_metrics_run(ctx);
+}
+
+static gw_time due(void *ctx)
+{
+    return gw_metrics_due(ctx);
+}
+
+int gw_metrics_watch(gw_metrics *m, gw_loop *l)
+{
+    gw_loop_foreign fo;
+
+    fo.fd = gw_metrics_fd(m);
+    fo.on_ready = on_ready;
+    fo.due = due;
+    fo.ctx = m;
+    if (fo.fd < 0 || gw_loop_add_foreign(l, &fo) != 0) {
+        gw_log(GW_LOG_ERROR, "metrics: the loop cannot watch the HTTP "
+               "server");
+        return -1;
+    }
+    return 0;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -271,18 +380,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     gw_log(GW_LOG_WARN, "metrics: %s", msg);
 }
 
-gw_metrics *gw_metrics_start(int listen_fd, gw_loop *loop)
+gw_metrics *gw_metrics_start(int listen_fd, const gw_metrics_config *cfg)
 {
-    const union MHD_DaemonInfo *info;
-    gw_loop_foreign fo;
     gw_metrics *m = calloc(1, sizeof *m);
+    unsigned i;
 
     if (m == NULL) {
         close(listen_fd);
         gw_log(GW_LOG_ERROR, "metrics: out of memory");
         return NULL;
     }
-    m->loop = loop;
+    m->cfg = *cfg;
+    m->listen_fd = listen_fd;
+    for (i = 0; i < METRICS_CONNS; i++)
+        m->conn_fd[i] = -1;
     m->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL,
                             NULL, answer, m,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -291,15 +402,9 @@ gw_metrics *gw_metrics_start(int listen_fd, gw_loop *loop)
                             (unsigned)METRICS_CONNS,
                             MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned)METRICS_TIMEOUT,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
                             MHD_OPTION_END);
-    info = m->d != NULL ? MHD_get_daemon_info(m->d,
-                                              MHD_DAEMON_INFO_EPOLL_FD)
-                        : NULL;
-    fo.fd = info != NULL ? info->epoll_fd : -1;
-    fo.on_ready = on_ready;
-    fo.due = due;
-    fo.ctx = m;
-    if (fo.fd < 0 || gw_loop_add_foreign(loop, &fo) != 0) {
+    if (m->d == NULL || gw_metrics_fd(m) < 0) {
         gw_log(GW_LOG_ERROR, "metrics: the HTTP server did not start");
         if (m->d == NULL)
             close(listen_fd);
@@ -307,6 +412,20 @@ gw_metrics *gw_metrics_start(int listen_fd, gw_loop *loop)
         return NULL;
     }
     return m;
+}
+
+void gw_metrics_forked(gw_metrics *m)
+{
+    unsigned i;
+
+    if (m == NULL)
+        return;
+    for (i = 0; i < METRICS_CONNS; i++) {
+        if (m->conn_fd[i] >= 0)
+            close(m->conn_fd[i]);
+    }
+    close(gw_metrics_fd(m));
+    close(m->listen_fd);
 }
 
 void gw_metrics_stop(gw_metrics *m)

@@ -27,6 +27,7 @@ typedef enum opt_kind {
     K_VERSION,
     K_FLAG,         /* int, set to 1 */
     K_TEXT,         /* const char * */
+    K_ADDRESS,      /* const char *, HOST:PORT with a numeric port */
     K_NUMBER,       /* uint64_t fields, util.h syntax */
     K_SIZE,
     K_TIME,
@@ -90,8 +91,8 @@ static const opt_row rows[] = {
       "write the port to FILE once listening" },
     { "pidfile", 0, K_TEXT, F(pid_file), NONE, "FILE",
       "write the process id to FILE; removed at exit" },
-    { "metrics", 0, K_TEXT, F(metrics), NONE, "HOST:PORT",
-      "serve /metrics and /health (worker i: PORT+i)" },
+    { "metrics", 0, K_ADDRESS, F(metrics), NONE, "HOST:PORT",
+      "serve /metrics (every worker's counts) and /health" },
     { "user", 0, K_TEXT, F(user), NONE, "NAME",
       "run as this user once the sockets are bound" },
     { "group", 0, K_TEXT, F(group), NONE, "NAME",
@@ -192,6 +193,15 @@ void gw_options_usage(FILE *f)
                 util_format(uk, r->max, hi, sizeof hi),
                 r->zero_off ? ", 0 is off" : "");
     }
+    fprintf(f,
+        "\n"
+        "--metrics: /metrics holds the counts of every worker, summed (with\n"
+        "--workers the supervisor serves it, and a worker that dies keeps\n"
+        "its counts): hframe_requests_total{kind}, the histogram\n"
+        "hframe_request_duration_seconds{kind} (buckets 100us to 10s), and\n"
+        "per upstream in relay mode, hframe_upstream_* and the histogram\n"
+        "hframe_upstream_duration_seconds{upstream}. /health answers 200\n"
+        "while the gateway accepts, 503 from SIGTERM while it drains.\n");
 }
 
 static int usage_error(const char *msg)
@@ -220,6 +230,26 @@ static int check_port(const char *val)
 
     if (util_parse_value(UTIL_NUMBER, "the port", val, 0, 65535, 0, &v,
                          msg, sizeof msg) != 0)
+        return usage_error(msg);
+    return -1;
+}
+
+/* HOST:PORT (or [V6]:PORT) with a port from 0 to 65535. */
+static int check_address(const opt_row *r, const char *val)
+{
+    char host[UTIL_HOST_MAX], what[64], msg[UTIL_MSG_MAX],
+         full[UTIL_MSG_MAX + 64];
+    const char *port;
+    uint64_t v;
+
+    if (util_split_hostport(val, host, sizeof host, &port, msg,
+                            sizeof msg) != 0) {
+        snprintf(full, sizeof full, "--%s: %s", r->name, msg);
+        return usage_error(full);
+    }
+    snprintf(what, sizeof what, "the --%s port", r->name);
+    if (util_parse_value(UTIL_NUMBER, what, port, 0, 65535, 0, &v, msg,
+                         sizeof msg) != 0)
         return usage_error(msg);
     return -1;
 }
@@ -255,6 +285,9 @@ static int apply(gw_options *o, const opt_row *r, const char *val)
         if (r->letter == 'p')
             return check_port(val);
         return -1;
+    case K_ADDRESS:
+        *(const char **)field_of(o, r) = val;
+        return check_address(r, val);
     case K_UPSTREAM:
         if (o->n_upstream == GW_OPTIONS_UPSTREAMS)
             return usage_error("--upstream: at most 16 upstreams");

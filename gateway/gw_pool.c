@@ -50,6 +50,8 @@ gw_pool *gw_pool_new(const gw_pool_config *cfg)
         p->up[i].down_until = GW_TIME_NEVER;
         p->up[i].retry = cfg->retry;
         p->up[i].next_check = GW_TIME_NEVER;
+        p->up[i].st = cfg->counters != NULL ? &cfg->counters[i]
+                                            : &p->up[i].own;
     }
     return p;
 }
@@ -118,7 +120,7 @@ void gw_pool_stats(const gw_pool *p, size_t i, gw_upstream_stats *st)
     const gw_upconn *u;
     const gw_conn *w;
 
-    *st = up->st;
+    *st = *up->st;
     st->conns = 0;
     st->inflight = 0;
     for (u = up->conns; u != NULL; u = u->next) {
@@ -437,9 +439,9 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
                 why != GW_UP_END_CLOSED;
 
     if (why == GW_UP_END_TIMEOUT)
-        up->st.timeouts++;
+        up->st->timeouts++;
     else if (fault)
-        up->st.failures++;
+        up->st->failures++;
     if (!fault) {
         if (up->probing && u->probe)
             up->probing = 0;

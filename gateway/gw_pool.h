@@ -99,6 +99,12 @@ typedef struct gw_pool_config {
      * (u NULL). May be NULL. */
     void (*wake)(void *ctx, gw_upconn *u, struct gw_conn *c);
     void *wake_ctx;
+    /* Where upstream i's counters are kept (counters[i], n_upstreams of
+     * them, the caller's and outliving the pool), e.g. in memory shared
+     * with the process that serves the metrics; NULL: in the pool. The
+     * pool writes the counts, never the gauges (conns, inflight, down:
+     * gw_pool_stats works them out). */
+    gw_upstream_stats *counters;
 } gw_pool_config;
 
 /* NULL when memory runs out or cfg is invalid. cfg is copied. */

@@ -64,7 +64,8 @@ typedef struct gw_upstream {
     gw_time retry;              /* the next time down */
     int probing;                /* one connection is trying it */
     gw_time next_check;         /* active check while down */
-    gw_upstream_stats st;
+    gw_upstream_stats *st;      /* counted here: cfg.counters[i] or own */
+    gw_upstream_stats own;
 } gw_upstream;
 
 struct gw_pool {

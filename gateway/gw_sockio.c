@@ -36,7 +36,7 @@ static long sys_read(void *ctx, void *buf, size_t cap)
 
     if (n >= 0) {
         if (ep->up == NULL)
-            ep->loop->st.bytes_in += (uint64_t)n;
+            ep->loop->slot->st.bytes_in += (uint64_t)n;
         return (long)n;
     }
     if (transient(errno))
@@ -57,7 +57,7 @@ static long sys_write(void *ctx, const struct iovec *iov, int cnt)
     n = sendmsg(ep->fd, &msg, MSG_NOSIGNAL);
     if (n > 0) {
         if (ep->up == NULL)
-            ep->loop->st.bytes_out += (uint64_t)n;
+            ep->loop->slot->st.bytes_out += (uint64_t)n;
         return (long)n;
     }
     if (n == 0 || transient(errno))

@@ -16,8 +16,14 @@ void gw_stats_request(gw_stats *st, const char *peer,
     char value[GW_ACTION_LOG_MAX * 4 + 1];
     gw_log_field f[10];
 
-    if ((unsigned)r->kind < GW_KIND_COUNT)
+    if ((unsigned)r->kind < GW_KIND_COUNT) {
         st->requests[r->kind]++;
+        gw_hist_add(&st->latency[r->kind], info->finished - info->started);
+    }
+    if (upstream != NULL && info->upstream >= 0 &&
+        info->upstream < GW_POOL_UPSTREAMS)
+        gw_hist_add(&st->upstream_latency[info->upstream],
+                    info->finished - info->up_started);
     if (r->kind == GW_KIND_FRAME_ERROR &&
         (unsigned)r->frame_status < HF_STATUS_COUNT)
         st->frame_errors[r->frame_status]++;
@@ -57,6 +63,20 @@ void gw_stats_request(gw_stats *st, const char *peer,
     f[9].key = "up_us";
     f[9].num = (long long)(info->finished - info->up_started);
     gw_log_fields(GW_LOG_INFO, "access", f, upstream != NULL ? 10 : 8);
+}
+
+/* gw_stats holds uint64_t members only (gw_hist too): no padding. */
+_Static_assert(sizeof(gw_stats) % sizeof(uint64_t) == 0,
+               "gw_stats is made of uint64_t counts");
+
+void gw_stats_add(gw_stats *sum, const gw_stats *st)
+{
+    uint64_t *to = (uint64_t *)(void *)sum;
+    const uint64_t *from = (const uint64_t *)(const void *)st;
+    size_t i;
+
+    for (i = 0; i < sizeof *st / sizeof *from; i++)
+        to[i] += from[i];
 }
 
 /* " name=count" for every non-zero entry of a table, appended at *n. */

@@ -2,6 +2,9 @@
  * gw_stats.h - a worker's counters and the access log: one line per
  * answered request at level info, and the counters as one line at level
  * notice (SIGUSR1, and at exit).
+ *
+ * Every member of gw_stats is a uint64_t count that only grows, so the
+ * counters of several workers add up member by member (gw_stats_add).
  */
 #ifndef GW_STATS_H
 #define GW_STATS_H
@@ -10,6 +13,7 @@
 #include <stdint.h>
 
 #include "gw_conn.h"
+#include "gw_hist.h"
 #include "gw_pool.h"
 
 /* Longest name of a peer or upstream in a log line. */
@@ -26,7 +30,14 @@ typedef struct gw_stats {
     uint64_t request_errors[GW_REQ_STATUS_COUNT];
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint64_t log_dropped;       /* log lines the worker dropped */
+    gw_hist latency[GW_KIND_COUNT];     /* first byte to answer queued */
+    gw_hist upstream_latency[GW_POOL_UPSTREAMS];  /* relay: sent to the
+                                                     upstream to answer */
 } gw_stats;
+
+/* sum += st, member by member. */
+void gw_stats_add(gw_stats *sum, const gw_stats *st);
 
 /* Count one answered request of the client named peer, and write its
  * access log line when level info is on; upstream names the upstream a

@@ -43,17 +43,20 @@ typedef struct supervisor {
     gw_time stop_deadline;
 } supervisor;
 
-/* Wait up to `wait` microseconds (GW_TIME_NEVER: no limit) for fd. */
-static int wait_readable(int fd, gw_time wait)
+/* Wait up to `wait` microseconds (GW_TIME_NEVER: no limit) for fd, or
+ * for other (-1: none). */
+static int wait_readable(int fd, int other, gw_time wait)
 {
-    struct pollfd p;
+    struct pollfd p[2];
     int ms = wait == GW_TIME_NEVER ? -1
              : (int)((wait + 999) / 1000 > 3600000 ? 3600000
                                                     : (wait + 999) / 1000);
 
-    p.fd = fd;
-    p.events = POLLIN;
-    return poll(&p, 1, ms);
+    p[0].fd = fd;
+    p[0].events = POLLIN;
+    p[1].fd = other;
+    p[1].events = POLLIN;
+    return poll(p, other >= 0 ? 2 : 1, ms);
 }
 
 /* In the new worker: never returns. */
@@ -66,6 +69,7 @@ static void run_worker(supervisor *s, unsigned slot, pid_t parent,
 
     gw_log_forked();
     gw_systemd_forked();
+    gw_metrics_forked(s->cfg->metrics);
     gw_signal_reset();
     if (!s->cfg->inherit)
         gw_listeners_close(s->hold);
@@ -140,7 +144,7 @@ static int wait_ready(int fd, unsigned n)
 
         if (now >= until)
             return -1;
-        if (wait_readable(fd, until - now) < 0 && errno != EINTR)
+        if (wait_readable(fd, -1, until - now) < 0 && errno != EINTR)
             return -1;
         k = read(fd, buf, sizeof buf);
         if (k == 0)
@@ -164,6 +168,7 @@ static void reap(supervisor *s, gw_time now)
             if (w->pid != pid)
                 continue;
             w->pid = 0;
+            gw_shared_retire(s->cfg->shared, i);
             if (WIFSIGNALED(status))
                 gw_log((gw_log_level)lvl, "worker %ld killed by signal %d",
                        (long)pid, WTERMSIG(status));
@@ -182,6 +187,7 @@ static void stop(supervisor *s)
     if (!s->stopping) {
         s->stopping = 1;
         gw_systemd_notify("STOPPING=1", NULL);
+        gw_metrics_draining(s->cfg->metrics);
         /* A drain timeout of 0 is "no limit": wait for the workers. */
         s->stop_deadline = s->cfg->drain_timeout == 0
                                ? GW_TIME_NEVER
@@ -284,13 +290,15 @@ static int start_all(supervisor *s)
 int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
 {
     supervisor s;
-    int rc = GW_EXIT_OK;
+    gw_time wait;
+    int rc = GW_EXIT_OK, metrics_fd;
 
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     s.hold = hold;
     s.n = cfg->workers < GW_WORKERS_MAX ? cfg->workers : GW_WORKERS_MAX;
     s.stop_deadline = GW_TIME_NEVER;
+    metrics_fd = cfg->metrics != NULL ? gw_metrics_fd(cfg->metrics) : -1;
     if (start_all(&s) != 0) {
         s.stopping = 1;
         rc = GW_EXIT_FAIL;
@@ -319,15 +327,19 @@ int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
         next = restart(&s, now);
         if (s.stopping && s.stop_deadline < next)
             next = s.stop_deadline;
+        if (cfg->metrics != NULL)
+            next = gw_time_min(next, gw_metrics_due(cfg->metrics));
+        wait = next == GW_TIME_NEVER ? GW_TIME_NEVER
+                                     : next > now ? next - now : 0;
         gw_log_flush();
-        if (wait_readable(gw_signal_fd(), next == GW_TIME_NEVER
-                                              ? GW_TIME_NEVER
-                                              : next > now ? next - now : 0)
-                < 0 && errno != EINTR) {
+        if (wait_readable(gw_signal_fd(), metrics_fd, wait) < 0 &&
+            errno != EINTR) {
             gw_log(GW_LOG_ERROR, "poll: %s", strerror(errno));
             break;
         }
         on_signals(&s);
+        if (cfg->metrics != NULL)
+            gw_metrics_run(cfg->metrics);
     }
     gw_log(GW_LOG_NOTICE, "stopped");
     return rc;

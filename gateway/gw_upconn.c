@@ -303,7 +303,7 @@ void gw_upconn_sent(gw_upconn *u, size_t n, gw_time now)
         return;
     u->since = now;
     u->kq_known = 0;        /* the kernel holds more now */
-    u->pool->up[u->upstream].st.bytes_out += n;
+    u->pool->up[u->upstream].st->bytes_out += n;
     take = n < pre ? n : pre;
     u->side.pre_off += take;
     n -= take;
@@ -380,7 +380,7 @@ static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
             return n;
         }
         if (ev.type == HF_EV_FRAME_END) {
-            u->pool->up[u->upstream].st.requests++;
+            u->pool->up[u->upstream].st->requests++;
             gw_pool_answered(u->pool, u, now);
             if (u->probe) {
                 u->over = 1;
@@ -405,7 +405,7 @@ void gw_upconn_input(gw_upconn *u, const void *p, size_t n, gw_time now)
     if (n == 0 || u->over || u->state != GW_UP_READY)
         return;
     u->since = now;
-    u->pool->up[u->upstream].st.bytes_in += n;
+    u->pool->up[u->upstream].st->bytes_in += n;
     k = gw_buf_pending(&u->side.in) > 0 ? 0 : consume(u, p, n, now);
     if (k < n && !u->over &&
         gw_buf_append(&u->side.in, (const unsigned char *)p + k, n - k) != 0)
@@ -446,7 +446,7 @@ void gw_upconn_event(gw_upconn *u, int ev, gw_time now)
     if (ev == GW_UP_EV_CONNECTING) {
         u->state = GW_UP_CONNECTING;
         u->since = now;
-        u->pool->up[u->upstream].st.connects++;
+        u->pool->up[u->upstream].st->connects++;
         if (u->pool->cfg.upstream_proxy && u->owner != NULL) {
             u->side.pre_len = gw_proxy_write_v2(&u->owner->addr,
                                                 u->side.pre);

@@ -4,7 +4,7 @@ GW_CORE_SRCS := gateway/gw_status.c gateway/gw_buf.c gateway/gw_json.c \
                 gateway/gw_index.c gateway/gw_handler.c gateway/gw_side.c \
                 gateway/gw_conn.c gateway/gw_serve.c gateway/gw_relay.c \
                 gateway/gw_pool.c gateway/gw_upconn.c gateway/gw_drive.c \
-                gateway/gw_proxy.c
+                gateway/gw_proxy.c gateway/gw_hist.c
 # The event loop's parts, tested alone too.
 GW_LOOP_SRCS := gateway/gw_timer.c gateway/gw_poll.c \
                 gateway/gw_poll_select.c gateway/gw_poll_epoll.c
@@ -12,7 +12,8 @@ GW_LOOP_SRCS := gateway/gw_timer.c gateway/gw_poll.c \
 GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o) \
                 $(GW_LOOP_SRCS:%.c=$(O)/%.o) $(O)/gateway/gw_memio.o
 GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
-                gateway/gw_stats.c gateway/gw_sockio.c gateway/gw_accept.c \
+                gateway/gw_stats.c gateway/gw_shared.c \
+                gateway/gw_sockio.c gateway/gw_accept.c \
                 gateway/gw_loop.c \
                 gateway/gw_options.c gateway/gw_net.c gateway/gw_signal.c \
                 gateway/gw_reload.c gateway/gw_supervisor.c \

@@ -3,7 +3,8 @@
  * component, under tests/gateway/: the index, the handlers, the
  * connection in serve and in relay mode, the PROXY protocol, and the
  * event loop's parts. Everything but the loop is driven without sockets,
- * by gw_drive over memory (gw_memio), with time a plain number.
+ * by gw_drive over memory (gw_memio), with time a plain number; and the
+ * latency histograms of the metrics.
  */
 #include <stdlib.h>
 
@@ -19,6 +20,7 @@ int main(void)
     srunner_add_suite(sr, relay_suite());
     srunner_add_suite(sr, proxy_suite());
     srunner_add_suite(sr, loop_parts_suite());
+    srunner_add_suite(sr, hist_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -2,8 +2,9 @@
 # e2e_haproxy.sh - Debian's haproxy, run with docs/examples/haproxy.cfg
 # (its addresses replaced by loopback ports), in front of two gateways
 # started with --proxy-protocol: requests spread over both, both log the
-# real client's address, and once HAProxy's check has marked a killed
-# gateway down no request is lost. Skipped when haproxy is not installed.
+# real client's address, once HAProxy's check has marked a killed
+# gateway down no request is lost, and a gateway stopped with SIGTERM
+# drains without losing one. Skipped when haproxy is not installed.
 #
 # Run as: HF_BUILD=<outdir> sh tests/e2e_haproxy.sh
 # Loopback only, ephemeral ports, every process killed on exit, every
@@ -73,7 +74,70 @@ sleep 2
 gwc "gw1 killed and marked down: 32 clients x 20 requests, none lost" \
     "$FRONT" concurrent 32 20
 
+# gw1 again on its port, in use once HAProxy's check has seen it (rise 2
+# at 500 ms).
+GW_LPORT=$GW1_PORT start gw1b --proxy-protocol --log-level debug || exit 1
+GW1_PID=$GW_PID
+LOG_WAIT=10 logged gw1b 'access .*action="search"' "gw1 started again \
+answers HAProxy's check"
+sleep 1.5
+
+# gw2 stopped with SIGTERM under steady load: it answers what it has
+# read, closes its idle connections and stops accepting; HAProxy sends
+# the clients that come again to gw1. Every request is answered, and
+# correctly (one whose connection closed before its answer began is
+# sent again: gw2 had not read it). Two requests sent slowly, whose
+# last bytes come after the SIGTERM, are on the two gateways (HAProxy's
+# leastconn puts the second where the first is not): gw2 must wait for
+# its own and answer it.
+# Access lines from here on are the load's and the slow requests' (and
+# the checks', which search only); the load's binary requests are
+# short (in= three digits), the slow ones a kilobyte.
+gw1_from=$(($(wc -l <"$TMP/gw1b.log") + 1))
+gw2_from=$(($(wc -l <"$TMP/gw2.log") + 1))
+timeout --foreground -k 5 60 python3 "$CLIENT" "$FRONT" steady 16 5 \
+    >"$TMP/steady.out" 2>&1 &
+steady=$!
+wait_ready "$TMP/steady.out"
+slow=""
+for n in 1 2; do
+    timeout --foreground -k 5 60 python3 "$CLIENT" "$FRONT" slowsend 2 \
+        >"$TMP/slow$n.out" 2>&1 &
+    slow="$slow $!"
+    sleep 0.3
+done
+sleep 0.7
+kill -TERM "$GW2_PID"
+for p in $slow; do
+    wait_exit "$p" 30
+    check "a request sent slowly across the SIGTERM is answered" \
+        [ "$RC" -eq 0 ]
+done
+wait_exit "$GW2_PID" 15
+check "gw2 drained and exited 0 under load" [ "$RC" -eq 0 ]
+wait_exit "$steady" 30
+if [ "$RC" -eq 0 ]; then
+    ok "gw2 stopped with SIGTERM: every request answered correctly \
+($(tail -2 "$TMP/steady.out" | head -1))"
+else
+    fail "gw2 stopped with SIGTERM: every request answered correctly"
+    sed 's/^/        /' "$TMP/steady.out"
+fi
+check "gw2 had clients of the steady load when it was stopped" \
+    grep -q 'close peer=.*reason=shutdown' "$TMP/gw2.log"
+check "gw2 answered the slow request it held when it was stopped" \
+    sh -c "tail -n +$gw2_from '$TMP/gw2.log' |
+        grep -q 'access .*type=\"binary/.* in=[0-9]\{4\} .*status=ok'"
+# No answer the gateways queued went missing: the load's binary
+# requests they logged are the ones its clients were answered.
+logged_binary=$({ tail -n "+$gw1_from" "$TMP/gw1b.log"
+    tail -n "+$gw2_from" "$TMP/gw2.log"; } |
+    grep -c 'access .*type="binary/.* in=[0-9]\{3\} ')
+answered_binary=$(sed -n 's/^binary answers: //p' "$TMP/steady.out")
+check "every answer the gateways logged reached its client \
+($logged_binary binary)" [ "$logged_binary" = "$answered_binary" ]
+
 kill -TERM "$HA_PID"
 wait_exit "$HA_PID" 10
-stop gw2 "$GW2_PID"
+stop gw1b "$GW1_PID"
 e2e_summary e2e_haproxy

@@ -3,7 +3,9 @@
 # the systemd units, readiness notification and socket activation
 # (tests/sd_harness.py plays systemd); log lines in JSON and for the
 # journal (tests/log_check.py); --user and --group (as root only);
-# --metrics (tests/metrics_check.py, with promtool when installed).
+# --metrics (tests/metrics_check.py, with promtool when installed):
+# counts summed over workers, also over one killed, histograms, /health
+# while draining, bad addresses.
 #
 # Run as: HF_BUILD=<outdir> sh tests/e2e_ops.sh
 # Every socket is on loopback with an ephemeral port; every process
@@ -141,37 +143,149 @@ else
 fi
 
 echo "== metrics"
-# metrics_port NAME I: worker I's metrics port, from the log.
+# metrics_port NAME: the metrics port, from the log.
 metrics_port() {
-    sed -n "s/.*metrics for worker $2 on '127.0.0.1' port \([0-9]*\).*/\1/p" \
+    sed -n "s/.*metrics on '127.0.0.1' port \([0-9]*\).*/\1/p" \
         "$TMP/$1.log"
+}
+# metrics LABEL NAME ARGS...: tests/metrics_check.py on NAME's page.
+metrics() {
+    mlabel=$1
+    mport=$(metrics_port "$2")
+    shift 2
+    if timeout -k 5 60 python3 "$HERE/metrics_check.py" "$mport" "$@" \
+        >"$TMP/metrics.out" 2>&1; then
+        ok "$mlabel"
+    else
+        fail "$mlabel"
+        sed 's/^/        /' "$TMP/metrics.out"
+    fi
+}
+# health_503 NAME: /health answers 503 within 5 s.
+health_503() {
+    tries=0
+    while ! python3 "$HERE/metrics_check.py" "$(metrics_port "$1")" \
+        --health 503 >"$TMP/metrics.out" 2>&1; do
+        tries=$((tries + 1))
+        [ "$tries" -gt 50 ] && return 1
+        sleep 0.1
+    done
 }
 command -v promtool >/dev/null 2>&1 ||
     note "promtool is not installed: the metrics format is not checked"
+
 start m1 --metrics 127.0.0.1:0 || exit 1
 M1_PID=$GW_PID
 M1_PORT=$GW_PORT
 gwc "metrics: the tutorial" "$M1_PORT" tutorial
-check "metrics: /health 200, 6 requests counted, promtool passes" \
-    python3 "$HERE/metrics_check.py" 6 "$(metrics_port m1 0)"
+metrics "metrics: /health 200, 6 requests counted and timed, promtool \
+passes" m1 6 'hframe_requests_total{kind="search"}=3' \
+    'hframe_request_duration_seconds_count{kind="binary"}=3'
+# A request whose last bytes come half a second late is timed in
+# seconds: above the 0.25 bucket, within the 2.5 one.
+gwc "metrics: a binary request sent slowly" "$M1_PORT" slowsend 0.5
+B='hframe_request_duration_seconds_bucket{kind="binary",le='
+metrics "metrics: the slow request in the buckets above 0.25 s" m1 7 \
+    "${B}\"0.25\"}=3" "${B}\"2.5\"}=4" "${B}\"+Inf\"}=4"
 
+# Two workers: the supervisor serves every worker's counts, and a worker
+# killed outright loses none (its successor goes on in its slot).
 start m2 --metrics 127.0.0.1:0 --workers 2 || exit 1
 M2_PID=$GW_PID
 gwc "metrics, 2 workers: 64 clients x 10 requests" "$GW_PORT" concurrent \
     64 10
-check "metrics, 2 workers: 640 requests over both workers' pages" \
-    python3 "$HERE/metrics_check.py" 640 "$(metrics_port m2 0)" \
-    "$(metrics_port m2 1)"
+metrics "metrics, 2 workers: 640 requests on one page" m2 640 \
+    hframe_connections_accepted_total=64
+# A scraper keeps its connection open while a worker is forked again.
+timeout -k 5 30 python3 "$HERE/metrics_check.py" "$(metrics_port m2)" \
+    --hold 10 >"$TMP/scraper.out" 2>&1 &
+scraper=$!
+PIDS="$PIDS $scraper"
+wait_ready "$TMP/scraper.out"
+victim=$(cut -d' ' -f1 "/proc/$M2_PID/task/$M2_PID/children")
+kill -9 "$victim"
+logged m2 "worker $victim killed by signal 9" "metrics, 2 workers: a \
+worker killed with SIGKILL"
+LOG_WAIT=10 logged m2 "worker [0-9]* started" "metrics, 2 workers: ... \
+and started again"
+# only_supervisor STATE: the metrics port's sockets in ss's STATE are
+# held by the supervisor alone (a worker forked from it closed them).
+only_supervisor() {
+    ss -Htnp state "$1" "( sport = :$(metrics_port m2) )" \
+        >"$TMP/ss.out" 2>&1 || return 1
+    [ -s "$TMP/ss.out" ] &&
+        [ "$(grep -o 'pid=[0-9]*' "$TMP/ss.out" | sort -u)" = "pid=$M2_PID" ]
+}
+check "metrics, 2 workers: the new worker holds neither the metrics \
+socket ..." only_supervisor listening
+check "metrics, 2 workers: ... nor the scraper's connection" \
+    only_supervisor established
+kill "$scraper" 2>/dev/null
+metrics "metrics, 2 workers: the dead worker's requests still counted" \
+    m2 640
+gwc "metrics, 2 workers: 32 clients x 10 requests more" "$GW_PORT" \
+    concurrent 32 10
+metrics "metrics, 2 workers: 960 requests, 96 connections" m2 960 \
+    hframe_connections_accepted_total=96
 stop m2 "$M2_PID"
 
-start relay --metrics 127.0.0.1:0 --upstream "127.0.0.1:$M1_PORT" || exit 1
+# Relay: per-upstream series summed over the workers too.
+UP="upstream=\"127.0.0.1:$M1_PORT\""
+start relay --metrics 127.0.0.1:0 --workers 2 \
+    --upstream "127.0.0.1:$M1_PORT" || exit 1
 R_PID=$GW_PID
-gwc "metrics, relay: the tutorial" "$GW_PORT" tutorial
-check "metrics, relay: per-upstream series" \
-    python3 "$HERE/metrics_check.py" 6 "$(metrics_port relay 0)" -- \
-    "hframe_upstream_up{upstream=\"127.0.0.1:$M1_PORT\"}" \
-    "hframe_upstream_requests_total{upstream=\"127.0.0.1:$M1_PORT\"}"
+gwc "metrics, relay, 2 workers: 16 clients x 5 requests" "$GW_PORT" \
+    concurrent 16 5
+metrics "metrics, relay, 2 workers: per-upstream series and times" relay \
+    80 'hframe_requests_total{kind="relayed"}=80' \
+    "hframe_upstream_up{$UP}=1" "hframe_upstream_requests_total{$UP}=80" \
+    "hframe_upstream_duration_seconds_count{$UP}=80"
 stop relay "$R_PID"
+
+# /health: 503 from SIGTERM while a request still holds the drain.
+for n in 1 2; do
+    start "drain$n" --metrics 127.0.0.1:0 --workers "$n" \
+        --drain-timeout 10 || continue
+    D_PID=$GW_PID
+    metrics "health, $n worker(s): 200 while accepting" "drain$n" 0
+    timeout --foreground -k 5 30 python3 "$CLIENT" "$GW_PORT" hold 3 \
+        >"$TMP/hold.out" 2>&1 &
+    hold=$!
+    wait_ready "$TMP/hold.out"
+    kill -TERM "$D_PID"
+    check "health, $n worker(s): 503 while a request holds the drain" \
+        health_503 "drain$n"
+    check "health, $n worker(s): ... and the gateway still runs" \
+        kill -0 "$D_PID"
+    wait_exit "$hold" 20
+    check "health, $n worker(s): the request is answered" [ "$RC" -eq 0 ]
+    wait_exit "$D_PID" 15
+    check "health, $n worker(s): exit 0 after the drain" [ "$RC" -eq 0 ]
+done
+
+# --metrics with a value that is not HOST:PORT is a usage error; an
+# address that cannot be bound a failure. said STATUS PATTERN...: the
+# last run ended with STATUS ($rc) and its stderr has every PATTERN.
+said() {
+    [ "$rc" -eq "$1" ] || return 1
+    shift
+    for p in "$@"; do
+        grep -qiF -- "$p" "$TMP/bad.err" || return 1
+    done
+}
+for bad in nonsense 1.2.3.4:99999 127.0.0.1: '[::1]'; do
+    "$GW" --metrics "$bad" 127.0.0.1 0 2>"$TMP/bad.err"
+    rc=$?
+    check "--metrics $bad: exit 2, naming the option" said 2 "invalid" \
+        "--metrics"
+done
+for w in 1 2; do
+    "$GW" --metrics "127.0.0.1:$M1_PORT" --workers "$w" 127.0.0.1 0 \
+        2>"$TMP/bad.err"
+    rc=$?
+    check "--metrics on a port in use, $w worker(s): exit 1 with the \
+reason" said 1 "--metrics 127.0.0.1:$M1_PORT" "in use"
+done
 stop m1 "$M1_PID"
 
 e2e_summary e2e_ops

@@ -216,6 +216,96 @@ def client_worker(port, n, idx, errors, retry):
         s.close()
 
 
+def answer_unless_closed(s, req):
+    """Send req and read its answer; None when the connection closed
+    before the first byte of an answer (the request never reached a
+    gateway that could answer it, so it may go again)."""
+    try:
+        s.sendall(req)
+        pre = s.recv(1)
+    except (BrokenPipeError, ConnectionResetError):
+        return None
+    if not pre:
+        return None
+    pre += recv_exact(s, 1)
+    (n,) = struct.unpack(">H", pre)
+    hb = recv_exact(s, n)
+    hdr = json.loads(hb.decode("utf-8"))
+    return pre + hb + recv_exact(s, hdr["content-length"])
+
+
+# Times a request is sent again before the client gives up on it.
+RESEND_MAX = 5
+
+
+def steady_client(port, idx, until, counts, started, errors):
+    """Requests on a kept connection until `until`; a connection closed
+    between requests is opened again and the request sent again."""
+    s, done = None, 0
+    try:
+        while time.monotonic() < until:
+            if done % 2 == 0:
+                req, want = req_search("morpheus"), ans_result(RABBIT)
+            else:
+                b = ("s%02dr%05d" % (idx % 100, done)).encode()[:10]
+                req, want = req_binary(b), ans_binary(b)
+            got = None
+            for _ in range(RESEND_MAX):
+                if s is None:
+                    s = connect(port)
+                got = answer_unless_closed(s, req)
+                if got is not None:
+                    break
+                s.close()
+                s = None
+                counts[idx][1] += 1
+            check(got == want, "client %d request %d: answer %r"
+                  % (idx, done, got[:80] if got else got))
+            done += 1
+            counts[idx][0] = done
+            if done == 1:
+                started.release()
+    except (OSError, Fail) as e:
+        errors.append("client %d request %d: %s" % (idx, done, e))
+        started.release()
+    finally:
+        if s is not None:
+            s.close()
+
+
+def sc_steady(port, clients="16", seconds="3"):
+    """N clients send requests back to back for SECONDS, each on a kept
+    connection; "ready" once every client has had an answer. Every
+    request must be answered correctly; one whose connection closed
+    before its answer began is sent again on a new connection (and
+    counted). A connection cut in the middle of an answer fails. The
+    last line says how many binary requests were answered, for the
+    caller to compare with the gateways' access logs."""
+    n = int(clients)
+    until = time.monotonic() + float(seconds)
+    counts = [[0, 0] for _ in range(n)]
+    started = threading.Semaphore(0)
+    errors = []
+    threads = [threading.Thread(target=steady_client,
+                                args=(port, i, until, counts, started,
+                                      errors))
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    for _ in range(n):
+        started.acquire(timeout=TIMEOUT)
+    print("ready", flush=True)
+    for t in threads:
+        t.join(float(seconds) + 2 * TIMEOUT)
+    check(not any(t.is_alive() for t in threads), "clients hung")
+    check(not errors, "; ".join(errors[:5]))
+    print("%d answers, %d requests sent again on a new connection"
+          % (sum(c[0] for c in counts), sum(c[1] for c in counts)))
+    # Every other request is binary, starting with the second.
+    print("binary answers: %d" % sum(c[0] // 2 for c in counts))
+    check(all(c[0] > 0 for c in counts), "a client had no answer")
+
+
 def sc_concurrent(port, clients="64", requests="100", retry="0"):
     """N concurrent clients, M requests each, every answer checked."""
     errors = []
@@ -607,6 +697,7 @@ SCENARIOS = {
     "proxynoaddr": sc_proxynoaddr,
     "proxykeepers": sc_proxykeepers,
     "slowsend": sc_slowsend,
+    "steady": sc_steady,
 }
 
 

@@ -35,6 +35,7 @@ Suite *conn_suite(void);
 Suite *relay_suite(void);
 Suite *proxy_suite(void);
 Suite *loop_parts_suite(void);
+Suite *hist_suite(void);
 
 /* The built-in index, set up and freed around each test by the suites
  * that need it (tcase_add_checked_fixture). */
