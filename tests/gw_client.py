@@ -222,16 +222,22 @@ def answer_unless_closed(s, req):
     gateway that could answer it, so it may go again)."""
     try:
         s.sendall(req)
-        pre = s.recv(1)
+        first = s.recv(1)
     except (BrokenPipeError, ConnectionResetError):
         return None
-    if not pre:
+    if not first:
         return None
-    pre += recv_exact(s, 1)
-    (n,) = struct.unpack(">H", pre)
-    hb = recv_exact(s, n)
-    hdr = json.loads(hb.decode("utf-8"))
-    return pre + hb + recv_exact(s, hdr["content-length"])
+    pending = [first]
+
+    def recv_after_first(sock, n):
+        head = pending.pop() if pending else b""
+        rest = wire.recv_exact(sock, n - len(head)) if n > len(head) else b""
+        return None if rest is None else head + rest
+
+    got = wire.read_frame(s, recv=recv_after_first)
+    if got is None:
+        raise Fail("connection closed in the middle of an answer")
+    return got[0]
 
 
 # Times a request is sent again before the client gives up on it.
@@ -245,10 +251,10 @@ def steady_client(port, idx, until, counts, started, errors):
     try:
         while time.monotonic() < until:
             if done % 2 == 0:
-                req, want = req_search("morpheus"), ans_result(RABBIT)
+                req, want = wire.search("morpheus"), wire.result(RABBIT)
             else:
                 b = ("s%02dr%05d" % (idx % 100, done)).encode()[:10]
-                req, want = req_binary(b), ans_binary(b)
+                req, want = wire.binary_request(b), wire.binary_answer(b)
             got = None
             for _ in range(RESEND_MAX):
                 if s is None:
