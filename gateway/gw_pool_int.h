@@ -8,6 +8,7 @@
 
 #include "gw_conn_core.h"
 #include "gw_pool.h"
+#include "gw_proxy.h"
 
 /* Why a connection ended, for health and the log. */
 typedef enum gw_up_end {
@@ -37,7 +38,9 @@ struct gw_upconn {
     size_t upstream;
     void *user;
     gw_upconn *prev, *next;     /* the upstream's list */
-    gw_side side;               /* answers in; the PROXY header out */
+    gw_side side;               /* answers in */
+    unsigned char pre[GW_PROXY_V2_OUT_MAX];     /* the PROXY header, sent */
+    size_t pre_len, pre_off;                    /* first: pre[pre_off..) */
     gw_up_state state;          /* NONE: wants a connect */
     int over;                   /* given up: wants GW_WANT_CLOSE */
     int probe;                  /* a health check: sends the pool's

@@ -68,30 +68,19 @@ size_t gw_side_buffered(const gw_side *s)
 
 size_t gw_side_unsent(const gw_side *s)
 {
-    return (s->pre_len - s->pre_off) + gw_buf_pending(&s->out);
+    return gw_buf_pending(&s->out);
 }
 
 const unsigned char *gw_side_output(const gw_side *s, size_t *len)
 {
-    if (s->pre_off < s->pre_len) {
-        *len = s->pre_len - s->pre_off;
-        return s->pre + s->pre_off;
-    }
     *len = gw_buf_pending(&s->out);
     return *len == 0 ? NULL : gw_buf_peek(&s->out);
 }
 
 void gw_side_sent(gw_side *s, size_t n)
 {
-    size_t pre = s->pre_len - s->pre_off;
     size_t body = gw_buf_pending(&s->out);
 
-    if (pre > 0) {
-        /* gw_side_output gave the preamble alone. */
-        s->pre_off += n < pre ? n : pre;
-        s->bytes_out += n < pre ? n : pre;
-        return;
-    }
     if (n > body)
         n = body;
     s->bytes_out += n;

@@ -16,8 +16,6 @@
  *   stage  relay: the prefix and header of the frame being read, kept
  *          until the decoder accepts them, so nothing of an invalid frame
  *          is passed on (client side: the PROXY header first);
- *   pre    bytes sent first on each new connection (relay: the PROXY
- *          header for the upstream);
  *   out    bytes to send.
  *
  * Ownership: the side owns its buffers; pointers from gw_side_output live
@@ -31,7 +29,6 @@
 
 #include "hframe.h"
 #include "gw_buf.h"
-#include "gw_proxy.h"
 
 typedef struct gw_side {
     hf_decoder *dec;        /* NULL until needed (gw_side_decoder) */
@@ -39,9 +36,6 @@ typedef struct gw_side {
     gw_buf in;
     gw_buf stage;
     gw_buf out;
-    size_t pre_len;         /* pre[pre_off..pre_len) still to send */
-    size_t pre_off;
-    unsigned char pre[GW_PROXY_V2_OUT_MAX];
     uint64_t bytes_in;      /* received on this side */
     uint64_t bytes_out;     /* sent on this side */
 } gw_side;
@@ -61,11 +55,10 @@ void gw_side_trim(gw_side *s);
 /* Bytes the side holds allocated: decoder and buffer capacities. */
 size_t gw_side_buffered(const gw_side *s);
 
-/* Bytes not sent yet, pre included. */
+/* Bytes not sent yet. */
 size_t gw_side_unsent(const gw_side *s);
 
-/* The next bytes to send (the preamble first, alone); NULL and 0 when
- * nothing waits. */
+/* The next bytes to send; NULL and 0 when nothing waits. */
 const unsigned char *gw_side_output(const gw_side *s, size_t *len);
 
 /* n of gw_side_output's bytes went out (n is clamped to what waits). */

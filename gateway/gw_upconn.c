@@ -239,9 +239,9 @@ int gw_upconn_output(const gw_upconn *u, struct iovec *iov, int max)
 
     if (u->state != GW_UP_READY || u->over)
         return 0;
-    if (u->side.pre_off < u->side.pre_len && n < max) {
-        iov[n].iov_base = (void *)(u->side.pre + u->side.pre_off);
-        iov[n++].iov_len = u->side.pre_len - u->side.pre_off;
+    if (u->pre_off < u->pre_len && n < max) {
+        iov[n].iov_base = (void *)(u->pre + u->pre_off);
+        iov[n++].iov_len = u->pre_len - u->pre_off;
     }
     if (u->probe && u->probe_sent < gw_buf_pending(&u->pool->probe) &&
         n < max) {
@@ -296,7 +296,7 @@ unsigned gw_upconn_poll(const gw_upconn *u, gw_time *deadline)
 
 void gw_upconn_sent(gw_upconn *u, size_t n, gw_time now)
 {
-    size_t pre = u->side.pre_len - u->side.pre_off, take, len;
+    size_t pre = u->pre_len - u->pre_off, take, len;
     unsigned k;
 
     if (n == 0 || u->over)
@@ -305,7 +305,7 @@ void gw_upconn_sent(gw_upconn *u, size_t n, gw_time now)
     u->kq_known = 0;        /* the kernel holds more now */
     u->pool->up[u->upstream].st->bytes_out += n;
     take = n < pre ? n : pre;
-    u->side.pre_off += take;
+    u->pre_off += take;
     n -= take;
     if (u->probe) {
         u->probe_sent += n;
@@ -448,9 +448,9 @@ void gw_upconn_event(gw_upconn *u, int ev, gw_time now)
         u->since = now;
         u->pool->up[u->upstream].st->connects++;
         if (u->pool->cfg.upstream_proxy && u->owner != NULL) {
-            u->side.pre_len = gw_proxy_write_v2(&u->owner->addr,
-                                                u->side.pre);
-            u->side.pre_off = 0;
+            u->pre_len = gw_proxy_write_v2(&u->owner->addr,
+                                                u->pre);
+            u->pre_off = 0;
         }
         return;
     }
