@@ -8,7 +8,9 @@
  * Input:
  *   byte 0    limits (fz_limits_from_byte; 0xff: invalid limits, which
  *             gw_conn_init must refuse);
- *   byte 1    output cap: 0 the default, else 4 * value;
+ *   byte 1    low 6 bits: output cap, 0 the default, else 4 * value;
+ *             high 2 bits: a client's requests relayed at once - 1
+ *             (1 to 4);
  *   byte 2    low 3 bits: timeout profile (request, idle, write, drain,
  *             upstream, connect; some disabled); bits 3-4: attempts - 1;
  *             bit 5: PROXY protocol on, each client's bytes then start
@@ -1527,7 +1529,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rd.len = size;
     lim_byte = fz_take_limits(&rd, &s->cfg.limits, &a);
     cap = fz_take_u8(&rd);
-    s->cfg.max_output = cap == 0 ? GW_OUTPUT_DEFAULT : (size_t)cap * 4;
+    s->cfg.max_output = (cap & 63) == 0 ? GW_OUTPUT_DEFAULT
+                                        : (size_t)(cap & 63) * 4;
+    s->cfg.relay.depth = 1 + (cap >> 6);
     prof = fz_take_u8(&rd);
     shape = fz_take_u8(&rd);
     tp = timeouts[prof & 7];

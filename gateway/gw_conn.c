@@ -102,6 +102,14 @@ int gw_conn_in_request(const gw_conn *c)
     return c->frame_started && (!c->answered || c->skipping);
 }
 
+/* The request clock runs: a request is being read and the client is not
+ * held back. A relayed request waiting for its answer is the upstream
+ * clocks' business (the client may meanwhile send the next). */
+static int request_clock_runs(const gw_conn *c)
+{
+    return !c->held_back && (!relaying(c) || c->frame_started);
+}
+
 int gw_conn_takes_client(const gw_conn *c)
 {
     if (c->state != GW_CONN_OPEN ||
@@ -119,24 +127,28 @@ void gw_conn_frame_begins(gw_conn *c, gw_time now)
     c->held_back = 0;
 }
 
+void gw_conn_count(gw_conn *c, const gw_request_info *info)
+{
+    c->requests++;
+    if (c->cfg->on_request != NULL)
+        c->cfg->on_request(c->user, info);
+}
+
 void gw_conn_report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
                     gw_time started, gw_time now)
 {
     gw_request_info info;
 
-    c->requests++;
-    if (c->cfg->on_request == NULL)
-        return;
     info.reply = r;
-    info.names = relaying(c) ? &c->relay.names : &r->names;
+    info.names = &r->names;
     info.content_type = c->ctype;
     info.content_type_len = c->ctype_len;
     info.bytes_in = bytes_in;
     info.started = started;
     info.finished = now;
-    info.upstream = relaying(c) ? c->relay.upstream : -1;
-    info.up_started = c->relay.up_start;
-    c->cfg->on_request(c->user, &info);
+    info.upstream = -1;
+    info.up_started = 0;
+    gw_conn_count(c, &info);
 }
 
 int gw_conn_answered(gw_conn *c, int rc, const gw_reply *r,
@@ -167,13 +179,13 @@ int gw_conn_refuse(gw_conn *c, gw_req_status st, uint64_t bytes_in,
     return 0;
 }
 
-void gw_conn_keep_type(gw_conn *c, const hf_header *h)
+void gw_keep_type(char *dst, size_t *len, const hf_header *h)
 {
-    size_t n = h->content_type.len < sizeof c->ctype ? h->content_type.len
-                                                     : sizeof c->ctype;
+    size_t n = h->content_type.len < GW_TYPE_LOG_MAX ? h->content_type.len
+                                                     : GW_TYPE_LOG_MAX;
 
-    memcpy(c->ctype, h->content_type.ptr, n);
-    c->ctype_len = n;
+    memcpy(dst, h->content_type.ptr, n);
+    *len = n;
 }
 
 void gw_conn_frame_error(gw_conn *c, gw_conn_state_t next, gw_time now)
@@ -277,8 +289,8 @@ static size_t client_consume(gw_conn *c, const unsigned char *p, size_t len,
     if (relaying(c)) {
         hf_event_type last;
 
-        return off + gw_relay_pass(c, &c->client, 1, p + off, len - off,
-                                   now, &last);
+        return off + gw_relay_pass(c, NULL, &c->client, p + off,
+                                   len - off, now, &last);
     }
     return off + gw_serve_input(c, p + off, len - off, now);
 }
@@ -318,8 +330,8 @@ void gw_conn_settle(gw_conn *c, gw_time now)
         c->held_since = now;
     } else if (!held && c->held_back && now > c->held_since) {
         c->frame_start = gw_time_add(c->frame_start, now - c->held_since);
-        if (c->relay.x != GW_X_NONE)
-            c->relay.start = c->frame_start;
+        if (relaying(c))
+            gw_relay_restart(c, c->frame_start);
     }
     c->held_back = held;
 }
@@ -412,16 +424,10 @@ void gw_conn_sent(gw_conn *c, size_t n, gw_time now)
     gw_conn_settle(c, now);
 }
 
-int gw_conn_upstream(const gw_conn *c, gw_time *since)
-{
-    if (since != NULL)
-        *since = c->relay.up_start;
-    return c->relay.upstream;
-}
-
 size_t gw_conn_buffered(const gw_conn *c)
 {
-    return gw_side_buffered(&c->client) + c->relay.req.cap + c->body.cap;
+    return gw_side_buffered(&c->client) + gw_relay_buffered(c) +
+           c->body.cap;
 }
 
 /* Idle: no request in hand, nothing to send, nothing held back. */
@@ -429,8 +435,7 @@ static int idle(const gw_conn *c)
 {
     return c->state == GW_CONN_OPEN && !gw_conn_in_request(c) &&
            gw_side_unsent(&c->client) == 0 &&
-           gw_buf_pending(&c->client.in) == 0 &&
-           gw_buf_pending(&c->relay.req) == 0;
+           gw_buf_pending(&c->client.in) == 0;
 }
 
 /* An idle connection gives back its decoders and empty buffers, so that
@@ -439,7 +444,7 @@ static void trim(gw_conn *c)
 {
     gw_side_trim(&c->client);
     gw_buf_free(&c->body);
-    gw_buf_free(&c->relay.req);
+    gw_relay_trim(c);
     c->trimmed = 1;
 }
 
@@ -462,7 +467,7 @@ unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline)
         if (relaying(c))
             gw_relay_deadline(c, &d);
         if (gw_conn_in_request(c)) {
-            if (!c->held_back)
+            if (request_clock_runs(c))
                 d = gw_time_min(d, gw_time_after(c->frame_start,
                                                  cfg->request_timeout));
         } else if (unsent == 0) {
@@ -528,7 +533,7 @@ gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)
             return c->state;
     }
     if (gw_conn_in_request(c)) {
-        if (!c->held_back &&
+        if (request_clock_runs(c) &&
             now >= gw_time_after(c->frame_start, cfg->request_timeout))
             gw_conn_abort(c, GW_CLOSE_REQUEST_TIMEOUT);
     } else if (unsent == 0 &&

@@ -75,9 +75,6 @@
  * a second keeps them, short enough that idle clients cost little. */
 #define GW_TRIM_AFTER ((gw_time)2000000)
 
-/* Bytes of the content type kept for the access log (truncated). */
-#define GW_TYPE_LOG_MAX 64
-
 typedef enum gw_conn_state_t {
     GW_CONN_OPEN = 0,   /* reading requests and writing answers */
     GW_CONN_CLOSING,    /* send what is pending, then close (the peer
@@ -174,7 +171,7 @@ typedef struct gw_conn {
     uint64_t requests;      /* answered on this connection */
     gw_proxy_info addr;     /* the client's address and ours (family
                                AF_UNSPEC when unknown) */
-    gw_relay relay;         /* relay mode: the request in hand */
+    gw_relay relay;         /* relay mode: the requests in hand */
 } gw_conn;
 
 /* Set up c. 0 on success, -1 when cfg's limits are invalid. user is
@@ -248,10 +245,6 @@ void gw_conn_set_addresses(gw_conn *c, const gw_proxy_info *addr);
 /* Bytes the connection's buffers hold allocated (capacities), for
  * memory accounting. */
 size_t gw_conn_buffered(const gw_conn *c);
-
-/* Relay mode: the upstream the request in hand (or the last one) went to
- * (-1: none yet), and when (its time upstream starts then). */
-int gw_conn_upstream(const gw_conn *c, gw_time *since);
 
 /* "idle-timeout" etc.; static, never NULL. */
 const char *gw_close_reason_name(gw_close_reason why);

@@ -10,6 +10,9 @@
 #include "gw_conn.h"
 
 /* Count an answered request and tell cfg->on_request about it. */
+void gw_conn_count(gw_conn *c, const gw_request_info *info);
+/* The same for the frame in hand (serve mode, and errors before a
+ * request is relayed). */
 void gw_conn_report(gw_conn *c, const gw_reply *r, uint64_t bytes_in,
                     gw_time started, gw_time now);
 
@@ -35,8 +38,9 @@ int gw_conn_refuse(gw_conn *c, gw_req_status st, uint64_t bytes_in,
  * go to next (GW_CONN_LINGER, or GW_CONN_CLOSING after EOF). */
 void gw_conn_frame_error(gw_conn *c, gw_conn_state_t next, gw_time now);
 
-/* Keep the content type of the frame in hand for the log. */
-void gw_conn_keep_type(gw_conn *c, const hf_header *h);
+/* Keep a frame's content type for the log: its first GW_TYPE_LOG_MAX
+ * bytes into dst, their count into *len. */
+void gw_keep_type(char *dst, size_t *len, const hf_header *h);
 
 /* The frame in hand began now, if it had not yet. */
 void gw_conn_frame_begins(gw_conn *c, gw_time now);

@@ -40,6 +40,9 @@
  * (truncated). */
 #define GW_ACTION_LOG_MAX 48
 
+/* Bytes of the content type kept for the access log (truncated). */
+#define GW_TYPE_LOG_MAX 64
+
 typedef enum gw_kind {
     GW_KIND_SEARCH = 0,     /* search action answered */
     GW_KIND_INVALID_ACTION, /* other action answered */

@@ -241,6 +241,7 @@ static void relay_config(const app *a, gw_loop_config *lc)
     /* Each upstream once, and one more for a request sent on a kept
      * connection the upstream had just closed. */
     lc->conn.relay.attempts = (unsigned)o->n_upstream + 1;
+    lc->conn.relay.depth = (unsigned)o->client_pipeline;
     lc->conn.relay.wait_timeout = (gw_time)o->upstream_timeout;
     lc->conn.relay.names = o->log_level >= GW_LOG_INFO;
     lc->pool.upstream_timeout = (gw_time)o->upstream_timeout;

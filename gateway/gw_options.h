@@ -54,6 +54,7 @@ typedef struct gw_options {
     uint64_t upstream_connect_timeout;
     uint64_t upstream_conns;    /* 0: sized from the descriptor limit */
     uint64_t upstream_pipeline;
+    uint64_t client_pipeline;   /* relay: a client's requests at once */
     uint64_t upstream_fails;
     uint64_t upstream_retry;
     uint64_t upstream_check;

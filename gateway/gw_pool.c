@@ -118,7 +118,7 @@ void gw_pool_stats(const gw_pool *p, size_t i, gw_upstream_stats *st)
 {
     const gw_upstream *up = &p->up[i];
     const gw_upconn *u;
-    const gw_conn *w;
+    const gw_exchange *w;
 
     *st = *up->st;
     st->conns = 0;
@@ -127,7 +127,7 @@ void gw_pool_stats(const gw_pool *p, size_t i, gw_upstream_stats *st)
         st->conns += !u->over;
         st->inflight += gw_upconn_load(u);
     }
-    for (w = up->wait_head; w != NULL; w = w->relay.wait_next)
+    for (w = up->wait_head; w != NULL; w = w->wait_next)
         st->inflight++;
     st->down = up->down_until != GW_TIME_NEVER;
 }
@@ -152,9 +152,9 @@ static int usable(const gw_pool *p, size_t i, gw_time now)
     return now >= up->down_until && !up->probing;
 }
 
-/* The upstream for c's request: usable, not yet tried for it where
+/* The upstream for request x: usable, not yet tried for it where
  * another is, the fewest requests, ties in turn. -1 when none. */
-static int pick(gw_pool *p, const gw_conn *c, gw_time now)
+static int pick(gw_pool *p, const gw_exchange *x, gw_time now)
 {
     size_t n = p->cfg.n_upstreams, k, i;
     int best = -1, fresh, best_fresh = 0;
@@ -164,7 +164,7 @@ static int pick(gw_pool *p, const gw_conn *c, gw_time now)
         i = (p->turn + k) % n;
         if (!usable(p, i, now))
             continue;
-        fresh = !(c->relay.tried & ((uint32_t)1 << i));
+        fresh = !(x->tried & ((uint32_t)1 << i));
         l = load(p, i);
         if (best < 0 || fresh > best_fresh ||
             (fresh == best_fresh && l < best_load)) {
@@ -178,16 +178,16 @@ static int pick(gw_pool *p, const gw_conn *c, gw_time now)
     return best;
 }
 
-/* A connection of upstream i that can take c's request now: an idle
- * one first, then the least loaded one with room. */
-static gw_upconn *find(gw_pool *p, size_t i, const gw_conn *c)
+/* A connection of upstream i that can take request x now: an idle one
+ * first, then the least loaded one with room. */
+static gw_upconn *find(gw_pool *p, size_t i, const gw_exchange *x)
 {
     gw_upconn *u, *best = NULL;
     unsigned l, best_load = 0;
 
     for (u = p->up[i].conns; u != NULL; u = u->next) {
-        if (!gw_upconn_has_room(u) ||
-            u->owner != (gw_pool_private(p) ? c : NULL))
+        if (!gw_upconn_has_room(u, x) ||
+            u->owner != (gw_pool_private(p) ? x->c : NULL))
             continue;
         l = u->n;
         if (best == NULL || l < best_load ||
@@ -266,23 +266,24 @@ static void retire_idle(gw_pool *p, size_t i, const gw_conn *c,
     }
 }
 
-void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
+void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
 {
+    gw_conn *c = x->c;
     gw_upstream *up;
     gw_upconn *u;
     int i;
 
-    gw_pool_leave(p, c, now);
-    i = pick(p, c, now);
+    gw_pool_leave(p, x, now);
+    i = pick(p, x, now);
     if (i < 0) {
         /* Every upstream is down: fail at once, not after a connect. */
-        gw_relay_given_back(c, 0, GW_REQ_E_UP_UNAVAILABLE, now);
+        gw_relay_given_back(x, GW_RETRY_NO, GW_REQ_E_UP_UNAVAILABLE, now);
         return;
     }
     up = &p->up[i];
     if (up->down_until != GW_TIME_NEVER)
         up->probing = 1;        /* its time is up: this one tries it */
-    u = find(p, (size_t)i, c);
+    u = find(p, (size_t)i, x);
     if (u == NULL && gw_pool_private(p) &&
         count(p, (size_t)i) >= p->cfg.conns)
         retire_idle(p, (size_t)i, c, now);
@@ -290,65 +291,83 @@ void gw_pool_dispatch(gw_pool *p, gw_conn *c, gw_time now)
         room_in_total(p, c, now))
         u = open_conn(p, (size_t)i, gw_pool_private(p) ? c : NULL);
     if (u != NULL) {
-        gw_upconn_add(u, c, now);
+        gw_upconn_add(u, x, now);
         return;
     }
     /* Every connection is busy: wait for one. */
-    c->relay.wait_next = NULL;
+    x->wait_next = NULL;
     if (up->wait_tail != NULL)
-        up->wait_tail->relay.wait_next = c;
+        up->wait_tail->wait_next = x;
     else
-        up->wait_head = c;
-    up->wait_tail = c;
-    gw_relay_attached(c, NULL, i, now);
+        up->wait_head = x;
+    up->wait_tail = x;
+    gw_relay_attached(x, NULL, i, now);
 }
 
-void gw_pool_kick(gw_pool *p, gw_conn *c)
+void gw_pool_kick(gw_pool *p, gw_exchange *x)
 {
-    if (c->relay.up != NULL)
-        gw_pool_wake(p, c->relay.up, NULL);
+    if (x->up != NULL)
+        gw_pool_wake(p, x->up, NULL);
 }
 
-void gw_pool_resume(gw_pool *p, gw_conn *c, gw_time now)
+void gw_pool_resume(gw_pool *p, gw_exchange *x, gw_time now)
 {
-    if (c->relay.up == NULL)
+    if (x->up == NULL)
         return;
-    c->relay.up->since = now;
-    gw_pool_wake(p, c->relay.up, NULL);
+    x->up->since = now;
+    gw_pool_wake(p, x->up, NULL);
 }
 
-static void unqueue(gw_pool *p, gw_conn *c)
+static void unqueue(gw_pool *p, gw_exchange *x)
 {
-    gw_upstream *up = &p->up[c->relay.upstream];
-    gw_conn *prev = NULL, *w;
+    gw_upstream *up = &p->up[x->upstream];
+    gw_exchange *prev = NULL, *w;
 
-    for (w = up->wait_head; w != NULL; prev = w, w = w->relay.wait_next) {
-        if (w != c)
+    for (w = up->wait_head; w != NULL; prev = w, w = w->wait_next) {
+        if (w != x)
             continue;
         if (prev != NULL)
-            prev->relay.wait_next = w->relay.wait_next;
+            prev->wait_next = w->wait_next;
         else
-            up->wait_head = w->relay.wait_next;
+            up->wait_head = w->wait_next;
         if (up->wait_tail == w)
             up->wait_tail = prev;
         break;
     }
-    c->relay.queued = 0;
-    c->relay.wait_next = NULL;
+    x->queued = 0;
+    x->wait_next = NULL;
 }
 
-void gw_pool_leave(gw_pool *p, gw_conn *c, gw_time now)
+void gw_pool_leave(gw_pool *p, gw_exchange *x, gw_time now)
 {
-    if (c->relay.queued)
-        unqueue(p, c);
-    if (c->relay.up != NULL)
-        gw_upconn_remove(c->relay.up, c, now);
+    if (x->queued)
+        unqueue(p, x);
+    if (x->up != NULL)
+        gw_upconn_remove(x->up, x, now);
+}
+
+/* The request waiting on u's upstream that u takes next, or NULL: the
+ * first client's head that fits (the others of its client wait for its
+ * answer), else the first that fits. */
+static gw_exchange *next_waiting(const gw_upstream *up, const gw_upconn *u)
+{
+    gw_exchange *x, *later = NULL;
+
+    for (x = up->wait_head; x != NULL; x = x->wait_next) {
+        if (!gw_upconn_has_room(u, x))
+            continue;
+        if (gw_relay_is_head(x))
+            return x;
+        if (later == NULL)
+            later = x;
+    }
+    return later;
 }
 
 void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
 {
     gw_upstream *up = &p->up[u->upstream];
-    gw_conn *c;
+    gw_exchange *x;
 
     /* Idle with nothing waiting here, while a request for another
      * upstream waits for the total cap: it makes way. */
@@ -356,17 +375,16 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
         gw_upconn_retire(u, now);
         return;
     }
-    while (up->wait_head != NULL && gw_upconn_has_room(u)) {
-        c = up->wait_head;
-        if (gw_pool_private(p) && u->owner != c) {
+    while ((x = next_waiting(up, u)) != NULL) {
+        if (gw_pool_private(p) && u->owner != x->c) {
             /* Private to another client: idle, it makes way (the
              * waiting requests are dispatched again as it ends). */
             if (u->n == 0)
                 gw_upconn_retire(u, now);
             return;
         }
-        unqueue(p, c);
-        gw_upconn_add(u, c, now);
+        unqueue(p, x);
+        gw_upconn_add(u, x, now);
     }
 }
 
@@ -418,15 +436,15 @@ static const char *why_name(gw_up_end why)
  * down, or lost its last connection). */
 static void requeue(gw_pool *p, size_t i, gw_time now)
 {
-    gw_conn *c = p->up[i].wait_head, *next;
+    gw_exchange *x = p->up[i].wait_head, *next;
 
     p->up[i].wait_head = NULL;
     p->up[i].wait_tail = NULL;
-    for (; c != NULL; c = next) {
-        next = c->relay.wait_next;
-        c->relay.queued = 0;
-        c->relay.wait_next = NULL;
-        gw_pool_dispatch(p, c, now);
+    for (; x != NULL; x = next) {
+        next = x->wait_next;
+        x->queued = 0;
+        x->wait_next = NULL;
+        gw_pool_dispatch(p, x, now);
     }
 }
 

@@ -1,7 +1,7 @@
 /*
  * gw_pool.h - the relay's upstream connections, shared by all clients.
  *
- * A relayed request (a client connection's exchange, gw_relay.h) is sent
+ * A relayed request (an exchange of a client connection, gw_relay.h) is sent
  * on a connection of the pool (gw_upconn) to the upstream the pool
  * picks: the healthy one with the fewest requests in flight, ties in
  * turn. On that upstream it takes an idle connection, or opens a new one
@@ -65,6 +65,7 @@ struct gw_conn;
 
 typedef struct gw_upconn gw_upconn;
 typedef struct gw_pool gw_pool;
+typedef struct gw_exchange gw_exchange;
 
 /* Counters of one upstream, for the log and the metrics. */
 typedef struct gw_upstream_stats {
@@ -136,21 +137,21 @@ void gw_pool_set_logger(gw_pool *p,
 
 /* ---- for the relay (gw_relay.c) ---- */
 
-/* Give client c's request (c->relay) a connection: now, or when one has
- * room; gw_relay_attached or gw_relay_given_back says which. */
-void gw_pool_dispatch(gw_pool *p, struct gw_conn *c, gw_time now);
-/* c's request has bytes to send, or c can take answer bytes again: wake
- * its connection. */
-void gw_pool_kick(gw_pool *p, struct gw_conn *c);
-/* c can take answer bytes again after its client read: the upstream
+/* Give request x a connection: now, or when one has room;
+ * gw_relay_attached or gw_relay_given_back says which. */
+void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now);
+/* x has bytes to send, or can take answer bytes again: wake its
+ * connection. */
+void gw_pool_kick(gw_pool *p, gw_exchange *x);
+/* x can take answer bytes again after its client read: the upstream
  * clock of its connection starts again (the wait was the client's). */
-void gw_pool_resume(gw_pool *p, struct gw_conn *c, gw_time now);
+void gw_pool_resume(gw_pool *p, gw_exchange *x, gw_time now);
 /* Tell the caller (cfg.wake) that connection u or client c has
  * something new to do. */
 void gw_pool_wake(gw_pool *p, gw_upconn *u, struct gw_conn *c);
-/* c leaves (its request is answered and sent, or c goes): off its
- * connection or the wait list. */
-void gw_pool_leave(gw_pool *p, struct gw_conn *c, gw_time now);
+/* x leaves (it is over, or its client goes): off its connection or
+ * the wait list. */
+void gw_pool_leave(gw_pool *p, gw_exchange *x, gw_time now);
 /* c is going away: the connections private to it (gw_pool_private) are
  * closed, so none is ever used for another client. */
 void gw_pool_gone(gw_pool *p, struct gw_conn *c, gw_time now);

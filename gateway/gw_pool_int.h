@@ -27,8 +27,8 @@ typedef enum gw_up_end {
 
 /* One request on a connection, in the order they went out. */
 typedef struct gw_entry {
-    struct gw_conn *c;      /* NULL: its client left (the answer is read
-                               and dropped) */
+    gw_exchange *x;         /* NULL: it left (the answer is read and
+                               dropped) */
     int answered;           /* its answer is complete */
     int sent_any;           /* a byte of it went out on this connection */
 } gw_entry;
@@ -60,8 +60,8 @@ struct gw_upconn {
 /* One upstream server: its connections and its health. */
 typedef struct gw_upstream {
     gw_upconn *conns;           /* every connection to it */
-    struct gw_conn *wait_head;  /* requests waiting for a connection */
-    struct gw_conn *wait_tail;
+    gw_exchange *wait_head;     /* requests waiting for a connection */
+    gw_exchange *wait_tail;
     unsigned fails;             /* failures in a row */
     gw_time down_until;         /* GW_TIME_NEVER: up */
     gw_time retry;              /* the next time down */
@@ -87,16 +87,17 @@ struct gw_pool {
 gw_upconn *gw_upconn_new(gw_pool *p, size_t i, struct gw_conn *owner);
 void gw_upconn_free(gw_upconn *u);
 
-/* Room for one more request: its last request is whole, and the queue
- * has room (or it is empty). */
-int gw_upconn_has_room(const gw_upconn *u);
+/* Room for request x: u carries nothing, or x is its client's head
+ * (gw_relay_is_head) and so is every request on u, the last one is
+ * whole, and the queue has room. */
+int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x);
 
-/* Put client c's request on u's queue. */
-void gw_upconn_add(gw_upconn *u, struct gw_conn *c, gw_time now);
+/* Put request x on u's queue. */
+void gw_upconn_add(gw_upconn *u, gw_exchange *x, gw_time now);
 
-/* Client c leaves u: its answer will be dropped, or, if part of its
- * request went out and part did not, u is of no further use. */
-void gw_upconn_remove(gw_upconn *u, struct gw_conn *c, gw_time now);
+/* x leaves u: its answer will be dropped, or, if part of its request
+ * went out and part did not, u is of no further use. */
+void gw_upconn_remove(gw_upconn *u, gw_exchange *x, gw_time now);
 
 /* Requests in flight on u. */
 unsigned gw_upconn_load(const gw_upconn *u);

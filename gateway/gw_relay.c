@@ -1,6 +1,7 @@
 /* gw_relay.c - relay mode of a client connection (see gw_relay.h). */
 #include "gw_conn_core.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static gw_pool *pool_of(const gw_conn *c)
@@ -8,26 +9,136 @@ static gw_pool *pool_of(const gw_conn *c)
     return c->cfg->relay.pool;
 }
 
+static unsigned depth_of(const gw_conn *c)
+{
+    unsigned d = c->cfg->relay.depth;
+
+    return d == 0 ? 1 : d;
+}
+
 void gw_relay_init(gw_relay *r)
 {
     memset(r, 0, sizeof *r);
-    gw_buf_init(&r->req);
     r->upstream = -1;
+}
+
+/* ---- exchanges: made, chained, given back ---- */
+
+static void exchange_free(gw_exchange *x)
+{
+    if (x == NULL)
+        return;
+    gw_buf_free(&x->req);
+    gw_buf_free(&x->held);
+    free(x);
+}
+
+/* A new exchange at the end of c's: the spare one, or a new one. */
+static gw_exchange *exchange_new(gw_conn *c)
+{
+    gw_relay *r = &c->relay;
+    gw_exchange *x = r->spare;
+    gw_buf req, held;
+
+    if (x != NULL) {
+        r->spare = NULL;
+        req = x->req;
+        held = x->held;
+    } else {
+        x = malloc(sizeof *x);
+        if (x == NULL)
+            return NULL;
+        gw_buf_init(&req);
+        gw_buf_init(&held);
+    }
+    memset(x, 0, sizeof *x);
+    x->req = req;
+    x->held = held;
+    x->c = c;
+    x->upstream = -1;
+    if (r->tail != NULL)
+        r->tail->next = x;
+    else
+        r->head = x;
+    r->tail = x;
+    r->n++;
+    return x;
+}
+
+/* Take x off its client's chain and keep or free it. */
+static void unlink_exchange(gw_exchange *x)
+{
+    gw_relay *r = &x->c->relay;
+    gw_exchange *prev = NULL, *w;
+
+    for (w = r->head; w != NULL && w != x; w = w->next)
+        prev = w;
+    if (w == NULL)
+        return;
+    if (prev != NULL)
+        prev->next = x->next;
+    else
+        r->head = x->next;
+    if (r->tail == x)
+        r->tail = prev;
+    r->n--;
+    gw_buf_clear(&x->req);
+    gw_buf_clear(&x->held);
+    if (r->spare == NULL)
+        r->spare = x;
+    else
+        exchange_free(x);
 }
 
 void gw_relay_free(gw_conn *c, gw_time now)
 {
-    if (c->cfg->relay.on && pool_of(c) != NULL) {
-        gw_pool_leave(pool_of(c), c, now);
-        gw_pool_gone(pool_of(c), c, now);
+    gw_relay *r = &c->relay;
+    gw_exchange *x, *next;
+    int pooled = c->cfg->relay.on && pool_of(c) != NULL;
+
+    for (x = r->head; x != NULL; x = next) {
+        next = x->next;
+        if (pooled)
+            gw_pool_leave(pool_of(c), x, now);
+        exchange_free(x);
     }
-    gw_buf_free(&c->relay.req);
+    r->head = r->tail = NULL;
+    r->n = 0;
+    if (pooled)
+        gw_pool_gone(pool_of(c), c, now);
+    exchange_free(r->spare);
+    r->spare = NULL;
+}
+
+void gw_relay_trim(gw_conn *c)
+{
+    exchange_free(c->relay.spare);
+    c->relay.spare = NULL;
+}
+
+size_t gw_relay_buffered(const gw_conn *c)
+{
+    const gw_exchange *x;
+    size_t n = 0;
+
+    for (x = c->relay.head; x != NULL; x = x->next)
+        n += x->req.cap + x->held.cap;
+    if (c->relay.spare != NULL)
+        n += c->relay.spare->req.cap + c->relay.spare->held.cap;
+    return n;
 }
 
 int gw_relay_busy(const gw_conn *c)
 {
-    return c->relay.x != GW_X_NONE;
+    return c->relay.n > 0;
 }
+
+int gw_relay_is_head(const gw_exchange *x)
+{
+    return x->c->relay.head == x;
+}
+
+/* ---- where an exchange stands ---- */
 
 /* The request's bytes still come from the client. */
 static int request_open(gw_x_state x)
@@ -43,190 +154,320 @@ static int awaiting(gw_x_state x)
            x == GW_X_ANSWERING;
 }
 
-/* The answer's header went to the client and its end did not. */
+/* The answer's header was passed back and its end was not. */
 static int answer_begun(gw_x_state x)
 {
     return x == GW_X_CROSSING || x == GW_X_ANSWERING;
 }
 
-static size_t unsent(const gw_relay *r)
+/* The exchange whose request is being read from the client, or NULL. */
+static gw_exchange *reading(const gw_conn *c)
 {
-    return gw_buf_pending(&r->req) - r->sent;
+    gw_exchange *t = c->relay.tail;
+
+    return t != NULL && request_open(t->x) ? t : NULL;
+}
+
+/* Where x's answer goes: the client's output, or x's own while an
+ * earlier answer (or what x holds) is not through. */
+static gw_buf *answer_out(gw_exchange *x)
+{
+    if (gw_relay_is_head(x) && gw_buf_pending(&x->held) == 0)
+        return &x->c->client.out;
+    return &x->held;
+}
+
+/* x's answer may take more bytes: what they go to is under its cap. */
+static int answer_room(const gw_exchange *x)
+{
+    const gw_conn *c = x->c;
+
+    if (gw_relay_is_head(x) && gw_buf_pending(&x->held) == 0)
+        return gw_side_unsent(&c->client) < c->cfg->max_output;
+    return gw_buf_pending(&x->held) < c->cfg->max_output;
+}
+
+static size_t unsent(const gw_exchange *x)
+{
+    return gw_buf_pending(&x->req) - x->sent;
 }
 
 /* Sent bytes are not needed any more (no replay from here on). */
-static void let_go(gw_relay *r)
+static void let_go(gw_exchange *x)
 {
-    gw_buf_consume(&r->req, r->sent);
-    r->sent = 0;
-    r->keep = 0;
+    gw_buf_consume(&x->req, x->sent);
+    x->sent = 0;
+    x->keep = 0;
 }
 
 /* Off the pool, with every byte meant for the upstream. */
-static void drop_request(gw_conn *c, gw_time now)
+static void drop_request(gw_exchange *x, gw_time now)
 {
-    gw_pool_leave(pool_of(c), c, now);
-    gw_buf_clear(&c->relay.req);
-    c->relay.sent = 0;
-    c->relay.keep = 0;
+    gw_pool_leave(pool_of(x->c), x, now);
+    gw_buf_clear(&x->req);
+    x->sent = 0;
+    x->keep = 0;
 }
 
-/* The request is read and answered: go on with the next once its last
- * byte has gone out (an answer may come before the request ends). Its
- * connection lets it go once both are done. */
-static void finish(gw_conn *c, gw_time now)
+/* ---- the access log ---- */
+
+/* Tell the log about x's reply once all of it is in the client's output
+ * (so replies are told in the order the client reads them). */
+static void report_due(gw_exchange *x)
 {
-    gw_relay *r = &c->relay;
+    gw_request_info info;
 
-    r->x = GW_X_NONE;
-    memset(&r->names, 0, sizeof r->names);
-    let_go(r);
-    gw_pool_kick(pool_of(c), c);
-    gw_conn_request_done(c, now);
-}
-
-/* The request will get no answer from upstream: an error frame instead,
- * when the client's output stands between frames. */
-static void fail(gw_conn *c, gw_req_status st, gw_time now)
-{
-    gw_relay *r = &c->relay;
-
-    drop_request(c, now);
-    switch (r->x) {
-    case GW_X_NONE:
-    case GW_X_SKIPPING:
+    if (!x->to_report || !gw_relay_is_head(x) ||
+        gw_buf_pending(&x->held) > 0)
         return;
+    x->to_report = 0;
+    info.reply = &x->reply;
+    info.names = &x->names;
+    info.content_type = x->ctype;
+    info.content_type_len = x->ctype_len;
+    info.bytes_in = x->bytes_in;
+    info.started = x->start;
+    info.finished = x->replied;
+    info.upstream = x->upstream;
+    info.up_started = x->up_start;
+    gw_conn_count(x->c, &info);
+}
+
+/* x's reply is complete: it is told now or once it reaches the client. */
+static void report(gw_exchange *x, const gw_reply *rep, gw_time now)
+{
+    x->reply = *rep;
+    x->replied = now;
+    x->to_report = 1;
+    report_due(x);
+}
+
+/* An error frame in the place of x's answer. 0, or -1 (connection
+ * aborted: out of memory). */
+static int refuse(gw_exchange *x, gw_req_status st, gw_time now)
+{
+    gw_reply rep;
+
+    if (gw_handle_bad_request(st, answer_out(x), &rep) != 0) {
+        gw_conn_abort(x->c, GW_CLOSE_NOMEM);
+        return -1;
+    }
+    report(x, &rep, now);
+    return 0;
+}
+
+/* ---- the client's chain moves on ---- */
+
+/* What the head holds of its answer goes to the client as far as its
+ * output is under the cap; 1 when none is left. */
+static int flush_held(gw_exchange *x, gw_time now)
+{
+    gw_conn *c = x->c;
+    size_t n = gw_buf_pending(&x->held);
+    size_t out = gw_side_unsent(&c->client), cap = c->cfg->max_output;
+
+    if (n == 0)
+        return 1;
+    if (out >= cap)
+        return 0;
+    if (n > cap - out)
+        n = cap - out;
+    if (gw_buf_append(&c->client.out, gw_buf_peek(&x->held), n) != 0) {
+        gw_conn_abort(c, GW_CLOSE_NOMEM);
+        return 0;
+    }
+    gw_buf_consume(&x->held, n);
+    if (gw_buf_pending(&x->held) > 0)
+        return 0;
+    /* The rest of its answer may go straight on. */
+    gw_pool_resume(pool_of(c), x, now);
+    return 1;
+}
+
+/* The head's answer goes on; the exchanges at the head that are over
+ * (answer passed on, request whole and sent, off the pool) are let go,
+ * and the next one's answer follows. */
+static void advance(gw_conn *c, gw_time now)
+{
+    gw_relay *r = &c->relay;
+    gw_exchange *x;
+    int moved = 0;
+
+    while ((x = r->head) != NULL && c->state == GW_CONN_OPEN) {
+        if (!flush_held(x, now))
+            break;
+        report_due(x);
+        if (x->x != GW_X_DONE || x->up != NULL || x->queued)
+            break;
+        unlink_exchange(x);
+        moved = 1;
+    }
+    if (!moved)
+        return;
+    if (r->n == 0 && r->broken) {
+        r->broken = 0;
+        gw_conn_frame_error(c, GW_CONN_LINGER, now);
+    } else if (r->n == 0 && !c->frame_started) {
+        gw_conn_request_done(c, now);
+    } else {
+        c->last_active = now;
+    }
+}
+
+/* x will get no answer from upstream: an error frame instead. */
+static void fail(gw_exchange *x, gw_req_status st, gw_time now)
+{
+    gw_conn *c = x->c;
+
+    drop_request(x, now);
+    switch (x->x) {
+    case GW_X_SKIPPING:
+    case GW_X_DONE:
+        break;
     case GW_X_CROSSING:
     case GW_X_ANSWERING:
-        gw_conn_abort(c, GW_CLOSE_UPSTREAM);
-        return;
+        if (gw_relay_is_head(x)) {
+            /* Part of the answer went to the client. */
+            gw_conn_abort(c, GW_CLOSE_UPSTREAM);
+            return;
+        }
+        /* Only held: an error frame takes its place. */
+        gw_buf_clear(&x->held);
+        if (refuse(x, st == GW_REQ_OK ? GW_REQ_E_UP_FAILED : st, now) != 0)
+            return;
+        x->x = x->x == GW_X_CROSSING ? GW_X_SKIPPING : GW_X_DONE;
+        break;
     case GW_X_ANSWERED:
-        r->x = GW_X_SKIPPING;
-        return;
+        x->x = GW_X_SKIPPING;
+        break;
     case GW_X_SENDING:
     case GW_X_WAITING:
-        if (gw_conn_refuse(c, st, r->bytes_in, r->start, now) != 0)
+        if (refuse(x, st, now) != 0)
             return;
-        if (r->x == GW_X_SENDING)
-            r->x = GW_X_SKIPPING;
-        else
-            finish(c, now);
-        return;
+        x->x = x->x == GW_X_SENDING ? GW_X_SKIPPING : GW_X_DONE;
+        break;
     }
+    advance(c, now);
 }
 
-void gw_relay_given_back(gw_conn *c, int retry, gw_req_status st,
+void gw_relay_given_back(gw_exchange *x, int retry, gw_req_status st,
                          gw_time now)
 {
-    gw_relay *r = &c->relay;
+    gw_conn *c = x->c;
 
-    r->up = NULL;
-    r->queued = 0;
-    r->sent = 0;
+    x->up = NULL;
+    x->queued = 0;
+    x->sent = 0;
     gw_pool_wake(pool_of(c), NULL, c);     /* whatever comes, c moves */
-    if (!awaiting(r->x)) {
+    if (!awaiting(x->x)) {
         /* Answered already: what was not sent of the request is lost. */
-        fail(c, GW_REQ_OK, now);
+        fail(x, GW_REQ_OK, now);
         return;
     }
-    if (retry && !answer_begun(r->x) && r->got == 0 && r->keep &&
-        r->attempts + 1 < c->cfg->relay.attempts) {
-        r->attempts++;
-        gw_pool_dispatch(pool_of(c), c, now);
+    if (retry != GW_RETRY_NO && !answer_begun(x->x) && x->got == 0 &&
+        x->keep && (retry == GW_RETRY_FREE ||
+                    x->attempts + 1 < c->cfg->relay.attempts)) {
+        x->attempts += retry != GW_RETRY_FREE;
+        gw_pool_dispatch(pool_of(c), x, now);
         return;
     }
-    fail(c, st, now);
+    fail(x, st, now);
 }
 
-void gw_relay_attached(gw_conn *c, gw_upconn *u, int i, gw_time now)
+void gw_relay_attached(gw_exchange *x, gw_upconn *u, int i, gw_time now)
 {
-    gw_relay *r = &c->relay;
-
-    r->up = u;
-    r->queued = u == NULL;
-    r->upstream = i;
+    x->up = u;
+    x->queued = u == NULL;
+    x->upstream = i;
+    x->c->relay.upstream = i;
     if (i >= 0 && i < 32)
-        r->tried |= (uint32_t)1 << i;
-    r->sent = 0;
-    r->since = now;
-    r->up_start = now;
+        x->tried |= (uint32_t)1 << i;
+    x->sent = 0;
+    x->since = now;
+    x->up_start = now;
 }
+
+void gw_relay_detached(gw_exchange *x, gw_time now)
+{
+    x->up = NULL;
+    if (x->x == GW_X_DONE)
+        advance(x->c, now);
+}
+
+/* ---- requests and answers ---- */
 
 /* A request sent as it arrives may grow too big to keep for a replay:
  * then sent bytes go at once. */
-static void trim(gw_conn *c)
+static void trim(gw_exchange *x)
 {
-    gw_relay *r = &c->relay;
-
-    if (r->keep && r->sent > 0 &&
-        gw_buf_pending(&r->req) > c->cfg->max_output)
-        let_go(r);
+    if (x->keep && x->sent > 0 &&
+        gw_buf_pending(&x->req) > x->c->cfg->max_output)
+        let_go(x);
 }
 
 /* A request's header is valid: it begins, and the pool gives it a
  * connection (its staged bytes are in req already). */
-static void request_header(gw_conn *c, gw_time now)
+static void request_header(gw_exchange *x, gw_time now)
 {
+    gw_conn *c = x->c;
     const hf_header *h = hf_decoder_header(c->client.dec);
-    gw_relay *r = &c->relay;
 
-    gw_conn_keep_type(c, h);
-    r->x = GW_X_SENDING;
-    r->attempts = 0;
-    r->tried = 0;
-    r->got = 0;
-    r->answer_bytes = 0;
-    r->bytes_in = gw_frame_bytes(h);
-    r->content_length = h->content_length;
-    r->start = c->frame_start;
-    r->keep = 1;
-    r->sent = 0;
-    gw_pool_dispatch(pool_of(c), c, now);
+    gw_keep_type(x->ctype, &x->ctype_len, h);
+    x->x = GW_X_SENDING;
+    x->bytes_in = gw_frame_bytes(h);
+    x->content_length = h->content_length;
+    x->start = c->frame_start;
+    x->keep = 1;
+    gw_pool_dispatch(pool_of(c), x, now);
 }
 
 /* For the access log, what a JSON request asks, read the way serving
  * mode reads it: only while the whole request is still at hand and no
  * bigger than serving mode would read. */
-static void describe(gw_conn *c)
+static void describe(gw_exchange *x)
 {
-    gw_relay *r = &c->relay;
-    size_t held = gw_buf_pending(&r->req);
+    gw_conn *c = x->c;
+    size_t held = gw_buf_pending(&x->req);
 
-    if (!c->cfg->relay.names || !r->keep || held != r->bytes_in ||
-        r->content_length > gw_conn_max_json(c->cfg) ||
-        r->content_length > held)
+    if (!c->cfg->relay.names || !x->keep || held != x->bytes_in ||
+        x->content_length > gw_conn_max_json(c->cfg) ||
+        x->content_length > held)
         return;
     gw_describe_request(hf_decoder_header(c->client.dec),
-                        gw_buf_peek(&r->req) + (held - r->content_length),
-                        (size_t)r->content_length, &r->names);
+                        gw_buf_peek(&x->req) + (held - x->content_length),
+                        (size_t)x->content_length, &x->names);
 }
 
-static void request_end(gw_conn *c, gw_time now)
+static void request_end(gw_exchange *x, gw_time now)
 {
-    gw_relay *r = &c->relay;
-
-    describe(c);
-    c->frame_started = 0;
-    if (r->x == GW_X_SENDING)
-        r->x = GW_X_WAITING;
-    else if (r->x == GW_X_CROSSING)
-        r->x = GW_X_ANSWERING;
-    else if (r->x != GW_X_NONE)
-        finish(c, now);
+    describe(x);
+    x->c->frame_started = 0;
+    switch (x->x) {
+    case GW_X_SENDING:
+        x->x = GW_X_WAITING;
+        break;
+    case GW_X_CROSSING:
+        x->x = GW_X_ANSWERING;
+        break;
+    case GW_X_ANSWERED:
+    case GW_X_SKIPPING:
+        x->x = GW_X_DONE;
+        advance(x->c, now);
+        break;
+    default:
+        break;
+    }
 }
 
-static void answer_header(gw_conn *c, size_t staged)
+static void answer_header(gw_exchange *x, size_t staged)
 {
-    gw_relay *r = &c->relay;
-
-    r->answer_bytes += staged;
-    r->x = r->x == GW_X_SENDING ? GW_X_CROSSING : GW_X_ANSWERING;
-    let_go(r);              /* no replay once the answer has begun */
+    x->answer_bytes += staged;
+    x->x = x->x == GW_X_SENDING ? GW_X_CROSSING : GW_X_ANSWERING;
+    let_go(x);              /* no replay once the answer has begun */
 }
 
-static void answer_end(gw_conn *c, gw_time now)
+static void answer_end(gw_exchange *x, gw_time now)
 {
-    gw_relay *r = &c->relay;
     gw_reply rep;
 
     memset(&rep, 0, sizeof rep);
@@ -234,48 +475,43 @@ static void answer_end(gw_conn *c, gw_time now)
     rep.status = "ok";
     rep.frame_status = HF_OK;
     rep.req_status = GW_REQ_OK;
-    rep.bytes_out = (size_t)r->answer_bytes;
-    gw_conn_report(c, &rep, r->bytes_in, r->start, now);
-    if (r->x == GW_X_CROSSING)
-        r->x = GW_X_ANSWERED;
-    else
-        finish(c, now);
+    rep.bytes_out = (size_t)x->answer_bytes;
+    report(x, &rep, now);
+    /* Over once its connection lets go of it (gw_relay_detached). */
+    x->x = x->x == GW_X_CROSSING ? GW_X_ANSWERED : GW_X_DONE;
 }
 
 /* The receiving side may take more bytes: what they go to is under its
  * cap. */
-static int may_take(gw_conn *c, int upward)
+static int may_take(gw_conn *c, gw_exchange *x, int upward)
 {
-    if (upward)
-        return gw_conn_takes_client(c);
-    return gw_side_unsent(&c->client) < c->cfg->max_output;
+    return upward ? gw_conn_takes_client(c) : answer_room(x);
 }
 
-/* The frame being received has no valid header yet: its bytes wait in
- * the stage. */
-static int heading(const gw_conn *c, int upward)
+/* Request bytes were added to x: its connection has something to send
+ * (and its clock starts again if it was waiting on the client). */
+static void request_grew(gw_exchange *x, int drained, gw_time now)
 {
-    gw_x_state x = c->relay.x;
-
-    if (upward)
-        return x == GW_X_NONE;
-    return x == GW_X_SENDING || x == GW_X_WAITING;
+    if (drained)
+        gw_pool_resume(pool_of(x->c), x, now);
+    else
+        gw_pool_kick(pool_of(x->c), x);
 }
 
-size_t gw_relay_pass(gw_conn *c, gw_side *from, int upward,
+size_t gw_relay_pass(gw_conn *c, gw_exchange *x, gw_side *from,
                      const unsigned char *p, size_t len, gw_time now,
                      hf_event_type *last)
 {
-    gw_buf *to = upward ? &c->relay.req : &c->client.out;
+    int upward = x == NULL;
     hf_decoder *d = from->dec;
     size_t off = 0, n, staged;
-    int added = 0;
-    int head;
+    int head, drained;
+    gw_buf *to;
     hf_event ev;
-    /* Every request byte went out: the connection waits on the client. */
-    int drained = upward && unsent(&c->relay) == 0;
 
     *last = HF_EV_NEED_MORE;
+    if (upward)
+        x = reading(c);
     if (d == NULL && len > 0 && (d = gw_side_decoder(from)) == NULL)
         goto nomem;
     if (d == NULL)
@@ -284,8 +520,10 @@ size_t gw_relay_pass(gw_conn *c, gw_side *from, int upward,
      * after its last content byte, which must happen even when no more
      * bytes may be taken (backpressure), or nobody would ask again. */
     for (;;) {
-        head = heading(c, upward);
-        n = hf_decoder_push(d, p + off, may_take(c, upward) ? len - off : 0,
+        head = upward ? x == NULL
+                      : x->x == GW_X_SENDING || x->x == GW_X_WAITING;
+        n = hf_decoder_push(d, p + off,
+                            may_take(c, x, upward) ? len - off : 0,
                             &ev);
         if (head && n > 0 && ev.type != HF_EV_ERROR &&
             gw_buf_append(&from->stage, p + off, n) != 0)
@@ -293,61 +531,65 @@ size_t gw_relay_pass(gw_conn *c, gw_side *from, int upward,
         if (upward && n > 0)
             gw_conn_frame_begins(c, now);
         if (!upward)
-            c->relay.got += n;
+            x->got += n;
         off += n;
         switch (ev.type) {
         case HF_EV_NEED_MORE:
-            goto out;
+            return off;
         case HF_EV_HEADER:
+            if (upward && (x = exchange_new(c)) == NULL)
+                goto nomem;
+            to = upward ? &x->req : answer_out(x);
             staged = gw_buf_pending(&from->stage);
             if (gw_buf_append(to, gw_buf_peek(&from->stage), staged) != 0)
                 goto nomem;
-            added = 1;
             gw_buf_clear(&from->stage);
             if (upward)
-                request_header(c, now);
+                request_header(x, now);
             else
-                answer_header(c, staged);
+                answer_header(x, staged);
             break;
         case HF_EV_CONTENT:
-            if (upward && c->relay.x == GW_X_SKIPPING)
+            if (upward && x->x == GW_X_SKIPPING)
                 break;
-            if (gw_buf_append(to, ev.data, ev.len) != 0)
+            drained = upward && unsent(x) == 0;
+            if (gw_buf_append(upward ? &x->req : answer_out(x), ev.data,
+                              ev.len) != 0)
                 goto nomem;
-            added = 1;
-            if (upward)
-                trim(c);
-            else
-                c->relay.answer_bytes += ev.len;
+            if (upward) {
+                trim(x);
+                request_grew(x, drained, now);
+            } else {
+                x->answer_bytes += ev.len;
+            }
             break;
         case HF_EV_FRAME_END:
             if (!upward) {
                 *last = HF_EV_FRAME_END;
-                answer_end(c, now);
+                answer_end(x, now);
                 return off;     /* the next answer is someone else's */
             }
-            request_end(c, now);
+            request_end(x, now);
+            x = NULL;           /* the next frame is a new request */
             break;
         case HF_EV_ERROR:
             *last = HF_EV_ERROR;
             if (!upward)
                 return off;     /* the pool connection breaks */
             /* Only a header can be invalid, so nothing of this frame
-             * went upstream and no answer is on its way. */
+             * went upstream and no answer is on its way. The requests
+             * before it are answered first: the error frame follows
+             * their answers. */
             gw_buf_clear(&from->stage);
-            gw_conn_frame_error(c, GW_CONN_LINGER, now);
+            if (c->relay.n > 0)
+                c->relay.broken = 1;
+            else
+                gw_conn_frame_error(c, GW_CONN_LINGER, now);
             return len;
         }
         if (c->state != GW_CONN_OPEN)
             return upward ? len : off;  /* down: the rest is dropped */
     }
-out:
-    /* After a wait on the client, the upstream clock starts again. */
-    if (upward && added && drained)
-        gw_pool_resume(pool_of(c), c, now);
-    else if (upward && added)
-        gw_pool_kick(pool_of(c), c);
-    return off;
 nomem:
     gw_conn_abort(c, GW_CLOSE_NOMEM);
     return upward ? len : off;
@@ -356,54 +598,86 @@ nomem:
 int gw_relay_client_readable(const gw_conn *c)
 {
     const gw_relay *r = &c->relay;
+    const gw_exchange *x = reading(c);
 
-    if (r->peer_eof)
+    if (r->peer_eof || r->broken)
         return 0;
-    /* One request at a time: the next is read once the last answer is
-     * complete and the last request byte has gone out. */
-    if (r->x == GW_X_NONE)
-        return gw_buf_pending(&r->req) == 0;
-    return request_open(r->x) && unsent(r) < c->cfg->max_output;
+    if (x != NULL)
+        return unsent(x) < c->cfg->max_output;
+    /* The next request: up to depth of them at once. */
+    return r->n < depth_of(c);
 }
 
 void gw_relay_deadline(const gw_conn *c, gw_time *d)
 {
-    if (c->relay.queued)
-        *d = gw_time_min(*d, gw_time_after(c->relay.since,
-                                           c->cfg->relay.wait_timeout));
+    const gw_exchange *x;
+
+    for (x = c->relay.head; x != NULL; x = x->next)
+        if (x->queued)
+            *d = gw_time_min(*d, gw_time_after(x->since,
+                                               c->cfg->relay.wait_timeout));
 }
 
 void gw_relay_tick(gw_conn *c, gw_time now)
 {
-    const gw_relay *r = &c->relay;
+    gw_exchange *x;
 
-    if (r->queued &&
-        now >= gw_time_after(r->since, c->cfg->relay.wait_timeout))
-        fail(c, GW_REQ_E_UP_TIMEOUT, now);
+again:
+    for (x = c->relay.head; x != NULL && c->state == GW_CONN_OPEN;
+         x = x->next) {
+        if (x->queued &&
+            now >= gw_time_after(x->since, c->cfg->relay.wait_timeout)) {
+            fail(x, GW_REQ_E_UP_TIMEOUT, now);
+            goto again;     /* the chain may have moved */
+        }
+    }
 }
 
 void gw_relay_resumed(gw_conn *c, gw_time now)
 {
-    gw_pool_resume(pool_of(c), c, now);
+    gw_exchange *x = c->relay.head;
+
+    if (x != NULL && gw_buf_pending(&x->held) == 0)
+        gw_pool_resume(pool_of(c), x, now);
+    else if (x != NULL)
+        advance(c, now);
+}
+
+void gw_relay_restart(gw_conn *c, gw_time start)
+{
+    gw_exchange *x = reading(c);
+
+    if (x != NULL)
+        x->start = start;
 }
 
 int gw_relay_client_eof(gw_conn *c, gw_time now)
 {
     gw_relay *r = &c->relay;
+    gw_exchange *x = reading(c);
 
-    if (c->frame_started) {
-        /* Part of the request may have gone upstream: that connection
-         * is of no further use. */
-        if (r->x == GW_X_CROSSING) {
+    if (x != NULL) {
+        if (x->x == GW_X_CROSSING && gw_relay_is_head(x)) {
+            /* Part of the answer went out to a request cut short. */
             gw_conn_abort(c, GW_CLOSE_PEER);
             return 1;
         }
-        drop_request(c, now);
-        r->x = GW_X_NONE;
-        return 0;
+        /* Part of the request may have gone upstream: that connection
+         * is of no further use. A reply already complete still goes. */
+        drop_request(x, now);
+        if (x->x == GW_X_ANSWERED || x->x == GW_X_SKIPPING)
+            x->x = GW_X_DONE;
+        else
+            unlink_exchange(x);
+        advance(c, now);
+        if (c->state != GW_CONN_OPEN)
+            return 1;
     }
-    if (r->x != GW_X_NONE) {
-        r->peer_eof = 1;    /* the answer is still on its way */
+    if (r->n > 0) {
+        /* Answers are still on their way: close once they are sent
+         * (a cut request then gets no error frame of its own). */
+        r->peer_eof = 1;
+        c->frame_started = 0;
         return 1;
     }
     return 0;
@@ -411,43 +685,41 @@ int gw_relay_client_eof(gw_conn *c, gw_time now)
 
 /* ---- for the pool ---- */
 
-const unsigned char *gw_relay_unsent(const gw_conn *c, size_t *len)
+const unsigned char *gw_relay_unsent(const gw_exchange *x, size_t *len)
 {
-    const gw_relay *r = &c->relay;
-
-    *len = unsent(r);
-    return *len == 0 ? NULL : gw_buf_peek(&r->req) + r->sent;
+    *len = unsent(x);
+    return *len == 0 ? NULL : gw_buf_peek(&x->req) + x->sent;
 }
 
-void gw_relay_wrote(gw_conn *c, size_t n, gw_time now)
+void gw_relay_wrote(gw_exchange *x, size_t n, gw_time now)
 {
-    gw_relay *r = &c->relay;
-    size_t before = unsent(r);
+    size_t before = unsent(x);
 
     if (n > before)
         n = before;
-    if (r->keep)
-        r->sent += n;
+    if (x->keep)
+        x->sent += n;
     else
-        gw_buf_consume(&r->req, n);
+        gw_buf_consume(&x->req, n);
     /* The client may be read again: below the cap, or all sent. */
-    if (before >= c->cfg->max_output || unsent(r) == 0)
-        gw_pool_wake(pool_of(c), NULL, c);
+    if (before >= x->c->cfg->max_output || unsent(x) == 0)
+        gw_pool_wake(pool_of(x->c), NULL, x->c);
     (void)now;
 }
 
-int gw_relay_whole(const gw_conn *c)
+int gw_relay_whole(const gw_exchange *x)
 {
-    return !request_open(c->relay.x);
+    return !request_open(x->x);
 }
 
-int gw_relay_sent_all(const gw_conn *c)
+int gw_relay_sent_all(const gw_exchange *x)
 {
-    return gw_relay_whole(c) && unsent(&c->relay) == 0;
+    return gw_relay_whole(x) && unsent(x) == 0;
 }
 
-int gw_relay_takes_answer(const gw_conn *c)
+int gw_relay_takes_answer(const gw_exchange *x)
 {
-    return c->state == GW_CONN_OPEN && awaiting(c->relay.x) &&
-           gw_side_unsent(&c->client) < c->cfg->max_output;
+    const gw_conn *c = x->c;
+
+    return c->state == GW_CONN_OPEN && awaiting(x->x) && answer_room(x);
 }

@@ -11,20 +11,30 @@
  * values: the bytes of a frame's prefix and header wait in the receiving
  * side's stage until the decoder accepts them, so nothing of an invalid
  * frame is passed on; content is then appended to the other direction's
- * buffer as it arrives. A client's requests are relayed one at a time:
- * the next one is read once the answer to the last is complete and its
- * last byte has gone out, so a client's answers come back in the order
- * of its requests whichever connections carried them. At most about
- * max_output bytes of a request wait to go out; a request no longer
- * than that is kept whole until its answer begins, so it can be sent
- * again when its connection breaks.
+ * buffer as it arrives.
+ *
+ * Each request is an exchange (gw_exchange): its bytes, the pool
+ * connection carrying it, its answer. A client that pipelines has up to
+ * cfg.depth exchanges at once, each on whatever connection the pool
+ * gives it, so its requests are answered side by side; the answers still
+ * reach it in the order of its requests. The first exchange (the head)
+ * passes its answer straight into the client's output; a later one
+ * holds its answer (at most about max_output bytes, then its connection
+ * stops reading) until every earlier answer has gone into the output.
+ * So that a held answer never stands in the way of another client's, a
+ * later exchange only takes a pool connection that carries nothing, and
+ * no request joins a connection behind one (gw_relay_is_head). At most
+ * about max_output bytes of a request wait to go out; a request no
+ * longer than that is kept whole until its answer begins, so it can be
+ * sent again when its connection breaks.
  *
  * A request that cannot be passed on or answered gets one error frame
- * (upstream-unavailable, -failed, -timeout, -bad-frame) and the client
- * connection stays open; one whose connection breaks before any byte of
- * its answer is tried again, on another upstream where there is one (at
- * most cfg.attempts connections). An answer that breaks after its header
- * went out closes the client connection (GW_CLOSE_UPSTREAM).
+ * (upstream-unavailable, -failed, -timeout, -bad-frame) in its place and
+ * the client connection stays open; one whose connection breaks before
+ * any byte of its answer is tried again, on another upstream where there
+ * is one (at most cfg.attempts connections). An answer that breaks after
+ * its header went into the client's output closes the client connection
+ * (GW_CLOSE_UPSTREAM); one still held is replaced by upstream-failed.
  *
  * The functions below are the connection's own and the pool's; callers
  * outside the gateway core use gw_conn.h.
@@ -42,10 +52,15 @@
 #include "gw_status.h"
 #include "gw_time.h"
 
+/* Most requests of one client relayed at once (--client-pipeline). */
+#define GW_RELAY_DEPTH_MAX 256
+
 typedef struct gw_relay_config {
     int on;                     /* relay mode */
     unsigned attempts;          /* connections tried per request before
                                    it fails, >= 1 */
+    unsigned depth;             /* requests of a client relayed at once;
+                                   0 counts as 1 */
     gw_time wait_timeout;       /* a request may wait this long for a
                                    connection of the pool (upstream-
                                    timeout); 0: no limit */
@@ -67,57 +82,85 @@ typedef enum gw_up_event {
     GW_UP_EV_CONNECTED          /* it finished (or succeeded at once) */
 } gw_up_event;
 
-/* Where the request in hand stands: the request's bytes (still coming
- * from the client, or whole) against its answer (none yet, being passed
- * back, queued). */
+/* Where an exchange stands: the request's bytes (still coming from the
+ * client, or whole) against its answer (none yet, being passed back,
+ * complete). */
 typedef enum gw_x_state {
-    GW_X_NONE = 0,      /* no request in hand */
-    GW_X_SENDING,       /* header valid, more bytes to come, no answer */
+    GW_X_SENDING = 0,   /* header valid, more bytes to come, no answer */
     GW_X_WAITING,       /* request whole, no answer byte yet */
     GW_X_CROSSING,      /* answer being passed back, request not whole */
     GW_X_ANSWERING,     /* answer being passed back, request whole */
-    GW_X_ANSWERED,      /* answer queued, request bytes still go up */
-    GW_X_SKIPPING       /* error frame queued, request bytes dropped */
+    GW_X_ANSWERED,      /* answer complete, request bytes still go up */
+    GW_X_SKIPPING,      /* error frame in place, request bytes dropped */
+    GW_X_DONE           /* answer (or error frame) complete, request
+                           whole: over once the pool lets go of it and
+                           the earlier exchanges are over */
 } gw_x_state;
 
-/* Relay state of one client connection: the request in hand. Private:
- * touch it through gw_conn.h. */
-typedef struct gw_relay {
+/* One relayed request of a client, from its header to its answer's
+ * end. Private: the relay and the pool touch it. */
+struct gw_exchange {
+    struct gw_conn *c;          /* the client */
+    struct gw_exchange *next;   /* the client's next request */
     gw_x_state x;
     gw_buf req;             /* the request's bytes, to send */
     size_t sent;            /* of req, gone out on its connection */
     int keep;               /* req holds the request from its first byte
                                (sent bytes are kept for a replay) */
+    gw_buf held;            /* its answer, while an earlier one is not
+                               through (not the head) */
     gw_upconn *up;          /* the pool connection carrying it */
     int queued;             /* waiting in the pool for a connection */
-    struct gw_conn *wait_next;  /* the pool's wait list */
+    struct gw_exchange *wait_next;  /* the pool's wait list */
     int upstream;           /* the upstream it went to last, -1 */
     uint32_t tried;         /* upstreams tried for it, one bit each */
     unsigned attempts;      /* connections tried for it, minus one */
-    int peer_eof;           /* the client closed while an answer was on
-                               its way: close once it is sent */
     uint64_t got;           /* answer bytes received */
-    uint64_t answer_bytes;  /* answer bytes queued for the client */
+    uint64_t answer_bytes;  /* answer bytes passed back */
     uint64_t bytes_in;      /* the request's frame length, for the log */
     gw_time start;          /* the request's first byte */
     gw_time up_start;       /* handed to its last connection */
     gw_time since;          /* waiting for a connection since */
     uint64_t content_length;    /* the request's */
     gw_names names;         /* what it asked, for the log */
+    gw_reply reply;         /* its answer or error frame, told to the
+                               log once it is the client's next ... */
+    int to_report;          /* ... (reply.kind set, not told yet) */
+    gw_time replied;        /* when the answer or error was complete */
+    char ctype[GW_TYPE_LOG_MAX];    /* its content type, for the log */
+    size_t ctype_len;
+};
+
+/* Relay state of one client connection: its exchanges, oldest first.
+ * Private: touch it through gw_conn.h. */
+typedef struct gw_relay {
+    gw_exchange *head, *tail;
+    unsigned n;
+    gw_exchange *spare;     /* one over, kept for the next request */
+    int upstream;           /* the upstream its last request went to,
+                               -1 */
+    int broken;             /* a bad frame came after these requests:
+                               its error frame follows their answers */
+    int peer_eof;           /* the client closed while answers were on
+                               their way: close once they are sent */
 } gw_relay;
 
 struct gw_conn;
 
 void gw_relay_init(gw_relay *r);
-/* Leave the pool (a connection or its wait list) and free. */
+/* Leave the pool (connections and wait lists) and free. */
 void gw_relay_free(struct gw_conn *c, gw_time now);
+/* Give back what an idle relay keeps. */
+void gw_relay_trim(struct gw_conn *c);
+/* Bytes its buffers hold allocated. */
+size_t gw_relay_buffered(const struct gw_conn *c);
 
 /* Pass frames across, validated (see above): upward from the client's
- * side into the request, or down from a pool connection's side (from)
- * into the client's output. Returns the bytes of p consumed; down, it
- * stops after one answer's end (*last HF_EV_FRAME_END) or at a bad one
- * (HF_EV_ERROR), else *last is HF_EV_NEED_MORE. */
-size_t gw_relay_pass(struct gw_conn *c, gw_side *from, int upward,
+ * side into a request (x NULL), or down from a pool connection's side
+ * (from) into exchange x's answer. Returns the bytes of p consumed;
+ * down, it stops after one answer's end (*last HF_EV_FRAME_END) or at a
+ * bad one (HF_EV_ERROR), else *last is HF_EV_NEED_MORE. */
+size_t gw_relay_pass(struct gw_conn *c, gw_exchange *x, gw_side *from,
                      const unsigned char *p, size_t len, gw_time now,
                      hf_event_type *last);
 
@@ -133,26 +176,42 @@ void gw_relay_tick(struct gw_conn *c, gw_time now);
 void gw_relay_resumed(struct gw_conn *c, gw_time now);
 /* The client sent EOF; 1 when the relay dealt with it. */
 int gw_relay_client_eof(struct gw_conn *c, gw_time now);
+/* The request clock of the request being read moved to start (the time
+ * the client was held back does not count). */
+void gw_relay_restart(struct gw_conn *c, gw_time start);
 
 /* ---- for the pool (gw_pool.c, gw_upconn.c) ---- */
 
 /* Request bytes not sent yet on its connection. */
-const unsigned char *gw_relay_unsent(const struct gw_conn *c, size_t *len);
-void gw_relay_wrote(struct gw_conn *c, size_t n, gw_time now);
+const unsigned char *gw_relay_unsent(const gw_exchange *x, size_t *len);
+void gw_relay_wrote(gw_exchange *x, size_t n, gw_time now);
 /* Every byte of the request came from the client. */
-int gw_relay_whole(const struct gw_conn *c);
+int gw_relay_whole(const gw_exchange *x);
 /* Every byte of the request came and went out. */
-int gw_relay_sent_all(const struct gw_conn *c);
-/* An answer byte for c may be taken now (its output is under the cap,
- * and c still waits for one). */
-int gw_relay_takes_answer(const struct gw_conn *c);
-/* The pool gave the request connection u of upstream i (u NULL: it
- * waits for one). */
-void gw_relay_attached(struct gw_conn *c, gw_upconn *u, int i, gw_time now);
+int gw_relay_sent_all(const gw_exchange *x);
+/* x is its client's oldest exchange: its answer goes straight to the
+ * client. Only such a one may share a pool connection. */
+int gw_relay_is_head(const gw_exchange *x);
+/* An answer byte for x may be taken now (what it goes to is under its
+ * cap, and x still waits for one). */
+int gw_relay_takes_answer(const gw_exchange *x);
+/* The pool gave x connection u of upstream i (u NULL: it waits for
+ * one). */
+void gw_relay_attached(gw_exchange *x, gw_upconn *u, int i, gw_time now);
+/* The pool let go of x (its answer is complete and its request sent,
+ * or it left): x may be freed now. */
+void gw_relay_detached(gw_exchange *x, gw_time now);
+/* How gw_relay_given_back may retry a request. */
+enum {
+    GW_RETRY_NO = 0,    /* the request is to blame: it fails */
+    GW_RETRY,           /* the connection is: again, as attempts allow */
+    GW_RETRY_FREE       /* a kept connection was found closed: again,
+                           without counting an attempt */
+};
+
 /* Its connection ended before the answer did: retried (again handed to
- * the pool), or failed with st. retry: the connection is to blame, not
- * the request. */
-void gw_relay_given_back(struct gw_conn *c, int retry, gw_req_status st,
+ * the pool), or failed with st. */
+void gw_relay_given_back(gw_exchange *x, int retry, gw_req_status st,
                          gw_time now);
 
 #endif /* GW_RELAY_H */

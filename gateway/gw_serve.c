@@ -56,7 +56,7 @@ static void on_header(gw_conn *c, gw_time now)
     c->is_json = h->content_type.len == sizeof CT_JSON - 1 &&
                  memcmp(h->content_type.ptr, CT_JSON,
                         sizeof CT_JSON - 1) == 0;
-    gw_conn_keep_type(c, h);
+    gw_keep_type(c->ctype, &c->ctype_len, h);
     if (c->is_json && c->content_len > gw_conn_max_json(c->cfg))
         refuse(c, GW_REQ_E_TOO_LONG, now);
     else if (c->content_len == 0)

@@ -6,9 +6,10 @@
  * Its queue holds an entry per request: the front ones are sent and
  * answered first. Several requests go out in one write (iovecs over
  * their buffers); several answers come back in one read. A request's
- * answer goes straight into its client's output; when the client's
- * output is full the connection stops reading (what it read waits in the
- * side's input), so every answer stays bounded by the client's cap.
+ * answer goes to its exchange (the client's output, or what the exchange
+ * holds until its client's earlier answers are through); when that is
+ * full the connection stops reading (what it read waits in the side's
+ * input), so every answer stays bounded by its cap.
  */
 #include "gw_pool_int.h"
 
@@ -71,29 +72,40 @@ unsigned gw_upconn_load(const gw_upconn *u)
     return n;
 }
 
-int gw_upconn_has_room(const gw_upconn *u)
+int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x)
 {
-    const gw_entry *last;
+    const gw_entry *e;
+    unsigned k;
 
     if (u->over || u->probe || u->n >= u->pool->cfg.pipeline)
         return 0;
     if (u->n == 0)
         return 1;
-    last = entry(u, u->n - 1);
-    return last->c == NULL || gw_relay_whole(last->c);
+    /* A request whose answer is held until its client's earlier ones
+     * are through may hold up the connection: nobody shares one with
+     * it. */
+    if (!gw_relay_is_head(x))
+        return 0;
+    for (k = 0; k < u->n; k++) {
+        e = entry(u, k);
+        if (e->x != NULL && !gw_relay_is_head(e->x))
+            return 0;
+    }
+    e = entry(u, u->n - 1);
+    return e->x == NULL || gw_relay_whole(e->x);
 }
 
-void gw_upconn_add(gw_upconn *u, gw_conn *c, gw_time now)
+void gw_upconn_add(gw_upconn *u, gw_exchange *x, gw_time now)
 {
     gw_entry *e = entry(u, u->n);
 
-    e->c = c;
+    e->x = x;
     e->answered = 0;
     e->sent_any = 0;
     if (u->n == 0)
         u->since = now;
     u->n++;
-    gw_relay_attached(c, u, (int)u->upstream, now);
+    gw_relay_attached(x, u, (int)u->upstream, now);
     gw_pool_wake(u->pool, u, NULL);
 }
 
@@ -115,18 +127,22 @@ static gw_entry *answer_head(const gw_upconn *u)
 static void pop_done(gw_upconn *u, gw_time now)
 {
     unsigned before = u->n;
+    gw_exchange *x;
     gw_entry *e;
+    gw_conn *c;
 
     while (u->n > 0) {
         e = entry(u, 0);
-        if (!e->answered || (e->c != NULL && !gw_relay_sent_all(e->c)))
+        if (!e->answered || (e->x != NULL && !gw_relay_sent_all(e->x)))
             break;
-        if (e->c != NULL) {
-            e->c->relay.up = NULL;
-            gw_pool_wake(u->pool, NULL, e->c);
-        }
+        x = e->x;
         u->head = (u->head + 1) % u->pool->cfg.pipeline;
         u->n--;
+        if (x != NULL) {
+            c = x->c;
+            gw_relay_detached(x, now);      /* x may be gone now */
+            gw_pool_wake(u->pool, NULL, c);
+        }
     }
     if (u->n < before && !u->over)
         gw_pool_room(u->pool, u, now);
@@ -154,20 +170,22 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
     u->n = 0;
     gw_pool_ended(u->pool, u, why, now);
     for (k = 0; k < n; k++) {
-        if (q[k].c == NULL)
+        if (q[k].x == NULL)
             continue;
-        q[k].c->relay.up = NULL;
-        retry = 1;
+        q[k].x->up = NULL;
+        /* A kept connection found closed costs the request no attempt:
+         * each such connection fails it once at most. */
+        retry = why == GW_UP_END_CLOSED ? GW_RETRY_FREE : GW_RETRY;
         st = why == GW_UP_END_REFUSED ? GW_REQ_E_UP_UNAVAILABLE
                                       : GW_REQ_E_UP_FAILED;
         if (k == first && why == GW_UP_END_TIMEOUT) {
-            retry = 0;
+            retry = GW_RETRY_NO;
             st = GW_REQ_E_UP_TIMEOUT;
         } else if (k == first && why == GW_UP_END_BAD_FRAME) {
-            retry = 0;
+            retry = GW_RETRY_NO;
             st = GW_REQ_E_UP_BAD_FRAME;
         }
-        gw_relay_given_back(q[k].c, retry, st, now);
+        gw_relay_given_back(q[k].x, retry, st, now);
     }
 }
 
@@ -178,26 +196,30 @@ void gw_upconn_retire(gw_upconn *u, gw_time now)
     gw_pool_wake(u->pool, u, NULL);     /* the caller closes it */
 }
 
-void gw_upconn_remove(gw_upconn *u, gw_conn *c, gw_time now)
+void gw_upconn_remove(gw_upconn *u, gw_exchange *x, gw_time now)
 {
     unsigned k, j;
     gw_entry *e;
 
     for (k = 0; k < u->n; k++) {
         e = entry(u, k);
-        if (e->c != c)
+        if (e->x != x)
             continue;
-        c->relay.up = NULL;
+        x->up = NULL;
         if (!e->sent_any) {
             for (j = k; j + 1 < u->n; j++)
                 *entry(u, j) = *entry(u, j + 1);
             u->n--;
-        } else if (gw_relay_sent_all(c)) {
-            e->c = NULL;    /* its answer, if any comes, is dropped */
+            pop_done(u, now);
+            if (!u->over)
+                gw_pool_room(u->pool, u, now);  /* a place came free */
+            return;
+        } else if (gw_relay_sent_all(x)) {
+            e->x = NULL;    /* its answer, if any comes, is dropped */
         } else {
             /* Half a request went out: the stream is of no further
              * use. */
-            e->c = NULL;
+            e->x = NULL;
             end(u, GW_UP_END_DROPPED, now);
             return;
         }
@@ -219,17 +241,17 @@ static int busy(const gw_upconn *u)
 
     if (gw_upconn_output(u, iov, 1) > 0)
         return 1;
-    return e != NULL && (e->c == NULL || u->probe ||
-                         (gw_relay_takes_answer(e->c) &&
-                          gw_relay_whole(e->c)));
+    return e != NULL && (e->x == NULL || u->probe ||
+                         (gw_relay_takes_answer(e->x) &&
+                          gw_relay_whole(e->x)));
 }
 
 static int takes(const gw_upconn *u)
 {
     const gw_entry *e = answer_head(u);
 
-    return e == NULL || e->c == NULL || gw_relay_takes_answer(e->c) ||
-           e->c->state != GW_CONN_OPEN;
+    return e == NULL || e->x == NULL || gw_relay_takes_answer(e->x) ||
+           e->x->c->state != GW_CONN_OPEN;
 }
 
 int gw_upconn_output(const gw_upconn *u, struct iovec *iov, int max)
@@ -254,14 +276,14 @@ int gw_upconn_output(const gw_upconn *u, struct iovec *iov, int max)
         const unsigned char *p;
         size_t len;
 
-        if (e->c == NULL)
+        if (e->x == NULL)
             continue;
-        p = gw_relay_unsent(e->c, &len);
+        p = gw_relay_unsent(e->x, &len);
         if (len > 0) {
             iov[n].iov_base = (void *)p;
             iov[n++].iov_len = len;
         }
-        if (!gw_relay_whole(e->c))
+        if (!gw_relay_whole(e->x))
             break;
     }
     return n;
@@ -314,16 +336,16 @@ void gw_upconn_sent(gw_upconn *u, size_t n, gw_time now)
     for (k = 0; k < u->n && n > 0; k++) {
         gw_entry *e = entry(u, k);
 
-        if (e->c == NULL)
+        if (e->x == NULL)
             continue;
-        gw_relay_unsent(e->c, &len);
+        gw_relay_unsent(e->x, &len);
         take = n < len ? n : len;
         if (take > 0) {
             e->sent_any = 1;
-            gw_relay_wrote(e->c, take, now);
+            gw_relay_wrote(e->x, take, now);
             n -= take;
         }
-        if (!gw_relay_whole(e->c))
+        if (!gw_relay_whole(e->x))
             break;
     }
     pop_done(u, now);
@@ -340,6 +362,9 @@ static size_t drop(gw_upconn *u, const unsigned char *p, size_t n,
     ev->type = HF_EV_ERROR;
     if (d == NULL)
         return 0;
+    /* What was staged of its header was meant for a request that has
+     * left: it must not prefix the next answer. */
+    gw_buf_clear(&u->side.stage);
     for (;;) {
         off += hf_decoder_push(d, p + off, n - off, ev);
         if (ev->type != HF_EV_HEADER && ev->type != HF_EV_CONTENT)
@@ -365,14 +390,12 @@ static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
             end(u, GW_UP_END_STRAY, now);
             return n;
         }
-        if (u->probe || e->c == NULL || e->c->state != GW_CONN_OPEN) {
+        if (u->probe || e->x == NULL || e->x->c->state != GW_CONN_OPEN) {
             k = drop(u, p + off, n - off, &ev);
-            if (ev.type == HF_EV_FRAME_END && !u->probe && e->c != NULL)
-                e->c->relay.up = NULL;
         } else {
-            k = gw_relay_pass(e->c, &u->side, 0, p + off, n - off, now,
-                              &ev.type);
-            gw_pool_wake(u->pool, NULL, e->c);
+            k = gw_relay_pass(e->x->c, e->x, &u->side, p + off, n - off,
+                              now, &ev.type);
+            gw_pool_wake(u->pool, NULL, e->x->c);
         }
         off += k;
         if (ev.type == HF_EV_ERROR) {

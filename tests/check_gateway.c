@@ -18,6 +18,7 @@ int main(void)
     srunner_add_suite(sr, handler_suite());
     srunner_add_suite(sr, conn_suite());
     srunner_add_suite(sr, relay_suite());
+    srunner_add_suite(sr, relay_depth_suite());
     srunner_add_suite(sr, proxy_suite());
     srunner_add_suite(sr, loop_parts_suite());
     srunner_add_suite(sr, hist_suite());

@@ -188,6 +188,8 @@ gwc "one byte at a time" "$R_PORT" onebyte
 gwc "300 pipelined requests" "$R_PORT" pipeline 300
 gwc "each bad input while others are served" "$R_PORT" badinput
 gwc "16 clients x 50 requests" "$R_PORT" concurrent 16 50
+gwc "64 clients pipelining 16 requests of random sizes, each answer checked" \
+    "$R_PORT" pipeclients 64 3 16
 rclient "half-closed client gets its answers" halfclose "$R_PORT"
 bench "16 MiB binary request, answered" -n 2 -c 1 --action binary \
     --size 16777216 127.0.0.1 "$R_PORT"
@@ -210,6 +212,8 @@ if peer refpeer reference --count 100000 &&
     rclient "reference peer: 24 requests on one connection" sequence \
         "$GW_PORT" 24
     gwc "reference peer: 60 pipelined requests" "$GW_PORT" pipeline 60
+    gwc "reference peer: 8 clients pipelining 16, side by side" \
+        "$GW_PORT" pipeclients 8 2 16
     gwc "reference peer: index entries" "$GW_PORT" index
     usr1_stats rref "$GW_PID"
     n=$(counter rref upstream_connects)
@@ -245,6 +249,22 @@ if peer echopeer echo --count 1000 &&
     rclient "requests reach the upstream byte for byte" echo "$GW_PORT" 2097152
     stop recho "$GW_PID"
     kill -9 "$PEER_PID" 2>/dev/null
+fi
+
+# ------------------------------------------------ pipelined upstream
+# Few upstream connections, many requests in flight on each: every
+# client's answers in its order, whichever connection carried them.
+if start rpipe --upstream-pipeline 8 --upstream-conns 2 \
+    --upstream "127.0.0.1:$UP_PORT"; then
+    gwc "--upstream-pipeline 8, 2 connections: 32 clients pipelining 16" \
+        "$GW_PORT" pipeclients 32 3 16
+    gwc "--upstream-pipeline 8: 300 pipelined requests" "$GW_PORT" \
+        pipeline 300
+    usr1_stats rpipe "$GW_PID"
+    n=$(counter rpipe upstream_connects)
+    check "--upstream-pipeline 8: at most 2 connections (${n:-?} connects)" \
+        [ "${n:-9}" -le 2 ]
+    stop rpipe "$GW_PID"
 fi
 
 # ------------------------------------------------ output cap of 1 byte

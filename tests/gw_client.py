@@ -188,6 +188,58 @@ def sc_pipeline(port, count="200"):
         sender.join()
 
 
+def run_clients(n, work):
+    """work(i, errors) in n threads at once; fails when one hangs or
+    reports an error."""
+    errors = []
+    threads = [threading.Thread(target=work, args=(i, errors))
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    check(not any(t.is_alive() for t in threads), "clients hung")
+    check(not errors, "; ".join(errors[:5]))
+
+
+def pipe_client(port, idx, rounds, depth, errors):
+    """rounds times: depth requests of random kinds and sizes in one
+    write, then their answers, each checked against its own request."""
+    import random
+    rng = random.Random(idx)
+    try:
+        with connect(port) as s:
+            for r in range(rounds):
+                reqs, wants = [], []
+                for i in range(depth):
+                    if rng.random() < 0.4:
+                        reqs.append(wire.search("morpheus"))
+                        wants.append(wire.result(RABBIT))
+                        continue
+                    size = rng.choice((10, 10, 100, 1000, 20000, 70000))
+                    tag = ("%03d%03d%04d" % (idx, r, i)).encode()
+                    b = (tag * (size // len(tag) + 1))[:size]
+                    reqs.append(wire.binary_request(b))
+                    wants.append(wire.binary_answer(b))
+                sender = threading.Thread(target=s.sendall,
+                                          args=(b"".join(reqs),))
+                sender.start()
+                for i, w in enumerate(wants):
+                    got, _, _ = read_frame(s)
+                    check(got == w, "client %d round %d answer %d: %r"
+                          % (idx, r, i, got[:120]))
+                sender.join()
+    except (OSError, Fail) as e:
+        errors.append("client %d: %s" % (idx, e))
+
+
+def sc_pipeclients(port, clients="64", rounds="4", depth="16"):
+    """N clients at once, each pipelining DEPTH requests of random kinds
+    and sizes ROUNDS times; every answer checked against its request."""
+    run_clients(int(clients), lambda i, errors: pipe_client(
+        port, i, int(rounds), int(depth), errors))
+
+
 def client_worker(port, n, idx, errors, retry):
     """n requests on one connection (reconnecting when retry is set)."""
     done = 0
@@ -314,17 +366,8 @@ def sc_steady(port, clients="16", seconds="3"):
 
 def sc_concurrent(port, clients="64", requests="100", retry="0"):
     """N concurrent clients, M requests each, every answer checked."""
-    errors = []
-    threads = [threading.Thread(target=client_worker,
-                                args=(port, int(requests), i, errors,
-                                      retry == "1"))
-               for i in range(int(clients))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    check(not any(t.is_alive() for t in threads), "clients hung")
-    check(not errors, "; ".join(errors[:5]))
+    run_clients(int(clients), lambda i, errors: client_worker(
+        port, int(requests), i, errors, retry == "1"))
 
 
 def bad_inputs():
@@ -688,6 +731,7 @@ SCENARIOS = {
     "onebyte": sc_onebyte,
     "pipeline": sc_pipeline,
     "concurrent": sc_concurrent,
+    "pipeclients": sc_pipeclients,
     "badinput": sc_badinput,
     "request-timeout": sc_request_timeout,
     "idle-timeout": sc_idle_timeout,

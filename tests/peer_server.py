@@ -9,7 +9,8 @@ search gets {"result": ...}; any binary request gets
 b"First 10 bytes of request: " followed by the request's first 10 bytes.
 
 It listens on an ephemeral loopback port, prints the port on its first
-output line, serves --count connections and exits. It never lives longer
+output line, serves --count connections (at the same time, a thread
+each, as the reference server serves its clients) and exits. It never lives longer
 than --lifetime seconds, whatever its clients do.
 
 Modes:
@@ -31,7 +32,7 @@ Modes:
   http       answer each request as an HTTP server does (400), then close
   backlog    never accept, and fill the listen queue with connections of
              its own so that further connection attempts hang
-  by-value   serve connections at the same time, a thread each; a search
+  by-value   a search
              for the name of one of the modes silent, close, garbage,
              error, truncated, cut, reset or double gets that mode's
              treatment (the connection is kept after garbage, error and
@@ -214,19 +215,15 @@ def main():
         lsock.bind((args.host, 0))
         if args.mode == "backlog":
             return fill_backlog(lsock, family)
-        lsock.listen(8)
+        lsock.listen(128)
         print(lsock.getsockname()[1], flush=True)
         threads = []
         for _ in range(args.count):
             conn, _addr = lsock.accept()
-            if args.mode == "by-value":
-                t = threading.Thread(target=serve_thread,
-                                     args=(conn, args.mode), daemon=True)
-                t.start()
-                threads.append(t)
-                continue
-            with conn:
-                serve(conn, args.mode)
+            t = threading.Thread(target=serve_thread,
+                                 args=(conn, args.mode), daemon=True)
+            t.start()
+            threads.append(t)
         for t in threads:
             t.join()
     return 0

@@ -286,7 +286,7 @@ START_TEST(test_relay_timeout_queued)
 
     relay_client(r, ring_req, ring_rlen, 0, 10);
     relay_connect(r, 11);
-    u = r->c[0].relay.up;
+    u = relay_head_up(&r->c[0]);
     ck_assert_ptr_nonnull(u);
     gw_upconn_queued(u, 3000, 16);      /* first asked: taken as moving */
     relay_pump(r, 16);
@@ -304,7 +304,7 @@ START_TEST(test_relay_timeout_queued)
     r = relay_new(1);
     relay_client(r, ring_req, ring_rlen, 0, 10);
     relay_connect(r, 11);
-    gw_upconn_queued(r->c[0].relay.up, 0, 16);
+    gw_upconn_queued(relay_head_up(&r->c[0]), 0, 16);
     relay_pump(r, 16);
     relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
     relay_free(r);
@@ -328,12 +328,19 @@ START_TEST(test_relay_replay)
     relay_upstream(r, ring_ans, ring_alen, 0, 6);
     ck_assert_uint_eq(r->clen, ring_alen);
     ck_assert_mem_eq(r->cout, ring_ans, ring_alen);
-    /* Attempts are counted per request: fails once more, then gives up. */
+    /* Attempts are counted per request, and a kept connection found
+     * closed costs none: two new connections fail, then it gives up. */
     r->clen = 0;
     relay_client(r, ring_req, ring_rlen, 0, 7);
     relay_upstream_ends(r, 1, 8);
+    ck_assert_uint_eq(r->opened, 3);
     relay_connect(r, 9);
     relay_upstream_ends(r, 0, 10);
+    ck_assert_uint_eq(r->opened, 4);
+    ck_assert_uint_eq(r->clen, 0);
+    relay_connect(r, 11);
+    relay_upstream_ends(r, 0, 12);
+    ck_assert_uint_eq(r->opened, 4);
     relay_expect_error(r, GW_REQ_E_UP_FAILED);
     relay_free(r);
 }
@@ -756,7 +763,7 @@ START_TEST(test_pool_shared)
 
     relay_upstream(r, ring_ans, ring_alen, 0, 2);
     ck_assert_uint_eq(r->clen, ring_alen);
-    ck_assert_ptr_null(r->c[0].relay.up);      /* idle: holds none */
+    ck_assert_ptr_null(relay_head_up(&r->c[0]));      /* idle: holds none */
     relay_send(r, 1, ring_req, ring_rlen, 0, 3);
     ck_assert_uint_eq(r->opened, 1);           /* the same connection */
     ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
@@ -786,7 +793,7 @@ START_TEST(test_pool_busy)
     relay_send(r, 1, ring_req, ring_rlen, 0, 2);
     ck_assert_uint_eq(r->opened, 1);
     ck_assert_uint_eq(r->ulen, ring_rlen);
-    ck_assert(r->c[1].relay.queued);
+    ck_assert(relay_head_queued(&r->c[1]));
     relay_upstream(r, ring_ans, ring_alen, 0, 3);
     ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
     relay_free(r);
@@ -798,8 +805,8 @@ static void answer_client(relay_t *r, int k, gw_time now)
 {
     gw_memio *m;
 
-    ck_assert_ptr_nonnull(r->c[k].relay.up);
-    m = gw_memnet_peer(r->net, r->c[k].relay.up);
+    ck_assert_ptr_nonnull(relay_head_up(&r->c[k]));
+    m = gw_memnet_peer(r->net, relay_head_up(&r->c[k]));
     ck_assert_ptr_nonnull(m);
     ck_assert_int_eq(gw_memio_send(m, ring_ans, ring_alen), 0);
     relay_pump(r, now);
@@ -840,13 +847,13 @@ START_TEST(test_pool_total)
         return;
     }
     ck_assert_uint_eq(r->opened, 2);
-    ck_assert(r->c[2].relay.queued);
+    ck_assert(relay_head_queued(&r->c[2]));
     /* The client on the other upstream is answered first: its idle
      * connection is closed to make way. */
     other = r->c[0].relay.upstream != r->c[2].relay.upstream ? 0 : 1;
     answer_client(r, other, 3);
     ck_assert_uint_eq(answered(r, other), ring_alen);
-    ck_assert(!r->c[2].relay.queued);           /* on its way now */
+    ck_assert(!relay_head_queued(&r->c[2]));           /* on its way now */
     ck_assert_uint_eq(r->closed, 1);
     ck_assert_uint_eq(r->opened, 3);
     answer_client(r, 2, 4);
@@ -881,7 +888,7 @@ START_TEST(test_pool_private)
     } else if (_i == 1) {
         relay_client(r, ring_req, ring_rlen, 0, 1);
         relay_send(r, 1, ring_req, ring_rlen, 0, 2);     /* waits */
-        ck_assert(r->c[1].relay.queued);
+        ck_assert(relay_head_queued(&r->c[1]));
         ck_assert_uint_eq(r->opened, 1);
         relay_upstream(r, ring_ans, ring_alen, 0, 3);    /* then closed */
         ck_assert_uint_eq(r->clen, ring_alen);
@@ -895,7 +902,7 @@ START_TEST(test_pool_private)
     }
     ck_assert_uint_eq(r->closed, 1);
     ck_assert_uint_eq(r->opened, 2);
-    ck_assert(!r->c[1].relay.queued);
+    ck_assert(!relay_head_queued(&r->c[1]));
     relay_upstream(r, ring_ans, ring_alen, 0, 5);
     ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), ring_alen);
     ck_assert_mem_eq(got, ring_ans, ring_alen);

@@ -420,7 +420,7 @@ unsigned relay_pump(relay_t *r, gw_time now)
     gw_memnet_settle(r->net, now, 100000);
     r->clen += take_sink(&r->m[0], r->cout + r->clen,
                          sizeof r->cout - r->clen);
-    if (r->up != NULL)
+    if (r->up != NULL && !r->keep_sinks)
         gather_up(r, r->up);
     return gw_conn_poll(&r->c[0], NULL);
 }
@@ -454,8 +454,8 @@ static gw_memio *peer_of_0(relay_t *r)
 {
     gw_memio *m = NULL;
 
-    if (r->c[0].relay.up != NULL)
-        m = gw_memnet_peer(r->net, r->c[0].relay.up);
+    if (relay_head_up(&r->c[0]) != NULL)
+        m = gw_memnet_peer(r->net, relay_head_up(&r->c[0]));
     return m != NULL ? m : r->up;
 }
 
@@ -506,4 +506,37 @@ unsigned relay_wants(relay_t *r, gw_time *d)
 size_t relay_take(relay_t *r, int k, unsigned char *out, size_t cap)
 {
     return take_sink(&r->m[k], out, cap);
+}
+
+static const gw_exchange *nth(const gw_conn *c, unsigned i)
+{
+    const gw_exchange *x = c->relay.head;
+
+    while (x != NULL && i-- > 0)
+        x = x->next;
+    return x;
+}
+
+gw_upconn *relay_nth_up(const gw_conn *c, unsigned i)
+{
+    const gw_exchange *x = nth(c, i);
+
+    return x != NULL ? x->up : NULL;
+}
+
+int relay_nth_queued(const gw_conn *c, unsigned i)
+{
+    const gw_exchange *x = nth(c, i);
+
+    return x != NULL && x->queued;
+}
+
+gw_upconn *relay_head_up(const gw_conn *c)
+{
+    return relay_nth_up(c, 0);
+}
+
+int relay_head_queued(const gw_conn *c)
+{
+    return relay_nth_queued(c, 0);
 }

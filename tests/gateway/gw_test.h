@@ -33,6 +33,7 @@ Suite *index_suite(void);
 Suite *handler_suite(void);
 Suite *conn_suite(void);
 Suite *relay_suite(void);
+Suite *relay_depth_suite(void);
 Suite *proxy_suite(void);
 Suite *loop_parts_suite(void);
 Suite *hist_suite(void);
@@ -129,6 +130,8 @@ typedef struct relay_t {
     size_t ulen;
     gw_memio *up;               /* the newest upstream peer, NULL once it
                                    closed */
+    int keep_sinks;             /* leave what upstreams receive in their
+                                   sinks (uout gathers nothing) */
     unsigned opened;            /* upstream connections opened */
     unsigned closed;            /* ... and closed */
     int connect_result;         /* for new upstream peers */
@@ -166,5 +169,11 @@ void relay_upstream_ends(relay_t *r, int eof, gw_time now);
 unsigned relay_wants(relay_t *r, gw_time *d);
 /* Take client k's received bytes into out. */
 size_t relay_take(relay_t *r, int k, unsigned char *out, size_t cap);
+/* The pool connection carrying c's oldest request (NULL: none), and
+ * whether that request waits for one; the same for its i-th. */
+gw_upconn *relay_head_up(const gw_conn *c);
+int relay_head_queued(const gw_conn *c);
+gw_upconn *relay_nth_up(const gw_conn *c, unsigned i);
+int relay_nth_queued(const gw_conn *c, unsigned i);
 
 #endif /* GW_TEST_H */
