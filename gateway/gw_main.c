@@ -89,6 +89,12 @@ static void size_to_descriptors(gw_options *o)
                                                      : 1;
     if (o->n_upstream > 0 && o->upstream_conns == 0)
         o->upstream_conns = o->max_conns;
+    /* A pipelining client's requests side by side: as many as one
+     * upstream connection carries, or a few connections' worth. */
+    if (o->client_pipeline == 0)
+        o->client_pipeline = o->upstream_pipeline > GW_RELAY_DEPTH_DEFAULT
+                                 ? o->upstream_pipeline
+                                 : GW_RELAY_DEPTH_DEFAULT;
     gw_log(GW_LOG_INFO, "descriptor limit %llu: up to %llu clients%s",
            (unsigned long long)rl.rlim_cur,
            (unsigned long long)o->max_conns,

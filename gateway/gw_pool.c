@@ -266,6 +266,26 @@ static void retire_idle(gw_pool *p, size_t i, const gw_conn *c,
     }
 }
 
+/* With pipelining, a client's request follows its previous one on that
+ * one's connection when it has room (and x has not failed there): they
+ * go out together and come back in order. NULL when it cannot. */
+static gw_upconn *follow(const gw_pool *p, const gw_exchange *x)
+{
+    const gw_exchange *w, *prev = NULL;
+    gw_upconn *u;
+
+    if (p->cfg.pipeline < 2)
+        return NULL;
+    for (w = x->c->relay.head; w != NULL && w != x; w = w->next)
+        prev = w;
+    if (prev == NULL || (u = prev->up) == NULL ||
+        (u->upstream < 32 && (x->tried & ((uint32_t)1 << u->upstream))) ||
+        p->up[u->upstream].down_until != GW_TIME_NEVER ||
+        !gw_upconn_has_room(u, x))
+        return NULL;
+    return u;
+}
+
 void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
 {
     gw_conn *c = x->c;
@@ -274,6 +294,10 @@ void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
     int i;
 
     gw_pool_leave(p, x, now);
+    if ((u = follow(p, x)) != NULL) {
+        gw_upconn_add(u, x, now);
+        return;
+    }
     i = pick(p, x, now);
     if (i < 0) {
         /* Every upstream is down: fail at once, not after a connect. */

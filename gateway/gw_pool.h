@@ -7,9 +7,11 @@
  * turn. On that upstream it takes an idle connection, or opens a new one
  * (at most cfg.conns per upstream and cfg.conns_total in all, closing
  * an idle connection to another upstream to make room), or, with
- * pipelining (cfg.pipeline >
- * 1), joins the queue of a connection that has room and whose last
- * request is whole; otherwise it waits for one. A connection carries its
+ * pipelining (cfg.pipeline > 1), joins the queue of a connection that
+ * has room and whose last request is whole (a client's later request
+ * first tries the connection of the one before it; see gw_relay.h for
+ * who may share a connection with whom); otherwise it waits for one,
+ * a client's oldest request served first. A connection carries its
  * requests in order and matches answers to them in order, so several
  * requests from several clients go out in one write and several answers
  * come back in one read. An idle client holds no upstream connection.

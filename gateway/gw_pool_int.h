@@ -87,9 +87,10 @@ struct gw_pool {
 gw_upconn *gw_upconn_new(gw_pool *p, size_t i, struct gw_conn *owner);
 void gw_upconn_free(gw_upconn *u);
 
-/* Room for request x: u carries nothing, or x is its client's head
- * (gw_relay_is_head) and so is every request on u, the last one is
- * whole, and the queue has room. */
+/* Room for request x: u carries nothing, or its last request is whole,
+ * the queue has room, and either x and every request on u are their
+ * clients' heads (gw_relay_is_head) or every request on u is of x's
+ * client. */
 int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x);
 
 /* Put request x on u's queue. */

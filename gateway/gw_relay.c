@@ -242,18 +242,31 @@ static void report(gw_exchange *x, const gw_reply *rep, gw_time now)
     report_due(x);
 }
 
-/* An error frame in the place of x's answer. 0, or -1 (connection
- * aborted: out of memory). */
-static int refuse(gw_exchange *x, gw_req_status st, gw_time now)
+/* x's error frame goes into the client's output, whole. 0, or -1
+ * (connection aborted: out of memory). */
+static int write_refusal(gw_exchange *x, gw_time when)
 {
     gw_reply rep;
 
-    if (gw_handle_bad_request(st, answer_out(x), &rep) != 0) {
+    x->refusal = 0;
+    if (gw_handle_bad_request(x->refused, &x->c->client.out, &rep) != 0) {
         gw_conn_abort(x->c, GW_CLOSE_NOMEM);
         return -1;
     }
-    report(x, &rep, now);
+    report(x, &rep, when);
     return 0;
+}
+
+/* An error frame in the place of x's answer: now, or once the answers
+ * before it are through. 0, or -1 (connection aborted). */
+static int refuse(gw_exchange *x, gw_req_status st, gw_time now)
+{
+    x->refused = st;
+    x->refusal = 1;
+    x->replied = now;
+    if (answer_out(x) != &x->c->client.out)
+        return 0;
+    return write_refusal(x, now);
 }
 
 /* ---- the client's chain moves on ---- */
@@ -296,6 +309,8 @@ static void advance(gw_conn *c, gw_time now)
     while ((x = r->head) != NULL && c->state == GW_CONN_OPEN) {
         if (!flush_held(x, now))
             break;
+        if (x->refusal && write_refusal(x, x->replied) != 0)
+            return;
         report_due(x);
         if (x->x != GW_X_DONE || x->up != NULL || x->queued)
             break;

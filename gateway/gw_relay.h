@@ -22,8 +22,8 @@
  * holds its answer (at most about max_output bytes, then its connection
  * stops reading) until every earlier answer has gone into the output.
  * So that a held answer never stands in the way of another client's, a
- * later exchange only takes a pool connection that carries nothing, and
- * no request joins a connection behind one (gw_relay_is_head). At most
+ * later exchange shares a pool connection only with its own client's
+ * exchanges, and a head only with other heads (gw_relay_is_head). At most
  * about max_output bytes of a request wait to go out; a request no
  * longer than that is kept whole until its answer begins, so it can be
  * sent again when its connection breaks.
@@ -52,8 +52,12 @@
 #include "gw_status.h"
 #include "gw_time.h"
 
-/* Most requests of one client relayed at once (--client-pipeline). */
+/* Most requests of one client relayed at once (--client-pipeline), and
+ * the default without upstream pipelining: each needs an upstream
+ * connection then, and more than a few cost more descriptors and
+ * readiness work than they gain from a fast upstream. */
 #define GW_RELAY_DEPTH_MAX 256
+#define GW_RELAY_DEPTH_DEFAULT 4
 
 typedef struct gw_relay_config {
     int on;                     /* relay mode */
@@ -127,6 +131,9 @@ struct gw_exchange {
                                log once it is the client's next ... */
     int to_report;          /* ... (reply.kind set, not told yet) */
     gw_time replied;        /* when the answer or error was complete */
+    int refusal;            /* an error frame (refused) takes the
+                               answer's place once it is the head */
+    gw_req_status refused;
     char ctype[GW_TYPE_LOG_MAX];    /* its content type, for the log */
     size_t ctype_len;
 };

@@ -82,13 +82,15 @@ int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x)
     if (u->n == 0)
         return 1;
     /* A request whose answer is held until its client's earlier ones
-     * are through may hold up the connection: nobody shares one with
-     * it. */
-    if (!gw_relay_is_head(x))
-        return 0;
+     * are through may hold up the connection: only its own client's
+     * requests share one with it. Every client's first may share with
+     * other firsts, whose answers always go on. */
     for (k = 0; k < u->n; k++) {
         e = entry(u, k);
-        if (e->x != NULL && !gw_relay_is_head(e->x))
+        if (e->x == NULL)
+            continue;
+        if (gw_relay_is_head(x) ? !gw_relay_is_head(e->x)
+                                : e->x->c != x->c)
             return 0;
     }
     e = entry(u, u->n - 1);

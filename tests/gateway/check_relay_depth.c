@@ -140,9 +140,10 @@ START_TEST(test_depth_one)
 }
 END_TEST
 
-/* A client's later request never shares a pipelined connection (its
- * held answer could hold up another client's); its first request may,
- * and the later one follows once it is the first. */
+/* On a pipelined connection a client's later requests follow its first
+ * (they go out together); another client's request is never queued
+ * behind a later one (whose held answer could hold it up), only behind
+ * every client's first. */
 START_TEST(test_depth_no_sharing_behind)
 {
     relay_t *r = depth_relay(4, 1, 4);
@@ -155,20 +156,41 @@ START_TEST(test_depth_no_sharing_behind)
     relay_client(r, d_req, d_rlen[0] + d_rlen[1], 0, 1);
     ck_assert_uint_eq(r->opened, 1);
     m = peer_of(r, 0, 0);
-    peer_got(m, d_req, d_rlen[0]);
-    ck_assert(relay_nth_queued(&r->c[0], 1));
-    relay_send(r, 1, other, olen, 0, 2);    /* a first: it joins */
-    peer_got(m, other, olen);
+    ck_assert_ptr_eq(relay_nth_up(&r->c[0], 1), relay_nth_up(&r->c[0], 0));
+    peer_got(m, d_req, d_rlen[0] + d_rlen[1]);
+    relay_send(r, 1, other, olen, 0, 2);    /* not behind a later one */
+    ck_assert(relay_head_queued(&r->c[1]));
+    peer_got(m, "", 0);
     answer(r, m, d_ans[0], d_alen[0], 3);
     ck_assert_uint_eq(r->clen, d_alen[0]);
-    peer_got(m, d_req + d_rlen[0], d_rlen[1]);  /* now it is the first */
-    answer(r, m, other_ans, oalen, 4);
-    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), oalen);
-    ck_assert_mem_eq(got, other_ans, oalen);
-    answer(r, m, d_ans[1], d_alen[1], 5);
+    peer_got(m, other, olen);               /* behind a first now */
+    answer(r, m, d_ans[1], d_alen[1], 4);
     ck_assert_uint_eq(r->clen, d_alen[0] + d_alen[1]);
     ck_assert_mem_eq(r->cout + d_alen[0], d_ans[1], d_alen[1]);
+    answer(r, m, other_ans, oalen, 5);
+    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), oalen);
+    ck_assert_mem_eq(got, other_ans, oalen);
     ck_assert_uint_eq(r->opened, 1);
+    relay_free(r);
+}
+END_TEST
+
+/* Without pipelining, a later request waits for a connection of its
+ * own rather than share one. */
+START_TEST(test_depth_own_connection)
+{
+    relay_t *r = depth_relay(4, 1, 1);
+    gw_memio *m;
+
+    relay_client(r, d_req, d_rlen[0] + d_rlen[1], 0, 1);
+    ck_assert_uint_eq(r->opened, 1);
+    m = peer_of(r, 0, 0);
+    peer_got(m, d_req, d_rlen[0]);
+    ck_assert(relay_nth_queued(&r->c[0], 1));
+    answer(r, m, d_ans[0], d_alen[0], 2);
+    peer_got(m, d_req + d_rlen[0], d_rlen[1]);
+    answer(r, m, d_ans[1], d_alen[1], 3);
+    ck_assert_uint_eq(r->clen, d_alen[0] + d_alen[1]);
     relay_free(r);
 }
 END_TEST
@@ -315,6 +337,7 @@ Suite *relay_depth_suite(void)
     tcase_add_test(tc, test_depth_side_by_side);
     tcase_add_loop_test(tc, test_depth_one, 0, 2);
     tcase_add_test(tc, test_depth_no_sharing_behind);
+    tcase_add_test(tc, test_depth_own_connection);
     tcase_add_test(tc, test_depth_held_cap);
     tcase_add_test(tc, test_depth_held_broken);
     tcase_add_test(tc, test_depth_bad_frame_after);
