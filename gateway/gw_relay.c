@@ -619,8 +619,9 @@ int gw_relay_client_readable(const gw_conn *c)
         return 0;
     if (x != NULL)
         return unsent(x) < c->cfg->max_output;
-    /* The next request: up to depth of them at once. */
-    return r->n < depth_of(c);
+    /* The next request: up to depth of them at once, none once the
+     * server stops (those in hand are finished, then it closes). */
+    return r->n < depth_of(c) && !c->stopping;
 }
 
 void gw_relay_deadline(const gw_conn *c, gw_time *d)

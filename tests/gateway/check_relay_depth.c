@@ -328,6 +328,28 @@ START_TEST(test_depth_limit)
 }
 END_TEST
 
+/* The server stops with requests in hand: no request after them is
+ * read; they are answered, then the connection closes. */
+START_TEST(test_depth_shutdown)
+{
+    relay_t *r = depth_relay(4, 16, 1);
+    gw_memio *m0;
+
+    relay_client(r, d_req, d_rlen[0], 0, 1);
+    m0 = peer_of(r, 0, 0);
+    gw_conn_shutdown(&r->c[0], 2);
+    ck_assert(!(relay_wants(r, NULL) & GW_WANT_READ));
+    relay_client(r, d_req + d_rlen[0], d_rlen[1], 0, 3);
+    ck_assert_uint_eq(r->opened, 1);        /* not read */
+    answer(r, m0, d_ans[0], d_alen[0], 4);
+    ck_assert_uint_eq(r->clen, d_alen[0]);
+    ck_assert_int_ne(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_SHUTDOWN);
+    ck_assert_uint_eq(gw_conn_requests(&r->c[0]), 1);
+    relay_free(r);
+}
+END_TEST
+
 Suite *relay_depth_suite(void)
 {
     Suite *s = suite_create("relay depth");
@@ -343,6 +365,7 @@ Suite *relay_depth_suite(void)
     tcase_add_test(tc, test_depth_bad_frame_after);
     tcase_add_test(tc, test_depth_eof);
     tcase_add_test(tc, test_depth_limit);
+    tcase_add_test(tc, test_depth_shutdown);
     suite_add_tcase(s, tc);
     return s;
 }
