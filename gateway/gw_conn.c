@@ -318,6 +318,11 @@ void gw_conn_settle(gw_conn *c, gw_time now)
         if (!resume(c, now))
             break;
     }
+    /* Stopping: close at the first boundary between requests, however
+     * it was reached (an answer, a PROXY header read, a request let go
+     * of). */
+    if (c->stopping && c->state == GW_CONN_OPEN && !gw_conn_in_request(c))
+        gw_conn_close_after(c, GW_CLOSE_SHUTDOWN);
     if (gw_side_unsent(&c->client) == 0) {
         c->out_idle = 1;
     } else if (c->out_idle) {

@@ -271,6 +271,20 @@ static int refuse(gw_exchange *x, gw_req_status st, gw_time now)
 
 /* ---- the client's chain moves on ---- */
 
+/* x goes to the pool once it is whole, or, the client's oldest, once
+ * --max-output of it came (a large request streams): a request still
+ * arriving takes no pool connection from other clients' whole ones. */
+static void dispatch(gw_exchange *x, gw_time now)
+{
+    if (x->dispatched ||
+        !(x->x == GW_X_WAITING ||
+          (x->x == GW_X_SENDING && gw_relay_is_head(x) &&
+           gw_buf_pending(&x->req) >= x->c->cfg->max_output)))
+        return;
+    x->dispatched = 1;
+    gw_pool_dispatch(pool_of(x->c), x, now);
+}
+
 /* What the head holds of its answer goes to the client as far as its
  * output is under the cap; 1 when none is left. */
 static int flush_held(gw_exchange *x, gw_time now)
@@ -307,6 +321,11 @@ static void advance(gw_conn *c, gw_time now)
     int moved = 0;
 
     while ((x = r->head) != NULL && c->state == GW_CONN_OPEN) {
+        if (!x->dispatched && awaiting(x->x)) {
+            dispatch(x, now);
+            if (x->dispatched)
+                continue;   /* it may have failed at once */
+        }
         if (!flush_held(x, now))
             break;
         if (x->refusal && write_refusal(x, x->replied) != 0)
@@ -317,14 +336,12 @@ static void advance(gw_conn *c, gw_time now)
         unlink_exchange(x);
         moved = 1;
     }
-    if (!moved)
-        return;
     if (r->n == 0 && r->broken) {
         r->broken = 0;
         gw_conn_frame_error(c, GW_CONN_LINGER, now);
     } else if (r->n == 0 && !c->frame_started) {
         gw_conn_request_done(c, now);
-    } else {
+    } else if (moved) {
         c->last_active = now;
     }
 }
@@ -420,8 +437,8 @@ static void trim(gw_exchange *x)
         let_go(x);
 }
 
-/* A request's header is valid: it begins, and the pool gives it a
- * connection (its staged bytes are in req already). */
+/* A request's header is valid: it begins (its staged bytes are in req
+ * already), and goes to the pool when dispatch says so. */
 static void request_header(gw_exchange *x, gw_time now)
 {
     gw_conn *c = x->c;
@@ -433,7 +450,7 @@ static void request_header(gw_exchange *x, gw_time now)
     x->content_length = h->content_length;
     x->start = c->frame_start;
     x->keep = 1;
-    gw_pool_dispatch(pool_of(c), x, now);
+    dispatch(x, now);
 }
 
 /* For the access log, what a JSON request asks, read the way serving
@@ -460,6 +477,7 @@ static void request_end(gw_exchange *x, gw_time now)
     switch (x->x) {
     case GW_X_SENDING:
         x->x = GW_X_WAITING;
+        dispatch(x, now);
         break;
     case GW_X_CROSSING:
         x->x = GW_X_ANSWERING;
@@ -574,6 +592,7 @@ size_t gw_relay_pass(gw_conn *c, gw_exchange *x, gw_side *from,
             if (upward) {
                 trim(x);
                 request_grew(x, drained, now);
+                dispatch(x, now);
             } else {
                 x->answer_bytes += ev.len;
             }
@@ -619,9 +638,10 @@ int gw_relay_client_readable(const gw_conn *c)
         return 0;
     if (x != NULL)
         return unsent(x) < c->cfg->max_output;
-    /* The next request: up to depth of them at once, none once the
-     * server stops (those in hand are finished, then it closes). */
-    return r->n < depth_of(c) && !c->stopping;
+    /* The next request: up to depth of them at once; once the server
+     * stops, only one already begun (those in hand are finished, then
+     * it closes). */
+    return r->n < depth_of(c) && (!c->stopping || c->frame_started);
 }
 
 void gw_relay_deadline(const gw_conn *c, gw_time *d)

@@ -113,6 +113,7 @@ struct gw_exchange {
                                (sent bytes are kept for a replay) */
     gw_buf held;            /* its answer, while an earlier one is not
                                through (not the head) */
+    int dispatched;         /* handed to the pool */
     gw_upconn *up;          /* the pool connection carrying it */
     int queued;             /* waiting in the pool for a connection */
     struct gw_exchange *wait_next;  /* the pool's wait list */

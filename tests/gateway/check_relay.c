@@ -459,7 +459,20 @@ START_TEST(test_relay_client_eof)
     ck_assert(wants(r, GW_WANT_CLOSE));
     relay_free(r);
 
+    /* A request cut short below the output cap never went upstream. */
     r = relay_new(1);
+    relay_client(r, ring_req, ring_rlen - 5, 0, 1);
+    ck_assert_uint_eq(r->opened, 0);
+    r->m[0].eof = 1;
+    relay_pump(r, 2);
+    ck_assert_uint_eq(r->opened, 0);
+    assert_error_frame(r->cout, r->clen, hf_status_name(HF_E_TRUNCATED));
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSING);
+    relay_free(r);
+
+    /* One that streamed: its connection is of no further use. */
+    r = relay_new(1);
+    r->cfg.max_output = 64;
     relay_client(r, ring_req, ring_rlen - 5, 0, 1);
     relay_connect(r, 1);
     ck_assert_uint_eq(r->ulen, ring_rlen - 5);
@@ -495,11 +508,14 @@ static unsigned char *big_request(int fill, size_t *rlen)
 static relay_t *relay_upload(relay_t *r, gw_time t, const unsigned char *req,
                              size_t rlen)
 {
+    size_t first = 65536;   /* a request streams from the output cap on */
+
     r->pc.upstream_timeout = t;
-    r->cfg.max_output = 65536;
-    relay_client(r, req, 200, 0, 1);
+    r->cfg.max_output = first;
+    relay_client(r, req, first, 0, 1);
     relay_connect(r, 1);
-    ck_assert_int_eq(gw_memio_send(&r->m[0], req + 200, rlen - 200), 0);
+    ck_assert_int_eq(gw_memio_send(&r->m[0], req + first, rlen - first),
+                     0);
     return r;
 }
 
@@ -546,11 +562,11 @@ START_TEST(test_relay_held_upload)
 
     r->cfg.request_timeout = 100;
     relay_upload(r, 50, req, rlen);
-    /* 10000 bytes every 10 ticks: the upload takes 1000 ticks, ten
+    /* 9000 bytes every 10 ticks: the upload takes over 1000 ticks, ten
      * request timeouts, every one of them spent waiting on the upstream. */
     while (r->ulen < rlen) {
         now += 10;
-        r->up->budget = 10000;
+        r->up->budget = 9000;
         relay_pump(r, now);
         ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
     }
@@ -576,6 +592,7 @@ START_TEST(test_relay_early_answer)
     size_t alen = error_answer(ans, sizeof ans, GW_REQ_E_TOO_LONG);
     relay_t *r = relay_new(1);
 
+    r->cfg.max_output = 200;        /* it streams from its 200th byte */
     relay_client(r, req, 200, 0, 1);
     relay_connect(r, 1);
     relay_upstream(r, ans, alen, 0, 2);
@@ -631,6 +648,7 @@ START_TEST(test_relay_slow_sender)
     rlen = mkframe(req, sizeof req, "big", "x/y", "binary", content,
                    sizeof content);
     r->cfg.request_timeout = 10 * t;
+    r->cfg.max_output = 200;        /* it streams from its 200th byte */
     relay_client(r, req, 200, 0, 1);
     relay_connect(r, 1);
     ck_assert_uint_eq(r->ulen, 200);

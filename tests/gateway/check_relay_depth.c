@@ -350,6 +350,25 @@ START_TEST(test_depth_shutdown)
 }
 END_TEST
 
+/* The server stops while a PROXY header is being read: once it is read,
+ * the connection closes (no request is in hand). */
+START_TEST(test_depth_shutdown_proxy)
+{
+    static const char proxy[] = "PROXY TCP4 10.0.0.1 10.0.0.2 1111 2222\r\n";
+    relay_t *r = depth_relay(4, 16, 1);
+
+    r->cfg.proxy_protocol = 1;
+    relay_client(r, proxy, 10, 0, 1);
+    gw_conn_shutdown(&r->c[0], 2);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    relay_client(r, proxy + 10, sizeof proxy - 1 - 10, 0, 3);
+    ck_assert_int_ne(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_SHUTDOWN);
+    ck_assert_uint_eq(r->opened, 0);
+    relay_free(r);
+}
+END_TEST
+
 Suite *relay_depth_suite(void)
 {
     Suite *s = suite_create("relay depth");
@@ -366,6 +385,7 @@ Suite *relay_depth_suite(void)
     tcase_add_test(tc, test_depth_eof);
     tcase_add_test(tc, test_depth_limit);
     tcase_add_test(tc, test_depth_shutdown);
+    tcase_add_test(tc, test_depth_shutdown_proxy);
     suite_add_tcase(s, tc);
     return s;
 }
