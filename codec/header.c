@@ -21,6 +21,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "internal.h"
+#include "yajl_arena.h"
 
 enum key_id {
     KEY_NONE = -1,
@@ -607,6 +608,7 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
                           size_t len, size_t prefix_len)
 {
     parse_ctx c;
+    hf_yajl_arena yajl_mem;
     yajl_status ys;
     hf_status st;
 
@@ -625,8 +627,9 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
     c.len = len;
     c.prefix_len = prefix_len;
     c.cur = KEY_NONE;
-    c.y = yajl_alloc(&header_callbacks, hf_yajl_alloc_init(&c.ya, &d->lim),
-                     &c);
+    /* yajl's blocks from the stack, past that through d's hooks. */
+    c.y = yajl_alloc(&header_callbacks, hf_yajl_arena_init(&yajl_mem,
+                     hf_yajl_alloc_init(&c.ya, &d->lim)), &c);
     if (c.y == NULL || c.ya.failed) {
         if (c.y != NULL)
             yajl_free(c.y);

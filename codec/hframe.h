@@ -21,11 +21,13 @@
  *     message and byte offsets (hf_error).
  *   - The caller allocates every context (hf_decoder, hf_header). The
  *     decoder allocates its two internal buffers (raw header bytes split
- *     across pushes, decoded header strings) and yajl's small per-header
- *     parser state through the hf_allocator given in its hf_limits (the C
- *     library's when NULL); each buffer holds at most the header limit
- *     plus one byte, and yajl's blocks stay within 4 KiB or twice the
- *     header limit plus 64 bytes, whichever is more. The encoder's check of a NUMBER extension value runs
+ *     across pushes, decoded header strings) through the hf_allocator
+ *     given in its hf_limits (the C library's when NULL); each holds at
+ *     most the header limit plus one byte. yajl's per-header parser state
+ *     takes 3 KiB of the stack, and what a header needs beyond that (to
+ *     unescape a string, for one) comes through the same hf_allocator;
+ *     yajl's blocks stay within 4 KiB or twice the header limit plus 64
+ *     bytes, whichever is more. The encoder's check of a NUMBER extension value runs
  *     yajl with the C library's allocator (the encoder has no hf_limits).
  *   - No global mutable state: separate decoders may be used from separate
  *     threads without locking.
