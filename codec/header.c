@@ -619,6 +619,8 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
     yajl_status ys;
     hf_status st;
 
+    /* header and arena are about to hold another header's result. */
+    d->same_len = 0;
     clear_header(&d->header);
     st = pre_checks(d, json, len, prefix_len);
     if (st != HF_OK)

@@ -20,8 +20,10 @@
  *     generic message (hf_strerror) and, from the decoder, a detailed
  *     message and byte offsets (hf_error).
  *   - The caller allocates every context (hf_decoder, hf_header). The
- *     decoder allocates its two internal buffers (raw header bytes split
- *     across pushes, decoded header strings) through the hf_allocator
+ *     decoder allocates its two internal buffers (the raw bytes of the
+ *     last header, gathered there when split across pushes and kept so
+ *     that the same header again is not parsed again; decoded header
+ *     strings) through the hf_allocator
  *     given in its hf_limits (the C library's when NULL); each holds at
  *     most the header limit plus one byte. yajl's per-header parser state
  *     takes 3 KiB of the stack, and what a header needs beyond that (to
@@ -312,7 +314,11 @@ typedef struct hf_decoder {
     int header_valid;         /* header holds the current frame's */
     hf_header header;
     hf_error error;
-    void *reserved[8];        /* room for 0.x releases */
+    size_t same_len;          /* hbuf[0..same_len) is the last header
+                                 parsed, header and arena still hold its
+                                 result; 0: none */
+    size_t same_arena_len;    /* arena_len after that parse */
+    void *reserved[6];        /* room for 0.x releases */
 } hf_decoder;
 
 /* Prepare *d. lim may be NULL for the defaults; it is copied.
