@@ -10,7 +10,10 @@
  *   ST_ERROR    sticky until hf_decoder_reset
  * Each byte is looked at a bounded number of times: a header split over
  * many pushes is copied once into hbuf; a header that arrives whole is
- * parsed where it lies.
+ * parsed where it lies, then copied to hbuf. A header byte for byte the
+ * same as the last one parsed (a client sends the same header again and
+ * again) is not parsed again: header and arena still hold the result,
+ * which depends on nothing else (the limits stay as they are).
  */
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +74,7 @@ void hf_decoder_free(hf_decoder *d)
         return;
     hf_free(&d->lim, d->hbuf);
     hf_free(&d->lim, d->arena);
+    d->same_len = 0;
     d->hbuf = NULL;
     d->arena = NULL;
     d->hbuf_cap = 0;
@@ -122,11 +126,44 @@ static size_t push_prefix(hf_decoder *d, const unsigned char *p, size_t n)
     return take;
 }
 
-/* The header is complete in json[0..header_len): parse it. */
+/* A header just parsed from json[0..len) is kept in hbuf for the next
+ * frame to compare with; when hbuf cannot grow, it is not kept. */
+static void keep_header(hf_decoder *d, const unsigned char *json,
+                        size_t len)
+{
+    unsigned char *p;
+
+    if (json != d->hbuf) {
+        if (d->hbuf_cap < len) {
+            p = hf_realloc(&d->lim, d->hbuf, len);
+            if (p == NULL)
+                return;
+            d->hbuf = p;
+            d->hbuf_cap = len;
+        }
+        memcpy(d->hbuf, json, len);
+    }
+    d->same_len = len;
+    d->same_arena_len = d->arena_len;
+}
+
+static int same_header(const hf_decoder *d, const unsigned char *json)
+{
+    return d->same_len == d->header_len && json != d->hbuf &&
+           memcmp(json, d->hbuf, d->header_len) == 0;
+}
+
+/* The header is complete in json[0..header_len): parse it, unless it is
+ * the last one parsed again. */
 static void finish_header(hf_decoder *d, const unsigned char *json)
 {
-    if (hf_header_parse(d, json, d->header_len, HF_PREFIX_LEN) != HF_OK)
-        return;
+    if (same_header(d, json)) {
+        d->arena_len = d->same_arena_len;
+    } else {
+        if (hf_header_parse(d, json, d->header_len, HF_PREFIX_LEN) != HF_OK)
+            return;
+        keep_header(d, json, d->header_len);
+    }
     d->header_valid = 1;
     d->content_left = d->header.content_length;
     d->state = d->content_left > 0 ? ST_CONTENT : ST_END;
@@ -157,6 +194,8 @@ static size_t push_header(hf_decoder *d, const unsigned char *p, size_t n)
         finish_header(d, p);
         return d->header_len;
     }
+    /* Split: hbuf gathers this header in place of the last one. */
+    d->same_len = 0;
     if (!grow_hbuf(d, d->header_len))
         return 0;
     take = d->header_len - d->have;

@@ -21,6 +21,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "internal.h"
+#include "yajl_arena.h"
 
 enum key_id {
     KEY_NONE = -1,
@@ -36,6 +37,9 @@ static const char *const required_names[KEY_REQUIRED_COUNT] = {
     "byteorder", "content-type", "content-encoding", "content-length"
 };
 
+/* strlen of each of required_names, compared before the bytes. */
+static const size_t required_lens[KEY_REQUIRED_COUNT] = { 9, 12, 16, 14 };
+
 typedef struct parse_ctx {
     hf_decoder *d;
     yajl_handle y;
@@ -48,6 +52,7 @@ typedef struct parse_ctx {
     enum key_id cur;        /* key the next value belongs to */
     int failed;             /* a callback recorded an error */
     int finishing;          /* inside yajl_complete_parse */
+    int escapes;            /* json holds a backslash */
     hf_yajl_alloc ya;       /* yajl's allocations through d's hooks */
 } parse_ctx;
 
@@ -147,10 +152,14 @@ static int lone_surrogate(parse_ctx *c, size_t pos, const char *what)
  * ends at token_end (yajl has already checked the escapes' syntax). */
 static int check_surrogates(parse_ctx *c)
 {
-    size_t start = token_start(c), end = token_end(c), i;
+    size_t start, end, i;
     const unsigned char *j = c->json;
     unsigned u;
 
+    if (!c->escapes)
+        return 1;
+    start = token_start(c);
+    end = token_end(c);
     for (i = start + 1; i + 1 < end; i++) {
         const unsigned char *q = memchr(j + i, '\\', end - 1 - i);
 
@@ -402,8 +411,7 @@ static enum key_id classify_key(const unsigned char *s, size_t n)
     int k;
 
     for (k = 0; k < KEY_REQUIRED_COUNT; k++)
-        if (strlen(required_names[k]) == n &&
-            memcmp(required_names[k], s, n) == 0)
+        if (required_lens[k] == n && memcmp(required_names[k], s, n) == 0)
             return (enum key_id)k;
     return KEY_EXT;
 }
@@ -607,9 +615,12 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
                           size_t len, size_t prefix_len)
 {
     parse_ctx c;
+    hf_yajl_arena yajl_mem;
     yajl_status ys;
     hf_status st;
 
+    /* header and arena are about to hold another header's result. */
+    d->same_len = 0;
     clear_header(&d->header);
     st = pre_checks(d, json, len, prefix_len);
     if (st != HF_OK)
@@ -625,8 +636,11 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
     c.len = len;
     c.prefix_len = prefix_len;
     c.cur = KEY_NONE;
-    c.y = yajl_alloc(&header_callbacks, hf_yajl_alloc_init(&c.ya, &d->lim),
-                     &c);
+    /* Without a backslash no string can hold a \u escape. */
+    c.escapes = memchr(json, '\\', len) != NULL;
+    /* yajl's blocks from the stack, past that through d's hooks. */
+    c.y = yajl_alloc(&header_callbacks, hf_yajl_arena_init(&yajl_mem,
+                     hf_yajl_alloc_init(&c.ya, &d->lim)), &c);
     if (c.y == NULL || c.ya.failed) {
         if (c.y != NULL)
             yajl_free(c.y);

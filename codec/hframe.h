@@ -20,12 +20,16 @@
  *     generic message (hf_strerror) and, from the decoder, a detailed
  *     message and byte offsets (hf_error).
  *   - The caller allocates every context (hf_decoder, hf_header). The
- *     decoder allocates its two internal buffers (raw header bytes split
- *     across pushes, decoded header strings) and yajl's small per-header
- *     parser state through the hf_allocator given in its hf_limits (the C
- *     library's when NULL); each buffer holds at most the header limit
- *     plus one byte, and yajl's blocks stay within 4 KiB or twice the
- *     header limit plus 64 bytes, whichever is more. The encoder's check of a NUMBER extension value runs
+ *     decoder allocates its two internal buffers (the raw bytes of the
+ *     last header, gathered there when split across pushes and kept so
+ *     that the same header again is not parsed again; decoded header
+ *     strings) through the hf_allocator
+ *     given in its hf_limits (the C library's when NULL); each holds at
+ *     most the header limit plus one byte. yajl's per-header parser state
+ *     takes 3 KiB of the stack, and what a header needs beyond that (to
+ *     unescape a string, for one) comes through the same hf_allocator;
+ *     yajl's blocks stay within 4 KiB or twice the header limit plus 64
+ *     bytes, whichever is more. The encoder's check of a NUMBER extension value runs
  *     yajl with the C library's allocator (the encoder has no hf_limits).
  *   - No global mutable state: separate decoders may be used from separate
  *     threads without locking.
@@ -310,7 +314,11 @@ typedef struct hf_decoder {
     int header_valid;         /* header holds the current frame's */
     hf_header header;
     hf_error error;
-    void *reserved[8];        /* room for 0.x releases */
+    size_t same_len;          /* hbuf[0..same_len) is the last header
+                                 parsed, header and arena still hold its
+                                 result; 0: none */
+    size_t same_arena_len;    /* arena_len after that parse */
+    void *reserved[6];        /* room for 0.x releases */
 } hf_decoder;
 
 /* Prepare *d. lim may be NULL for the defaults; it is copied.

@@ -11,6 +11,7 @@
 #include <yajl_parse.h>
 
 #include "gw_json.h"
+#include "yajl_arena.h"
 
 #define CT_JSON "text/json"
 #define CT_BINARY_OUT "binary/custom-server-binary-type"
@@ -19,12 +20,17 @@
 enum { KEY_OTHER = 0, KEY_ACTION, KEY_VALUE };
 enum { FIELD_MISSING = 0, FIELD_STRING, FIELD_OTHER };
 
+/* Action and value strings up to this long are kept without a malloc
+ * (the index's keys and the actions are far shorter). */
+#define FIELD_SMALL 64
+
 /* One of the two request fields: the last occurrence wins, as with the
  * reference peers' JSON parser. */
 typedef struct field {
     int state;
-    unsigned char *s;   /* malloc'd copy, FIELD_STRING only */
+    unsigned char *s;   /* FIELD_STRING only: small, or a malloc'd copy */
     size_t len;
+    unsigned char small[FIELD_SMALL];
 } field;
 
 typedef struct req_parse {
@@ -190,6 +196,14 @@ static int cancel(req_parse *rp, gw_req_status st)
     return 0;
 }
 
+static void free_field(field *f)
+{
+    if (f->s != f->small)
+        free(f->s);
+    f->s = NULL;
+    f->len = 0;
+}
+
 /* A value at depth 1 (or the top-level value at depth 0). */
 static int scalar(req_parse *rp, const unsigned char *s, size_t len,
                   int is_string)
@@ -202,14 +216,12 @@ static int scalar(req_parse *rp, const unsigned char *s, size_t len,
         return 1;
     f = rp->key == KEY_ACTION ? &rp->action : &rp->value;
     rp->key = KEY_OTHER;
-    free(f->s);
-    f->s = NULL;
-    f->len = 0;
+    free_field(f);
     if (!is_string) {
         f->state = FIELD_OTHER;
         return 1;
     }
-    f->s = malloc(len + 1);
+    f->s = len <= sizeof f->small ? f->small : malloc(len);
     if (f->s == NULL) {
         rp->nomem = 1;
         f->state = FIELD_MISSING;
@@ -301,12 +313,15 @@ static const yajl_callbacks callbacks = {
 static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
                                    size_t len)
 {
+    hf_yajl_arena yajl_mem;
     yajl_status ys;
 
     /* yajl would turn a lone surrogate escape into '?' without a word. */
     if (len > 0 && hf_json_lone_surrogate(c, len) != len)
         return GW_REQ_E_JSON;
-    rp->yh = yajl_alloc(&callbacks, NULL, rp);
+    /* yajl's blocks from the stack: a request's parse calls no malloc. */
+    rp->yh = yajl_alloc(&callbacks, hf_yajl_arena_init(&yajl_mem, NULL),
+                        rp);
     if (rp->yh == NULL) {
         rp->nomem = 1;
         return GW_REQ_E_JSON;
@@ -375,8 +390,8 @@ static gw_req_status read_request(req_parse *rp, const unsigned char *content,
 
 static void free_request(req_parse *rp)
 {
-    free(rp->action.s);
-    free(rp->value.s);
+    free_field(&rp->action);
+    free_field(&rp->value);
 }
 
 static int answer_json(const gw_index *idx, const unsigned char *content,

@@ -271,53 +271,61 @@ static void add_json_string(char *line, size_t cap, size_t *n,
         *n += w;
 }
 
-/* Append s[0..len) at out[*n], as much as fits before cap (no NUL). */
-static void put_bytes(char *out, size_t cap, size_t *n, const char *s,
-                      size_t len)
+/* v in decimal, ending at end (digits[] of 24 bytes); its first byte. */
+static const char *num_text(char *end, long long v)
 {
-    if (*n >= cap)
-        return;
-    if (len > cap - *n)
-        len = cap - *n;
-    memcpy(out + *n, s, len);
-    *n += len;
-}
-
-/* v in decimal at out[*n], as much as fits. */
-static void put_num(char *out, size_t cap, size_t *n, long long v)
-{
-    char digits[24];
-    size_t i = sizeof digits;
+    char *p = end;
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
                                  : (unsigned long long)v;
 
     do {
-        digits[--i] = (char)('0' + u % 10);
+        *--p = (char)('0' + u % 10);
         u /= 10;
     } while (u > 0);
     if (v < 0)
-        digits[--i] = '-';
-    put_bytes(out, cap, n, digits + i, sizeof digits - i);
+        *--p = '-';
+    return p;
 }
 
-/* One field as text (" key=v") or JSON (",\"key\":v") into out[0..cap)
- * (text: no NUL; JSON: NUL-terminated). Returns its length. */
-static size_t field(char *out, size_t cap, const gw_log_field *f)
+/* One field as text (" key=v", " key=\"v\"") into out[0..cap), no NUL.
+ * Returns its length; when that is cap or more, nothing is written. */
+static size_t field_text(char *out, size_t cap, const gw_log_field *f)
+{
+    char digits[24];
+    const char *v;
+    size_t klen = strlen(f->key), vlen, q = f->quote ? 1 : 0, need, n;
+
+    if (f->text == NULL) {
+        v = num_text(digits + sizeof digits, f->num);
+        vlen = (size_t)(digits + sizeof digits - v);
+    } else {
+        v = f->text;
+        vlen = strlen(v);
+    }
+    if (klen > cap || vlen > cap)
+        return cap;
+    need = 2 + klen + vlen + 2 * q;
+    if (need >= cap)
+        return need;
+    out[0] = ' ';
+    memcpy(out + 1, f->key, klen);
+    n = 1 + klen;
+    out[n++] = '=';
+    if (q)
+        out[n++] = '"';
+    memcpy(out + n, v, vlen);
+    n += vlen;
+    if (q)
+        out[n++] = '"';
+    return n;
+}
+
+/* One field as JSON (",\"key\":v") into out[0..cap), NUL-terminated.
+ * Returns its length. */
+static size_t field_json(char *out, size_t cap, const gw_log_field *f)
 {
     size_t n = 0;
 
-    if (log_format != GW_LOG_JSON) {
-        put_bytes(out, cap, &n, " ", 1);
-        put_bytes(out, cap, &n, f->key, strlen(f->key));
-        put_bytes(out, cap, &n, f->quote ? "=\"" : "=", f->quote ? 2 : 1);
-        if (f->text == NULL)
-            put_num(out, cap, &n, f->num);
-        else
-            put_bytes(out, cap, &n, f->text, strlen(f->text));
-        if (f->quote)
-            put_bytes(out, cap, &n, "\"", 1);
-        return n;
-    }
     add(out, cap, &n, ",\"%s\":", f->key);
     if (f->text == NULL)
         add(out, cap, &n, "%lld", f->num);
@@ -326,30 +334,55 @@ static size_t field(char *out, size_t cap, const gw_log_field *f)
     return n;
 }
 
-/* A whole line: prefix, message, fields, end. */
+/* A whole line into line[0..GW_LOG_LINE_MAX): prefix, message, fields
+ * (those that do not fit are left out), end. Returns its length. */
+static size_t build(char *line, gw_log_level lvl, const char *msg,
+                    const gw_log_field *f, size_t nf)
+{
+    char one[GW_LOG_LINE_MAX];
+    /* Room is kept for "}\n" (JSON) or "\n" (text). */
+    size_t n, k, i, cap = GW_LOG_LINE_MAX - 2;
+
+    n = prefix(line, cap, lvl);
+    if (log_format == GW_LOG_JSON) {
+        add_json_string(line, cap, &n, msg);
+        /* Made aside: a JSON field cut short would not be JSON. */
+        for (i = 0; i < nf; i++) {
+            k = field_json(one, sizeof one, &f[i]);
+            if (k >= cap - n)
+                break;
+            memcpy(line + n, one, k);
+            n += k;
+        }
+        line[n++] = '}';
+    } else {
+        k = strlen(msg);
+        if (k > cap - n)
+            k = cap - n;
+        memcpy(line + n, msg, k);
+        n += k;
+        for (i = 0; i < nf; i++) {
+            k = field_text(line + n, cap - n, &f[i]);
+            if (k >= cap - n)
+                break;
+            n += k;
+        }
+    }
+    line[n++] = '\n';
+    return n;
+}
+
+/* A line is made in the buffer itself when the longest one fits there. */
 static void emit(gw_log_level lvl, const char *msg, const gw_log_field *f,
                  size_t nf)
 {
-    char line[GW_LOG_LINE_MAX], one[GW_LOG_LINE_MAX];
-    /* Room is kept for "}\n" (JSON) or "\n" (text). */
-    size_t n, k, i, cap = sizeof line - 2;
+    char line[GW_LOG_LINE_MAX];
 
-    n = prefix(line, cap, lvl);
-    if (log_format == GW_LOG_JSON)
-        add_json_string(line, cap, &n, msg);
-    else
-        put_bytes(line, cap, &n, msg, strlen(msg));
-    for (i = 0; i < nf; i++) {
-        k = field(one, sizeof one, &f[i]);
-        if (k >= cap - n)
-            break;
-        memcpy(line + n, one, k);
-        n += k;
+    if (GW_LOG_BUFFER - lg.len >= GW_LOG_LINE_MAX) {
+        lg.len += build(lg.buf + lg.len, lvl, msg, f, nf);
+        return;
     }
-    if (log_format == GW_LOG_JSON)
-        line[n++] = '}';
-    line[n++] = '\n';
-    put(line, n);
+    put(line, build(line, lvl, msg, f, nf));
 }
 
 static void vlog(gw_log_level lvl, const char *fmt, va_list ap)

@@ -56,6 +56,10 @@ static const index_vec index_vecs[] = {
     { "{\"A\":\"2\"} \"", GW_INDEX_E_JSON, 0, 9 },
     { "\f{\"A\":\"2\"}", GW_INDEX_E_JSON, 0, 0 },
     { "{\"A\":\"2\"}\v", GW_INDEX_E_JSON, 0, 9 },
+    /* The first of a vertical tab, a form feed and bad UTF-8. */
+    { "{\"A\":\"2\"} \v\f\xff", GW_INDEX_E_JSON, 0, 10 },
+    { "{\"A\":\"2\"} \f\v\xff", GW_INDEX_E_JSON, 0, 10 },
+    { "{\"A\":\"2\"} \xff\f\v", GW_INDEX_E_JSON, 0, 10 },
     { "{\"A\":\"2\"}\t\r\n ", GW_INDEX_OK, 1, (size_t)-1 },
     { "{\"a\": \"\\ud800\"}", GW_INDEX_E_JSON, 0, 7 },
     { "{\"a\": \"\\ud800\\udc00\"}", GW_INDEX_OK, 1,

@@ -85,6 +85,8 @@ size_t search_request(unsigned char *out, size_t cap, const char *v)
     return mkframe(out, cap, "big", "text/json", "utf-8", c, strlen(c));
 }
 
+#define X64 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+
 const req_vec req_vecs[] = {
     { "search morpheus", "text/json", "utf-8",
       "{\"action\": \"search\", \"value\": \"morpheus\"}", 0,
@@ -103,6 +105,23 @@ const req_vec req_vecs[] = {
       "{\"value\": \"a\\\"b\\u00e9\", \"action\": \"search\"}", 0,
       GW_KIND_SEARCH, GW_REQ_OK,
       "{\"result\": \"No match for 'a\\\"b\xc3\xa9'.\"}" },
+    /* The handler keeps strings up to 64 bytes without a malloc. */
+    { "search miss, 64-byte value", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"" X64 "\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK,
+      "{\"result\": \"No match for '" X64 "'.\"}" },
+    { "search miss, 65-byte value", "text/json", "utf-8",
+      "{\"action\": \"search\", \"value\": \"" X64 "y\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK,
+      "{\"result\": \"No match for '" X64 "y'.\"}" },
+    { "long value, then a short one", "text/json", "utf-8",
+      "{\"value\": \"" X64 "y\", \"action\": \"search\", "
+      "\"value\": \"ring\"}", 0,
+      GW_KIND_SEARCH, GW_REQ_OK, "{\"result\": \"" RING "\"}" },
+    { "invalid action, 65 bytes", "text/json", "utf-8",
+      "{\"action\": \"" X64 "y\", \"value\": \"x\"}", 0,
+      GW_KIND_INVALID_ACTION, GW_REQ_OK,
+      "{\"result\": \"Error: invalid action '" X64 "y'.\"}" },
     { "invalid action", "text/json", "utf-8",
       "{\"action\": \"find\", \"value\": \"x\"}", 0,
       GW_KIND_INVALID_ACTION, GW_REQ_OK,
