@@ -627,7 +627,7 @@ usage_err "hframe: invalid value '0' for port: expected a number from 1 to 65535
     request 127.0.0.1 0 search x
 usage_err "hframe: invalid value '70000' for port: expected a number from 1 to 65535" \
     request 127.0.0.1:70000 search x
-usage_err "hframe: request: invalid address '::1:80': an IPv6 address goes in brackets, as in [::1]:65432" \
+usage_err "hframe: request: invalid address '::1:80': an IPv6 address goes in brackets, as in [::1]:80" \
     request ::1:80 search x
 usage_err "hframe: invalid value '1.2345678' for --timeout: expected a time from 0s to 86400s (seconds, or with s, ms; 0 turns it off)" \
     request --timeout 1.2345678 127.0.0.1 1 search x
