@@ -118,6 +118,32 @@ expect 0 "decode --ndjson" "$HFRAME" decode --ndjson <"$G/tutorial.bin" &&
     same "decode --ndjson" "$T/out" "$G/tutorial.ndjson"
 expect 0 "decode (default ndjson)" "$HFRAME" decode <"$G/tutorial.bin" &&
     same "decode (default ndjson)" "$T/out" "$G/tutorial.ndjson"
+# Contents past the 1 MiB held in memory are spooled and written in
+# pieces: a UTF-8 one (a character across the 1 MiB mark) as "text", one
+# labelled utf-8 that is not (a bad byte past the mark) as "base64", and
+# a short one after them, which must not see their bytes.
+python3 -c '
+import sys
+m = 1 << 20
+open(sys.argv[1] + ".t", "wb").write(b"a" * (m - 1) + "\u4e2d\"\n".encode() * 9000)
+open(sys.argv[1] + ".b", "wb").write(b"a" * (m + 5) + b"\xff" + b"b" * 3000)
+' "$T/spool"
+printf 'short' >"$T/spool.s"
+for f in t b s; do
+    "$HFRAME" encode -e utf-8 --max-content 10M "$T/spool.$f" || break
+done >"$T/spool.bin"
+expect 0 "decode --ndjson of spooled contents" "$HFRAME" decode \
+    --max-content 10M "$T/spool.bin" &&
+    python3 -c '
+import base64, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+want = [open(sys.argv[2] + "." + f, "rb").read() for f in "tbs"]
+got = [r["text"].encode() if "text" in r else base64.b64decode(r["base64"])
+       for r in recs]
+kinds = ["text" in r for r in recs]
+sys.exit(0 if got == want and kinds == [True, False, True] else 1)
+' "$T/out" "$T/spool" 2>/dev/null && ok || fail "decode --ndjson of spooled contents"
+rm -f "$T"/spool*
 expect 0 "decode --header" "$HFRAME" decode --header <"$G/tutorial.bin" &&
     same "decode --header" "$T/out" "$G/tutorial.headers"
 expect 0 "decode --content" "$HFRAME" decode --content <"$G/tutorial.bin" &&
