@@ -6,7 +6,8 @@
 #
 #   make            library, CLI and gateway
 #   make check      deps, then the whole suite twice: gcc, and clang with
-#                   AddressSanitizer + UndefinedBehaviorSanitizer
+#                   AddressSanitizer + UndefinedBehaviorSanitizer;
+#                   TEST_JOBS tests at once (default 2)
 #   make run        the gateway on 127.0.0.1:65432 with the built-in index
 #   make install    PREFIX=/usr/local, DESTDIR honoured; systemd units
 #                   under SYSTEMDUNITDIR (pkg-config systemd's)
@@ -162,8 +163,12 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory O=build/gcc CC=gcc test
 	$(Q)$(MAKE) --no-print-directory O=build/asan CC=clang SAN=1 test
 
+# Two tests at once: the end-to-end ones mostly wait on their peers.
+TEST_JOBS ?= 2
+
 test: all $(TEST_BINS)
-	$(Q)HF_BUILD=$(O) sh tests/run-all.sh $(TEST_BINS) $(TEST_SCRIPTS)
+	$(Q)HF_BUILD=$(O) HF_TEST_JOBS=$(TEST_JOBS) sh tests/run-all.sh \
+	    $(TEST_BINS) $(TEST_SCRIPTS)
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all

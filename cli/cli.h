@@ -265,6 +265,13 @@ uint64_t cli_sink_len(const cli_sink *s);
 /* What functions that write to a sink return when it failed (its error
  * line printed): an I/O error, not bad input. */
 #define CLI_SINK_FAILED (-3)
+/* Called with the bytes gathered, in order and in pieces (of at most
+ * CLI_CHUNK bytes from the spool file, then the memory part, which may
+ * be empty): CLI_EXIT_OK to go on, anything else to stop with it. */
+typedef int (*cli_sink_fn)(void *ctx, const unsigned char *p, size_t n);
+/* Each piece to fn. CLI_EXIT_OK, fn's status, or CLI_EXIT_FAIL after an
+ * error line (the spool file unreadable). */
+int cli_sink_each(cli_sink *s, cli_sink_fn fn, void *ctx);
 /* Write them all to stdout. A CLI_EXIT_* status, or CLI_STOPPED. */
 int cli_sink_emit(cli_sink *s);
 

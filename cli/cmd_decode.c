@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "stream.h"
@@ -42,11 +41,9 @@ typedef struct dec {
     int last;           /* last byte written by --content, or -1 */
     cli_key_order order; /* the frame's key order */
     int have_order;
-    cli_buf content;    /* --ndjson: the frame's content so far ... */
-    int spool;          /* ... and past CLI_SPOOL_AFTER, this file (or -1) */
+    cli_sink content;   /* --ndjson: the frame's content so far */
     cli_buf line;       /* the output line being built */
     unsigned char *work; /* a slice of content and the carry before it */
-    unsigned char *readbuf; /* reads of the spool file */
 } dec;
 
 static int write_buf(cli_buf *b)
@@ -136,19 +133,21 @@ static int pass_bytes(pass *ps, const unsigned char *p, size_t n)
     return 0;
 }
 
-/* The memory part, then the spool file from its start. 0, or -1. */
-static int pass_all(pass *ps, unsigned char *chunk)
+/* One piece of the content (a cli_sink_fn); the pieces stop coming
+ * once a check found what it looked for. */
+static int pass_piece(void *ctx, const unsigned char *p, size_t n)
 {
-    long n = 0;
+    pass *ps = ctx;
 
-    if (pass_bytes(ps, ps->d->content.p, ps->d->content.len) != 0 ||
-        lseek(ps->d->spool, 0, SEEK_SET) != 0)
-        return -1;
-    while (!ps->bad && (n = cli_read(ps->d->spool, chunk, CLI_CHUNK)) > 0) {
-        if (pass_bytes(ps, chunk, (size_t)n) != 0)
-            return -1;
-    }
-    if (n < 0)
+    if (pass_bytes(ps, p, n) != 0)
+        return CLI_EXIT_FAIL;
+    return ps->bad ? CLI_STOPPED : CLI_EXIT_OK;
+}
+
+/* The whole content, in order. 0, or -1. */
+static int pass_all(pass *ps)
+{
+    if (cli_sink_each(&ps->d->content, pass_piece, ps) == CLI_EXIT_FAIL)
         return -1;
     if (ps->kind == PASS_CHECK && ps->carry_len > 0)
         ps->bad = 1;
@@ -170,7 +169,7 @@ static int is_utf8_encoding(const hf_header *h)
 
 /* The record of a frame whose content went past CLI_SPOOL_AFTER: the
  * same bytes cli_ndjson_record writes, in pieces. */
-static int spooled_record(dec *d, const hf_header *h, unsigned char *chunk)
+static int spooled_record(dec *d, const hf_header *h)
 {
     pass ps;
     int text = 0;
@@ -179,7 +178,7 @@ static int spooled_record(dec *d, const hf_header *h, unsigned char *chunk)
     ps.d = d;
     if (is_utf8_encoding(h)) {
         ps.kind = PASS_CHECK;
-        if (pass_all(&ps, chunk) != 0)
+        if (pass_all(&ps) != 0)
             return failed();
         text = !ps.bad;
     }
@@ -197,7 +196,7 @@ static int spooled_record(dec *d, const hf_header *h, unsigned char *chunk)
     memset(&ps, 0, sizeof(ps));
     ps.d = d;
     ps.kind = text ? PASS_TEXT : PASS_BASE64;
-    if (pass_all(&ps, chunk) != 0)
+    if (pass_all(&ps) != 0)
         return failed();
     return cli_out_write("\"}\n", 3) == 0 ? CLI_EXIT_OK : cli_out_stop();
 }
@@ -206,7 +205,8 @@ static int on_header(cli_stream *s, const hf_header *h)
 {
     dec *d = s->ctx;
 
-    d->content.len = 0;
+    if (cli_sink_reset(&d->content) != 0)
+        return CLI_EXIT_FAIL;
     if (d->mode == OPT_CONTENT || d->mode == OPT_LINES)
         return CLI_EXIT_OK;
     d->have_order = cli_header_order(s->hdr, s->hdr_len, &d->order) == 0;
@@ -240,18 +240,8 @@ static int on_content(cli_stream *s, const unsigned char *p, size_t n)
     }
     if (d->mode != OPT_NDJSON)
         return CLI_EXIT_OK;
-    if (d->spool < 0 && n <= CLI_SPOOL_AFTER - d->content.len) {
-        if (cli_buf_append(&d->content, p, n) != 0) {
-            cli_err("out of memory");
-            return CLI_EXIT_FAIL;
-        }
-        return CLI_EXIT_OK;
-    }
-    if (d->spool < 0)
-        d->spool = cli_spool_open();
-    if (d->spool < 0 || cli_spool_write(d->spool, p, n) != 0)
-        return CLI_EXIT_FAIL;
-    return CLI_EXIT_OK;
+    return cli_sink_write(&d->content, p, n) == 0 ? CLI_EXIT_OK
+                                                  : CLI_EXIT_FAIL;
 }
 
 static int on_frame_end(cli_stream *s, const hf_header *h)
@@ -262,21 +252,14 @@ static int on_frame_end(cli_stream *s, const hf_header *h)
         return cli_out_write("\n", 1) == 0 ? CLI_EXIT_OK : cli_out_stop();
     if (d->mode != OPT_NDJSON)
         return CLI_EXIT_OK;
-    if (d->spool >= 0) {
-        int rc = spooled_record(d, h, d->readbuf);
-
-        close(d->spool);
-        d->spool = -1;
-        d->content.len = 0;
-        return rc;
-    }
+    if (d->content.spooled > 0)
+        return spooled_record(d, h);
     d->line.len = 0;
     if (cli_ndjson_record(&d->line, h, d->have_order ? &d->order : NULL,
-                          d->content.p, d->content.len) != 0) {
+                          d->content.mem.p, d->content.mem.len) != 0) {
         cli_err("out of memory");
         return CLI_EXIT_FAIL;
     }
-    d->content.len = 0;
     return write_buf(&d->line);
 }
 
@@ -343,19 +326,15 @@ int hf_cmd_decode(int argc, char **argv)
 
     memset(&d, 0, sizeof(d));
     d.last = -1;
-    d.spool = -1;
     cli_common_init(&co, cli_decode_usage, decode_help);
     rc = parse_opts(&d, &co, argc, argv);
     if (rc >= 0)
         return rc;
     if (cli_stream_start(&s, &co) != 0)
         return CLI_EXIT_FAIL;
-    cli_buf_init(&d.content, CLI_SPOOL_AFTER);
+    cli_sink_init(&d.content);
     d.work = malloc(CLI_CHUNK + 4);
-    d.readbuf = malloc(CLI_CHUNK);
-    if (d.work == NULL || d.readbuf == NULL) {
-        free(d.work);
-        free(d.readbuf);
+    if (d.work == NULL) {
         cli_stream_free(&s);
         cli_err("out of memory");
         return CLI_EXIT_FAIL;
@@ -370,11 +349,8 @@ int hf_cmd_decode(int argc, char **argv)
     if (rc == CLI_EXIT_OK)
         rc = end_line(&d);
     cli_stream_free(&s);
-    if (d.spool >= 0)
-        close(d.spool);
     free(d.work);
-    free(d.readbuf);
-    cli_buf_free(&d.content);
+    cli_sink_free(&d.content);
     cli_buf_free(&d.line);
     return rc == CLI_STOPPED ? CLI_EXIT_OK : rc;
 }

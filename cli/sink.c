@@ -99,19 +99,40 @@ int cli_copy_out(int fd, uint64_t n, int at_end, unsigned char *chunk)
     return CLI_EXIT_FAIL;
 }
 
-int cli_sink_emit(cli_sink *s)
+int cli_sink_each(cli_sink *s, cli_sink_fn fn, void *ctx)
 {
+    uint64_t left = s->spooled;
+    long got;
     int rc;
 
-    if (s->spooled > 0) {
-        if (lseek(s->fd, 0, SEEK_SET) != 0) {
-            cli_err("cannot read a temporary file: %s", strerror(errno));
+    if (left > 0 && lseek(s->fd, 0, SEEK_SET) != 0) {
+        cli_err("cannot read a temporary file: %s", strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    while (left > 0) {
+        got = cli_read(s->fd, s->copy,
+                       left < CLI_CHUNK ? (size_t)left : CLI_CHUNK);
+        if (got < 0)
+            return CLI_EXIT_FAIL;
+        if (got == 0) {
+            cli_err("a temporary file ended early");
             return CLI_EXIT_FAIL;
         }
-        rc = cli_copy_out(s->fd, s->spooled, 0, s->copy);
+        rc = fn(ctx, s->copy, (size_t)got);
         if (rc != CLI_EXIT_OK)
             return rc;
+        left -= (uint64_t)got;
     }
-    return cli_out_write(s->mem.p, s->mem.len) == 0 ? CLI_EXIT_OK
-                                                    : cli_out_stop();
+    return fn(ctx, s->mem.p, s->mem.len);
+}
+
+static int emit_piece(void *ctx, const unsigned char *p, size_t n)
+{
+    (void)ctx;
+    return cli_out_write(p, n) == 0 ? CLI_EXIT_OK : cli_out_stop();
+}
+
+int cli_sink_emit(cli_sink *s)
+{
+    return cli_sink_each(s, emit_piece, NULL);
 }

@@ -279,6 +279,14 @@ for bad in nonsense 1.2.3.4:99999 127.0.0.1: '[::1]'; do
     check "--metrics $bad: exit 2, naming the option" said 2 "invalid" \
         "--metrics"
 done
+# An upstream's port is a number up to 65535 or a known service name;
+# getaddrinfo alone would take 99999 (and reach port 34463).
+for bad in 127.0.0.1:99999 127.0.0.1:no-such-service-name; do
+    timeout 10 "$GW" --upstream "$bad" 127.0.0.1 0 2>"$TMP/bad.err"
+    rc=$?
+    check "--upstream $bad: exit 2, naming the port" said 2 "--upstream" \
+        "port '${bad#*:}'"
+done
 for w in 1 2; do
     "$GW" --metrics "127.0.0.1:$M1_PORT" --workers "$w" 127.0.0.1 0 \
         2>"$TMP/bad.err"

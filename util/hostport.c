@@ -22,34 +22,51 @@ int util_unbracket(const char *s, char *host, size_t host_cap)
     return 0;
 }
 
+/* msg = "invalid address 'SPEC': WHY"; returns -1. */
+static int bad_address(const char *spec, const char *why, char *msg,
+                       size_t cap)
+{
+    snprintf(msg, cap, "invalid address '%s': %s", spec, why);
+    return -1;
+}
+
 int util_split_hostport(const char *spec, char *host, size_t host_cap,
                         const char **port, char *msg, size_t cap)
 {
-    const char *colon = strrchr(spec, ':');
+    const char *h = spec, *end, *colon = strrchr(spec, ':');
+    char why[UTIL_MSG_MAX];
     size_t hlen;
 
-    if (colon == NULL || colon[1] == '\0' || colon == spec) {
-        snprintf(msg, cap, "invalid address '%s': expected host:port or "
-                 "[v6addr]:port", spec);
-        return -1;
-    }
-    hlen = (size_t)(colon - spec);
-    if (spec[0] == '[' ? hlen < 3 || spec[hlen - 1] != ']'
-                       : memchr(spec, ':', hlen) != NULL) {
-        snprintf(msg, cap, "invalid address '%s': an IPv6 address goes in "
-                 "brackets, as in [::1]:65432", spec);
-        return -1;
-    }
     if (spec[0] == '[') {
-        spec++;
-        hlen -= 2;
+        h = spec + 1;
+        end = strchr(h, ']');
+        if (end == NULL)
+            return bad_address(spec, "'[' without its ']'", msg, cap);
+        if (end[1] != '\0' && end[1] != ':')
+            return bad_address(spec, "expected ':' and the port after ']'",
+                               msg, cap);
+        colon = end[1] == ':' ? end + 1 : NULL;
+    } else {
+        end = colon;
+    }
+    if (colon == NULL || colon[1] == '\0')
+        return bad_address(spec, "the port is missing (expected "
+                           "host:port or [v6addr]:port)", msg, cap);
+    hlen = (size_t)(end - h);
+    if (hlen == 0)
+        return bad_address(spec, "the host is missing", msg, cap);
+    if (spec[0] != '[' && memchr(h, ':', hlen) != NULL) {
+        snprintf(why, sizeof why, "an IPv6 address goes in brackets, as "
+                 "in [%.*s]:%s", (int)(hlen > 64 ? 64 : hlen), h,
+                 colon + 1);
+        return bad_address(spec, why, msg, cap);
     }
     if (hlen >= host_cap) {
         snprintf(msg, cap, "invalid address '%.64s...': host name too long",
                  spec);
         return -1;
     }
-    memcpy(host, spec, hlen);
+    memcpy(host, h, hlen);
     host[hlen] = '\0';
     *port = colon + 1;
     return 0;
@@ -59,8 +76,16 @@ int util_resolve(const char *host, const char *port, int passive,
                  struct addrinfo **res, char *msg, size_t cap)
 {
     struct addrinfo hints;
+    uint64_t num;
     int rc;
 
+    /* getaddrinfo takes 99999 and wraps it: a number must be a port. */
+    if (port[strspn(port, "0123456789")] == '\0' &&
+        util_parse_u64(port, 0, 65535, &num) != 0) {
+        snprintf(msg, cap, "invalid port '%s': expected a number from 0 to "
+                 "65535 or a service name", port);
+        return -1;
+    }
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -71,7 +96,9 @@ int util_resolve(const char *host, const char *port, int passive,
         return 0;
     snprintf(msg, cap, "cannot resolve '%s' port '%s': %s",
              host == NULL ? "*" : host, port,
-             rc == EAI_SYSTEM ? "system error" : gai_strerror(rc));
+             rc == EAI_SYSTEM ? "system error"
+             : rc == EAI_SERVICE ? "no such service (see /etc/services)"
+             : gai_strerror(rc));
     return -1;
 }
 

@@ -81,7 +81,9 @@ const char *util_format(util_kind kind, uint64_t v, char *buf, size_t cap);
  * "host:port" or "[v6]:port" into host (brackets removed) and *port (a
  * pointer into spec, after the last colon). A host without brackets may
  * not hold a colon, so "::1:80" is refused: write "[::1]:80". 0 on
- * success; -1 with msg set.
+ * success; -1 with msg set ("invalid address 'SPEC': " and what is
+ * wrong: the port or the host missing, a bracket, a bare IPv6 address).
+ * The port is only split off: util_resolve checks it.
  */
 int util_split_hostport(const char *spec, char *host, size_t host_cap,
                         const char **port, char *msg, size_t cap);
@@ -92,8 +94,9 @@ int util_unbracket(const char *s, char *host, size_t host_cap);
 
 /*
  * getaddrinfo for a TCP stream: host may be NULL with passive (any
- * address), port a number or a service name. 0 with *res set (free it
- * with freeaddrinfo); -1 with msg ("cannot resolve 'h' port 'p': ...").
+ * address), port a number from 0 to 65535 or a service name. 0 with *res
+ * set (free it with freeaddrinfo); -1 with msg ("invalid port 'p': ..."
+ * or "cannot resolve 'h' port 'p': ...").
  */
 int util_resolve(const char *host, const char *port, int passive,
                  struct addrinfo **res, char *msg, size_t cap);
