@@ -6,8 +6,9 @@
  * gw_memnet (the event loop over memory).
  *
  * Input:
- *   byte 0    limits (fz_limits_from_byte; 0xff: invalid limits, which
- *             gw_conn_init must refuse);
+ *   byte 0    limits (fz_limits_from_byte; 0xff: a relay without a
+ *             pool, then invalid limits, both of which gw_conn_init must
+ *             refuse);
  *   byte 1    low 6 bits: output cap, 0 the default, else 4 * value;
  *             high 2 bits: a client's requests relayed at once - 1
  *             (1 to 4);
@@ -40,9 +41,13 @@
  *      (unless stalled);
  *   3  up to CHUNK[a] of its answer bytes become readable; once all are
  *      read, a pending close is reported;
- *   4  it sends a frame nobody asked for, when no request is outstanding
- *      on it (one that comes after a request went out cannot be told
- *      from that request's answer by any relay);
+ *   4  a < 8: it sends a frame nobody asked for, when no request is
+ *      outstanding on it (one that comes after a request went out cannot
+ *      be told from that request's answer by any relay); a >= 8: it
+ *      answers its next request early, as soon as a content byte of it
+ *      arrives, its digest then being of the bytes received so far (a
+ *      server may answer before a request ends, and the relay must pass
+ *      that answer on while the rest of the request still goes up);
  *   5  connects: a % 4 = 0 completes those in progress, 1 fails them, 2
  *      makes new connects fail at once, 3 succeed at once;
  *   6  the upstream connection: a % 3 = 0 closes after its pending bytes,
@@ -65,7 +70,8 @@
  *
  * Oracles:
  *  - every answer a client receives is the answer to its own request:
- *    its n-th relayed reply carries the digest of its n-th request, byte
+ *    its n-th relayed reply carries the digest of its n-th request (of
+ *    a prefix of it taking in a content byte, when answered early), byte
  *    for byte a frame an upstream connection delivered; a frame nobody
  *    asked for never reaches a client, and never shifts an answer;
  *  - every reply is a relayed answer, an upstream-* error frame
@@ -91,6 +97,8 @@
  *  - liveness: once the loop stands still with clean upstreams (one valid
  *    answer per request, nothing cut or stalled) and nothing left to
  *    send, every complete request has its reply;
+ *  - the relay names the one upstream once a request went to it (each
+ *    exchange too), always once an answer was relayed;
  *  - gw_conn_poll agrees with the state; output within its cap plus one
  *    read, header or error frame; decoder memory bounded and freed.
  */
@@ -184,6 +192,8 @@ typedef struct upstream {
     vec dl;                 /* the bytes the relay read */
     int close_after;
     int stall;
+    int early;              /* answer the next request at its first
+                               content byte */
     int broken;             /* sent something else than one answer per
                                request */
     int invalid;            /* sent bytes that are not a valid frame */
@@ -246,6 +256,7 @@ typedef struct session {
     unsigned connect_failures;
     unsigned faults;        /* upstream faults the steps caused */
     int health;
+    int answered_early;     /* an upstream answered a request early */
     int connect_mode;       /* what new connects do: 1, 0, GW_IO_ERROR */
 } session;
 
@@ -282,18 +293,55 @@ static void vec_free(vec *v)
     memset(v, 0, sizeof(*v));
 }
 
-/* The digest an answer to request bytes p[0..n) starts with: FNV-1a,
- * as 8 hex digits. */
-static void digest(const unsigned char *p, size_t n, char out[DIGEST_LEN])
+#define FNV_START 2166136261u
+
+static uint32_t fnv(uint32_t h, const unsigned char *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint32_t h = 2166136261u;
     size_t i;
 
     for (i = 0; i < n; i++)
         h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+static void hex_digest(uint32_t h, char out[DIGEST_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
     for (i = 0; i < DIGEST_LEN; i++)
         out[i] = hex[(h >> (28 - 4 * i)) & 15];
+}
+
+/* The digest an answer to request bytes p[0..n) starts with: FNV-1a,
+ * as 8 hex digits. */
+static void digest(const unsigned char *p, size_t n, char out[DIGEST_LEN])
+{
+    hex_digest(fnv(FNV_START, p, n), out);
+}
+
+/* Is tag the digest of request f of bytes in, or (early) of a prefix of
+ * it that takes in at least one content byte? */
+static int answers_frame(const unsigned char *in, const req_frame *f,
+                         const unsigned char *tag, int early)
+{
+    char want[DIGEST_LEN];
+    uint32_t h;
+    size_t at;
+
+    digest(in + f->start, f->end - f->start, want);
+    if (memcmp(tag, want, DIGEST_LEN) == 0)
+        return 1;
+    if (!early)
+        return 0;
+    h = fnv(FNV_START, in + f->start, f->header_end - f->start);
+    for (at = f->header_end; at < f->end; at++) {
+        h = fnv(h, in + at, 1);
+        hex_digest(h, want);
+        if (memcmp(tag, want, DIGEST_LEN) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 /* No upstream fault so far: every request was answered once, validly,
@@ -726,9 +774,17 @@ static void up_io(void *user, int write, size_t n)
         }
         at += hf_decoder_push(&up->rxd, up->rx.p + at, up->rx.len - at,
                               &ev);
-        while (ev.type == HF_EV_HEADER || ev.type == HF_EV_CONTENT)
+        while (ev.type == HF_EV_HEADER || ev.type == HF_EV_CONTENT) {
+            if (ev.type == HF_EV_CONTENT && up->early && !up->stall &&
+                up->answered == up->requests) {
+                up->early = 0;
+                up->s->answered_early = 1;
+                up->answered++;         /* the frame's end asks no more */
+                answer(up->s, up, up->req_start, at);
+            }
             at += hf_decoder_push(&up->rxd, up->rx.p + at,
                                   up->rx.len - at, &ev);
+        }
         FZ_CHECK(ev.type != HF_EV_ERROR);   /* only valid frames go up */
         if (ev.type == HF_EV_FRAME_END) {
             up->requests++;
@@ -849,12 +905,27 @@ static void retire(session *s, int k)
 
 static void check_state(const session *s, int k)
 {
-    const gw_conn *c = &s->cl[k].c;
+    const client *cl = &s->cl[k];
+    const gw_conn *c = &cl->c;
     gw_conn_state_t st = gw_conn_state(c);
     unsigned want = gw_conn_poll(c, NULL);
     size_t out, hdr = HF_PREFIX_LEN + s->cfg.limits.max_header;
     size_t slack = hdr > ERROR_FRAME_MAX ? hdr : ERROR_FRAME_MAX;
+    size_t i;
+    const gw_exchange *x;
+    int up = c->relay.upstream;
 
+    /* The one upstream, once a request went to it (and since a time
+     * that has been); always once an answer was relayed. */
+    FZ_CHECK(up == -1 || up == 0);
+    for (x = c->relay.head; x != NULL; x = x->next) {
+        FZ_CHECK(x->upstream == -1 || x->upstream == 0);
+        if (x->upstream == 0)
+            FZ_CHECK(x->up_start <= s->now);
+    }
+    for (i = 0; i < cl->n_replies; i++)
+        if (cl->replies[i].kind == GW_KIND_RELAYED)
+            FZ_CHECK(up == 0);
     gw_conn_output(c, &out);
     FZ_CHECK(st <= GW_CONN_CLOSED);
     if (want & GW_WANT_WRITE)
@@ -1061,7 +1132,9 @@ static void step(session *s, unsigned idx, uint8_t b)
             up_deliver(up, n);
         break;
     case 4:
-        if (up != NULL)
+        if (up != NULL && a >= 8)
+            up->early = 1;
+        else if (up != NULL)
             up_unasked(s, up);
         break;
     case 5:
@@ -1380,7 +1453,6 @@ static void check_client_bytes(session *s, int k)
     hf_limits lim;
     hf_frame fr;
     hf_status st;
-    char tag[DIGEST_LEN];
     size_t i, off = 0, tail, answers = 0;
     unsigned frame_errors = 0;
 
@@ -1402,10 +1474,10 @@ static void check_client_bytes(session *s, int k)
             up = delivered_by(s, cl->got.p + off, fr.frame_len);
             FZ_CHECK(up != NULL);
             FZ_CHECK(f != NULL);
-            digest(cl->in + f->start, f->end - f->start, tag);
             if (!up->shifted)
                 FZ_CHECK(fr.content_len >= DIGEST_LEN &&
-                         memcmp(fr.content, tag, DIGEST_LEN) == 0);
+                         answers_frame(cl->in, f, fr.content,
+                                       s->answered_early));
             break;
         case GW_KIND_BAD_REQUEST:
             check_error_frame(&fr, cl->got.p + off,
@@ -1587,6 +1659,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s->now = 1000 * MS;
 
     if (lim_byte == 0xff) {
+        /* Relay mode without a pool, then invalid limits: refused, and
+         * what was set up before the refusal is freed. */
+        FZ_CHECK(gw_conn_init(&s->cl[0].c, &s->cfg, NULL, s->now) == -1);
+        gw_conn_free(&s->cl[0].c);
         s->cfg.limits.max_header = HF_HEADER_MIN - 1;
         FZ_CHECK(gw_conn_init(&s->cl[0].c, &s->cfg, NULL, s->now) == -1);
         s->pc.limits = s->cfg.limits;

@@ -178,12 +178,18 @@ def session_seeds():
     out.append(b'\x00\x01\x03\x00\x02\x01' + b''.join(reqs[:8]))
     out.append(b'\x00\x00\x02\xfe\xfe' + GOLDEN[0][:20])
     out.append(b'\x00\x00\x02\x03\x0b' + b''.join(reqs[:3]))
+    # a content type longer than the access log keeps
+    out.append(b'\x00\x00\x00' + request(b'{}', ctype='x/' + 'y' * 80))
+    # more than 8 whole reads at once (the driver yields after 8)
+    out.append(b'\x00\x00\x00' + request(b'\x00' * (9 << 14),
+                                          ctype='a', enc='b'))
     return out
 
 
 def relay_seeds():
-    """Inputs for fuzz_relay_session: limits, output cap, profile, step
-    count, client length (u16), steps, client bytes, upstream script."""
+    """Inputs for fuzz_relay_session: limits, output cap, profile, shape
+    (clients, pool), step count, client length (u16), steps, client
+    bytes, upstream script."""
     def op(code, amount=15):
         return bytes([code | amount << 4])
 
@@ -191,8 +197,8 @@ def relay_seeds():
     def item(kind, p=0):
         return bytes([kind | p << 3])
 
-    def seed(steps, client, script=b'', lim=0, cap=0, prof=0):
-        return bytes([lim, cap, prof, len(steps)]) + \
+    def seed(steps, client, script=b'', lim=0, cap=0, prof=0, shape=0):
+        return bytes([lim, cap, prof, shape, len(steps)]) + \
             struct.pack('>H', len(client)) + steps + client + script
 
     reqs = [GOLDEN[0], GOLDEN[2],
@@ -241,6 +247,24 @@ def relay_seeds():
         seed(op(10, 3) * 24 + pump * 4, many, prof=1 << 5),
         seed(op(10, 2) * 24 + pump * 4, many, prof=3 << 5, lim=1 | 5 << 2),
     ]
+    # An answer before the request ends: the header and 49 content bytes
+    # go up, the upstream answers at once; then, with the answer whole or
+    # half delivered, the rest of the request, a client EOF or a reset.
+    long_req = request(b'x' * 600, ctype='a', enc='b')
+    early = op(0, 10) + op(5, 0) + op(4, 8) + op(2)
+    rest = op(0) + pump * 4
+    for after in [op(3) + op(1) + rest,             # whole, then the rest
+                  op(3, 10) + op(1) + rest,         # half, then the rest
+                  op(3, 10) + op(8, 0) + pump,      # half, client EOF
+                  op(3) + op(6, 1) + rest,          # whole, reset
+                  op(3, 10) + op(6, 1) + rest]:     # half, reset
+        out.append(seed(early + after, long_req, item(0, 6)))
+    # Shutdown while one client's request waits for the pool's only
+    # connection, which another's long answer holds, trickling in, past
+    # the wait timeout: upstream-timeout, then the close.
+    trickle = (op(3, 8) + op(8, 2) + op(7, 2)) * 16
+    out.append(seed(op(0) + op(0) + op(5, 0) + op(2) + op(8, 1) + trickle,
+                    GOLDEN[0], item(0, 7), shape=1))
     return out
 
 
