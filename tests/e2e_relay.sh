@@ -545,6 +545,138 @@ slow_upload rslow 'reason=request-timeout' --request-timeout 1 \
 # write, each longer than --upstream-timeout 1.
 slow_upload rqueue 'upstream-timeout' --upstream-timeout 1
 
+# ------------------------------------------------ health
+# up_item NAME PORT FIELD: FIELD (req, fail, ...) of upstream
+# 127.0.0.1:PORT in the last stats line of the log NAME.
+up_item() {
+    grep 'notice: stats ' "$TMP/$1.log" | tail -n 1 |
+        sed -n "s/.* up[.]127[.]0[.]0[.]1:$2=[^ ]*[,=]$3:\([0-9]*\).*/\1/p"
+}
+
+# Milliseconds since the epoch.
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# An upstream killed while clients pipeline through a relay that
+# pipelines to it: each answer is its request's own or an error frame in
+# its place, the connections cut inside an answer aside; every request
+# sent after the kill is answered by the other upstream.
+start hB || exit 1
+HB_PID=$GW_PID
+HB_PORT=$GW_PORT
+if start hA && HA_PID=$GW_PID && HA_PORT=$GW_PORT &&
+    start rkill --log-level info --upstream-pipeline 8 \
+        --upstream "127.0.0.1:$HA_PORT" --upstream "127.0.0.1:$HB_PORT"; then
+    RK_PID=$GW_PID
+    : >"$TMP/upkill.out"
+    timeout --foreground -k 5 60 python3 "$RCLIENT" upkill "$GW_PORT" 8 \
+        "$TMP/killed" 1.5 >"$TMP/upkill.out" 2>&1 &
+    uk=$!
+    PIDS="$PIDS $uk"
+    wait_ready "$TMP/upkill.out"
+    sleep 0.5
+    kill -9 "$HA_PID"
+    wait "$HA_PID" 2>/dev/null
+    : >"$TMP/killed"
+    wait_exit "$uk" 60
+    if [ "$RC" -eq 0 ]; then
+        ok "upstream killed mid-pipeline, 8 clients: $(tail -n 1 \
+            "$TMP/upkill.out")"
+    else
+        fail "upstream killed mid-pipeline, 8 clients (exit $RC)"
+        sed 's/^/        /' "$TMP/upkill.out"
+    fi
+    n=$(grep -c "access .* upstream=127[.]0[.]0[.]1:$HA_PORT " \
+        "$TMP/rkill.log")
+    check "the killed upstream had answered before ($n answers)" [ "$n" -ge 1 ]
+    logged rkill "warn: upstream 127[.]0[.]0[.]1:$HA_PORT down (" \
+        "the killed upstream logged down"
+    stop rkill "$RK_PID"
+fi
+
+# eject NAME PERIOD OPTIONS...: a relay started with OPTIONS in front of
+# a refusing upstream D and the gateway B answers 200 requests, each
+# within 1 s (the connect timeout is 2 s), all of them from B, while
+# at most one connect a PERIOD milliseconds (and one more for the
+# rounding) reaches D; then a gateway listens on D's port. Sets D_PORT,
+# D_PID (that gateway), E_PID and E_PORT (the relay, left running).
+eject() {
+    e_name=$1
+    e_period=$2
+    shift 2
+    D_PORT=$(closed_port)
+    start "$e_name" --log-level info "$@" --upstream "127.0.0.1:$D_PORT" \
+        --upstream "127.0.0.1:$HB_PORT" || return 1
+    E_PID=$GW_PID
+    E_PORT=$GW_PORT
+    e_t0=$(now_ms)
+    rclient "$*, one upstream refusing: 200 requests" sequence "$E_PORT" \
+        200 0.005 1
+    usr1_stats "$e_name" "$E_PID"
+    e_ms=$(($(now_ms) - e_t0))
+    e_fails=$(up_item "$e_name" "$D_PORT" fail)
+    e_label="$*: ${e_fails:-?} connects in $e_ms ms reached the refusing one"
+    if [ "${e_fails:-0}" -ge 1 ] &&
+        [ "$e_fails" -le $((e_ms / e_period + 2)) ]; then
+        ok "$e_label"
+    else
+        fail "$e_label"
+    fi
+    check "$*: the other one answered all 200" \
+        [ "$(up_item "$e_name" "$HB_PORT" req)" = 200 ]
+    GW_LPORT=$D_PORT
+    start "$e_name-d" || return 1
+    unset GW_LPORT
+    D_PID=$GW_PID
+}
+
+# back NAME: after the "up" line in the log NAME, requests reach D again.
+back() {
+    rclient "$1: D back, 20 requests" sequence "$E_PORT" 20
+    usr1_stats "$1" "$E_PID"
+    b_req=$(up_item "$1" "$D_PORT" req)
+    check "$1: D back, it answered some (${b_req:-?})" [ "${b_req:-0}" -ge 1 ]
+    logged "$1" "access .* upstream=127[.]0[.]0[.]1:$D_PORT " \
+        "$1: D back, named in the access log"
+}
+
+# Every failed try of a down upstream logs "down" again (a line each
+# --upstream-check period): the number of "down" lines is not checked.
+
+# Requests try D again when its time down is up: the first answer marks
+# it up. Its time down doubles with each failed try (1 s, 2 s, 4 s):
+# requests go on until D is back in, 12 s at most.
+if eject rretry 1000 --upstream-retry 1s; then
+    i=0
+    while ! grep -q "upstream 127[.]0[.]0[.]1:$D_PORT up$" "$TMP/rretry.log" &&
+        [ "$i" -lt 24 ]; do
+        timeout --foreground -k 5 30 python3 "$RCLIENT" sequence "$E_PORT" \
+            5 0.1 >/dev/null 2>&1
+        i=$((i + 1))
+    done
+    logged rretry "upstream 127[.]0[.]0[.]1:$D_PORT up$" \
+        "--upstream-retry 1s: D back on its port, logged up"
+    back rretry
+    stop rretry "$E_PID"
+    stop rretry-d "$D_PID"
+fi
+
+# The active check marks D up once it answers, before any request goes
+# to it (its time down, 30 s, is far from over).
+if eject rcheck 200 --upstream-check 200ms --upstream-retry 30s; then
+    logged rcheck "upstream 127[.]0[.]0[.]1:$D_PORT up$" \
+        "--upstream-check 200ms: D back on its port, logged up"
+    up_line=$(grep -n "upstream 127[.]0[.]0[.]1:$D_PORT up$" \
+        "$TMP/rcheck.log" | head -n 1 | cut -d: -f1)
+    back rcheck
+    first=$(grep -n "access .* upstream=127[.]0[.]0[.]1:$D_PORT " \
+        "$TMP/rcheck.log" | head -n 1 | cut -d: -f1)
+    check "--upstream-check: D up (line ${up_line:-?}) before any request \
+went to it (line ${first:-?})" [ "${up_line:-9999999}" -lt "${first:-0}" ]
+    stop rcheck "$E_PID"
+    stop rcheck-d "$D_PID"
+fi
+stop hB "$HB_PID"
+
 # A sanitizer build aborts on a report; a report from a process that
 # was not waited for would still be in its log.
 if grep -l -E 'Sanitizer|runtime error:' "$TMP"/*.log >"$TMP/san.out" 2>&1

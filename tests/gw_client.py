@@ -202,6 +202,28 @@ def run_clients(n, work):
     check(not errors, "; ".join(errors[:5]))
 
 
+# Content sizes of the binary requests of pipe_batch.
+PIPE_SIZES = (10, 10, 100, 1000, 20000, 70000)
+
+
+def pipe_batch(rng, idx, r, depth, sizes=PIPE_SIZES):
+    """Round r of client idx: depth requests of random kinds (a search or
+    a binary request of one of the sizes, tagged with idx, r and its
+    place) and the answer each one wants."""
+    reqs, wants = [], []
+    for i in range(depth):
+        if rng.random() < 0.4:
+            reqs.append(wire.search("morpheus"))
+            wants.append(wire.result(RABBIT))
+            continue
+        size = rng.choice(sizes)
+        tag = ("%03d%03d%04d" % (idx, r % 1000, i)).encode()
+        b = (tag * (size // len(tag) + 1))[:size]
+        reqs.append(wire.binary_request(b))
+        wants.append(wire.binary_answer(b))
+    return reqs, wants
+
+
 def pipe_client(port, idx, rounds, depth, errors):
     """rounds times: depth requests of random kinds and sizes in one
     write, then their answers, each checked against its own request."""
@@ -210,17 +232,7 @@ def pipe_client(port, idx, rounds, depth, errors):
     try:
         with connect(port) as s:
             for r in range(rounds):
-                reqs, wants = [], []
-                for i in range(depth):
-                    if rng.random() < 0.4:
-                        reqs.append(wire.search("morpheus"))
-                        wants.append(wire.result(RABBIT))
-                        continue
-                    size = rng.choice((10, 10, 100, 1000, 20000, 70000))
-                    tag = ("%03d%03d%04d" % (idx, r, i)).encode()
-                    b = (tag * (size // len(tag) + 1))[:size]
-                    reqs.append(wire.binary_request(b))
-                    wants.append(wire.binary_answer(b))
+                reqs, wants = pipe_batch(rng, idx, r, depth)
                 sender = threading.Thread(target=s.sendall,
                                           args=(b"".join(reqs),))
                 sender.start()

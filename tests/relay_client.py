@@ -8,6 +8,8 @@ usage: relay_client.py SCENARIO ARGS...   (see SCENARIOS at the end)
 Exit status 0 when the scenario passed, 1 with a message when it failed.
 """
 import json
+import os
+import random
 import socket
 import struct
 import sys
@@ -16,8 +18,9 @@ import time
 
 import hframe_wire as wire
 from gw_client import (BALL, DOG, GOLDEN_REQ_BIN, GOLDEN_REQ_JSON, RABBIT,
-                       RING, Fail, bad_inputs, check, connect, expect_eof,
-                       expect_error, read_frame, roundtrip, run_scenario)
+                       RING, TIMEOUT, Fail, bad_inputs, check, connect,
+                       expect_eof, expect_error, pipe_batch, read_frame,
+                       roundtrip, run_scenario)
 
 
 def miss(value):
@@ -104,18 +107,25 @@ def mixed(i):
     return wire.search(DOG), wire.result(BALL)
 
 
-def sc_sequence(port, count="20", pause="0"):
+def sc_sequence(port, count="20", pause="0", limit="0"):
     """COUNT requests on one connection, one at a time, PAUSE seconds
-    apart."""
+    apart; each answered within LIMIT seconds unless LIMIT is 0."""
+    worst = 0.0
     with connect(int(port)) as s:
         for i in range(int(count)):
             if i > 0:
                 time.sleep(float(pause))
             req, want = mixed(i)
+            t0 = time.monotonic()
             s.sendall(req)
             got = read_frame(s)[0]
+            worst = max(worst, time.monotonic() - t0)
             check(got == want, "request %d: answer differs:\n got  %r\n"
                   " want %r" % (i, got, want))
+            check(float(limit) <= 0 or worst <= float(limit),
+                  "request %d: answered in %.3f s" % (i, worst))
+    if float(limit) > 0:
+        print("slowest answer %.3f s" % worst)
 
 
 def sc_halfclose(port):
@@ -348,6 +358,139 @@ def sc_unavailable(port, limit="30"):
     print("unavailable %d times, then answered" % seen)
 
 
+# Error frames that may stand in an answer's place while an upstream dies.
+UPKILL_ERRORS = ("upstream-failed", "upstream-unavailable")
+# Sizes of its binary requests: some too large to be sent again.
+UPKILL_SIZES = (10, 100, 1000, 20000, 70000, 300000)
+
+
+def upkill_answer(s):
+    """The next frame on s as (its bytes, header, content); "closed" when
+    the relay closed the connection inside it (or reset it), "between"
+    when it closed before the frame's first byte."""
+    seen = [0]
+
+    def counting_recv(sock, n):
+        got = wire.recv_exact(sock, n)
+        if got is not None:
+            seen[0] += len(got)
+        return got
+
+    try:
+        got = wire.read_frame(s, recv=counting_recv)
+    except ConnectionResetError:
+        return "closed"
+    if got is None:
+        return "closed" if seen[0] else "between"
+    return got
+
+
+def send_quietly(s, data):
+    """sendall, when the relay may close the connection meanwhile."""
+    try:
+        s.sendall(data)
+    except OSError:
+        pass
+
+
+def upkill_client(port, idx, flag, until, tally, errors):
+    """Batches of pipelined requests on a kept connection until `until`
+    (a time after the caller created the file flag). Before the flag,
+    each answer is its request's own or an UPKILL_ERRORS frame in its
+    place, and the connection may close inside an answer (then a new one
+    is opened); from the flag on, every answer is the request's own."""
+    rng = random.Random(idx)
+    s, n = None, 0
+    try:
+        while time.monotonic() < until[0]:
+            after = os.path.exists(flag)
+            reqs, wants = pipe_batch(rng, idx, n, 8, UPKILL_SIZES)
+            n += 1
+            if s is None:
+                s = connect(port)
+            sender = threading.Thread(target=send_quietly,
+                                      args=(s, b"".join(reqs)), daemon=True)
+            sender.start()
+            for i, want in enumerate(wants):
+                got = upkill_answer(s)
+                where = "client %d batch %d answer %d%s" % (
+                    idx, n, i, " (after the kill)" if after else "")
+                check(got != "between",
+                      "%s: connection closed between answers" % where)
+                if got == "closed":
+                    check(not after, "%s: connection closed" % where)
+                    tally["closed"] += 1
+                    break
+                raw, hdr, content = got
+                if raw == want:
+                    tally["after" if after else "before"] += 1
+                    continue
+                code = wire.error_code(hdr, content)
+                check(not after and code in UPKILL_ERRORS,
+                      "%s: %r" % (where, raw[:120]))
+                tally[code] += 1
+            else:
+                sender.join(TIMEOUT)
+                if n == 1:
+                    tally["ready"].release()
+                continue
+            s.close()
+            s = None
+            if n == 1:
+                tally["ready"].release()
+    except (OSError, Fail) as e:
+        errors.append(str(e))
+        tally["ready"].release()
+    finally:
+        if s is not None:
+            s.close()
+
+
+def sc_upkill(port, clients, flag, seconds):
+    """CLIENTS clients pipelining batches of 8 requests of random kinds
+    and sizes (see upkill_client) through a relay whose upstream the
+    caller kills after the line "ready", then creates the file FLAG; they
+    go on for SECONDS after FLAG appears."""
+    port, n = int(port), int(clients)
+    tally = {"before": 0, "after": 0, "closed": 0, "ready":
+             threading.Semaphore(0)}
+    tally.update((code, 0) for code in UPKILL_ERRORS)
+    until = [time.monotonic() + 60]
+    errors = []
+    lock = threading.Lock()
+
+    def work(i):
+        mine = dict((k, 0) for k in tally if k != "ready")
+        mine["ready"] = tally["ready"]
+        upkill_client(port, i, flag, until, mine, errors)
+        with lock:
+            for k in mine:
+                if k != "ready":
+                    tally[k] += mine[k]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for _ in range(n):
+        tally["ready"].acquire(timeout=TIMEOUT)
+    print("ready", flush=True)
+    t0 = time.monotonic()
+    while not os.path.exists(flag) and time.monotonic() - t0 < 30:
+        time.sleep(0.05)
+    until[0] = time.monotonic() + float(seconds)
+    for t in threads:
+        t.join(float(seconds) + 2 * TIMEOUT)
+    check(not any(t.is_alive() for t in threads), "clients hung")
+    check(not errors, "; ".join(errors[:5]))
+    check(os.path.exists(flag), "no %s" % flag)
+    check(tally["after"] > 0, "no answer after the kill")
+    print("%d answers before the kill, %d after; in the kill's way: %s "
+          "%d, %s %d, %d connections closed inside an answer"
+          % (tally["before"], tally["after"], UPKILL_ERRORS[0],
+             tally[UPKILL_ERRORS[0]], UPKILL_ERRORS[1],
+             tally[UPKILL_ERRORS[1]], tally["closed"]))
+
+
 SCENARIOS = {
     "same": sc_same,
     "sequence": sc_sequence,
@@ -359,6 +502,7 @@ SCENARIOS = {
     "double": sc_double,
     "slowreader": sc_slowreader,
     "unavailable": sc_unavailable,
+    "upkill": sc_upkill,
 }
 
 
