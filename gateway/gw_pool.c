@@ -488,13 +488,18 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
         if (up->probing && u->probe)
             up->probing = 0;
     } else if (++up->fails >= p->cfg.fails || up->probing) {
+        /* Logged when it goes down, not at each try that finds it still
+         * down. */
+        int was_down = up->down_until != GW_TIME_NEVER;
+
         up->down_until = gw_time_add(now, up->retry);
         up->next_check = gw_time_after(now, p->cfg.check);
         up->retry = up->retry * 2 > GW_POOL_RETRY_MAX ? GW_POOL_RETRY_MAX
                                                        : up->retry * 2;
         up->probing = 0;
         snprintf(reason, sizeof reason, " (%s)", why_name(why));
-        say(p, 1, "upstream %s down%s", i, reason);
+        if (!was_down)
+            say(p, 1, "upstream %s down%s", i, reason);
     }
     p->live--;
     if (p->starved) {

@@ -639,8 +639,12 @@ back() {
         "$1: D back, named in the access log"
 }
 
-# Every failed try of a down upstream logs "down" again (a line each
-# --upstream-check period): the number of "down" lines is not checked.
+# A state change is logged once: one "down" line for D, however many
+# tries and probes found it still down.
+downs() {
+    n=$(grep -c "warn: upstream 127[.]0[.]0[.]1:$D_PORT down (" "$TMP/$1.log")
+    check "$1: D logged down once ($n lines)" [ "$n" -eq 1 ]
+}
 
 # Requests try D again when its time down is up: the first answer marks
 # it up. Its time down doubles with each failed try (1 s, 2 s, 4 s):
@@ -656,6 +660,7 @@ if eject rretry 1000 --upstream-retry 1s; then
     logged rretry "upstream 127[.]0[.]0[.]1:$D_PORT up$" \
         "--upstream-retry 1s: D back on its port, logged up"
     back rretry
+    downs rretry
     stop rretry "$E_PID"
     stop rretry-d "$D_PID"
 fi
@@ -672,6 +677,7 @@ if eject rcheck 200 --upstream-check 200ms --upstream-retry 30s; then
         "$TMP/rcheck.log" | head -n 1 | cut -d: -f1)
     check "--upstream-check: D up (line ${up_line:-?}) before any request \
 went to it (line ${first:-?})" [ "${up_line:-9999999}" -lt "${first:-0}" ]
+    downs rcheck
     stop rcheck "$E_PID"
     stop rcheck-d "$D_PID"
 fi
