@@ -174,8 +174,9 @@ typedef struct gw_conn {
     gw_relay relay;         /* relay mode: the requests in hand */
 } gw_conn;
 
-/* Set up c. 0 on success, -1 when cfg's limits are invalid. user is
- * passed back to cfg->on_request and cfg->on_proxy. */
+/* Set up c. 0 on success, -1 when cfg's limits are invalid or relay
+ * mode has no pool. user is passed back to cfg->on_request and
+ * cfg->on_proxy. */
 int gw_conn_init(gw_conn *c, const gw_conn_config *cfg, void *user,
                  gw_time now);
 
