@@ -294,9 +294,14 @@ static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
         gw_upconn_tick(ep->up, now);
         want = gw_drive(ep->up, &gw_upconn_ops, &l->io, ep->ready, now);
     } else {
-        gw_conn_tick(&((client *)ep)->conn, now);
-        want = gw_drive(&((client *)ep)->conn, &gw_conn_ops, &l->io,
-                        ep->ready, now);
+        gw_conn *conn = &((client *)ep)->conn;
+
+        gw_conn_tick(conn, now);
+        want = gw_drive(conn, &gw_conn_ops, &l->io, ep->ready, now);
+        if (l->stopping) {
+            gw_conn_shutdown(conn, now);
+            want = gw_drive(conn, &gw_conn_ops, &l->io, 0, now);
+        }
     }
     ep->ready = 0;
     if (want & GW_WANT_CLOSE) {
@@ -398,11 +403,14 @@ void gw_loop_stop(gw_loop *l)
         close(l->cfg.listen_fds[i]);
         l->cfg.listen_fds[i] = -1;
     }
+    /* Each client is told when it is next driven, after it has read
+     * what it had sent before the stop (drive_ep): a request whose first
+     * bytes had come is then in hand and answered. */
     for (fd = 0; fd < l->fds_cap; fd++) {
         endpoint *ep = l->fds[fd];
 
         if (ep != NULL && ep->up == NULL) {
-            gw_conn_shutdown(&((client *)ep)->conn, now);
+            ep->ready |= GW_READY_IN;
             gw_loop_enqueue(l, ep);
         }
     }
