@@ -66,13 +66,19 @@ const char *gw_loop_name(const endpoint *ep)
     return ((const client *)ep)->peer;
 }
 
+/* Pool connections go on a list of their own, driven when no client
+ * is left to drive: the requests read from every client in a pass are
+ * on their connections by then, and those that share one leave in one
+ * write. */
 void gw_loop_enqueue(gw_loop *l, endpoint *ep)
 {
+    endpoint **list = ep->up != NULL ? &l->run_up : &l->run;
+
     if (ep->queued)
         return;
     ep->queued = 1;
-    ep->next_run = l->run;
-    l->run = ep;
+    ep->next_run = *list;
+    *list = ep;
 }
 
 void gw_loop_ep_init(endpoint *ep, gw_loop *l, int fd, gw_upconn *u)
@@ -348,16 +354,20 @@ static void close_ep(gw_loop *l, endpoint *ep)
     free(ep);
 }
 
-/* Drive every endpoint on the run list, then close the dead ones. The
- * run list grows while it runs (a client's request wakes a pool
- * connection, an answer its client): those are driven in this pass
- * too. */
+/* Drive every endpoint on the run lists, clients first, then close the
+ * dead ones. The lists grow while they run (a client's request wakes a
+ * pool connection, an answer its client): those are driven in this
+ * pass too. */
 static void run_pass(gw_loop *l, gw_time now)
 {
     endpoint *ep, *dead_clients = NULL, *dead_ups = NULL;
 
-    while ((ep = l->run) != NULL) {
-        l->run = ep->next_run;
+    for (;;) {
+        endpoint **list = l->run != NULL ? &l->run : &l->run_up;
+
+        if ((ep = *list) == NULL)
+            break;
+        *list = ep->next_run;
         ep->queued = 0;
         if (!ep->dead)
             drive_ep(l, ep, now);
@@ -497,7 +507,7 @@ static gw_time wait_time(gw_loop *l, gw_time now)
     gw_time until = t != NULL ? t->when : GW_TIME_NEVER;
     size_t k;
 
-    if (l->run != NULL)
+    if (l->run != NULL || l->run_up != NULL)
         return 0;
     for (k = 0; k < l->n_foreign; k++)
         until = gw_time_min(until, l->foreign[k].due(l->foreign[k].ctx));

@@ -41,6 +41,7 @@ struct gw_loop {
     int fds_cap;
     size_t n_clients;
     endpoint *run;              /* endpoints to drive in this pass */
+    endpoint *run_up;           /* ... pool connections, after them */
     endpoint *run_next;         /* ... and in the next one, at once */
     gw_timers timers;
     gw_time pool_due;           /* the pool's next deadline */

@@ -160,6 +160,8 @@ static int pick(gw_pool *p, const gw_exchange *x, gw_time now)
     int best = -1, fresh, best_fresh = 0;
     unsigned l, best_load = 0;
 
+    if (n == 1)
+        return usable(p, 0, now) ? 0 : -1;
     for (k = 0; k < n; k++) {
         i = (p->turn + k) % n;
         if (!usable(p, i, now))
@@ -178,24 +180,44 @@ static int pick(gw_pool *p, const gw_exchange *x, gw_time now)
     return best;
 }
 
-/* A connection of upstream i that can take request x now: an idle one
- * first, then the least loaded one with room. */
+/* u goes to the front of its upstream's list, where find looks first:
+ * it is idle, or it has a request not yet sent. */
+static void to_front(gw_pool *p, gw_upconn *u)
+{
+    gw_upstream *up = &p->up[u->upstream];
+
+    if (up->conns == u)
+        return;
+    u->prev->next = u->next;
+    if (u->next != NULL)
+        u->next->prev = u->prev;
+    u->prev = NULL;
+    u->next = up->conns;
+    up->conns->prev = u;
+    up->conns = u;
+}
+
+/* A connection of upstream i that can take request x now: one whose
+ * last request has not gone out yet (x leaves in the same write), then
+ * an idle one, ready before connecting, then the least loaded with
+ * room. Such connections are at the front of the list (to_front), so
+ * the search mostly ends at the first. */
 static gw_upconn *find(gw_pool *p, size_t i, const gw_exchange *x)
 {
+    const gw_conn *owner = gw_pool_private(p) ? x->c : NULL;
     gw_upconn *u, *best = NULL;
-    unsigned l, best_load = 0;
 
     for (u = p->up[i].conns; u != NULL; u = u->next) {
-        if (!gw_upconn_has_room(u, x) ||
-            u->owner != (gw_pool_private(p) ? x->c : NULL))
+        if (u->owner != owner || !gw_upconn_has_room(u, x))
             continue;
-        l = u->n;
-        if (best == NULL || l < best_load ||
-            (l == best_load && u->state == GW_UP_READY &&
-             best->state != GW_UP_READY)) {
+        if (gw_upconn_filling(u))
+            return u;
+        if (best == NULL || u->n < best->n ||
+            (u->n == best->n && u->state == GW_UP_READY &&
+             best->state != GW_UP_READY))
             best = u;
-            best_load = l;
-        }
+        if (u->n == 0 && u->state == GW_UP_READY)
+            break;
     }
     return best;
 }
@@ -316,6 +338,7 @@ void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
         u = open_conn(p, (size_t)i, gw_pool_private(p) ? c : NULL);
     if (u != NULL) {
         gw_upconn_add(u, x, now);
+        to_front(p, u);
         return;
     }
     /* Every connection is busy: wait for one. */
@@ -410,6 +433,8 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
         unqueue(p, x);
         gw_upconn_add(u, x, now);
     }
+    if (!u->over && (u->n == 0 || gw_upconn_filling(u)))
+        to_front(p, u);
 }
 
 void gw_pool_gone(gw_pool *p, gw_conn *c, gw_time now)

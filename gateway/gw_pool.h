@@ -4,17 +4,20 @@
  * A relayed request (an exchange of a client connection, gw_relay.h) is sent
  * on a connection of the pool (gw_upconn) to the upstream the pool
  * picks: the healthy one with the fewest requests in flight, ties in
- * turn. On that upstream it takes an idle connection, or opens a new one
- * (at most cfg.conns per upstream and cfg.conns_total in all, closing
- * an idle connection to another upstream to make room), or, with
- * pipelining (cfg.pipeline > 1), joins the queue of a connection that
- * has room and whose last request is whole (a client's later request
- * first tries the connection of the one before it; see gw_relay.h for
- * who may share a connection with whom); otherwise it waits for one,
- * a client's oldest request served first. A connection carries its
- * requests in order and matches answers to them in order, so several
- * requests from several clients go out in one write and several answers
- * come back in one read. An idle client holds no upstream connection.
+ * turn. On that upstream, with pipelining (cfg.pipeline > 1), it first
+ * joins a connection whose last request has not gone out yet, so that
+ * the requests of every client read in one pass leave in one write
+ * (the caller drives pool connections after its clients); else it takes
+ * an idle connection, or opens a new one (at most cfg.conns per
+ * upstream and cfg.conns_total in all, closing an idle connection to
+ * another upstream to make room), or, with pipelining, joins the least
+ * loaded connection that has room and whose last request is whole (a
+ * client's later request first tries the connection of the one before
+ * it; see gw_relay.h for who may share a connection with whom);
+ * otherwise it waits for one, a client's oldest request served first. A
+ * connection carries its requests in order and matches answers to them
+ * in order, so several answers come back in one read. An idle client
+ * holds no upstream connection.
  *
  * Health: an upstream that refuses, resets, times out, or sends a bad or
  * unasked-for frame counts a failure; cfg.fails failures in a row mark it

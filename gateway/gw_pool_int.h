@@ -93,6 +93,10 @@ void gw_upconn_free(gw_upconn *u);
  * client. */
 int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x);
 
+/* u's last request has not gone out yet: one put behind it leaves in
+ * the same write. */
+int gw_upconn_filling(const gw_upconn *u);
+
 /* Put request x on u's queue. */
 void gw_upconn_add(gw_upconn *u, gw_exchange *x, gw_time now);
 

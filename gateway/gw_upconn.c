@@ -97,6 +97,16 @@ int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x)
     return e->x == NULL || gw_relay_whole(e->x);
 }
 
+int gw_upconn_filling(const gw_upconn *u)
+{
+    const gw_entry *e;
+
+    if (u->n == 0 || u->over)
+        return 0;
+    e = entry(u, u->n - 1);
+    return e->x != NULL && !e->sent_any;
+}
+
 void gw_upconn_add(gw_upconn *u, gw_exchange *x, gw_time now)
 {
     gw_entry *e = entry(u, u->n);

@@ -971,6 +971,57 @@ START_TEST(test_pool_pipelined)
 }
 END_TEST
 
+/* Pipelining: requests that come in the same pass go out on one
+ * connection in one write, even when another connection is idle. */
+START_TEST(test_pool_same_pass)
+{
+    relay_t *r = relay_new(1);
+    gw_memio *m[2];
+    size_t before[2], n;
+    uint64_t moves[2];
+    int k;
+
+    r->pc.conns = 4;
+    r->pc.pipeline = 2;
+    r->connect_result = 1;
+    r->keep_sinks = 1;
+    for (k = 0; k < 3; k++)
+        relay_send(r, k, ring_req, ring_rlen, 0, 1);
+    ck_assert_uint_eq(r->opened, 2);            /* the first one is full */
+    m[0] = gw_memnet_peer(r->net, relay_head_up(&r->c[0]));
+    m[1] = gw_memnet_peer(r->net, relay_head_up(&r->c[2]));
+    ck_assert_ptr_ne(m[0], m[1]);
+    for (k = 0; k < 3; k++)
+        answer_client(r, k, 2);
+    for (k = 0; k < 3; k++)
+        ck_assert_uint_eq(answered(r, k), ring_alen);
+    for (k = 0; k < 2; k++) {
+        gw_memio_sink(m[k], &before[k]);
+        moves[k] = m[k]->moves;
+    }
+    /* Both idle; two clients' requests in the same pass. */
+    for (k = 0; k < 2; k++) {
+        ck_assert_int_eq(gw_memio_send(&r->m[k], ring_req, ring_rlen), 0);
+        gw_memnet_wake(r->net, NULL, &r->c[k]);
+    }
+    relay_pump(r, 3);
+    ck_assert_ptr_eq(relay_head_up(&r->c[0]), relay_head_up(&r->c[1]));
+    ck_assert_uint_eq(r->opened, 2);
+    k = gw_memnet_peer(r->net, relay_head_up(&r->c[0])) == m[0] ? 0 : 1;
+    gw_memio_sink(m[k], &n);
+    ck_assert_uint_eq(n - before[k], 2 * ring_rlen);
+    ck_assert_uint_eq(m[k]->moves - moves[k], 1);       /* one write */
+    gw_memio_sink(m[1 - k], &n);
+    ck_assert_uint_eq(n, before[1 - k]);
+    /* Answers in the order the requests went out. */
+    answer_client(r, 0, 4);
+    answer_client(r, 0, 4);
+    ck_assert_uint_eq(answered(r, 0), 2 * ring_alen);
+    ck_assert_uint_eq(answered(r, 1), ring_alen);
+    relay_free(r);
+}
+END_TEST
+
 /* A pipelined connection breaks after one answer: the requests that got
  * no answer byte go again on a new connection and get their own
  * answers; nothing is lost or shifted. */
@@ -1143,6 +1194,7 @@ Suite *relay_suite(void)
     tcase_add_loop_test(tc, test_pool_total, 0, 2);
     tcase_add_loop_test(tc, test_pool_private, 0, 3);
     tcase_add_test(tc, test_pool_pipelined);
+    tcase_add_test(tc, test_pool_same_pass);
     tcase_add_test(tc, test_pool_pipeline_broken);
     tcase_add_test(tc, test_pool_private_flag);
     tcase_add_test(tc, test_pool_health);
