@@ -133,7 +133,7 @@ static void drive(session *s)
         ready |= GW_READY_IN;
     if (p->budget > 0)
         ready |= GW_READY_OUT;
-    want = gw_drive(&s->c, &gw_conn_ops, &s->m.io, ready, s->now);
+    want = gw_drive(&s->c, &gw_conn_ops, &s->m.io, ready, s->now, NULL);
     FZ_CHECK(!(want & (GW_WANT_SHUT | GW_WANT_CONNECT |
                        GW_WANT_CONNECTING)));
     check_caps(s);

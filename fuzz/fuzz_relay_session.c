@@ -1032,7 +1032,7 @@ static void up_unasked(session *s, upstream *up)
         return;
     stray(s, up);
     up_deliver(up, SIZE_MAX);
-    gw_drive(up->u, &gw_upconn_ops, &up->m->io, GW_READY_IN, s->now);
+    gw_drive(up->u, &gw_upconn_ops, &up->m->io, GW_READY_IN, s->now, NULL);
 }
 
 static void connects(session *s, int result)

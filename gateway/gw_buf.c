@@ -19,16 +19,6 @@ void gw_buf_free(gw_buf *b)
     gw_buf_init(b);
 }
 
-size_t gw_buf_pending(const gw_buf *b)
-{
-    return b->len - b->off;
-}
-
-const unsigned char *gw_buf_peek(const gw_buf *b)
-{
-    return b->data == NULL ? NULL : b->data + b->off;
-}
-
 unsigned char *gw_buf_reserve(gw_buf *b, size_t n)
 {
     size_t pending = b->len - b->off;

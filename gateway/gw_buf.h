@@ -28,11 +28,18 @@ typedef struct gw_buf {
 void gw_buf_init(gw_buf *b);
 void gw_buf_free(gw_buf *b);
 
-/* Bytes appended and not yet consumed. */
-size_t gw_buf_pending(const gw_buf *b);
+/* Bytes appended and not yet consumed. (Inline: every poll of every
+ * connection asks.) */
+static inline size_t gw_buf_pending(const gw_buf *b)
+{
+    return b->len - b->off;
+}
 
 /* First pending byte (NULL when the buffer never held anything). */
-const unsigned char *gw_buf_peek(const gw_buf *b);
+static inline const unsigned char *gw_buf_peek(const gw_buf *b)
+{
+    return b->data == NULL ? NULL : b->data + b->off;
+}
 
 /* Room for n more bytes at the end; NULL when memory runs out. The bytes
  * count only after gw_buf_commit. */

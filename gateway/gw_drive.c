@@ -107,7 +107,7 @@ static int step(drive *d, unsigned want)
 }
 
 unsigned gw_drive(void *ep, const gw_ep_ops *ops, const gw_io *io,
-                  unsigned ready, gw_time now)
+                  unsigned ready, gw_time now, gw_time *deadline)
 {
     drive d;
     unsigned want;
@@ -127,7 +127,7 @@ unsigned gw_drive(void *ep, const gw_ep_ops *ops, const gw_io *io,
         if ((want & GW_WANT_CLOSE) || !step(&d, want))
             break;
     }
-    return ops->poll(ep, NULL);
+    return ops->poll(ep, deadline);
 }
 
 /* ---- a client connection ---- */

@@ -85,8 +85,9 @@ typedef struct gw_io {
 } gw_io;
 
 /* Move ep's bytes as above at time now. ready: GW_READY_* bits. Returns
- * what ep wants afterwards (its poll). */
+ * what ep wants afterwards (its poll), and its deadline in *deadline
+ * when deadline is not NULL. */
 unsigned gw_drive(void *ep, const gw_ep_ops *ops, const gw_io *io,
-                  unsigned ready, gw_time now);
+                  unsigned ready, gw_time now, gw_time *deadline);
 
 #endif /* GW_DRIVE_H */

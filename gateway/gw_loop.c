@@ -261,16 +261,12 @@ void gw_loop_log_stats(const gw_loop *l)
 }
 
 /* Watch ep's socket for what it wants, and its deadline. */
-static void follow(gw_loop *l, endpoint *ep, unsigned want)
+static void follow(gw_loop *l, endpoint *ep, unsigned want,
+                   gw_time deadline)
 {
-    gw_time deadline;
     unsigned m;
     int fail = 0;
 
-    if (ep->up != NULL)
-        gw_upconn_poll(ep->up, &deadline);
-    else
-        gw_conn_poll(&((client *)ep)->conn, &deadline);
     m = ((want & GW_WANT_READ) ? GW_POLL_IN : 0) |
         ((want & (GW_WANT_WRITE | GW_WANT_CONNECTING)) ? GW_POLL_OUT : 0);
     if (ep->fd >= 0 && gw_poller_set(l->poller, ep->fd, m) != 0)
@@ -283,30 +279,37 @@ static void follow(gw_loop *l, endpoint *ep, unsigned want)
         ep->dead = 1;
 }
 
-/* Move ep along: timeouts, then every byte that can move. */
+/* Move ep along: timeouts (when its deadline came: every timeout is
+ * in the deadline its poll gives), then every byte that can move. */
 static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
 {
+    int expired = ep->expired;
+    gw_time deadline;
     unsigned want;
 
     l->io.ctx = ep;
+    ep->expired = 0;
     if (ep->up != NULL) {
-        gw_time d;
-
-        /* Its clock ran out: is the upstream still taking what the
-         * kernel holds for it? */
-        gw_upconn_poll(ep->up, &d);
-        if (ep->fd >= 0 && now >= d)
-            gw_upconn_queued(ep->up, gw_sock_unsent(ep->fd), now);
-        gw_upconn_tick(ep->up, now);
-        want = gw_drive(ep->up, &gw_upconn_ops, &l->io, ep->ready, now);
+        if (expired) {
+            /* Its clock ran out: is the upstream still taking what the
+             * kernel holds for it? */
+            gw_upconn_poll(ep->up, &deadline);
+            if (ep->fd >= 0 && now >= deadline)
+                gw_upconn_queued(ep->up, gw_sock_unsent(ep->fd), now);
+            gw_upconn_tick(ep->up, now);
+        }
+        want = gw_drive(ep->up, &gw_upconn_ops, &l->io, ep->ready, now,
+                        &deadline);
     } else {
         gw_conn *conn = &((client *)ep)->conn;
 
-        gw_conn_tick(conn, now);
-        want = gw_drive(conn, &gw_conn_ops, &l->io, ep->ready, now);
+        if (expired)
+            gw_conn_tick(conn, now);
+        want = gw_drive(conn, &gw_conn_ops, &l->io, ep->ready, now,
+                        &deadline);
         if (l->stopping) {
             gw_conn_shutdown(conn, now);
-            want = gw_drive(conn, &gw_conn_ops, &l->io, 0, now);
+            want = gw_drive(conn, &gw_conn_ops, &l->io, 0, now, &deadline);
         }
     }
     ep->ready = 0;
@@ -320,7 +323,7 @@ static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
         ep->next_run = l->run_next;
         l->run_next = ep;
     }
-    follow(l, ep, want);
+    follow(l, ep, want, deadline);
 }
 
 static void close_client(gw_loop *l, client *c)
@@ -586,6 +589,7 @@ int gw_loop_run(gw_loop *l)
         run_foreign(l, ev, n, now);
         while ((t = gw_timers_first(&l->timers)) != NULL && t->when <= now) {
             gw_timers_set(&l->timers, t, GW_TIME_NEVER);
+            ((endpoint *)t->owner)->expired = 1;
             gw_loop_enqueue(l, t->owner);
         }
         run_pass(l, now);

@@ -21,6 +21,7 @@ struct endpoint {
     int fd;                 /* -1 until a pool connection connects */
     int dead;               /* close after this pass */
     int queued;             /* on a run list */
+    int expired;            /* its deadline came: tick it */
     unsigned ready;         /* GW_READY_* reported this pass */
     endpoint *next_run;
     gw_upconn *up;          /* a pool connection; NULL: a client */

@@ -161,7 +161,7 @@ unsigned gw_memio_ready(const gw_memio *m)
 
 unsigned gw_memio_drive(gw_memio *m, gw_conn *c, gw_time now)
 {
-    return gw_drive(c, &gw_conn_ops, &m->io, gw_memio_ready(m), now);
+    return gw_drive(c, &gw_conn_ops, &m->io, gw_memio_ready(m), now, NULL);
 }
 
 unsigned gw_memio_settle(gw_memio *m, gw_conn *c, gw_time now, int rounds)
@@ -359,7 +359,7 @@ static int pass(gw_memnet *n, gw_time now)
         before = e->m->moves;
         if (e->u != NULL) {
             gw_upconn_tick(e->u, now);
-            want = gw_drive(e->u, &gw_upconn_ops, &e->m->io, ready, now);
+            want = gw_drive(e->u, &gw_upconn_ops, &e->m->io, ready, now, NULL);
             if (want & GW_WANT_CLOSE) {
                 if (n->hooks.closed != NULL)
                     n->hooks.closed(n->hooks.user, e->u, e->m);
@@ -370,7 +370,7 @@ static int pass(gw_memnet *n, gw_time now)
             }
         } else {
             gw_conn_tick(e->c, now);
-            gw_drive(e->c, &gw_conn_ops, &e->m->io, ready, now);
+            gw_drive(e->c, &gw_conn_ops, &e->m->io, ready, now, NULL);
         }
         moved |= e->m->moves != before;
     }
