@@ -308,6 +308,41 @@ static gw_upconn *follow(const gw_pool *p, const gw_exchange *x)
     return u;
 }
 
+/* Upstream i, down, is tried by a connection of the pool's own that
+ * sends the check search and reads one answer: no client's request
+ * waits on it. */
+static void probe(gw_pool *p, size_t i)
+{
+    gw_upconn *u = open_conn(p, i, NULL);
+
+    if (u == NULL)
+        return;
+    u->probe = 1;
+    p->up[i].probing = 1;
+    gw_pool_wake(p, u, NULL);
+}
+
+/* While an upstream is up, one whose time down is over is tried again
+ * by a probe, not by a client's request (its connect may hang for the
+ * whole connect timeout); with every upstream down, a request tries
+ * one (pick). */
+static void try_again(gw_pool *p, gw_time now)
+{
+    size_t i, n = p->cfg.n_upstreams;
+
+    for (i = 0; i < n && p->up[i].down_until != GW_TIME_NEVER; i++)
+        ;
+    if (i == n)
+        return;             /* none up */
+    for (i = 0; i < n; i++) {
+        const gw_upstream *up = &p->up[i];
+
+        if (up->down_until != GW_TIME_NEVER && now >= up->down_until &&
+            !up->probing)
+            probe(p, i);
+    }
+}
+
 void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
 {
     gw_conn *c = x->c;
@@ -316,6 +351,8 @@ void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
     int i;
 
     gw_pool_leave(p, x, now);
+    if (p->cfg.n_upstreams > 1)
+        try_again(p, now);
     if ((u = follow(p, x)) != NULL) {
         gw_upconn_add(u, x, now);
         return;
@@ -554,7 +591,6 @@ void gw_pool_release(gw_pool *p, gw_upconn *u)
 gw_time gw_pool_tick(gw_pool *p, gw_time now)
 {
     gw_time next = GW_TIME_NEVER;
-    gw_upconn *u;
     size_t i;
 
     for (i = 0; i < p->cfg.n_upstreams; i++) {
@@ -564,12 +600,7 @@ gw_time gw_pool_tick(gw_pool *p, gw_time now)
             continue;
         if (now >= up->next_check && !up->probing) {
             up->next_check = gw_time_add(now, p->cfg.check);
-            u = open_conn(p, i, NULL);
-            if (u != NULL) {
-                u->probe = 1;
-                up->probing = 1;
-                gw_pool_wake(p, u, NULL);
-            }
+            probe(p, i);
         }
         next = gw_time_min(next, up->next_check);
     }

@@ -23,7 +23,10 @@
  * unasked-for frame counts a failure; cfg.fails failures in a row mark it
  * down for cfg.retry (doubling while it keeps failing, at most
  * GW_POOL_RETRY_MAX). A down upstream gets no requests; once its time is
- * up, one connection tries it, and its first answer marks it up again.
+ * up, the next request dispatched while another upstream is up has it
+ * tried by a probe (a connection of the pool's own that sends a search
+ * and reads one answer) and goes to the other; with none up, that
+ * request tries it itself. The first answer marks it up again.
  * With every upstream down, a request fails at once (upstream-
  * unavailable). With cfg.check, an upstream that is down is also probed
  * every cfg.check by a search of the pool's own.

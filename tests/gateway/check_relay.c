@@ -1085,11 +1085,15 @@ END_TEST
 
 /* Health: an upstream that refuses is marked down after its first
  * failure and gets no request until its time down is over; the other
- * takes them all; then one request tries it again. With every upstream
- * down, a request fails at once. */
+ * takes them all. Then a probe of the pool's own tries it, while the
+ * requests go on to the other at once, even when the probe's connect
+ * hangs; the probe's answer marks it up. With every upstream down, a
+ * request fails at once. */
 START_TEST(test_pool_health)
 {
+    gw_upstream_stats st;
     relay_t *r = relay_new(3);
+    gw_memio *probe;
     int i;
 
     r->cfg.idle_timeout = 0;
@@ -1106,13 +1110,28 @@ START_TEST(test_pool_health)
         ck_assert_uint_eq(r->clen, ring_alen);
     }
     ck_assert_uint_eq(r->opened_to[0], 1);     /* tried once, then down */
-    /* Its time is up: one request tries it (and it fails again, so the
-     * request goes to the other). */
+    /* Its time is up: the probe's connect hangs; the request is
+     * answered by the other meanwhile. */
+    r->refuse[0] = 0;
+    r->connect_result = 0;
     r->clen = 0;
     relay_client(r, ring_req, ring_rlen, 0, 1100);
+    ck_assert_uint_eq(r->opened_to[0], 2);     /* the probe */
+    probe = r->up;
     relay_upstream(r, ring_ans, ring_alen, 0, 1100);
     ck_assert_uint_eq(r->clen, ring_alen);
-    ck_assert_uint_eq(r->opened_to[0], 2);
+    /* The probe connects, sends the check and reads an answer: up. */
+    r->up = probe;
+    r->ulen = 0;
+    relay_connect(r, 1101);
+    ck_assert_ptr_nonnull(memmem(r->uout, r->ulen, "hframe-check", 12));
+    gw_pool_stats(r->pool, 0, &st);
+    ck_assert_int_eq(st.down, 1);
+    ck_assert_int_eq(gw_memio_send(r->up, ring_ans, ring_alen), 0);
+    relay_pump(r, 1102);
+    gw_pool_stats(r->pool, 0, &st);
+    ck_assert_int_eq(st.down, 0);
+    ck_assert_uint_eq(r->opened_to[0], 2);     /* no request tried it */
     relay_free(r);
 
     /* One upstream, down: fail at once, no connect. */
