@@ -777,7 +777,7 @@ def goals(gw, codec):
     return out
 
 
-def relay_goals(relay, hap, pipe):
+def relay_goals(relay, hap, pipe, repoll):
     out = []
 
     def add(name, goal, value, unit, ok):
@@ -795,6 +795,10 @@ def relay_goals(relay, hap, pipe):
     add("relay vs HAProxy: search, 64 reused (>= 0.95)", 0.95,
         None if v is None or not h else v / h, "ratio",
         v is not None and h is not None and v >= 0.95 * h)
+    e = get(repoll, "search-c64", "requests_per_s")
+    add("relay --io epoll vs HAProxy: same load (>= 0.95)", 0.95,
+        None if e is None or not h else e / h, "ratio",
+        e is not None and h is not None and e >= 0.95 * h)
     p = get(pipe, "search-c64", "requests_per_s")
     add("relay, pipeline 16, vs HAProxy: search, 64 reused", 1.3,
         None if p is None or not h else p / h, "ratio",
@@ -1006,7 +1010,12 @@ def main():
     pipe_srv = Server("relay-pipe16", gateway_args(
         gw_bin, "{port}", 1, "127.0.0.1:{upstream}",
         ("--upstream-pipeline", "16")), log, gw_srv)
-    servers = [gw_srv, ref_srv, relay_srv, pipe_srv]
+    # And with the epoll backend, which HAProxy uses: select() walks
+    # every socket (128 here) at every pass.
+    epoll_srv = Server("relay-epoll", gateway_args(
+        gw_bin, "{port}", 1, "127.0.0.1:{upstream}", ("--io", "epoll")),
+        log, gw_srv)
+    servers = [gw_srv, ref_srv, relay_srv, pipe_srv, epoll_srv]
     if hap_bin is not None:
         servers.append(make_haproxy(gw_srv))
     else:
@@ -1079,12 +1088,15 @@ def main():
     gw, ref = results["gateway"], results["ref"]
     relay, hap = results["relay"], results.get("haproxy", {})
     pipe = results.get("relay-pipe16", {})
+    repoll = results.get("relay-epoll", {})
     print_table(gw, ref, codec)
     print_relay_table(gw, relay, hap)
     print_relay_table(gw, pipe, hap, "relay, upstream pipeline 16")
+    print_relay_table(gw, repoll, hap, "relay, --io epoll")
     print_c10k(c10k, log_cost)
     g = goals(gw, codec)
-    rg = relay_goals(relay, hap, pipe) + c10k_goals(c10k, log_cost)
+    rg = relay_goals(relay, hap, pipe, repoll) + c10k_goals(c10k,
+                                                            log_cost)
     print()
     for x in g + rg:
         v, t = x["measured"], x["target"]
@@ -1112,6 +1124,7 @@ def main():
         "relay": relay,
         "haproxy": hap,
         "relay_pipeline16": pipe,
+        "relay_epoll": repoll,
         "c10k": c10k,
         "log_cost": log_cost,
         "goals": g + rg,
