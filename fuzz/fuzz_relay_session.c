@@ -100,7 +100,9 @@
  *  - the relay names the one upstream once a request went to it (each
  *    exchange too), always once an answer was relayed;
  *  - gw_conn_poll agrees with the state; output within its cap plus one
- *    read, header or error frame; decoder memory bounded and freed.
+ *    read, header or error frame; decoder memory bounded and freed;
+ *    what a connection's buffers hold allocated bounded by its caps and
+ *    depth, and nothing once it was idle long enough to be trimmed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -903,6 +905,22 @@ static void retire(session *s, int k)
     gw_memio_free(&cl->m);
 }
 
+/* What a connection holds allocated: nothing once trimmed; else its
+ * side's three buffers and two for each exchange (request, held answer),
+ * up to depth of them and a spare, each holding at most the output cap,
+ * one read and a header or error frame, which a doubling buffer may
+ * allocate twice over. */
+static void check_memory(const session *s, const gw_conn *c, size_t slack)
+{
+    size_t most = s->cfg.max_output + GW_MEMIO_READ + slack;
+    size_t bufs = 3 + 2 * ((size_t)s->cfg.relay.depth + 1);
+
+    if (c->trimmed)
+        FZ_CHECK(gw_conn_buffered(c) == 0);
+    FZ_CHECK(gw_conn_buffered(c) <=
+             sizeof(hf_decoder) + bufs * (2 * most + GW_BUF_MIN_ALLOC));
+}
+
 static void check_state(const session *s, int k)
 {
     const client *cl = &s->cl[k];
@@ -937,6 +955,7 @@ static void check_state(const session *s, int k)
              !(st == GW_CONN_CLOSED || (st == GW_CONN_CLOSING && out == 0)));
     FZ_CHECK(!(want & (GW_WANT_CONNECT | GW_WANT_CONNECTING)));
     FZ_CHECK(out < s->cfg.max_output + GW_MEMIO_READ + slack);
+    check_memory(s, c, slack);
     if (st != GW_CONN_OPEN)
         FZ_CHECK(gw_conn_reason(c) != GW_CLOSE_NONE ||
                  st == GW_CONN_CLOSING);

@@ -248,8 +248,10 @@ def relay_seeds():
         seed(op(10, 2) * 24 + pump * 4, many, prof=3 << 5, lim=1 | 5 << 2),
     ]
     # An answer before the request ends: the header and 49 content bytes
-    # go up, the upstream answers at once; then, with the answer whole or
-    # half delivered, the rest of the request, a client EOF or a reset.
+    # go up (over the 64-byte output cap, so the request streams instead
+    # of waiting to be whole), the upstream answers at once; then, with
+    # the answer whole or half delivered, the rest of the request, a
+    # client EOF or a reset, before or after the client reads.
     long_req = request(b'x' * 600, ctype='a', enc='b')
     early = op(0, 10) + op(5, 0) + op(4, 8) + op(2)
     rest = op(0) + pump * 4
@@ -257,8 +259,18 @@ def relay_seeds():
                   op(3, 10) + op(1) + rest,         # half, then the rest
                   op(3, 10) + op(8, 0) + pump,      # half, client EOF
                   op(3) + op(6, 1) + rest,          # whole, reset
-                  op(3, 10) + op(6, 1) + rest]:     # half, reset
-        out.append(seed(early + after, long_req, item(0, 6)))
+                  op(3, 10) + op(6, 1) + rest,      # half, reset
+                  op(3, 10) + op(6, 1) + op(1) + pump * 2]:  # ... read
+        out.append(seed(early + after, long_req, item(0, 6), cap=16))
+    # Two requests on two pool connections, the second's long answer
+    # first: it is held, in 100-byte pieces, until the first's is
+    # through; then it heads the client's chain with bytes still held
+    # while the rest of it comes (depth 2, a 252-byte output cap).
+    nop = op(8, 7)
+    out.append(seed(op(5, 3) + op(0) + nop + op(2) + op(2) + op(3, 9) +
+                    nop + op(3, 9) + op(3) + op(3) + op(1) + pump * 2,
+                    GOLDEN[0] + GOLDEN[2], item(0, 7) + item(0, 0),
+                    cap=1 << 6 | 63, shape=1 << 2))
     # Shutdown while one client's request waits for the pool's only
     # connection, which another's long answer holds, trickling in, past
     # the wait timeout: upstream-timeout, then the close.
