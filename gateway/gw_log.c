@@ -455,21 +455,35 @@ unsigned long gw_log_dropped(void)
     return lg.dropped;
 }
 
+/* A byte a log line carries as it is. */
+static int plain(unsigned char ch)
+{
+    return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
+}
+
 char *gw_log_escape(char *dst, size_t cap, const void *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = s;
-    size_t i, o = 0;
+    size_t i = 0, o = 0, run;
 
-    for (i = 0; i < len; i++) {
-        unsigned char ch = p[i];
+    while (i < len) {
+        unsigned char ch;
 
-        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
-            if (cap - o < 2)
+        /* A run of plain bytes (most fields are one) in one copy. */
+        for (run = i; run < len && plain(p[run]); run++)
+            ;
+        if (run > i) {
+            if (run - i > cap - 1 - o)
+                run = i + (cap - 1 - o);
+            memcpy(dst + o, p + i, run - i);
+            o += run - i;
+            i = run;
+            if (o == cap - 1)
                 break;
-            dst[o++] = (char)ch;
             continue;
         }
+        ch = p[i++];
         if (cap - o < 5)
             break;
         dst[o++] = '\\';

@@ -7,11 +7,12 @@ GW_CORE_SRCS := gateway/gw_status.c gateway/gw_buf.c gateway/gw_json.c \
                 gateway/gw_proxy.c gateway/gw_hist.c
 # The event loop's parts, tested alone too.
 GW_LOOP_SRCS := gateway/gw_timer.c gateway/gw_poll.c \
-                gateway/gw_poll_select.c gateway/gw_poll_epoll.c
+                gateway/gw_poll_select.c gateway/gw_poll_epoll.c \
+                gateway/gw_log.c
 # gw_memio.c plays a connection's peers in memory: tests and fuzzers only.
 GW_CORE_OBJS := $(GW_CORE_SRCS:%.c=$(O)/%.o) \
                 $(GW_LOOP_SRCS:%.c=$(O)/%.o) $(O)/gateway/gw_memio.o
-GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) gateway/gw_log.c \
+GW_SRCS      := $(GW_CORE_SRCS) $(GW_LOOP_SRCS) \
                 gateway/gw_stats.c gateway/gw_shared.c \
                 gateway/gw_sockio.c gateway/gw_accept.c \
                 gateway/gw_loop.c \

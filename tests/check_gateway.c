@@ -4,7 +4,7 @@
  * connection in serve and in relay mode, the PROXY protocol, and the
  * event loop's parts. Everything but the loop is driven without sockets,
  * by gw_drive over memory (gw_memio), with time a plain number; and the
- * latency histograms of the metrics.
+ * latency histograms of the metrics, and the log's field escaping.
  */
 #include <stdlib.h>
 
@@ -22,6 +22,7 @@ int main(void)
     srunner_add_suite(sr, proxy_suite());
     srunner_add_suite(sr, loop_parts_suite());
     srunner_add_suite(sr, hist_suite());
+    srunner_add_suite(sr, log_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -37,6 +37,7 @@ Suite *relay_depth_suite(void);
 Suite *proxy_suite(void);
 Suite *loop_parts_suite(void);
 Suite *hist_suite(void);
+Suite *log_suite(void);
 
 /* The built-in index, set up and freed around each test by the suites
  * that need it (tcase_add_checked_fixture). */
