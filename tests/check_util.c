@@ -186,6 +186,12 @@ static const hostport_case hostports[] = {
       "']'" },
     { "[::1]80", NULL, NULL, "invalid address '[::1]80': expected ':' and "
       "the port after ']'" },
+    { "x[::1]:80", NULL, NULL, "invalid address 'x[::1]:80': brackets go "
+      "around a whole IPv6 address, as in [::1]:80" },
+    { "host]:80", NULL, NULL, "invalid address 'host]:80': brackets go "
+      "around a whole IPv6 address, as in [::1]:80" },
+    { "[x[::1]]:80", NULL, NULL, "invalid address '[x[::1]]:80': expected "
+      "':' and the port after ']'" },
 };
 
 START_TEST(test_hostport)

@@ -55,6 +55,10 @@ int util_split_hostport(const char *spec, char *host, size_t host_cap,
     hlen = (size_t)(end - h);
     if (hlen == 0)
         return bad_address(spec, "the host is missing", msg, cap);
+    if (spec[0] != '[' && (memchr(h, '[', hlen) != NULL ||
+                           memchr(h, ']', hlen) != NULL))
+        return bad_address(spec, "brackets go around a whole IPv6 "
+                           "address, as in [::1]:80", msg, cap);
     if (spec[0] != '[' && memchr(h, ':', hlen) != NULL) {
         snprintf(why, sizeof why, "an IPv6 address goes in brackets, as "
                  "in [%.*s]:%s", (int)(hlen > 64 ? 64 : hlen), h,
