@@ -1228,18 +1228,52 @@ static size_t answers_of(const client *cl)
     return n;
 }
 
+/* A request that streams (past the output cap) and whose client
+ * stopped inside it: it holds its pool connection until the client
+ * sends the rest or its request timeout, and requests that need that
+ * connection wait as long. */
+static int streaming_stalled(const session *s)
+{
+    const gw_exchange *x;
+    int k;
+
+    for (k = 0; k < s->n_clients; k++) {
+        if (s->cl[k].gone)
+            continue;
+        for (x = s->cl[k].c.relay.head; x != NULL; x = x->next)
+            if (x->up != NULL && !gw_relay_whole(x))
+                return 1;
+    }
+    return 0;
+}
+
+/* Client k has a request waiting in the pool for a connection. */
+static int waits_in_pool(const session *s, int k)
+{
+    const gw_exchange *x;
+
+    for (x = s->cl[k].c.relay.head; x != NULL; x = x->next)
+        if (x->queued)
+            return 1;
+    return 0;
+}
+
 /* Liveness: the loop stands still, the upstream was clean and every
- * client has sent and read all: every request read has its reply. */
+ * client has sent and read all: every request read has its reply,
+ * unless it waits in the pool while a stalled request holds a
+ * connection. */
 static void check_idle(const session *s)
 {
     const client *cl;
-    int k;
+    int k, stalled;
 
     if (!clean(s))
         return;
+    stalled = streaming_stalled(s);
     for (k = 0; k < s->n_clients; k++) {
         cl = &s->cl[k];
-        if (cl->gone || gw_conn_state(&cl->c) != GW_CONN_OPEN)
+        if (cl->gone || gw_conn_state(&cl->c) != GW_CONN_OPEN ||
+            (stalled && waits_in_pool(s, k)))
             continue;
         FZ_CHECK(answers_of(cl) >= whole_read(s, k));
     }
