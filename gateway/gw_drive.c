@@ -122,12 +122,12 @@ unsigned gw_drive(void *ep, const gw_ep_ops *ops, const gw_io *io,
     d.now = now;
     if (ops->settle != NULL)
         ops->settle(ep, now);
-    for (i = 0; i < GW_DRIVE_STEPS; i++) {
-        want = ops->poll(ep, NULL);
-        if ((want & GW_WANT_CLOSE) || !step(&d, want))
-            break;
+    /* The poll that finds nothing left to do is the answer. */
+    for (i = 0;; i++) {
+        want = ops->poll(ep, deadline);
+        if (i == GW_DRIVE_STEPS || (want & GW_WANT_CLOSE) || !step(&d, want))
+            return want;
     }
-    return ops->poll(ep, deadline);
 }
 
 /* ---- a client connection ---- */

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ static struct {
     unsigned long dropped;      /* in all */
     unsigned long unreported;   /* dropped since the last report */
     int journal;                /* -1: not yet known */
+    int regular;                /* stderr is a regular file; -1: not known */
     time_t stamp_sec;           /* the second stamp[] was made for */
     char stamp[32];             /* "2026-01-02T03:04:05" */
     pid_t pid;                  /* 0: not known in this process yet */
@@ -45,7 +47,7 @@ static struct {
     gw_log_level prefix_lvl;
     gw_log_format prefix_fmt;
     pid_t prefix_pid;
-} lg = { .journal = -1, .stamp_sec = -1 };
+} lg = { .journal = -1, .regular = -1, .stamp_sec = -1 };
 
 void gw_log_set_level(gw_log_level lvl)
 {
@@ -112,10 +114,24 @@ static int to_journal(void)
     return lg.journal;
 }
 
-/* Whole lines from buf[off..len), at most PIPE_BUF bytes. */
+/* A regular file takes any write at once (poll always says so), and
+ * the kernel keeps each write(2) to it whole; only pipes and terminals
+ * need the poll and the PIPE_BUF chunks. */
+static int to_file(void)
+{
+    struct stat st;
+
+    if (lg.regular < 0)
+        lg.regular = fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode);
+    return lg.regular;
+}
+
+/* Whole lines from buf[off..len), at most PIPE_BUF bytes but to a
+ * regular file. */
 static size_t chunk(size_t off)
 {
-    size_t n = lg.len - off < PIPE_BUF ? lg.len - off : PIPE_BUF;
+    size_t n = lg.len - off < PIPE_BUF || to_file() ? lg.len - off
+                                                     : PIPE_BUF;
 
     while (n > 0 && lg.buf[off + n - 1] != '\n')
         n--;
@@ -139,7 +155,9 @@ static int drain(void)
     while (off < lg.len) {
         p.fd = STDERR_FILENO;
         p.events = POLLOUT;
-        if (poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0) {
+        p.revents = 0;
+        if (!to_file() &&
+            (poll(&p, 1, 0) != 1 || (p.revents & POLLOUT) == 0)) {
             if (p.revents & (POLLERR | POLLHUP | POLLNVAL))
                 lg.len = off = 0;   /* nobody will read them */
             keep_from(off);
@@ -246,16 +264,16 @@ static void add(char *line, size_t cap, size_t *n, const char *fmt, ...)
         *n += (size_t)k < cap - *n ? (size_t)k : cap - *n - 1;
 }
 
-/* s as a JSON string at line[*n], by the codec's writer; when s is not
- * UTF-8 or too long, its printable ASCII form (\xHH for the rest), cut
- * to fit. Nothing when not even "" fits. */
+/* s[0..len) as a JSON string at line[*n], by the codec's writer; when
+ * s is not UTF-8 or too long, its printable ASCII form (\xHH for the
+ * rest), cut to fit. Nothing when not even "" fits. */
 static void add_json_string(char *line, size_t cap, size_t *n,
-                            const char *s)
+                            const char *s, size_t len)
 {
     char ascii[GW_LOG_LINE_MAX];
     size_t w, room = cap - *n;
 
-    if (hf_json_write_string((unsigned char *)line + *n, room, s, strlen(s),
+    if (hf_json_write_string((unsigned char *)line + *n, room, s, len,
                              &w) == HF_OK) {
         *n += w;
         return;
@@ -265,7 +283,7 @@ static void add_json_string(char *line, size_t cap, size_t *n,
     /* Escaping doubles a backslash at most. */
     gw_log_escape(ascii, (room - 2) / 2 + 1 < sizeof ascii
                              ? (room - 2) / 2 + 1 : sizeof ascii,
-                  s, strlen(s));
+                  s, len);
     if (hf_json_write_string((unsigned char *)line + *n, room, ascii,
                              strlen(ascii), &w) == HF_OK)
         *n += w;
@@ -287,14 +305,53 @@ static const char *num_text(char *end, long long v)
     return p;
 }
 
+/* n bytes from src to dst: fields are a few bytes long, and two
+ * overlapping word copies cost less than a call to memcpy. */
+static void copy_bytes(char *dst, const char *src, size_t n)
+{
+    size_t i;
+
+    if (n >= 8 && n <= 16) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(dst, src, 4);
+        memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n > 16) {
+        memcpy(dst, src, n);
+    } else {
+        for (i = 0; i < n; i++)
+            dst[i] = src[i];
+    }
+}
+
 /* One field as text (" key=v", " key=\"v\"") into out[0..cap), no NUL.
- * Returns its length; when that is cap or more, nothing is written. */
+ * Returns its length; when that is cap or more, it did not fit (and
+ * out[0..cap) holds a part of it). */
 static size_t field_text(char *out, size_t cap, const gw_log_field *f)
 {
     char digits[24];
     const char *v;
-    size_t klen = strlen(f->key), vlen, q = f->quote ? 1 : 0, need, n;
+    size_t klen = f->klen > 0 ? f->klen : strlen(f->key), vlen, n, w;
 
+    if (klen + 2 >= cap)
+        return cap;
+    out[0] = ' ';
+    copy_bytes(out + 1, f->key, klen);
+    n = 1 + klen;
+    out[n++] = '=';
+    if (f->quote) {
+        /* Room for both quotes: the escape is cut to leave it. */
+        if (cap - n < 3)
+            return cap;
+        out[n++] = '"';
+        if (gw_log_escape_into(out + n, cap - n - 2, f->text, f->len, &w) <
+            f->len)
+            return cap;
+        n += w;
+        out[n++] = '"';
+        return n;
+    }
     if (f->text == NULL) {
         v = num_text(digits + sizeof digits, f->num);
         vlen = (size_t)(digits + sizeof digits - v);
@@ -302,35 +359,28 @@ static size_t field_text(char *out, size_t cap, const gw_log_field *f)
         v = f->text;
         vlen = strlen(v);
     }
-    if (klen > cap || vlen > cap)
+    if (vlen >= cap - n)
         return cap;
-    need = 2 + klen + vlen + 2 * q;
-    if (need >= cap)
-        return need;
-    out[0] = ' ';
-    memcpy(out + 1, f->key, klen);
-    n = 1 + klen;
-    out[n++] = '=';
-    if (q)
-        out[n++] = '"';
-    memcpy(out + n, v, vlen);
-    n += vlen;
-    if (q)
-        out[n++] = '"';
-    return n;
+    copy_bytes(out + n, v, vlen);
+    return n + vlen;
 }
 
 /* One field as JSON (",\"key\":v") into out[0..cap), NUL-terminated.
  * Returns its length. */
 static size_t field_json(char *out, size_t cap, const gw_log_field *f)
 {
+    char ascii[GW_LOG_LINE_MAX];
     size_t n = 0;
 
     add(out, cap, &n, ",\"%s\":", f->key);
-    if (f->text == NULL)
+    if (f->quote) {
+        gw_log_escape(ascii, sizeof ascii, f->text, f->len);
+        add_json_string(out, cap, &n, ascii, strlen(ascii));
+    } else if (f->text == NULL) {
         add(out, cap, &n, "%lld", f->num);
-    else
-        add_json_string(out, cap, &n, f->text);
+    } else {
+        add_json_string(out, cap, &n, f->text, strlen(f->text));
+    }
     return n;
 }
 
@@ -345,7 +395,7 @@ static size_t build(char *line, gw_log_level lvl, const char *msg,
 
     n = prefix(line, cap, lvl);
     if (log_format == GW_LOG_JSON) {
-        add_json_string(line, cap, &n, msg);
+        add_json_string(line, cap, &n, msg, strlen(msg));
         /* Made aside: a JSON field cut short would not be JSON. */
         for (i = 0; i < nf; i++) {
             k = field_json(one, sizeof one, &f[i]);
@@ -356,11 +406,8 @@ static size_t build(char *line, gw_log_level lvl, const char *msg,
         }
         line[n++] = '}';
     } else {
-        k = strlen(msg);
-        if (k > cap - n)
-            k = cap - n;
-        memcpy(line + n, msg, k);
-        n += k;
+        for (; *msg != '\0' && n < cap; msg++)
+            line[n++] = *msg;
         for (i = 0; i < nf; i++) {
             k = field_text(line + n, cap - n, &f[i]);
             if (k >= cap - n)
@@ -445,6 +492,7 @@ void gw_log_flush(void)
 
 void gw_log_forked(void)
 {
+    lg.regular = -1;
     lg.pid = 0;             /* a new process: its own pid in the lines */
     lg.len = 0;
     lg.unreported = 0;
@@ -455,42 +503,74 @@ unsigned long gw_log_dropped(void)
     return lg.dropped;
 }
 
-/* A byte a log line carries as it is. */
+/* The bytes a log line carries as they are: printable ASCII but '"' and
+ * '\\'. */
 static int plain(unsigned char ch)
 {
     return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
 }
 
-char *gw_log_escape(char *dst, size_t cap, const void *s, size_t len)
+#define BYTES(b) (0x0101010101010101ULL * (b))
+
+/* Whether any of the eight bytes in w is not plain: below 0x20, 0x7f
+ * or above, '"' or '\\' (a byte b is found as a zero in w ^ BYTES(b)). */
+static int any_special(uint64_t w)
+{
+    uint64_t low = (w - BYTES(0x20)) & ~w;
+    uint64_t q = w ^ BYTES('"'), b = w ^ BYTES('\\'), d = w ^ BYTES(0x7f);
+
+    q = (q - BYTES(1)) & ~q;
+    b = (b - BYTES(1)) & ~b;
+    d = (d - BYTES(1)) & ~d;
+    return ((low | q | b | d | w) & BYTES(0x80)) != 0;
+}
+
+size_t gw_log_escape_into(char *dst, size_t cap, const void *s, size_t len,
+                          size_t *out)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = s;
-    size_t i = 0, o = 0, run;
+    size_t i = 0, o = 0;
+    uint64_t w;
 
     while (i < len) {
         unsigned char ch;
 
-        /* A run of plain bytes (most fields are one) in one copy. */
-        for (run = i; run < len && plain(p[run]); run++)
-            ;
-        if (run > i) {
-            if (run - i > cap - 1 - o)
-                run = i + (cap - 1 - o);
-            memcpy(dst + o, p + i, run - i);
-            o += run - i;
-            i = run;
-            if (o == cap - 1)
+        /* Eight plain bytes (most fields are all plain) at once. */
+        if (len - i >= 8 && cap - o >= 8) {
+            memcpy(&w, p + i, 8);
+            if (!any_special(w)) {
+                memcpy(dst + o, &w, 8);
+                i += 8;
+                o += 8;
+                continue;
+            }
+        }
+        ch = p[i];
+        if (plain(ch)) {
+            if (o == cap)
                 break;
+            dst[o++] = (char)ch;
+            i++;
             continue;
         }
-        ch = p[i++];
-        if (cap - o < 5)
+        if (cap - o < 4)
             break;
         dst[o++] = '\\';
         dst[o++] = 'x';
         dst[o++] = hex[ch >> 4];
         dst[o++] = hex[ch & 15];
+        i++;
     }
+    *out = o;
+    return i;
+}
+
+char *gw_log_escape(char *dst, size_t cap, const void *s, size_t len)
+{
+    size_t o;
+
+    gw_log_escape_into(dst, cap - 1, s, len, &o);
     dst[o] = '\0';
     return dst;
 }

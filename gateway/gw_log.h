@@ -19,10 +19,11 @@
  * Lines go to a buffer of GW_LOG_BUFFER bytes. Outside the event loop
  * each line is written at once; inside it (gw_log_defer(1)) the loop
  * writes them once per pass with gw_log_flush, many lines per write(2).
- * A write is only tried when stderr can take it (poll), and at most
- * PIPE_BUF bytes of whole lines at a time, so lines from several workers
- * sharing a pipe do not interleave and a stderr nobody reads never stops
- * the loop. Lines that do not fit while stderr is stuck are dropped and
+ * To a pipe or a terminal a write is only tried when stderr can take
+ * it (poll), and at most PIPE_BUF bytes of whole lines at a time, so
+ * lines from several workers sharing a pipe do not interleave and a
+ * stderr nobody reads never stops the loop; to a regular file the whole
+ * buffer goes in one write. Lines that do not fit while stderr is stuck are dropped and
  * counted; once it moves again a line says how many.
  *
  * The level and the buffer are process-wide state (one loop per
@@ -46,14 +47,21 @@ typedef enum gw_log_format {
     GW_LOG_JSON
 } gw_log_format;
 
-/* One named value of a log line: "key=text" (key="text" with quote) in
- * the text format, a member in the JSON format; text NULL: num. */
+/* One named value of a log line: "key=text" in the text format, a
+ * member in the JSON format; text NULL: num. Without quote text is a
+ * string; with quote text[0..len) are bytes from the wire, written as
+ * gw_log_escape writes them (in double quotes in the text format). */
 typedef struct gw_log_field {
     const char *key;
+    size_t klen;        /* key's length; 0: up to its NUL */
     const char *text;
+    size_t len;
     int quote;
     long long num;
 } gw_log_field;
+
+/* A key written as a literal, its length counted by the compiler. */
+#define GW_LOG_KEY(k) .key = (k), .klen = sizeof(k) - 1
 
 /* Longest line written; longer messages are cut. */
 #define GW_LOG_LINE_MAX 1024
@@ -101,7 +109,12 @@ unsigned long gw_log_dropped(void);
 
 /* Copy s[0..len) to dst for a log line: printable ASCII as is, '"' and
  * '\' and every other byte as \xHH. Always NUL-terminates (cap >= 1);
- * cut when dst is full. Returns dst. */
+ * cut when dst is full, never inside an escape. Returns dst. */
 char *gw_log_escape(char *dst, size_t cap, const void *s, size_t len);
+
+/* The same into dst[0..cap), no NUL: the bytes of s it took (len when
+ * all of it fit); *out gets the length written. */
+size_t gw_log_escape_into(char *dst, size_t cap, const void *s, size_t len,
+                          size_t *out);
 
 #endif /* GW_LOG_H */

@@ -11,10 +11,6 @@ void gw_stats_request(gw_stats *st, const char *peer,
                       const gw_request_info *info, const char *upstream)
 {
     const gw_reply *r = info->reply;
-    char type[GW_TYPE_LOG_MAX * 4 + 1];
-    char action[GW_ACTION_LOG_MAX * 4 + 1];
-    char value[GW_ACTION_LOG_MAX * 4 + 1];
-    gw_log_field f[10];
 
     if ((unsigned)r->kind < GW_KIND_COUNT) {
         st->requests[r->kind]++;
@@ -32,37 +28,27 @@ void gw_stats_request(gw_stats *st, const char *peer,
         st->request_errors[r->req_status]++;
     if (!gw_log_enabled(GW_LOG_INFO))
         return;
-    gw_log_escape(type, sizeof type, info->content_type,
-                  info->content_type_len);
-    gw_log_escape(action, sizeof action, info->names->action,
-                  info->names->action_len);
-    gw_log_escape(value, sizeof value, info->names->value,
-                  info->names->value_len);
-    memset(f, 0, sizeof f);
-    f[0].key = "peer";
-    f[0].text = peer;
-    f[1].key = "type";
-    f[1].text = type;
-    f[1].quote = 1;
-    f[2].key = "action";
-    f[2].text = action;
-    f[2].quote = 1;
-    f[3].key = "value";
-    f[3].text = value;
-    f[3].quote = 1;
-    f[4].key = "in";
-    f[4].num = (long long)info->bytes_in;
-    f[5].key = "out";
-    f[5].num = (long long)r->bytes_out;
-    f[6].key = "status";
-    f[6].text = r->status;
-    f[7].key = "us";
-    f[7].num = (long long)(info->finished - info->started);
-    f[8].key = "upstream";
-    f[8].text = upstream;
-    f[9].key = "up_us";
-    f[9].num = (long long)(info->finished - info->up_started);
-    gw_log_fields(GW_LOG_INFO, "access", f, upstream != NULL ? 10 : 8);
+    {
+        const gw_log_field f[10] = {
+            { GW_LOG_KEY("peer"), .text = peer },
+            { GW_LOG_KEY("type"), .text = info->content_type,
+              .len = info->content_type_len, .quote = 1 },
+            { GW_LOG_KEY("action"), .text = info->names->action,
+              .len = info->names->action_len, .quote = 1 },
+            { GW_LOG_KEY("value"), .text = info->names->value,
+              .len = info->names->value_len, .quote = 1 },
+            { GW_LOG_KEY("in"), .num = (long long)info->bytes_in },
+            { GW_LOG_KEY("out"), .num = (long long)r->bytes_out },
+            { GW_LOG_KEY("status"), .text = r->status },
+            { GW_LOG_KEY("us"),
+              .num = (long long)(info->finished - info->started) },
+            { GW_LOG_KEY("upstream"), .text = upstream },
+            { GW_LOG_KEY("up_us"),
+              .num = (long long)(info->finished - info->up_started) },
+        };
+
+        gw_log_fields(GW_LOG_INFO, "access", f, upstream != NULL ? 10 : 8);
+    }
 }
 
 /* gw_stats holds uint64_t members only (gw_hist too): no padding. */

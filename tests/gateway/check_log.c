@@ -3,11 +3,15 @@
  * ASCII, writes every other byte, '"' and '\' as \xHH, never cuts an
  * escape in two and always ends with a NUL; checked against the rule
  * written out byte by byte, for every cap, on fixed and random inputs.
+ * Lines with fields, read back from the stderr they went to: text and
+ * JSON, quoted bytes escaped, numbers, keys with and without their
+ * length, a field too long for the line left out with those after it.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gw_log.h"
 #include "gw_test.h"
@@ -88,6 +92,123 @@ START_TEST(test_escape_random)
 }
 END_TEST
 
+/* The lines gw_log_fields writes, with stderr a temporary file. */
+static char *logged(gw_log_format fmt, const gw_log_field *f, size_t n)
+{
+    static char text[4 * GW_LOG_LINE_MAX];
+    FILE *tmp = tmpfile();
+    size_t len;
+
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_int_eq(dup2(fileno(tmp), STDERR_FILENO), STDERR_FILENO);
+    gw_log_forked();
+    gw_log_set_level(GW_LOG_INFO);
+    gw_log_set_format(fmt);
+    gw_log_fields(GW_LOG_INFO, "access", f, n);
+    rewind(tmp);
+    len = fread(text, 1, sizeof text - 1, tmp);
+    text[len] = '\0';
+    fclose(tmp);
+    return text;
+}
+
+static const char wire[] = "a\"b\\c\0\xff" "0123456789";
+
+START_TEST(test_fields_text)
+{
+    const gw_log_field f[] = {
+        { GW_LOG_KEY("peer"), .text = "127.0.0.1:5" },
+        { .key = "type", .text = wire, .len = sizeof wire - 1,
+          .quote = 1 },
+        { GW_LOG_KEY("empty"), .text = wire, .len = 0, .quote = 1 },
+        { GW_LOG_KEY("in"), .num = -1234567890123LL },
+        { .key = "status", .text = "ok" },
+    };
+    const char *line = logged(GW_LOG_TEXT, f, 5);
+
+    ck_assert_ptr_nonnull(strstr(line, " info: access peer=127.0.0.1:5 "
+                                       "type=\"a\\x22b\\x5cc\\x00\\xff"
+                                       "0123456789\" empty=\"\" "
+                                       "in=-1234567890123 status=ok\n"));
+    ck_assert_ptr_eq(strchr(line, '\n'), line + strlen(line) - 1);
+}
+END_TEST
+
+START_TEST(test_fields_json)
+{
+    const gw_log_field f[] = {
+        { GW_LOG_KEY("peer"), .text = "[::1]:5" },
+        { GW_LOG_KEY("type"), .text = wire, .len = sizeof wire - 1,
+          .quote = 1 },
+        { GW_LOG_KEY("out"), .num = 0 },
+    };
+    const char *line = logged(GW_LOG_JSON, f, 3);
+
+    ck_assert_ptr_nonnull(strstr(line, "\"msg\":\"access\",\"peer\":"
+                                       "\"[::1]:5\",\"type\":\"a\\\\x22b"
+                                       "\\\\x5cc\\\\x00\\\\xff0123456789\","
+                                       "\"out\":0}\n"));
+}
+END_TEST
+
+/* A field that does not fit whole is left out, and those after it. */
+START_TEST(test_fields_too_long)
+{
+    static char big[300];
+    const gw_log_field f[] = {
+        { GW_LOG_KEY("a"), .num = 1 },
+        { GW_LOG_KEY("big"), .text = big, .len = sizeof big, .quote = 1 },
+        { GW_LOG_KEY("b"), .num = 2 },
+    };
+    const char *line;
+
+    memset(big, 0xff, sizeof big);      /* 1,200 bytes escaped */
+    line = logged(GW_LOG_TEXT, f, 3);
+    ck_assert_ptr_nonnull(strstr(line, " info: access a=1\n"));
+    memset(big, 'x', sizeof big);
+    line = logged(GW_LOG_TEXT, f, 3);
+    ck_assert_ptr_nonnull(strstr(line, " a=1 big=\"xxxxxxxx"));
+    ck_assert_ptr_nonnull(strstr(line, "xxxxxxxx\" b=2\n"));
+}
+END_TEST
+
+/* Deferred lines to a regular file: more than PIPE_BUF bytes of them
+ * arrive whole and in order at the flush. */
+START_TEST(test_deferred_to_file)
+{
+    static char text[64 * 1024];
+    FILE *tmp = tmpfile();
+    char want[64];
+    const char *p;
+    size_t len;
+    int i;
+
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_int_eq(dup2(fileno(tmp), STDERR_FILENO), STDERR_FILENO);
+    gw_log_forked();
+    gw_log_set_level(GW_LOG_INFO);
+    gw_log_set_format(GW_LOG_TEXT);
+    gw_log_defer(1);
+    for (i = 0; i < 200; i++)
+        gw_log(GW_LOG_INFO, "line %d of a deferred batch", i);
+    rewind(tmp);
+    ck_assert_uint_eq(fread(text, 1, sizeof text, tmp), 0);
+    gw_log_flush();
+    rewind(tmp);
+    len = fread(text, 1, sizeof text - 1, tmp);
+    text[len] = '\0';
+    ck_assert_uint_gt(len, 4096);
+    for (p = text, i = 0; i < 200; i++) {
+        snprintf(want, sizeof want, " info: line %d of a deferred batch\n",
+                 i);
+        p = strstr(p, want);
+        ck_assert_msg(p != NULL, "line %d missing or out of order", i);
+    }
+    gw_log_defer(0);
+    fclose(tmp);
+}
+END_TEST
+
 Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -95,6 +216,12 @@ Suite *log_suite(void)
 
     tcase_add_test(tc, test_escape_cases);
     tcase_add_test(tc, test_escape_random);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("fields");
+    tcase_add_test(tc, test_fields_text);
+    tcase_add_test(tc, test_fields_json);
+    tcase_add_test(tc, test_fields_too_long);
+    tcase_add_test(tc, test_deferred_to_file);
     suite_add_tcase(s, tc);
     return s;
 }
