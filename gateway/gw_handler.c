@@ -11,7 +11,6 @@
 #include <yajl_parse.h>
 
 #include "gw_json.h"
-#include "yajl_arena.h"
 
 #define CT_JSON "text/json"
 #define CT_BINARY_OUT "binary/custom-server-binary-type"
@@ -196,6 +195,25 @@ static int cancel(req_parse *rp, gw_req_status st)
     return 0;
 }
 
+/* One yajl handle parses request after request. yajl 2 cannot reset a
+ * handle, but one that allows several values takes each new content
+ * as the next value of one stream of objects. It is kept only after a
+ * content that was one whole object and blanks, where the stream
+ * stands between two values with nothing held back in its lexer; after
+ * anything else it is freed and the next parse makes a new one. The
+ * loop is single-threaded; rp is the request being parsed. */
+typedef struct parser {
+    yajl_handle yh;
+    req_parse *rp;
+} parser;
+
+static parser kept;
+
+static req_parse *parsing(void *ctx)
+{
+    return ((parser *)ctx)->rp;
+}
+
 static void free_field(field *f)
 {
     if (f->s != f->small)
@@ -210,8 +228,10 @@ static int scalar(req_parse *rp, const unsigned char *s, size_t len,
 {
     field *f;
 
+    /* After the object (rp->end set), a value of its own is trailing
+     * garbage. */
     if (rp->depth == 0)
-        return cancel(rp, GW_REQ_E_NOT_OBJECT);
+        return cancel(rp, rp->end > 0 ? GW_REQ_E_JSON : GW_REQ_E_NOT_OBJECT);
     if (rp->depth != 1 || rp->key == KEY_OTHER)
         return 1;
     f = rp->key == KEY_ACTION ? &rp->action : &rp->value;
@@ -236,29 +256,31 @@ static int scalar(req_parse *rp, const unsigned char *s, size_t len,
 
 static int cb_null(void *ctx)
 {
-    return scalar(ctx, NULL, 0, 0);
+    return scalar(parsing(ctx), NULL, 0, 0);
 }
 
 static int cb_boolean(void *ctx, int v)
 {
     (void)v;
-    return scalar(ctx, NULL, 0, 0);
+    return scalar(parsing(ctx), NULL, 0, 0);
 }
 
 static int cb_number(void *ctx, const char *s, size_t len)
 {
     (void)s;
     (void)len;
-    return scalar(ctx, NULL, 0, 0);
+    return scalar(parsing(ctx), NULL, 0, 0);
 }
 
 static int cb_string(void *ctx, const unsigned char *s, size_t len)
 {
-    return scalar(ctx, s, len, 1);
+    return scalar(parsing(ctx), s, len, 1);
 }
 
 static int open_nested(req_parse *rp, int is_map)
 {
+    if (rp->depth == 0 && rp->end > 0)
+        return cancel(rp, GW_REQ_E_JSON);
     if (rp->depth == 0 && !is_map)
         return cancel(rp, GW_REQ_E_NOT_OBJECT);
     if (rp->depth >= GW_JSON_DEPTH_MAX)
@@ -271,17 +293,17 @@ static int open_nested(req_parse *rp, int is_map)
 
 static int cb_start_map(void *ctx)
 {
-    return open_nested(ctx, 1);
+    return open_nested(parsing(ctx), 1);
 }
 
 static int cb_start_array(void *ctx)
 {
-    return open_nested(ctx, 0);
+    return open_nested(parsing(ctx), 0);
 }
 
 static int cb_end(void *ctx)
 {
-    req_parse *rp = ctx;
+    req_parse *rp = parsing(ctx);
 
     if (--rp->depth == 0)
         rp->end = yajl_get_bytes_consumed(rp->yh);
@@ -290,7 +312,7 @@ static int cb_end(void *ctx)
 
 static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 {
-    req_parse *rp = ctx;
+    req_parse *rp = parsing(ctx);
 
     if (rp->depth != 1)
         return 1;
@@ -308,38 +330,55 @@ static const yajl_callbacks callbacks = {
     cb_start_map, cb_map_key, cb_end, cb_start_array, cb_end
 };
 
-/* Parse the content into rp: GW_REQ_OK or the reason it failed
- * (rp->nomem set when memory ran out). */
-static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
-                                   size_t len)
+/* yajl's verdict on the content, then ours: one object and blanks. */
+static gw_req_status verdict(const req_parse *rp, yajl_status ys,
+                             const unsigned char *c, size_t len)
 {
-    hf_yajl_arena yajl_mem;
-    yajl_status ys;
-
-    /* yajl would turn a lone surrogate escape into '?' without a word. */
-    if (len > 0 && hf_json_lone_surrogate(c, len) != len)
-        return GW_REQ_E_JSON;
-    /* yajl's blocks from the stack: a request's parse calls no malloc. */
-    rp->yh = yajl_alloc(&callbacks, hf_yajl_arena_init(&yajl_mem, NULL),
-                        rp);
-    if (rp->yh == NULL) {
-        rp->nomem = 1;
-        return GW_REQ_E_JSON;
-    }
-    /* yajl wants a real pointer even for empty content. */
-    ys = yajl_parse(rp->yh, c != NULL ? c : (const unsigned char *)"", len);
-    if (ys == yajl_status_ok)
-        ys = yajl_complete_parse(rp->yh);
-    yajl_free(rp->yh);
-    rp->yh = NULL;
     if (ys == yajl_status_client_canceled)
         return rp->nomem ? GW_REQ_E_JSON : rp->st;
-    if (ys != yajl_status_ok)
+    if (ys != yajl_status_ok || rp->end == 0)
         return GW_REQ_E_JSON;
     /* yajl takes an unfinished token after the object. */
     if (rp->end > len || !gw_json_only_space(c + rp->end, len - rp->end))
         return GW_REQ_E_JSON;
     return GW_REQ_OK;
+}
+
+/* Parse the content into rp: GW_REQ_OK or the reason it failed
+ * (rp->nomem set when memory ran out). */
+static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
+                                   size_t len)
+{
+    gw_req_status st;
+    yajl_status ys;
+
+    /* yajl would turn a lone surrogate escape into '?' without a word. */
+    if (len > 0 && hf_json_lone_surrogate(c, len) != len)
+        return GW_REQ_E_JSON;
+    if (kept.yh == NULL) {
+        kept.yh = yajl_alloc(&callbacks, NULL, &kept);
+        if (kept.yh == NULL) {
+            rp->nomem = 1;
+            return GW_REQ_E_JSON;
+        }
+        yajl_config(kept.yh, yajl_allow_multiple_values, 1);
+    }
+    kept.rp = rp;
+    rp->yh = kept.yh;
+    /* yajl wants a real pointer even for empty content. */
+    ys = yajl_parse(rp->yh, c != NULL ? c : (const unsigned char *)"", len);
+    /* Once the object closed, what follows is checked by verdict(); only
+     * an unfinished document needs yajl's word at its end. */
+    if (ys == yajl_status_ok && rp->end == 0)
+        ys = yajl_complete_parse(rp->yh);
+    st = verdict(rp, ys, c, len);
+    if (st != GW_REQ_OK) {
+        yajl_free(kept.yh);
+        kept.yh = NULL;
+    }
+    kept.rp = NULL;
+    rp->yh = NULL;
+    return st;
 }
 
 static int is_utf8_name(const hf_str *enc)

@@ -1,5 +1,5 @@
-/* check_handler.c - the request handlers (gw_handler.h) and the
- * names of every status. */
+/* check_handler.c - the request handlers (gw_handler.h), every vector
+ * alone and after every other, and the names of every status. */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +34,20 @@ static void handle_vector(const gw_index *idx, const req_vec *v)
 START_TEST(test_handler_vectors)
 {
     handle_vector(builtin, &req_vecs[_i]);
+}
+END_TEST
+
+/* One parser serves request after request: whatever came before (a
+ * request that keeps it, one that ends it, one of another type), every
+ * request gets its own answer. */
+START_TEST(test_handler_after_each)
+{
+    int j;
+
+    for (j = 0; j < n_req_vecs; j++) {
+        handle_vector(builtin, &req_vecs[_i]);
+        handle_vector(builtin, &req_vecs[j]);
+    }
 }
 END_TEST
 
@@ -135,6 +149,7 @@ Suite *handler_suite(void)
     tcase_add_checked_fixture(tc, builtin_setup, builtin_teardown);
     tcase_add_loop_test(tc, test_handler_vectors, 0, n_req_vecs);
     tcase_add_loop_test(tc, test_handler_vectors_prepared, 0, n_req_vecs);
+    tcase_add_loop_test(tc, test_handler_after_each, 0, n_req_vecs);
     tcase_add_test(tc, test_handler_prepared_same);
     tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);
