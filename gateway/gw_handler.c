@@ -352,9 +352,6 @@ static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
     gw_req_status st;
     yajl_status ys;
 
-    /* yajl would turn a lone surrogate escape into '?' without a word. */
-    if (len > 0 && hf_json_lone_surrogate(c, len) != len)
-        return GW_REQ_E_JSON;
     if (kept.yh == NULL) {
         kept.yh = yajl_alloc(&callbacks, NULL, &kept);
         if (kept.yh == NULL) {
@@ -383,6 +380,9 @@ static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
 
 static int is_utf8_name(const hf_str *enc)
 {
+    /* The spelling nearly every client sends, before any other case. */
+    if (enc->len == 5 && memcmp(enc->ptr, "utf-8", 5) == 0)
+        return 1;
     return (enc->len == 5 && strncasecmp(enc->ptr, "utf-8", 5) == 0) ||
            (enc->len == 4 && strncasecmp(enc->ptr, "utf8", 4) == 0);
 }
@@ -416,8 +416,11 @@ static gw_req_status read_request(req_parse *rp, const unsigned char *content,
     gw_req_status st;
 
     memset(rp, 0, sizeof *rp);
-    /* yajl lets some malformed UTF-8 and \v, \f through. */
-    if (gw_json_bad_byte(content, len) < len)
+    /* yajl lets some malformed UTF-8 and \v, \f through, and would turn
+     * a lone surrogate escape into '?' without a word. */
+    if (!gw_json_plain(content, len) &&
+        (gw_json_bad_byte(content, len) < len ||
+         hf_json_lone_surrogate(content, len) != len))
         return GW_REQ_E_JSON;
     st = parse_content(rp, content, len);
     if (st == GW_REQ_OK && rp->action.state != FIELD_STRING)

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "gw_word.h"
 #include "hframe.h"
 
 /* Offset of the first c in s[0..len), or len. */
@@ -29,6 +30,30 @@ int gw_json_only_space(const unsigned char *s, size_t len)
 
     for (i = 0; i < len; i++) {
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return 0;
+    }
+    return 1;
+}
+
+/* A byte that sends the content to the full checks. */
+static int unusual(unsigned char c)
+{
+    return c >= 0x80 || c == '\\' || c == '\v' || c == '\f';
+}
+
+int gw_json_plain(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    uint64_t w;
+
+    for (; len - i >= 8; i += 8) {
+        w = gw_word_load(s + i);
+        if (gw_word_high(w) | gw_word_has(w, '\\') | gw_word_has(w, '\v') |
+            gw_word_has(w, '\f'))
+            return 0;
+    }
+    for (; i < len; i++) {
+        if (unusual(s[i]))
             return 0;
     }
     return 1;

@@ -16,6 +16,11 @@
  * nor allowed raw inside strings); len when there is none. */
 size_t gw_json_bad_byte(const unsigned char *s, size_t len);
 
+/* Non-zero when s[0..len) is ASCII without a backslash, vertical tab or
+ * form feed: then neither gw_json_bad_byte nor hf_json_lone_surrogate
+ * has anything to find, and this one pass spares both. */
+int gw_json_plain(const unsigned char *s, size_t len);
+
 /* Non-zero when s[0..len) is JSON whitespace only (space, tab, LF, CR). */
 int gw_json_only_space(const unsigned char *s, size_t len);
 

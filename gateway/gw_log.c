@@ -5,7 +5,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gw_word.h"
 #include "hframe.h"
 
 static gw_log_level log_level = GW_LOG_INFO;
@@ -307,7 +307,7 @@ static const char *num_text(char *end, long long v)
 
 /* n bytes from src to dst: fields are a few bytes long, and two
  * overlapping word copies cost less than a call to memcpy. */
-static void copy_bytes(char *dst, const char *src, size_t n)
+static inline void copy_bytes(char *dst, const char *src, size_t n)
 {
     size_t i;
 
@@ -510,19 +510,26 @@ static int plain(unsigned char ch)
     return ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
 }
 
-#define BYTES(b) (0x0101010101010101ULL * (b))
-
-/* Whether any of the eight bytes in w is not plain: below 0x20, 0x7f
- * or above, '"' or '\\' (a byte b is found as a zero in w ^ BYTES(b)). */
+/* Whether any of the eight bytes in w is not plain. */
 static int any_special(uint64_t w)
 {
-    uint64_t low = (w - BYTES(0x20)) & ~w;
-    uint64_t q = w ^ BYTES('"'), b = w ^ BYTES('\\'), d = w ^ BYTES(0x7f);
+    return (gw_word_below(w, 0x20) | gw_word_has(w, '"') |
+            gw_word_has(w, '\\') | gw_word_has(w, 0x7f) |
+            gw_word_high(w)) != 0;
+}
 
-    q = (q - BYTES(1)) & ~q;
-    b = (b - BYTES(1)) & ~b;
-    d = (d - BYTES(1)) & ~d;
-    return ((low | q | b | d | w) & BYTES(0x80)) != 0;
+/* How many bytes of s[0..len) are plain before the first that is not. */
+static size_t plain_span(const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+
+    for (; len - i >= 8; i += 8) {
+        if (any_special(gw_word_load(p + i)))
+            break;
+    }
+    while (i < len && plain(p[i]))
+        i++;
+    return i;
 }
 
 size_t gw_log_escape_into(char *dst, size_t cap, const void *s, size_t len,
@@ -530,30 +537,21 @@ size_t gw_log_escape_into(char *dst, size_t cap, const void *s, size_t len,
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = s;
-    size_t i = 0, o = 0;
-    uint64_t w;
+    size_t i = 0, o = 0, run;
 
     while (i < len) {
         unsigned char ch;
 
-        /* Eight plain bytes (most fields are all plain) at once. */
-        if (len - i >= 8 && cap - o >= 8) {
-            memcpy(&w, p + i, 8);
-            if (!any_special(w)) {
-                memcpy(dst + o, &w, 8);
-                i += 8;
-                o += 8;
-                continue;
-            }
-        }
+        /* A run of plain bytes (most fields are one) in one copy. */
+        run = plain_span(p + i, len - i);
+        if (run > cap - o)
+            run = cap - o;
+        copy_bytes(dst + o, (const char *)p + i, run);
+        i += run;
+        o += run;
+        if (i == len || o == cap)
+            break;
         ch = p[i];
-        if (plain(ch)) {
-            if (o == cap)
-                break;
-            dst[o++] = (char)ch;
-            i++;
-            continue;
-        }
         if (cap - o < 4)
             break;
         dst[o++] = '\\';
