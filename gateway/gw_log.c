@@ -34,6 +34,8 @@ static struct {
     char buf[GW_LOG_BUFFER];
     size_t len;
     int defer;
+    int pass_time;              /* pass_ts holds this pass's time */
+    struct timespec pass_ts;
     unsigned long dropped;      /* in all */
     unsigned long unreported;   /* dropped since the last report */
     int journal;                /* -1: not yet known */
@@ -202,7 +204,13 @@ static size_t prefix(char *line, size_t cap, gw_log_level lvl)
     long long ms = -1;
 
     if (!journal) {
-        clock_gettime(CLOCK_REALTIME, &ts);
+        /* The lines of one loop pass (deferred, written at its end) share
+         * the time of its first: one clock read per pass, not per line. */
+        if (!lg.pass_time) {
+            clock_gettime(CLOCK_REALTIME, &lg.pass_ts);
+            lg.pass_time = lg.defer;
+        }
+        ts = lg.pass_ts;
         ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000L;
     }
     if (lg.pid == 0)
@@ -478,12 +486,14 @@ void gw_log(gw_log_level lvl, const char *fmt, ...)
 void gw_log_defer(int on)
 {
     lg.defer = on;
+    lg.pass_time = 0;
     if (!on)
         gw_log_flush();
 }
 
 void gw_log_flush(void)
 {
+    lg.pass_time = 0;
     if (drain() == 0 && lg.unreported > 0) {
         report_dropped();
         drain();
@@ -492,6 +502,7 @@ void gw_log_flush(void)
 
 void gw_log_forked(void)
 {
+    lg.pass_time = 0;
     lg.regular = -1;
     lg.pid = 0;             /* a new process: its own pid in the lines */
     lg.len = 0;

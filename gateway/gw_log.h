@@ -23,7 +23,8 @@
  * it (poll), and at most PIPE_BUF bytes of whole lines at a time, so
  * lines from several workers sharing a pipe do not interleave and a
  * stderr nobody reads never stops the loop; to a regular file the whole
- * buffer goes in one write. Lines that do not fit while stderr is stuck are dropped and
+ * buffer goes in one write. The lines of one pass share the time of its
+ * first line (one clock read per pass). Lines that do not fit while stderr is stuck are dropped and
  * counted; once it moves again a line says how many.
  *
  * The level and the buffer are process-wide state (one loop per

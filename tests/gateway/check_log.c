@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gw_log.h"
@@ -209,6 +210,41 @@ START_TEST(test_deferred_to_file)
 }
 END_TEST
 
+/* Deferred lines share the time of the pass's first line; a flush
+ * ends the pass, and the next line reads the clock again. */
+START_TEST(test_deferred_share_time)
+{
+    static char text[4096];
+    FILE *tmp = tmpfile();
+    const struct timespec pause = { 0, 20 * 1000 * 1000 };
+    char t1[32], t2[32], t3[32];
+    size_t len;
+
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_int_eq(dup2(fileno(tmp), STDERR_FILENO), STDERR_FILENO);
+    gw_log_forked();
+    gw_log_set_level(GW_LOG_INFO);
+    gw_log_set_format(GW_LOG_TEXT);
+    gw_log_defer(1);
+    gw_log(GW_LOG_INFO, "first");
+    nanosleep(&pause, NULL);
+    gw_log(GW_LOG_INFO, "second");
+    gw_log_flush();
+    nanosleep(&pause, NULL);
+    gw_log(GW_LOG_INFO, "third");
+    gw_log_flush();
+    gw_log_defer(0);
+    rewind(tmp);
+    len = fread(text, 1, sizeof text - 1, tmp);
+    text[len] = '\0';
+    fclose(tmp);
+    ck_assert_int_eq(sscanf(text, "%31s %*[^\n]\n%31s %*[^\n]\n%31s", t1,
+                            t2, t3), 3);
+    ck_assert_str_eq(t1, t2);
+    ck_assert_str_ne(t2, t3);
+}
+END_TEST
+
 Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -222,6 +258,7 @@ Suite *log_suite(void)
     tcase_add_test(tc, test_fields_json);
     tcase_add_test(tc, test_fields_too_long);
     tcase_add_test(tc, test_deferred_to_file);
+    tcase_add_test(tc, test_deferred_share_time);
     suite_add_tcase(s, tc);
     return s;
 }
