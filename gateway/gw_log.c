@@ -317,19 +317,19 @@ static const char *num_text(char *end, long long v)
  * overlapping word copies cost less than a call to memcpy. */
 static inline void copy_bytes(char *dst, const char *src, size_t n)
 {
-    size_t i;
-
     if (n >= 8 && n <= 16) {
         memcpy(dst, src, 8);
         memcpy(dst + n - 8, src + n - 8, 8);
     } else if (n >= 4 && n < 8) {
         memcpy(dst, src, 4);
         memcpy(dst + n - 4, src + n - 4, 4);
+    } else if (n >= 2 && n < 4) {
+        memcpy(dst, src, 2);
+        memcpy(dst + n - 2, src + n - 2, 2);
     } else if (n > 16) {
         memcpy(dst, src, n);
-    } else {
-        for (i = 0; i < n; i++)
-            dst[i] = src[i];
+    } else if (n == 1) {
+        dst[0] = src[0];
     }
 }
 
