@@ -280,6 +280,23 @@ def relay_seeds():
     return out
 
 
+def request_seeds():
+    """fuzz_request: a header byte, then a request's content."""
+    contents = [
+        b'{"action": "search", "value": "morpheus"}',
+        b'{"action": "search", "value": "\\ud83d\\udc36"}',
+        b'{"action": "find", "value": "x"}', b'{}', b'', b' \r\n',
+        b'{"action": "search", "value": "ring"} x',
+        b'{"action": "search", "value": "ring"}{"action": "search"}',
+        b'{"action": "search", "value": "ring"} 12', b'12', b'"search"',
+        b'[' * 70 + b']' * 70, b'{"value": "\\udc00", "action": 1}',
+        b'{"action": "search",\v"value": "ring"}',
+        b'{"action": "s\xc3\xa9arch", "value": "\xc0\xaf"}',
+    ]
+    return [bytes([h]) + c for c in contents for h in (0, 4)] + \
+        [bytes([h]) + contents[0] for h in (1, 2, 3)]
+
+
 def write(root, name, seeds):
     d = os.path.join(root, name)
     os.makedirs(d, exist_ok=True)
@@ -300,6 +317,7 @@ def main():
     write(root, 'fuzz_encode', encode_seeds())
     write(root, 'fuzz_gateway_session', session_seeds())
     write(root, 'fuzz_relay_session', relay_seeds())
+    write(root, 'fuzz_request', request_seeds())
     # Index files for the gateway's loader.
     write(root, 'fuzz_index', [
         json.dumps({'morpheus': 'Follow the white rabbit. \U0001f430',

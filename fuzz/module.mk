@@ -43,13 +43,15 @@ FUZZ_DEPS_fuzz_gateway_session := $(GW_CORE_A)
 FUZZ_DEPS_fuzz_index           := $(GW_CORE_A)
 FUZZ_DEPS_fuzz_relay_session   := $(GW_CORE_A)
 FUZZ_DEPS_fuzz_proxy_header    := $(GW_CORE_A)
+FUZZ_DEPS_fuzz_request         := $(GW_CORE_A)
 FUZZ_LIBS_fuzz_header_diff      = $(JANSSON_LIBS)
 FUZZ_LIBS_fuzz_index            = $(JANSSON_LIBS)
 
 $(O)/fuzz/fuzz_gateway_session $(O)/fuzz/replay_fuzz_gateway_session \
 $(O)/fuzz/fuzz_index $(O)/fuzz/replay_fuzz_index \
 $(O)/fuzz/fuzz_relay_session $(O)/fuzz/replay_fuzz_relay_session \
-$(O)/fuzz/fuzz_proxy_header $(O)/fuzz/replay_fuzz_proxy_header: $(GW_CORE_A)
+$(O)/fuzz/fuzz_proxy_header $(O)/fuzz/replay_fuzz_proxy_header \
+$(O)/fuzz/fuzz_request $(O)/fuzz/replay_fuzz_request: $(GW_CORE_A)
 
 # The engine; OSS-Fuzz and AFL++ builds pass their own.
 LIB_FUZZING_ENGINE ?= -fsanitize=fuzzer
