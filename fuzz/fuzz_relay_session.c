@@ -10,8 +10,8 @@
  *             pool, then invalid limits, both of which gw_conn_init must
  *             refuse);
  *   byte 1    low 6 bits: output cap, 0 the default, else 4 * value;
- *             high 2 bits: a client's requests relayed at once - 1
- *             (1 to 4);
+ *             high 2 bits: a client's requests relayed at once: 0
+ *             (which counts as 1), 2, 3 or 4;
  *   byte 2    low 3 bits: timeout profile (request, idle, write, drain,
  *             upstream, connect; some disabled); bits 3-4: attempts - 1;
  *             bit 5: PROXY protocol on, each client's bytes then start
@@ -101,6 +101,7 @@
  *    exchange too), always once an answer was relayed;
  *  - gw_conn_poll agrees with the state; output within its cap plus one
  *    read, header or error frame; decoder memory bounded and freed;
+ *    no more of a client's requests relayed at once than its depth;
  *    what a connection's buffers hold allocated bounded by its caps and
  *    depth, and nothing once it was idle long enough to be trimmed.
  */
@@ -905,6 +906,12 @@ static void retire(session *s, int k)
     gw_memio_free(&cl->m);
 }
 
+/* A client's requests relayed at once (a depth of 0 counts as 1). */
+static unsigned depth(const session *s)
+{
+    return s->cfg.relay.depth == 0 ? 1 : s->cfg.relay.depth;
+}
+
 /* What a connection holds allocated: nothing once trimmed; else its
  * side's three buffers and two for each exchange (request, held answer),
  * up to depth of them and a spare, each holding at most the output cap,
@@ -913,7 +920,7 @@ static void retire(session *s, int k)
 static void check_memory(const session *s, const gw_conn *c, size_t slack)
 {
     size_t most = s->cfg.max_output + GW_MEMIO_READ + slack;
-    size_t bufs = 3 + 2 * ((size_t)s->cfg.relay.depth + 1);
+    size_t bufs = 3 + 2 * ((size_t)depth(s) + 1);
 
     if (c->trimmed)
         FZ_CHECK(gw_conn_buffered(c) == 0);
@@ -941,6 +948,7 @@ static void check_state(const session *s, int k)
         if (x->upstream == 0)
             FZ_CHECK(x->up_start <= s->now);
     }
+    FZ_CHECK(c->relay.n <= depth(s));
     for (i = 0; i < cl->n_replies; i++)
         if (cl->replies[i].kind == GW_KIND_RELAYED)
             FZ_CHECK(up == 0);
@@ -1656,7 +1664,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cap = fz_take_u8(&rd);
     s->cfg.max_output = (cap & 63) == 0 ? GW_OUTPUT_DEFAULT
                                         : (size_t)(cap & 63) * 4;
-    s->cfg.relay.depth = 1 + (cap >> 6);
+    s->cfg.relay.depth = (cap >> 6) == 0 ? 0 : 1 + (cap >> 6);
     prof = fz_take_u8(&rd);
     shape = fz_take_u8(&rd);
     tp = timeouts[prof & 7];

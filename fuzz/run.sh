@@ -4,7 +4,10 @@
 # Drives the libFuzzer binaries in BUILD/fuzz/ (see fuzz/module.mk).
 #   run    each harness for SECONDS with -jobs=JOBS -workers=JOBS; new
 #          inputs go to BUILD/work/<harness>/corpus (corpus/<harness> is
-#          read, not written); crashes land in fuzz/crashes/ with the
+#          read, not written, and so are the hand-made seeds of
+#          fuzz/make_seeds.py, written afresh to BUILD/seeds/<harness>:
+#          -merge keeps only the seeds that add coverage, and a campaign
+#          starts from all of them); crashes land in fuzz/crashes/ with the
 #          command that reproduces them; a table is printed at the end.
 #   smoke  as run, and exit 1 when anything crashed (CI).
 #   campaign  as run, in libFuzzer's fork mode (-fork=JOBS) with
@@ -35,6 +38,15 @@ options() {
     sed -n '/^\[libfuzzer\]/,/^\[/s/^ *\([a-z_]*\) *= *\([^ ]*\) *$/-\1=\2/p' \
         "$1"
 }
+
+seeds=$build/seeds
+if [ "$mode" != merge ]; then
+    rm -rf "$seeds"
+    python3 "$top/fuzz/make_seeds.py" "$seeds" > /dev/null || {
+        echo "fuzz: fuzz/make_seeds.py failed" >&2
+        exit 1
+    }
+fi
 
 table=$work/table.txt
 printf '%-22s %11s %8s %9s %7s %7s\n' harness executions exec/s \
@@ -91,11 +103,12 @@ for h in "$@"; do
     else
         par="-jobs=$jobs -workers=$jobs"
     fi
+    mkdir -p "$seeds/$h"
     # shellcheck disable=SC2086
     (cd "$logs" && $nice_cmd "$bin" -max_total_time="$secs" $par \
         -print_final_stats=1 -timeout=10 \
         -dict="$top/fuzz/hframe.dict" -artifact_prefix="$crashdir/$h-" \
-        $opts ${FUZZ_EXTRA:-} "$corpus" "$top/corpus/$h") \
+        $opts ${FUZZ_EXTRA:-} "$corpus" "$top/corpus/$h" "$seeds/$h") \
         > "$logs/driver.log" 2>&1
     if [ "$mode" = campaign ]; then
         # Fork mode: "#EXECS: cov: C ft: F corp: N exec/s R ..." lines.
