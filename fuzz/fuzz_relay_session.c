@@ -49,7 +49,8 @@
  *      server may answer before a request ends, and the relay must pass
  *      that answer on while the rest of the request still goes up);
  *   5  connects: a % 4 = 0 completes those in progress, 1 fails them, 2
- *      makes new connects fail at once, 3 succeed at once;
+ *      makes new connects fail at once (from a = 8 on: find no socket to
+ *      try with, descriptors having run out), 3 succeed at once;
  *   6  the upstream connection: a % 3 = 0 closes after its pending bytes,
  *      1 resets now, 2 stops answering;
  *   7  the clock advances a * 250 ms;
@@ -79,6 +80,8 @@
  *    bad-proxy-header; one per request in order (its bytes_in is the
  *    request's length); bytes after the last reply only when the client
  *    was closed and they are a prefix of a delivered frame;
+ *  - no failure counted against the upstream, and never marked down,
+ *    while the only trouble was no socket to connect with;
  *  - upstream-bad-frame only after an upstream delivered an invalid
  *    frame, upstream-unavailable only after a connect failed or with
  *    health on, upstream-timeout only with a timeout set;
@@ -257,10 +260,12 @@ typedef struct session {
     int n_ups;
     fz_reader script;
     unsigned connect_failures;
+    unsigned local_failures;    /* ... of them with no socket to try */
     unsigned faults;        /* upstream faults the steps caused */
     int health;
     int answered_early;     /* an upstream answered a request early */
-    int connect_mode;       /* what new connects do: 1, 0, GW_IO_ERROR */
+    int connect_mode;       /* what new connects do: 1, 0, GW_IO_ERROR,
+                               GW_IO_LOCAL */
 } session;
 
 /* ---- small helpers ---- */
@@ -347,15 +352,13 @@ static int answers_frame(const unsigned char *in, const req_frame *f,
     return 0;
 }
 
-/* No upstream fault so far: every request was answered once, validly,
- * and nothing was cut, stalled, refused or reset. */
-static int clean(const session *s)
+/* The upstream connections so far answered every request once,
+ * validly, and cut, stalled or reset nothing. */
+static int ups_clean(const session *s)
 {
     const upstream *up;
     int i;
 
-    if (s->faults > 0 || s->connect_failures > 0)
-        return 0;
     for (i = 0; i < s->n_ups; i++) {
         up = &s->ups[i];
         if (up->broken || up->stall || up->close_after != UP_CLOSE_NONE ||
@@ -363,6 +366,13 @@ static int clean(const session *s)
             return 0;
     }
     return 1;
+}
+
+/* No upstream fault so far: every request was answered once, validly,
+ * and nothing was cut, stalled, refused or reset. */
+static int clean(const session *s)
+{
+    return s->faults == 0 && s->connect_failures == 0 && ups_clean(s);
 }
 
 static void on_request(void *user, const gw_request_info *info)
@@ -835,6 +845,8 @@ static void up_closed(void *user, gw_upconn *u, gw_memio *m)
         return;
     if (!m->connected)
         s->connect_failures++;
+    if (!m->connected && m->connect_result == GW_IO_LOCAL)
+        s->local_failures++;
     up->u = NULL;
     up->m = NULL;
 }
@@ -971,11 +983,27 @@ static void check_state(const session *s, int k)
 
 /* The loop runs a few passes; then what moved is gathered, the clients
  * the loop would close are let go, and each is checked. */
+/* No socket to connect with is the relay's own trouble: while it is the
+ * only one (no timeout could have fired either), no failure is counted
+ * against the upstream and it is never marked down. */
+static void check_health(const session *s)
+{
+    gw_upstream_stats st;
+
+    if (s->faults > 0 || s->connect_failures > s->local_failures ||
+        s->pc.connect_timeout > 0 || s->pc.upstream_timeout > 0 ||
+        !ups_clean(s))
+        return;
+    gw_pool_stats(s->pool, 0, &st);
+    FZ_CHECK(st.failures == 0 && st.timeouts == 0 && !st.down);
+}
+
 static void settle(session *s)
 {
     int k;
 
     gw_memnet_settle(s->net, s->now, PASSES);
+    check_health(s);
     for (k = 0; k < s->n_clients; k++) {
         if (s->cl[k].gone)
             continue;
@@ -1173,8 +1201,9 @@ static void step(session *s, unsigned idx, uint8_t b)
             connects(s, GW_IO_ERROR);
             break;
         case 2:
-            s->connect_mode = GW_IO_ERROR;
-            s->faults++;
+            /* From 8 on: no socket to try with. */
+            s->connect_mode = a >= 8 ? GW_IO_LOCAL : GW_IO_ERROR;
+            s->faults += a < 8;
             break;
         default:
             s->connect_mode = 1;

@@ -88,41 +88,15 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     gw_loop_enqueue(l, &c->ep);
 }
 
-/* Out of descriptors: give up the reserve to take the clients waiting
- * in the queue off it and close them, all of them (they would only wait
- * for a timeout), so the backlog does not wedge; then pause accepting. */
-static void shed(gw_loop *l, int lfd, gw_time now)
-{
-    int fd, i;
-
-    l->slot->st.accept_errors++;
-    l->accept_paused_until = now + GW_ACCEPT_PAUSE;
-    if (l->reserve_fd < 0)
-        return;
-    close(l->reserve_fd);
-    for (i = 0; i < GW_SHED_MAX; i++) {
-        fd = accept(lfd, NULL, NULL);
-        if (fd < 0)
-            break;
-        close(fd);
-        l->slot->st.rejected_cap++;
-    }
-    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-/* A client refused at the connection cap gets a busy error frame before
- * the close, so it can tell overload from a crash. What it already sent
- * is read and dropped first: closing with bytes unread would reset the
+/* Tell a client the server is full with the busy error frame, so it can
+ * tell overload from a crash, and close it. What it already sent is
+ * read and dropped first: closing with bytes unread would reset the
  * connection and could destroy the frame. */
-static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
-                   const char *why)
+static void refuse(gw_loop *l, int fd)
 {
-    char peer[GW_PEER_MAX];
     unsigned char sink[512];
     int i;
 
-    util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
-    gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
     l->slot->st.rejected_cap++;
     if (send(fd, gw_buf_peek(&l->busy), gw_buf_pending(&l->busy),
              MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
@@ -132,6 +106,40 @@ static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
             ;
     }
     close(fd);
+}
+
+/* A client over the connection cap. */
+static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
+                   const char *why)
+{
+    char peer[GW_PEER_MAX];
+
+    util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
+    gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
+    refuse(l, fd);
+}
+
+/* Out of descriptors: give up the reserve to take the clients waiting
+ * in the queue off it and refuse them, all of them (they would only wait
+ * for a timeout), so the backlog does not wedge; then pause accepting.
+ * Returns how many were refused. */
+static int shed(gw_loop *l, int lfd, gw_time now)
+{
+    int fd, i;
+
+    l->slot->st.accept_errors++;
+    l->accept_paused_until = now + GW_ACCEPT_PAUSE;
+    if (l->reserve_fd < 0)
+        return 0;
+    close(l->reserve_fd);
+    for (i = 0; i < GW_SHED_MAX; i++) {
+        fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            break;
+        refuse(l, fd);
+    }
+    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return i;
 }
 
 void gw_loop_accept(gw_loop *l, int lfd, gw_time now)
@@ -150,15 +158,17 @@ void gw_loop_accept(gw_loop *l, int lfd, gw_time now)
                 return;
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
-            gw_log(GW_LOG_WARN, "accept: %s%s", strerror(errno),
-                   errno == EMFILE || errno == ENFILE
-                       ? " (shedding the queue, pausing accepts)" : "");
             if (errno == EMFILE || errno == ENFILE) {
-                shed(l, lfd, now);
-            } else {
-                l->slot->st.accept_errors++;
-                l->accept_paused_until = now + GW_ACCEPT_PAUSE;
+                int err = errno, n = shed(l, lfd, now);
+
+                gw_log(GW_LOG_WARN, "accept: %s: %d waiting clients "
+                       "refused with a busy frame, accepts paused",
+                       strerror(err), n);
+                return;
             }
+            gw_log(GW_LOG_WARN, "accept: %s", strerror(errno));
+            l->slot->st.accept_errors++;
+            l->accept_paused_until = now + GW_ACCEPT_PAUSE;
             return;
         }
         if (l->n_clients >= l->cfg.max_conns || l->stopping) {

@@ -59,12 +59,15 @@ static void read_in(drive *d)
 
 static void connect_to(drive *d)
 {
-    int rc;
+    int rc = d->io->connect(d->io->ctx);
 
-    d->ops->event(d->ep, 0, d->now);    /* GW_UP_EV_CONNECTING */
-    rc = d->io->connect(d->io->ctx);
     d->ready = 0;
     d->can = GW_READY_OUT;
+    if (rc == GW_IO_LOCAL) {
+        d->ops->event(d->ep, 2, d->now);    /* GW_UP_EV_NO_SOCKET */
+        return;
+    }
+    d->ops->event(d->ep, 0, d->now);        /* GW_UP_EV_CONNECTING */
     if (rc == 1)
         d->ops->event(d->ep, 1, d->now);    /* GW_UP_EV_CONNECTED */
     else if (rc < 0)

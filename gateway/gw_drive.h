@@ -29,6 +29,9 @@
 /* What a read or write function returns besides a byte count. */
 #define GW_IO_AGAIN (-1)    /* would block: wait for readiness */
 #define GW_IO_ERROR (-2)    /* the socket failed: reset, refused, ... */
+#define GW_IO_LOCAL (-3)    /* connect: no socket could be made here
+                               (descriptors or memory ran out): not the
+                               peer's fault */
 
 /* Full reads per gw_drive call. */
 #define GW_DRIVE_READS 8
@@ -54,7 +57,7 @@ typedef struct gw_ep_ops {
     /* Bytes to send: up to max buffers; the count. */
     int (*output)(const void *ep, struct iovec *iov, int max);
     void (*sent)(void *ep, size_t n, gw_time now);
-    /* GW_UP_EV_CONNECTING, GW_UP_EV_CONNECTED (gw_relay.h). */
+    /* GW_UP_EV_CONNECTING, _CONNECTED, _NO_SOCKET (gw_relay.h). */
     void (*event)(void *ep, int ev, gw_time now);
     /* The write side was shut (GW_WANT_SHUT). */
     void (*drain)(void *ep, gw_time now);
@@ -72,7 +75,8 @@ typedef struct gw_io {
      * GW_IO_ERROR. */
     long (*write)(void *ctx, const struct iovec *iov, int cnt);
     /* Open the socket (GW_WANT_CONNECT): 1 connected, 0 in progress,
-     * GW_IO_ERROR when it failed. */
+     * GW_IO_ERROR when it failed, GW_IO_LOCAL when there was no socket
+     * to try with. */
     int (*connect)(void *ctx);
     /* The connect in progress, once writable: 1 connected, 0 not yet
      * after all, GW_IO_ERROR failed. */

@@ -59,16 +59,41 @@ typedef struct app {
 
 /* ------------------------------------------------------- descriptors */
 
+/* Upstream connections a relay may hold beside `clients` clients: one
+ * per client at most (the pool's total is --max-conns), fewer when
+ * --upstream-conns caps each upstream lower. */
+static uint64_t pool_need(const gw_options *o, uint64_t clients)
+{
+    uint64_t cap;
+
+    if (o->n_upstream == 0)
+        return 0;
+    cap = o->upstream_conns == 0 ? clients
+                                 : o->upstream_conns * o->n_upstream;
+    return cap < clients ? cap : clients;
+}
+
+/* Clients that fit in `budget` descriptors beside their upstream
+ * connections: n + pool_need(n) <= budget. */
+static uint64_t clients_fit(const gw_options *o, uint64_t budget)
+{
+    uint64_t pool = pool_need(o, budget);
+
+    if (pool >= budget / 2)
+        return o->n_upstream > 0 ? budget / 2 : budget;
+    return budget - pool;
+}
+
 /*
  * Raise the soft descriptor limit to the hard one, then size what was not
  * given: a client needs one descriptor; in relay mode the pool's
- * connections need more (at most one per client without pipelining).
- * Warn when what was given does not fit.
+ * connections need more (at most one per client). Say how many clients
+ * fit, and warn when what was given does not.
  */
 static void size_to_descriptors(gw_options *o)
 {
     struct rlimit rl;
-    uint64_t budget, per_client = o->n_upstream > 0 ? 2 : 1;
+    uint64_t budget, fit, clients;
     int given = o->max_conns != 0;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -82,11 +107,30 @@ static void size_to_descriptors(gw_options *o)
     }
     budget = rl.rlim_cur > FD_RESERVE ? (uint64_t)rl.rlim_cur - FD_RESERVE
                                       : 1;
+    fit = clients_fit(o, budget);
+    if (fit == 0)
+        fit = 1;
     if (!given)
-        o->max_conns = budget / per_client > DEFAULT_MAX_CONNS
-                           ? DEFAULT_MAX_CONNS
-                           : budget / per_client > 0 ? budget / per_client
-                                                     : 1;
+        o->max_conns = fit > DEFAULT_MAX_CONNS ? DEFAULT_MAX_CONNS : fit;
+    clients = o->max_conns < fit ? o->max_conns : fit;
+    if (o->n_upstream > 0)
+        gw_log(GW_LOG_INFO, "descriptor limit %llu: up to %llu clients at "
+               "once beside up to %llu upstream connections (relay: each "
+               "takes a descriptor)", (unsigned long long)rl.rlim_cur,
+               (unsigned long long)clients,
+               (unsigned long long)pool_need(o, clients));
+    else
+        gw_log(GW_LOG_INFO, "descriptor limit %llu: up to %llu clients at "
+               "once", (unsigned long long)rl.rlim_cur,
+               (unsigned long long)clients);
+    if (given && o->max_conns > fit)
+        gw_log(GW_LOG_WARN, "--max-conns %llu needs about %llu descriptors "
+               "and the limit is %llu: clients past %llu are refused with a "
+               "busy frame (raise ulimit -n or use --workers)",
+               (unsigned long long)o->max_conns,
+               (unsigned long long)(o->max_conns +
+                                    pool_need(o, o->max_conns) + FD_RESERVE),
+               (unsigned long long)rl.rlim_cur, (unsigned long long)clients);
     if (o->n_upstream > 0 && o->upstream_conns == 0)
         o->upstream_conns = o->max_conns;
     /* A pipelining client's requests side by side: as many as one
@@ -95,18 +139,6 @@ static void size_to_descriptors(gw_options *o)
         o->client_pipeline = o->upstream_pipeline > GW_RELAY_DEPTH_DEFAULT
                                  ? o->upstream_pipeline
                                  : GW_RELAY_DEPTH_DEFAULT;
-    gw_log(GW_LOG_INFO, "descriptor limit %llu: up to %llu clients%s",
-           (unsigned long long)rl.rlim_cur,
-           (unsigned long long)o->max_conns,
-           o->n_upstream > 0 ? " (relay: a client and its upstream "
-                               "connection are two descriptors)" : "");
-    if (given && o->max_conns * per_client > budget)
-        gw_log(GW_LOG_WARN, "--max-conns %llu needs about %llu descriptors "
-               "and the limit is %llu: clients past it are refused with a "
-               "busy frame (raise ulimit -n or use --workers)",
-               (unsigned long long)o->max_conns,
-               (unsigned long long)(o->max_conns * per_client + FD_RESERVE),
-               (unsigned long long)rl.rlim_cur);
 }
 
 /* ------------------------------------------------------- index */

@@ -511,7 +511,7 @@ static const char *why_name(gw_up_end why)
 {
     static const char *const names[] = {
         "idle", "refused", "lost", "timeout", "bad-frame", "stray",
-        "dropped", "closed"
+        "dropped", "closed", "no-socket"
     };
 
     return (unsigned)why < sizeof names / sizeof names[0] ? names[why]
@@ -540,7 +540,7 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
     size_t i = u->upstream, j;
     char reason[32];
     int fault = why != GW_UP_END_IDLE && why != GW_UP_END_DROPPED &&
-                why != GW_UP_END_CLOSED;
+                why != GW_UP_END_CLOSED && why != GW_UP_END_NO_SOCKET;
 
     if (why == GW_UP_END_TIMEOUT)
         up->st->timeouts++;

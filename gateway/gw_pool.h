@@ -176,7 +176,7 @@ void gw_upconn_input(gw_upconn *u, const void *p, size_t n, gw_time now);
 void gw_upconn_settle(gw_upconn *u, gw_time now);
 void gw_upconn_eof(gw_upconn *u, gw_time now);
 void gw_upconn_error(gw_upconn *u, gw_time now);
-/* GW_UP_EV_CONNECTING, _CONNECTED (gw_relay.h). */
+/* GW_UP_EV_CONNECTING, _CONNECTED, _NO_SOCKET (gw_relay.h). */
 void gw_upconn_event(gw_upconn *u, int ev, gw_time now);
 gw_time gw_upconn_tick(gw_upconn *u, gw_time now);
 /* The kernel holds bytes of u's output that the upstream has not taken

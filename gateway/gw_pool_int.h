@@ -19,10 +19,13 @@ typedef enum gw_up_end {
     GW_UP_END_BAD_FRAME,    /* an answer that is not a valid frame */
     GW_UP_END_STRAY,        /* bytes nobody asked for */
     GW_UP_END_DROPPED,      /* a client left in the middle of a request */
-    GW_UP_END_CLOSED        /* a connection that had answered before was
+    GW_UP_END_CLOSED,       /* a connection that had answered before was
                                closed with requests on it but no answer
                                begun: the upstream's keep-alive ran out
                                as they went; not a fault, they go again */
+    GW_UP_END_NO_SOCKET     /* no socket to connect with (descriptors or
+                               memory ran out here): not the upstream's
+                               fault */
 } gw_up_end;
 
 /* One request on a connection, in the order they went out. */

@@ -83,7 +83,10 @@ typedef enum gw_up_state {
 /* What the caller did with an upstream socket (gw_upconn_event). */
 typedef enum gw_up_event {
     GW_UP_EV_CONNECTING = 0,    /* a non-blocking connect() started */
-    GW_UP_EV_CONNECTED          /* it finished (or succeeded at once) */
+    GW_UP_EV_CONNECTED,         /* it finished (or succeeded at once) */
+    GW_UP_EV_NO_SOCKET          /* none could be made (descriptors or
+                                   memory ran out): the upstream is not
+                                   at fault */
 } gw_up_event;
 
 /* Where an exchange stands: the request's bytes (still coming from the

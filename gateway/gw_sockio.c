@@ -90,13 +90,15 @@ static int sys_connect(void *ctx)
     fd = socket(u->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                 0);
     if (fd < 0) {
-        io_failed(ep, "connect", errno);
-        return GW_IO_ERROR;
+        err = errno;
+        io_failed(ep, "connect", err);
+        return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+               err == ENOMEM ? GW_IO_LOCAL : GW_IO_ERROR;
     }
     if (gw_loop_own(l, fd, ep) != 0) {
         close(fd);
         io_failed(ep, "connect", ENOMEM);
-        return GW_IO_ERROR;
+        return GW_IO_LOCAL;
     }
     ep->fd = fd;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

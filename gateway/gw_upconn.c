@@ -188,8 +188,8 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
         /* A kept connection found closed costs the request no attempt:
          * each such connection fails it once at most. */
         retry = why == GW_UP_END_CLOSED ? GW_RETRY_FREE : GW_RETRY;
-        st = why == GW_UP_END_REFUSED ? GW_REQ_E_UP_UNAVAILABLE
-                                      : GW_REQ_E_UP_FAILED;
+        st = why == GW_UP_END_REFUSED || why == GW_UP_END_NO_SOCKET
+                 ? GW_REQ_E_UP_UNAVAILABLE : GW_REQ_E_UP_FAILED;
         if (k == first && why == GW_UP_END_TIMEOUT) {
             retry = GW_RETRY_NO;
             st = GW_REQ_E_UP_TIMEOUT;
@@ -478,6 +478,10 @@ void gw_upconn_error(gw_upconn *u, gw_time now)
 
 void gw_upconn_event(gw_upconn *u, int ev, gw_time now)
 {
+    if (ev == GW_UP_EV_NO_SOCKET) {
+        end(u, GW_UP_END_NO_SOCKET, now);
+        return;
+    }
     if (ev == GW_UP_EV_CONNECTING) {
         u->state = GW_UP_CONNECTING;
         u->since = now;

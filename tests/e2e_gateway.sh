@@ -249,9 +249,14 @@ done
 if [ -s "$TMP/emfile.pid" ]; then
     read -r epid GW_PORT <"$TMP/emfile.pid"
     PIDS="$PIDS $epid"
-    client "EMFILE: gateway keeps serving (ulimit -n 40, 80 clients)" \
-        many 80
-    logged emfile 'accept: Too many open files' "EMFILE logged"
+    client "EMFILE: gateway keeps serving, the rest get busy (ulimit -n 40, 80 clients)" \
+        many 80 0 1
+    logged emfile 'accept: Too many open files: [0-9]* waiting clients refused with a busy frame' \
+        "EMFILE logged"
+    logged emfile 'descriptor limit 40: up to 8 clients at once$' \
+        "the clients that fit the descriptor limit are said"
+    logged emfile '--max-conns 1000 needs about 1032 descriptors and the limit is 40: clients past 8 are refused' \
+        "a --max-conns beyond the descriptor limit is warned about"
     kill -TERM "$epid"
     wait_exit "$sub" 15
     rc=$(cat "$TMP/emfile.rc" 2>/dev/null)
@@ -259,6 +264,32 @@ if [ -s "$TMP/emfile.pid" ]; then
         fail "EMFILE gateway exits 0 after SIGTERM ($rc)"
 else
     fail "EMFILE gateway did not start"
+fi
+
+# What fits under the descriptor limit, said at start-up in relay mode:
+# each client and each upstream connection takes a descriptor, and
+# --upstream-conns bounds the latter.
+sized() {
+    name=$1 lim=$2
+    shift 2
+    rm -f "$TMP/$name.port"
+    (ulimit -n "$lim" && exec "$GW" --port-file "$TMP/$name.port" "$@" \
+        127.0.0.1 0) 2>"$TMP/$name.log" &
+    sized_pid=$!
+    PIDS="$PIDS $sized_pid"
+    wait_started "$name" "$sized_pid" gateway test -s "$TMP/$name.port" &&
+        stop "$name" "$sized_pid"
+}
+if sized relaysize 2048 --upstream 127.0.0.1:9; then
+    logged relaysize 'descriptor limit 2048: up to 1008 clients at once beside up to 1008 upstream connections' \
+        "relay: half the descriptors for clients by default"
+fi
+if sized poolsize 2048 --upstream 127.0.0.1:9 --upstream 127.0.0.1:10 \
+        --upstream-conns 64 --max-conns 5000; then
+    logged poolsize 'descriptor limit 2048: up to 1888 clients at once beside up to 128 upstream connections' \
+        "relay: --upstream-conns leaves the rest to clients"
+    logged poolsize '--max-conns 5000 needs about 5160 descriptors and the limit is 2048: clients past 1888' \
+        "relay: a --max-conns beyond the descriptor limit is warned about"
 fi
 
 # ------------------------------------------------------------ SIGTERM

@@ -452,6 +452,32 @@ elif start r5k --log-level warn --upstream "127.0.0.1:$UP_PORT"; then
     stop r5k "$GW_PID"
 fi
 
+# ------------------------------------------------ out of descriptors
+# A relay out of descriptors refuses the clients it cannot hold (busy)
+# and fails the requests it has no socket for (upstream-unavailable), but
+# the upstream is not to blame: it is not marked down, so once the crowd
+# is gone the next request is served at once (sc_many's last exchange).
+(
+    ulimit -n 40 || exit 1
+    exec "$GW" --port-file "$TMP/remfile.port" --max-conns 1000 \
+        --upstream-fails 1 --upstream-retry 30s \
+        --upstream "127.0.0.1:$UP_PORT" 127.0.0.1 0
+) 2>"$TMP/remfile.log" &
+RE_PID=$!
+PIDS="$PIDS $RE_PID"
+if wait_started remfile "$RE_PID" gateway test -s "$TMP/remfile.port"; then
+    gwc "relay out of descriptors (ulimit -n 40, 60 clients): served after" \
+        "$(cat "$TMP/remfile.port")" many 60
+    logged remfile 'connect: Too many open files' \
+        "relay out of descriptors: the failed connects are logged"
+    if grep -q 'upstream .* down' "$TMP/remfile.log"; then
+        fail "relay out of descriptors: the upstream was marked down"
+    else
+        ok "relay out of descriptors: the upstream stays up"
+    fi
+    stop remfile "$RE_PID"
+fi
+
 # ------------------------------------------------ workers, SIGTERM
 if start rwork --workers 2 --upstream "127.0.0.1:$UP_PORT"; then
     gwc "two workers relay: 8 clients x 50 requests" "$GW_PORT" \

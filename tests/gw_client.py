@@ -509,13 +509,15 @@ def sc_conncap(port, cap):
             s.close()
 
 
-def sc_many(port, count, want_all="0"):
+def sc_many(port, count, want_all="0", want_told="0"):
     """Open COUNT connections at once, then check the gateway still
-    answers; prints how many were served and how many were closed. With
-    WANT_ALL 1, every one must be served."""
+    answers; prints how many were served, how many were refused with a
+    busy frame and how many were closed without a word. With WANT_ALL 1,
+    every one must be served; with WANT_TOLD 1, every one not served must
+    have had its busy frame."""
     count = int(count)
     conns = []
-    served = closed = 0
+    served = busy = closed = 0
     try:
         for _ in range(count):
             try:
@@ -529,19 +531,28 @@ def sc_many(port, count, want_all="0"):
                 pass
         for s in conns:
             try:
-                got, _, _ = read_frame(s)
-                check(got == wire.result(RING), "wrong answer")
-                served += 1
+                got, hdr, content = read_frame(s)
             except (OSError, Fail):
+                closed += 1
+                continue
+            if got == wire.result(RING):
+                served += 1
+            elif (hdr["content-type"] == "text/json" and
+                  json.loads(content.decode("utf-8")).get("error") == "busy"):
+                busy += 1
+            else:
                 closed += 1
     finally:
         for s in conns:
             s.close()
     time.sleep(0.3)
     exchange(port, wire.search("ring"), wire.result(RING))
-    print("served=%d closed=%d" % (served, closed))
+    print("served=%d busy=%d closed=%d" % (served, busy, closed))
     check(want_all == "0" or served == count,
           "%d of %d connections served" % (served, count))
+    check(want_told == "0" or served + busy == count,
+          "%d of %d connections closed without a busy frame"
+          % (closed, count))
 
 
 def sc_hold(port, seconds):

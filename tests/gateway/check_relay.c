@@ -197,6 +197,41 @@ START_TEST(test_relay_unavailable)
 }
 END_TEST
 
+/* No socket to connect with (descriptors ran out here) fails the
+ * request with upstream-unavailable but is not the upstream's fault:
+ * with one failure enough to mark it down, it stays up, no failure is
+ * counted, and the next request goes to it. */
+START_TEST(test_relay_no_socket)
+{
+    unsigned char req[512], ans[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"y\"}");
+    relay_t *r = relay_new(2);
+    gw_upstream_stats st;
+
+    r->pc.fails = 1;
+    r->connect_result = GW_IO_LOCAL;
+    relay_client(r, req, rlen, 0, 1);
+    ck_assert_uint_eq(r->opened, 2);     /* tried again */
+    ck_assert_uint_eq(r->closed, 2);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    gw_pool_stats(r->pool, 0, &st);
+    ck_assert_int_eq(st.down, 0);
+    ck_assert_uint_eq(st.failures, 0);
+    ck_assert_uint_eq(st.connects, 0);
+    /* Descriptors again: the next request goes to the same upstream. */
+    r->connect_result = 1;
+    r->clen = 0;
+    relay_client(r, req, rlen, 0, 2);
+    ck_assert_uint_eq(r->opened, 3);
+    ck_assert_uint_eq(r->ulen, rlen);
+    relay_upstream(r, ans, alen, 0, 3);
+    ck_assert_uint_eq(r->clen, alen);
+    relay_free(r);
+}
+END_TEST
+
 /* A connect that hangs counts as refused after connect_timeout: the
  * request goes to the next upstream at once, not after the upstream
  * timeout. */
@@ -1191,6 +1226,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_one_at_a_time);
     tcase_add_test(tc, test_relay_names);
     tcase_add_test(tc, test_relay_unavailable);
+    tcase_add_test(tc, test_relay_no_socket);
     tcase_add_test(tc, test_relay_connect_timeout);
     tcase_add_test(tc, test_relay_bad_frame);
     tcase_add_test(tc, test_relay_timeout);
