@@ -290,6 +290,11 @@ int gw_upconn_output(const gw_upconn *u, struct iovec *iov, int max)
 
         if (e->x == NULL)
             continue;
+        /* Answer bytes held back (a client is full) arrived before this
+         * request went out, so they cannot be its answer: it waits until
+         * they are passed on, and any left over are found stray. */
+        if (!e->sent_any && gw_buf_pending(&u->side.in) > 0)
+            break;
         p = gw_relay_unsent(e->x, &len);
         if (len > 0) {
             iov[n].iov_base = (void *)p;
