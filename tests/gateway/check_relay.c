@@ -458,6 +458,69 @@ START_TEST(test_relay_stray_bytes)
 }
 END_TEST
 
+/* Answers read ahead for a client whose output is full wait in the
+ * relay; a frame read behind them arrived before any later request went
+ * out, so no request is written on that connection until they are
+ * passed on, and then the frame is found stray: the later request goes
+ * on a new connection and gets its own answer, never that frame. */
+START_TEST(test_relay_held_then_stray)
+{
+    unsigned char req[1024], ans[4096], big[2000], two[512], other[512];
+    unsigned char mine[512], all[6144], got[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t tlen = json_answer(two, sizeof two, "{\"result\": \"two\"}");
+    size_t olen = json_answer(other, sizeof other, "{\"result\": \"no\"}");
+    size_t mlen = json_answer(mine, sizeof mine, "{\"result\": \"b\"}");
+    size_t alen, n;
+    relay_t *r = relay_new(2);
+
+    memset(big, 'a', sizeof big);
+    alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big, sizeof big);
+    memcpy(all, ans, alen);
+    memcpy(all + alen, two, tlen);
+    memcpy(all + alen + tlen, other, olen);
+    n = alen + tlen + olen;
+    memcpy(req + rlen, req, rlen);
+    r->pc.conns = 1;
+    r->pc.pipeline = 4;
+    r->cfg.relay.depth = 2;
+    r->cfg.max_output = 256;
+    /* Client 0 pipelines two requests, then stops reading. */
+    relay_client(r, req, 2 * rlen, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, 2 * rlen);
+    r->m[0].budget = 0;
+    /* Both answers and a frame nobody asked for in one read: the first
+     * answer fills client 0's output, the rest waits in the relay. */
+    relay_upstream(r, all, n, 0, 2);
+    ck_assert_uint_eq(r->clen, 0);
+    ck_assert_uint_eq(r->closed, 0);
+    /* Client 1's request waits for them. */
+    relay_join(r, 1);
+    relay_send(r, 1, req, rlen, 0, 3);
+    ck_assert_uint_eq(r->opened, 1);
+    ck_assert_uint_eq(r->ulen, 2 * rlen);
+    /* Client 0 reads: both its answers, then the frame is stray. */
+    r->m[0].budget = SIZE_MAX;
+    gw_memnet_wake(r->net, NULL, &r->c[0]);
+    relay_pump(r, 4);
+    ck_assert_uint_eq(r->clen, alen + tlen);
+    ck_assert_mem_eq(r->cout, all, alen + tlen);
+    ck_assert_uint_eq(r->closed, 1);
+    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), 0);
+    /* Client 1's request on a new connection, with its own answer. */
+    ck_assert_uint_eq(r->opened, 2);
+    relay_connect(r, 5);
+    ck_assert_uint_eq(r->ulen, 3 * rlen);
+    relay_upstream(r, mine, mlen, 0, 6);
+    ck_assert_uint_eq(relay_take(r, 1, got, sizeof got), mlen);
+    ck_assert_mem_eq(got, mine, mlen);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    ck_assert_int_eq(gw_conn_state(&r->c[1]), GW_CONN_OPEN);
+    relay_free(r);
+}
+END_TEST
+
 /* An invalid client frame is answered by the relay itself and never
  * forwarded, even in part. */
 START_TEST(test_relay_client_error)
@@ -1234,6 +1297,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_replay);
     tcase_add_test(tc, test_relay_half_answer);
     tcase_add_test(tc, test_relay_stray_bytes);
+    tcase_add_test(tc, test_relay_held_then_stray);
     tcase_add_loop_test(tc, test_relay_client_error, 0, 4);
     tcase_add_test(tc, test_relay_client_eof);
     tcase_add_test(tc, test_relay_large);
