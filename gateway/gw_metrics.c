@@ -211,7 +211,8 @@ static char *render(const gw_metrics *m, size_t *len)
     one(f, "hframe_connections_accepted_total", "counter",
         "Client connections accepted", st->accepted);
     one(f, "hframe_connections_rejected_total", "counter",
-        "Client connections refused at the connection cap",
+        "Client connections refused with a busy frame (at the connection "
+        "cap, or out of descriptors)",
         st->rejected_cap + st->rejected_fdset);
     one(f, "hframe_accept_errors_total", "counter",
         "accept() failures other than try again", st->accept_errors);

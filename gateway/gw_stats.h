@@ -21,7 +21,9 @@
 
 typedef struct gw_stats {
     uint64_t accepted;
-    uint64_t rejected_cap;      /* over --max-conns */
+    uint64_t rejected_cap;      /* refused with a busy frame: over
+                                   --max-conns, or waiting while the
+                                   descriptors ran out */
     uint64_t rejected_fdset;    /* no memory to watch the descriptor */
     uint64_t accept_errors;
     uint64_t closed[GW_CLOSE_REASON_COUNT];
