@@ -359,11 +359,21 @@ static void fail(gw_exchange *x, gw_req_status st, gw_time now)
     case GW_X_CROSSING:
     case GW_X_ANSWERING:
         if (gw_relay_is_head(x)) {
-            /* Part of the answer went to the client. */
-            gw_conn_abort(c, GW_CLOSE_UPSTREAM);
-            return;
+            /* The head's answer is the tail of the client's output (its
+             * first bytes) and what it holds (the rest). */
+            uint64_t queued = x->answer_bytes - gw_buf_pending(&x->held);
+            size_t unsent = gw_buf_pending(&c->client.out);
+
+            if (queued > unsent) {
+                /* Part of the answer went to the client. */
+                gw_conn_abort(c, GW_CLOSE_UPSTREAM);
+                return;
+            }
+            /* None of it left yet: it is taken back, the answers before
+             * it stay. */
+            gw_buf_cut(&c->client.out, unsent - (size_t)queued);
         }
-        /* Only held: an error frame takes its place. */
+        /* Not sent: an error frame takes its place. */
         gw_buf_clear(&x->held);
         if (refuse(x, st == GW_REQ_OK ? GW_REQ_E_UP_FAILED : st, now) != 0)
             return;

@@ -404,6 +404,52 @@ START_TEST(test_relay_half_answer)
 }
 END_TEST
 
+/* An answer cut short while all of it still waits in the client's
+ * output (the client is not reading) is taken back: the answers before
+ * it stay, an upstream-failed frame takes its place, and the client's
+ * connection goes on. */
+START_TEST(test_relay_cut_unsent)
+{
+    unsigned char req[1024], ans[512], first[512];
+    size_t rlen = search_request(req, sizeof req, "ring");
+    size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"zzzz\"}");
+    size_t flen = json_answer(first, sizeof first, "{\"result\": \"1\"}");
+    unsigned char both[1024];
+    relay_t *r = relay_new(3);
+
+    memcpy(req + rlen, req, rlen);
+    memcpy(both, first, flen);
+    memcpy(both + flen, ans, alen - 3);
+    r->cfg.relay.depth = 2;
+    r->pc.conns = 1;
+    r->pc.pipeline = 2;
+    relay_client(r, req, 2 * rlen, 0, 1);
+    relay_connect(r, 1);
+    ck_assert_uint_eq(r->ulen, 2 * rlen);
+    r->m[0].budget = 0;
+    relay_upstream(r, both, flen + alen - 3, 0, 2);
+    ck_assert_uint_eq(r->clen, 0);
+    relay_upstream_ends(r, 0, 3);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    r->m[0].budget = SIZE_MAX;
+    gw_memnet_wake(r->net, NULL, &r->c[0]);
+    relay_pump(r, 4);
+    ck_assert_uint_ge(r->clen, flen);
+    ck_assert_mem_eq(r->cout, first, flen);
+    memmove(r->cout, r->cout + flen, r->clen - flen);
+    r->clen -= flen;
+    relay_expect_error(r, GW_REQ_E_UP_FAILED);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    /* The next request is relayed as usual. */
+    relay_client(r, req, rlen, 0, 5);
+    relay_connect(r, 5);
+    relay_upstream(r, first, flen, 0, 6);
+    ck_assert_uint_eq(r->clen, flen);
+    ck_assert_mem_eq(r->cout, first, flen);
+    relay_free(r);
+}
+END_TEST
+
 /* Bytes the upstream sends unasked (between requests, after an answer,
  * or before the request was written) end that upstream connection, not
  * the client's, and never reach the client. */
@@ -1296,6 +1342,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_timeout_queued);
     tcase_add_test(tc, test_relay_replay);
     tcase_add_test(tc, test_relay_half_answer);
+    tcase_add_test(tc, test_relay_cut_unsent);
     tcase_add_test(tc, test_relay_stray_bytes);
     tcase_add_test(tc, test_relay_held_then_stray);
     tcase_add_loop_test(tc, test_relay_client_error, 0, 4);
