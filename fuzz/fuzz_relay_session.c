@@ -984,15 +984,18 @@ static void check_state(const session *s, int k)
 /* The loop runs a few passes; then what moved is gathered, the clients
  * the loop would close are let go, and each is checked. */
 /* No socket to connect with is the relay's own trouble: while it is the
- * only one (no timeout could have fired either), no failure is counted
+ * only one (no timeout could have fired, no answer broke the limits), no
+ * failure is counted
  * against the upstream and it is never marked down. */
+static int any_bad_answer(const session *s);
+
 static void check_health(const session *s)
 {
     gw_upstream_stats st;
 
     if (s->faults > 0 || s->connect_failures > s->local_failures ||
         s->pc.connect_timeout > 0 || s->pc.upstream_timeout > 0 ||
-        !ups_clean(s))
+        !ups_clean(s) || any_bad_answer(s))
         return;
     gw_pool_stats(s->pool, 0, &st);
     FZ_CHECK(st.failures == 0 && st.timeouts == 0 && !st.down);
@@ -1581,8 +1584,11 @@ static void check_client_bytes(session *s, int k)
                          s->pc.connect_timeout > 0);
                 break;
             case GW_REQ_E_UP_FAILED:
+                /* A bad answer on a pipelined connection fails the
+                 * requests behind it too (an answer over the limits
+                 * leaves the upstream looking clean). */
                 FZ_CHECK(!r->clean || s->pc.upstream_timeout > 0 ||
-                         s->pc.connect_timeout > 0);
+                         s->pc.connect_timeout > 0 || any_bad_answer(s));
                 break;
             case GW_REQ_E_UP_TIMEOUT:
                 FZ_CHECK(s->pc.upstream_timeout > 0 ||
