@@ -89,16 +89,16 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
 }
 
 /* Tell a client the server is full with the busy error frame, so it can
- * tell overload from a crash, and close it. What it already sent is
- * read and dropped first: closing with bytes unread would reset the
- * connection and could destroy the frame. */
-static void refuse(gw_loop *l, int fd)
+ * tell overload from a crash, and close it; count it in *counter. What
+ * it already sent is read and dropped first: closing with bytes unread
+ * would reset the connection and could destroy the frame. */
+static void refuse(int fd, const gw_buf *busy, uint64_t *counter)
 {
     unsigned char sink[512];
     int i;
 
-    l->slot->st.rejected_cap++;
-    if (send(fd, gw_buf_peek(&l->busy), gw_buf_pending(&l->busy),
+    (*counter)++;
+    if (send(fd, gw_buf_peek(busy), gw_buf_pending(busy),
              MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
         shutdown(fd, SHUT_WR);
         for (i = 0; i < 8 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0;
@@ -116,7 +116,7 @@ static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
 
     util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
     gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
-    refuse(l, fd);
+    refuse(fd, &l->busy, &l->slot->st.rejected_cap);
 }
 
 /* Out of descriptors: give up the reserve to take the clients waiting
@@ -136,7 +136,7 @@ static int shed(gw_loop *l, int lfd, gw_time now)
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             break;
-        refuse(l, fd);
+        refuse(fd, &l->busy, &l->slot->st.rejected_nofd);
     }
     l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return i;

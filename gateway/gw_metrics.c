@@ -87,6 +87,16 @@ static const char *req_label(unsigned i)
     return gw_req_status_name((gw_req_status)i);
 }
 
+/* Why a client was refused: over --max-conns (or stopping), out of
+ * descriptors, no memory to watch it. */
+static const char *reject_label(unsigned i)
+{
+    static const char *const names[] = { "max-conns", "descriptors",
+                                         "memory" };
+
+    return names[i];
+}
+
 static const char *close_label(unsigned i)
 {
     return gw_close_reason_name((gw_close_reason)i);
@@ -185,6 +195,7 @@ static char *render(const gw_metrics *m, size_t *len)
 {
     gw_slot sum;
     const gw_stats *st = &sum.st;
+    uint64_t rejected[3];
     char *buf = NULL;
     FILE *f;
     unsigned k;
@@ -210,10 +221,13 @@ static char *render(const gw_metrics *m, size_t *len)
           GW_CLOSE_REASON_COUNT, close_label);
     one(f, "hframe_connections_accepted_total", "counter",
         "Client connections accepted", st->accepted);
-    one(f, "hframe_connections_rejected_total", "counter",
-        "Client connections refused with a busy frame (at the connection "
-        "cap, or out of descriptors)",
-        st->rejected_cap + st->rejected_fdset);
+    rejected[0] = st->rejected_cap;
+    rejected[1] = st->rejected_nofd;
+    rejected[2] = st->rejected_fdset;
+    table(f, "hframe_connections_rejected_total",
+          "Client connections refused, by reason: max-conns and "
+          "descriptors are told with a busy frame, memory is closed",
+          "reason", rejected, 0, 3, reject_label);
     one(f, "hframe_accept_errors_total", "counter",
         "accept() failures other than try again", st->accept_errors);
     one(f, "hframe_connections", "gauge", "Client connections open now",

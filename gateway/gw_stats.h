@@ -22,9 +22,11 @@
 typedef struct gw_stats {
     uint64_t accepted;
     uint64_t rejected_cap;      /* refused with a busy frame: over
-                                   --max-conns, or waiting while the
-                                   descriptors ran out */
-    uint64_t rejected_fdset;    /* no memory to watch the descriptor */
+                                   --max-conns, or stopping */
+    uint64_t rejected_nofd;     /* refused with a busy frame: waiting
+                                   while the descriptors ran out */
+    uint64_t rejected_fdset;    /* closed: no memory to watch the
+                                   descriptor */
     uint64_t accept_errors;
     uint64_t closed[GW_CLOSE_REASON_COUNT];
     uint64_t requests[GW_KIND_COUNT];

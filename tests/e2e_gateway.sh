@@ -218,6 +218,8 @@ if start cap --max-conns 5; then
     client "connection cap" conncap 5
     logged cap 'reject peer=.*(cap 5)' "cap rejection logged"
     stop "$GW_PID"
+    logged cap 'rejected_cap=2 rejected_nofd=0 ' \
+        "the two refused at the cap counted as such"
 fi
 
 # 5,000 clients at once: descriptors past FD_SETSIZE (1024) are watched
@@ -262,6 +264,8 @@ if [ -s "$TMP/emfile.pid" ]; then
     rc=$(cat "$TMP/emfile.rc" 2>/dev/null)
     [ "$rc" = 0 ] && ok "EMFILE gateway exits 0 after SIGTERM" ||
         fail "EMFILE gateway exits 0 after SIGTERM ($rc)"
+    logged emfile 'rejected_cap=0 rejected_nofd=[1-9][0-9]* ' \
+        "the clients refused for want of descriptors counted as such"
 else
     fail "EMFILE gateway did not start"
 fi

@@ -187,6 +187,13 @@ gwc "metrics: a binary request sent slowly" "$M1_PORT" slowsend 0.5
 B='hframe_request_duration_seconds_bucket{kind="binary",le='
 metrics "metrics: the slow request in the buckets above 0.25 s" m1 7 \
     "${B}\"0.25\"}=3" "${B}\"2.5\"}=4" "${B}\"+Inf\"}=4"
+# Two clients over the cap: counted as refused at --max-conns.
+start mcap --metrics 127.0.0.1:0 --max-conns 3 || exit 1
+gwc "metrics: two clients over --max-conns 3" "$GW_PORT" conncap 3
+R='hframe_connections_rejected_total{reason='
+metrics "metrics: the two refused at the cap, by reason" mcap -1 \
+    "${R}\"max-conns\"}=2" "${R}\"descriptors\"}=0" "${R}\"memory\"}=0"
+stop mcap "$GW_PID"
 
 # Two workers: the supervisor serves every worker's counts, and a worker
 # killed outright loses none (its successor goes on in its slot).
