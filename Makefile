@@ -28,6 +28,10 @@ MANDIR     ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(or $(shell pkg-config --variable=systemdsystemunitdir \
                       systemd 2>/dev/null),/lib/systemd/system)
 DESTDIR    ?=
+# After installing into the live system (no DESTDIR), the dynamic
+# linker's cache is refreshed so that programs find libhframe.so.0 in
+# LIBDIR at once; a user who may not write the cache is told, not failed.
+LDCONFIG    = $(if $(DESTDIR),@true,-ldconfig)
 
 O          ?= build
 SAN        ?=
@@ -193,6 +197,7 @@ install: all
 	$(if $(UNITS),install -d $(DESTDIR)$(SYSTEMDUNITDIR))
 	$(foreach u,$(UNITS),sed 's|/usr/local/sbin/|$(SBINDIR)/|' $(u) \
 	    > $(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u)) &&) true
+	$(LDCONFIG)
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libhframe.a $(DESTDIR)$(LIBDIR)/libhframe.so \
@@ -205,6 +210,7 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man3/libhframe.3 \
 	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8 \
 	    $(foreach u,$(UNITS),$(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u)))
+	$(LDCONFIG)
 
 # ---------------------------------------------------------------- packages
 # Packaging tools, installed by `make deb-deps` (root, as `make deps`).

@@ -28,9 +28,13 @@ LIB=$P/lib
 version=$(sed -n 's/^#define HF_VERSION "\(.*\)"$/\1/p' "$SRC/codec/hframe.h")
 
 # ------------------------------------------------------------ install
+# Everything under the scratch prefix: the units too (their default is
+# systemd's own folder, whatever PREFIX is), and the machine's linker
+# cache left alone.
 if ! env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -s --no-print-directory \
         -C "$SRC" O="$HF_BUILD" CC="$HF_CC" SAN="$HF_SAN" PREFIX="$P" \
-        install >"$T/install.log" 2>&1; then
+        SYSTEMDUNITDIR="$P/units" LDCONFIG=: install >"$T/install.log" \
+        2>&1; then
     fail "make install PREFIX=$P"
     sed 's/^/        /' "$T/install.log"
     summary
@@ -42,6 +46,11 @@ check "libhframe.so -> libhframe.so.$version" \
     test "$(readlink "$LIB/libhframe.so")" = "libhframe.so.$version"
 check "man page libhframe.3 installed" \
     test -f "$P/share/man/man3/libhframe.3"
+check "the service unit goes to SYSTEMDUNITDIR, running the prefix's binary" \
+    grep -q "^ExecStart=$P/sbin/hframe-gateway " \
+    "$P/units/hframe-gateway.service"
+check "the socket unit goes to SYSTEMDUNITDIR" \
+    test -f "$P/units/hframe-gateway.socket"
 
 # ------------------------------------------------------------ pkg-config
 export PKG_CONFIG_PATH="$LIB/pkgconfig"
