@@ -514,7 +514,7 @@ def main():
             print("  counters: %s" % ", ".join([
                 "%s %d" % (k, c[k]) for k in (
                     "accepted", "rejected_cap", "rejected_nofd",
-                    "rejected_fdsetsize",
+                    "rejected_nomem",
                     "accept_errors", "timeout_request", "timeout_idle",
                     "timeout_write", "req_frame_error", "req_bad_request",
                     "req_relayed", "upstream_connects", "upstream_errors")

@@ -63,7 +63,7 @@ static void add_client(gw_loop *l, int fd, const struct sockaddr_storage *ss,
     if (c == NULL || gw_loop_own(l, fd, &c->ep) != 0 ||
         gw_poller_set(l->poller, fd, GW_POLL_IN) != 0) {
         gw_log(GW_LOG_WARN, "accept: out of memory for descriptor %d", fd);
-        l->slot->st.rejected_fdset++;
+        l->slot->st.rejected_nomem++;
         if (c != NULL && fd < l->fds_cap)
             l->fds[fd] = NULL;
         free(c);

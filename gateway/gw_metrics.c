@@ -223,7 +223,7 @@ static char *render(const gw_metrics *m, size_t *len)
         "Client connections accepted", st->accepted);
     rejected[0] = st->rejected_cap;
     rejected[1] = st->rejected_nofd;
-    rejected[2] = st->rejected_fdset;
+    rejected[2] = st->rejected_nomem;
     table(f, "hframe_connections_rejected_total",
           "Client connections refused, by reason: max-conns and "
           "descriptors are told with a busy frame, memory is closed",

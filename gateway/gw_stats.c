@@ -142,14 +142,15 @@ void gw_stats_log(const gw_stats *st, size_t conns, int relay,
                   GW_REQ_STATUS_COUNT, req_name);
     gw_log(GW_LOG_NOTICE,
            "stats conns=%zu accepted=%" PRIu64 " rejected_cap=%" PRIu64
-           " rejected_nofd=%" PRIu64 " rejected_fdsetsize=%" PRIu64 " accept_errors=%" PRIu64
+           " rejected_nofd=%" PRIu64 " rejected_nomem=%" PRIu64
+           " accept_errors=%" PRIu64
            " timeout_request=%" PRIu64 " timeout_idle=%" PRIu64
            " timeout_write=%" PRIu64 " req_search=%" PRIu64
            " req_invalid_action=%" PRIu64 " req_binary=%" PRIu64
            " req_bad_request=%" PRIu64 " req_frame_error=%" PRIu64
            " bytes_in=%" PRIu64 " bytes_out=%" PRIu64 "%s%s",
            conns, st->accepted, st->rejected_cap, st->rejected_nofd,
-           st->rejected_fdset,
+           st->rejected_nomem,
            st->accept_errors, st->closed[GW_CLOSE_REQUEST_TIMEOUT],
            st->closed[GW_CLOSE_IDLE_TIMEOUT],
            st->closed[GW_CLOSE_WRITE_TIMEOUT],

@@ -25,7 +25,7 @@ typedef struct gw_stats {
                                    --max-conns, or stopping */
     uint64_t rejected_nofd;     /* refused with a busy frame: waiting
                                    while the descriptors ran out */
-    uint64_t rejected_fdset;    /* closed: no memory to watch the
+    uint64_t rejected_nomem;    /* closed: no memory to watch the
                                    descriptor */
     uint64_t accept_errors;
     uint64_t closed[GW_CLOSE_REASON_COUNT];
