@@ -10,7 +10,8 @@
 #                   TEST_JOBS tests at once (default 2)
 #   make run        the gateway on 127.0.0.1:65432 with the built-in index
 #   make install    PREFIX=/usr/local, DESTDIR honoured; systemd units
-#                   under SYSTEMDUNITDIR (pkg-config systemd's)
+#                   under SYSTEMDUNITDIR (pkg-config systemd's); ldconfig
+#                   when DESTDIR is empty (LDCONFIG=: skips it)
 #   make deb        the Debian packages, checked by lintian (deb-check:
 #                   installed and tried on a clean root)
 #   make V=1        show the full commands
