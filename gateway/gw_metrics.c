@@ -11,8 +11,10 @@
 #include "gw_hist.h"
 #include "gw_log.h"
 
-/* Scrapers at once: a few are plenty, and each holds a descriptor. */
-#define METRICS_CONNS 16
+/* HTTP connections at once: scrapers and health checks need a few;
+ * more leave room while clients that send nothing wait out
+ * METRICS_TIMEOUT, and each holds a descriptor. */
+#define METRICS_CONNS 64
 
 /* Seconds a scraper may idle on its connection. */
 #define METRICS_TIMEOUT 10
@@ -24,6 +26,7 @@ struct gw_metrics {
     gw_metrics_config cfg;
     int listen_fd;
     int draining;
+    int closed;     /* a scraper's connection closed since the last run */
     int conn_fd[METRICS_CONNS];     /* scrapers' sockets; -1: free */
 };
 
@@ -326,6 +329,7 @@ static void on_connection(void *cls, struct MHD_Connection *c,
         }
         if (what == MHD_CONNECTION_NOTIFY_CLOSED && m->conn_fd[i] == fd) {
             m->conn_fd[i] = -1;
+            m->closed = 1;
             return;
         }
     }
@@ -345,10 +349,17 @@ int gw_metrics_fd(const gw_metrics *m)
     return info != NULL ? info->epoll_fd : -1;
 }
 
+/* At the connection limit MHD takes the listening socket out of its
+ * epoll set, and puts it back in the next run after a connection
+ * closed; nothing would make the epoll descriptor readable for that run
+ * (the last scraper gone, the set holds nothing), so a close makes the
+ * server due at once. */
 gw_time gw_metrics_due(const gw_metrics *m)
 {
     MHD_UNSIGNED_LONG_LONG ms;
 
+    if (m->closed)
+        return gw_now();
     if (MHD_get_timeout(m->d, &ms) != MHD_YES)
         return GW_TIME_NEVER;
     return gw_time_add(gw_now(), (gw_time)ms * 1000);
@@ -356,6 +367,7 @@ gw_time gw_metrics_due(const gw_metrics *m)
 
 void gw_metrics_run(gw_metrics *m)
 {
+    m->closed = 0;
     MHD_run(m->d);
 }
 

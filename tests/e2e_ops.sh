@@ -195,6 +195,24 @@ metrics "metrics: the two refused at the cap, by reason" mcap -1 \
     "${R}\"max-conns\"}=2" "${R}\"descriptors\"}=0" "${R}\"memory\"}=0"
 stop mcap "$GW_PID"
 
+# The metrics server full (64 connections, each half a request), then
+# left: it takes connections again at once, not after their timeout.
+# crowd NAME ARGS...: a gateway started with ARGS takes the crowd.
+crowd() {
+    start "$@" --metrics 127.0.0.1:0 || exit 1
+    label="metrics full ($*): /health answers again once 64 connections left"
+    if timeout -k 5 60 python3 "$HERE/metrics_check.py" \
+            "$(metrics_port "$1")" --crowd 64 >"$TMP/crowd.out" 2>&1; then
+        ok "$label"
+    else
+        fail "$label"
+        sed 's/^/        /' "$TMP/crowd.out"
+    fi
+    stop "$1" "$GW_PID"
+}
+crowd crowd1
+crowd crowd2 --workers 2
+
 # Two workers: the supervisor serves every worker's counts, and a worker
 # killed outright loses none (its successor goes on in its slot).
 start m2 --metrics 127.0.0.1:0 --workers 2 || exit 1

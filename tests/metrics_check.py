@@ -4,6 +4,7 @@
 usage: metrics_check.py PORT REQUESTS [SERIES[=VALUE]...]
        metrics_check.py PORT --health STATUS
        metrics_check.py PORT --hold SECONDS
+       metrics_check.py PORT --crowd N
 
 The first form fetches /health (must be 200) and /metrics from
 127.0.0.1:PORT, checks the page with `promtool check metrics` when
@@ -17,12 +18,16 @@ promtool is installed, and checks that:
     there, with VALUE when given, else with a value of at least 1.
 The second form checks only that /health answers STATUS. The third
 fetches /metrics on a kept HTTP/1.1 connection, prints "ready" and keeps
-the connection open for SECONDS.
+the connection open for SECONDS. The fourth opens N connections that
+each send half a request, waits until /health no longer answers (the
+server is full), closes them, and checks that /health answers 200
+within a few seconds.
 Exit status 0 when all hold, 1 with a message otherwise.
 """
 import http.client
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -120,6 +125,45 @@ def check_series(found, specs):
     return None
 
 
+def health_within(port, seconds):
+    """/health's status, or None when it does not answer in time."""
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=seconds)
+        c.request("GET", "/health")
+        status = c.getresponse().status
+        c.close()
+        return status
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def crowd(port, n):
+    """A full server takes new connections again once its clients left."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", port), TIMEOUT)
+            s.sendall(b"GET /hea")
+            socks.append(s)
+        status = health_within(port, 1)
+        if status is not None:
+            print("with %d connections open /health still answered %d: "
+                  "not full" % (n, status))
+            return 1
+    finally:
+        for s in socks:
+            s.close()
+    deadline = time.monotonic() + 5
+    status = None
+    while status != 200 and time.monotonic() < deadline:
+        status = health_within(port, 1)
+    if status != 200:
+        print("/health answered %r after the %d connections closed" % (
+            status, n))
+        return 1
+    return 0
+
+
 def main(argv):
     if len(argv) == 4 and argv[2] == "--health":
         status, body = fetch(int(argv[1]), "/health")
@@ -138,6 +182,8 @@ def main(argv):
         time.sleep(float(argv[3]))
         c.close()
         return 0
+    if len(argv) == 4 and argv[2] == "--crowd":
+        return crowd(int(argv[1]), int(argv[3]))
     if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
