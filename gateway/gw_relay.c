@@ -337,8 +337,10 @@ static void advance(gw_conn *c, gw_time now)
         moved = 1;
     }
     if (r->n == 0 && r->broken) {
+        /* The client may still send (drain it), unless it is done. */
         r->broken = 0;
-        gw_conn_frame_error(c, GW_CONN_LINGER, now);
+        gw_conn_frame_error(c, r->peer_eof ? GW_CONN_CLOSING
+                                           : GW_CONN_LINGER, now);
     } else if (r->n == 0 && !c->frame_started) {
         gw_conn_request_done(c, now);
     } else if (moved) {
@@ -720,8 +722,12 @@ int gw_relay_client_eof(gw_conn *c, gw_time now)
             return 1;
     }
     if (r->n > 0) {
-        /* Answers are still on their way: close once they are sent
-         * (a cut request then gets no error frame of its own). */
+        /* Answers are still on their way: close once they are sent,
+         * and when the stream ended inside a frame, after its error
+         * frame (truncated), as in serve mode. */
+        if (gw_conn_in_request(c) && c->client.dec != NULL &&
+            hf_decoder_finish(c->client.dec) != HF_OK)
+            r->broken = 1;
         r->peer_eof = 1;
         c->frame_started = 0;
         return 1;

@@ -150,7 +150,8 @@ typedef struct gw_relay {
     gw_exchange *spare;     /* one over, kept for the next request */
     int upstream;           /* the upstream its last request went to,
                                -1 */
-    int broken;             /* a bad frame came after these requests:
+    int broken;             /* a bad frame, or the end of the stream
+                               inside one, came after these requests:
                                its error frame follows their answers */
     int peer_eof;           /* the client closed while answers were on
                                their way: close once they are sent */

@@ -586,11 +586,13 @@ END_TEST
 
 /* The client closes its side after a request: the answer still comes,
  * then the connection closes. A client that stops in the middle of a
- * request gets a truncated error and the upstream connection is
- * dropped. */
+ * request gets a truncated error (after the answers to the requests
+ * before it) and the upstream connection is dropped. */
 START_TEST(test_relay_client_eof)
 {
     relay_t *r = relay_asked(1, 1);
+    size_t cut;
+    int i;
 
     r->m[0].eof = 1;
     relay_pump(r, 2);
@@ -627,6 +629,30 @@ START_TEST(test_relay_client_eof)
     assert_error_frame(r->cout, r->clen, hf_status_name(HF_E_TRUNCATED));
     ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSING);
     relay_free(r);
+
+    /* Cut short behind a request in flight (a client that may have two
+     * in hand), in the next frame's header or in its content: the
+     * answer, then the truncated error frame. */
+    for (i = 0; i < 2; i++) {
+        cut = i == 0 ? 3 : ring_rlen - 5;
+        r = relay_new(1);
+        r->cfg.relay.depth = 2;
+        relay_client(r, ring_req, ring_rlen, 0, 1);
+        relay_connect(r, 1);
+        relay_client(r, ring_req, cut, 0, 2);
+        ck_assert_uint_eq(r->ulen, ring_rlen);
+        r->m[0].eof = 1;
+        relay_pump(r, 2);
+        ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+        relay_upstream(r, ring_ans, ring_alen, 0, 3);
+        ck_assert_uint_gt(r->clen, ring_alen);
+        ck_assert_mem_eq(r->cout, ring_ans, ring_alen);
+        assert_error_frame(r->cout + ring_alen, r->clen - ring_alen,
+                           hf_status_name(HF_E_TRUNCATED));
+        ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSING);
+        ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_FRAME_ERROR);
+        relay_free(r);
+    }
 }
 END_TEST
 
