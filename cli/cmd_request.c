@@ -780,27 +780,34 @@ static int send_proxy(req *r, long long deadline)
 typedef struct raw_state {
     hf_decoder in;          /* stdin's frames, checked before sending */
     uint64_t sent;          /* complete frames read from stdin */
+    uint64_t sent_end;      /* stdin's offset after the last of them */
     uint64_t answered;      /* complete frames received */
     int in_eof;
     unsigned char *buf;     /* a chunk of stdin waiting to be sent */
     size_t len, off;
 } raw_state;
 
-/* Count the complete frames in p[0..n) pushed through d. 0, or -1 at a
- * decoder error. */
+/* Push p[0..n) through d, counting complete frames in *frames (and
+ * setting *end, when not NULL, to the stream offset after the last), and
+ * stop at the end of the frame that makes them most: *used is how many
+ * bytes were taken. 0, or -1 at a decoder error. */
 static int count_frames(hf_decoder *d, const unsigned char *p, size_t n,
-                        uint64_t *frames)
+                        uint64_t *frames, uint64_t most, size_t *used,
+                        uint64_t *end)
 {
     size_t off = 0;
     hf_event ev;
 
     for (;;) {
         off += hf_decoder_push(d, p + off, n - off, &ev);
+        *used = off;
         if (ev.type == HF_EV_NEED_MORE)
             return 0;
-        if (ev.type == HF_EV_FRAME_END)
-            (*frames)++;
-        else if (ev.type == HF_EV_ERROR)
+        if (ev.type == HF_EV_FRAME_END && end != NULL)
+            *end = hf_decoder_offset(d);
+        if (ev.type == HF_EV_FRAME_END && ++*frames >= most)
+            return 0;
+        if (ev.type == HF_EV_ERROR)
             return -1;
     }
 }
@@ -809,6 +816,7 @@ static int count_frames(hf_decoder *d, const unsigned char *p, size_t n,
 static int raw_read_stdin(raw_state *rs)
 {
     long n = cli_read(STDIN_FILENO, rs->buf, CLI_CHUNK);
+    size_t used;
 
     if (n < 0)
         return CLI_EXIT_FAIL;
@@ -816,7 +824,8 @@ static int raw_read_stdin(raw_state *rs)
         rs->in_eof = 1;
         if (hf_decoder_finish(&rs->in) == HF_OK)
             return 0;
-    } else if (count_frames(&rs->in, rs->buf, (size_t)n, &rs->sent) == 0) {
+    } else if (count_frames(&rs->in, rs->buf, (size_t)n, &rs->sent,
+                            UINT64_MAX, &used, &rs->sent_end) == 0) {
         rs->len = (size_t)n;
         rs->off = 0;
         return 0;
@@ -827,11 +836,17 @@ static int raw_read_stdin(raw_state *rs)
     return CLI_EXIT_INVALID;
 }
 
-/* Received bytes go to stdout as they are. 0, or the exit status. */
+/* Received bytes go to stdout as they are, up to the end of the answer
+ * to the last request begun on standard input (a server may answer one
+ * from its header): a frame beyond it was not asked for (while standard
+ * input goes on, an error; once it has ended, the exchange is over and
+ * what follows is not read). 0, or the exit status. */
 static int raw_receive(req *r, raw_state *rs, unsigned char *chunk)
 {
     ssize_t n = recv(r->fd, chunk, CLI_CHUNK, 0);
-    size_t i;
+    uint64_t asked = rs->sent +
+                     (hf_decoder_offset(&rs->in) > rs->sent_end ? 1 : 0);
+    size_t i, used;
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return 0;
@@ -848,14 +863,23 @@ static int raw_receive(req *r, raw_state *rs, unsigned char *chunk)
     }
     for (i = 0; r->head_len < sizeof(r->head) && i < (size_t)n; i++)
         r->head[r->head_len++] = chunk[i];
-    if (count_frames(&r->dec, chunk, (size_t)n, &rs->answered) != 0) {
+    if (rs->answered >= asked) {
+        used = 0;
+    } else if (count_frames(&r->dec, chunk, (size_t)n, &rs->answered,
+                            asked, &used, NULL) != 0) {
         cli_out_flush();
         cli_err_decoder(hf_decoder_error(&r->dec));
         hint_peer(r);
         return CLI_EXIT_PEER;
     }
-    if (cli_out_write(chunk, (size_t)n) != 0 || cli_out_flush() != 0)
+    if (cli_out_write(chunk, used) != 0 || cli_out_flush() != 0)
         return cli_out_exit();
+    if (used < (size_t)n && !rs->in_eof) {
+        cli_err("%s port %s sent more than the %llu answers asked for so "
+                "far", r->host, r->port, (unsigned long long)asked);
+        hint_peer(r);
+        return CLI_EXIT_PEER;
+    }
     return 0;
 }
 

@@ -880,6 +880,24 @@ start_peer reference 1 &&
         "$HFRAME" request --raw 127.0.0.1 "$PORT" <"$T/two.bin" &&
     grep -q "^hframe: 127.0.0.1 port $PORT [a-z]* the connection after 1 of 2 answers" "$T/err" &&
     ok || fail "request --raw, fewer answers: $(cat "$T/err")"
+# A peer that answers twice: once standard input has ended, only the
+# answers asked for are written; while it goes on, the frame nobody asked
+# for is an error (exit 6), the answer before it written whole.
+printf '{"result": "Follow the white rabbit. \360\237\220\260"}' >"$T/want"
+start_peer double 1 &&
+    expect 0 "request --raw to a peer that answers twice: exit 0" \
+        "$HFRAME" request --raw 127.0.0.1 "$PORT" <"$G/request-search.bin" &&
+    "$HFRAME" decode --content <"$T/out" >"$T/c" &&
+    same "request --raw to a peer that answers twice: one answer written" \
+        "$T/c" "$T/want"
+start_peer double 1 &&
+    { cat "$G/request-search.bin"; sleep 2; } |
+    expect_err 6 "hframe: 127.0.0.1 port $PORT sent more than the 1 answers asked for so far" \
+        "request --raw, an answer nobody asked for while input goes on" \
+        "$HFRAME" request --raw 127.0.0.1 "$PORT" &&
+    "$HFRAME" decode --content <"$T/out" >"$T/c" &&
+    same "request --raw, an answer nobody asked for: the one asked for written" \
+        "$T/c" "$T/want"
 start_peer keepalive 1 &&
     printf 'hello\n' | expect_err 3 "hframe: standard input: offset 6: truncated: stream ended 4 bytes into a 26725-byte header" \
         "request --raw of text" "$HFRAME" request --raw 127.0.0.1 "$PORT"
