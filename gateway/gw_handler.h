@@ -33,8 +33,10 @@
 #define GW_BINARY_QUOTE 10
 
 /* JSON nesting accepted in a request's content (yajl has no limit of its
- * own). Requests are flat objects; this is room for extension fields. */
-#define GW_JSON_DEPTH_MAX 64
+ * own). Requests are flat objects; this is room for extension fields,
+ * and for every depth the reference server parses (Python's json stops
+ * near 1,000 levels). */
+#define GW_JSON_DEPTH_MAX 512
 
 /* Bytes of the action and of the value kept in a gw_reply for the log
  * (truncated). */

@@ -31,6 +31,52 @@ static void handle_vector(const gw_index *idx, const req_vec *v)
     hf_decoder_free(&d);
 }
 
+/* A search whose content holds an extra member nested depth levels
+ * deep in all (the object itself is the first): answered up to
+ * GW_JSON_DEPTH_MAX (512), invalid-json past it. */
+static void nested_search(int depth, gw_req_status want)
+{
+    static char content[2 * GW_JSON_DEPTH_MAX + 128];
+    hf_header h;
+    gw_buf out;
+    gw_reply r;
+    size_t n;
+    int i;
+
+    n = (size_t)snprintf(content, sizeof content,
+                         "{\"action\": \"search\", \"value\": \"ring\", "
+                         "\"z\": ");
+    for (i = 1; i < depth; i++)
+        content[n++] = '[';
+    for (i = 1; i < depth; i++)
+        content[n++] = ']';
+    if (depth == 1)
+        content[n++] = '0';
+    content[n++] = '}';
+    ck_assert_uint_lt(n, sizeof content);
+    hf_header_init(&h, "text/json", "utf-8");
+    h.content_length = n;
+    gw_buf_init(&out);
+    ck_assert_int_eq(gw_handle_request(builtin, &h,
+                                       (const unsigned char *)content, n,
+                                       &out, &r), 0);
+    ck_assert_int_eq(r.kind, want == GW_REQ_OK ? GW_KIND_SEARCH
+                                               : GW_KIND_BAD_REQUEST);
+    if (want != GW_REQ_OK)
+        ck_assert_int_eq(r.req_status, want);
+    gw_buf_free(&out);
+}
+
+START_TEST(test_handler_depth)
+{
+    nested_search(1, GW_REQ_OK);
+    nested_search(2, GW_REQ_OK);
+    nested_search(512, GW_REQ_OK);      /* as protocol.md says */
+    nested_search(513, GW_REQ_E_JSON);
+    nested_search(GW_JSON_DEPTH_MAX + 40, GW_REQ_E_JSON);
+}
+END_TEST
+
 START_TEST(test_handler_vectors)
 {
     handle_vector(builtin, &req_vecs[_i]);
@@ -151,6 +197,7 @@ Suite *handler_suite(void)
     tcase_add_loop_test(tc, test_handler_vectors_prepared, 0, n_req_vecs);
     tcase_add_loop_test(tc, test_handler_after_each, 0, n_req_vecs);
     tcase_add_test(tc, test_handler_prepared_same);
+    tcase_add_test(tc, test_handler_depth);
     tcase_add_test(tc, test_names);
     suite_add_tcase(s, tc);
     return s;

@@ -176,10 +176,6 @@ const req_vec req_vecs[] = {
     { "json bad utf-8", "text/json", "utf-8",
       "{\"action\": \"search\", \"value\": \"\xc0\xaf\"}", 0,
       GW_KIND_BAD_REQUEST, GW_REQ_E_JSON, NULL },
-    { "json too deep", "text/json", "utf-8",
-      "{\"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}", 0,
-      GW_KIND_BAD_REQUEST, GW_REQ_E_JSON, NULL },
     { "json unfinished token after", "text/json", "utf-8",
       "{\"action\": \"search\", \"value\": \"ring\"}\"", 0,
       GW_KIND_BAD_REQUEST, GW_REQ_E_JSON, NULL },
