@@ -268,14 +268,25 @@ static int bad_choice(const opt_row *r, const char *val, const char *names)
 }
 
 /* One option's value into o. -1 to go on, or an exit status. */
+/* The options that only a relay uses: --upstream-* and
+ * --client-pipeline. */
+static int relay_only(const opt_row *r)
+{
+    return strncmp(r->name, "upstream-", 9) == 0 ||
+           strcmp(r->name, "client-pipeline") == 0;
+}
+
 static int apply(gw_options *o, const opt_row *r, const char *val)
 {
     char name[64], msg[UTIL_MSG_MAX];
     gw_log_level lvl;
     gw_log_format fmt;
     gw_poll_kind io;
+    size_t i;
 
     snprintf(name, sizeof name, "--%s", r->name);
+    if (relay_only(r) && o->relay_option == NULL)
+        o->relay_option = r->name;
     switch (r->kind) {
     case K_HELP:
     case K_VERSION:
@@ -294,6 +305,12 @@ static int apply(gw_options *o, const opt_row *r, const char *val)
     case K_UPSTREAM:
         if (o->n_upstream == GW_OPTIONS_UPSTREAMS)
             return usage_error("--upstream: at most 16 upstreams");
+        for (i = 0; i < o->n_upstream; i++) {
+            if (strcmp(o->upstream[i], val) == 0) {
+                snprintf(msg, sizeof msg, "--upstream %s given twice", val);
+                return usage_error(msg);
+            }
+        }
         o->upstream[o->n_upstream++] = val;
         return -1;
     case K_LEVEL:
@@ -327,12 +344,14 @@ static int apply(gw_options *o, const opt_row *r, const char *val)
 /* Rules between options. -1 to go on, or GW_EXIT_USAGE. */
 static int check_together(const gw_options *o)
 {
+    char msg[UTIL_MSG_MAX];
+
     if (o->group != NULL && o->user == NULL)
         return usage_error("--group needs --user");
-    if (o->upstream_proxy && o->n_upstream == 0)
-        return usage_error("--upstream-proxy-protocol needs --upstream");
-    if (o->upstream_private && o->n_upstream == 0)
-        return usage_error("--upstream-private needs --upstream");
+    if (o->relay_option != NULL && o->n_upstream == 0) {
+        snprintf(msg, sizeof msg, "--%s needs --upstream", o->relay_option);
+        return usage_error(msg);
+    }
     if (o->n_upstream > 0 && o->index_path != NULL)
         return usage_error("--index and --upstream exclude each other (a "
                            "relay answers nothing itself)");

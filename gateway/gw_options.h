@@ -67,6 +67,7 @@ typedef struct gw_options {
     gw_poll_kind io;
     const char *upstream[GW_OPTIONS_UPSTREAMS];
     size_t n_upstream;
+    const char *relay_option;   /* a relay-only option given, or NULL */
 } gw_options;
 
 /*

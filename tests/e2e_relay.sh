@@ -131,6 +131,25 @@ timeout --foreground -k 5 10 "$GW" --index "$TMP/index.json" \
     --upstream 127.0.0.1:1 2>"$TMP/usage.err"
 check "--index with --upstream: the message names the conflict" \
     grep -q 'exclude each other' "$TMP/usage.err"
+# Every relay-only option needs --upstream; an upstream given twice
+# would be two series of the same name on the metrics page.
+for args in "--upstream-check 1|--upstream-check needs --upstream" \
+    "--client-pipeline 2|--client-pipeline needs --upstream" \
+    "--upstream-retry 1 --upstream-timeout 1|--upstream-retry needs --upstream" \
+    "--upstream 127.0.0.1:9 --upstream 127.0.0.1:9|--upstream 127.0.0.1:9 given twice"
+do
+    # shellcheck disable=SC2086
+    timeout --foreground -k 5 10 "$GW" ${args%%|*} --port-file "$TMP/never" \
+        127.0.0.1 0 >/dev/null 2>"$TMP/usage.err"
+    st=$?
+    want="hframe-gateway: ${args#*|}"
+    if [ "$st" -eq 2 ] && [ "$(head -n 1 "$TMP/usage.err")" = "$want" ]; then
+        ok "usage error: $want"
+    else
+        fail "usage error: $want (exit $st)"
+        sed 's/^/        /' "$TMP/usage.err"
+    fi
+done
 
 # A relay pointed at itself would fill every slot with its own requests:
 # refused at start-up, on a given address as on every address.
