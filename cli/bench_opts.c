@@ -239,6 +239,8 @@ int bench_parse_args(int argc, char **argv, bench_cfg *cfg)
         { NULL, 0, NULL, 0 }
     };
     int c, rc, have_n = 0, have_d = 0;
+    char flag[64];
+    size_t flag_len;
 
     memset(cfg, 0, sizeof *cfg);
     cfg->conns = 16;
@@ -257,6 +259,13 @@ int bench_parse_args(int argc, char **argv, bench_cfg *cfg)
         if (c == ':')
             return usage_error("option '%s' needs a value",
                                argv[optind - 1]);
+        flag_len = c == '?' ? util_flag_with_value(argv[optind - 1], optopt)
+                            : 0;
+        if (flag_len > 0) {
+            snprintf(flag, sizeof flag, "%.*s", (int)flag_len,
+                     argv[optind - 1]);
+            return usage_error("option '%s' takes no value", flag);
+        }
         if (c == '?')
             return usage_error("unknown option '%s'", argv[optind - 1]);
         rc = bench_option(c, optarg, cfg, &have_n, &have_d);

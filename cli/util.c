@@ -84,7 +84,10 @@ int cli_common_option(cli_common *co, int c, char **argv)
     default:
         break;
     }
-    if (c == ':' && optopt > 0 && optopt < 0x100)
+    if (c == '?' && util_flag_with_value(name, optopt) > 0)
+        cli_usage_error(co->usage, "option %.*s takes no value",
+                        (int)util_flag_with_value(name, optopt), name);
+    else if (c == ':' && optopt > 0 && optopt < 0x100)
         cli_usage_error(co->usage, "option -%c needs a value", optopt);
     else if (c == ':')
         cli_usage_error(co->usage, "option %s needs a value", name);
@@ -288,7 +291,7 @@ long cli_read(int fd, void *buf, size_t cap)
         n = read(fd, buf, cap);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        cli_err("read error: %s", strerror(errno));
+        cli_err("%sread error: %s", cli_input_prefix(), strerror(errno));
         return -1;
     }
     return (long)n;

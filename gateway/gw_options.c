@@ -396,6 +396,11 @@ int gw_options_parse(gw_options *o, int argc, char **argv)
             if (ch == ':')
                 snprintf(msg, sizeof msg, "option '%s' needs a value",
                          argv[optind - 1]);
+            else if (util_flag_with_value(argv[optind - 1], optopt) > 0)
+                snprintf(msg, sizeof msg, "option '%.*s' takes no value",
+                         (int)util_flag_with_value(argv[optind - 1],
+                                                   optopt),
+                         argv[optind - 1]);
             else
                 snprintf(msg, sizeof msg, "unknown option '%s'",
                          argv[optind - 1]);

@@ -131,6 +131,17 @@ START_TEST(test_message)
 }
 END_TEST
 
+/* "--name=value" for a known flag: the length of "--name"; else 0. */
+START_TEST(test_flag_with_value)
+{
+    ck_assert_uint_eq(util_flag_with_value("--quiet=yes", 'q'), 7);
+    ck_assert_uint_eq(util_flag_with_value("--json=", 300), 6);
+    ck_assert_uint_eq(util_flag_with_value("--nope=1", 0), 0);
+    ck_assert_uint_eq(util_flag_with_value("--quiet", 'q'), 0);
+    ck_assert_uint_eq(util_flag_with_value("-q=1", 'q'), 0);
+}
+END_TEST
+
 START_TEST(test_format_roundtrip)
 {
     static const uint64_t sizes[] = { 0, 1, 1023, 1024, 65536, 16777216,
@@ -307,6 +318,7 @@ static Suite *util_suite(void)
     tcase_add_loop_test(tc, test_message, 0,
                         (int)(sizeof messages / sizeof messages[0]));
     tcase_add_test(tc, test_format_roundtrip);
+    tcase_add_test(tc, test_flag_with_value);
     tcase_add_loop_test(tc, test_hostport, 0,
                         (int)(sizeof hostports / sizeof hostports[0]));
     tcase_add_test(tc, test_hostport_long);

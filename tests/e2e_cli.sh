@@ -294,6 +294,13 @@ dd if="$G/tutorial.bin" bs=1 status=none |
 same "decode of a stream written byte by byte" "$T/dd.out" "$G/tutorial.ndjson"
 expect_err 1 "hframe: read error: Is a directory" "read error" \
     "$HFRAME" validate <"$G"
+# A named input that cannot be read is named, and the next is checked.
+head -c 5 "$G/request-search.bin" >"$T/cut.bin"
+expect_err 1 "hframe: $G: read error: Is a directory" \
+    "read error of a named input names it" \
+    "$HFRAME" validate "$G" "$T/cut.bin" &&
+    sed -n 2p "$T/err" | grep -q "^hframe: $T/cut.bin: offset 5: truncated" &&
+    ok || fail "validate goes on after an unreadable input: $(cat "$T/err")"
 
 # Progress: shown on a terminal once a run lasts a second, never
 # otherwise (every other test checks stderr stays empty or exact).
@@ -616,6 +623,10 @@ usage_err() {
     grep -q '^usage: hframe' "$T/err" && ok || fail "usage: $* printed no usage"
 }
 usage_err 'hframe: missing subcommand'
+usage_err 'hframe: option --quiet takes no value' validate --quiet=yes
+usage_err 'hframe: unknown option --nope=1' validate --nope=1
+expect_err 2 "hframe: bench: option '--json' takes no value" \
+    "bench: a flag given a value" "$HFRAME" bench --json=1 127.0.0.1 1
 expect_err 2 "hframe: unknown subcommand 'frobnicate' (see 'hframe --help')" \
     "unknown subcommand" "$HFRAME" frobnicate
 [ "$(wc -l <"$T/err")" -eq 1 ] && ok || fail "unknown subcommand: more than one line"

@@ -59,6 +59,12 @@ for bad in "--max-conns 0" "--max-conns 1x" "--port 70000" "-p -1" \
         fail "usage error: $bad (exit $rc)"
 done
 
+"$GW" --proxy-protocol=1 >/dev/null 2>"$TMP/usage.err"
+rc=$?
+check "usage error: a flag given a value says so (exit $rc)" \
+    test "$rc" -eq 2 -a "$(head -n 1 "$TMP/usage.err")" = \
+    "hframe-gateway: option '--proxy-protocol' takes no value"
+
 # A port file that cannot be written: a message and exit 1, with one
 # process as with workers.
 for w in 1 2; do

@@ -205,3 +205,12 @@ int util_parse_value(util_kind kind, const char *name, const char *val,
              util_format(kind, max, hi, sizeof hi), how);
     return -1;
 }
+
+size_t util_flag_with_value(const char *arg, int optopt)
+{
+    const char *eq = strchr(arg, '=');
+
+    if (optopt == 0 || strncmp(arg, "--", 2) != 0 || eq == NULL)
+        return 0;
+    return (size_t)(eq - arg);
+}

@@ -73,6 +73,11 @@ int util_parse_value(util_kind kind, const char *name, const char *val,
                      uint64_t min, uint64_t max, int zero_off,
                      uint64_t *out, char *msg, size_t cap);
 
+/* After getopt_long returned '?' with optopt for arg (argv[optind - 1]):
+ * the length of "--name" when arg is "--name=value" for a known option
+ * that takes no value (optopt is then not 0), else 0. */
+size_t util_flag_with_value(const char *arg, int optopt);
+
 /* v as its shortest exact text in the kind's syntax ("16M", "250ms",
  * "1.5s", "65535"). Returns buf. */
 const char *util_format(util_kind kind, uint64_t v, char *buf, size_t cap);
