@@ -195,6 +195,13 @@ static int build_request(req *r)
             cli_buf_append(&c, r->value, strlen(r->value)) != 0)
             goto out;
     }
+    if (c.len > r->co.lim.max_content) {
+        cli_err("request: content-too-long: the request's content is %zu "
+                "bytes, above the content limit of %llu bytes (raise it "
+                "with --max-content)", c.len,
+                (unsigned long long)r->co.lim.max_content);
+        goto out;
+    }
     h.content_length = c.len;
     need = hf_header_json_len(&h);
     if (need == 0 || cli_buf_reserve(&r->out, HF_PREFIX_LEN + need +
@@ -669,6 +676,13 @@ static int parse_operands(req *r, int argc, char **argv)
     if (n != 4 && n != 3) {
         cli_usage_error(r->co.usage, "request: expected host, port, "
                         "action and value");
+        return CLI_EXIT_USAGE;
+    }
+    if (n == 4 && (strcmp(argv[optind + 1], "search") == 0 ||
+                   strcmp(argv[optind + 1], "binary") == 0)) {
+        cli_usage_error(r->co.usage, "request: '%s' where the port goes: "
+                        "after HOST:PORT come only the action and the "
+                        "value", argv[optind + 1]);
         return CLI_EXIT_USAGE;
     }
     rc = parse_address(r, argv + optind, n - 2);

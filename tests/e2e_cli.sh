@@ -624,6 +624,11 @@ usage_err() {
 }
 usage_err 'hframe: missing subcommand'
 usage_err 'hframe: option --quiet takes no value' validate --quiet=yes
+expect_err 2 "hframe: request: content-too-long: the request's content is 12 bytes, above the content limit of 10 bytes (raise it with --max-content)" \
+    "request: content above --max-content is not sent" \
+    "$HFRAME" request --max-content 10 127.0.0.1 1 binary 123456
+usage_err "hframe: request: 'search' where the port goes: after HOST:PORT come only the action and the value" \
+    request 127.0.0.1:1 search x extra
 usage_err 'hframe: unknown option --nope=1' validate --nope=1
 expect_err 2 "hframe: bench: option '--json' takes no value" \
     "bench: a flag given a value" "$HFRAME" bench --json=1 127.0.0.1 1
