@@ -96,13 +96,14 @@ static int is_required_key(const char *k, size_t n)
     return 0;
 }
 
-/* -H KEY=VALUE: a string extension header. */
+/* -H KEY=VALUE: a string extension header (KEY may be empty, as the
+ * protocol allows). */
 static int add_header_opt(enc *e, const char *arg)
 {
     const char *eq = strchr(arg, '=');
     hf_str key, value;
 
-    if (eq == NULL || eq == arg) {
+    if (eq == NULL) {
         cli_usage_error(e->co.usage, "-H: \"%s\" is not KEY=VALUE", arg);
         return -1;
     }

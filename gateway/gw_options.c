@@ -296,6 +296,8 @@ static int apply(gw_options *o, const opt_row *r, const char *val)
         return -1;
     case K_TEXT:
         *(const char **)field_of(o, r) = val;
+        if (r->letter == 'l' || r->letter == 'p')
+            o->address_option = 1;
         if (r->letter == 'p')
             return check_port(val);
         return -1;
@@ -414,6 +416,9 @@ int gw_options_parse(gw_options *o, int argc, char **argv)
     argv += optind;
     if (argc != 0 && argc != 2)
         return usage_error("expected HOST PORT or no operands");
+    if (argc == 2 && o->address_option)
+        return usage_error("-l/-p and the HOST PORT operands exclude each "
+                           "other");
     if (argc == 2) {
         rc = check_port(argv[1]);
         if (rc >= 0)

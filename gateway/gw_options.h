@@ -68,6 +68,7 @@ typedef struct gw_options {
     const char *upstream[GW_OPTIONS_UPSTREAMS];
     size_t n_upstream;
     const char *relay_option;   /* a relay-only option given, or NULL */
+    int address_option;         /* -l or -p given */
 } gw_options;
 
 /*

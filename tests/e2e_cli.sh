@@ -656,6 +656,11 @@ usage_err 'hframe: option --max-content needs a value' decode --max-content
 usage_err 'hframe: -b: "middle" is not little or big' encode -b middle
 usage_err 'hframe: -t: must be a non-empty UTF-8 string' encode -t ''
 usage_err 'hframe: -H: "novalue" is not KEY=VALUE' encode -H novalue
+expect 0 "encode -H with an empty key" "$HFRAME" encode -H =v -H k=a=b \
+    </dev/null &&
+    "$HFRAME" decode --header <"$T/out" >"$T/c" &&
+    grep -qF '"": "v", "k": "a=b"' "$T/c" && ok ||
+    fail "encode -H =v: $(cat "$T/c")"
 usage_err 'hframe: -H: "content-type" is set with -b, -t, -e or by the content' \
     encode -H content-type=x
 usage_err 'hframe: -H: key "k" given twice' encode -H k=1 -H k=2

@@ -51,7 +51,8 @@ check "--version prints hframe-gateway $version" \
     test "$("$GW" --version 2>&1)" = "hframe-gateway $version"
 for bad in "--max-conns 0" "--max-conns 1x" "--port 70000" "-p -1" \
     "--request-timeout 1x" "--idle-timeout -1" "--workers 0" \
-    "--max-header 1" "--log-level loud" "127.0.0.1" "a 1 b" "h 99999"; do
+    "--max-header 1" "--log-level loud" "127.0.0.1" "a 1 b" "h 99999" \
+    "-l 127.0.0.1 127.0.0.1 1" "-p 1 127.0.0.1 1"; do
     # shellcheck disable=SC2086
     "$GW" $bad >/dev/null 2>&1
     rc=$?
