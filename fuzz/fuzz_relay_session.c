@@ -93,6 +93,10 @@
  *    each byte-identical to one of the clients' (a cut last one only on
  *    a connection the relay gave up on), at most the pipeline depth in
  *    flight;
+ *  - a client closed as done (its stream ended) read to a frame's end:
+ *    one whose stream ends inside a frame gets the truncated error frame
+ *    after the answers before it (unless that frame's answer had begun
+ *    to go out early, which can only be cut);
  *  - a request timeout only after the request timeout has passed while
  *    the relay wanted to read that client since its frame's first byte:
  *    the clock stands while the relay holds the client back (a request
@@ -1630,6 +1634,26 @@ static void check_client_bytes(session *s, int k)
     hf_decoder_free(&d);
 }
 
+/* A stream that ends inside a frame gets its truncated error frame,
+ * after the answers to the requests before it, unless an answer to that
+ * very frame had begun to go out (answered early), which can only be
+ * cut: a client closed as done (reason peer) read to a frame's end. */
+static void check_stream_end(const session *s, int k)
+{
+    const client *cl = &s->cl[k];
+    const req_frame *f;
+    int boundary = cl->read == 0 || cl->read == s->proxy_len;
+    size_t i;
+
+    if (cl->reason != GW_CLOSE_PEER || s->answered_early)
+        return;
+    for (i = 0; i < s->n_frames && !boundary; i++) {
+        f = &s->frames[i];
+        boundary = cl->read == f->end && f->end - f->start == f->declared;
+    }
+    FZ_CHECK(boundary);
+}
+
 /* A request timeout only while a request frame is incomplete. */
 static void check_close_reason(const session *s, int k)
 {
@@ -1802,6 +1826,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         check_client_bytes(s, k);
         check_close_reason(s, k);
+        check_stream_end(s, k);
         if (cl->proxy_calls > 0)
             FZ_CHECK(cl->read >= s->proxy_len);
         if (s->proxy_len > 0 && cl->n_replies > 0 &&
