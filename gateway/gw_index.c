@@ -1,6 +1,7 @@
 /* gw_index.c - the search index: yajl loader, sorted table, lookups. */
 #include "gw_index.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -38,6 +39,7 @@ struct gw_index {
 
 typedef struct loader {
     yajl_handle yh;
+    const unsigned char *text;  /* the input yajl parses, whole */
     gw_buf arena;
     entry *e;
     size_t n;
@@ -85,11 +87,42 @@ static void set_err(gw_index_error *err, gw_index_status code, size_t off,
     va_end(ap);
 }
 
-/* Cancel the parse from a callback with a reason. */
+/* Where the token a callback was just given starts: yajl counts the
+ * bytes up to its end. A string is found back from its closing quote
+ * (a quote after an even run of backslashes opens it); any other token
+ * is a '{', a '[', or a run of the letters, digits and signs that
+ * numbers and literals are made of. */
+static size_t token_start(const loader *ld)
+{
+    size_t end = yajl_get_bytes_consumed(ld->yh), i, k;
+    const unsigned char *t = ld->text;
+
+    if (end == 0)
+        return 0;
+    if (t[end - 1] == '{' || t[end - 1] == '[')
+        return end - 1;
+    if (t[end - 1] == '"') {
+        for (i = end - 1; i-- > 0;) {
+            for (k = 0; k < i && t[i - 1 - k] == '\\'; k++)
+                ;
+            if (t[i] == '"' && k % 2 == 0)
+                return i;
+        }
+        return 0;
+    }
+    for (i = end; i > 0 && (isalnum(t[i - 1]) || t[i - 1] == '-' ||
+                            t[i - 1] == '+' || t[i - 1] == '.');
+         i--)
+        ;
+    return i;
+}
+
+/* Cancel the parse from a callback with a reason, at the token it was
+ * just given. */
 static int fail(loader *ld, gw_index_status st, const char *what)
 {
     ld->st = st;
-    ld->st_offset = yajl_get_bytes_consumed(ld->yh);
+    ld->st_offset = token_start(ld);
     snprintf(ld->st_detail, sizeof ld->st_detail, "%s", what);
     return 0;
 }
@@ -168,7 +201,7 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
     e->key_len = len;
     e->val.off = 0;
     e->val_len = 0;
-    e->where = yajl_get_bytes_consumed(ld->yh);
+    e->where = token_start(ld);
     if (gw_buf_append(&ld->arena, s, len) != 0)
         return fail(ld, GW_INDEX_E_NOMEM, "out of memory");
     ld->have_key = 1;
@@ -307,6 +340,7 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
     memset(&ld, 0, sizeof ld);
     gw_buf_init(&ld.arena);
     ld.st = GW_INDEX_OK;
+    ld.text = (const unsigned char *)buf;
     ld.yh = yajl_alloc(&callbacks, NULL, &ld);
     if (ld.yh == NULL) {
         set_err(err, GW_INDEX_E_NOMEM, 0, "out of memory");

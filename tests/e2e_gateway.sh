@@ -197,7 +197,7 @@ printf '{"a": "b",\n "a": "c"}' >"$TMP/dup.json"
     2>"$TMP/dup.log"
 rc=$?
 [ "$rc" -eq 1 ] && ok "bad --index exits 1" || fail "bad --index exits 1 ($rc)"
-logged dup "index $TMP/dup.json: duplicate-key at offset 15" \
+logged dup "index $TMP/dup.json: duplicate-key at offset 12" \
     "bad --index names file and offset"
 
 # ------------------------------------------------------------ PROXY protocol

@@ -64,16 +64,21 @@ static const index_vec index_vecs[] = {
     { "{\"a\": \"\\ud800\"}", GW_INDEX_E_JSON, 0, 7 },
     { "{\"a\": \"\\ud800\\udc00\"}", GW_INDEX_OK, 1,
       (size_t)-1 },
-    { "[]", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
-    { "\"x\"", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
-    { "1", GW_INDEX_E_NOT_OBJECT, 0, (size_t)-1 },
-    { "{\"a\": 1}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
-    { "{\"a\": null}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
-    { "{\"a\": true}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
-    { "{\"a\": {}}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
-    { "{\"a\": [\"b\"]}", GW_INDEX_E_NOT_STRING, 0, (size_t)-1 },
+    /* Type errors stand at the first byte of the value. */
+    { "[]", GW_INDEX_E_NOT_OBJECT, 0, 0 },
+    { " \"x\\\"y\"", GW_INDEX_E_NOT_OBJECT, 0, 1 },
+    { "\n-1.5e+3 ", GW_INDEX_E_NOT_OBJECT, 0, 1 },
+    { "{\"a\": 12}", GW_INDEX_E_NOT_STRING, 0, 6 },
+    { "{\"a\": null}", GW_INDEX_E_NOT_STRING, 0, 6 },
+    { "{\"a\":true}", GW_INDEX_E_NOT_STRING, 0, 5 },
+    { "{\"a\": false}", GW_INDEX_E_NOT_STRING, 0, 6 },
+    { "{\"a\": {}}", GW_INDEX_E_NOT_STRING, 0, 6 },
+    { "{\"a\": [\"b\"]}", GW_INDEX_E_NOT_STRING, 0, 6 },
+    /* A duplicate at the later key's opening quote. */
     { "{\"a\": \"b\", \"c\": \"d\", \"a\": \"e\"}", GW_INDEX_E_DUPLICATE, 0,
-      24 },
+      21 },
+    { "{\"\\\\\": \"b\", \"\\\\\": \"e\"}", GW_INDEX_E_DUPLICATE, 0,
+      12 },
 };
 
 START_TEST(test_index_load)
