@@ -324,6 +324,11 @@ gw_index_status gw_index_load_mem(const void *buf, size_t len,
                 GW_INDEX_FILE_MAX);
         return GW_INDEX_E_TOO_BIG;
     }
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+        set_err(err, GW_INDEX_E_JSON, 0, "a byte order mark is not "
+                "allowed before the JSON text");
+        return GW_INDEX_E_JSON;
+    }
     bad = gw_json_bad_byte(buf, len);
     if (bad < len) {
         set_err(err, GW_INDEX_E_JSON, bad,

@@ -51,6 +51,7 @@ static const index_vec index_vecs[] = {
     { "{} {}", GW_INDEX_E_JSON, 0, (size_t)-1 },
     { "{\"a\": \"\xff\"}", GW_INDEX_E_JSON, 0, (size_t)-1 },
     { "/* c */ {}", GW_INDEX_E_JSON, 0, (size_t)-1 },
+    { "\xef\xbb\xbf{}", GW_INDEX_E_JSON, 0, 0 },
     { "{\"a\": \"\xc0\xaf\"}", GW_INDEX_E_JSON, 0, 7 },
     { "{\"A\":\"2\"}\"}", GW_INDEX_E_JSON, 0, 9 },
     { "{\"A\":\"2\"} \"", GW_INDEX_E_JSON, 0, 9 },
@@ -104,6 +105,20 @@ START_TEST(test_index_load)
             ck_assert_uint_eq(err.offset, v->offset);
     }
     gw_index_free(idx);
+}
+END_TEST
+
+/* A byte order mark is named as such, not as a syntax error. */
+START_TEST(test_index_bom)
+{
+    gw_index_error err;
+    gw_index *idx = NULL;
+
+    ck_assert_int_eq(gw_index_load_mem("\xef\xbb\xbf{}", 5, &idx, &err),
+                     GW_INDEX_E_JSON);
+    ck_assert_ptr_null(idx);
+    ck_assert_uint_eq(err.offset, 0);
+    ck_assert_ptr_nonnull(strstr(err.detail, "byte order mark"));
 }
 END_TEST
 
@@ -341,6 +356,7 @@ Suite *index_suite(void)
     tcase_add_loop_test(tc, test_index_load, 0,
                         (int)(sizeof index_vecs / sizeof index_vecs[0]));
     tcase_add_test(tc, test_index_file);
+    tcase_add_test(tc, test_index_bom);
     tcase_add_loop_test(tc, test_index_not_regular, 0, 3);
     tcase_add_test(tc, test_index_many);
     tcase_add_test(tc, test_index_prepare);
