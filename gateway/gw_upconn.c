@@ -245,15 +245,16 @@ void gw_upconn_remove(gw_upconn *u, gw_exchange *x, gw_time now)
 /* Waiting for the upstream: a request to send, or an answer to read
  * that its client can take, to a request that is whole (not while a
  * client does not read, nor while it has not sent all its request: the
- * client's own write and request timeouts cover those). */
+ * client's own write and request timeouts cover those); a probe, from
+ * its connect to its answer (it has no entry). */
 static int busy(const gw_upconn *u)
 {
     const gw_entry *e = answer_head(u);
     struct iovec iov[1];
 
-    if (gw_upconn_output(u, iov, 1) > 0)
+    if (u->probe || gw_upconn_output(u, iov, 1) > 0)
         return 1;
-    return e != NULL && (e->x == NULL || u->probe ||
+    return e != NULL && (e->x == NULL ||
                          (gw_relay_takes_answer(e->x) &&
                           gw_relay_whole(e->x)));
 }

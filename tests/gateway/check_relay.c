@@ -1350,6 +1350,45 @@ START_TEST(test_pool_check)
 }
 END_TEST
 
+/* A probe that the upstream takes and never answers times out like a
+ * request (it has no entry of its own to be waited on), and the next
+ * check probes again, which brings the upstream back. */
+START_TEST(test_pool_check_silent)
+{
+    relay_t *r = relay_new(1);
+    unsigned closed;
+    size_t n;
+
+    r->pc.fails = 1;
+    r->pc.retry = 100000;
+    r->pc.check = 20;
+    r->pc.upstream_timeout = 10;
+    r->connect_result = 1;
+    r->refuse[0] = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    r->refuse[0] = 0;
+    relay_pump(r, 21);
+    ck_assert_uint_eq(r->opened, 2);           /* the probe */
+    ck_assert_ptr_nonnull(memmem(r->uout, r->ulen, "hframe-check", 12));
+    closed = r->closed;
+    relay_pump(r, 30);
+    ck_assert_uint_eq(r->closed, closed);      /* within its timeout */
+    relay_pump(r, 32);
+    ck_assert_uint_eq(r->closed, closed + 1);  /* timed out */
+    n = r->ulen;
+    relay_pump(r, 52);
+    relay_pump(r, 52);
+    ck_assert_uint_eq(r->opened, 3);           /* probed again */
+    ck_assert_uint_gt(r->ulen, n);
+    relay_upstream(r, ring_ans, ring_alen, 0, 53);
+    relay_client(r, ring_req, ring_rlen, 0, 54);
+    relay_upstream(r, ring_ans, ring_alen, 0, 55);
+    ck_assert_uint_eq(r->clen, ring_alen);     /* up again */
+    relay_free(r);
+}
+END_TEST
+
 Suite *relay_suite(void)
 {
     Suite *s = suite_create("relay");
@@ -1391,6 +1430,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_private_flag);
     tcase_add_test(tc, test_pool_health);
     tcase_add_test(tc, test_pool_check);
+    tcase_add_test(tc, test_pool_check_silent);
     suite_add_tcase(s, tc);
     return s;
 }
