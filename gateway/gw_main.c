@@ -436,7 +436,8 @@ static int open_listeners(const app *a, gw_listeners *ls, int *shared)
                "and PORT are not used)", n, n == 1 ? "" : "s");
         return 0;
     }
-    return gw_listeners_open(a->opt.host, a->opt.port, many && !*shared,
+    return gw_listeners_open(a->opt.host, a->opt.port,
+                             many && !*shared ? GW_REUSEPORT_FIRST : 0,
                              !many || *shared, ls);
 }
 

@@ -45,6 +45,17 @@ static int open_one(const struct addrinfo *ai, int reuseport, int do_listen)
 {
     int fd, one = 1, fl;
 
+    /* A socket with SO_REUSEPORT shares its port with any other process
+     * of the user that sets it too: a second gateway started by mistake
+     * would quietly take half the clients. The first to bind a port for
+     * workers first binds it without sharing, to find it free. */
+    if (reuseport == GW_REUSEPORT_FIRST &&
+        util_addr_port(ai->ai_addr) != 0) {
+        fd = open_one(ai, 0, 0);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
                 SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)

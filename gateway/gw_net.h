@@ -18,12 +18,18 @@ typedef struct gw_listeners {
     unsigned port;          /* the port actually bound */
 } gw_listeners;
 
+/* gw_listeners_open's reuseport: share the port (SO_REUSEPORT) with the
+ * sockets bound first (a worker's), or bind it first for workers to
+ * share, refusing a port another process holds even with SO_REUSEPORT. */
+#define GW_REUSEPORT_JOIN 1
+#define GW_REUSEPORT_FIRST 2
+
 /*
  * Bind every address host ("" for any, "[::1]" accepted) and port
  * resolve to, non-blocking and close-on-exec; with port "0" the first
- * socket picks the port and the others take the same one. reuseport
- * sets SO_REUSEPORT (several workers on one port); with do_listen 0 the
- * sockets are bound only, which holds the port without taking clients.
+ * socket picks the port and the others take the same one. reuseport: 0,
+ * or GW_REUSEPORT_JOIN or _FIRST above; with do_listen 0 the sockets are
+ * bound only, which holds the port without taking clients.
  */
 int gw_listeners_open(const char *host, const char *port, int reuseport,
                       int do_listen, gw_listeners *ls);

@@ -87,7 +87,8 @@ static void run_worker(supervisor *s, unsigned slot, pid_t parent,
         ls = *s->hold;
     } else {
         snprintf(portstr, sizeof portstr, "%u", s->hold->port);
-        if (gw_listeners_open(s->cfg->host, portstr, 1, 1, &ls) != 0)
+        if (gw_listeners_open(s->cfg->host, portstr, GW_REUSEPORT_JOIN, 1,
+                              &ls) != 0)
             _exit(GW_EXIT_FAIL);
     }
     gw_log(GW_LOG_INFO, "worker listening on port %u", s->hold->port);

@@ -400,6 +400,17 @@ rabbit='"morpheus": "Follow the white rabbit. \360\237\220\260"'
 printf "{\"neo\": \"one\", $rabbit}" >"$TMP/workers.json"
 if start workers --workers 2 --log-level warn --index "$TMP/workers.json"
 then
+    # A second gateway with workers on the same port is refused, as one
+    # without workers is, not let in to share it (SO_REUSEPORT).
+    for w in 2 1; do
+        timeout --foreground -k 5 30 "$GW" --workers "$w" 127.0.0.1 \
+            "$GW_PORT" 2>"$TMP/second.log"
+        rc=$?
+        check "a second gateway (--workers $w) on the port: exit 1 ($rc)" \
+            test "$rc" -eq 1
+        check "... saying the address is in use" \
+            grep -q "port $GW_PORT: Address already in use" "$TMP/second.log"
+    done
     printf "{\"neo\": \"two\", $rabbit}" >"$TMP/workers.json"
     kill -HUP "$GW_PID"
     sleep 0.5
