@@ -70,6 +70,10 @@ typedef struct gw_upstream {
     gw_time retry;              /* the next time down */
     int probing;                /* one connection is trying it */
     gw_time next_check;         /* active check while down */
+    int one_each;               /* it closed a connection after its
+                                   first answer: requests go one per
+                                   connection, not pipelined (the
+                                   close would reset those behind) */
     gw_upstream_stats *st;      /* counted here: cfg.counters[i] or own */
     gw_upstream_stats own;
 } gw_upstream;

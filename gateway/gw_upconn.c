@@ -77,7 +77,8 @@ int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x)
     const gw_entry *e;
     unsigned k;
 
-    if (u->over || u->probe || u->n >= u->pool->cfg.pipeline)
+    if (u->over || u->probe || u->n >= u->pool->cfg.pipeline ||
+        (u->n > 0 && u->pool->up[u->upstream].one_each))
         return 0;
     if (u->n == 0)
         return 1;
@@ -429,7 +430,8 @@ static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
                 return n;
             }
             e->answered = 1;
-            u->answers++;
+            if (++u->answers > 1)
+                u->pool->up[u->upstream].one_each = 0;
             pop_done(u, now);
             continue;
         }
@@ -466,6 +468,13 @@ void gw_upconn_settle(gw_upconn *u, gw_time now)
 void gw_upconn_eof(gw_upconn *u, gw_time now)
 {
     int begun = u->side.dec != NULL && hf_decoder_in_frame(u->side.dec);
+    gw_upstream *up = &u->pool->up[u->upstream];
+
+    /* An upstream that closes after one answer (as the reference server
+     * does) gets one request per connection from now on; one that
+     * answers more on a connection is pipelined to again. */
+    if (u->state == GW_UP_READY && !begun && u->answers == 1)
+        up->one_each = 1;
 
     if (u->state != GW_UP_READY)
         end(u, GW_UP_END_REFUSED, now);

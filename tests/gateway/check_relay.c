@@ -1141,6 +1141,50 @@ START_TEST(test_pool_pipelined)
 }
 END_TEST
 
+/* An upstream that closes a connection after its first answer (as the
+ * reference server does) is not pipelined to: the requests behind would
+ * be reset with the close. One that answers twice on a connection is
+ * pipelined to again. */
+START_TEST(test_pool_one_each)
+{
+    unsigned char reqs[3][512], ans[512];
+    size_t rl[3], al;
+    relay_t *r = relay_new(1);
+    int k;
+
+    r->pc.conns = 4;
+    r->pc.pipeline = 4;
+    r->connect_result = 1;
+    al = json_answer(ans, sizeof ans, "{\"result\": \"a\"}");
+    for (k = 0; k < 3; k++) {
+        char v[8];
+
+        snprintf(v, sizeof v, "v%d", k);
+        rl[k] = search_request(reqs[k], sizeof reqs[k], v);
+    }
+    relay_send(r, 0, reqs[0], rl[0], 0, 1);
+    ck_assert_uint_eq(r->opened, 1);
+    relay_upstream(r, ans, al, 0, 2);
+    relay_upstream_ends(r, 1, 3);               /* closed after one */
+    for (k = 0; k < 3; k++)
+        relay_send(r, k, reqs[k], rl[k], 0, 4);
+    ck_assert_uint_eq(r->opened, 4);            /* one each */
+    relay_free(r);
+
+    /* Without such a close they share one connection. */
+    r = relay_new(1);
+    r->pc.conns = 4;
+    r->pc.pipeline = 4;
+    r->connect_result = 1;
+    relay_send(r, 0, reqs[0], rl[0], 0, 1);
+    relay_upstream(r, ans, al, 0, 2);
+    for (k = 0; k < 3; k++)
+        relay_send(r, k, reqs[k], rl[k], 0, 4);
+    ck_assert_uint_eq(r->opened, 1);
+    relay_free(r);
+}
+END_TEST
+
 /* Pipelining: requests that come in the same pass go out on one
  * connection in one write, even when another connection is idle. */
 START_TEST(test_pool_same_pass)
@@ -1194,7 +1238,8 @@ END_TEST
 
 /* A pipelined connection breaks after one answer: the requests that got
  * no answer byte go again on a new connection and get their own
- * answers; nothing is lost or shifted. */
+ * answers; nothing is lost or shifted. (The upstream closed after one
+ * answer, so they go one at a time.) */
 START_TEST(test_pool_pipeline_broken)
 {
     unsigned char got[512];
@@ -1212,9 +1257,10 @@ START_TEST(test_pool_pipeline_broken)
     ck_assert_uint_eq(r->clen, ring_alen);
     ck_assert_uint_eq(r->opened, 2);
     relay_connect(r, 5);
+    ck_assert_uint_eq(r->ulen, 4 * ring_rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 6);
     ck_assert_uint_eq(r->ulen, 5 * ring_rlen);
-    relay_upstream(r, ring_ans, ring_alen, 0, 6);
-    relay_upstream(r, ring_ans, ring_alen, 0, 6);
+    relay_upstream(r, ring_ans, ring_alen, 0, 7);
     for (k = 1; k < 3; k++) {
         ck_assert_uint_eq(relay_take(r, k, got, sizeof got), ring_alen);
         ck_assert_mem_eq(got, ring_ans, ring_alen);
@@ -1425,6 +1471,7 @@ Suite *relay_suite(void)
     tcase_add_loop_test(tc, test_pool_total, 0, 2);
     tcase_add_loop_test(tc, test_pool_private, 0, 3);
     tcase_add_test(tc, test_pool_pipelined);
+    tcase_add_test(tc, test_pool_one_each);
     tcase_add_test(tc, test_pool_same_pass);
     tcase_add_test(tc, test_pool_pipeline_broken);
     tcase_add_test(tc, test_pool_private_flag);
