@@ -377,13 +377,11 @@ static size_t field_text(char *out, size_t cap, const gw_log_field *f)
  * Returns its length. */
 static size_t field_json(char *out, size_t cap, const gw_log_field *f)
 {
-    char ascii[GW_LOG_LINE_MAX];
     size_t n = 0;
 
     add(out, cap, &n, ",\"%s\":", f->key);
     if (f->quote) {
-        gw_log_escape(ascii, sizeof ascii, f->text, f->len);
-        add_json_string(out, cap, &n, ascii, strlen(ascii));
+        add_json_string(out, cap, &n, f->text, f->len);
     } else if (f->text == NULL) {
         add(out, cap, &n, "%lld", f->num);
     } else {

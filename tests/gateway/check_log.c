@@ -152,6 +152,23 @@ START_TEST(test_fields_json)
 }
 END_TEST
 
+/* Valid UTF-8 goes into a JSON line as it is, JSON-escaped (a quote, a
+ * backslash, a newline), not as \xHH text. */
+START_TEST(test_fields_json_utf8)
+{
+    static const char text[] = "caf\xc3\xa9 \xf0\x9f\x90\xb6 \"q\"\\\n";
+    const gw_log_field f[] = {
+        { GW_LOG_KEY("value"), .text = text, .len = sizeof text - 1,
+          .quote = 1 },
+    };
+    const char *line = logged(GW_LOG_JSON, f, 1);
+
+    ck_assert_ptr_nonnull(strstr(line, "\"value\":\"caf\xc3\xa9 "
+                                       "\xf0\x9f\x90\xb6 \\\"q\\\"\\\\\\n\"}"
+                                       "\n"));
+}
+END_TEST
+
 /* A field that does not fit whole is left out, and those after it. */
 START_TEST(test_fields_too_long)
 {
@@ -256,6 +273,7 @@ Suite *log_suite(void)
     tc = tcase_create("fields");
     tcase_add_test(tc, test_fields_text);
     tcase_add_test(tc, test_fields_json);
+    tcase_add_test(tc, test_fields_json_utf8);
     tcase_add_test(tc, test_fields_too_long);
     tcase_add_test(tc, test_deferred_to_file);
     tcase_add_test(tc, test_deferred_share_time);
