@@ -187,6 +187,10 @@ static void swap_index(app *a, gw_index *idx, const gw_index_error *err)
 /* SIGHUP in a serving process: the file is read off the loop. */
 static void start_reload(app *a)
 {
+    if (a->opt.n_upstream > 0) {
+        gw_log(GW_LOG_INFO, "SIGHUP: a relay has no index to reload");
+        return;
+    }
     if (a->opt.index_path == NULL) {
         gw_log(GW_LOG_INFO, "SIGHUP: no --index file, keeping the "
                "built-in index");

@@ -189,6 +189,8 @@ void gw_upconn_queued(gw_upconn *u, size_t bytes, gw_time now);
 
 /* Which upstream the connection goes to (index). */
 size_t gw_upconn_upstream(const gw_upconn *u);
+/* Non-zero for the pool's own health probe of a down upstream. */
+int gw_upconn_is_probe(const gw_upconn *u);
 /* The caller's pointer for it (its socket record). */
 void gw_upconn_set_user(gw_upconn *u, void *user);
 void *gw_upconn_user(const gw_upconn *u);

@@ -19,13 +19,17 @@ static int transient(int err)
     return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
 }
 
+/* A client's socket errors are logged at debug; an upstream's at info,
+ * but a probe's at debug: a down upstream probed every --upstream-check
+ * would repeat the same line (its state changes are logged at warn). */
 static void io_failed(const endpoint *ep, const char *what, int err)
 {
     if (ep->up == NULL)
         gw_log(GW_LOG_DEBUG, "%s peer=%s: %s", what, gw_loop_name(ep),
                strerror(err));
     else
-        gw_log(GW_LOG_INFO, "upstream %s: %s: %s", gw_loop_name(ep), what,
+        gw_log(gw_upconn_is_probe(ep->up) ? GW_LOG_DEBUG : GW_LOG_INFO,
+               "upstream %s: %s: %s", gw_loop_name(ep), what,
                strerror(err));
 }
 

@@ -48,6 +48,11 @@ size_t gw_upconn_upstream(const gw_upconn *u)
     return u->upstream;
 }
 
+int gw_upconn_is_probe(const gw_upconn *u)
+{
+    return u->probe;
+}
+
 void gw_upconn_set_user(gw_upconn *u, void *user)
 {
     u->user = user;

@@ -179,6 +179,9 @@ REF_PORT=$GW_PORT
 start relay --log-level info --upstream "127.0.0.1:$UP_PORT" || exit 1
 R_PID=$GW_PID
 R_PORT=$GW_PORT
+kill -HUP "$R_PID"
+logged relay 'SIGHUP: a relay has no index to reload' \
+    "SIGHUP to a relay: it says there is no index to reload"
 
 rclient "answers byte for byte those of the gateway itself" same "$REF_PORT" \
     "$R_PORT"
@@ -723,6 +726,12 @@ if eject rcheck 200 --upstream-check 200ms --upstream-retry 30s; then
     check "--upstream-check: D up (line ${up_line:-?}) before any request \
 went to it (line ${first:-?})" [ "${up_line:-9999999}" -lt "${first:-0}" ]
     downs rcheck
+    # The probes that found D still down are not logged at info: only
+    # the one request's connect that took it down is.
+    n=$(grep -c "info: upstream 127[.]0[.]0[.]1:$D_PORT: connect" \
+        "$TMP/rcheck.log")
+    check "--upstream-check: failed probes not logged at info ($n lines)" \
+        [ "$n" -eq 1 ]
     stop rcheck "$E_PID"
     stop rcheck-d "$D_PID"
 fi
