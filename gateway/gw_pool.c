@@ -546,6 +546,10 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
         up->st->timeouts++;
     else if (fault)
         up->st->failures++;
+    /* Faults that no socket error has told of (those log themselves). */
+    if (why == GW_UP_END_TIMEOUT || why == GW_UP_END_BAD_FRAME ||
+        why == GW_UP_END_STRAY)
+        say(p, 0, "upstream %s: connection closed (%s)", i, why_name(why));
     if (!fault) {
         if (up->probing && u->probe)
             up->probing = 0;

@@ -409,6 +409,10 @@ if peer faultpeer by-value --count 100000 &&
         closed,upstream-failed
     rclient "upstream answers twice: one answer, next request its own" double \
         "$RF_PORT"
+    for why in timeout bad-frame stray; do
+        logged rfault "info: upstream 127[.]0[.]0[.]1:$PEER_PORT: connection closed ($why)" \
+            "an upstream connection closed for $why is logged at info"
+    done
 
     # Two upstreams, one refusing: every request is answered (concurrent
     # clients: see "retries and slow readers" at the end).
