@@ -337,8 +337,11 @@ static void close_client(gw_loop *l, client *c)
     gw_close_reason why = gw_conn_reason(&c->conn);
     gw_log_level lvl = GW_LOG_DEBUG;
 
+    /* What a client or an operator may want to know of: its answer cut
+     * short by an upstream, a timeout, no memory. */
     if (why == GW_CLOSE_REQUEST_TIMEOUT || why == GW_CLOSE_IDLE_TIMEOUT ||
-        why == GW_CLOSE_WRITE_TIMEOUT || why == GW_CLOSE_NOMEM)
+        why == GW_CLOSE_WRITE_TIMEOUT || why == GW_CLOSE_NOMEM ||
+        why == GW_CLOSE_UPSTREAM)
         lvl = GW_LOG_INFO;
     gw_log(lvl, "close peer=%s reason=%s requests=%" PRIu64, c->peer,
            gw_close_reason_name(why), gw_conn_requests(&c->conn));

@@ -409,6 +409,8 @@ if peer faultpeer by-value --count 100000 &&
         closed,upstream-failed
     rclient "upstream answers twice: one answer, next request its own" double \
         "$RF_PORT"
+    logged rfault "info: close peer=.* reason=upstream-error" \
+        "a client closed inside a cut answer is logged at info"
     for why in timeout bad-frame stray; do
         logged rfault "info: upstream 127[.]0[.]0[.]1:$PEER_PORT: connection closed ($why)" \
             "an upstream connection closed for $why is logged at info"
