@@ -22,11 +22,8 @@
  *   2  advance the clock by amount * 100 ms and tick when due;
  *   3  amount % 8: 0 EOF (gw_conn_eof at once, bytes not yet read or
  *      not), 1 server shutdown, 2 drain (in LINGER, output sent), 3 the
- *      client reads everything, 4 abort (socket error), 5 the kernel
- *      says how many output bytes it still holds (gw_conn_queued: a
- *      count that shrinks by amount / 8 KiB steps from 64 KiB, then
- *      starts again, so it sometimes stays) and tick now, 6 jump to the
- *      deadline and tick, 7 the client's socket fails.
+ *      client reads everything, 4 abort (socket error), 5 tick now, 6
+ *      jump to the deadline and tick, 7 the client's socket fails.
  * After the steps the rest of the client bytes are sent and read, EOF
  * given and the clock run until the connection closes (bounded).
  *
@@ -82,7 +79,6 @@ typedef struct session {
     uint64_t answers;          /* on_request callbacks */
     uint64_t queued;           /* sum of bytes_out */
     size_t max_answer;         /* biggest answer seen */
-    size_t kernel_queue;       /* what op 3/5 says the kernel holds */
     int last_was_frame_error;
 } session;
 
@@ -180,7 +176,6 @@ static void advance(session *s, gw_time dt)
 static void special(session *s, unsigned amount)
 {
     gw_time due;
-    size_t step;
 
     switch (amount % 8) {
     case 0:
@@ -202,10 +197,6 @@ static void special(session *s, unsigned amount)
         FZ_CHECK(gw_conn_reason(&s->c) == GW_CLOSE_IO);
         break;
     case 5:
-        gw_conn_queued(&s->c, s->kernel_queue, s->now);
-        step = (size_t)(amount / 8) * 8192;
-        s->kernel_queue = s->kernel_queue > step ? s->kernel_queue - step
-                                                 : 65536;
         (void)gw_conn_tick(&s->c, s->now);
         break;
     case 6:

@@ -165,9 +165,6 @@ typedef struct gw_conn {
     gw_time last_active;    /* last input, or output fully sent */
     int out_idle;           /* no output waits (the write clock is off) */
     gw_time write_since;    /* output pending since / last progress */
-    size_t kq;              /* output bytes the kernel still held for
-                               the client when last asked ... */
-    int kq_known;           /* ... if asked since the last write */
     gw_time drain_until;
     char ctype[GW_TYPE_LOG_MAX];
     size_t ctype_len;
@@ -212,16 +209,6 @@ void gw_conn_settle(gw_conn *c, gw_time now);
 
 /* Apply timeouts at time now; returns the (possibly new) state. */
 gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now);
-
-/* The kernel holds bytes of c's output that the client has not read
- * yet (SIOCOUTQ), asked when c's write clock has run out: fewer than
- * when last asked (or not asked since the last write) means the client
- * is still reading, which counts as progress. With a socket buffer of
- * megabytes the socket turns writable only after much of it was read,
- * so a client reading a large answer steadily but slowly would
- * otherwise be taken for one that does not read; one that reads
- * nothing is timed out a clock later. */
-void gw_conn_queued(gw_conn *c, size_t bytes, gw_time now);
 
 /* The write side was shut (GW_WANT_SHUT): discard input until EOF or now
  * + drain_timeout. */

@@ -303,14 +303,8 @@ static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
     } else {
         gw_conn *conn = &((client *)ep)->conn;
 
-        if (expired) {
-            /* Its clock ran out: is the client still reading what the
-             * kernel holds for it? */
-            gw_conn_poll(conn, &deadline);
-            if (ep->fd >= 0 && now >= deadline)
-                gw_conn_queued(conn, gw_sock_unsent(ep->fd), now);
+        if (expired)
             gw_conn_tick(conn, now);
-        }
         want = gw_drive(conn, &gw_conn_ops, &l->io, ep->ready, now,
                         &deadline);
         if (l->stopping) {
