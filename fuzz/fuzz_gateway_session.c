@@ -22,8 +22,12 @@
  *   2  advance the clock by amount * 100 ms and tick when due;
  *   3  amount % 8: 0 EOF (gw_conn_eof at once, bytes not yet read or
  *      not), 1 server shutdown, 2 drain (in LINGER, output sent), 3 the
- *      client reads everything, 4 abort (socket error), 5 tick now, 6
- *      jump to the deadline and tick, 7 the client's socket fails.
+ *      client reads everything, 4 abort (socket error), 5 the kernel
+ *      says how many output bytes it still holds (gw_conn_queued: a
+ *      count that shrinks by amount / 8 KiB steps from 64 KiB, then
+ *      starts again, so it sometimes stays; a first count after a write
+ *      moves no clock) and tick now, 6 jump to the
+ *      deadline and tick, 7 the client's socket fails.
  * After the steps the rest of the client bytes are sent and read, EOF
  * given and the clock run until the connection closes (bounded).
  *
@@ -79,6 +83,7 @@ typedef struct session {
     uint64_t answers;          /* on_request callbacks */
     uint64_t queued;           /* sum of bytes_out */
     size_t max_answer;         /* biggest answer seen */
+    size_t kernel_queue;       /* what op 3/5 says the kernel holds */
     int last_was_frame_error;
 } session;
 
@@ -176,6 +181,8 @@ static void advance(session *s, gw_time dt)
 static void special(session *s, unsigned amount)
 {
     gw_time due;
+    size_t step;
+    int unknown;
 
     switch (amount % 8) {
     case 0:
@@ -197,6 +204,16 @@ static void special(session *s, unsigned amount)
         FZ_CHECK(gw_conn_reason(&s->c) == GW_CLOSE_IO);
         break;
     case 5:
+        /* A first reading since the last write only starts the count:
+         * no clock moves. */
+        unknown = gw_conn_queue_unknown(&s->c);
+        due = deadline(s);
+        gw_conn_queued(&s->c, s->kernel_queue, s->now);
+        FZ_CHECK(!unknown || deadline(s) == due);
+        FZ_CHECK(!gw_conn_queue_unknown(&s->c));
+        step = (size_t)(amount / 8) * 8192;
+        s->kernel_queue = s->kernel_queue > step ? s->kernel_queue - step
+                                                 : 65536;
         (void)gw_conn_tick(&s->c, s->now);
         break;
     case 6:

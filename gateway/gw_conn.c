@@ -421,6 +421,7 @@ void gw_conn_sent(gw_conn *c, size_t n, gw_time now)
     before = gw_side_unsent(&c->client);
     gw_side_sent(&c->client, n);
     c->write_since = now;
+    c->kq_known = 0;        /* the kernel holds more now */
     if (gw_side_unsent(&c->client) == 0)
         c->last_active = now;
     if (relaying(c) && before >= c->cfg->max_output &&
@@ -507,6 +508,22 @@ unsigned gw_conn_poll(const gw_conn *c, gw_time *deadline)
     if (deadline != NULL)
         *deadline = d;
     return want;
+}
+
+void gw_conn_queued(gw_conn *c, size_t bytes, gw_time now)
+{
+    if (c->state == GW_CONN_CLOSED || gw_side_unsent(&c->client) == 0)
+        return;
+    if (c->kq_known && bytes < c->kq)
+        c->write_since = now;
+    c->kq = bytes;
+    c->kq_known = 1;
+}
+
+int gw_conn_queue_unknown(const gw_conn *c)
+{
+    return c->state != GW_CONN_CLOSED && gw_side_unsent(&c->client) > 0 &&
+           !c->kq_known;
 }
 
 gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)

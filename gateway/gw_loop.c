@@ -300,17 +300,30 @@ static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
         }
         want = gw_drive(ep->up, &gw_upconn_ops, &l->io, ep->ready, now,
                         &deadline);
+        /* The socket's buffer is full: where the kernel's queue starts. */
+        if ((want & GW_WANT_WRITE) && ep->fd >= 0 &&
+            gw_upconn_queue_unknown(ep->up))
+            gw_upconn_queued(ep->up, gw_sock_unsent(ep->fd), now);
     } else {
         gw_conn *conn = &((client *)ep)->conn;
 
-        if (expired)
+        if (expired) {
+            /* Its clock ran out: is the client still reading what the
+             * kernel holds for it? */
+            gw_conn_poll(conn, &deadline);
+            if (ep->fd >= 0 && now >= deadline)
+                gw_conn_queued(conn, gw_sock_unsent(ep->fd), now);
             gw_conn_tick(conn, now);
+        }
         want = gw_drive(conn, &gw_conn_ops, &l->io, ep->ready, now,
                         &deadline);
         if (l->stopping) {
             gw_conn_shutdown(conn, now);
             want = gw_drive(conn, &gw_conn_ops, &l->io, 0, now, &deadline);
         }
+        if ((want & GW_WANT_WRITE) && ep->fd >= 0 &&
+            gw_conn_queue_unknown(conn))
+            gw_conn_queued(conn, gw_sock_unsent(ep->fd), now);
     }
     ep->ready = 0;
     if (want & GW_WANT_CLOSE) {

@@ -523,10 +523,15 @@ void gw_upconn_queued(gw_upconn *u, size_t bytes, gw_time now)
 {
     if (u->over || u->state != GW_UP_READY)
         return;
-    if (bytes > 0 && (!u->kq_known || bytes < u->kq))
+    if (u->kq_known && bytes < u->kq)
         u->since = now;
     u->kq = bytes;
     u->kq_known = 1;
+}
+
+int gw_upconn_queue_unknown(const gw_upconn *u)
+{
+    return !u->over && u->state == GW_UP_READY && !u->kq_known;
 }
 
 gw_time gw_upconn_tick(gw_upconn *u, gw_time now)

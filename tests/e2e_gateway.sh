@@ -219,6 +219,14 @@ if start timeouts --log-level info --request-timeout 0.5 --idle-timeout 1 \
     logged timeouts 'reason=write-timeout' "write timeout logged"
     stop "$GW_PID"
 fi
+# A client reading a 4 MB answer at 400 KB/s is still reading when the
+# socket has not turned writable for over a second: the kernel's queue
+# shrinks, which counts as progress.
+if start slowread --write-timeout 1 --max-content 5000000 \
+    --max-json 5000000; then
+    client "slow but steady reader not cut" slowread
+    stop "$GW_PID"
+fi
 
 # ------------------------------------------------------------ limits
 if start cap --max-conns 5; then

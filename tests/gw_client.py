@@ -482,6 +482,31 @@ def sc_write_timeout(port, limit="5"):
     exchange(port, wire.search("ring"), wire.result(RING))
 
 
+def sc_slowread(port, size="4000000", rate="400000"):
+    """A search whose answer (the miss text quoting the value) is SIZE
+    bytes, read at RATE bytes a second: a client that reads slowly but
+    steadily gets all of it, though the socket's send buffer, megabytes
+    large, turns writable only after much of it was read."""
+    value = "x" * int(size)
+    want = wire.result("No match for '%s'." % value)
+    rate = int(rate)
+    with connect(port) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(wire.search(value))
+        got = bytearray()
+        t0 = time.monotonic()
+        while len(got) < len(want):
+            time.sleep(0.05)
+            try:
+                b = s.recv(rate // 20)
+            except ConnectionResetError:
+                b = b""
+            check(b, "closed after %d of %d bytes (%.1f s)"
+                  % (len(got), len(want), time.monotonic() - t0))
+            got += b
+        check(bytes(got) == want, "the answer differs")
+
+
 def sc_conncap(port, cap):
     """At the cap a new connection gets a busy error frame and is closed
     at once, even when it sent a request first; below it, served."""
@@ -759,6 +784,7 @@ SCENARIOS = {
     "request-timeout": sc_request_timeout,
     "idle-timeout": sc_idle_timeout,
     "write-timeout": sc_write_timeout,
+    "slowread": sc_slowread,
     "conncap": sc_conncap,
     "many": sc_many,
     "hold": sc_hold,

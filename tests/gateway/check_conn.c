@@ -437,6 +437,60 @@ START_TEST(test_timeout_request_held_back)
 }
 END_TEST
 
+/* Bytes leaving the kernel's send buffer count as progress for the
+ * write clock (gw_conn_queued: asked when a write leaves output waiting,
+ * and when the clock runs out): a client that reads a large answer
+ * slowly is not cut; a queue that stays the same, a first reading after
+ * a write, or an empty queue do not count. */
+START_TEST(test_timeout_write_queued)
+{
+    unsigned char req[4096];
+    size_t rlen = vec_request(&req_vecs[0], req, sizeof req);
+    gw_time t;
+    gw_conn_config cfg;
+    gw_conn c;
+
+    config(&cfg);
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    ck_assert_int_eq(gw_conn_queue_unknown(&c), 0);     /* nothing waits */
+    gw_conn_input(&c, req, rlen, 5);
+    gw_conn_sent(&c, 3, 6);
+    ck_assert_int_eq(gw_conn_queue_unknown(&c), 1);
+    gw_conn_queued(&c, 9000, 6);        /* the socket is full: start */
+    ck_assert_int_eq(gw_conn_queue_unknown(&c), 0);
+    t = 6 + cfg.write_timeout;
+    gw_conn_queued(&c, 4000, t);        /* fewer: moving */
+    ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_OPEN);
+    ck_assert_int_eq(deadline_of(&c), t + cfg.write_timeout);
+    t += cfg.write_timeout;
+    gw_conn_queued(&c, 4000, t);        /* the same: stuck */
+    ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_WRITE_TIMEOUT);
+    gw_conn_free(&c);
+
+    /* A write in between: the kernel holds other bytes now, so its
+     * next answer is only a new start, not progress. */
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, rlen, 5);
+    gw_conn_queued(&c, 9000, 6);
+    gw_conn_sent(&c, 3, 7);
+    ck_assert_int_eq(gw_conn_queue_unknown(&c), 1);
+    t = 7 + cfg.write_timeout;
+    gw_conn_queued(&c, 4000, t);
+    ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_CLOSED);
+    gw_conn_free(&c);
+
+    /* Nothing held by the kernel: the clock runs out as before. */
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, rlen, 5);
+    gw_conn_queued(&c, 0, 5);
+    t = 5 + cfg.write_timeout;
+    gw_conn_queued(&c, 0, t);
+    ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_CLOSED);
+    gw_conn_free(&c);
+}
+END_TEST
+
 /* Answers nobody reads: the write clock runs from the last progress. */
 START_TEST(test_timeout_write)
 {
@@ -679,6 +733,7 @@ Suite *conn_suite(void)
     tcase_add_test(tc, test_timeout_request);
     tcase_add_test(tc, test_timeout_request_held_back);
     tcase_add_test(tc, test_timeout_write);
+    tcase_add_test(tc, test_timeout_write_queued);
     suite_add_tcase(s, tc);
     return s;
 }

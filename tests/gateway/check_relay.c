@@ -308,12 +308,10 @@ START_TEST(test_relay_timeout)
 }
 END_TEST
 
-/* A kept connection the upstream closed before answering: the request,
- * whole in memory, goes again on a new connection. */
 /* Bytes leaving the kernel's send buffer count as progress for the
- * upstream clock (gw_upconn_queued, asked when it runs out); a queue
- * that stays the same does not, and the request times out a clock
- * later. */
+ * upstream clock (gw_upconn_queued: asked when a write leaves output
+ * waiting, and when the clock runs out); a queue that stays the same, or
+ * a first reading, does not. */
 START_TEST(test_relay_timeout_queued)
 {
     relay_t *r = relay_new(1);
@@ -323,7 +321,10 @@ START_TEST(test_relay_timeout_queued)
     relay_connect(r, 11);
     u = relay_head_up(&r->c[0]);
     ck_assert_ptr_nonnull(u);
-    gw_upconn_queued(u, 3000, 16);      /* first asked: taken as moving */
+    ck_assert_int_eq(gw_upconn_queue_unknown(u), 1);
+    gw_upconn_queued(u, 3000, 11);      /* the socket is full: start */
+    ck_assert_int_eq(gw_upconn_queue_unknown(u), 0);
+    gw_upconn_queued(u, 2000, 16);      /* fewer: moving */
     relay_pump(r, 16);
     ck_assert_uint_eq(r->clen, 0);
     ck_assert_int_eq(gw_memnet_deadline(r->net), 16 + r->pc.upstream_timeout);
@@ -332,6 +333,15 @@ START_TEST(test_relay_timeout_queued)
     ck_assert_uint_eq(r->clen, 0);
     gw_upconn_queued(u, 1000, 26);      /* the same: stuck */
     relay_pump(r, 26);
+    relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
+    relay_free(r);
+
+    /* A first reading when the clock runs out is no progress. */
+    r = relay_new(1);
+    relay_client(r, ring_req, ring_rlen, 0, 10);
+    relay_connect(r, 11);
+    gw_upconn_queued(relay_head_up(&r->c[0]), 3000, 16);
+    relay_pump(r, 16);
     relay_expect_error(r, GW_REQ_E_UP_TIMEOUT);
     relay_free(r);
 
@@ -346,6 +356,8 @@ START_TEST(test_relay_timeout_queued)
 }
 END_TEST
 
+/* A kept connection the upstream closed before answering: the request,
+ * whole in memory, goes again on a new connection. */
 START_TEST(test_relay_replay)
 {
     relay_t *r = relay_asked(2, 1);
