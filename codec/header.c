@@ -582,15 +582,6 @@ static hf_status pre_checks(hf_decoder *d, const unsigned char *json,
                      "a byte order mark is not allowed before the header");
         return HF_E_JSON_SYNTAX;
     }
-    /* yajl also skips \v and \f as whitespace; JSON has neither
-     * outside strings, and no raw control byte inside them. */
-    bad = first_of(json, len, '\v', '\f');
-    if (bad != len) {
-        hf_set_error(d, HF_E_JSON_SYNTAX, (uint64_t)prefix_len + bad,
-                     "control byte 0x%02x is not JSON whitespace",
-                     (unsigned)json[bad]);
-        return HF_E_JSON_SYNTAX;
-    }
     bad = hf_utf8_check(json, len);
     if (bad != len) {
         hf_set_error(d, HF_E_UTF8, (uint64_t)prefix_len + bad,
@@ -599,6 +590,17 @@ static hf_status pre_checks(hf_decoder *d, const unsigned char *json,
         return HF_E_UTF8;
     }
     return HF_OK;
+}
+
+/* yajl also skips \v and \f as whitespace; JSON has neither outside
+ * strings, and no raw control byte inside them. The text is parsed up to
+ * the first of them, so that an error before it is the one reported. */
+static void control_byte_error(hf_decoder *d, const unsigned char *json,
+                               size_t at, size_t prefix_len)
+{
+    hf_set_error(d, HF_E_JSON_SYNTAX, (uint64_t)prefix_len + at,
+                 "control byte 0x%02x is not JSON whitespace",
+                 (unsigned)json[at]);
 }
 
 /* A hook failed inside yajl: whatever yajl made of the header, it is
@@ -618,6 +620,7 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
     hf_yajl_arena yajl_mem;
     yajl_status ys;
     hf_status st;
+    size_t ctl;
 
     /* header and arena are about to hold another header's result. */
     d->same_len = 0;
@@ -630,14 +633,16 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
                      "bytes", len);
         return HF_E_NOMEM;
     }
+    /* The text yajl sees ends at the first \v or \f. */
+    ctl = first_of(json, len, '\v', '\f');
     memset(&c, 0, sizeof c);
     c.d = d;
     c.json = json;
-    c.len = len;
+    c.len = ctl;
     c.prefix_len = prefix_len;
     c.cur = KEY_NONE;
     /* Without a backslash no string can hold a \u escape. */
-    c.escapes = memchr(json, '\\', len) != NULL;
+    c.escapes = memchr(json, '\\', ctl) != NULL;
     /* yajl's blocks from the stack, past that through d's hooks. */
     c.y = yajl_alloc(&header_callbacks, hf_yajl_arena_init(&yajl_mem,
                      hf_yajl_alloc_init(&c.ya, &d->lim)), &c);
@@ -646,8 +651,8 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
             yajl_free(c.y);
         return parser_nomem(d, prefix_len);
     }
-    ys = yajl_parse(c.y, json, len);
-    if (ys == yajl_status_ok) {
+    ys = yajl_parse(c.y, json, ctl);
+    if (ys == yajl_status_ok && ctl == len) {
         c.finishing = 1;
         ys = yajl_complete_parse(c.y);
     }
@@ -658,6 +663,11 @@ hf_status hf_header_parse(hf_decoder *d, const unsigned char *json,
         return parser_nomem(d, prefix_len);
     if (ys != yajl_status_ok)
         return d->error.code;
+    if (ctl != len) {
+        clear_header(&d->header);
+        control_byte_error(d, json, ctl, prefix_len);
+        return HF_E_JSON_SYNTAX;
+    }
     d->header.header_len = len;
     return HF_OK;
 }
