@@ -421,7 +421,7 @@ void gw_conn_sent(gw_conn *c, size_t n, gw_time now)
     before = gw_side_unsent(&c->client);
     gw_side_sent(&c->client, n);
     c->write_since = now;
-    c->kq_known = 0;        /* the kernel holds more now */
+    c->kq += n;             /* the kernel holds n more */
     if (gw_side_unsent(&c->client) == 0)
         c->last_active = now;
     if (relaying(c) && before >= c->cfg->max_output &&
@@ -518,12 +518,6 @@ void gw_conn_queued(gw_conn *c, size_t bytes, gw_time now)
         c->write_since = now;
     c->kq = bytes;
     c->kq_known = 1;
-}
-
-int gw_conn_queue_unknown(const gw_conn *c)
-{
-    return c->state != GW_CONN_CLOSED && gw_side_unsent(&c->client) > 0 &&
-           !c->kq_known;
 }
 
 gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now)

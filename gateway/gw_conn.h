@@ -165,9 +165,10 @@ typedef struct gw_conn {
     gw_time last_active;    /* last input, or output fully sent */
     int out_idle;           /* no output waits (the write clock is off) */
     gw_time write_since;    /* output pending since / last progress */
-    size_t kq;              /* output bytes the kernel still held for
-                               the client when last asked ... */
-    int kq_known;           /* ... if asked since the last write */
+    size_t kq;              /* output bytes the kernel held for the
+                               client when last asked, plus those
+                               written since ... */
+    int kq_known;           /* ... once it was asked */
     gw_time drain_until;
     char ctype[GW_TYPE_LOG_MAX];
     size_t ctype_len;
@@ -214,17 +215,14 @@ void gw_conn_settle(gw_conn *c, gw_time now);
 gw_conn_state_t gw_conn_tick(gw_conn *c, gw_time now);
 
 /* The kernel holds bytes of c's output that the client has not read
- * yet (SIOCOUTQ). Asked when a write left output waiting (the socket's
- * buffer is full) and again when c's write clock runs out: fewer than
- * when last asked means the client is still reading, which counts as
- * progress. With a socket buffer of megabytes the socket turns writable
- * only after much of it was read, so a client reading a large answer
- * steadily but slowly would otherwise be taken for one that does not
- * read. The first reading after a write is only where counting starts
- * (gw_conn_queue_unknown says one is wanted). */
+ * yet (SIOCOUTQ). Asked when a write leaves output waiting (the socket's
+ * buffer is full) and when c's write clock runs out: fewer than when
+ * last asked, plus what was written since, means the client read some,
+ * which counts as progress. With a socket buffer of megabytes the socket
+ * turns writable only after much of it was read, so a client reading a
+ * large answer steadily but slowly would otherwise be taken for one that
+ * does not read. The first reading is only where counting starts. */
 void gw_conn_queued(gw_conn *c, size_t bytes, gw_time now);
-/* Output waits and the kernel was not asked since the last write. */
-int gw_conn_queue_unknown(const gw_conn *c);
 
 /* The write side was shut (GW_WANT_SHUT): discard input until EOF or now
  * + drain_timeout. */

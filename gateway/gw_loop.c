@@ -300,9 +300,8 @@ static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
         }
         want = gw_drive(ep->up, &gw_upconn_ops, &l->io, ep->ready, now,
                         &deadline);
-        /* The socket's buffer is full: where the kernel's queue starts. */
-        if ((want & GW_WANT_WRITE) && ep->fd >= 0 &&
-            gw_upconn_queue_unknown(ep->up))
+        /* The socket's buffer is full: what the kernel holds now. */
+        if ((want & GW_WANT_WRITE) && ep->fd >= 0)
             gw_upconn_queued(ep->up, gw_sock_unsent(ep->fd), now);
     } else {
         gw_conn *conn = &((client *)ep)->conn;
@@ -321,8 +320,7 @@ static void drive_ep(gw_loop *l, endpoint *ep, gw_time now)
             gw_conn_shutdown(conn, now);
             want = gw_drive(conn, &gw_conn_ops, &l->io, 0, now, &deadline);
         }
-        if ((want & GW_WANT_WRITE) && ep->fd >= 0 &&
-            gw_conn_queue_unknown(conn))
+        if ((want & GW_WANT_WRITE) && ep->fd >= 0)
             gw_conn_queued(conn, gw_sock_unsent(ep->fd), now);
     }
     ep->ready = 0;

@@ -180,15 +180,13 @@ void gw_upconn_error(gw_upconn *u, gw_time now);
 void gw_upconn_event(gw_upconn *u, int ev, gw_time now);
 gw_time gw_upconn_tick(gw_upconn *u, gw_time now);
 /* The kernel holds bytes of u's output that the upstream has not taken
- * yet (SIOCOUTQ). Asked when a write left output waiting (the socket's
- * buffer is full) and again when u's clock runs out: fewer than when
- * last asked means the upstream is still reading what was sent, which
- * counts as progress. So a slow upstream reading a large request out of
- * the socket buffers is not timed out. The first reading after a write
- * is only where counting starts (gw_upconn_queue_unknown says one is
- * wanted). */
+ * yet (SIOCOUTQ). Asked when a write leaves output waiting (the socket's
+ * buffer is full) and when u's clock runs out: fewer than when last
+ * asked, plus what was written since, means the upstream read some,
+ * which counts as progress. So a slow upstream reading a large request
+ * out of the socket buffers is not timed out, even after the last of it
+ * was written. The first reading is only where counting starts. */
 void gw_upconn_queued(gw_upconn *u, size_t bytes, gw_time now);
-int gw_upconn_queue_unknown(const gw_upconn *u);
 
 /* Which upstream the connection goes to (index). */
 size_t gw_upconn_upstream(const gw_upconn *u);

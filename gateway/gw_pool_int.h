@@ -54,9 +54,10 @@ struct gw_upconn {
     unsigned head;              /* first entry */
     unsigned n;                 /* entries */
     gw_time since;              /* last progress */
-    size_t kq;                  /* bytes the kernel still held for the
-                                   upstream when last asked ... */
-    int kq_known;               /* ... if asked since the last write */
+    size_t kq;                  /* bytes the kernel held for the upstream
+                                   when last asked, plus those written
+                                   since ... */
+    int kq_known;               /* ... once it was asked */
     uint64_t answers;           /* answers it passed back */
 };
 

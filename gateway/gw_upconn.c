@@ -348,7 +348,7 @@ void gw_upconn_sent(gw_upconn *u, size_t n, gw_time now)
     if (n == 0 || u->over)
         return;
     u->since = now;
-    u->kq_known = 0;        /* the kernel holds more now */
+    u->kq += n;             /* the kernel holds n more */
     u->pool->up[u->upstream].st->bytes_out += n;
     take = n < pre ? n : pre;
     u->pre_off += take;
@@ -527,11 +527,6 @@ void gw_upconn_queued(gw_upconn *u, size_t bytes, gw_time now)
         u->since = now;
     u->kq = bytes;
     u->kq_known = 1;
-}
-
-int gw_upconn_queue_unknown(const gw_upconn *u)
-{
-    return !u->over && u->state == GW_UP_READY && !u->kq_known;
 }
 
 gw_time gw_upconn_tick(gw_upconn *u, gw_time now)

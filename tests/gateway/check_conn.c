@@ -440,8 +440,8 @@ END_TEST
 /* Bytes leaving the kernel's send buffer count as progress for the
  * write clock (gw_conn_queued: asked when a write leaves output waiting,
  * and when the clock runs out): a client that reads a large answer
- * slowly is not cut; a queue that stays the same, a first reading after
- * a write, or an empty queue do not count. */
+ * slowly is not cut; a queue that holds what it held plus what was
+ * written since, a first reading, or an empty queue do not count. */
 START_TEST(test_timeout_write_queued)
 {
     unsigned char req[4096];
@@ -452,12 +452,18 @@ START_TEST(test_timeout_write_queued)
 
     config(&cfg);
     ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
-    ck_assert_int_eq(gw_conn_queue_unknown(&c), 0);     /* nothing waits */
     gw_conn_input(&c, req, rlen, 5);
     gw_conn_sent(&c, 3, 6);
-    ck_assert_int_eq(gw_conn_queue_unknown(&c), 1);
+    t = 6 + cfg.write_timeout;
+    gw_conn_queued(&c, 9000, t);        /* first asked: only a start */
+    ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_CLOSED);
+    ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_WRITE_TIMEOUT);
+    gw_conn_free(&c);
+
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, rlen, 5);
+    gw_conn_sent(&c, 3, 6);
     gw_conn_queued(&c, 9000, 6);        /* the socket is full: start */
-    ck_assert_int_eq(gw_conn_queue_unknown(&c), 0);
     t = 6 + cfg.write_timeout;
     gw_conn_queued(&c, 4000, t);        /* fewer: moving */
     ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_OPEN);
@@ -468,15 +474,26 @@ START_TEST(test_timeout_write_queued)
     ck_assert_int_eq(gw_conn_reason(&c), GW_CLOSE_WRITE_TIMEOUT);
     gw_conn_free(&c);
 
-    /* A write in between: the kernel holds other bytes now, so its
-     * next answer is only a new start, not progress. */
+    /* A write in between: the kernel holds what it held and those
+     * bytes; fewer than that sum is progress, the sum is not. */
     ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
     gw_conn_input(&c, req, rlen, 5);
     gw_conn_queued(&c, 9000, 6);
     gw_conn_sent(&c, 3, 7);
-    ck_assert_int_eq(gw_conn_queue_unknown(&c), 1);
     t = 7 + cfg.write_timeout;
-    gw_conn_queued(&c, 4000, t);
+    gw_conn_queued(&c, 9002, t);
+    ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_OPEN);
+    t += cfg.write_timeout;
+    gw_conn_queued(&c, 9002, t);
+    ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_CLOSED);
+    gw_conn_free(&c);
+
+    ck_assert_int_eq(gw_conn_init(&c, &cfg, NULL, 0), 0);
+    gw_conn_input(&c, req, rlen, 5);
+    gw_conn_queued(&c, 9000, 6);
+    gw_conn_sent(&c, 3, 7);
+    t = 7 + cfg.write_timeout;
+    gw_conn_queued(&c, 9003, t);
     ck_assert_int_eq(gw_conn_tick(&c, t), GW_CONN_CLOSED);
     gw_conn_free(&c);
 
