@@ -84,6 +84,8 @@ void hf_decoder_free(hf_decoder *d)
 
 void hf_decoder_reset(hf_decoder *d)
 {
+    if (d == NULL)
+        return;
     clear_frame(d);
     d->state = ST_PREFIX;
     d->stream_pos = 0;
@@ -220,7 +222,18 @@ size_t hf_decoder_push(hf_decoder *d, const void *data, size_t len,
     const unsigned char *p = data;
     size_t off = 0, take;
 
+    if (ev == NULL)
+        return 0;
     memset(ev, 0, sizeof *ev);
+    if (d == NULL) {
+        ev->type = HF_EV_ERROR;
+        return 0;
+    }
+    if (data == NULL && len > 0 && d->state != ST_ERROR) {
+        hf_set_error(d, HF_E_INVALID_ARGUMENT, d->stream_pos - d->frame_start,
+                     "%zu bytes pushed from a NULL pointer", len);
+        d->state = ST_ERROR;
+    }
     if (d->state == ST_ERROR) {
         ev->type = HF_EV_ERROR;
         return 0;
@@ -265,10 +278,18 @@ size_t hf_decoder_push(hf_decoder *d, const void *data, size_t len,
     return consumed(d, off + take);
 }
 
+static const char *bytes_word(uint64_t n)
+{
+    return n == 1 ? "byte" : "bytes";
+}
+
 hf_status hf_decoder_finish(hf_decoder *d)
 {
-    uint64_t into = d->stream_pos - d->frame_start;
+    uint64_t into, got;
 
+    if (d == NULL)
+        return HF_E_INVALID_ARGUMENT;
+    into = d->stream_pos - d->frame_start;
     switch (d->state) {
     case ST_ERROR:
         return d->error.code;
@@ -285,14 +306,15 @@ hf_status hf_decoder_finish(hf_decoder *d)
                      "the 2-byte length prefix", d->have);
         return HF_E_TRUNCATED;
     case ST_HEADER:
-        hf_set_error(d, HF_E_TRUNCATED, into, "stream ended %zu bytes into "
-                     "a %zu-byte header", d->have, d->header_len);
+        hf_set_error(d, HF_E_TRUNCATED, into, "stream ended %zu %s into "
+                     "a %zu-byte header", d->have, bytes_word(d->have),
+                     d->header_len);
         return HF_E_TRUNCATED;
     default:
-        hf_set_error(d, HF_E_TRUNCATED, into, "stream ended %llu bytes "
-                     "into a %llu-byte content",
-                     (unsigned long long)(d->header.content_length -
-                                          d->content_left),
+        got = d->header.content_length - d->content_left;
+        hf_set_error(d, HF_E_TRUNCATED, into, "stream ended %llu %s into "
+                     "a %llu-byte content", (unsigned long long)got,
+                     bytes_word(got),
                      (unsigned long long)d->header.content_length);
         return HF_E_TRUNCATED;
     }
@@ -300,27 +322,28 @@ hf_status hf_decoder_finish(hf_decoder *d)
 
 const hf_header *hf_decoder_header(const hf_decoder *d)
 {
-    return d->header_valid ? &d->header : NULL;
+    return d != NULL && d->header_valid ? &d->header : NULL;
 }
 
 const hf_error *hf_decoder_error(const hf_decoder *d)
 {
-    return &d->error;
+    return d != NULL ? &d->error : NULL;
 }
 
 uint64_t hf_decoder_offset(const hf_decoder *d)
 {
-    return d->stream_pos;
+    return d != NULL ? d->stream_pos : 0;
 }
 
 uint64_t hf_decoder_frames(const hf_decoder *d)
 {
-    return d->frames;
+    return d != NULL ? d->frames : 0;
 }
 
 int hf_decoder_in_frame(const hf_decoder *d)
 {
-    return d->stream_pos != d->frame_start || d->state == ST_END;
+    return d != NULL &&
+           (d->stream_pos != d->frame_start || d->state == ST_END);
 }
 
 /* Bytes from the frame's start needed before the decoder can move on. */
@@ -343,8 +366,10 @@ hf_status hf_decode(hf_decoder *d, const void *buf, size_t len,
     size_t off = 0;
     hf_event ev;
 
+    if (out == NULL)
+        return HF_E_INVALID_ARGUMENT;
     memset(out, 0, sizeof *out);
-    if (buf == NULL && len > 0)
+    if (d == NULL || (buf == NULL && len > 0))
         return HF_E_INVALID_ARGUMENT;
     if (p == NULL)
         p = (const unsigned char *)"";
@@ -379,7 +404,7 @@ hf_status hf_parse_header(hf_decoder *d, const void *json, size_t len)
 {
     hf_status st;
 
-    if (json == NULL && len > 0)
+    if (d == NULL || (json == NULL && len > 0))
         return HF_E_INVALID_ARGUMENT;
     hf_decoder_reset(d);
     if (len < HF_HEADER_MIN) {

@@ -25,12 +25,21 @@ hf_byteorder hf_host_byteorder(void)
 
 const char *hf_byteorder_name(hf_byteorder bo)
 {
-    return bo == HF_BYTEORDER_BIG ? "big" : "little";
+    switch (bo) {
+    case HF_BYTEORDER_LITTLE:
+        return "little";
+    case HF_BYTEORDER_BIG:
+        return "big";
+    default:
+        return "unknown";
+    }
 }
 
 void hf_header_init(hf_header *h, const char *content_type,
                     const char *content_encoding)
 {
+    if (h == NULL)
+        return;
     memset(h, 0, sizeof *h);
     h->byteorder = hf_host_byteorder();
     h->content_type.ptr = content_type;
@@ -45,6 +54,8 @@ hf_status hf_header_add_ext(hf_header *h, hf_str key, hf_str value,
 {
     hf_ext *e;
 
+    if (h == NULL)
+        return HF_E_INVALID_ARGUMENT;
     if (h->n_ext >= HF_EXT_MAX)
         return HF_E_TOO_MANY_EXTENSIONS;
     e = &h->ext[h->n_ext++];
@@ -59,6 +70,8 @@ const hf_ext *hf_header_find_ext(const hf_header *h, const char *key,
 {
     size_t i;
 
+    if (h == NULL || (key == NULL && key_len > 0))
+        return NULL;
     for (i = 0; i < h->n_ext && i < HF_EXT_MAX; i++)
         if (h->ext[i].key.len == key_len &&
             (key_len == 0 || memcmp(h->ext[i].key.ptr, key, key_len) == 0))
@@ -95,11 +108,23 @@ static hf_status check_ext_value(const hf_ext *e)
     }
 }
 
+/* A string whose bytes are missing: NULL with a length. */
+static int str_missing(hf_str s)
+{
+    return s.ptr == NULL && s.len > 0;
+}
+
 /* Every rule a decoder would apply to the encoded header. */
 static hf_status check_header(const hf_header *h)
 {
     size_t i, j, k;
     hf_status st;
+
+    if (str_missing(h->content_type) || str_missing(h->content_encoding))
+        return HF_E_INVALID_ARGUMENT;
+    for (i = 0; i < h->n_ext && i < HF_EXT_MAX; i++)
+        if (str_missing(h->ext[i].key) || str_missing(h->ext[i].value))
+            return HF_E_INVALID_ARGUMENT;
 
     if (h->byteorder != HF_BYTEORDER_LITTLE &&
         h->byteorder != HF_BYTEORDER_BIG)
@@ -213,7 +238,7 @@ size_t hf_header_json_len(const hf_header *h)
     if (h == NULL || check_header(h) != HF_OK)
         return 0;
     sink_header(&s, h);
-    return s.len;
+    return s.len <= HF_HEADER_MAX ? s.len : 0;
 }
 
 /* Prefix + header (+ content when content != NULL or content_len == 0). */

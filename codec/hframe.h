@@ -31,6 +31,10 @@
  *     yajl's blocks stay within 4 KiB or twice the header limit plus 64
  *     bytes, whichever is more. The encoder's check of a NUMBER extension value runs
  *     yajl with the C library's allocator (the encoder has no hf_limits).
+ *   - NULL: a function that returns an hf_status returns
+ *     HF_E_INVALID_ARGUMENT for a NULL pointer it needs (or a NULL byte
+ *     pointer with a non-zero length); the others do nothing, or return
+ *     0 or NULL, as each says. Misuse is reported, never a crash.
  *   - No global mutable state: separate decoders may be used from separate
  *     threads without locking.
  *   - Pointers returned by the decoder (header strings, content slices)
@@ -49,7 +53,7 @@
  *     0.x release may give a meaning to: leave them as hf_limits_default,
  *     hf_header_init or the decoder set them (zero), and zero them when
  *     filling one of these structures by hand (memset, or an initialiser
- *     such as "hf_header h = {0};").
+ *     such as "hf_header h = {0};" in C, "hf_header h = {};" in C++).
  *   - hf_decoder: its size is part of the ABI, its members are not. The
  *     caller allocates it; only the functions below touch it. A 0.x
  *     release may rearrange the members within the same size (the
@@ -240,7 +244,9 @@ typedef struct hf_ext {
 /* A frame header, decoded or to be encoded. Decoded strings are UTF-8
  * (validated), unescaped, and also NUL-terminated (the NUL is not counted
  * in len) so they can be printed directly; for encoding, strings need not
- * be NUL-terminated. */
+ * be NUL-terminated. A decoded string may hold NUL bytes of its own (the
+ * escape \u0000 is valid JSON): compare with len and memcmp, never
+ * strcmp, or "text/json\u0000x" passes for "text/json". */
 typedef struct hf_header {
     hf_byteorder byteorder;
     hf_str content_type;
@@ -262,7 +268,7 @@ HF_EXPORT void hf_header_init(hf_header *h, const char *content_type,
 /* Byte order of the host this library runs on. */
 HF_EXPORT hf_byteorder hf_host_byteorder(void);
 
-/* "little" or "big". */
+/* "little" or "big"; "unknown" for any other value. */
 HF_EXPORT const char *hf_byteorder_name(hf_byteorder bo);
 
 /* Append an extension header (pointers stored, not copied).
@@ -270,7 +276,8 @@ HF_EXPORT const char *hf_byteorder_name(hf_byteorder bo);
 HF_EXPORT hf_status hf_header_add_ext(hf_header *h, hf_str key, hf_str value,
                             hf_value_type type);
 
-/* Find an extension header by exact key; NULL when absent. */
+/* Find an extension header by exact key; NULL when absent (or h is
+ * NULL). */
 HF_EXPORT const hf_ext *hf_header_find_ext(const hf_header *h, const char *key,
                                  size_t key_len);
 
@@ -323,7 +330,9 @@ typedef struct hf_decoder {
 
 /* Prepare *d. lim may be NULL for the defaults; it is copied.
  * HF_E_INVALID_ARGUMENT when a limit is out of range (d is then left
- * initialised with the defaults, so hf_decoder_free is still safe). */
+ * initialised with the defaults, so hf_decoder_free is still safe).
+ * Initialising a decoder that holds buffers (used, not freed) leaks
+ * them: hf_decoder_free first, or hf_decoder_reset to start over. */
 HF_EXPORT hf_status hf_decoder_init(hf_decoder *d, const hf_limits *lim);
 
 /* Release the decoder's buffers. *d may be re-initialised afterwards. */
@@ -351,7 +360,9 @@ HF_EXPORT void hf_decoder_reset(hf_decoder *d);
  *
  * Cost is linear in the bytes pushed: a header split over many pushes is
  * gathered (at most the header limit) and parsed once when complete.
- * Passing len == 0 is allowed (data may then be NULL).
+ * Passing len == 0 is allowed (data may then be NULL). NULL data with a
+ * non-zero len is an HF_EV_ERROR (HF_E_INVALID_ARGUMENT); a NULL d gives
+ * HF_EV_ERROR and a NULL ev returns 0.
  */
 HF_EXPORT size_t hf_decoder_push(hf_decoder *d, const void *data, size_t len,
                        hf_event *ev);
@@ -365,7 +376,8 @@ HF_EXPORT hf_status hf_decoder_finish(hf_decoder *d);
  * when no header is complete. */
 HF_EXPORT const hf_header *hf_decoder_header(const hf_decoder *d);
 
-/* The decoder's error; code is HF_OK when there is none. */
+/* The decoder's error; code is HF_OK when there is none. NULL only when
+ * d is NULL. */
 HF_EXPORT const hf_error *hf_decoder_error(const hf_decoder *d);
 
 /* Bytes consumed since init/reset (the next byte's stream offset). */
@@ -407,7 +419,8 @@ HF_EXPORT hf_status hf_decode(hf_decoder *d, const void *buf, size_t len,
 
 /* Convenience: validate one header given as raw JSON bytes (without the
  * length prefix), as the decoder would. Offsets in the error count from
- * json[0] plus 2, i.e. as if the prefix preceded it. */
+ * json[0] plus 2, i.e. as if the prefix preceded it. Like hf_decode, it
+ * resets d first: a stream being pushed through d is forgotten. */
 HF_EXPORT hf_status hf_parse_header(hf_decoder *d, const void *json,
                                   size_t len);
 
@@ -427,10 +440,12 @@ HF_EXPORT hf_status hf_parse_header(hf_decoder *d, const void *json,
  * HF_E_TOO_MANY_EXTENSIONS (n_ext above HF_EXT_MAX), HF_E_DUPLICATE_KEY
  * (an extension key repeating a required or earlier key),
  * HF_E_INVALID_ARGUMENT (a NUMBER value that is not exactly one JSON
- * number, an unknown value type, NULL pointers).
+ * number, an unknown value type, NULL pointers, a string whose ptr is
+ * NULL with a non-zero len).
  *
  * hf_header_json_len: the length of that JSON text (without the prefix),
- * or 0 when the header cannot be encoded.
+ * or 0 when the header cannot be encoded (including a text above
+ * HF_HEADER_MAX).
  */
 HF_EXPORT size_t hf_header_json_len(const hf_header *h);
 
@@ -472,7 +487,8 @@ HF_EXPORT size_t hf_json_string_len(const void *s, size_t len);
 /*
  * Write s as a canonical JSON string to out. HF_OK with *written set;
  * HF_E_UTF8 when s is not valid UTF-8; HF_E_NO_SPACE with *written set to
- * the bytes needed.
+ * the bytes needed (out then holds the first cap bytes of the text, where
+ * hf_encode and hf_encode_header write nothing).
  */
 HF_EXPORT hf_status hf_json_write_string(unsigned char *out, size_t cap,
                                const void *s, size_t len, size_t *written);
@@ -497,7 +513,7 @@ HF_EXPORT size_t hf_json_object_len(const hf_str *keys, const hf_str *values,
 
 /* Strict UTF-8 check (RFC 3629: no overlongs, no surrogates, nothing
  * above U+10FFFF). Returns len when s is valid, else the offset of the
- * first byte of the first invalid sequence. */
+ * first byte of the first invalid sequence (0 for a NULL s). */
 HF_EXPORT size_t hf_utf8_check(const void *s, size_t len);
 
 /*
@@ -506,7 +522,7 @@ HF_EXPORT size_t hf_utf8_check(const void *s, size_t len);
  * or a low one alone), or len when there is none. yajl decodes such
  * escapes to '?' without a word, so callers that parse JSON content with
  * yajl run this first. Meant for text yajl accepts: outside strings a
- * backslash is a syntax error anyway.
+ * backslash is a syntax error anyway. A NULL json gives 0.
  */
 HF_EXPORT size_t hf_json_lone_surrogate(const void *json, size_t len);
 

@@ -282,6 +282,8 @@ size_t hf_json_lone_surrogate(const void *json, size_t len)
     size_t i = 0;
     long u, lo;
 
+    if (p == NULL)
+        return 0;
     while (i < len) {
         q = memchr(p + i, '\\', len - i);
         if (q == NULL)

@@ -67,6 +67,8 @@ const char *hf_strerror(hf_status st)
 
 void hf_limits_default(hf_limits *lim)
 {
+    if (lim == NULL)
+        return;
     lim->max_header = HF_HEADER_MAX;
     lim->max_content = HF_CONTENT_DEFAULT;
     lim->max_extensions = HF_EXT_MAX;

@@ -56,6 +56,8 @@ size_t hf_utf8_check(const void *s, size_t len)
     size_t off = 0, n;
     uint64_t word;
 
+    if (p == NULL)
+        return 0;
     while (off < len) {
         /* ASCII runs are the common case: eight bytes at a time. */
         while (len - off >= 8) {

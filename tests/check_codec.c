@@ -1298,12 +1298,16 @@ static const truncation truncations[] = {
      "stream ended 1 byte into the 2-byte length prefix"},
     {"after the prefix", 2, HF_E_TRUNCATED,
      "stream ended 0 bytes into a 100-byte header"},
+    {"one header byte", 3, HF_E_TRUNCATED,
+     "stream ended 1 byte into a 100-byte header"},
     {"mid-header", 7, HF_E_TRUNCATED,
      "stream ended 5 bytes into a 100-byte header"},
     {"header short by one", 101, HF_E_TRUNCATED,
      "stream ended 99 bytes into a 100-byte header"},
     {"after the header", 102, HF_E_TRUNCATED,
      "stream ended 0 bytes into a 41-byte content"},
+    {"one content byte", 103, HF_E_TRUNCATED,
+     "stream ended 1 byte into a 41-byte content"},
     {"mid-content", 114, HF_E_TRUNCATED,
      "stream ended 12 bytes into a 41-byte content"},
     {"content short by one", 142, HF_E_TRUNCATED,
@@ -2069,6 +2073,80 @@ START_TEST(test_null_arguments)
                      HF_E_INVALID_ARGUMENT);
     ck_assert_uint_eq(hf_json_object_len(NULL, NULL, 1), 0);
     ck_assert_uint_eq(hf_json_string_len(NULL, 1), 0);
+}
+END_TEST
+
+/* Every other function given NULL: an error or nothing, never a crash. */
+START_TEST(test_null_arguments_everywhere)
+{
+    unsigned char out[256];
+    size_t written;
+    hf_str k = {"a", 1}, missing = {NULL, 3};
+    hf_event ev;
+    hf_decoder d;
+    hf_header h;
+
+    ck_assert_int_eq(hf_decode(NULL, "\0\2{}", 4, NULL),
+                     HF_E_INVALID_ARGUMENT);
+    ck_assert_int_eq(hf_parse_header(NULL, "{}", 2), HF_E_INVALID_ARGUMENT);
+    ck_assert_int_eq(hf_decoder_finish(NULL), HF_E_INVALID_ARGUMENT);
+    ck_assert_uint_eq(hf_decoder_push(NULL, "ab", 2, &ev), 0);
+    ck_assert_int_eq(ev.type, HF_EV_ERROR);
+    hf_decoder_reset(NULL);
+    ck_assert_ptr_null(hf_decoder_header(NULL));
+    ck_assert_ptr_null(hf_decoder_error(NULL));
+    ck_assert_uint_eq(hf_decoder_offset(NULL), 0);
+    ck_assert_uint_eq(hf_decoder_frames(NULL), 0);
+    ck_assert_int_eq(hf_decoder_in_frame(NULL), 0);
+    hf_limits_default(NULL);
+    hf_header_init(NULL, "t", "e");
+    ck_assert_int_eq(hf_header_add_ext(NULL, k, k, HF_VALUE_STRING),
+                     HF_E_INVALID_ARGUMENT);
+    ck_assert_ptr_null(hf_header_find_ext(NULL, "a", 1));
+    ck_assert_uint_eq(hf_utf8_check(NULL, 3), 0);
+    ck_assert_uint_eq(hf_json_lone_surrogate(NULL, 3), 0);
+
+    /* A decoder: a NULL event, NULL bytes with a length. */
+    init_decoder(&d, NULL);
+    ck_assert_uint_eq(hf_decoder_push(&d, "\0\2{}", 4, NULL), 0);
+    ck_assert_uint_eq(hf_decoder_offset(&d), 0);
+    ck_assert_uint_eq(hf_decoder_push(&d, "\0", 1, &ev), 1);
+    ck_assert_uint_eq(hf_decoder_push(&d, NULL, 3, &ev), 0);
+    ck_assert_int_eq(ev.type, HF_EV_ERROR);
+    ck_assert_int_eq(hf_decoder_error(&d)->code, HF_E_INVALID_ARGUMENT);
+    ck_assert_uint_eq(hf_decoder_error(&d)->offset, 1);
+    ck_assert_int_eq(hf_decoder_finish(&d), HF_E_INVALID_ARGUMENT);
+    hf_decoder_reset(&d);
+    ck_assert_uint_eq(hf_decoder_push(&d, NULL, 0, &ev), 0);
+    ck_assert_int_eq(ev.type, HF_EV_NEED_MORE);
+    hf_decoder_free(&d);
+
+    /* Strings whose bytes are missing are bad calls, not bad UTF-8. */
+    hf_header_init(&h, "t", "e");
+    h.content_type = missing;
+    ck_assert_int_eq(hf_encode_header(&h, out, sizeof out, &written),
+                     HF_E_INVALID_ARGUMENT);
+    ck_assert_uint_eq(hf_header_json_len(&h), 0);
+    hf_header_init(&h, "t", "e");
+    h.content_encoding = missing;
+    ck_assert_int_eq(hf_encode_header(&h, out, sizeof out, &written),
+                     HF_E_INVALID_ARGUMENT);
+    hf_header_init(&h, "t", "e");
+    ck_assert_int_eq(hf_header_add_ext(&h, missing, k, HF_VALUE_STRING),
+                     HF_OK);
+    ck_assert_int_eq(hf_encode_header(&h, out, sizeof out, &written),
+                     HF_E_INVALID_ARGUMENT);
+    hf_header_init(&h, "t", "e");
+    ck_assert_int_eq(hf_header_add_ext(&h, k, missing, HF_VALUE_STRING),
+                     HF_OK);
+    ck_assert_int_eq(hf_encode_header(&h, out, sizeof out, &written),
+                     HF_E_INVALID_ARGUMENT);
+    hf_header_init(&h, "t", "e");
+    ck_assert_int_eq(hf_header_add_ext(&h, k, missing, HF_VALUE_NUMBER),
+                     HF_OK);
+    ck_assert_int_eq(hf_encode_header(&h, out, sizeof out, &written),
+                     HF_E_INVALID_ARGUMENT);
+    ck_assert_ptr_null(hf_header_find_ext(&h, NULL, 1));
 }
 END_TEST
 
@@ -2945,6 +3023,7 @@ START_TEST(test_encoder_header_too_long)
                                &written), HF_E_HEADER_TOO_LONG);
     ck_assert_int_eq(hf_encode_header(&h, out, 2 + HF_HEADER_MAX, &written),
                      HF_E_HEADER_TOO_LONG);
+    ck_assert_uint_eq(hf_header_json_len(&h), 0);   /* cannot be encoded */
     /* Escapes count: one control byte more makes six bytes more. */
     h.ext[0].value.len = HF_HEADER_MAX - base - 5;
     pad[0] = '\x01';
@@ -2998,6 +3077,7 @@ START_TEST(test_byteorder_names)
                                            HF_BYTEORDER_BIG);
     ck_assert_str_eq(hf_byteorder_name(HF_BYTEORDER_LITTLE), "little");
     ck_assert_str_eq(hf_byteorder_name(HF_BYTEORDER_BIG), "big");
+    ck_assert_str_eq(hf_byteorder_name((hf_byteorder)7), "unknown");
 }
 END_TEST
 
@@ -3503,6 +3583,7 @@ static Suite *codec_suite(void)
     tc = tcase(s, "invalid arguments");
     tcase_add_loop_test(tc, test_bad_limits, 0, (int)N_BAD_LIMITS);
     tcase_add_test(tc, test_null_arguments);
+    tcase_add_test(tc, test_null_arguments_everywhere);
 
     tc = tcase(s, "limits");
     tcase_add_loop_test(tc, test_limits, 0, (int)N_LIMIT_CASES);
