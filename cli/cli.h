@@ -163,6 +163,10 @@ void cli_progress_end(void);
  * error; a limit error names the option that raises the limit. */
 void cli_err_decoder(const hf_error *e);
 
+/* s is exactly the text z: a decoded string may hold NUL bytes of its
+ * own, so strcmp would stop early. */
+int cli_str_is(hf_str s, const char *z);
+
 /* The input being read, named in error lines ("a.bin: offset 3: ...")
  * when it is a file operand; NULL for none. The name must outlive its
  * use (an argv string). */

@@ -36,9 +36,8 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "hframe.h"
-
-int hf_cmd_bench(int argc, char **argv);
 
 /* Requests handed to one sendmsg(); IOV_MAX is 1024, fewer suffice. */
 #define IOV_BATCH 64
@@ -518,9 +517,7 @@ static void conn_recv(bench_worker *w, bench_conn *c, uint64_t now)
             case HF_EV_HEADER:
                 h = hf_decoder_header(&c->dec);
                 c->type_ok = h != NULL &&
-                    h->content_type.len == strlen(run->want_type) &&
-                    memcmp(h->content_type.ptr, run->want_type,
-                           h->content_type.len) == 0;
+                    cli_str_is(h->content_type, run->want_type);
                 c->keep_len = 0;
                 c->keep_over = 0;
                 break;

@@ -612,7 +612,7 @@ static int print_response(req *r)
 
     if (r->frame)
         rc = cli_out_write(r->raw.p, r->raw.len);
-    else if (strcmp(r->resp.content_type.ptr, "text/json") == 0)
+    else if (cli_str_is(r->resp.content_type, "text/json"))
         return print_json_result(r);
     else
         rc = cli_out_write(r->content.p, r->content.len);

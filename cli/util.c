@@ -495,3 +495,10 @@ int cli_buf_append(cli_buf *b, const void *p, size_t n)
     b->len += n;
     return 0;
 }
+
+int cli_str_is(hf_str s, const char *z)
+{
+    size_t n = strlen(z);
+
+    return s.len == n && (n == 0 || memcmp(s.ptr, z, n) == 0);
+}

@@ -793,6 +793,13 @@ start_peer reference 1 &&
     expect 0 "request binary" "$HFRAME" request 127.0.0.1 "$PORT" binary "xyz" &&
     printf 'First 10 bytes of request: binaryxyz' >"$T/want" &&
     same "request binary" "$T/out" "$T/want"
+# A content type that decodes to "text/json", a NUL and more is not
+# text/json: the content is printed as it came.
+start_peer nul-type 1 &&
+    expect 0 "request: text/json with a NUL after it is not text/json" \
+        "$HFRAME" request 127.0.0.1 "$PORT" search x &&
+    printf '{"result": "hi"}' >"$T/want" &&
+    same "request: content type with a NUL, content as it came" "$T/out" "$T/want"
 start_peer reference 1 &&
     expect 0 "request search unknown" "$HFRAME" request 127.0.0.1 "$PORT" search neo &&
     [ "$(cat "$T/out")" = "No match for 'neo'." ] && ok ||

@@ -28,6 +28,8 @@ Modes:
              is the request frame, byte for byte, and go on
   slowread   as keepalive, but read requests at --rate bytes a second
              through a small receive buffer, as a slow upstream does
+  nul-type   answer with content-type "text/json\u0000x" (a NUL inside
+             the decoded string) and {"result": "hi"} as content
   ssh        greet each connection as an SSH server does, then close
   http       answer each request as an HTTP server does (400), then close
   backlog    never accept, and fill the listen queue with connections of
@@ -147,6 +149,10 @@ def serve(conn, mode):
             conn.sendall(wire.message(raw, "binary/echo", "binary",
                                       wire.HOST_ORDER))
             continue
+        if mode == "nul-type":
+            conn.sendall(wire.message(b'{"result": "hi"}', "text/json\0x",
+                                      "utf-8", wire.HOST_ORDER))
+            return
         picked = chosen_mode(header, content) if mode == "by-value" else mode
         if picked == "close":
             return
@@ -195,7 +201,7 @@ def main():
                             "garbage", "truncated", "backlog",
                             "error", "cut", "reset", "double",
                             "echo", "by-value", "slowread", "ssh",
-                            "http"])
+                            "http", "nul-type"])
     p.add_argument("--count", type=int, default=1)
     p.add_argument("--lifetime", type=float, default=30.0)
     p.add_argument("--rate", type=float, default=1e6,
