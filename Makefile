@@ -68,7 +68,9 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 # Ours are appended to the user's CFLAGS (which keep control of -O/-g).
 HF_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -fPIC \
             $(WARN) -Icodec $(YAJL_CFLAGS)
-HF_LDFLAGS =
+# Relocations resolved at load and made read-only (full RELRO), as
+# Debian's hardening flags do for its packages.
+HF_LDFLAGS = -Wl,-z,relro,-z,now
 ifeq ($(SAN),1)
 HF_CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=all \
               -fno-omit-frame-pointer
@@ -96,15 +98,25 @@ HFRAME_PC    := $(O)/hframe.pc
 # codec/hframe.map lists, everything else is built hidden.
 HF_VERSION_STR := $(shell sed -n 's/^\#define HF_VERSION "\(.*\)"/\1/p' codec/hframe.h)
 HF_SONAME      := libhframe.so.$(firstword $(subst ., ,$(HF_VERSION_STR)))
+# Every function hframe.h exports: libhframe(3) names each, and each gets
+# a link to that page (man hf_encode).
+LPAREN         := (
+HF_FUNCS       := $(shell sed -n 's/^HF_EXPORT .*[ *]\(hf_[a-z0-9_]*\)[$(LPAREN)].*/\1/p' codec/hframe.h)
 LIBHFRAME_A    := $(O)/libhframe.a
 LIBHFRAME_SO   := $(O)/libhframe.so.$(HF_VERSION_STR)
 HF_SYMBOL_MAP  := codec/hframe.map
 
 $(O)/codec/%.o: MOD_CFLAGS = -fvisibility=hidden
 
+# The static library: one object whose hidden symbols (the codec's
+# internal functions) are made local, so that only hframe.h's functions
+# can meet a name of the program that links it.
+OBJCOPY ?= objcopy
 $(LIBHFRAME_A): $(CODEC_OBJS)
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)$(CC) -r -nostdlib -o $(O)/libhframe.o $^ && \
+	    $(OBJCOPY) --localize-hidden $(O)/libhframe.o && \
+	    rm -f $@ && ar rcs $@ $(O)/libhframe.o
 
 $(LIBHFRAME_SO): $(CODEC_OBJS) $(HF_SYMBOL_MAP)
 	@echo "  LD      $@"
@@ -194,6 +206,8 @@ install: all
 	$(if $(filter $(O)/hframe-gateway,$(BINS)),install -m 755 $(O)/hframe-gateway $(DESTDIR)$(SBINDIR)/)
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/)
 	$(if $(MAN3),install -m 644 $(MAN3) $(DESTDIR)$(MANDIR)/man3/)
+	$(foreach f,$(HF_FUNCS),ln -sf libhframe.3 \
+	    $(DESTDIR)$(MANDIR)/man3/$(f).3 &&) true
 	$(if $(MAN8),install -m 644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/)
 	$(if $(UNITS),install -d $(DESTDIR)$(SYSTEMDUNITDIR))
 	$(foreach u,$(UNITS),sed 's|/usr/local/sbin/|$(SBINDIR)/|' $(u) \
@@ -209,6 +223,7 @@ uninstall:
 	    $(DESTDIR)$(SBINDIR)/hframe-gateway \
 	    $(DESTDIR)$(MANDIR)/man1/hframe.1 \
 	    $(DESTDIR)$(MANDIR)/man3/libhframe.3 \
+	    $(foreach f,$(HF_FUNCS),$(DESTDIR)$(MANDIR)/man3/$(f).3) \
 	    $(DESTDIR)$(MANDIR)/man8/hframe-gateway.8 \
 	    $(foreach u,$(UNITS),$(DESTDIR)$(SYSTEMDUNITDIR)/$(notdir $(u)))
 	$(LDCONFIG)

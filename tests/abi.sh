@@ -3,8 +3,9 @@
 #   - the library's defined dynamic symbols are exactly the functions
 #     hframe.h declares with HF_EXPORT, each with the version HFRAME_0
 #     (the version definition HFRAME_0 itself aside);
-#   - codec/hframe.map and debian/libhframe0.symbols list the same
-#     functions;
+#   - codec/hframe.map, debian/libhframe0.symbols and the NAME section
+#     of docs/libhframe.3 list the same functions, and libhframe.a
+#     defines no other global symbol;
 #   - the soname is libhframe.so.<HF_VERSION_MAJOR>, the file name
 #     libhframe.so.<HF_VERSION>, and HF_VERSION spells out
 #     HF_VERSION_MAJOR.HF_VERSION_MINOR.HF_VERSION_PATCH.
@@ -77,6 +78,30 @@ if cmp -s "$T/expected" "$T/exported"; then
 else
     fail "exports differ from hframe.h (< expected, > exported):"
     diff "$T/expected" "$T/exported" | sed 's/^/        /'
+fi
+
+# The static library: its global symbols are the same functions (the
+# internal ones are local, so they cannot clash with a program's names).
+if [ -f "$HF_BUILD/libhframe.a" ]; then
+    nm -g --defined-only "$HF_BUILD/libhframe.a" |
+        awk 'NF == 3 { print $3 }' | sort >"$T/static"
+    if cmp -s "$T/declared" "$T/static"; then
+        ok "libhframe.a's global symbols are exactly hframe.h's functions"
+    else
+        fail "libhframe.a's global symbols differ (< declared, > global):"
+        diff "$T/declared" "$T/static" | sed 's/^/        /'
+    fi
+fi
+
+# libhframe(3) names every function in its NAME section (the installed
+# links, man hf_encode, point there).
+sed -n '/^\.Sh NAME/,/^\.Nd/s/^\.Nm \(hf_[a-z0-9_]*\).*/\1/p' \
+    "$SRC/docs/libhframe.3" | sort >"$T/named"
+if cmp -s "$T/declared" "$T/named"; then
+    ok "libhframe(3) names every function"
+else
+    fail "libhframe(3) NAME and hframe.h differ:"
+    diff "$T/declared" "$T/named" | sed 's/^/        /'
 fi
 
 # Every function the header declares carries HF_EXPORT.

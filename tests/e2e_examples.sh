@@ -46,6 +46,8 @@ check "libhframe.so -> libhframe.so.$version" \
     test "$(readlink "$LIB/libhframe.so")" = "libhframe.so.$version"
 check "man page libhframe.3 installed" \
     test -f "$P/share/man/man3/libhframe.3"
+check "man hf_encode: a link to libhframe.3" \
+    test "$(readlink "$P/share/man/man3/hf_encode.3")" = libhframe.3
 check "the service unit goes to SYSTEMDUNITDIR, running the prefix's binary" \
     grep -q "^ExecStart=$P/sbin/hframe-gateway " \
     "$P/units/hframe-gateway.service"
