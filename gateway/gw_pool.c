@@ -511,7 +511,7 @@ static const char *why_name(gw_up_end why)
 {
     static const char *const names[] = {
         "idle", "refused", "lost", "timeout", "bad-frame", "stray",
-        "dropped", "closed", "no-socket"
+        "dropped", "closed", "no-socket", "unanswered"
     };
 
     return (unsigned)why < sizeof names / sizeof names[0] ? names[why]
@@ -534,11 +534,39 @@ static void requeue(gw_pool *p, size_t i, gw_time now)
     }
 }
 
+/* A failure of upstream i: enough in a row (or one while a request
+ * tries it after its time down) mark it down. */
+static void failed(gw_pool *p, size_t i, gw_up_end why, gw_time now)
+{
+    gw_upstream *up = &p->up[i];
+    char reason[32];
+    int was_down;
+
+    if (++up->fails < p->cfg.fails && !up->probing)
+        return;
+    /* Logged when it goes down, not at each try that finds it still
+     * down. */
+    was_down = up->down_until != GW_TIME_NEVER;
+    up->down_until = gw_time_add(now, up->retry);
+    up->next_check = gw_time_after(now, p->cfg.check);
+    up->retry = up->retry * 2 > GW_POOL_RETRY_MAX ? GW_POOL_RETRY_MAX
+                                                   : up->retry * 2;
+    up->probing = 0;
+    snprintf(reason, sizeof reason, " (%s)", why_name(why));
+    if (!was_down)
+        say(p, 1, "upstream %s down%s", i, reason);
+}
+
+void gw_pool_blame(gw_pool *p, size_t i, gw_time now)
+{
+    if (i < p->cfg.n_upstreams)
+        failed(p, i, GW_UP_END_UNANSWERED, now);
+}
+
 void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
 {
     gw_upstream *up = &p->up[u->upstream];
     size_t i = u->upstream, j;
-    char reason[32];
     int fault = why != GW_UP_END_IDLE && why != GW_UP_END_DROPPED &&
                 why != GW_UP_END_CLOSED && why != GW_UP_END_NO_SOCKET;
 
@@ -553,19 +581,8 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
     if (!fault) {
         if (up->probing && u->probe)
             up->probing = 0;
-    } else if (++up->fails >= p->cfg.fails || up->probing) {
-        /* Logged when it goes down, not at each try that finds it still
-         * down. */
-        int was_down = up->down_until != GW_TIME_NEVER;
-
-        up->down_until = gw_time_add(now, up->retry);
-        up->next_check = gw_time_after(now, p->cfg.check);
-        up->retry = up->retry * 2 > GW_POOL_RETRY_MAX ? GW_POOL_RETRY_MAX
-                                                       : up->retry * 2;
-        up->probing = 0;
-        snprintf(reason, sizeof reason, " (%s)", why_name(why));
-        if (!was_down)
-            say(p, 1, "upstream %s down%s", i, reason);
+    } else if (why != GW_UP_END_UNANSWERED || up->probing) {
+        failed(p, i, why, now);
     }
     p->live--;
     if (p->starved) {

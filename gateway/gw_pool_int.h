@@ -23,9 +23,15 @@ typedef enum gw_up_end {
                                closed with requests on it but no answer
                                begun: the upstream's keep-alive ran out
                                as they went; not a fault, they go again */
-    GW_UP_END_NO_SOCKET     /* no socket to connect with (descriptors or
+    GW_UP_END_NO_SOCKET,    /* no socket to connect with (descriptors or
                                memory ran out here): not the upstream's
                                fault */
+    GW_UP_END_UNANSWERED    /* closed or reset after taking requests,
+                               before any byte of an answer: the request
+                               may be what made it close (content the
+                               upstream cannot handle), so the upstream
+                               is blamed only once another upstream
+                               answers that request (gw_pool_blame) */
 } gw_up_end;
 
 /* One request on a connection, in the order they went out. */
@@ -127,6 +133,9 @@ void gw_upconn_retire(gw_upconn *u, gw_time now);
 void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now);
 /* An answer came back whole from u's upstream. */
 void gw_pool_answered(gw_pool *p, gw_upconn *u, gw_time now);
+/* Upstream i closed on a request unanswered (GW_UP_END_UNANSWERED) that
+ * another upstream has now answered: it counts as i's failure. */
+void gw_pool_blame(gw_pool *p, size_t i, gw_time now);
 /* u has room again: give it a waiting request. */
 void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now);
 

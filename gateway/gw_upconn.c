@@ -191,6 +191,10 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
         if (q[k].x == NULL)
             continue;
         q[k].x->up = NULL;
+        /* A request it took and closed on: whoever answers it says who
+         * is to blame. */
+        if (why == GW_UP_END_UNANSWERED && q[k].sent_any)
+            q[k].x->unanswered_by = (int)u->upstream + 1;
         /* A kept connection found closed costs the request no attempt:
          * each such connection fails it once at most. */
         retry = why == GW_UP_END_CLOSED ? GW_RETRY_FREE : GW_RETRY;
@@ -429,6 +433,14 @@ static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
         if (ev.type == HF_EV_FRAME_END) {
             u->pool->up[u->upstream].st->requests++;
             gw_pool_answered(u->pool, u, now);
+            /* Answered here after another upstream closed on it: that
+             * one failed, not the request. */
+            if (!u->probe && e->x != NULL && e->x->unanswered_by > 0) {
+                if ((size_t)e->x->unanswered_by - 1 != u->upstream)
+                    gw_pool_blame(u->pool,
+                                  (size_t)e->x->unanswered_by - 1, now);
+                e->x->unanswered_by = 0;
+            }
             if (u->probe) {
                 u->over = 1;
                 gw_pool_ended(u->pool, u, GW_UP_END_IDLE, now);
@@ -487,6 +499,8 @@ void gw_upconn_eof(gw_upconn *u, gw_time now)
         end(u, GW_UP_END_IDLE, now);
     else if (u->answers > 0 && !begun)
         end(u, GW_UP_END_CLOSED, now);
+    else if (!begun)
+        end(u, GW_UP_END_UNANSWERED, now);
     else
         end(u, GW_UP_END_LOST, now);
 }

@@ -416,6 +416,20 @@ if peer faultpeer by-value --count 100000 &&
             "an upstream connection closed for $why is logged at info"
     done
 
+    # A request the upstream closes on without answering (the reference
+    # server does so with content it cannot parse) fails alone: at the
+    # default --upstream-fails 1 the upstream stays up for the next one.
+    if start rpoison --log-level info --upstream "127.0.0.1:$PEER_PORT"
+    then
+        rclient "upstream closes on one request: upstream-failed" fault \
+            "$GW_PORT" close upstream-failed
+        bench "upstream closes on one request: the next ones answered" \
+            -n 20 -c 1 127.0.0.1 "$GW_PORT"
+        stop rpoison "$GW_PID"
+        check "upstream closes on one request: not marked down" \
+            [ "$(grep -c ' down (' "$TMP/rpoison.log")" -eq 0 ]
+    fi
+
     # Two upstreams, one refusing: every request is answered (concurrent
     # clients: see "retries and slow readers" at the end).
     if start rtwo --upstream "127.0.0.1:$(closed_port)" \

@@ -1375,6 +1375,63 @@ START_TEST(test_pool_health)
 }
 END_TEST
 
+/* An upstream that takes a request and closes without a byte of answer
+ * may have been made to by the request (content it cannot handle, as
+ * the reference server closes on content it cannot parse): it is blamed
+ * only when another upstream answers that request. With one upstream,
+ * such a request fails with upstream-failed after its tries and the
+ * upstream stays up for everyone else; with two, the other's answer
+ * marks the one that closed down. */
+START_TEST(test_pool_unanswered)
+{
+    gw_upstream_stats st;
+    relay_t *r = relay_new(2);
+
+    r->pc.fails = 1;
+    r->connect_result = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    ck_assert_uint_eq(r->ulen, ring_rlen);
+    relay_upstream_ends(r, 1, 2);           /* took it, closed */
+    ck_assert_uint_eq(r->opened, 2);        /* tried again */
+    ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
+    relay_upstream_ends(r, 0, 3);           /* took it, reset */
+    relay_expect_error(r, GW_REQ_E_UP_FAILED);
+    gw_pool_stats(r->pool, 0, &st);
+    ck_assert_int_eq(st.down, 0);
+    ck_assert_uint_eq(st.failures, 2);
+    /* The next request is relayed and answered. */
+    r->clen = 0;
+    relay_client(r, ring_req, ring_rlen, 0, 4);
+    ck_assert_uint_eq(r->opened, 3);
+    relay_upstream(r, ring_ans, ring_alen, 0, 5);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_mem_eq(r->cout, ring_ans, ring_alen);
+    relay_free(r);
+
+    /* Two upstreams: the first closes on it, the second answers. */
+    r = relay_new(3);
+    r->pc.n_upstreams = 2;
+    r->pc.names[1] = "up:2";
+    r->pc.fails = 1;
+    r->pc.retry = 1000;
+    r->connect_result = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    ck_assert_uint_eq(r->opened_to[0] + r->opened_to[1], 1);
+    relay_upstream_ends(r, 1, 2);
+    ck_assert_uint_eq(r->opened_to[0], 1);
+    ck_assert_uint_eq(r->opened_to[1], 1);
+    gw_pool_stats(r->pool, 0, &st);
+    ck_assert_int_eq(st.down, 0);           /* not yet: who is to blame? */
+    relay_upstream(r, ring_ans, ring_alen, 0, 3);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    gw_pool_stats(r->pool, 0, &st);
+    ck_assert_int_eq(st.down, 1);
+    gw_pool_stats(r->pool, 1, &st);
+    ck_assert_int_eq(st.down, 0);
+    relay_free(r);
+}
+END_TEST
+
 /* The active check: a down upstream is probed with a search every
  * period; a valid frame back marks it up again. */
 START_TEST(test_pool_check)
@@ -1487,6 +1544,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_pipeline_broken);
     tcase_add_test(tc, test_pool_private_flag);
     tcase_add_test(tc, test_pool_health);
+    tcase_add_test(tc, test_pool_unanswered);
     tcase_add_test(tc, test_pool_check);
     tcase_add_test(tc, test_pool_check_silent);
     suite_add_tcase(s, tc);
