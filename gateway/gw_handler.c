@@ -222,6 +222,24 @@ static void free_field(field *f)
     f->len = 0;
 }
 
+/* f holds a copy of s[0..len): 0 when memory ran out (rp->nomem set). */
+static int keep_string(req_parse *rp, field *f, const unsigned char *s,
+                       size_t len)
+{
+    free_field(f);
+    f->s = len <= sizeof f->small ? f->small : malloc(len);
+    if (f->s == NULL) {
+        rp->nomem = 1;
+        f->state = FIELD_MISSING;
+        return 0;
+    }
+    if (len > 0)
+        memcpy(f->s, s, len);
+    f->len = len;
+    f->state = FIELD_STRING;
+    return 1;
+}
+
 /* A value at depth 1 (or the top-level value at depth 0). */
 static int scalar(req_parse *rp, const unsigned char *s, size_t len,
                   int is_string)
@@ -236,22 +254,12 @@ static int scalar(req_parse *rp, const unsigned char *s, size_t len,
         return 1;
     f = rp->key == KEY_ACTION ? &rp->action : &rp->value;
     rp->key = KEY_OTHER;
-    free_field(f);
     if (!is_string) {
+        free_field(f);
         f->state = FIELD_OTHER;
         return 1;
     }
-    f->s = len <= sizeof f->small ? f->small : malloc(len);
-    if (f->s == NULL) {
-        rp->nomem = 1;
-        f->state = FIELD_MISSING;
-        return 0;
-    }
-    if (len > 0)
-        memcpy(f->s, s, len);
-    f->len = len;
-    f->state = FIELD_STRING;
-    return 1;
+    return keep_string(rp, f, s, len);
 }
 
 static int cb_null(void *ctx)
@@ -359,6 +367,8 @@ static gw_req_status parse_content(req_parse *rp, const unsigned char *c,
             return GW_REQ_E_JSON;
         }
         yajl_config(kept.yh, yajl_allow_multiple_values, 1);
+        /* read_request has checked the whole content as UTF-8 already. */
+        yajl_config(kept.yh, yajl_dont_validate_strings, 1);
     }
     kept.rp = rp;
     rp->yh = kept.yh;
@@ -407,12 +417,41 @@ static unsigned char *quote(const char *prefix, const unsigned char *s,
     return p;
 }
 
+/* The search the reference client sends, byte for byte:
+ * {"action": "search", "value": "V"} as json.dumps writes it, where V
+ * holds no quote, backslash or control byte, so it stands for itself.
+ * Such content is one object whose action is "search" and value V,
+ * exactly what yajl would read; recognising the bytes spares the parser
+ * (a third of the gateway's own work per search). Anything else, even
+ * an equivalent text spaced otherwise, goes to yajl. The content has
+ * been checked as UTF-8 before. fuzz_request checks both give the same
+ * answers. */
+static int canonical_search(const unsigned char *c, size_t len,
+                            const unsigned char **value, size_t *vlen)
+{
+    static const char head[] = "{\"action\": \"search\", \"value\": \"";
+    const size_t hlen = sizeof head - 1;
+    size_t i;
+
+    if (len < hlen + 2 || memcmp(c, head, hlen) != 0 ||
+        c[len - 2] != '"' || c[len - 1] != '}')
+        return 0;
+    for (i = hlen; i < len - 2; i++)
+        if (c[i] == '"' || c[i] == '\\' || c[i] < 0x20)
+            return 0;
+    *value = c + hlen;
+    *vlen = len - 2 - hlen;
+    return 1;
+}
+
 /* Read a text/json request's action and value into rp (the caller frees
  * them): GW_REQ_OK or why it cannot be served (rp->nomem set when memory
  * ran out). */
 static gw_req_status read_request(req_parse *rp, const unsigned char *content,
                                   size_t len)
 {
+    const unsigned char *value;
+    size_t vlen;
     gw_req_status st;
 
     memset(rp, 0, sizeof *rp);
@@ -422,6 +461,11 @@ static gw_req_status read_request(req_parse *rp, const unsigned char *content,
         (gw_json_bad_byte(content, len) < len ||
          hf_json_lone_surrogate(content, len) != len))
         return GW_REQ_E_JSON;
+    if (canonical_search(content, len, &value, &vlen))
+        return keep_string(rp, &rp->action, (const unsigned char *)"search",
+                           6) &&
+               keep_string(rp, &rp->value, value, vlen)
+                   ? GW_REQ_OK : GW_REQ_E_JSON;
     st = parse_content(rp, content, len);
     if (st == GW_REQ_OK && rp->action.state != FIELD_STRING)
         st = GW_REQ_E_ACTION;
