@@ -217,8 +217,10 @@ static char *render(const gw_metrics *m, size_t *len)
     table(f, "hframe_frame_errors_total", "Malformed frames, by code",
           "code", st->frame_errors, HF_NEED_MORE + 1, HF_STATUS_COUNT,
           frame_label);
+    /* busy goes to a connection refused before any request: it is
+     * counted in hframe_connections_rejected_total. */
     table(f, "hframe_request_errors_total", "Bad requests, by code",
-          "code", st->request_errors, 1, GW_REQ_STATUS_COUNT, req_label);
+          "code", st->request_errors, 1, GW_REQ_E_BUSY, req_label);
     table(f, "hframe_connections_closed_total",
           "Client connections closed, by reason", "reason", st->closed, 1,
           GW_CLOSE_REASON_COUNT, close_label);

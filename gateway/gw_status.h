@@ -28,7 +28,9 @@ typedef enum gw_req_status {
     GW_REQ_E_PROXY,         /* "bad-proxy-header": --proxy-protocol and
                                the connection did not start with one */
     GW_REQ_E_BUSY,          /* "busy": the server is at its connection
-                               cap; sent before closing a new client */
+                               cap; sent before closing a new client
+                               (counted as a refused connection, not a
+                               request error: keep it last) */
     GW_REQ_STATUS_COUNT
 } gw_req_status;
 

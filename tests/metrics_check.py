@@ -14,6 +14,8 @@ promtool is installed, and checks that:
   - every histogram's buckets are cumulative (never smaller than the
     one before, le="+Inf" last and equal to _count), and for each kind
     hframe_request_duration_seconds_count equals hframe_requests_total;
+  - hframe_request_errors_total has no busy series (busy clients are
+    refused connections);
   - each SERIES (a full series name with labels, as in the page) is
     there, with VALUE when given, else with a value of at least 1.
 The second form checks only that /health answers STATUS. The third
@@ -89,6 +91,14 @@ def check_kinds(found):
         count = found.get("hframe_request_duration_seconds_count" + labels)
         if count != value:
             return "%s is %g, its duration _count %r" % (name, value, count)
+    return None
+
+
+def check_no_busy_request_error(found):
+    """busy is told to a connection refused before any request: it is a
+    refused connection, never a request error (which would stay 0)."""
+    if 'hframe_request_errors_total{code="busy"}' in found:
+        return "hframe_request_errors_total has a busy series"
     return None
 
 
@@ -207,6 +217,7 @@ def main(argv):
         problem = "hframe_requests_total sums to %g, not %d" % (total, want)
     for step in (lambda: check_histograms(found, order),
                  lambda: check_kinds(found),
+                 lambda: check_no_busy_request_error(found),
                  lambda: check_series(found, argv[3:])):
         if problem is None:
             problem = step()
