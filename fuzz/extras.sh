@@ -5,8 +5,9 @@
 #   coverage BUILD HARNESS...   replays corpus/<harness>/ through a clang
 #                               source-coverage build; prints line and
 #                               branch coverage per file of codec/ and of
-#                               every gateway/ file the harnesses link
-#                               (HTML in BUILD/html)
+#                               every gateway/ file the harnesses link,
+#                               and a total for each of the two folders
+#                               they link files of (HTML in BUILD/html)
 #   afl BUILD SECONDS HARNESS   AFL++ (afl-clang-fast, ASan), one harness
 #                               for SECONDS; installs Debian's afl++ first
 #                               when missing
@@ -61,22 +62,40 @@ coverage)
     done
     llvm-profdata-14 merge -sparse "$build"/prof/*.profraw \
         -o "$build/corpus.profdata"
-    # Every source the harnesses link: llvm-cov leaves out the others.
-    srcs=$(ls codec/*.c gateway/*.c)
+    # The sources the binaries were built from (absolute paths). Only
+    # those are named to llvm-cov: given none of the files it is asked
+    # about, it reports every file (the harnesses' own too), so a
+    # folder the harnesses do not link would get a bogus total.
+    # shellcheck disable=SC2086
+    linked=$(llvm-cov-14 export -format=lcov -summary-only $objs \
+        -instr-profile="$build/corpus.profdata" | sed -n 's/^SF://p')
+    # The .c files of folder $1 among them, relative.
+    linked_in() {
+        for f in "$1"/*.c; do
+            if printf '%s\n' "$linked" | grep -q "/$f\$"; then
+                printf '%s ' "$f"
+            fi
+        done
+    }
+    codec_srcs=$(linked_in codec)
+    gw_srcs=$(linked_in gateway)
     # shellcheck disable=SC2086
     llvm-cov-14 report $objs -instr-profile="$build/corpus.profdata" \
-        -show-branch-summary $srcs | tee "$build/report.txt"
+        -show-branch-summary $codec_srcs $gw_srcs | tee "$build/report.txt"
     # shellcheck disable=SC2086
     llvm-cov-14 show $objs -instr-profile="$build/corpus.profdata" \
-        -format=html -show-branches=count -output-dir="$build/html" $srcs
-    echo "codec/ only:"
-    # shellcheck disable=SC2086
-    llvm-cov-14 report $objs -instr-profile="$build/corpus.profdata" \
-        -show-branch-summary codec/*.c | tail -1
-    echo "gateway/ only:"
-    # shellcheck disable=SC2086
-    llvm-cov-14 report $objs -instr-profile="$build/corpus.profdata" \
-        -show-branch-summary gateway/*.c | tail -1
+        -format=html -show-branches=count -output-dir="$build/html" \
+        $codec_srcs $gw_srcs
+    # The total of folder $1, whose linked files are $2, if any.
+    folder_total() {
+        [ -n "$2" ] || return 0
+        echo "$1/ only:"
+        # shellcheck disable=SC2086
+        llvm-cov-14 report $objs -instr-profile="$build/corpus.profdata" \
+            -show-branch-summary $2 | tail -1
+    }
+    folder_total codec "$codec_srcs"
+    folder_total gateway "$gw_srcs"
     echo "HTML: $build/html/index.html"
     ;;
 afl)

@@ -21,6 +21,27 @@ static const char sample[] =
 #define SAMPLE_EXT 3
 #define SAMPLE_CONTENT 41
 
+/* Where a refusal of sample points (docs/protocol.md 4.2), the prefix
+ * counted: the content-length's first digit, the quote of the first
+ * extension key beyond the limit, the frame's first byte for its
+ * length. */
+static uint64_t sample_error_offset(hf_status st, const hf_limits *lim)
+{
+    static const char *const ext_keys[SAMPLE_EXT] = {
+        "\"x-a\"", "\"x-b\"", "\"x-c\""
+    };
+    const char *at;
+
+    if (st == HF_E_CONTENT_TOO_LONG)
+        at = strstr(sample, "41");
+    else if (st == HF_E_TOO_MANY_EXTENSIONS)
+        at = strstr(sample, ext_keys[lim->max_extensions]);
+    else
+        return 0;
+    FZ_CHECK(at != NULL);
+    return HF_PREFIX_LEN + (uint64_t)(at - sample);
+}
+
 static void op_status(fz_reader *r)
 {
     int st;
@@ -92,6 +113,13 @@ static void op_limits(fz_reader *r)
         FZ_CHECK(st == HF_E_TOO_MANY_EXTENSIONS);
     else
         FZ_CHECK(st == HF_OK);
+    if (st != HF_OK) {
+        fz_check_header_error(hf_decoder_error(&d), st,
+                              (const unsigned char *)sample,
+                              sizeof(sample) - 1, &lim);
+        FZ_CHECK(hf_decoder_error(&d)->offset ==
+                 sample_error_offset(st, &lim));
+    }
     hf_decoder_free(&d);
     FZ_CHECK(a.live == 0);
 }
@@ -101,19 +129,23 @@ static void op_limits(fz_reader *r)
 static void op_null(fz_reader *r)
 {
     hf_decoder d;
+    hf_limits lim;
     hf_frame fr;
     hf_event ev;
     size_t len;
 
     len = 1 + fz_take_u8(r);
+    hf_limits_default(&lim);
     FZ_CHECK(hf_decoder_init(NULL, NULL) == HF_E_INVALID_ARGUMENT);
     FZ_CHECK(hf_limits_check(NULL) == HF_E_INVALID_ARGUMENT);
     FZ_CHECK(hf_decoder_init(&d, NULL) == HF_OK);
     FZ_CHECK(hf_decode(&d, NULL, len, &fr) == HF_E_INVALID_ARGUMENT);
     FZ_CHECK(hf_decode(&d, NULL, 0, &fr) == HF_NEED_MORE);
-    FZ_CHECK(fr.need >= 1);
+    FZ_CHECK(fr.need == HF_PREFIX_LEN);
     FZ_CHECK(hf_parse_header(&d, NULL, len) == HF_E_INVALID_ARGUMENT);
     FZ_CHECK(hf_parse_header(&d, NULL, 0) == HF_E_HEADER_TOO_SHORT);
+    fz_check_header_error(hf_decoder_error(&d), HF_E_HEADER_TOO_SHORT, NULL,
+                          0, &lim);
     hf_decoder_reset(&d);
     FZ_CHECK(hf_decoder_push(&d, NULL, 0, &ev) == 0);
     FZ_CHECK(ev.type == HF_EV_NEED_MORE);
@@ -212,29 +244,40 @@ static void op_header(fz_reader *r)
     FZ_CHECK(hf_header_json_len(&h) == 0);
 }
 
-/* A header whose canonical JSON outgrows the 16-bit prefix. */
+/* A header whose canonical JSON is just within or beyond the 16-bit
+ * prefix: its length is worked out here, and hf_header_json_len gives it,
+ * or 0 when it is beyond (the encoders then say header-too-long). */
 static void op_too_long(fz_reader *r)
 {
+    /* The canonical header with empty byteorder and content-type. */
+    static const char frame_text[] =
+        "{\"byteorder\": \"\", \"content-type\": \"\", "
+        "\"content-encoding\": \"e\", \"content-length\": 0}";
     static char big[HF_HEADER_MAX + 256];
     unsigned char out[16];
     hf_header h;
     size_t w;
     size_t n;
+    size_t jlen;
 
     n = HF_HEADER_MAX - 80 + fz_take_u8(r);
     memset(big, 'a', n);
     big[n] = '\0';
     hf_header_init(&h, big, "e");
+    jlen = sizeof(frame_text) - 1 +
+           strlen(hf_byteorder_name(hf_host_byteorder())) + n;
     w = 0;
-    if (hf_header_json_len(&h) > HF_HEADER_MAX) {
+    if (jlen > HF_HEADER_MAX) {
+        FZ_CHECK(hf_header_json_len(&h) == 0);
         FZ_CHECK(hf_encode_header(&h, out, sizeof(out), &w) ==
                  HF_E_HEADER_TOO_LONG);
         FZ_CHECK(hf_encode(&h, "x", 1, out, sizeof(out), &w) ==
                  HF_E_HEADER_TOO_LONG);
     } else {
+        FZ_CHECK(hf_header_json_len(&h) == jlen);
         FZ_CHECK(hf_encode_header(&h, out, sizeof(out), &w) ==
                  HF_E_NO_SPACE);
-        FZ_CHECK(w == HF_PREFIX_LEN + hf_header_json_len(&h));
+        FZ_CHECK(w == HF_PREFIX_LEN + jlen);
     }
 }
 

@@ -7,11 +7,15 @@
  *    the content lies inside the input right after the header, the header
  *    passes fz_check_header, and hf_parse_header on the same header bytes
  *    gives the same header;
- *  - HF_NEED_MORE: out->need is beyond the input and exact once the
- *    header is complete;
- *  - an error: a real code with its offset inside the input (or just past
- *    the header for an error found at its end), and the same
- *    code and offset from hf_parse_header when the header is complete.
+ *  - HF_NEED_MORE: out->need is exactly what hframe.h promises for the
+ *    state the bytes leave the decoder in: 2 while the prefix is short,
+ *    2 + N while the header is, then the whole frame, 2 + N +
+ *    content-length (content-length read by hf_parse_header on a decoder
+ *    of its own);
+ *  - an error: a real code at the offset docs/protocol.md 4.2 gives,
+ *    checked against the frame's bytes (fz_check_frame_error), and the
+ *    same code and offset from hf_parse_header when the header is
+ *    complete.
  * The input is decoded three ways: default limits, limits chosen by its
  * last byte, and with allocation failures injected (results must match
  * the clean run or stop at "out-of-memory"). Every byte allocated through
@@ -88,18 +92,51 @@ static void check_ok(const unsigned char *buf, size_t len,
     fz_check_header(fr->header, lim);
 }
 
-static void check_need_more(const unsigned char *buf, size_t len,
-                            const hf_frame *fr)
+/* The content-length of a header the decoder accepted, read by
+ * hf_parse_header on a decoder of its own (no allocation failures). */
+static uint64_t content_length_of(const unsigned char *json, size_t n,
+                                  const hf_limits *lim)
 {
+    hf_decoder d;
+    hf_limits plain;
+    uint64_t content_length;
+
+    plain = *lim;
+    plain.alloc = NULL;
+    FZ_CHECK(hf_decoder_init(&d, &plain) == HF_OK);
+    FZ_CHECK(hf_parse_header(&d, json, n) == HF_OK);
+    content_length = hf_decoder_header(&d)->content_length;
+    hf_decoder_free(&d);
+    return content_length;
+}
+
+/* hf_frame.need: the bytes from the frame's start that the decoder's
+ * next step needs (codec/hframe.h), which is exact in every state. */
+static void check_need_more(const unsigned char *buf, size_t len,
+                            const hf_frame *fr, const hf_limits *lim)
+{
+    uint64_t frame_len;
     size_t n;
 
     FZ_CHECK(fr->need > len);
-    if (len < HF_PREFIX_LEN)
+    FZ_CHECK(fr->header == NULL && fr->content_len == 0);
+    if (len < HF_PREFIX_LEN) {
+        FZ_CHECK(fr->need == HF_PREFIX_LEN);
         return;
+    }
     n = prefix_n(buf);
-    FZ_CHECK(n >= HF_HEADER_MIN);
-    if (len - HF_PREFIX_LEN < n)
-        FZ_CHECK(fr->need <= HF_PREFIX_LEN + n);
+    FZ_CHECK(n >= HF_HEADER_MIN && n <= lim->max_header);
+    if (len - HF_PREFIX_LEN < n) {
+        FZ_CHECK(fr->need == HF_PREFIX_LEN + n);
+        return;
+    }
+    /* The header is complete, the content is not: the whole frame (a
+     * size_t cannot say more than SIZE_MAX on a 32-bit build). */
+    frame_len = HF_PREFIX_LEN + (uint64_t)n +
+                content_length_of(buf + HF_PREFIX_LEN, n, lim);
+    FZ_CHECK(frame_len > len);
+    FZ_CHECK(fr->need == (frame_len > SIZE_MAX ? SIZE_MAX
+                                               : (size_t)frame_len));
 }
 
 static summary decode_all(const unsigned char *buf, size_t len,
@@ -126,9 +163,10 @@ static summary decode_all(const unsigned char *buf, size_t len,
         if (st == HF_OK)
             check_ok(buf + off, len - off, &fr, &d, lim);
         else if (st == HF_NEED_MORE)
-            check_need_more(buf + off, len - off, &fr);
+            check_need_more(buf + off, len - off, &fr, lim);
         else
-            fz_check_error(hf_decoder_error(&d), st, 0, len - off);
+            fz_check_frame_error(hf_decoder_error(&d), st, 0, buf + off,
+                                 len - off, lim);
         if (cross_check && len - off >= HF_PREFIX_LEN &&
             len - off - HF_PREFIX_LEN >= prefix_n(buf + off))
             check_parse_header(buf + off, st, &d, lim);

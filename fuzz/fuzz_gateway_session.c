@@ -42,6 +42,15 @@
  *    one error frame;
  *  - a PROXY header cut short by EOF gets bad-proxy-header: the
  *    connection is not closed for the peer with part of one read;
+ *  - a stream that ends inside a frame gets the truncated error frame:
+ *    a connection closed as done (the client closed its side) had taken
+ *    whole frames, and a truncated error comes only where the bytes taken
+ *    stop inside a frame, reporting as many bytes of it as were taken
+ *    (the offset of the byte that did not arrive);
+ *  - any other frame error is the one decoding the client's bytes finds
+ *    (same code, same frame offset), at the place docs/protocol.md 4.2
+ *    gives (fz_check_frame_error); once the connection closed with all
+ *    its output read, the last frame the client read names the error;
  *  - pending output stays within max_output plus one answer; the
  *    connection's buffers within the content limit and one read; the
  *    decoder's memory within its limits and all of it freed;
@@ -85,7 +94,10 @@ typedef struct session {
     size_t max_answer;         /* biggest answer seen */
     size_t kernel_queue;       /* what op 3/5 says the kernel holds */
     int asked;                 /* op 3/5 said it while output waited */
-    int last_was_frame_error;
+    hf_status frame_error;     /* code of the frame error reply, HF_OK */
+    uint64_t frame_error_at;   /* its bytes_in: the error's frame offset */
+    int left_open;             /* the connection is no longer OPEN ... */
+    size_t taken;              /* ... and had then taken these bytes */
 } session;
 
 static void on_request(void *user, const gw_request_info *info)
@@ -102,7 +114,12 @@ static void on_request(void *user, const gw_request_info *info)
     s->queued += info->reply->bytes_out;
     if (info->reply->bytes_out > s->max_answer)
         s->max_answer = info->reply->bytes_out;
-    s->last_was_frame_error = info->reply->kind == GW_KIND_FRAME_ERROR;
+    if (info->reply->kind == GW_KIND_FRAME_ERROR) {
+        /* One at most: after it the connection reads nothing more. */
+        FZ_CHECK(s->frame_error == HF_OK);
+        s->frame_error = info->reply->frame_status;
+        s->frame_error_at = info->bytes_in;
+    }
 }
 
 static size_t pending_out(const session *s)
@@ -111,6 +128,25 @@ static size_t pending_out(const session *s)
 
     gw_conn_output(&s->c, &n);
     return n;
+}
+
+/* Client bytes the connection read from its socket. */
+static size_t bytes_read(const session *s)
+{
+    return s->in_pos - gw_buf_pending(&s->m.queue);
+}
+
+/* Once the connection leaves OPEN it takes no more client bytes: note
+ * how many it took, those it read and did not keep back for later. The
+ * stream-end oracles use this when the client's EOF made it leave OPEN;
+ * every call that can deliver an EOF (gw_drive, op 3's gw_conn_eof) is
+ * followed by this, before more bytes can be read. */
+static void note_left_open(session *s)
+{
+    if (s->left_open || gw_conn_state(&s->c) == GW_CONN_OPEN)
+        return;
+    s->left_open = 1;
+    s->taken = bytes_read(s) - gw_buf_pending(&s->c.client.in);
 }
 
 static void check_caps(session *s)
@@ -142,6 +178,7 @@ static void drive(session *s)
     want = gw_drive(&s->c, &gw_conn_ops, &s->m.io, ready, s->now, NULL);
     FZ_CHECK(!(want & (GW_WANT_SHUT | GW_WANT_CONNECT |
                        GW_WANT_CONNECTING)));
+    note_left_open(s);
     check_caps(s);
 }
 
@@ -284,6 +321,7 @@ static void step(session *s, uint8_t b)
         special(s, amount);
         break;
     }
+    note_left_open(s);
 }
 
 /* Play the rest: all input, all output, EOF, then let time pass. */
@@ -293,7 +331,7 @@ static void step(session *s, uint8_t b)
  * it is open or draining, and draining never follows the peer's EOF). */
 static void check_proxy_eof(const session *s)
 {
-    size_t read = s->in_pos - gw_buf_pending(&s->m.queue);
+    size_t read = bytes_read(s);
     gw_proxy_info info;
 
     if (!s->cfg.proxy_protocol || read == 0 ||
@@ -341,11 +379,15 @@ static void check_answer(const hf_header *h, const unsigned char *p,
              (a.has_error && a.has_message && a.keys == 2));
 }
 
-/* Every byte sent is a sequence of complete, valid, canonical frames. */
-static uint64_t check_sent(const session *s)
+/* Every byte sent is a sequence of complete, valid, canonical frames;
+ * when last_error is not NULL, the last is an error frame naming it. */
+static uint64_t check_sent(const session *s, const char *last_error)
 {
     size_t sent_len;
     const unsigned char *sent = gw_memio_sink(&s->m, &sent_len);
+    const unsigned char *last = NULL;
+    size_t last_len = 0;
+    fz_answer_json a;
     hf_decoder d;
     hf_limits lim;
     hf_frame fr;
@@ -367,11 +409,97 @@ static uint64_t check_sent(const session *s)
         FZ_CHECK(hf_header_is_canonical(fr.header, sent + off + 2,
                                         fr.header->header_len));
         check_answer(fr.header, fr.content, fr.content_len);
+        last = fr.content;
+        last_len = fr.content_len;
         frames++;
         off += fr.frame_len;
     }
     hf_decoder_free(&d);
+    if (last_error != NULL) {
+        FZ_CHECK(last != NULL);
+        fz_check_answer_json(last, last_len, last_error, &a);
+        FZ_CHECK(a.has_error && a.code_ok);
+    }
     return frames;
+}
+
+/* The code of the frame error that closed the connection when all of
+ * its output reached the client (nothing is pending, and received +
+ * pending = queued is checked), so that the error frame is the last
+ * frame the client read; NULL when there is none, or an abort or a
+ * timeout came since. */
+static const char *error_read_last(const session *s)
+{
+    if (s->frame_error == HF_OK ||
+        gw_conn_reason(&s->c) != GW_CLOSE_FRAME_ERROR || pending_out(s) > 0)
+        return NULL;
+    return hf_status_name(s->frame_error);
+}
+
+/* Decode the client's bytes [0, to) frame by frame as the connection
+ * does (after the PROXY header when the protocol is on): HF_OK when they
+ * end between frames, HF_NEED_MORE inside a frame (or PROXY header) that
+ * is valid so far, else the error of the frame they hold, in *err with
+ * its offsets relative to that frame. *frame_start: where the last frame
+ * began. */
+static hf_status decode_client(const session *s, size_t to,
+                               size_t *frame_start, hf_error *err)
+{
+    gw_proxy_info info;
+    hf_decoder d;
+    hf_limits lim;
+    hf_frame fr;
+    hf_status st = HF_OK;
+    size_t off = 0;
+
+    *frame_start = 0;
+    if (s->cfg.proxy_protocol && to > 0) {
+        if (gw_proxy_parse(s->in, to, &info) != GW_PROXY_OK)
+            return HF_NEED_MORE;
+        off = info.len;
+        *frame_start = off;
+    }
+    lim = s->cfg.limits;
+    lim.alloc = NULL;
+    FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
+    while (off < to) {
+        st = hf_decode(&d, s->in + off, to - off, &fr);
+        if (st != HF_OK)
+            break;
+        off += fr.frame_len;
+        *frame_start = off;
+    }
+    if (st > HF_NEED_MORE)
+        *err = *hf_decoder_error(&d);
+    hf_decoder_free(&d);
+    return st;
+}
+
+/* A stream that ended inside a frame gets the truncated error frame,
+ * never a close as done (the peer's), and the frame error reports as
+ * many bytes of that frame as the connection took. Any other frame
+ * error is the one the client's bytes hold, where protocol.md 4.2
+ * says. */
+static void check_frame_errors(const session *s)
+{
+    hf_limits lim = s->cfg.limits;
+    hf_error err;
+    size_t start;
+    hf_status st;
+
+    if (s->left_open && gw_conn_reason(&s->c) == GW_CLOSE_PEER)
+        FZ_CHECK(decode_client(s, s->taken, &start, &err) == HF_OK);
+    if (s->frame_error == HF_E_TRUNCATED) {
+        FZ_CHECK(s->left_open);
+        FZ_CHECK(decode_client(s, s->taken, &start, &err) == HF_NEED_MORE);
+        FZ_CHECK(s->frame_error_at == s->taken - start);
+    } else if (s->frame_error != HF_OK) {
+        st = decode_client(s, s->in_len, &start, &err);
+        FZ_CHECK(st == s->frame_error);
+        FZ_CHECK(err.frame_offset == s->frame_error_at);
+        fz_check_frame_error(&err, st, 0, s->in + start, s->in_len - start,
+                             &lim);
+    }
 }
 
 /* Complete request frames in the client bytes (error frame aside). */
@@ -485,10 +613,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     wind_down(s);
     check_state(s);
     check_proxy_eof(s);
+    check_frame_errors(s);
 
     FZ_CHECK(s->m.received + pending_out(s) == s->queued);
     FZ_CHECK(s->m.received <= SENT_MAX);
-    FZ_CHECK(check_sent(s) <= s->answers);
+    FZ_CHECK(check_sent(s, error_read_last(s)) <= s->answers);
     FZ_CHECK(s->answers <= count_requests(s) + 1);
     FZ_CHECK(a.peak <= 4 * s->cfg.limits.max_header + 16384);
     gw_conn_free(&s->c);

@@ -15,7 +15,9 @@
  *  - jansson accepts without duplicates and hframe reports a rule
  *    violation => jansson's tree shows that violation (the reported one
  *    need not be the only one: hframe reports the first in the text);
- *  - hframe reports duplicate-key => jansson finds a duplicate.
+ *  - hframe reports duplicate-key => jansson finds a duplicate;
+ *  - every error points where docs/protocol.md 4.2 says, worked out from
+ *    the header's bytes (fz_check_header_error).
  * Documented exceptions (docs/fuzzing.md): jansson's own limits make it
  * reject valid JSON that hframe accepts: integers beyond long long ("too
  * big integer"), reals beyond double ("real number overflow"), "\u0000"
@@ -224,10 +226,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            JSON_REJECT_DUPLICATES, &err2);
     FZ_CHECK(any != NULL || nodup == NULL);
 
-    if (size < HF_HEADER_MIN) {
-        FZ_CHECK(st == HF_E_HEADER_TOO_SHORT);
-    } else if (size > lim.max_header) {
-        FZ_CHECK(st == HF_E_HEADER_TOO_LONG);
+    if (st != HF_OK)
+        fz_check_header_error(e, st, buf, size, &lim);
+    if (size < HF_HEADER_MIN || size > lim.max_header) {
+        /* Refused by its length: fz_check_header_error saw which. */
+        FZ_CHECK(st != HF_OK);
     } else if (st == HF_OK) {
         FZ_CHECK(e->code == HF_OK);
         fz_check_header(hf_decoder_header(&d), &lim);
@@ -239,16 +242,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(nodup != NULL);
             check_same(hf_decoder_header(&d), nodup);
         }
-    } else {
-        fz_check_error(e, st, HF_PREFIX_LEN, size);
-        if (is_syntax_error(st)) {
-            if (any != NULL && memchr(buf, '\0', size) == NULL)
-                fz_fail(__FILE__, __LINE__, "jansson accepts", e->detail);
-        } else if (st == HF_E_DUPLICATE_KEY) {
-            FZ_CHECK(any == NULL || nodup == NULL);
-        } else if (nodup != NULL) {
-            FZ_CHECK(tree_shows(st, nodup, &lim));
-        }
+    } else if (is_syntax_error(st)) {
+        if (any != NULL && memchr(buf, '\0', size) == NULL)
+            fz_fail(__FILE__, __LINE__, "jansson accepts", e->detail);
+    } else if (st == HF_E_DUPLICATE_KEY) {
+        FZ_CHECK(any == NULL || nodup == NULL);
+    } else if (nodup != NULL) {
+        FZ_CHECK(tree_shows(st, nodup, &lim));
     }
 
     json_decref(nodup);

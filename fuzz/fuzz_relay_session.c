@@ -93,6 +93,9 @@
  *    each byte-identical to one of the clients' (a cut last one only on
  *    a connection the relay gave up on), at most the pipeline depth in
  *    flight;
+ *  - a frame error but truncated is the one decoding the client's bytes
+ *    finds (same code, same frame offset), at the place docs/protocol.md
+ *    4.2 gives (fz_check_frame_error);
  *  - a client closed as done (its stream ended) read to a frame's end:
  *    one whose stream ends inside a frame gets the truncated error frame
  *    after the answers before it (unless that frame's answer had begun
@@ -1476,6 +1479,31 @@ static void check_error_frame(const hf_frame *fr, const unsigned char *raw,
     FZ_CHECK(e.code_ok);
 }
 
+/* A frame error but truncated (the stream's end, checked by
+ * check_stream_end) is the error of the client's first invalid frame,
+ * with its frame offset as the reply's bytes_in, where docs/protocol.md
+ * 4.2 says (fz_check_frame_error). */
+static void check_client_frame_error(const session *s, const client *cl,
+                                     const reply_rec *r)
+{
+    hf_decoder d;
+    hf_limits lim = s->cfg.limits;
+    hf_frame fr;
+    hf_status st;
+    size_t at = s->valid_end;
+
+    if (r->frame_status == HF_E_TRUNCATED)
+        return;
+    lim.alloc = NULL;
+    FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
+    st = hf_decode(&d, cl->in + at, s->in_len - at, &fr);
+    FZ_CHECK(st == r->frame_status);
+    FZ_CHECK(hf_decoder_error(&d)->frame_offset == r->bytes_in);
+    fz_check_frame_error(hf_decoder_error(&d), st, 0, cl->in + at,
+                         s->in_len - at, &lim);
+    hf_decoder_free(&d);
+}
+
 /* The upstream connection whose read bytes hold p[0..n) (as a whole
  * frame, or as the start of one when cut); NULL when none. */
 static const upstream *delivered_by(const session *s, const unsigned char *p,
@@ -1607,6 +1635,7 @@ static void check_client_bytes(session *s, int k)
         default:
             check_error_frame(&fr, cl->got.p + off,
                               hf_status_name(r->frame_status));
+            check_client_frame_error(s, cl, r);
             frame_errors++;
             break;
         }

@@ -16,9 +16,12 @@
  *  - HF_EV_FRAME_END: all content arrived, the offsets and frame counts
  *    agree with the reference;
  *  - HF_EV_ERROR: the reference failed on this frame with the same code,
- *    at the same absolute offset; later pushes consume nothing;
+ *    at the same absolute offset, which is where docs/protocol.md 4.2
+ *    says, worked out from the frame's bytes (fz_check_frame_error: both
+ *    decoders share the header parser); later pushes consume nothing;
  *  - at the end, hf_decoder_finish says HF_OK exactly when the reference
- *    used up the input, HF_E_TRUNCATED when it needed more bytes.
+ *    used up the input, HF_E_TRUNCATED when it needed more bytes, at the
+ *    end of the input.
  * The stream is then reset and pushed again in one piece. Memory goes
  * through a counting allocator: bounded while running, all freed after.
  */
@@ -144,7 +147,8 @@ static void on_error(run *r)
     FZ_CHECK(e->code == r->ref_st);
     FZ_CHECK(e->offset == r->base + want->offset);
     FZ_CHECK(e->frame_offset == want->frame_offset);
-    fz_check_error(e, e->code, r->base, r->len - r->base);
+    fz_check_frame_error(e, e->code, r->base, r->buf + r->base,
+                         r->len - r->base, r->lim);
     /* Sticky: nothing more is consumed until a reset. */
     FZ_CHECK(hf_decoder_push(&r->dec, r->buf, r->len, &ev) == 0);
     FZ_CHECK(ev.type == HF_EV_ERROR);
@@ -210,9 +214,8 @@ static void check_finish(run *r)
     FZ_CHECK(st == HF_E_TRUNCATED);
     FZ_CHECK(hf_decoder_in_frame(&r->dec));
     e = hf_decoder_error(&r->dec);
-    FZ_CHECK(e->code == HF_E_TRUNCATED);
-    FZ_CHECK(e->offset >= r->base && e->offset <= r->len);
-    FZ_CHECK(e->frame_offset == e->offset - r->base);
+    fz_check_frame_error(e, HF_E_TRUNCATED, r->base, r->buf + r->base,
+                         r->len - r->base, r->lim);
 }
 
 /* One pass over the stream with the given chunk plan (k == 0: one push). */

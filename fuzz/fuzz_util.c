@@ -423,6 +423,272 @@ void fz_check_error(const hf_error *e, hf_status st, uint64_t base,
 }
 
 /* ------------------------------------------------------------------ */
+/* Where a decoder error points (docs/protocol.md 3.1 and 4.2)         */
+/* ------------------------------------------------------------------ */
+
+/* JSON whitespace: \v and \f are not (protocol.md 3.2, "Syntax"). */
+static int is_json_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The first offset at or after i in s[0..n) that is not whitespace. */
+static size_t skip_space(const unsigned char *s, size_t i, size_t n)
+{
+    while (i < n && is_json_space(s[i]))
+        i++;
+    return i;
+}
+
+/* The last byte before s[i] that is not whitespace; -1 when none. */
+static int byte_before(const unsigned char *s, size_t i)
+{
+    while (i > 0 && is_json_space(s[i - 1]))
+        i--;
+    return i > 0 ? s[i - 1] : -1;
+}
+
+/* Just past the brace that closes the object opening at s[open], 0 when
+ * s[0..n) does not close it. Only strings (with their escapes) and
+ * nesting are followed, which is enough for text a parser accepted up to
+ * that brace: what an error offset is checked against. */
+static size_t object_end(const unsigned char *s, size_t open, size_t n)
+{
+    size_t depth = 0;
+    size_t i;
+    int in_string = 0;
+
+    for (i = open; i < n; i++) {
+        if (in_string) {
+            if (s[i] == '\\')
+                i++;
+            else if (s[i] == '"')
+                in_string = 0;
+        } else if (s[i] == '"') {
+            in_string = 1;
+        } else if (s[i] == '{' || s[i] == '[') {
+            depth++;
+        } else if ((s[i] == '}' || s[i] == ']') && --depth == 0) {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static int hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* The code unit of the escape \uXXXX at s[i], -1 when s[i..n) does not
+ * start with one. */
+static long u_escape(const unsigned char *s, size_t i, size_t n)
+{
+    long v = 0;
+    size_t k;
+    int h;
+
+    if (n - i < 6 || s[i] != '\\' || s[i + 1] != 'u')
+        return -1;
+    for (k = 2; k < 6; k++) {
+        h = hex_value(s[i + k]);
+        if (h < 0)
+            return -1;
+        v = v << 4 | h;
+    }
+    return v;
+}
+
+static int is_low_surrogate(long u)
+{
+    return u >= 0xdc00 && u <= 0xdfff;
+}
+
+/* The backslash of the first \u escape in s[0..n) that is a surrogate
+ * outside a high-low pair, or n. In text the parser accepted, every
+ * backslash starts an escape inside a string. */
+static size_t first_lone_surrogate(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    long u;
+
+    while (i < n) {
+        if (s[i] != '\\') {
+            i++;
+            continue;
+        }
+        u = u_escape(s, i, n);
+        if (u < 0) {
+            i += 2;             /* \" \\ \/ \b \f \n \r \t */
+        } else if (is_low_surrogate(u)) {
+            return i;
+        } else if (u >= 0xd800 && u <= 0xdbff) {
+            if (!is_low_surrogate(u_escape(s, i + 6, n)))
+                return i;
+            i += 12;
+        } else {
+            i += 6;
+        }
+    }
+    return n;
+}
+
+/* The codec's details name a byte as "byte 0x%02x" (codec/header.c). */
+static int detail_names_byte(const char *detail, unsigned char b)
+{
+    char want[16];
+
+    snprintf(want, sizeof(want), "byte 0x%02x", (unsigned)b);
+    return strstr(detail, want) != NULL;
+}
+
+static int is_value_rule(hf_status st)
+{
+    return st == HF_E_BAD_BYTEORDER || st == HF_E_BAD_CONTENT_TYPE ||
+           st == HF_E_BAD_CONTENT_ENCODING ||
+           st == HF_E_BAD_CONTENT_LENGTH || st == HF_E_CONTENT_TOO_LONG;
+}
+
+static int starts_value(unsigned char c)
+{
+    return c != '\0' && strchr("\"-0123456789tfn{[", c) != NULL;
+}
+
+/* An error st of the whole header json[0..n), N within the limits: the
+ * order of checks of protocol.md 3.1 and the offsets of 4.2. */
+static void check_header_offset(const hf_error *e, hf_status st,
+                                const unsigned char *json, size_t n)
+{
+    size_t at;
+    size_t bad;
+    size_t text_end;
+    size_t start;
+    size_t end;
+    int before;
+
+    FZ_CHECK(e->frame_offset >= HF_PREFIX_LEN);
+    FZ_CHECK(e->frame_offset - HF_PREFIX_LEN <= n);
+    at = (size_t)(e->frame_offset - HF_PREFIX_LEN);
+    if (n >= 3 && json[0] == 0xef && json[1] == 0xbb && json[2] == 0xbf) {
+        FZ_CHECK(st == HF_E_JSON_SYNTAX && at == 0);
+        return;
+    }
+    bad = fz_utf8_prefix(json, n);
+    if (bad < n) {
+        FZ_CHECK(st == HF_E_UTF8);
+        FZ_CHECK(at == bad);
+        FZ_CHECK(detail_names_byte(e->detail, json[bad]));
+        return;
+    }
+    FZ_CHECK(st != HF_E_UTF8);
+
+    /* The JSON text is read up to the first \v or \f (neither is JSON
+     * whitespace, nor may stand raw in a string): no rule is decided at
+     * or beyond it, and json-syntax is reported there at the latest. */
+    for (text_end = 0; text_end < n; text_end++)
+        if (json[text_end] == '\v' || json[text_end] == '\f')
+            break;
+    start = skip_space(json, 0, text_end);
+    if (start == text_end) {
+        FZ_CHECK(st == HF_E_JSON_SYNTAX && at == text_end);
+        return;
+    }
+    FZ_CHECK(at < text_end || (st == HF_E_JSON_SYNTAX && at == text_end));
+    before = byte_before(json, at);
+    switch (st) {
+    case HF_E_NOT_OBJECT:
+        FZ_CHECK(at == start && json[at] != '{');
+        break;
+    case HF_E_TRAILING_DATA:
+        FZ_CHECK(json[start] == '{');
+        end = object_end(json, start, text_end);
+        FZ_CHECK(end > 0);
+        FZ_CHECK(at == skip_space(json, end, text_end));
+        FZ_CHECK(detail_names_byte(e->detail, json[at]));
+        break;
+    case HF_E_MISSING_KEY:
+        FZ_CHECK(json[start] == '{' && json[at] == '}');
+        FZ_CHECK(object_end(json, start, text_end) == at + 1);
+        break;
+    case HF_E_DUPLICATE_KEY:
+    case HF_E_TOO_MANY_EXTENSIONS:
+        FZ_CHECK(json[at] == '"' && (before == '{' || before == ','));
+        break;
+    case HF_E_NESTED_VALUE:
+        FZ_CHECK((json[at] == '{' || json[at] == '[') && before == ':');
+        break;
+    case HF_E_LONE_SURROGATE:
+        FZ_CHECK(at == first_lone_surrogate(json, text_end));
+        break;
+    default:
+        if (is_value_rule(st))
+            FZ_CHECK(starts_value(json[at]) && before == ':');
+        if (st == HF_E_CONTENT_TOO_LONG)
+            FZ_CHECK(json[at] >= '1' && json[at] <= '9');
+        break;
+    }
+}
+
+/* Statuses that say nothing of the input. */
+static int is_failure_of_call(hf_status st)
+{
+    return st == HF_E_NOMEM || st == HF_E_INVALID_ARGUMENT;
+}
+
+void fz_check_frame_error(const hf_error *e, hf_status st,
+                          uint64_t frame_start, const unsigned char *frame,
+                          size_t avail, const hf_limits *lim)
+{
+    size_t n;
+
+    fz_check_error(e, st, frame_start, avail);
+    FZ_CHECK(e->offset == frame_start + e->frame_offset);
+    if (is_failure_of_call(st))
+        return;
+    if (st == HF_E_TRUNCATED) {
+        FZ_CHECK(e->frame_offset == avail);
+        return;
+    }
+    FZ_CHECK(avail >= HF_PREFIX_LEN);
+    n = (size_t)frame[0] << 8 | frame[1];
+    if (st == HF_E_HEADER_TOO_SHORT || st == HF_E_HEADER_TOO_LONG) {
+        FZ_CHECK(e->frame_offset == 0);
+        FZ_CHECK(st == (n < HF_HEADER_MIN ? HF_E_HEADER_TOO_SHORT
+                                          : HF_E_HEADER_TOO_LONG));
+        FZ_CHECK(n < HF_HEADER_MIN || n > lim->max_header);
+        return;
+    }
+    FZ_CHECK(n >= HF_HEADER_MIN && n <= lim->max_header);
+    FZ_CHECK(avail - HF_PREFIX_LEN >= n);
+    check_header_offset(e, st, frame + HF_PREFIX_LEN, n);
+}
+
+void fz_check_header_error(const hf_error *e, hf_status st,
+                           const unsigned char *json, size_t n,
+                           const hf_limits *lim)
+{
+    fz_check_error(e, st, 0, HF_PREFIX_LEN + n);
+    FZ_CHECK(e->offset == e->frame_offset);
+    if (is_failure_of_call(st))
+        return;
+    if (n < HF_HEADER_MIN || n > lim->max_header) {
+        FZ_CHECK(st == (n < HF_HEADER_MIN ? HF_E_HEADER_TOO_SHORT
+                                          : HF_E_HEADER_TOO_LONG));
+        FZ_CHECK(e->offset == 0);
+        return;
+    }
+    FZ_CHECK(st != HF_E_HEADER_TOO_SHORT && st != HF_E_HEADER_TOO_LONG &&
+             st != HF_E_TRUNCATED);
+    check_header_offset(e, st, json, n);
+}
+
+/* ------------------------------------------------------------------ */
 /* The JSON of the gateway's answers                                   */
 /* ------------------------------------------------------------------ */
 

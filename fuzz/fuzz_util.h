@@ -32,10 +32,13 @@ _Noreturn void fz_fail(const char *file, int line, const char *what,
 
 /*
  * Non-zero when the environment variable FUZZ_KNOWN names the known,
- * reported bug id (a comma-separated list, e.g. "yajl-alloc-hooks"). Set it
- * for long campaigns so that a bug already reported does not stop every
- * run; `make check` and fuzz-smoke leave it unset, so the corpus still
- * shows those bugs until they are fixed. Ids: docs/fuzzing.md.
+ * reported bug id (a comma-separated list, e.g. "yajl-alloc-hooks").
+ * fuzz/run.sh sets it from fuzz/known-bugs for every fuzzing run (make
+ * fuzz, fuzz-smoke, campaigns) unless it is already set, so that a bug
+ * already reported does not stop them; its merge clears it to find the
+ * new inputs that still show such a bug. `make check` (fuzz/replay.sh)
+ * does not set it, so the replayed corpus shows every check. Ids:
+ * docs/fuzzing.md, "Known bugs".
  */
 int fz_known(const char *id);
 
@@ -107,6 +110,49 @@ void fz_check_header(const hf_header *h, const hf_limits *lim);
  * NUL-terminated non-empty detail. */
 void fz_check_error(const hf_error *e, hf_status st, uint64_t base,
                     size_t len);
+
+/*
+ * fz_check_error, then where the error points, worked out from the
+ * frame's own bytes without the codec (docs/protocol.md 3.1 and 4.2):
+ * the frame starts at stream offset frame_start, frame[0..avail) is what
+ * arrived of it (and may run on into later frames), lim are the limits it
+ * was decoded under. Aborts unless:
+ *  - offset = frame_start + frame_offset;
+ *  - header-too-short / -too-long: frame offset 0, and N (the prefix)
+ *    below 2 / above the header limit;
+ *  - truncated: the first byte that did not arrive (frame offset avail);
+ *  - every other code but out-of-memory and invalid-argument: the whole
+ *    header arrived, N within the limits, and the header's bytes agree
+ *    (fz_check_header_error's rules).
+ */
+void fz_check_frame_error(const hf_error *e, hf_status st,
+                          uint64_t frame_start, const unsigned char *frame,
+                          size_t avail, const hf_limits *lim);
+
+/*
+ * The same for hf_parse_header(json, n) under lim, whose offsets count as
+ * if the 2-byte prefix came first: header-too-short / -too-long at offset
+ * 0 exactly when n is out of range; otherwise, from the header's bytes:
+ *  - a byte order mark: json-syntax at the header's first byte;
+ *  - invalid UTF-8: invalid-utf8 at the first byte of the first invalid
+ *    sequence an independent RFC 3629 check finds, the detail naming
+ *    that byte; valid UTF-8: never invalid-utf8;
+ *  - nothing but whitespace before the end or a \v or \f: json-syntax
+ *    there; errors of the JSON text never lie beyond the first \v or \f
+ *    (nor at it, but json-syntax);
+ *  - not-object: the value's first byte, not a '{';
+ *  - trailing-data: the first non-whitespace byte after the object's
+ *    closing brace, named by the detail;
+ *  - missing-key: the object's closing brace;
+ *  - duplicate-key, too-many-extensions: the opening quote of a key;
+ *  - the value rules: the first byte of a value (after a ':');
+ *    content-too-long: a number's first digit, nested-value: '{' or '[';
+ *  - lone-surrogate: the backslash of the first \u escape in the header
+ *    that is a surrogate not in a pair.
+ */
+void fz_check_header_error(const hf_error *e, hf_status st,
+                           const unsigned char *json, size_t n,
+                           const hf_limits *lim);
 
 /*
  * The keys of one gateway answer's JSON, as fz_check_answer_json found

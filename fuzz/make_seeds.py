@@ -59,6 +59,41 @@ VALID_HEADERS = [
 HEADERS = VALID_HEADERS + [v['header'] for v in
                            hframe_vectors.load('header-errors')]
 
+# A limits byte of fz_limits_from_byte (fuzz/fuzz_util.c): small limits,
+# a header limit of 16 + 4 * 20 = 96 bytes, content up to 20 bytes, no
+# extension headers.
+SMALL = 1 | 20 << 2
+SMALL_MAX_HEADER = 16 + 4 * 20
+
+
+def compact(length=0):
+    """The shortest header with the required keys (80 bytes)."""
+    return (b'{"byteorder":"big","content-type":"a","content-encoding":"b",'
+            b'"content-length":%d}' % length)
+
+
+def sized(n, length=0):
+    """A valid header of exactly n bytes: spaces before its brace."""
+    h = compact(length)
+    assert len(h) <= n
+    return h[:-1] + b' ' * (n - len(h)) + b'}'
+
+
+def limit_frames():
+    """A frame whose header is exactly at the SMALL header limit, then one
+    whose header is a byte above it. The last byte is SMALL, which
+    fuzz_decode's second run takes for its limits."""
+    return (wire.prefixed(sized(SMALL_MAX_HEADER)) +
+            wire.prefixed(sized(SMALL_MAX_HEADER + 1, 1), bytes([SMALL])))
+
+
+def same_header_frames():
+    """The same header twice (the decoder does not parse a header that is
+    the last one again), then one differing only in its last byte, which
+    makes it trailing-data."""
+    same = wire.prefixed(compact() + b' ')
+    return same + same + wire.prefixed(compact() + b'x')
+
 
 def streams():
     """Byte streams for the frame harnesses."""
@@ -79,6 +114,7 @@ def streams():
     out.append(GOLDEN[2] + wire.prefixed(b'{}'))
     # frames refused at their length prefix
     out += [v['frame'] for v in hframe_vectors.load('prefix-errors')]
+    out += [limit_frames(), same_header_frames()]
     return out
 
 
@@ -94,6 +130,13 @@ def stream_seeds():
             out.append(bytes([lim]) + plan + s)
     for p in plans:
         out.append(b'\x00' + p + b''.join(GOLDEN))
+    # The header limit under the limits that set it, and the last header
+    # again pushed whole and split (where it is parsed again): the
+    # reference, hf_decode, reuses it.
+    for p in [b'\x00', b'\x01\x05']:
+        out.append(bytes([SMALL]) + p + limit_frames())
+    for p in [b'\x00', b'\x01\x07']:
+        out.append(b'\x00' + p + same_header_frames())
     return out
 
 
@@ -183,6 +226,9 @@ def session_seeds():
     # more than 8 whole reads at once (the driver yields after 8)
     out.append(b'\x00\x00\x00' + request(b'\x00' * (9 << 14),
                                           ctype='a', enc='b'))
+    # a request at the header limit, then one a byte above it
+    out.append(bytes([SMALL, 0, 0]) + limit_frames())
+    out.append(b'\x00\x00\x00' + same_header_frames())
     return out
 
 
@@ -280,6 +326,20 @@ def relay_seeds():
     return out
 
 
+# fuzz/fuzz_api.c's sample header.
+API_SAMPLE = (b'{"byteorder": "big", "content-type": "text/json", '
+              b'"content-encoding": "utf-8", "content-length": 41, '
+              b'"x-a": 1, "x-b": true, "x-c": "c"}')
+
+
+def api_seeds():
+    """fuzz_api: operation 1 (limits) with a header limit exactly at the
+    sample's length and a byte below it (content limit 255, 64
+    extensions)."""
+    return [bytes([1, 0]) + struct.pack('>H', n) + struct.pack('>Q', 255) +
+            bytes([64]) for n in (len(API_SAMPLE), len(API_SAMPLE) - 1)]
+
+
 def request_seeds():
     """fuzz_request: a header byte, then a request's content."""
     contents = [
@@ -318,6 +378,7 @@ def main():
     write(root, 'fuzz_gateway_session', session_seeds())
     write(root, 'fuzz_relay_session', relay_seeds())
     write(root, 'fuzz_request', request_seeds())
+    write(root, 'fuzz_api', api_seeds())
     # Index files for the gateway's loader.
     write(root, 'fuzz_index', [
         json.dumps({'morpheus': 'Follow the white rabbit. \U0001f430',

@@ -4,7 +4,8 @@
 # two ways:
 #   $(O)/fuzz/replay_<name>  with fuzz/replay_main.c (plain main, no
 #                            engine): built by `make test`, which replays
-#                            corpus/<name>/ through it (fuzz/replay.sh);
+#                            corpus/<name>/ through it (fuzz/replay.sh),
+#                            and alone by `make fuzz-replay-bins`;
 #   $(O)/fuzz/<name>         with $(LIB_FUZZING_ENGINE): built by the
 #                            fuzz targets below under their own $(O).
 #

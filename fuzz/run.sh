@@ -8,7 +8,9 @@
 #          fuzz/make_seeds.py, written afresh to BUILD/seeds/<harness>:
 #          -merge keeps only the seeds that add coverage, and a campaign
 #          starts from all of them); crashes land in fuzz/crashes/ with the
-#          command that reproduces them; a table is printed at the end.
+#          commands that reproduce them (the replay driver's under the
+#          output folder BUILD is in, the make's O); a table is printed at
+#          the end.
 #   smoke  as run, and exit 1 when anything crashed (CI).
 #   campaign  as run, in libFuzzer's fork mode (-fork=JOBS) with
 #          -ignore_crashes=1: a crash is saved and fuzzing goes on, so a
@@ -22,6 +24,12 @@ mode=$1 build=$2 secs=$3 jobs=$4
 shift 4
 top=$(pwd)
 case "$build" in /*) ;; *) build=$top/$build ;; esac
+# The make's O (BUILD is $(O)/libfuzzer), and a path as the user would
+# type it: relative to the top when it is under it.
+out=$(dirname "$build")
+shown() {
+    case "$1" in "$top"/*) echo "${1#"$top"/}" ;; *) echo "$1" ;; esac
+}
 crashdir=$top/fuzz/crashes
 work=$build/work
 mkdir -p "$crashdir" "$work"
@@ -134,13 +142,16 @@ for h in "$@"; do
     n=0
     for c in $new; do
         n=$((n + 1))
+        asan=$(shown "$out/asan")
         {
             echo "harness: $h"
-            echo "reproduce: $build/fuzz/$h fuzz/crashes/$c"
-            echo "replay:    build/asan/fuzz/replay_$h fuzz/crashes/$c"
+            echo "reproduce: $(shown "$build")/fuzz/$h fuzz/crashes/$c"
+            echo "replay:    make O=$asan CC=clang SAN=1 fuzz-replay-bins &&"
+            echo "           $asan/fuzz/replay_$h fuzz/crashes/$c"
             echo "validate:  hframe validate < fuzz/crashes/$c"
+            # With -jobs, driver.log repeats each job's log: one of each.
             grep -h -m1 -E 'invariant broken|runtime error|ERROR: ' \
-                "$logs"/*.log 2>/dev/null | head -3
+                "$logs"/*.log 2>/dev/null | awk '!seen[$0]++' | head -3
         } > "$crashdir/$c.txt"
         echo "  CRASH   fuzz/crashes/$c"
         sed -n 's/^/          /p' "$crashdir/$c.txt"
