@@ -182,6 +182,10 @@ static const hostport_case hostports[] = {
     { "[fe80::1%lo]:80", "fe80::1%lo", "80", NULL },
     { "::1:80", NULL, NULL, "invalid address '::1:80': an IPv6 address "
       "goes in brackets, as in [::1]:80" },
+    { "::1", NULL, NULL, "invalid address '::1': an IPv6 address goes in "
+      "brackets, the port after them, as in [::1]:PORT" },
+    { "fe80::1", NULL, NULL, "invalid address 'fe80::1': an IPv6 address "
+      "goes in brackets, the port after them, as in [fe80::1]:PORT" },
     { "[::1]", NULL, NULL, "invalid address '[::1]': the port is missing "
       "(expected host:port or [v6addr]:port)" },
     { "[::1]:", NULL, NULL, "invalid address '[::1]:': the port is "

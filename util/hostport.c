@@ -60,9 +60,16 @@ int util_split_hostport(const char *spec, char *host, size_t host_cap,
         return bad_address(spec, "brackets go around a whole IPv6 "
                            "address, as in [::1]:80", msg, cap);
     if (spec[0] != '[' && memchr(h, ':', hlen) != NULL) {
-        snprintf(why, sizeof why, "an IPv6 address goes in brackets, as "
-                 "in [%.*s]:%s", (int)(hlen > 64 ? 64 : hlen), h,
-                 colon + 1);
+        /* Split before "::": the last group cannot be the port ("::1",
+         * "fe80::1" are addresses without one), so the whole text goes
+         * in the brackets. */
+        if (h[hlen - 1] == ':')
+            snprintf(why, sizeof why, "an IPv6 address goes in brackets, "
+                     "the port after them, as in [%.64s]:PORT", spec);
+        else
+            snprintf(why, sizeof why, "an IPv6 address goes in brackets, "
+                     "as in [%.*s]:%s", (int)(hlen > 64 ? 64 : hlen), h,
+                     colon + 1);
         return bad_address(spec, why, msg, cap);
     }
     if (hlen >= host_cap) {
