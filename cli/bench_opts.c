@@ -56,8 +56,12 @@ static void help(void)
           "      --histogram      print an ASCII latency histogram\n"
           "      --max-header SIZE  decoder header limit (default 65535)\n"
           "      --max-content SIZE decoder content limit (default 16M)\n"
+          "  -h, --help           show this help\n"
           "\n"
-          "\n"
+          "Each request counts once. Bytes answering no request break "
+          "their\n"
+          "connection: they fail the request it would have carried "
+          "next.\n"
           "Options may come before or after operands; -- ends them.\n"
           "Exit status: 0 all answers correct, 1 any error, 2 usage "
           "error.\n", stdout);

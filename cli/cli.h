@@ -62,6 +62,7 @@ enum cli_common_opt {
 /* The --help lines of the common options. */
 #define CLI_COMMON_HELP                                                  \
     "  -o, --output FILE      write to FILE instead of standard output\n" \
+    "                         (not one of the inputs)\n"                \
     "      --max-header SIZE  longest header accepted or written (2 to\n"  \
     "                         65535, default 65535)\n"                     \
     "      --max-content SIZE longest content accepted or written\n"       \
@@ -78,6 +79,8 @@ typedef struct cli_common {
     hf_limits lim;
     const char *output;     /* -o FILE, or NULL for stdout */
     int help_shown;         /* --help was given and printed */
+    char **inputs;          /* the files read (cli_set_inputs), which -o */
+    int n_inputs;           /* may not name; NULL when none are read */
 } cli_common;
 
 int hf_cmd_encode(int argc, char **argv);
@@ -120,9 +123,22 @@ int cli_value(const cli_common *co, util_kind kind, const char *name,
  * CLI_EXIT_OK. */
 int cli_common_option(cli_common *co, int c, char **argv);
 
-/* Send stdout to co->output when set (created or truncated). 0, or -1
- * after an error line. Call once the options are all valid. */
+/* The input operands of a subcommand that reads files (none: stdin),
+ * for cli_open_output's check. */
+void cli_set_inputs(cli_common *co, char **files, int n);
+
+/* The operand list that stands for standard input alone: { "-" }. */
+extern char *const cli_stdin_operand[];
+
+/* Send stdout to co->output when set (created or truncated). Call once
+ * the options are all valid. CLI_EXIT_OK; CLI_EXIT_USAGE when the
+ * output is one of co->inputs (same device and inode), which it would
+ * destroy; CLI_EXIT_FAIL when it cannot be opened. */
 int cli_open_output(const cli_common *co);
+
+/* Where stdout goes, for error lines: "standard output", or the -o
+ * file quoted ("'out.bin'"). */
+const char *cli_out_name(void);
 
 /* Open an input operand: "-" is stdin. The fd, or -1 after an error
  * line ("cannot open 'f': ..."). */
@@ -149,6 +165,16 @@ void cli_usage_error(const char *usage, const char *fmt, ...)
 /* ---------------------------------------------------------------- */
 /* Errors                                                            */
 /* ---------------------------------------------------------------- */
+
+/* Longest piece of outside text cli_show shows (then "..."). */
+#define CLI_SHOW_MAX 256
+
+/* Text not ours (a server's message, a file name) made safe for an
+ * error line: escaped as in a JSON string (control characters as \n,
+ * \u001b...), bytes that are not UTF-8 as \xNN, so it can neither
+ * drive the terminal nor forge a line. A static buffer, one of four
+ * reused in turn (a message may show a few). */
+const char *cli_show(const void *p, size_t n);
 
 /* One line "hframe: <message>" on stderr. */
 void cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -331,6 +331,23 @@ static int want_more(bench_worker *w, uint64_t now)
     return now < run->deadline_ns;
 }
 
+/* Bytes that answer no request (an extra frame, garbage) break the
+ * connection. Each request must count once, so they fail the request
+ * the connection would have carried next, claimed for it; once the run
+ * wants no more requests, they are not looked at, as --raw does with
+ * what follows the last answer. */
+static void unsolicited(bench_worker *w, bench_conn *c, uint64_t now,
+                        const char *fmt, const char *arg)
+{
+    if (!want_more(w, now)) {
+        conn_close(c);
+        return;
+    }
+    c->inflight = 1;
+    w->claimed++;
+    conn_fail(w, c, ERR_PROTOCOL, fmt, arg);
+}
+
 static void claim(bench_worker *w, bench_conn *c, uint64_t now)
 {
     unsigned slot = (c->ring_head + c->inflight) %
@@ -534,9 +551,7 @@ static void conn_recv(bench_worker *w, bench_conn *c, uint64_t now)
             }
             case HF_EV_FRAME_END:
                 if (c->inflight == 0) {
-                    note_error(w, ERR_PROTOCOL, 1, "%s",
-                               "answer to no request");
-                    conn_close(c);
+                    unsolicited(w, c, now, "%s", "answer to no request");
                     return;
                 }
                 answer_done(w, c, now);
@@ -552,10 +567,11 @@ static void conn_recv(bench_worker *w, bench_conn *c, uint64_t now)
                 snprintf(msg, sizeof msg, "offset %llu: %s: %s",
                          (unsigned long long)e->offset,
                          hf_status_name(e->code), e->detail);
-                /* Bytes nobody asked for are an error too. */
                 if (c->inflight == 0)
-                    c->inflight = 1;
-                conn_fail(w, c, ERR_PROTOCOL, "invalid answer: %s", msg);
+                    unsolicited(w, c, now, "invalid answer: %s", msg);
+                else
+                    conn_fail(w, c, ERR_PROTOCOL, "invalid answer: %s",
+                              msg);
                 return;
             }
             default:

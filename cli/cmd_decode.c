@@ -25,8 +25,9 @@ static const char decode_help[] =
     "      --content          the contents, back to back\n"
     "      --lines            each content and a newline (a content that "
     "holds\n"
-    "                         a newline is an error); the counterpart of\n"
-    "                         'hframe encode --lines'\n"
+    "                         a newline is an error, and nothing of it is\n"
+    "                         written); the counterpart of 'hframe encode\n"
+    "                         --lines'\n"
     "      --header           each header as one line of JSON\n";
 
 enum {
@@ -233,12 +234,15 @@ static int on_content(cli_stream *s, const unsigned char *p, size_t n)
                 (unsigned long long)s->frames + 1);
         return CLI_EXIT_INVALID;
     }
-    if (d->mode == OPT_CONTENT || d->mode == OPT_LINES) {
+    if (d->mode == OPT_CONTENT) {
         if (n > 0)
             d->last = p[n - 1];
         return cli_out_write(p, n) == 0 ? CLI_EXIT_OK : cli_out_stop();
     }
-    if (d->mode != OPT_NDJSON)
+    /* --lines gathers the content too: a newline in its last slice
+     * must leave nothing of the frame written, however the input was
+     * split. */
+    if (d->mode != OPT_NDJSON && d->mode != OPT_LINES)
         return CLI_EXIT_OK;
     return cli_sink_write(&d->content, p, n) == 0 ? CLI_EXIT_OK
                                                   : CLI_EXIT_FAIL;
@@ -248,8 +252,13 @@ static int on_frame_end(cli_stream *s, const hf_header *h)
 {
     dec *d = s->ctx;
 
-    if (d->mode == OPT_LINES)
+    if (d->mode == OPT_LINES) {
+        int rc = cli_sink_emit(&d->content);
+
+        if (rc != CLI_EXIT_OK)
+            return rc;
         return cli_out_write("\n", 1) == 0 ? CLI_EXIT_OK : cli_out_stop();
+    }
     if (d->mode != OPT_NDJSON)
         return CLI_EXIT_OK;
     if (d->content.spooled > 0)
@@ -330,8 +339,10 @@ int hf_cmd_decode(int argc, char **argv)
     rc = parse_opts(&d, &co, argc, argv);
     if (rc >= 0)
         return rc;
-    if (cli_stream_start(&s, &co) != 0)
-        return CLI_EXIT_FAIL;
+    cli_set_inputs(&co, argv + optind, argc - optind);
+    rc = cli_stream_start(&s, &co);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     cli_sink_init(&d.content);
     d.work = malloc(CLI_CHUNK + 4);
     if (d.work == NULL) {

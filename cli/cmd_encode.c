@@ -349,7 +349,9 @@ static int encode_whole_json(enc *e)
     return rc;
 }
 
-/* A regular file: its size is the content length, read as it goes. */
+/* A regular file that reports its size: that is the content length,
+ * copied as it is read, so a large file is streamed, not spooled (one
+ * that changes size meanwhile is an error after the fact). */
 static int encode_file(enc *e, const struct stat *st)
 {
     off_t at = lseek(e->fd, 0, SEEK_CUR);
@@ -367,8 +369,10 @@ static int encode_file(enc *e, const struct stat *st)
     return cli_copy_out(e->fd, n, 1, e->chunk);
 }
 
-/* A pipe: gathered in the sink (spooled past CLI_SPOOL_AFTER), then
- * written after its header. */
+/* Anything else (a pipe, a file that reports size 0, as those under
+ * /proc do) is gathered in the sink (spooled past CLI_SPOOL_AFTER) and
+ * written after its header once whole: nothing of the frame goes out
+ * before its length is known. */
 static int encode_whole(enc *e)
 {
     struct stat st;
@@ -376,7 +380,7 @@ static int encode_whole(enc *e)
 
     if (e->json)
         return encode_whole_json(e);
-    if (fstat(e->fd, &st) == 0 && S_ISREG(st.st_mode))
+    if (fstat(e->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
         return encode_file(e, &st);
     if (cli_sink_reset(&e->sink) != 0)
         return CLI_EXIT_FAIL;
@@ -631,11 +635,10 @@ static void encode_cleanup(enc *e)
 /* Each operand in turn (none: stdin). */
 static int encode_inputs(enc *e, char **files, int n)
 {
-    static char *const dash[] = { "-" };
     int i, rc = CLI_EXIT_OK;
 
     if (n == 0) {
-        files = (char **)dash;
+        files = (char **)cli_stdin_operand;
         n = 1;
     }
     for (i = 0; i < n && rc == CLI_EXIT_OK; i++) {
@@ -653,7 +656,7 @@ static int encode_inputs(enc *e, char **files, int n)
 int hf_cmd_encode(int argc, char **argv)
 {
     enc *e;
-    int rc;
+    int rc, out;
 
     e = calloc(1, sizeof(*e));
     if (e == NULL) {
@@ -663,8 +666,9 @@ int hf_cmd_encode(int argc, char **argv)
     cli_common_init(&e->co, cli_encode_usage, encode_help);
     hf_header_init(&e->h, "", "");
     rc = parse_opts(e, argc, argv);
-    if (rc < 0 && cli_open_output(&e->co) != 0)
-        rc = CLI_EXIT_FAIL;
+    cli_set_inputs(&e->co, argv + optind, argc - optind);
+    if (rc < 0 && (out = cli_open_output(&e->co)) != CLI_EXIT_OK)
+        rc = out;
     if (rc < 0 && cli_refuse_tty(&e->co, e->force) != 0)
         rc = CLI_EXIT_USAGE;
     if (rc < 0) {

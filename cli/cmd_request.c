@@ -2,6 +2,7 @@
  * request the reference client sends, read the first complete response
  * frame (the server may close or keep the connection), and print it.
  * Each way it can fail has its own exit status (cli.h). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -49,7 +50,9 @@ static const char request_help[] =
     "      --proxy-protocol v1|v2\n"
     "                         send a PROXY protocol header first, naming "
     "this\n"
-    "                         connection's ends\n"
+    "                         connection's ends (1 and 2 are accepted "
+    "for v1\n"
+    "                         and v2)\n"
     "      --timeout TIME     to connect, then for the exchange (default "
     "10s;\n"
     "                         0 waits for ever); TIME is seconds, or with s "
@@ -569,7 +572,8 @@ static int print_json_result(req *r)
     if (r->resp.content_encoding.len != 5 ||
         strncasecmp(r->resp.content_encoding.ptr, "utf-8", 5) != 0) {
         cli_err("response: text/json in unsupported content-encoding %s",
-                r->resp.content_encoding.ptr);
+                cli_show(r->resp.content_encoding.ptr,
+                         r->resp.content_encoding.len));
         return CLI_EXIT_PEER;
     }
     memset(&j, 0, sizeof(j));
@@ -593,8 +597,8 @@ static int print_json_result(req *r)
             cli_out_write("\n", 1) != 0)
             rc = cli_out_exit();
     } else if (j.error.len > 0) {
-        cli_err("server error: %.*s: %.*s", (int)j.error.len,
-                (char *)j.error.p, (int)j.message.len, (char *)j.message.p);
+        cli_err("server error: %s: %s", cli_show(j.error.p, j.error.len),
+                cli_show(j.message.p, j.message.len));
         rc = CLI_EXIT_SERVER;
     } else {
         cli_err("response: text/json content has no \"result\" string");
@@ -653,8 +657,9 @@ static int parse_address(req *r, char **ops, int n)
         r->port = ops[1];
     }
     r->host = r->hostbuf;
-    /* A number must be a port; anything else is a service name. */
-    if (r->port[0] >= '0' && r->port[0] <= '9' &&
+    /* Service names start with a letter; anything else must be a plain
+     * port number, or getaddrinfo would take "+80" or " 80" as 80. */
+    if (!isalpha((unsigned char)r->port[0]) &&
         cli_value(&r->co, UTIL_NUMBER, "port", r->port, 1, 65535, 0,
                   &port) != 0)
         return CLI_EXIT_USAGE;
@@ -996,7 +1001,7 @@ int hf_cmd_request(int argc, char **argv)
 {
     unsigned char *chunk;
     req *r;
-    int rc;
+    int rc, out;
 
     r = calloc(1, sizeof(*r));
     chunk = malloc(CLI_CHUNK);
@@ -1010,8 +1015,11 @@ int hf_cmd_request(int argc, char **argv)
     r->timeout_us = REQUEST_TIMEOUT_US;
     cli_common_init(&r->co, cli_request_usage, request_help);
     rc = parse_opts(r, argc, argv);
-    if (rc < 0 && cli_open_output(&r->co) != 0)
-        rc = CLI_EXIT_FAIL;
+    /* --raw reads its frames from stdin, which -o may not destroy. */
+    if (r->raw_mode)
+        cli_set_inputs(&r->co, NULL, 0);
+    if (rc < 0 && (out = cli_open_output(&r->co)) != CLI_EXIT_OK)
+        rc = out;
     if (rc < 0 && (r->frame || r->raw_mode) &&
         cli_refuse_tty(&r->co, r->force) != 0)
         rc = CLI_EXIT_USAGE;

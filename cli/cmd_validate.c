@@ -180,8 +180,10 @@ int hf_cmd_validate(int argc, char **argv)
     rc = parse_opts(&v, &co, argc, argv);
     if (rc >= 0)
         return rc;
-    if (cli_stream_start(&s, &co) != 0)
-        return CLI_EXIT_FAIL;
+    cli_set_inputs(&co, argv + optind, argc - optind);
+    rc = cli_stream_start(&s, &co);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     v.progress = !v.quiet && isatty(STDERR_FILENO);
     v.start_ns = now_ns();
     s.on_header = on_header;

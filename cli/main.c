@@ -73,9 +73,17 @@ static void main_usage(FILE *f)
     fputs(main_usage_tail, f);
 }
 
-/* Options before the subcommand: only --help and --version. */
-static int top_level(const char *arg)
+/* Options before the subcommand: only --help and --version, each
+ * alone (an operand after them would be silently ignored otherwise). */
+static int top_level(const char *arg, int extra)
 {
+    int known = strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
+                strcmp(arg, "--version") == 0;
+
+    if (known && extra > 0) {
+        cli_err("%s takes no operand (see 'hframe --help')", arg);
+        return CLI_EXIT_USAGE;
+    }
     if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
         main_usage(stdout);
         return CLI_EXIT_OK;
@@ -102,14 +110,14 @@ int main(int argc, char **argv)
     }
     fn = find_command(argv[1]);
     if (fn == NULL) {
-        rc = top_level(argv[1]);
+        rc = top_level(argv[1], argc - 2);
     } else {
         optind = 1;
         rc = fn(argc - 1, argv + 1);
     }
     /* A subcommand may also have written through stdio. */
     if (fflush(stdout) != 0 && errno != EPIPE && rc == CLI_EXIT_OK) {
-        cli_err("write error on standard output: %s", strerror(errno));
+        cli_err("write error on %s: %s", cli_out_name(), strerror(errno));
         rc = CLI_EXIT_FAIL;
     }
     if (cli_out_close() != 0 && rc == CLI_EXIT_OK)

@@ -155,10 +155,12 @@ int cli_stream_init(cli_stream *s, const hf_limits *lim)
 
 int cli_stream_start(cli_stream *s, const struct cli_common *co)
 {
-    if (cli_open_output(co) != 0)
-        return -1;
+    int rc = cli_open_output(co);
+
+    if (rc != CLI_EXIT_OK)
+        return rc;
     memset(s, 0, sizeof(*s));
-    return cli_stream_init(s, &co->lim);
+    return cli_stream_init(s, &co->lim) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 void cli_stream_free(cli_stream *s)
@@ -217,11 +219,10 @@ static int stream_reset(cli_stream *s)
 
 int cli_stream_files(cli_stream *s, char **files, int n, int keep_going)
 {
-    static char *const dash[] = { "-" };
     int i, rc, worst = CLI_EXIT_OK;
 
     if (n == 0) {
-        files = (char **)dash;
+        files = (char **)cli_stdin_operand;
         n = 1;
     }
     for (i = 0; i < n; i++) {
@@ -238,7 +239,10 @@ int cli_stream_files(cli_stream *s, char **files, int n, int keep_going)
         s->total_bytes += s->pos;
         if (rc == CLI_STOPPED)
             return rc;
-        if (rc != CLI_EXIT_OK && worst == CLI_EXIT_OK)
+        /* The status must not depend on the order of the files: the one
+         * that comes first in the exit table wins (an unreadable file,
+         * 1, was not checked at all, which is worse than invalid, 3). */
+        if (rc != CLI_EXIT_OK && (worst == CLI_EXIT_OK || rc < worst))
             worst = rc;
         if (rc != CLI_EXIT_OK && !keep_going)
             break;

@@ -38,9 +38,10 @@ struct cli_stream {
 /* Set up s (zero it first and fill the handlers). 0 or -1 (reported). */
 int cli_stream_init(cli_stream *s, const hf_limits *lim);
 
-/* What a subcommand that reads frames does once its options are parsed:
- * open the output co names, zero s and set it up with co's limits.
- * 0 (fill the handlers next) or -1 (reported). */
+/* What a subcommand that reads frames does once its options are parsed
+ * (and its inputs given to cli_set_inputs): open the output co names,
+ * zero s and set it up with co's limits. CLI_EXIT_OK (fill the handlers
+ * next), or the exit status after an error line. */
 struct cli_common;
 int cli_stream_start(cli_stream *s, const struct cli_common *co);
 void cli_stream_free(cli_stream *s);
@@ -54,8 +55,9 @@ int cli_stream_run(cli_stream *s, int fd);
 
 /* Run each of files[0..n) (none: stdin; "-": stdin) as a stream of
  * its own, with a fresh decoder, naming the file in error lines. Stops
- * at the first failure unless keep_going; returns the first failure's
- * status, CLI_STOPPED at once, or CLI_EXIT_OK. */
+ * at the first failure unless keep_going; returns the lowest failure
+ * status seen (so 1 before 3, whatever the files' order), CLI_STOPPED
+ * at once, or CLI_EXIT_OK. */
 int cli_stream_files(cli_stream *s, char **files, int n, int keep_going);
 
 #endif /* HFRAME_CLI_STREAM_H */

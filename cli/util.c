@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -98,26 +99,88 @@ int cli_common_option(cli_common *co, int c, char **argv)
     return -1;
 }
 
+char *const cli_stdin_operand[] = { "-", NULL };
+
+void cli_set_inputs(cli_common *co, char **files, int n)
+{
+    co->inputs = n > 0 ? files : (char **)cli_stdin_operand;
+    co->n_inputs = n > 0 ? n : 1;
+}
+
+/* Set by cli_open_output: the file stdout goes to, for error lines. */
+static const char *out_name;
+
+const char *cli_out_name(void)
+{
+    static char buf[CLI_SHOW_MAX * 6 + 8];
+
+    if (out_name == NULL)
+        return "standard output";
+    snprintf(buf, sizeof(buf), "'%s'", cli_show(out_name, strlen(out_name)));
+    return buf;
+}
+
+/* Whether fd is the very file st describes (same device and inode, as
+ * sort -o checks). Only regular files: two names for one terminal or
+ * /dev/null are harmless. */
+static int same_file(int fd, const struct stat *st)
+{
+    struct stat in;
+
+    return fstat(fd, &in) == 0 && S_ISREG(in.st_mode) &&
+           in.st_dev == st->st_dev && in.st_ino == st->st_ino;
+}
+
+/* Whether an input operand is also the output file. Inputs are opened
+ * (not stat'ed by name) so that "-" is stdin itself. */
+static int input_is_output(const cli_common *co, const struct stat *st)
+{
+    int i;
+
+    for (i = 0; i < co->n_inputs; i++) {
+        const char *name = co->inputs[i];
+        /* O_NONBLOCK: opening a FIFO to look at it must not wait for a
+         * writer. */
+        int fd = strcmp(name, "-") == 0
+                     ? STDIN_FILENO
+                     : open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        int same = fd >= 0 && same_file(fd, st);
+
+        cli_close_input(fd);
+        if (same)
+            return 1;
+    }
+    return 0;
+}
+
 int cli_open_output(const cli_common *co)
 {
+    struct stat st;
     int fd;
 
     if (co->output == NULL || strcmp(co->output, "-") == 0)
-        return 0;
+        return CLI_EXIT_OK;
+    /* Truncating the output first would destroy an input before it is
+     * read. */
+    if (co->inputs != NULL && stat(co->output, &st) == 0 &&
+        input_is_output(co, &st)) {
+        cli_usage_error(co->usage, "-o '%s' is also an input: writing "
+                        "it would destroy it (write to another file)",
+                        cli_show(co->output, strlen(co->output)));
+        return CLI_EXIT_USAGE;
+    }
     fd = open(co->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        cli_err("cannot open '%s': %s", co->output, strerror(errno));
-        return -1;
-    }
-    if (fd != STDOUT_FILENO) {
-        if (dup2(fd, STDOUT_FILENO) < 0) {
-            cli_err("cannot open '%s': %s", co->output, strerror(errno));
+    if (fd < 0 || (fd != STDOUT_FILENO && dup2(fd, STDOUT_FILENO) < 0)) {
+        cli_err("cannot open '%s': %s",
+                cli_show(co->output, strlen(co->output)), strerror(errno));
+        if (fd >= 0)
             close(fd);
-            return -1;
-        }
-        close(fd);
+        return CLI_EXIT_FAIL;
     }
-    return 0;
+    if (fd != STDOUT_FILENO)
+        close(fd);
+    out_name = co->output;
+    return CLI_EXIT_OK;
 }
 
 int cli_open_input(const char *path)
@@ -128,7 +191,8 @@ int cli_open_input(const char *path)
         return STDIN_FILENO;
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        cli_err("cannot open '%s': %s", path, strerror(errno));
+        cli_err("cannot open '%s': %s", cli_show(path, strlen(path)),
+                strerror(errno));
     return fd;
 }
 
@@ -225,11 +289,12 @@ void cli_set_input_name(const char *name)
 
 const char *cli_input_prefix(void)
 {
-    static char buf[UTIL_HOST_MAX + 4];
+    static char buf[CLI_SHOW_MAX * 6 + 8];
 
     if (input_name == NULL)
         return "";
-    snprintf(buf, sizeof(buf), "%.*s: ", UTIL_HOST_MAX, input_name);
+    snprintf(buf, sizeof(buf), "%s: ",
+             cli_show(input_name, strlen(input_name)));
     return buf;
 }
 
@@ -317,7 +382,7 @@ static int out_fail(int err)
         return -1;
     }
     out.state = OUT_ERROR;
-    cli_err("write error on standard output: %s", strerror(err));
+    cli_err("write error on %s: %s", cli_out_name(), strerror(err));
     return -1;
 }
 
@@ -417,7 +482,8 @@ int cli_spool_open(void)
     if (fd < 0) {
         cli_err("cannot create a temporary file in %s: %s (contents "
                 "longer than 1 MiB are held there; set TMPDIR to a "
-                "writable directory)", dir, strerror(errno));
+                "writable directory)", cli_show(dir, strlen(dir)),
+                strerror(errno));
         return -1;
     }
     unlink(path);
@@ -434,7 +500,8 @@ int cli_spool_write(int fd, const unsigned char *p, size_t n)
         if (w <= 0) {
             cli_err("cannot write a temporary file in %s: %s (contents "
                     "longer than 1 MiB are held there; set TMPDIR to a "
-                    "file system with room)", spool_dir(),
+                    "file system with room)",
+                    cli_show(spool_dir(), strlen(spool_dir())),
                     w < 0 ? strerror(errno) : "no space");
             return -1;
         }
@@ -501,4 +568,58 @@ int cli_str_is(hf_str s, const char *z)
     size_t n = strlen(z);
 
     return s.len == n && (n == 0 || memcmp(s.ptr, z, n) == 0);
+}
+
+/* ---------------------------------------------------------------- */
+/* Text from outside, for error lines                                */
+/* ---------------------------------------------------------------- */
+
+/* Append p[0..n) escaped as in a JSON string, without the quotes; a
+ * byte that is not UTF-8 as \xNN. -1 when out of memory. */
+static int show_append(cli_buf *b, const unsigned char *p, size_t n)
+{
+    while (n > 0) {
+        size_t valid = hf_utf8_check(p, n);
+        char hex[5];
+
+        if (valid > 0) {
+            size_t start = b->len;
+
+            if (cli_json_string(b, p, valid) != 0)
+                return -1;
+            /* Drop the quotes: the caller's message has its own. */
+            memmove(b->p + start, b->p + start + 1, b->len - start - 2);
+            b->len -= 2;
+        }
+        if (valid == n)
+            break;
+        snprintf(hex, sizeof(hex), "\\x%02x", p[valid]);
+        if (cli_buf_append(b, hex, 4) != 0)
+            return -1;
+        p += valid + 1;
+        n -= valid + 1;
+    }
+    return 0;
+}
+
+const char *cli_show(const void *p, size_t n)
+{
+    /* A few at once, for a message naming several things. */
+    static char ring[4][CLI_SHOW_MAX * 6 + 4];
+    static unsigned next;
+    char *shown = ring[next++ % 4];
+    size_t take = n > CLI_SHOW_MAX ? CLI_SHOW_MAX : n;
+    cli_buf b;
+
+    cli_buf_init(&b, sizeof(ring[0]) - 1);
+    if (show_append(&b, p, take) != 0 ||
+        (take < n && cli_buf_append(&b, "...", 3) != 0)) {
+        cli_buf_free(&b);
+        return "(text not shown: out of memory)";
+    }
+    if (b.len > 0)
+        memcpy(shown, b.p, b.len);
+    shown[b.len] = '\0';
+    cli_buf_free(&b);
+    return shown;
 }

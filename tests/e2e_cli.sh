@@ -994,6 +994,212 @@ fi
 start_peer reference 1 &&
     expect 0 "README request example" "$HFRAME" request 127.0.0.1 "$PORT" search morpheus
 
+# ------------------------------------------------------------ fixes
+# Each block below pins a bug that once got through.
+
+# start_hostile MODE COUNT: a peer whose answers attack the client, on
+# an ephemeral loopback port in $PORT; it serves COUNT connections (a
+# thread each) or 20 s, whichever ends first. Modes:
+#   evil-error  an error answer whose code and message hold a terminal
+#               escape and a newline followed by a forged "hframe:" line
+#   extra       every search answered ("Follow the white rabbit. ..."),
+#               then one more answer and garbage, in one write; go on
+cat >"$T/hostile_peer.py" <<'PYEOF'
+import os, signal, socket, sys, threading
+sys.dont_write_bytecode = True
+sys.path.insert(0, sys.argv[3])
+import hframe_wire as wire
+
+mode, count = sys.argv[1], int(sys.argv[2])
+answer = wire.result("Follow the white rabbit. \U0001f430")
+evil = wire.answer({"error": "x\u001b]0;pwned\u0007",
+                    "message": "line1\nhframe: fake line"})
+
+
+def serve(conn):
+    with conn:
+        try:
+            while wire.read_frame(conn) is not None:
+                if mode == "evil-error":
+                    conn.sendall(evil)
+                    return
+                conn.sendall(answer + answer + b"\xff garbage")
+        except OSError:
+            pass
+
+
+signal.signal(signal.SIGALRM, lambda *_: os._exit(3))
+signal.alarm(20)
+lsock = socket.socket()
+lsock.bind(("127.0.0.1", 0))
+lsock.listen(64)
+print(lsock.getsockname()[1], flush=True)
+for _ in range(count):
+    c, _ = lsock.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+signal.pause()
+PYEOF
+start_hostile() {
+    rm -f "$T/port"
+    python3 "$T/hostile_peer.py" "$1" "$2" "$SRC/tests" >"$T/port" 2>"$T/peer.err" &
+    peer=$!
+    pids="$pids $peer"
+    i=0
+    while [ "$i" -lt 100 ] && [ ! -s "$T/port" ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    PORT=$(head -n 1 "$T/port")
+    [ -n "$PORT" ] || { fail "hostile peer ($1) did not start"; show "$T/peer.err"; return 1; }
+}
+
+# A file that reports size 0 (/proc) is read to its end like a pipe,
+# and a frame that fails leaves nothing behind.
+if [ -r /proc/version ]; then
+    expect 0 "encode /proc/version (size 0)" "$HFRAME" encode /proc/version &&
+        "$HFRAME" decode --content <"$T/out" >"$T/proc.content" &&
+        cat /proc/version >"$T/proc.want" &&
+        same "encode /proc/version (size 0)" "$T/proc.content" "$T/proc.want"
+    expect 0 "encode </proc/version (size 0)" "$HFRAME" encode </proc/version &&
+        "$HFRAME" decode --content <"$T/out" >"$T/proc.content" &&
+        same "encode </proc/version (size 0)" "$T/proc.content" "$T/proc.want"
+fi
+head -c 100 /dev/zero >"$T/100.bin"
+expect 3 "encode: a file above --max-content" \
+    "$HFRAME" encode --max-content 99 "$T/100.bin" &&
+    { [ ! -s "$T/out" ] && ok || fail "encode: a failed frame wrote $(wc -c <"$T/out") bytes"; }
+
+# decode --lines writes nothing of a frame whose content holds a
+# newline, however its bytes arrive: one write, a byte a write, or a
+# content past the 1 MiB kept in memory with the newline near its end.
+{ printf a | "$HFRAME" encode; printf 'b\nc' | "$HFRAME" encode; } >"$T/nl.bin"
+printf 'a\n' >"$T/nl.want"
+expect 3 "decode --lines: a newline in a content" \
+    "$HFRAME" decode --lines <"$T/nl.bin" &&
+    same "decode --lines: a newline in a content" "$T/out" "$T/nl.want"
+rm -f "$T/nl.fifo"
+mkfifo "$T/nl.fifo"
+# The writer stops at a closed pipe (the reader quits at frame 2).
+timeout 30 python3 -c '
+import os, sys, time
+data = open(sys.argv[1], "rb").read()
+fd = os.open(sys.argv[2], os.O_WRONLY)
+for i in range(len(data)):
+    os.write(fd, data[i:i + 1])
+    time.sleep(0.002)
+' "$T/nl.bin" "$T/nl.fifo" 2>/dev/null &
+pids="$pids $!"
+expect 3 "decode --lines: a newline in a content fed a byte a write" \
+    "$HFRAME" decode --lines "$T/nl.fifo" &&
+    same "decode --lines: a byte a write" "$T/out" "$T/nl.want"
+{ head -c 3145728 /dev/zero | tr '\0' x; printf '\nz'; } |
+    "$HFRAME" encode --max-content 4M >"$T/late-nl.bin"
+expect 3 "decode --lines: a late newline in a 3 MiB content" \
+    "$HFRAME" decode --lines --max-content 4M "$T/late-nl.bin" &&
+    { [ ! -s "$T/out" ] && ok ||
+        fail "decode --lines: $(wc -c <"$T/out") bytes of the bad frame written"; }
+{ head -c 3145728 /dev/zero | tr '\0' x; } >"$T/long-line.want"
+"$HFRAME" encode --max-content 4M <"$T/long-line.want" >"$T/long-line.bin"
+printf '\n' >>"$T/long-line.want"
+expect 0 "decode --lines: a 3 MiB content" \
+    "$HFRAME" decode --lines --max-content 4M "$T/long-line.bin" &&
+    same "decode --lines: a 3 MiB content" "$T/out" "$T/long-line.want"
+
+# -o naming an input (under any name, or as stdin) is refused before it
+# is truncated: the input survives.
+cp "$G/tutorial.bin" "$T/self.bin"
+for form in "$T/self.bin" -; do
+    expect_err 2 "hframe: -o '$T/self.bin' is also an input: writing it would destroy it (write to another file)" \
+        "validate -o an input ($form)" \
+        "$HFRAME" validate "$form" -o "$T/self.bin" <"$T/self.bin" &&
+        same "validate -o an input ($form) keeps it" "$T/self.bin" "$G/tutorial.bin"
+done
+ln -s self.bin "$T/self.link"
+expect 2 "decode -o an input by another name" \
+    "$HFRAME" decode -o "$T/self.link" "$T/self.bin" &&
+    same "decode -o an input by another name keeps it" "$T/self.bin" "$G/tutorial.bin"
+expect 2 "encode -o its input" "$HFRAME" encode -o "$T/self.bin" "$T/self.bin" &&
+    same "encode -o its input keeps it" "$T/self.bin" "$G/tutorial.bin"
+
+# A write error names the -o file, not standard output.
+if [ -w /dev/full ]; then
+    for args in "decode" "validate" "encode"; do
+        expect_err 1 "hframe: write error on '/dev/full': No space left on device" \
+            "$args -o /dev/full names the file" \
+            "$HFRAME" $args -o /dev/full "$G/tutorial.bin"
+    done
+fi
+
+# File names and server texts cannot drive the terminal or forge lines.
+esc=$(printf 'a\033]0;x\007b')
+expect_err 1 "hframe: cannot open 'a\\u001b]0;x\\u0007b': No such file or directory" \
+    "a file name is escaped" "$HFRAME" validate "$esc"
+bad=$(printf 'bad\377\nname')
+printf 'x' >"$T/$bad"
+expect_err 3 "hframe: $T/bad\\xff\\nname: offset 1: truncated: stream ended 1 byte into the 2-byte length prefix" \
+    "invalid UTF-8 in a file name is escaped" "$HFRAME" validate "$T/$bad"
+[ "$(wc -l <"$T/err")" -eq 1 ] && ok || fail "file name escaped: $(cat "$T/err")"
+start_hostile evil-error 1 &&
+    expect_err 7 'hframe: server error: x\u001b]0;pwned\u0007: line1\nhframe: fake line' \
+        "request: a server's error is escaped" \
+        "$HFRAME" request 127.0.0.1 "$PORT" search morpheus &&
+    { [ "$(wc -l <"$T/err")" -eq 1 ] && ok || fail "server error: more than one line"; }
+
+# A port is a plain number or a service name: no sign, no space.
+# request_port_refused DESCRIPTION ADDRESS...
+request_port_refused() {
+    desc=$1
+    shift
+    expect 2 "request: port $desc is refused" \
+        "$HFRAME" request "$@" search morpheus </dev/null &&
+        { grep -q "for port: expected a number" "$T/err" && ok ||
+            fail "request: port $desc: $(head -n 1 "$T/err")"; }
+}
+request_port_refused "+1" 127.0.0.1 +1
+request_port_refused "-1" -- 127.0.0.1 -1
+request_port_refused "' 1'" 127.0.0.1 " 1"
+request_port_refused "in 127.0.0.1:+1" 127.0.0.1:+1
+request_port_refused "in '[::1]: 1'" "[::1]: 1"
+for p in +1 " 1"; do
+    expect 2 "bench: port '$p' is refused" "$HFRAME" bench -n 1 127.0.0.1 "$p"
+done
+
+# bench counts each request once: an answer followed by a frame and
+# garbage nobody asked for fails a request, it does not add one.
+start_hostile extra 40 &&
+    expect 1 "bench: bytes that answer no request" \
+        "$HFRAME" bench -n 20 -c 2 --json \
+        --expect "Follow the white rabbit. $(printf '\360\237\220\260')" \
+        127.0.0.1 "$PORT" &&
+    python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r["requests"] == 20 and r["ok"] + r["errors"] == 20
+         and r["errors"] > 0 else 1)
+' "$T/out" && ok || fail "bench: requests counted twice: $(cut -c 150-300 "$T/out")"
+kill "$peer" 2>/dev/null
+
+# validate's status does not depend on the order of its files.
+head -c 5 "$G/tutorial.bin" >"$T/trunc.bin"
+expect 1 "validate trunc missing" "$HFRAME" validate "$T/trunc.bin" "$T/nonexist"
+expect 1 "validate missing trunc" "$HFRAME" validate "$T/nonexist" "$T/trunc.bin"
+[ "$(grep -c . "$T/err")" -eq 2 ] && ok || fail "validate missing trunc: both reported"
+
+# --version and --help stand alone.
+expect_err 2 "hframe: --version takes no operand (see 'hframe --help')" \
+    "--version with an operand" "$HFRAME" --version foo
+expect_err 2 "hframe: --help takes no operand (see 'hframe --help')" \
+    "--help with an operand" "$HFRAME" --help foo
+# bench --help lists -h, and has no double blank line.
+expect 0 "bench --help" "$HFRAME" bench --help &&
+    grep -q -- '-h, --help' "$T/out" && ok || fail "bench --help lists no -h, --help"
+awk 'prev == "" && $0 == "" { bad = 1 } { prev = $0 } END { exit bad }' "$T/out" &&
+    ok || fail "bench --help: a double blank line"
+# --proxy-protocol's numeric forms are documented where it is.
+expect 0 "request --help" "$HFRAME" request --help &&
+    grep -q '1 and 2 are accepted' "$T/out" && ok ||
+    fail "request --help: --proxy-protocol 1|2 undocumented"
+
 # ------------------------------------------------------------ man page
 # Every "$ command" line of the EXAMPLES literal blocks runs, in order, in
 # one scratch folder, and prints exactly the lines that follow it (stdout
