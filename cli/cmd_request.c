@@ -855,6 +855,14 @@ static int raw_read_stdin(raw_state *rs)
     return CLI_EXIT_INVALID;
 }
 
+/* Answers asked for so far: the requests read whole from standard
+ * input, and the one begun after them (a server may answer one from its
+ * header). */
+static uint64_t asked(const raw_state *rs)
+{
+    return rs->sent + (hf_decoder_offset(&rs->in) > rs->sent_end ? 1 : 0);
+}
+
 /* Received bytes go to stdout as they are, up to the end of the answer
  * to the last request begun on standard input (a server may answer one
  * from its header): a frame beyond it was not asked for (while standard
@@ -863,8 +871,7 @@ static int raw_read_stdin(raw_state *rs)
 static int raw_receive(req *r, raw_state *rs, unsigned char *chunk)
 {
     ssize_t n = recv(r->fd, chunk, CLI_CHUNK, 0);
-    uint64_t asked = rs->sent +
-                     (hf_decoder_offset(&rs->in) > rs->sent_end ? 1 : 0);
+    uint64_t owed = asked(rs);
     size_t i, used;
 
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
@@ -882,10 +889,10 @@ static int raw_receive(req *r, raw_state *rs, unsigned char *chunk)
     }
     for (i = 0; r->head_len < sizeof(r->head) && i < (size_t)n; i++)
         r->head[r->head_len++] = chunk[i];
-    if (rs->answered >= asked) {
+    if (rs->answered >= owed) {
         used = 0;
     } else if (count_frames(&r->dec, chunk, (size_t)n, &rs->answered,
-                            asked, &used, NULL) != 0) {
+                            owed, &used, NULL) != 0) {
         cli_out_flush();
         cli_err_decoder(hf_decoder_error(&r->dec));
         hint_peer(r);
@@ -895,7 +902,7 @@ static int raw_receive(req *r, raw_state *rs, unsigned char *chunk)
         return cli_out_exit();
     if (used < (size_t)n && !rs->in_eof) {
         cli_err("%s port %s sent more than the %llu answers asked for so "
-                "far", r->host, r->port, (unsigned long long)asked);
+                "far", r->host, r->port, (unsigned long long)owed);
         hint_peer(r);
         return CLI_EXIT_PEER;
     }
@@ -921,7 +928,7 @@ static int raw_send(req *r, raw_state *rs)
 
 static int raw_loop(req *r, raw_state *rs, unsigned char *chunk)
 {
-    long long deadline = deadline_after(r);
+    long long deadline = -1;
     int rc = 0;
 
     while (rc == 0 && !(rs->in_eof && rs->len == rs->off &&
@@ -933,6 +940,12 @@ static int raw_loop(req *r, raw_state *rs, unsigned char *chunk)
         if (waiting)
             p[0].events |= POLLOUT;
         np = rs->in_eof || waiting ? 1 : 2;
+        /* Standard input may be slow to bring the next request: with
+         * nothing to send and no answer owed, the clock does not run. */
+        if (!waiting && !rs->in_eof && rs->answered >= asked(rs))
+            deadline = -1;
+        else if (deadline < 0)
+            deadline = deadline_after(r);
         do {
             pr = poll(p, (nfds_t)np, left_ms(deadline));
         } while (pr < 0 && errno == EINTR);
@@ -942,7 +955,7 @@ static int raw_loop(req *r, raw_state *rs, unsigned char *chunk)
             cli_err("poll: %s", strerror(errno));
             return CLI_EXIT_FAIL;
         }
-        deadline = deadline_after(r);
+        deadline = -1;          /* something moved: a new step */
         if (np == 2 && p[1].revents != 0)
             rc = raw_read_stdin(rs);
         if (rc == 0 && (p[0].revents & POLLOUT) != 0)

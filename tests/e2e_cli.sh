@@ -903,6 +903,14 @@ start_peer keepalive 1 &&
     "$HFRAME" decode --lines >"$T/c" &&
     [ "$(cat "$T/c")" = "$(printf '{"result": "In the caves beneath the Misty Mountains. \360\237\222\215"}')" ] &&
     ok || fail "encode | request --raw | decode: $(cat "$T/c")"
+# Standard input slow to bring the next request is no timeout: the clock
+# runs only while an answer is owed or a request is being sent.
+start_peer keepalive 1 &&
+    { cat "$G/request-search.bin"; sleep 2; cat "$G/request-binary.bin"; } |
+    timeout --foreground -k 5 30 "$HFRAME" request --raw --timeout 1 \
+        127.0.0.1 "$PORT" >"$T/slow.out" 2>"$T/slow.err" &&
+    "$HFRAME" decode --content <"$T/slow.out" >"$T/c" &&
+    same "request --raw: a pause on stdin longer than --timeout" "$T/c" "$T/want"
 start_peer reference 1 &&
     expect 6 "request --raw, fewer answers than requests" \
         "$HFRAME" request --raw 127.0.0.1 "$PORT" <"$T/two.bin" &&
