@@ -177,13 +177,16 @@ static int search_content(req *r, cli_buf *c)
 }
 
 /* Build the frame the reference client sends into r->out. */
+/* The request frame into r->out: CLI_EXIT_OK, CLI_EXIT_USAGE for
+ * operands that cannot make one, CLI_EXIT_INVALID above a limit (as
+ * the exit table has it), CLI_EXIT_FAIL when memory ran out. */
 static int build_request(req *r)
 {
     cli_buf c;
     hf_header h;
     size_t need = 0;
     hf_status st;
-    int rc = -1;
+    int rc = CLI_EXIT_USAGE;
 
     cli_buf_init(&c, SIZE_MAX / 2);
     if (!r->binary && strcmp(r->action, "search") == 0) {
@@ -195,21 +198,33 @@ static int build_request(req *r)
     } else {
         hf_header_init(&h, "binary/custom-client-binary-type", "binary");
         if (cli_buf_append(&c, r->action, strlen(r->action)) != 0 ||
-            cli_buf_append(&c, r->value, strlen(r->value)) != 0)
+            cli_buf_append(&c, r->value, strlen(r->value)) != 0) {
+            cli_err("out of memory");
+            rc = CLI_EXIT_FAIL;
             goto out;
+        }
     }
     if (c.len > r->co.lim.max_content) {
         cli_err("request: content-too-long: the request's content is %zu "
                 "bytes, above the content limit of %llu bytes (raise it "
                 "with --max-content)", c.len,
                 (unsigned long long)r->co.lim.max_content);
+        rc = CLI_EXIT_INVALID;
         goto out;
     }
     h.content_length = c.len;
     need = hf_header_json_len(&h);
+    if (need > r->co.lim.max_header) {
+        cli_err("request: header-too-long: the request's header is %zu "
+                "bytes, above the header limit of %zu bytes (raise it "
+                "with --max-header)", need, r->co.lim.max_header);
+        rc = CLI_EXIT_INVALID;
+        goto out;
+    }
     if (need == 0 || cli_buf_reserve(&r->out, HF_PREFIX_LEN + need +
                                                   c.len) != 0) {
         cli_err("request: cannot encode the request frame");
+        rc = CLI_EXIT_FAIL;
         goto out;
     }
     st = hf_encode(&h, c.p, c.len, r->out.p, r->out.cap, &r->out.len);
@@ -219,7 +234,7 @@ static int build_request(req *r)
         goto out;
     }
     r->sent = h;    /* its strings are literals: safe to keep */
-    rc = 0;
+    rc = CLI_EXIT_OK;
 out:
     cli_buf_free(&c);
     return rc;
@@ -989,8 +1004,8 @@ static int run_request(req *r, unsigned char *chunk)
     long long deadline;
     int rc;
 
-    if (!r->raw_mode && build_request(r) != 0)
-        return CLI_EXIT_USAGE;
+    if (!r->raw_mode && (rc = build_request(r)) != CLI_EXIT_OK)
+        return rc;
     rc = connect_host(r);
     if (rc != 0)
         return rc;

@@ -624,9 +624,14 @@ usage_err() {
 }
 usage_err 'hframe: missing subcommand'
 usage_err 'hframe: option --quiet takes no value' validate --quiet=yes
-expect_err 2 "hframe: request: content-too-long: the request's content is 12 bytes, above the content limit of 10 bytes (raise it with --max-content)" \
+# Above a limit is exit 3, as the exit table says, and nothing is sent
+# (port 1: nothing listens).
+expect_err 3 "hframe: request: content-too-long: the request's content is 12 bytes, above the content limit of 10 bytes (raise it with --max-content)" \
     "request: content above --max-content is not sent" \
     "$HFRAME" request --max-content 10 127.0.0.1 1 binary 123456
+expect_err 3 "hframe: request: header-too-long: the request's header is 126 bytes, above the header limit of 50 bytes (raise it with --max-header)" \
+    "request: a header above --max-header is not sent" \
+    "$HFRAME" request --max-header 50 127.0.0.1 1 binary x
 usage_err "hframe: request: 'search' where the port goes: after HOST:PORT come only the action and the value" \
     request 127.0.0.1:1 search x extra
 usage_err 'hframe: unknown option --nope=1' validate --nope=1
