@@ -333,44 +333,47 @@ static inline void copy_bytes(char *dst, const char *src, size_t n)
     }
 }
 
-/* One field as text (" key=v", " key=\"v\"") into out[0..cap), no NUL.
- * Returns its length; when that is cap or more, it did not fit (and
- * out[0..cap) holds a part of it). */
-static size_t field_text(char *out, size_t cap, const gw_log_field *f)
+static size_t escape_put(char *dst, const void *s, size_t len);
+static size_t escaped_len(const void *s, size_t len);
+
+/* One field as text (" key=v", " key=\"v\"") at out, when it fits in
+ * room bytes: returns its length, or room + 1 (nothing written) when it
+ * does not. The room is checked once per field, on the most a value
+ * can take (every quoted byte an escape), and byte by byte only for a
+ * value that long. */
+static size_t field_text(char *out, size_t room, const gw_log_field *f)
 {
     char digits[24];
-    const char *v;
-    size_t klen = f->klen > 0 ? f->klen : strlen(f->key), vlen, n, w;
+    const char *v = f->text;
+    size_t klen = f->klen > 0 ? f->klen : strlen(f->key), vlen, n;
 
-    if (klen + 2 >= cap)
-        return cap;
+    if (f->quote) {
+        vlen = f->len;
+        if (klen + 4 + 4 * vlen > room &&
+            klen + 4 + escaped_len(v, vlen) > room)
+            return room + 1;
+    } else {
+        if (v == NULL) {
+            v = num_text(digits + sizeof digits, f->num);
+            vlen = (size_t)(digits + sizeof digits - v);
+        } else {
+            vlen = f->len > 0 ? f->len : strlen(v);
+        }
+        if (klen + 2 + vlen > room)
+            return room + 1;
+    }
     out[0] = ' ';
     copy_bytes(out + 1, f->key, klen);
     n = 1 + klen;
     out[n++] = '=';
-    if (f->quote) {
-        /* Room for both quotes: the escape is cut to leave it. */
-        if (cap - n < 3)
-            return cap;
-        out[n++] = '"';
-        if (gw_log_escape_into(out + n, cap - n - 2, f->text, f->len, &w) <
-            f->len)
-            return cap;
-        n += w;
-        out[n++] = '"';
-        return n;
+    if (!f->quote) {
+        copy_bytes(out + n, v, vlen);
+        return n + vlen;
     }
-    if (f->text == NULL) {
-        v = num_text(digits + sizeof digits, f->num);
-        vlen = (size_t)(digits + sizeof digits - v);
-    } else {
-        v = f->text;
-        vlen = strlen(v);
-    }
-    if (vlen >= cap - n)
-        return cap;
-    copy_bytes(out + n, v, vlen);
-    return n + vlen;
+    out[n++] = '"';
+    n += escape_put(out + n, v, vlen);
+    out[n++] = '"';
+    return n;
 }
 
 /* One field as JSON (",\"key\":v") into out[0..cap), NUL-terminated.
@@ -385,7 +388,8 @@ static size_t field_json(char *out, size_t cap, const gw_log_field *f)
     } else if (f->text == NULL) {
         add(out, cap, &n, "%lld", f->num);
     } else {
-        add_json_string(out, cap, &n, f->text, strlen(f->text));
+        add_json_string(out, cap, &n, f->text,
+                        f->len > 0 ? f->len : strlen(f->text));
     }
     return n;
 }
@@ -412,11 +416,13 @@ static size_t build(char *line, gw_log_level lvl, const char *msg,
         }
         line[n++] = '}';
     } else {
-        for (; *msg != '\0' && n < cap; msg++)
-            line[n++] = *msg;
+        k = strlen(msg);
+        k = k < cap - n ? k : cap - n;
+        copy_bytes(line + n, msg, k);
+        n += k;
         for (i = 0; i < nf; i++) {
             k = field_text(line + n, cap - n, &f[i]);
-            if (k >= cap - n)
+            if (k > cap - n)
                 break;
             n += k;
         }
@@ -520,54 +526,99 @@ static int plain(unsigned char ch)
 }
 
 /* Whether any of the eight bytes in w is not plain. */
-static int any_special(uint64_t w)
+static inline int any_special(uint64_t w)
 {
     return (gw_word_below(w, 0x20) | gw_word_has(w, '"') |
             gw_word_has(w, '\\') | gw_word_has(w, 0x7f) |
             gw_word_high(w)) != 0;
 }
 
-/* How many bytes of s[0..len) are plain before the first that is not. */
-static size_t plain_span(const unsigned char *p, size_t len)
+/* The four bytes at p as a word whose other four are plain ('A'). */
+static inline uint64_t load4(const unsigned char *p)
+{
+    uint32_t h;
+
+    memcpy(&h, p, sizeof h);
+    return (uint64_t)h | (GW_WORD_BYTES('A') << 32);
+}
+
+/* How many bytes of s[0..len) are plain before the first that is not.
+ * Most fields are plain throughout: a word at a time, the last word
+ * overlapping the one before, and four-byte words below eight bytes;
+ * byte by byte only from the word that holds the first byte that is
+ * not. */
+static inline size_t plain_span(const unsigned char *p, size_t len)
 {
     size_t i = 0;
 
-    for (; len - i >= 8; i += 8) {
-        if (any_special(gw_word_load(p + i)))
-            break;
+    if (len >= 8) {
+        for (; len - i > 8; i += 8) {
+            if (any_special(gw_word_load(p + i)))
+                goto bytes;
+        }
+        if (!any_special(gw_word_load(p + len - 8)))
+            return len;
+    } else if (len >= 4) {
+        if (!any_special(load4(p)) && !any_special(load4(p + len - 4)))
+            return len;
     }
+bytes:
     while (i < len && plain(p[i]))
         i++;
     return i;
 }
 
-size_t gw_log_escape_into(char *dst, size_t cap, const void *s, size_t len,
-                          size_t *out)
+/* s[0..len) escaped at dst, which has room for 4 * len bytes; the
+ * length written. */
+static size_t escape_put(char *dst, const void *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = s;
     size_t i = 0, o = 0, run;
 
-    while (i < len) {
-        unsigned char ch;
-
+    for (;;) {
         /* A run of plain bytes (most fields are one) in one copy. */
         run = plain_span(p + i, len - i);
-        if (run > cap - o)
-            run = cap - o;
         copy_bytes(dst + o, (const char *)p + i, run);
         i += run;
         o += run;
-        if (i == len || o == cap)
-            break;
-        ch = p[i];
-        if (cap - o < 4)
-            break;
+        if (i == len)
+            return o;
         dst[o++] = '\\';
         dst[o++] = 'x';
-        dst[o++] = hex[ch >> 4];
-        dst[o++] = hex[ch & 15];
+        dst[o++] = hex[p[i] >> 4];
+        dst[o++] = hex[p[i] & 15];
         i++;
+    }
+}
+
+/* What escape_put writes for s[0..len). */
+static size_t escaped_len(const void *s, size_t len)
+{
+    const unsigned char *p = s;
+    size_t i, n = len;
+
+    for (i = 0; i < len; i++)
+        n += plain(p[i]) ? 0 : 3;
+    return n;
+}
+
+size_t gw_log_escape_into(char *dst, size_t cap, const void *s, size_t len,
+                          size_t *out)
+{
+    const unsigned char *p = s;
+    size_t i = 0, o = 0, k;
+
+    /* Whole when it fits; else a byte (or an escape) at a time. */
+    if (4 * len <= cap || escaped_len(s, len) <= cap) {
+        *out = escape_put(dst, s, len);
+        return len;
+    }
+    for (; i < len; i++) {
+        k = plain(p[i]) ? 1 : 4;
+        if (k > cap - o)
+            break;
+        o += escape_put(dst + o, p + i, 1);
     }
     *out = o;
     return i;

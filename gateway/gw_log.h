@@ -50,8 +50,9 @@ typedef enum gw_log_format {
 
 /* One named value of a log line: "key=text" in the text format, a
  * member in the JSON format; text NULL: num. Without quote text is a
- * string; with quote text[0..len) are bytes from the wire, written as
- * gw_log_escape writes them (in double quotes in the text format). */
+ * string (len its length, 0: up to its NUL); with quote text[0..len)
+ * are bytes from the wire, written as gw_log_escape writes them (in
+ * double quotes in the text format). */
 typedef struct gw_log_field {
     const char *key;
     size_t klen;        /* key's length; 0: up to its NUL */
