@@ -1280,6 +1280,36 @@ START_TEST(test_pool_pipeline_broken)
 }
 END_TEST
 
+/* A pipelined connection that fails before it wrote anything: the
+ * request at its front spends a try (the connection failed it), the
+ * ones queued behind it, never sent, go again without spending one. */
+START_TEST(test_pool_queued_unsent)
+{
+    unsigned char got[512];
+    relay_t *r = relay_new(1);
+    int k;
+
+    r->pc.conns = 1;
+    r->pc.pipeline = 4;
+    for (k = 0; k < 3; k++)
+        relay_send(r, k, ring_req, ring_rlen, 0, 1);
+    ck_assert_uint_eq(r->opened, 1);
+    r->up->connect_done_result = GW_IO_ERROR;
+    relay_pump(r, 2);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    ck_assert_uint_eq(r->opened, 2);
+    relay_connect(r, 3);
+    ck_assert_uint_eq(r->ulen, 2 * ring_rlen);
+    relay_upstream(r, ring_ans, ring_alen, 0, 4);
+    relay_upstream(r, ring_ans, ring_alen, 0, 5);
+    for (k = 1; k < 3; k++) {
+        ck_assert_uint_eq(relay_take(r, k, got, sizeof got), ring_alen);
+        ck_assert_mem_eq(got, ring_ans, ring_alen);
+    }
+    relay_free(r);
+}
+END_TEST
+
 /* --upstream-private without PROXY headers: each client gets its own
  * connection, another client's idle one is not used, and a client's
  * connection closes when it goes. */
@@ -1542,6 +1572,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_one_each);
     tcase_add_test(tc, test_pool_same_pass);
     tcase_add_test(tc, test_pool_pipeline_broken);
+    tcase_add_test(tc, test_pool_queued_unsent);
     tcase_add_test(tc, test_pool_private_flag);
     tcase_add_test(tc, test_pool_health);
     tcase_add_test(tc, test_pool_unanswered);
