@@ -180,27 +180,67 @@ static int pick(gw_pool *p, const gw_exchange *x, gw_time now)
     return best;
 }
 
-/* u goes to the front of its upstream's list, where find looks first:
- * it is idle, or it has a request not yet sent. */
-static void to_front(gw_pool *p, gw_upconn *u)
+/* u leaves its upstream's list. */
+static void unlink_conn(gw_upstream *up, gw_upconn *u)
+{
+    if (u->prev != NULL)
+        u->prev->next = u->next;
+    else
+        up->conns = u->next;
+    if (u->next != NULL)
+        u->next->prev = u->prev;
+    else
+        up->last = u->prev;
+    u->prev = u->next = NULL;
+}
+
+static void push_front(gw_upstream *up, gw_upconn *u)
+{
+    u->prev = NULL;
+    u->next = up->conns;
+    if (up->conns != NULL)
+        up->conns->prev = u;
+    else
+        up->last = u;
+    up->conns = u;
+}
+
+static void push_back(gw_upstream *up, gw_upconn *u)
+{
+    u->next = NULL;
+    u->prev = up->last;
+    if (up->last != NULL)
+        up->last->next = u;
+    else
+        up->conns = u;
+    up->last = u;
+}
+
+/* u goes where find looks for it: to the front of its upstream's list
+ * when it can take a request (idle, or its last request not sent yet),
+ * to the back when it is full (without pipelining, any request on it),
+ * so that finding one mostly ends at the first. */
+static void place(gw_pool *p, gw_upconn *u)
 {
     gw_upstream *up = &p->up[u->upstream];
 
-    if (up->conns == u)
+    if (u->over)
         return;
-    u->prev->next = u->next;
-    if (u->next != NULL)
-        u->next->prev = u->prev;
-    u->prev = NULL;
-    u->next = up->conns;
-    up->conns->prev = u;
-    up->conns = u;
+    if (u->n >= p->cfg.pipeline || (u->n > 0 && up->one_each)) {
+        if (up->last != u) {
+            unlink_conn(up, u);
+            push_back(up, u);
+        }
+    } else if ((u->n == 0 || gw_upconn_filling(u)) && up->conns != u) {
+        unlink_conn(up, u);
+        push_front(up, u);
+    }
 }
 
 /* A connection of upstream i that can take request x now: one whose
  * last request has not gone out yet (x leaves in the same write), then
  * an idle one, ready before connecting, then the least loaded with
- * room. Such connections are at the front of the list (to_front), so
+ * room. Such connections are at the front of the list (place), so
  * the search mostly ends at the first. */
 static gw_upconn *find(gw_pool *p, size_t i, const gw_exchange *x)
 {
@@ -238,10 +278,7 @@ static gw_upconn *open_conn(gw_pool *p, size_t i, gw_conn *owner)
 
     if (u == NULL)
         return NULL;
-    u->next = p->up[i].conns;
-    if (u->next != NULL)
-        u->next->prev = u;
-    p->up[i].conns = u;
+    push_front(&p->up[i], u);
     p->live++;
     return u;
 }
@@ -355,6 +392,7 @@ void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
         try_again(p, now);
     if ((u = follow(p, x)) != NULL) {
         gw_upconn_add(u, x, now);
+        place(p, u);
         return;
     }
     i = pick(p, x, now);
@@ -375,7 +413,7 @@ void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
         u = open_conn(p, (size_t)i, gw_pool_private(p) ? c : NULL);
     if (u != NULL) {
         gw_upconn_add(u, x, now);
-        to_front(p, u);
+        place(p, u);
         return;
     }
     /* Every connection is busy: wait for one. */
@@ -470,8 +508,7 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
         unqueue(p, x);
         gw_upconn_add(u, x, now);
     }
-    if (!u->over && (u->n == 0 || gw_upconn_filling(u)))
-        to_front(p, u);
+    place(p, u);
 }
 
 void gw_pool_gone(gw_pool *p, gw_conn *c, gw_time now)
@@ -598,14 +635,7 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
 
 void gw_pool_release(gw_pool *p, gw_upconn *u)
 {
-    gw_upstream *up = &p->up[u->upstream];
-
-    if (u->prev != NULL)
-        u->prev->next = u->next;
-    else
-        up->conns = u->next;
-    if (u->next != NULL)
-        u->next->prev = u->prev;
+    unlink_conn(&p->up[u->upstream], u);
     gw_upconn_free(u);
 }
 

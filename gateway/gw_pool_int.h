@@ -69,7 +69,10 @@ struct gw_upconn {
 
 /* One upstream server: its connections and its health. */
 typedef struct gw_upstream {
-    gw_upconn *conns;           /* every connection to it */
+    gw_upconn *conns;           /* every connection to it: those that
+                                   can take a request first, full ones
+                                   last (place) */
+    gw_upconn *last;
     gw_exchange *wait_head;     /* requests waiting for a connection */
     gw_exchange *wait_tail;
     unsigned fails;             /* failures in a row */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gw_pool_int.h"
 #include "gw_test.h"
 
 static int wants(relay_t *r, unsigned bit)
@@ -1280,6 +1281,53 @@ START_TEST(test_pool_pipeline_broken)
 }
 END_TEST
 
+/* The list find walks: connections that can take a request come
+ * first, full ones last, so that a request finds an idle one at once
+ * however many are busy. */
+static void check_order(const relay_t *r)
+{
+    const gw_upconn *u;
+    int full_seen = 0;
+
+    for (u = r->pool->up[0].conns; u != NULL; u = u->next) {
+        if (u->n > 0)
+            full_seen = 1;
+        else
+            ck_assert_msg(!full_seen, "an idle connection behind a busy one");
+        ck_assert(u->next != NULL || r->pool->up[0].last == u);
+    }
+}
+
+START_TEST(test_pool_order)
+{
+    relay_t *r = relay_new(1);
+    int k;
+
+    r->pc.conns = 4;
+    r->connect_result = 1;
+    for (k = 0; k < 3; k++) {
+        relay_send(r, k, ring_req, ring_rlen, 0, 1);
+        check_order(r);
+    }
+    ck_assert_uint_eq(r->opened, 3);
+    for (k = 0; k < 3; k++) {
+        answer_client(r, k, 2);
+        check_order(r);
+    }
+    for (k = 0; k < 3; k++) {
+        relay_send(r, k, ring_req, ring_rlen, 0, 3);
+        check_order(r);
+        ck_assert_uint_eq(r->opened, 3);
+    }
+    answer_client(r, 1, 4);
+    check_order(r);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 5);
+    check_order(r);
+    ck_assert_uint_eq(r->opened, 3);
+    relay_free(r);
+}
+END_TEST
+
 /* A pipelined connection that fails before it wrote anything: the
  * request at its front spends a try (the connection failed it), the
  * ones queued behind it, never sent, go again without spending one. */
@@ -1573,6 +1621,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_same_pass);
     tcase_add_test(tc, test_pool_pipeline_broken);
     tcase_add_test(tc, test_pool_queued_unsent);
+    tcase_add_test(tc, test_pool_order);
     tcase_add_test(tc, test_pool_private_flag);
     tcase_add_test(tc, test_pool_health);
     tcase_add_test(tc, test_pool_unanswered);
