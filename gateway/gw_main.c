@@ -55,6 +55,8 @@ typedef struct app {
     const char *up_names[GW_UPSTREAM_MAX];
     int wrote_pid;          /* the pid file is ours to remove */
     int listened;           /* so is the port file */
+    unsigned port;          /* the port it holds */
+    char status[160];       /* for the service manager, after a reload */
 } app;
 
 /* ------------------------------------------------------- descriptors */
@@ -166,6 +168,8 @@ static gw_index *load_index(const char *path)
 }
 
 /* idx (NULL: the file was bad, err says why) replaces the index. */
+/* The reload's outcome, also told to the service manager: its status
+ * line says a failed reload until one succeeds. */
 static void swap_index(app *a, gw_index *idx, const gw_index_error *err)
 {
     if (idx == NULL) {
@@ -174,6 +178,9 @@ static void swap_index(app *a, gw_index *idx, const gw_index_error *err)
                err->offset, err->detail);
         gw_log(GW_LOG_WARN, "SIGHUP: keeping the previous index "
                "(%zu entries)", gw_index_count(a->index));
+        snprintf(a->status, sizeof a->status, "serving the previous index: "
+                 "reload failed: %s at offset %zu",
+                 gw_index_strerror(err->code), err->offset);
         return;
     }
     if (a->loop != NULL)
@@ -182,6 +189,7 @@ static void swap_index(app *a, gw_index *idx, const gw_index_error *err)
     a->index = idx;
     gw_log(GW_LOG_NOTICE, "index %s reloaded: %zu entries",
            a->opt.index_path, gw_index_count(idx));
+    snprintf(a->status, sizeof a->status, "serving");
 }
 
 /* SIGHUP in a serving process: the file is read off the loop. */
@@ -221,25 +229,26 @@ static void finish_reload(app *a)
         gw_log(GW_LOG_INFO, "SIGHUP during the reload: reading %s again",
                a->opt.index_path);
     else
-        gw_systemd_notify("READY=1", "serving");
+        gw_systemd_notify("READY=1", a->status);
 }
 
 /* The supervisor's copy of the index, which restarted workers inherit
  * (read in place: the supervisor serves no client). */
-static void reload_parent(void *ctx)
+static const char *reload_parent(void *ctx)
 {
     app *a = ctx;
     gw_index_error err;
     gw_index *idx = NULL;
 
     if (a->opt.index_path == NULL)
-        return;
+        return "serving";
     memset(&err, 0, sizeof err);
     if (gw_index_load_file(a->opt.index_path, &idx, &err) != GW_INDEX_OK)
         idx = NULL;
     else
         gw_handle_prepare(idx);
     swap_index(a, idx, &err);
+    return a->status;
 }
 
 /* ------------------------------------------------------- one process */
@@ -449,6 +458,7 @@ static int run(app *a)
 {
     gw_supervisor_config sc;
     gw_listeners ls;
+    char names[256];
     int many = a->opt.workers > 1, shared, rc;
 
     if (open_listeners(a, &ls, &shared) != 0)
@@ -465,6 +475,7 @@ static int run(app *a)
     }
     a->wrote_pid = a->opt.pid_file != NULL;
     a->listened = 1;
+    a->port = ls.port;
     /* Sockets bound, index read, pid file written: root is no longer
      * needed, in this process nor in the workers it forks. */
     if (start_metrics(a) != 0 || gw_privs_drop(&a->privs) != 0) {
@@ -487,9 +498,9 @@ static int run(app *a)
         gw_listeners_close(&ls);
         return rc;
     }
-    gw_log(GW_LOG_NOTICE, "listening on '%s' port %u (%zu socket%s, %s)%s",
-           a->opt.host, ls.port, ls.n, ls.n == 1 ? "" : "s",
-           gw_poll_name(a->opt.io),
+    gw_log(GW_LOG_NOTICE, "listening on %s (%zu socket%s, %s)%s",
+           gw_listeners_name(&ls, names, sizeof names), ls.n,
+           ls.n == 1 ? "" : "s", gw_poll_name(a->opt.io),
            a->opt.n_upstream > 0 ? ", relaying" : "");
     if (a->opt.port_file != NULL &&
         gw_write_number_file(a->opt.port_file, "port file",
@@ -542,9 +553,9 @@ int main(int argc, char **argv)
     gw_shared_free(a.shared);
     /* What was written for others to read goes with the process. */
     if (a.wrote_pid)
-        unlink(a.opt.pid_file);
+        gw_remove_number_file(a.opt.pid_file, (long)getpid());
     if (a.listened && a.opt.port_file != NULL)
-        unlink(a.opt.port_file);
+        gw_remove_number_file(a.opt.port_file, (long)a.port);
     gw_index_free(a.index);
     gw_log_flush();
     return rc;

@@ -4,8 +4,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -223,28 +225,69 @@ int gw_upstream_is_self(const gw_upstream *u, const gw_listeners *ls)
     return 0;
 }
 
+const char *gw_listeners_name(const gw_listeners *ls, char *buf,
+                              size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char one[64];
+    size_t i, n = 0;
+    int k;
+
+    buf[0] = '\0';
+    for (i = 0; i < ls->n && n < cap; i++) {
+        len = sizeof ss;
+        if (getsockname(ls->fd[i], (struct sockaddr *)&ss, &len) != 0)
+            continue;
+        k = snprintf(buf + n, cap - n, "%s%s", n > 0 ? ", " : "",
+                     util_addr_name((struct sockaddr *)&ss, one,
+                                    sizeof one));
+        n += k > 0 ? (size_t)k : 0;
+    }
+    return buf;
+}
+
+/* A temporary file beside path, made anew (O_EXCL: never an existing
+ * file, nor one a link there points at), then renamed over path. */
 int gw_write_number_file(const char *path, const char *what, long value)
 {
-    char tmp[4096];
-    FILE *f;
+    char tmp[4096], text[32];
+    int fd, n, ok;
 
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+    if (snprintf(tmp, sizeof tmp, "%s.XXXXXX", path) >= (int)sizeof tmp) {
         gw_log(GW_LOG_ERROR, "cannot write %s %s: name too long", what,
                path);
         return -1;
     }
-    f = fopen(tmp, "we");
-    if (f == NULL) {
+    fd = mkstemp(tmp);
+    if (fd < 0) {
         gw_log(GW_LOG_ERROR, "cannot write %s %s: %s", what, tmp,
                strerror(errno));
         return -1;
     }
-    fprintf(f, "%ld\n", value);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+    n = snprintf(text, sizeof text, "%ld\n", value);
+    ok = fchmod(fd, 0644) == 0 && write(fd, text, (size_t)n) == n;
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0) {
         gw_log(GW_LOG_ERROR, "cannot write %s %s: %s", what, path,
                strerror(errno));
         unlink(tmp);
         return -1;
     }
     return 0;
+}
+
+void gw_remove_number_file(const char *path, long value)
+{
+    char text[32];
+    FILE *f = fopen(path, "re");
+    long v;
+    int ours;
+
+    if (f == NULL)
+        return;
+    ours = fgets(text, sizeof text, f) != NULL &&
+           sscanf(text, "%ld", &v) == 1 && v == value;
+    fclose(f);
+    if (ours)
+        unlink(path);
 }

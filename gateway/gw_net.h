@@ -45,7 +45,17 @@ int gw_upstream_resolve(const char *spec, gw_upstream *u);
  * address of this host. */
 int gw_upstream_is_self(const gw_upstream *u, const gw_listeners *ls);
 
-/* Write "VALUE\n" to path atomically (a temporary file, then rename). */
+/* Write "VALUE\n" to path atomically (a new temporary file beside it,
+ * then rename). */
 int gw_write_number_file(const char *path, const char *what, long value);
+
+/* Remove path when it still holds value: another process may have
+ * written its own since (a second gateway given the same file). */
+void gw_remove_number_file(const char *path, long value);
+
+/* The addresses ls is bound to, "127.0.0.1:P, [::1]:P", into buf.
+ * Returns buf. */
+const char *gw_listeners_name(const gw_listeners *ls, char *buf,
+                              size_t cap);
 
 #endif /* GW_NET_H */

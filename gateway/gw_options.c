@@ -80,7 +80,9 @@ static const opt_row rows[] = {
     { "write-timeout", 0, K_TIME, F(write_timeout), 0, DURATION_MAX,
       30 * SEC, 1, "TIME", "longest time a client may not read its answer" },
     { "drain-timeout", 0, K_TIME, F(drain_timeout), 0, DURATION_MAX,
-      5 * SEC, 1, "TIME", "at shutdown, longest wait for answers in hand" },
+      5 * SEC, 0, "TIME",
+      "at shutdown, longest wait for answers in hand (0: as long as they "
+      "take)" },
     { "log-level", 0, K_LEVEL, F(log_level), NONE, "LEVEL",
       "error, warn, info (the default) or debug" },
     { "log-format", 0, K_FORMAT, F(log_format), NONE, "text|json",
@@ -163,7 +165,7 @@ void gw_options_usage(FILE *f)
     size_t i;
 
     fprintf(f,
-        "usage: " GW_PROG " [options] [HOST PORT]\n"
+        "usage: " GW_PROG " [options] [HOST PORT | HOST:PORT]\n"
         "\n"
         "Answers hframe search and binary requests on HOST PORT (default\n"
         "127.0.0.1 65432). With --upstream it relays instead: each valid\n"
@@ -225,6 +227,9 @@ static int print_and_exit(int version)
         return GW_EXIT_FAIL;
     return GW_EXIT_OK;
 }
+
+/* The host of a HOST:PORT operand (options point into it). */
+static char operand_host[UTIL_HOST_MAX + 1];
 
 static int check_port(const char *val)
 {
@@ -365,6 +370,7 @@ int gw_options_parse(gw_options *o, int argc, char **argv)
     struct option longs[N_ROWS + 1];
     char shorts[3 * N_ROWS + 2];
     size_t i, k = 0;
+    char bad[UTIL_MSG_MAX];
     int ch, rc;
 
     set_defaults(o);
@@ -414,17 +420,24 @@ int gw_options_parse(gw_options *o, int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
-    if (argc != 0 && argc != 2)
-        return usage_error("expected HOST PORT or no operands");
-    if (argc == 2 && o->address_option)
+    if (argc > 2)
+        return usage_error("expected HOST PORT, HOST:PORT or no operands");
+    if (argc > 0 && o->address_option)
         return usage_error("-l/-p and the HOST PORT operands exclude each "
                            "other");
-    if (argc == 2) {
-        rc = check_port(argv[1]);
-        if (rc >= 0)
-            return rc;
+    if (argc == 1) {
+        if (util_split_hostport(argv[0], operand_host, sizeof operand_host,
+                                &o->port, bad, sizeof bad) != 0)
+            return usage_error(bad);
+        o->host = operand_host;
+    } else if (argc == 2) {
         o->host = argv[0];
         o->port = argv[1];
+    }
+    if (argc > 0) {
+        rc = check_port(o->port);
+        if (rc >= 0)
+            return rc;
     }
     return check_together(o);
 }

@@ -231,6 +231,7 @@ static gw_time restart(supervisor *s, gw_time now)
 static void on_signals(supervisor *s)
 {
     unsigned char sig[64];
+    const char *status;
     size_t k, j;
 
     while ((k = gw_signal_take(sig, sizeof sig)) > 0) {
@@ -244,10 +245,10 @@ static void on_signals(supervisor *s)
                 /* Workers started later inherit the parent's index;
                  * the running ones read it again on their own. */
                 gw_systemd_notify("RELOADING=1", NULL);
-                if (s->cfg->reload != NULL)
-                    s->cfg->reload(s->cfg->ctx);
+                status = s->cfg->reload != NULL ? s->cfg->reload(s->cfg->ctx)
+                                                : "serving";
                 forward(s, SIGHUP);
-                gw_systemd_notify("READY=1", "serving");
+                gw_systemd_notify("READY=1", status);
                 break;
             case SIGUSR1:
                 forward(s, SIGUSR1);
@@ -292,6 +293,7 @@ int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
 {
     supervisor s;
     gw_time wait;
+    char names[256];
     int rc = GW_EXIT_OK, metrics_fd;
 
     memset(&s, 0, sizeof s);
@@ -304,8 +306,8 @@ int gw_supervise(const gw_supervisor_config *cfg, gw_listeners *hold)
         s.stopping = 1;
         rc = GW_EXIT_FAIL;
     } else {
-        gw_log(GW_LOG_NOTICE, "listening on '%s' port %u with %u workers",
-               cfg->host, hold->port, s.n);
+        gw_log(GW_LOG_NOTICE, "listening on %s with %u workers",
+               gw_listeners_name(hold, names, sizeof names), s.n);
         gw_systemd_notify("READY=1", "serving");
         if (cfg->port_file != NULL &&
             gw_write_number_file(cfg->port_file, "port file",

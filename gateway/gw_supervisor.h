@@ -33,8 +33,9 @@ typedef struct gw_supervisor_config {
     int (*serve)(void *ctx, gw_listeners *ls, unsigned slot);
     gw_shared *shared;          /* a slot per worker */
     gw_metrics *metrics;        /* served here; NULL: no --metrics */
-    /* In the parent, on SIGHUP, before workers are told. */
-    void (*reload)(void *ctx);
+    /* In the parent, on SIGHUP, before workers are told: the status
+     * to tell the service manager ("serving", or why not the new). */
+    const char *(*reload)(void *ctx);
     void *ctx;
 } gw_supervisor_config;
 

@@ -52,7 +52,8 @@ check "--version prints hframe-gateway $version" \
 for bad in "--max-conns 0" "--max-conns 1x" "--port 70000" "-p -1" \
     "--request-timeout 1x" "--idle-timeout -1" "--workers 0" \
     "--max-header 1" "--log-level loud" "127.0.0.1" "a 1 b" "h 99999" \
-    "-l 127.0.0.1 127.0.0.1 1" "-p 1 127.0.0.1 1"; do
+    "-l 127.0.0.1 127.0.0.1 1" "-p 1 127.0.0.1 1" "::1:80" ":80" \
+    "h:99999" "-p 1 127.0.0.1:1" "[::1]"; do
     # shellcheck disable=SC2086
     "$GW" $bad >/dev/null 2>&1
     rc=$?
@@ -81,6 +82,17 @@ for w in 1 2; do
     fi
 done
 
+# One operand HOST:PORT, as --upstream and hframe request take.
+"$GW" --port-file "$TMP/one.port" "[::1]:0" 2>"$TMP/one.log" &
+GW_PID=$!
+PIDS="$PIDS $GW_PID"
+if wait_started one "$GW_PID" gateway test -s "$TMP/one.port"; then
+    GW_PORT=$(cat "$TMP/one.port")
+    logged one "listening on \[::1\]:$GW_PORT (1 socket" \
+        "one operand [::1]:0: listening on [::1]"
+    stop one "$GW_PID"
+fi
+
 # --pidfile holds the pid while running; both files go at exit.
 if start pidf --pidfile "$TMP/gw.pid"; then
     [ "$(cat "$TMP/gw.pid" 2>/dev/null)" = "$GW_PID" ] &&
@@ -89,6 +101,35 @@ if start pidf --pidfile "$TMP/gw.pid"; then
     [ ! -e "$TMP/gw.pid" ] && [ ! -e "$TMP/pidf.port" ] &&
         ok "pid and port files removed at exit" ||
         fail "pid and port files removed at exit"
+fi
+
+# The files are written through a temporary file made anew: a link
+# planted where a fixed temporary name would be is never followed.
+echo precious >"$TMP/victim"
+ln -s "$TMP/victim" "$TMP/gw.pid.tmp"
+ln -s "$TMP/victim" "$TMP/pidl.port.tmp"
+if start pidl --pidfile "$TMP/gw.pid"; then
+    [ "$(cat "$TMP/gw.pid" 2>/dev/null)" = "$GW_PID" ] &&
+        [ "$(cat "$TMP/victim")" = precious ] &&
+        ok "--pidfile, --port-file: a planted link is not followed" ||
+        fail "--pidfile, --port-file: a planted link is not followed"
+    stop pidl "$GW_PID"
+fi
+rm -f "$TMP/gw.pid.tmp" "$TMP/pidl.port.tmp"
+
+# Two gateways given the same pid file: the second's pid is in it, and
+# the first one's exit leaves it there.
+if start pid1 --pidfile "$TMP/both.pid"; then
+    first=$GW_PID
+    if start pid2 --pidfile "$TMP/both.pid"; then
+        stop pid1 "$first"
+        [ "$(cat "$TMP/both.pid" 2>/dev/null)" = "$GW_PID" ] &&
+            ok "a pid file another gateway wrote since is left at exit" ||
+            fail "a pid file another gateway wrote since is left at exit"
+        stop pid2 "$GW_PID"
+        [ ! -e "$TMP/both.pid" ] && ok "its own pid file removed" ||
+            fail "its own pid file removed"
+    fi
 fi
 
 # ------------------------------------------------------------ protocol
@@ -119,7 +160,10 @@ GW_HOST=""
 if start dual; then
     unset GW_HOST
     client "empty host: IPv4 and IPv6" dual
-    logged dual "listening on '' port" "empty host logged"
+    logged dual "listening on .*0\.0\.0\.0:$GW_PORT.* (2 sockets" \
+        "empty host: the IPv4 address logged"
+    logged dual "listening on .*\[::\]:$GW_PORT.* (2 sockets" \
+        "empty host: the IPv6 address logged"
     stop "$GW_PID"
 fi
 unset GW_HOST

@@ -6,8 +6,10 @@ way a service manager does: the listening socket as descriptor 3 with
 LISTEN_FDS=1 and LISTEN_PID set by the child itself (so it names the
 process that execs the gateway), NOTIFY_SOCKET naming the datagram
 socket. Then it checks, in order: READY=1 arrives; a search is answered
-on the passed socket; SIGHUP brings RELOADING=1 then READY=1; SIGTERM
-brings STOPPING=1 and exit status 0.
+on the passed socket; SIGHUP brings RELOADING=1 then READY=1, and with
+--index a broken file a status saying the reload failed; the log names
+the passed socket's address; SIGTERM brings STOPPING=1 and exit status
+0.
 
 usage: sd_harness.py DIR GATEWAY [OPTIONS...]
 Prints one line per check ("ok ..." or "FAIL ..."); exit status 0 when
@@ -69,6 +71,25 @@ def expect(nsock, word):
     return False, seen
 
 
+def failed_reload(pid, nsock, index):
+    """SIGHUP with a broken index: the reload ends (READY=1) and the
+    status tells the service manager it failed. The file is put back."""
+    with open(index, "rb") as f:
+        kept = f.read()
+    with open(index, "wb") as f:
+        f.write(b'{"a": ')
+    try:
+        os.kill(pid, signal.SIGHUP)
+        good, seen = expect(nsock, "READY=1")
+    finally:
+        with open(index, "wb") as f:
+            f.write(kept)
+    status = [m for m in seen if "READY=1" in m]
+    return (good and bool(status) and
+            "STATUS=serving the previous index: reload failed" in status[-1],
+            seen)
+
+
 def main(argv):
     tmp, gateway, options = argv[1], argv[2], argv[3:]
     failed = 0
@@ -94,6 +115,17 @@ def main(argv):
         report(good, "RELOADING=1 on SIGHUP", repr(seen))
         good, seen = expect(nsock, "READY=1")
         report(good, "READY=1 after the reload", repr(seen))
+        if "--index" in options:
+            good, seen = failed_reload(pid, nsock,
+                                       options[options.index("--index") + 1])
+            report(good, "a failed reload: READY=1 and a status saying so",
+                   repr(seen))
+        with open(os.path.join(tmp, "gw.log"), encoding="utf-8",
+                  errors="replace") as f:
+            text = f.read()
+        report("listening on 127.0.0.1:%d" % port in text,
+               "the log names the passed socket's address",
+               text[-300:])
         os.kill(pid, signal.SIGTERM)
         good, seen = expect(nsock, "STOPPING=1")
         report(good, "STOPPING=1 on SIGTERM", repr(seen))
