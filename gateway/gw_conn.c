@@ -124,6 +124,7 @@ void gw_conn_frame_begins(gw_conn *c, gw_time now)
         return;
     c->frame_started = 1;
     c->frame_start = now;
+    c->frame_first = now;
     c->held_back = 0;
 }
 
@@ -160,7 +161,7 @@ int gw_conn_answered(gw_conn *c, int rc, const gw_reply *r,
     }
     if (!c->have_header)
         c->ctype_len = 0;
-    gw_conn_report(c, r, bytes_in, c->frame_started ? c->frame_start : now,
+    gw_conn_report(c, r, bytes_in, c->frame_started ? c->frame_first : now,
                    now);
     c->answered = 1;
     return 1;
@@ -228,7 +229,7 @@ static void proxy_refused(gw_conn *c, uint64_t bytes_in,
 {
     gw_buf_clear(&c->client.stage);
     c->ctype_len = 0;
-    if (gw_conn_refuse(c, GW_REQ_E_PROXY, bytes_in, c->frame_start,
+    if (gw_conn_refuse(c, GW_REQ_E_PROXY, bytes_in, c->frame_first,
                        now) != 0)
         return;
     c->frame_started = 0;
@@ -335,8 +336,6 @@ void gw_conn_settle(gw_conn *c, gw_time now)
         c->held_since = now;
     } else if (!held && c->held_back && now > c->held_since) {
         c->frame_start = gw_time_add(c->frame_start, now - c->held_since);
-        if (relaying(c))
-            gw_relay_restart(c, c->frame_start);
     }
     c->held_back = held;
 }

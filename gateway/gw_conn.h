@@ -161,6 +161,7 @@ typedef struct gw_conn {
     int held_back;          /* a request is in hand but the client is not
                                read (output full): its clock stands */
     gw_time frame_start;    /* request clock (moved on while held back) */
+    gw_time frame_first;    /* its first byte, for the access line */
     gw_time held_since;
     gw_time last_active;    /* last input, or output fully sent */
     int out_idle;           /* no output waits (the write clock is off) */

@@ -460,7 +460,7 @@ static void request_header(gw_exchange *x, gw_time now)
     x->x = GW_X_SENDING;
     x->bytes_in = gw_frame_bytes(h);
     x->content_length = h->content_length;
-    x->start = c->frame_start;
+    x->start = c->frame_first;
     x->keep = 1;
     dispatch(x, now);
 }
@@ -689,14 +689,6 @@ void gw_relay_resumed(gw_conn *c, gw_time now)
         gw_pool_resume(pool_of(c), x, now);
     else if (x != NULL)
         advance(c, now);
-}
-
-void gw_relay_restart(gw_conn *c, gw_time start)
-{
-    gw_exchange *x = reading(c);
-
-    if (x != NULL)
-        x->start = start;
 }
 
 int gw_relay_client_eof(gw_conn *c, gw_time now)

@@ -190,9 +190,6 @@ void gw_relay_tick(struct gw_conn *c, gw_time now);
 void gw_relay_resumed(struct gw_conn *c, gw_time now);
 /* The client sent EOF; 1 when the relay dealt with it. */
 int gw_relay_client_eof(struct gw_conn *c, gw_time now);
-/* The request clock of the request being read moved to start (the time
- * the client was held back does not count). */
-void gw_relay_restart(struct gw_conn *c, gw_time start);
 
 /* ---- for the pool (gw_pool.c, gw_upconn.c) ---- */
 

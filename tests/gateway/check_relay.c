@@ -730,6 +730,16 @@ START_TEST(test_relay_large)
 }
 END_TEST
 
+/* The times the last request's access line gives. */
+static gw_time req_started, req_finished;
+
+static void note_times(void *user, const gw_request_info *info)
+{
+    (void)user;
+    req_started = info->started;
+    req_finished = info->finished;
+}
+
 /* An upload the relay holds back (the upstream reads slowly) is not
  * timed out for it: the request clock stands while the client is not
  * read, and the upstream clock runs from the upstream's last progress. */
@@ -743,6 +753,8 @@ START_TEST(test_relay_held_upload)
     relay_t *r = relay_new(1);
 
     r->cfg.request_timeout = 100;
+    r->cfg.on_request = note_times;
+    req_started = -1;
     relay_upload(r, 50, req, rlen);
     /* 9000 bytes every 10 ticks: the upload takes over 1000 ticks, ten
      * request timeouts, every one of them spent waiting on the upstream. */
@@ -757,6 +769,9 @@ START_TEST(test_relay_held_upload)
     relay_upstream(r, ans, alen, 0, now + 1);
     ck_assert_uint_eq(r->clen, alen);
     ck_assert_mem_eq(r->cout, ans, alen);
+    /* Its access line counts from its first byte, held time and all. */
+    ck_assert_int_eq(req_started, 1);
+    ck_assert_int_eq(req_finished, now + 1);
     free(req);
     relay_free(r);
 }
