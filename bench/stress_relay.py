@@ -351,8 +351,10 @@ def relay_cases(r, u, t, serial, p=None, e=None):
                   ("error", "upstream-unavailable", 0.0),
                   (m[0], "upstream-unavailable")))
     if t is not None:
-        # upstream-timeout once its connects time out; once they have
-        # taken it out of the rotation, upstream-unavailable at once.
+        # upstream-unavailable once its connect times out (it counts as
+        # refused), at once when the failures have taken it out of the
+        # rotation; upstream-timeout for a request that waited that long
+        # for a pool connection while the others hung.
         c.append(("upstream connect hangs", t, m[0],
                   ("error", ("upstream-timeout", "upstream-unavailable"),
                    up_t), None))
