@@ -419,14 +419,24 @@ static int serve(void *ctx, gw_listeners *ls, unsigned slot)
 /* Resolve the upstreams; refuse one that is this gateway itself. */
 static int check_upstreams(app *a, const gw_listeners *ls)
 {
-    size_t i;
+    const gw_upstream *u = a->upstreams;
+    size_t i, j;
 
     for (i = 0; i < a->opt.n_upstream; i++) {
-        if (gw_upstream_is_self(&a->upstreams[i], ls)) {
+        if (gw_upstream_is_self(&u[i], ls)) {
             gw_log(GW_LOG_ERROR, "--upstream %s is this gateway's own "
-                   "address: a relay cannot relay to itself",
-                   a->upstreams[i].name);
+                   "address: a relay cannot relay to itself", u[i].name);
             return -1;
+        }
+        /* Written two ways ("localhost:9000", "127.0.0.1:9000"), one
+         * server would count twice in the rotation and the health. */
+        for (j = 0; j < i; j++) {
+            if (u[j].addr_len == u[i].addr_len &&
+                memcmp(&u[j].addr, &u[i].addr, u[i].addr_len) == 0) {
+                gw_log(GW_LOG_ERROR, "--upstream %s and --upstream %s are "
+                       "the same address", u[j].name, u[i].name);
+                return -1;
+            }
         }
     }
     return 0;

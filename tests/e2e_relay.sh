@@ -151,6 +151,17 @@ do
     fi
 done
 
+# The same upstream written two ways is one server counted twice.
+timeout --foreground -k 5 10 "$GW" --upstream 127.0.0.1:9 \
+    --upstream 127.0.0.1:09 127.0.0.1 0 2>"$TMP/same.err"
+st=$?
+if [ "$st" -eq 2 ] && grep -q '127.0.0.1:9 and --upstream 127.0.0.1:09 are the same address' "$TMP/same.err"; then
+    ok "the same upstream written two ways: exit 2, both named"
+else
+    fail "the same upstream written two ways (exit $st)"
+    sed 's/^/        /' "$TMP/same.err"
+fi
+
 # A relay pointed at itself would fill every slot with its own requests:
 # refused at start-up, on a given address as on every address.
 self_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
