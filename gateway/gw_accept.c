@@ -6,6 +6,7 @@
 #define _GNU_SOURCE 1   /* accept4 */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -108,14 +109,27 @@ static void refuse(int fd, const gw_buf *busy, uint64_t *counter)
     close(fd);
 }
 
-/* A client over the connection cap. */
+/* A client over the connection cap. Under a flood of them, one line a
+ * second says how many went unlogged since the last (the counters have
+ * them all). */
 static void reject(gw_loop *l, int fd, const struct sockaddr_storage *ss,
-                   const char *why)
+                   const char *why, gw_time now)
 {
     char peer[GW_PEER_MAX];
 
-    util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
-    gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
+    if (l->reject_logged != 0 && now - l->reject_logged < GW_SEC) {
+        l->reject_unlogged++;
+    } else {
+        util_addr_name((const struct sockaddr *)ss, peer, sizeof peer);
+        if (l->reject_unlogged > 0)
+            gw_log(GW_LOG_WARN, "reject peer=%s: %s; %" PRIu64 " more "
+                   "refused since the last such line", peer, why,
+                   l->reject_unlogged);
+        else
+            gw_log(GW_LOG_WARN, "reject peer=%s: %s", peer, why);
+        l->reject_logged = now;
+        l->reject_unlogged = 0;
+    }
     refuse(fd, &l->busy, &l->slot->st.rejected_cap);
 }
 
@@ -174,7 +188,7 @@ void gw_loop_accept(gw_loop *l, int lfd, gw_time now)
         if (l->n_clients >= l->cfg.max_conns || l->stopping) {
             snprintf(why, sizeof why, "%zu connections (cap %zu)",
                      l->n_clients, l->cfg.max_conns);
-            reject(l, fd, &ss, why);
+            reject(l, fd, &ss, why, now);
             continue;
         }
         add_client(l, fd, &ss, now);

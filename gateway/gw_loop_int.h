@@ -51,6 +51,8 @@ struct gw_loop {
     int stopping;
     gw_time stop_deadline;
     gw_time accept_paused_until;
+    gw_time reject_logged;      /* the last "reject" line (one a second) */
+    uint64_t reject_unlogged;   /* clients refused since, not logged */
     gw_slot *slot;              /* counters: cfg.slot or own */
     gw_slot own;
     gw_time publish_at;         /* gauges into the slot from then on */

@@ -280,6 +280,38 @@ if start cap --max-conns 5; then
     logged cap 'rejected_cap=2 rejected_nofd=0 ' \
         "the two refused at the cap counted as such"
 fi
+# A flood of clients over the cap: every one refused and counted, one
+# log line a second saying how many went unlogged.
+if start flood --max-conns 2; then
+    timeout -k 5 30 python3 - "$GW_PORT" <<'PY' >"$TMP/flood.out" 2>&1
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+time.sleep(0.3)
+t0 = time.monotonic()
+for _ in range(60):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(5)
+    assert b"busy" in s.recv(4096)
+    s.close()
+time.sleep(1.1)
+s = socket.create_connection(("127.0.0.1", port))
+s.settimeout(5)
+assert b"busy" in s.recv(4096)
+print("done", 3 + int(time.monotonic() - t0))
+PY
+    grep -q done "$TMP/flood.out" && ok "61 clients over the cap: busy each" ||
+        fail "61 clients over the cap: busy each ($(tail -1 "$TMP/flood.out"))"
+    logged flood 'more refused since the last such line' \
+        "the next second's line counts those not logged"
+    n=$(grep -c 'reject peer=' "$TMP/flood.log")
+    most=$(sed -n 's/^done //p' "$TMP/flood.out")
+    [ "$n" -le "${most:-3}" ] &&
+        ok "rejections logged once a second ($n lines, at most $most)" ||
+        fail "rejections logged once a second ($n lines, at most $most)"
+    stop flood "$GW_PID"
+    logged flood 'rejected_cap=61 ' "all 61 counted"
+fi
 
 # 5,000 clients at once: descriptors past FD_SETSIZE (1024) are watched
 # like any other (select's sets grow with them).
