@@ -62,6 +62,9 @@ static void help(void)
           "their\n"
           "connection: they fail the request it would have carried "
           "next.\n"
+          "Errors by kind: connect, io, closed (with requests in flight),\n"
+          "protocol (not a frame, or answering nothing), mismatch, timeout,\n"
+          "server (an error frame, such as busy from a server at its cap).\n"
           "Options may come before or after operands; -- ends them.\n"
           "Exit status: 0 all answers correct, 1 any error, 2 usage "
           "error.\n", stdout);

@@ -66,11 +66,12 @@ enum {
     ERR_PROTOCOL,     /* answer is not a valid frame */
     ERR_MISMATCH,     /* valid frame, not the expected answer */
     ERR_TIMEOUT,      /* no progress within --timeout */
+    ERR_SERVER,       /* an error frame (busy, ...) */
     ERR_KINDS
 };
 
 static const char *const err_names[ERR_KINDS] = {
-    "connect", "io", "closed", "protocol", "mismatch", "timeout"
+    "connect", "io", "closed", "protocol", "mismatch", "timeout", "server"
 };
 
 typedef struct bench_run {
@@ -101,6 +102,7 @@ typedef struct bench_conn {
     uint64_t last_ns;        /* last progress, for the timeout */
     uint64_t retry_ns;       /* no new connection before this */
     int type_ok;             /* current answer's content type */
+    int type_json;           /* it is text/json (an error frame's) */
     hf_decoder dec;
     unsigned char *keep;     /* current answer's content */
     size_t keep_len;
@@ -337,7 +339,7 @@ static int want_more(bench_worker *w, uint64_t now)
  * wants no more requests, they are not looked at, as --raw does with
  * what follows the last answer. */
 static void unsolicited(bench_worker *w, bench_conn *c, uint64_t now,
-                        const char *fmt, const char *arg)
+                        int kind, const char *fmt, const char *arg)
 {
     if (!want_more(w, now)) {
         conn_close(c);
@@ -345,7 +347,27 @@ static void unsolicited(bench_worker *w, bench_conn *c, uint64_t now,
     }
     c->inflight = 1;
     w->claimed++;
-    conn_fail(w, c, ERR_PROTOCOL, fmt, arg);
+    conn_fail(w, c, kind, fmt, arg);
+}
+
+/* The code of an error frame as the gateway writes it (text/json
+ * content {"error": "CODE", ...}) into code; 0 when it is not one. */
+static int error_frame(const bench_conn *c, char *code, size_t cap)
+{
+    static const char pre[] = "{\"error\": \"";
+    size_t n = sizeof pre - 1, i;
+
+    if (!c->type_json || c->keep_len <= n || memcmp(c->keep, pre, n) != 0)
+        return 0;
+    for (i = 0; n + i < c->keep_len && i + 1 < cap; i++) {
+        unsigned char ch = c->keep[n + i];
+
+        if (ch == '"')
+            break;
+        code[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '.';
+    }
+    code[i] = '\0';
+    return n + i < c->keep_len && c->keep[n + i] == '"';
 }
 
 static void claim(bench_worker *w, bench_conn *c, uint64_t now)
@@ -478,6 +500,8 @@ static void answer_done(bench_worker *w, bench_conn *c, uint64_t now)
     if (good) {
         bench_hist_add(&w->lat, now - start);
         atomic_fetch_add_explicit(&w->ok, 1, memory_order_relaxed);
+    } else if (error_frame(c, shown, sizeof shown)) {
+        note_error(w, ERR_SERVER, 1, "the server answered error %s", shown);
     } else {
         n = c->keep_len < sizeof shown - 1 ? c->keep_len : sizeof shown - 1;
         for (i = 0; i < n; i++)
@@ -535,6 +559,8 @@ static void conn_recv(bench_worker *w, bench_conn *c, uint64_t now)
                 h = hf_decoder_header(&c->dec);
                 c->type_ok = h != NULL &&
                     cli_str_is(h->content_type, run->want_type);
+                c->type_json = h != NULL &&
+                    cli_str_is(h->content_type, "text/json");
                 c->keep_len = 0;
                 c->keep_over = 0;
                 break;
@@ -551,7 +577,15 @@ static void conn_recv(bench_worker *w, bench_conn *c, uint64_t now)
             }
             case HF_EV_FRAME_END:
                 if (c->inflight == 0) {
-                    unsolicited(w, c, now, "%s", "answer to no request");
+                    char code[64];
+
+                    /* A server at its cap answers busy at once. */
+                    if (error_frame(c, code, sizeof code))
+                        unsolicited(w, c, now, ERR_SERVER,
+                                    "the server answered error %s", code);
+                    else
+                        unsolicited(w, c, now, ERR_PROTOCOL, "%s",
+                                    "answer to no request");
                     return;
                 }
                 answer_done(w, c, now);
@@ -568,7 +602,8 @@ static void conn_recv(bench_worker *w, bench_conn *c, uint64_t now)
                          (unsigned long long)e->offset,
                          hf_status_name(e->code), e->detail);
                 if (c->inflight == 0)
-                    unsolicited(w, c, now, "invalid answer: %s", msg);
+                    unsolicited(w, c, now, ERR_PROTOCOL,
+                                "invalid answer: %s", msg);
                 else
                     conn_fail(w, c, ERR_PROTOCOL, "invalid answer: %s",
                               msg);

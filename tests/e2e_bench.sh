@@ -181,6 +181,20 @@ if [ -x "$GW" ]; then
         fail "the gateway did not start"
         sed 's/^/  | /' "$T/gw.log" | head -10
     fi
+    # A gateway at its connection cap answers busy: counted as the
+    # server's errors, not as bytes answering no request.
+    CP=$(free_port)
+    "$GW" --max-conns 2 127.0.0.1 "$CP" 2>"$T/cap.log" &
+    pids="$pids $!"
+    if wait_port "$CP"; then
+        expect 1 "gateway at its cap" "$HFRAME" bench -c 6 -n 300 \
+            --expect "Follow the white rabbit. 🐰" 127.0.0.1 "$CP" &&
+            { grep -q 'errors .* protocol 0, .* server [1-9]' "$T/out" &&
+              grep -q 'the server answered error busy' "$T/err" ||
+              fail "gateway at its cap: busy counted as server errors"; }
+    else
+        fail "the capped gateway did not start"
+    fi
 fi
 
 [ "$fails" -eq 0 ] || { echo "e2e_bench: $fails failures"; exit 1; }
