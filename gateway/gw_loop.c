@@ -418,8 +418,15 @@ void gw_loop_stop(gw_loop *l)
     size_t i;
     int fd;
 
-    if (l->stopping)
+    if (l->stopping) {
+        /* A second stop signal: no more waiting for the drain. */
+        if (l->stop_deadline > now) {
+            gw_log(GW_LOG_NOTICE, "stopping now: %zu connections closed "
+                   "unfinished", l->n_clients);
+            l->stop_deadline = now;
+        }
         return;
+    }
     l->stopping = 1;
     l->stop_deadline = gw_time_after(now, l->cfg.stop_timeout);
     /* New connections go to another worker or get refused. */

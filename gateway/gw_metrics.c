@@ -268,6 +268,26 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code,
     return rc;
 }
 
+/* A relay with every upstream marked down by every worker cannot
+ * answer but with upstream-unavailable: a load balancer should send its
+ * clients elsewhere. (A worker being restarted counts as not marking
+ * any down.) */
+static int no_upstream_up(const gw_metrics *m)
+{
+    gw_slot sum;
+    unsigned workers = gw_shared_count(m->cfg.shared);
+    size_t i;
+
+    if (m->cfg.n_upstreams == 0 || workers == 0)
+        return 0;
+    gw_shared_sum(m->cfg.shared, &sum);
+    for (i = 0; i < m->cfg.n_upstreams; i++) {
+        if (sum.up[i].down < 0 || (unsigned)sum.up[i].down < workers)
+            return 0;
+    }
+    return 1;
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
                               const char *url, const char *method,
                               const char *version, const char *upload,
@@ -295,6 +315,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c,
         if (m->draining)
             return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
                          "draining\n", 9, MHD_RESPMEM_PERSISTENT);
+        if (no_upstream_up(m))
+            return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+                         "no upstream up\n", 15, MHD_RESPMEM_PERSISTENT);
         return reply(c, MHD_HTTP_OK, "text/plain", "ok\n", 3,
                      MHD_RESPMEM_PERSISTENT);
     }

@@ -367,7 +367,18 @@ static void fail(gw_exchange *x, gw_req_status st, gw_time now)
             size_t unsent = gw_buf_pending(&c->client.out);
 
             if (queued > unsent) {
-                /* Part of the answer went to the client. */
+                /* Part of the answer went to the client: no frame
+                 * boundary is left for an error frame. The request is
+                 * logged and counted as failed all the same. */
+                gw_reply rep;
+
+                memset(&rep, 0, sizeof rep);
+                rep.kind = GW_KIND_BAD_REQUEST;
+                rep.req_status = st == GW_REQ_OK ? GW_REQ_E_UP_FAILED : st;
+                rep.status = gw_req_status_name(rep.req_status);
+                rep.bytes_out = (size_t)(queued - unsent);
+                gw_buf_clear(&x->held);
+                report(x, &rep, now);
                 gw_conn_abort(c, GW_CLOSE_UPSTREAM);
                 return;
             }

@@ -39,6 +39,11 @@ gw_slot *gw_shared_slot(gw_shared *sh, unsigned i)
     return sh != NULL && i < sh->n ? &sh->slot[i] : NULL;
 }
 
+unsigned gw_shared_count(const gw_shared *sh)
+{
+    return sh != NULL ? sh->n : 0;
+}
+
 static void add_upstream(gw_upstream_stats *sum, const gw_upstream_stats *u)
 {
     sum->requests += u->requests;

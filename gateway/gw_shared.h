@@ -41,6 +41,9 @@ void gw_shared_free(gw_shared *sh);
 /* Slot i < n; NULL past the last (and when sh is NULL). */
 gw_slot *gw_shared_slot(gw_shared *sh, unsigned i);
 
+/* The number of slots (0 for NULL). */
+unsigned gw_shared_count(const gw_shared *sh);
+
 /* Every slot summed into *sum: counters, histograms and gauges (an
  * upstream's down is the number of workers that have it marked down). */
 void gw_shared_sum(const gw_shared *sh, gw_slot *sum);

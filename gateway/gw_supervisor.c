@@ -196,6 +196,10 @@ static void stop(supervisor *s)
                                              s->cfg->drain_timeout +
                                                  STOP_GRACE);
         gw_log(GW_LOG_NOTICE, "stopping %u workers", alive(s));
+    } else if (s->stop_deadline > gw_time_add(gw_now(), STOP_GRACE)) {
+        /* A second stop signal: the workers stop at once (they get it
+         * too) and are given STOP_GRACE to do so. */
+        s->stop_deadline = gw_time_add(gw_now(), STOP_GRACE);
     }
     forward(s, SIGTERM);
 }

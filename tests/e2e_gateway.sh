@@ -408,6 +408,26 @@ for d in 5 0; do
     client "no longer listening after SIGTERM" refused
 done
 
+# A second SIGTERM during a drain without limit stops the gateway at
+# once, with one process as with workers.
+for w in 1 2; do
+    start "again$w" --drain-timeout 0 --workers "$w" || continue
+    timeout --foreground -k 5 60 python3 "$CLIENT" "$GW_PORT" hold 30 \
+        >"$TMP/again$w.out" 2>&1 &
+    hold=$!
+    PIDS="$PIDS $hold"
+    wait_ready "$TMP/again$w.out"
+    kill -TERM "$GW_PID"
+    sleep 0.5
+    check "second SIGTERM, $w worker(s): still draining after the first" \
+        kill -0 "$GW_PID"
+    kill -TERM "$GW_PID"
+    wait_exit "$GW_PID" 8
+    [ "$RC" -eq 0 ] && ok "second SIGTERM, $w worker(s): exit 0 at once" ||
+        fail "second SIGTERM, $w worker(s): exit 0 at once ($RC)"
+    kill "$hold" 2>/dev/null
+done
+
 # A stderr nobody reads never stops the loop: log lines that do not fit
 # are dropped and counted. The gateway's stderr is a FIFO held open for
 # writing and reading, and never read.

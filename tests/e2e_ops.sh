@@ -267,6 +267,26 @@ metrics "metrics, relay, 2 workers: per-upstream series and times" relay \
     "hframe_upstream_duration_seconds_count{$UP}=80"
 stop relay "$R_PID"
 
+# A relay whose only upstream is down answers /health with 503, with
+# every worker's view of it.
+dead=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+for n in 1 2; do
+    start "down$n" --metrics 127.0.0.1:0 --workers "$n" \
+        --upstream "127.0.0.1:$dead" --upstream-retry 60 || continue
+    metrics "health, relay, $n worker(s): 200 before any request" \
+        "down$n" 0
+    # 20 requests: each worker gets some (the kernel spreads them).
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+        timeout -k 5 10 "$HF_BUILD/hframe" request 127.0.0.1 "$GW_PORT" \
+            search x >/dev/null 2>&1
+    done
+    check "health, relay, $n worker(s): 503 with the upstream down" \
+        health_503 "down$n"
+    grep -q 'no upstream up' "$TMP/metrics.out" ||
+        check "health, relay: the body says why" false
+    stop "down$n" "$GW_PID"
+done
+
 # /health: 503 from SIGTERM while a request still holds the drain.
 for n in 1 2; do
     start "drain$n" --metrics 127.0.0.1:0 --workers "$n" \

@@ -182,6 +182,7 @@ def main(argv):
                                                         body.strip(),
                                                         argv[3]))
             return 1
+        print(body.strip())
         return 0
     if len(argv) == 4 and argv[2] == "--hold":
         c = http.client.HTTPConnection("127.0.0.1", int(argv[1]),

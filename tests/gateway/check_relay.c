@@ -396,6 +396,17 @@ END_TEST
 /* The upstream breaks in the middle of an answer already partly passed
  * on: no frame boundary is left for an error frame, so the client
  * connection closes. */
+/* The status and size the last request's access line gives. */
+static char last_status[32];
+static size_t last_out;
+
+static void note_reply(void *user, const gw_request_info *info)
+{
+    (void)user;
+    snprintf(last_status, sizeof last_status, "%s", info->reply->status);
+    last_out = info->reply->bytes_out;
+}
+
 START_TEST(test_relay_half_answer)
 {
     unsigned char req[512], ans[512];
@@ -403,6 +414,8 @@ START_TEST(test_relay_half_answer)
     size_t alen = json_answer(ans, sizeof ans, "{\"result\": \"zzzz\"}");
     relay_t *r = relay_new(3);
 
+    r->cfg.on_request = note_reply;
+    last_status[0] = '\0';
     relay_client(r, req, rlen, 0, 1);
     relay_connect(r, 1);
     relay_upstream(r, ans, alen - 3, 0, 2);
@@ -412,6 +425,9 @@ START_TEST(test_relay_half_answer)
     ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSED);
     ck_assert_int_eq(gw_conn_reason(&r->c[0]), GW_CLOSE_UPSTREAM);
     ck_assert(wants(r, GW_WANT_CLOSE));
+    /* Logged and counted: failed, with the bytes the client got. */
+    ck_assert_str_eq(last_status, "upstream-failed");
+    ck_assert_uint_eq(last_out, alen - 3);
     relay_free(r);
 }
 END_TEST
