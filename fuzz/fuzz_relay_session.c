@@ -1587,6 +1587,25 @@ static void check_client_bytes(session *s, int k)
     FZ_CHECK(hf_decoder_init(&d, &lim) == HF_OK);
     for (i = 0; i < cl->n_replies; i++) {
         r = &cl->replies[i];
+        if (i + 1 == cl->n_replies && cl->reason == GW_CLOSE_UPSTREAM &&
+            r->kind == GW_KIND_BAD_REQUEST) {
+            /* The answer the upstream cut after part of it went out:
+             * the rest of what the client got, part of one frame an
+             * upstream delivered, logged with the bytes written to the
+             * client (not those still in its output at the close). */
+            tail = cl->got.len - off;
+            FZ_CHECK(r->bytes_out > 0 &&
+                     r->bytes_out + cl->pending_out.len == tail);
+            FZ_CHECK(hf_decode(&d, cl->got.p + off, tail, &fr) ==
+                     HF_NEED_MORE);
+            FZ_CHECK(delivered_by(s, cl->got.p + off, tail) != NULL);
+            FZ_CHECK(r->req_status != GW_REQ_E_PROXY);
+            f = answers < s->n_frames ? &s->frames[answers] : NULL;
+            FZ_CHECK(f != NULL && r->bytes_in == f->declared);
+            FZ_CHECK(frame_errors == 0);
+            hf_decoder_free(&d);
+            return;
+        }
         st = hf_decode(&d, cl->got.p + off, cl->got.len - off, &fr);
         FZ_CHECK(st == HF_OK);
         FZ_CHECK(fr.frame_len == r->bytes_out);
