@@ -253,14 +253,14 @@ static int emit_header(enc *e, hf_header *h, uint64_t n)
     st = hf_encode_header(h, e->hdr, HF_PREFIX_LEN + HF_HEADER_MAX, &w);
     if (st == HF_E_HEADER_TOO_LONG ||
         (st == HF_OK && w - HF_PREFIX_LEN > e->co.lim.max_header)) {
-        cli_err("header-too-long: the canonical header is longer than "
+        cli_err("%sheader-too-long: the canonical header is longer than "
                 "the limit of %zu bytes (raise it with --max-header)",
-                e->co.lim.max_header);
+                cli_input_prefix(), e->co.lim.max_header);
         return CLI_EXIT_INVALID;
     }
     if (st != HF_OK) {
-        cli_err("%s: cannot encode the header: %s", hf_status_name(st),
-                hf_strerror(st));
+        cli_err("%s%s: cannot encode the header: %s", cli_input_prefix(),
+                hf_status_name(st), hf_strerror(st));
         return CLI_EXIT_INVALID;
     }
     return cli_out_write(e->hdr, w) == 0 ? CLI_EXIT_OK : cli_out_stop();
