@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,13 +349,30 @@ int cli_sniff(const unsigned char *p, size_t n, char *buf, size_t cap)
 /* Input                                                             */
 /* ---------------------------------------------------------------- */
 
+/* A descriptor a parent left non-blocking (a shared pipe) says "try
+ * again" instead of waiting: wait for it here, as on a blocking one. */
+static int wait_again(int fd, short events)
+{
+    struct pollfd p;
+
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        return 0;
+    p.fd = fd;
+    p.events = events;
+    while (poll(&p, 1, -1) < 0) {
+        if (errno != EINTR)
+            return 0;
+    }
+    return 1;
+}
+
 long cli_read(int fd, void *buf, size_t cap)
 {
     ssize_t n;
 
     do {
         n = read(fd, buf, cap);
-    } while (n < 0 && errno == EINTR);
+    } while (n < 0 && (errno == EINTR || wait_again(fd, POLLIN)));
     if (n < 0) {
         cli_err("%sread error: %s", cli_input_prefix(), strerror(errno));
         return -1;
@@ -391,7 +409,7 @@ static int out_raw(const unsigned char *p, size_t n)
     while (n > 0) {
         ssize_t w = write(STDOUT_FILENO, p, n);
 
-        if (w < 0 && errno == EINTR)
+        if (w < 0 && (errno == EINTR || wait_again(STDOUT_FILENO, POLLOUT)))
             continue;
         if (w < 0)
             return out_fail(errno);

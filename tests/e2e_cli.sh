@@ -1261,6 +1261,47 @@ for cmd in "$T/ex"/*.cmd; do
 done
 [ "$n" -ge 10 ] && ok || fail "man page: only $n examples found"
 
+# A parent may leave stdin or stdout non-blocking (a pipe it shares):
+# hframe waits on them as on blocking ones instead of failing with
+# "Resource temporarily unavailable".
+head -c 3000000 /dev/zero >"$T/nb.bin"
+if timeout -k 5 60 python3 - "$HFRAME" "$T/nb.bin" >"$T/nb.out" 2>&1 <<'PY'
+import os, subprocess, sys, time
+hframe, path = sys.argv[1], sys.argv[2]
+# stdout non-blocking, read slowly: encode's 3 MB must all arrive.
+r, w = os.pipe()
+os.set_blocking(w, False)
+p = subprocess.Popen([hframe, "encode", path], stdout=w)
+os.close(w)
+time.sleep(0.5)
+got = b""
+while True:
+    b = os.read(r, 65536)
+    if not b:
+        break
+    got += b
+assert p.wait() == 0, "encode exit %d" % p.returncode
+# stdin non-blocking, written slowly: decode gets the frame whole.
+r2, w2 = os.pipe()
+os.set_blocking(r2, False)
+with open(path + ".out", "wb") as sink:
+    q = subprocess.Popen([hframe, "decode", "--content"], stdin=r2,
+                         stdout=sink)
+os.close(r2)
+time.sleep(0.3)
+os.write(w2, got[:100])
+time.sleep(0.3)
+with os.fdopen(w2, "wb") as f:
+    f.write(got[100:])
+assert q.wait() == 0, "decode exit %d" % q.returncode
+n = os.path.getsize(path + ".out")
+assert n == 3000000, "decoded %d bytes" % n
+print("ok")
+PY
+then ok; else
+    fail "non-blocking stdin and stdout: $(tail -n 1 "$T/nb.out")"
+fi
+
 passes=0
 fails=0
 [ -f "$T/passes" ] && passes=$(wc -l <"$T/passes")
