@@ -1226,8 +1226,10 @@ static void step(session *s, unsigned idx, uint8_t b)
         s->faults++;
         if (a % 3 == 0)
             up->close_after = UP_CLOSE_EOF;
-        else if (a % 3 == 1)
+        else if (a % 3 == 1 && (a & 16) == 0)
             up->m->fail = 1;
+        else if (a % 3 == 1)
+            up->m->fail_write = 1;  /* met by the next request byte */
         else
             up->stall = 1;
         break;
@@ -1438,11 +1440,23 @@ static void check_upstream_bytes(const session *s)
         up = &s->ups[i];
         FZ_CHECK(up->most_inflight <= s->pc.pipeline);
         if (up->probe) {
-            /* The pool's own search, nothing else. */
-            FZ_CHECK(up->rx.len <= gw_buf_pending(&s->pool->probe));
-            FZ_CHECK(up->rx.len == 0 ||
-                     memcmp(up->rx.p, gw_buf_peek(&s->pool->probe),
-                            up->rx.len) == 0);
+            /* The pool's own search, nothing else, after a LOCAL PROXY
+             * header when upstreams are told of clients. */
+            const unsigned char *p = up->rx.p;
+            size_t n = up->rx.len;
+            gw_proxy_info pi;
+
+            if (s->pc.upstream_proxy && n > 0) {
+                if (gw_proxy_parse(p, n, &pi) == GW_PROXY_NEED_MORE)
+                    continue;   /* cut inside the header */
+                FZ_CHECK(gw_proxy_parse(p, n, &pi) == GW_PROXY_OK &&
+                         pi.family == AF_UNSPEC);
+                p += pi.len;
+                n -= pi.len;
+            }
+            FZ_CHECK(n <= gw_buf_pending(&s->pool->probe));
+            FZ_CHECK(n == 0 ||
+                     memcmp(p, gw_buf_peek(&s->pool->probe), n) == 0);
             continue;
         }
         off = 0;

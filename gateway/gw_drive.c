@@ -13,6 +13,7 @@ typedef struct drive {
     unsigned ready;         /* reported by the poller, still believed */
     unsigned can;           /* ready plus writes not yet refused */
     int reads;              /* full reads so far */
+    int write_failed;       /* to report once reads are done */
     gw_time now;
 } drive;
 
@@ -35,8 +36,14 @@ static void write_out(drive *d)
         return;
     }
     d->can &= ~GW_READY_OUT;
-    if (n == GW_IO_ERROR)
-        d->ops->error(d->ep, d->now);
+    if (n != GW_IO_ERROR)
+        return;
+    if (d->ops->read_after_write_error) {
+        d->write_failed = 1;
+        d->can |= GW_READY_IN;      /* a reset socket reads at once */
+        return;
+    }
+    d->ops->error(d->ep, d->now);
 }
 
 static void read_in(drive *d)
@@ -51,10 +58,12 @@ static void read_in(drive *d)
         return;
     }
     d->can &= ~GW_READY_IN;
-    if (n == 0)
+    if (n == 0) {
         d->ops->eof(d->ep, d->now);
-    else if (n == GW_IO_ERROR)
+    } else if (n == GW_IO_ERROR) {
+        d->write_failed = 0;        /* this says it */
         d->ops->error(d->ep, d->now);
+    }
 }
 
 static void connect_to(drive *d)
@@ -122,6 +131,7 @@ unsigned gw_drive(void *ep, const gw_ep_ops *ops, const gw_io *io,
     d.ready = ready;
     d.can = ready | GW_READY_OUT;
     d.reads = 0;
+    d.write_failed = 0;
     d.now = now;
     if (ops->settle != NULL)
         ops->settle(ep, now);
@@ -129,8 +139,13 @@ unsigned gw_drive(void *ep, const gw_ep_ops *ops, const gw_io *io,
     for (i = 0;; i++) {
         want = ops->poll(ep, deadline);
         if (i == GW_DRIVE_STEPS || (want & GW_WANT_CLOSE) || !step(&d, want))
-            return want;
+            break;
     }
+    if (d.write_failed) {
+        ops->error(ep, now);        /* what could be read was read */
+        want = ops->poll(ep, deadline);
+    }
+    return want;
 }
 
 /* ---- a client connection ---- */
@@ -182,9 +197,11 @@ static void conn_drain(void *ep, gw_time now)
     gw_conn_drain(ep, now);
 }
 
+/* A client whose socket failed is gone: what it sent is not read (it
+ * would be relayed for nobody). */
 const gw_ep_ops gw_conn_ops = {
     conn_poll, conn_settle, conn_input, conn_eof, conn_error, conn_output,
-    conn_sent, NULL, conn_drain
+    conn_sent, NULL, conn_drain, 0
 };
 
 /* ---- a pool connection to an upstream ---- */
@@ -231,5 +248,5 @@ static void up_event(void *ep, int ev, gw_time now)
 
 const gw_ep_ops gw_upconn_ops = {
     up_poll, up_settle, up_input, up_eof, up_error, up_output, up_sent,
-    up_event, NULL
+    up_event, NULL, 1
 };

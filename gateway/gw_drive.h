@@ -61,6 +61,10 @@ typedef struct gw_ep_ops {
     void (*event)(void *ep, int ev, gw_time now);
     /* The write side was shut (GW_WANT_SHUT). */
     void (*drain)(void *ep, gw_time now);
+    /* A failed write is reported (error) only once what can still be
+     * read is read: an upstream that answered before it had read the
+     * whole request and then reset left its answer in the socket. */
+    int read_after_write_error;
 } gw_ep_ops;
 
 /* The two kinds of endpoint (gw_drive.c). */

@@ -51,8 +51,10 @@ static long mem_write(void *ctx, const struct iovec *iov, int cnt)
     size_t n = m->budget, done = 0, k, keep;
     int i;
 
-    if (m->fail) {
-        m->fail = 0;
+    if (m->fail || m->fail_write) {
+        if (m->fail_write)
+            m->readable = SIZE_MAX;
+        m->fail = m->fail_write = 0;
         m->moves++;
         return GW_IO_ERROR;
     }
@@ -154,7 +156,8 @@ unsigned gw_memio_ready(const gw_memio *m)
     if (m->fail || m->eof ||
         (gw_buf_pending(&m->queue) > 0 && m->readable > 0))
         r |= GW_READY_IN;
-    if (m->fail || m->budget > 0 || m->connect_done_result != 0)
+    if (m->fail || m->fail_write || m->budget > 0 ||
+        m->connect_done_result != 0)
         r |= GW_READY_OUT;
     return r;
 }

@@ -39,6 +39,9 @@ typedef struct gw_memio {
     size_t read_max;        /* most bytes one read returns (0: any) */
     int eof;                /* once queue is empty: end of stream */
     int fail;               /* the next read or write fails */
+    int fail_write;         /* the next write fails: the peer reset,
+                               and what it sent before (all of queue)
+                               is readable from then on */
     gw_buf sink;            /* bytes the peer received */
     size_t sink_max;        /* sink keeps at most this (0: no limit);
                                bytes beyond it are counted, not kept */

@@ -141,6 +141,26 @@ static unsigned load(const gw_pool *p, size_t i)
     return st.inflight;
 }
 
+/* A try of upstream i (a probe, or a request after its time down)
+ * starts at now; it is over when it answers or fails, or at the latest
+ * once a connect and an upstream timeout have passed (a minute when
+ * either has no limit). */
+static void start_try(gw_pool *p, size_t i, gw_time now)
+{
+    gw_time span = p->cfg.connect_timeout > 0 && p->cfg.upstream_timeout > 0
+                       ? p->cfg.connect_timeout + p->cfg.upstream_timeout
+                       : GW_POOL_RETRY_MAX;
+
+    p->up[i].probing = 1;
+    p->up[i].probing_until = gw_time_add(now, span);
+}
+
+/* Whether a try of upstream i is still on at now. */
+static int trying(const gw_upstream *up, gw_time now)
+{
+    return up->probing && now < up->probing_until;
+}
+
 /* Upstream i may take a request at now: it is up, or its time down is
  * over and nothing tries it yet. */
 static int usable(const gw_pool *p, size_t i, gw_time now)
@@ -149,7 +169,7 @@ static int usable(const gw_pool *p, size_t i, gw_time now)
 
     if (up->down_until == GW_TIME_NEVER)
         return 1;
-    return now >= up->down_until && !up->probing;
+    return now >= up->down_until && !trying(up, now);
 }
 
 /* The upstream for request x: usable, not yet tried for it where
@@ -348,14 +368,14 @@ static gw_upconn *follow(const gw_pool *p, const gw_exchange *x)
 /* Upstream i, down, is tried by a connection of the pool's own that
  * sends the check search and reads one answer: no client's request
  * waits on it. */
-static void probe(gw_pool *p, size_t i)
+static void probe(gw_pool *p, size_t i, gw_time now)
 {
     gw_upconn *u = open_conn(p, i, NULL);
 
     if (u == NULL)
         return;
     u->probe = 1;
-    p->up[i].probing = 1;
+    start_try(p, i, now);
     gw_pool_wake(p, u, NULL);
 }
 
@@ -375,8 +395,8 @@ static void try_again(gw_pool *p, gw_time now)
         const gw_upstream *up = &p->up[i];
 
         if (up->down_until != GW_TIME_NEVER && now >= up->down_until &&
-            !up->probing)
-            probe(p, i);
+            !trying(up, now))
+            probe(p, i, now);
     }
 }
 
@@ -403,7 +423,7 @@ void gw_pool_dispatch(gw_pool *p, gw_exchange *x, gw_time now)
     }
     up = &p->up[i];
     if (up->down_until != GW_TIME_NEVER)
-        up->probing = 1;        /* its time is up: this one tries it */
+        start_try(p, (size_t)i, now);  /* its time is up: this one tries it */
     u = find(p, (size_t)i, x);
     if (u == NULL && gw_pool_private(p) &&
         count(p, (size_t)i) >= p->cfg.conns)
@@ -584,6 +604,11 @@ static void failed(gw_pool *p, size_t i, gw_up_end why, gw_time now)
     /* Logged when it goes down, not at each try that finds it still
      * down. */
     was_down = up->down_until != GW_TIME_NEVER;
+    /* Connections opened before it went down fail with it: the time
+     * down doubles once per try (a probe, or a request after the time
+     * down), not once per such failure. */
+    if (was_down && now < up->down_until && !up->probing)
+        return;
     up->down_until = gw_time_add(now, up->retry);
     up->next_check = gw_time_after(now, p->cfg.check);
     up->retry = up->retry * 2 > GW_POOL_RETRY_MAX ? GW_POOL_RETRY_MAX
@@ -649,11 +674,16 @@ gw_time gw_pool_tick(gw_pool *p, gw_time now)
 
         if (up->down_until == GW_TIME_NEVER || p->cfg.check <= 0)
             continue;
-        if (now >= up->next_check && !up->probing) {
+        if (now >= up->next_check && !trying(up, now)) {
             up->next_check = gw_time_add(now, p->cfg.check);
-            probe(p, i);
+            probe(p, i, now);
         }
-        next = gw_time_min(next, up->next_check);
+        /* While a try is on, the next check waits for its end: a time
+         * already past would have the loop spin. */
+        next = gw_time_min(next, trying(up, now) && up->probing_until >
+                                         up->next_check
+                                     ? up->probing_until
+                                     : up->next_check);
     }
     return next;
 }

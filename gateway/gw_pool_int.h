@@ -60,6 +60,8 @@ struct gw_upconn {
     unsigned head;              /* first entry */
     unsigned n;                 /* entries */
     gw_time since;              /* last progress */
+    int restart_clock;          /* since starts again at the next drive
+                                   (it waited on a client that left) */
     size_t kq;                  /* bytes the kernel held for the upstream
                                    when last asked, plus those written
                                    since ... */
@@ -78,7 +80,11 @@ typedef struct gw_upstream {
     unsigned fails;             /* failures in a row */
     gw_time down_until;         /* GW_TIME_NEVER: up */
     gw_time retry;              /* the next time down */
-    int probing;                /* one connection is trying it */
+    int probing;                /* a connection or a request is trying
+                                   it (after its time down) ... */
+    gw_time probing_until;      /* ... until then at most: a try whose
+                                   request went away, or that hangs,
+                                   does not keep it out for good */
     gw_time next_check;         /* active check while down */
     int one_each;               /* it closed a connection after its
                                    first answer: requests go one per

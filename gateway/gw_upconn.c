@@ -241,6 +241,12 @@ void gw_upconn_remove(gw_upconn *u, gw_exchange *x, gw_time now)
             return;
         } else if (gw_relay_sent_all(x)) {
             e->x = NULL;    /* its answer, if any comes, is dropped */
+            /* It may have waited on its client (answers held back,
+             * nothing read): from its next drive it waits on the
+             * upstream, whose clock starts then (now may be the client's
+             * last activity), and it has to be driven to read. */
+            u->restart_clock = 1;
+            gw_pool_wake(u->pool, u, NULL);
         } else {
             /* Half a request went out: the stream is of no further
              * use. */
@@ -476,10 +482,21 @@ void gw_upconn_input(gw_upconn *u, const void *p, size_t n, gw_time now)
 }
 
 /* Answer bytes held back while a client was full: on again. */
+/* The clock starts again at now when a client that left asked it to
+ * (gw_upconn_remove). */
+static void clock_from(gw_upconn *u, gw_time now)
+{
+    if (u->restart_clock) {
+        u->since = now;
+        u->restart_clock = 0;
+    }
+}
+
 void gw_upconn_settle(gw_upconn *u, gw_time now)
 {
     gw_buf *in = &u->side.in;
 
+    clock_from(u, now);
     if (gw_buf_pending(in) > 0 && !u->over && takes(u))
         gw_buf_consume(in, consume(u, gw_buf_peek(in), gw_buf_pending(in),
                                    now));
@@ -523,9 +540,16 @@ void gw_upconn_event(gw_upconn *u, int ev, gw_time now)
         u->state = GW_UP_CONNECTING;
         u->since = now;
         u->pool->up[u->upstream].st->connects++;
-        if (u->pool->cfg.upstream_proxy && u->owner != NULL) {
-            u->pre_len = gw_proxy_write_v2(&u->owner->addr,
-                                                u->pre);
+        if (u->pool->cfg.upstream_proxy) {
+            /* A probe has no client: a LOCAL header (no addresses), as
+             * an upstream that requires the header still takes. */
+            gw_proxy_info local;
+
+            memset(&local, 0, sizeof local);
+            u->pre_len = gw_proxy_write_v2(u->owner != NULL
+                                               ? &u->owner->addr
+                                               : &local,
+                                           u->pre);
             u->pre_off = 0;
         }
         return;
@@ -553,6 +577,7 @@ gw_time gw_upconn_tick(gw_upconn *u, gw_time now)
 
     if (u->over)
         return GW_TIME_NEVER;
+    clock_from(u, now);
     if (u->state == GW_UP_CONNECTING &&
         now >= gw_time_after(u->since, cfg->connect_timeout)) {
         end(u, GW_UP_END_REFUSED, now);

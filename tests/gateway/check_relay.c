@@ -818,6 +818,33 @@ START_TEST(test_relay_early_answer)
 }
 END_TEST
 
+/* An upstream that answers before it has read the whole request and
+ * then resets: the write that fails does not lose the answer waiting in
+ * the socket, which is read first and reaches the client. */
+START_TEST(test_relay_answer_then_reset)
+{
+    static const char filler[1500] = { 0 };
+    unsigned char req[4096], ans[512];
+    size_t rlen = mkframe(req, sizeof req, "big", "text/json", "utf-8",
+                          filler, sizeof filler);
+    size_t alen = error_answer(ans, sizeof ans, GW_REQ_E_TOO_LONG);
+    relay_t *r = relay_new(1);
+
+    r->cfg.max_output = 200;        /* it streams from its 200th byte */
+    relay_client(r, req, 200, 0, 1);
+    relay_connect(r, 1);
+    /* The answer comes with the reset, which the next write meets. */
+    r->up->readable = 0;
+    ck_assert_int_eq(gw_memio_send(r->up, ans, alen), 0);
+    r->up->fail_write = 1;
+    relay_client(r, req + 200, rlen - 200, 0, 2);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    relay_free(r);
+}
+END_TEST
+
 /* A frame whose last bytes fill an output to its cap still ends: the
  * next request is read, in both directions. */
 START_TEST(test_relay_cap_boundary)
@@ -1541,6 +1568,155 @@ START_TEST(test_pool_unanswered)
 }
 END_TEST
 
+/* Upstream 0 marked down at 1 (a refused connect, one failure enough)
+ * for 100; its connects hang from then on. */
+static void down_at_1(relay_t *r)
+{
+    r->pc.fails = 1;
+    r->pc.retry = 100;
+    r->connect_done_result = GW_IO_ERROR;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    r->connect_done_result = 0;
+}
+
+/* A client that leaves while its answer is held back (it did not read)
+ * does not leave its pool connection unwatched, nor with the clock it
+ * had while it waited on the client: the connection is driven again,
+ * reads, and is timed from then, so the upstream is not blamed for the
+ * client's wait. */
+static unsigned up_wakes;
+static gw_upconn *up_watched;
+
+static void count_wake(void *ctx, gw_upconn *u, gw_conn *c)
+{
+    if (u != NULL && u == up_watched)
+        up_wakes++;
+    gw_memnet_wake(ctx, u, c);
+}
+
+START_TEST(test_pool_leave_held)
+{
+    unsigned char ans[4096], big[2000];
+    relay_t *r = relay_new(1);
+    gw_upstream_stats st;
+    gw_time d;
+
+    memset(big, 'a', sizeof big);
+    mkframe(ans, sizeof ans, "big", "x/y", "binary", big, sizeof big);
+    r->cfg.max_output = 256;
+    r->pc.fails = 1;
+    r->pc.upstream_timeout = 5;
+    relay_join(r, 0);
+    r->pool->cfg.wake = count_wake;
+    relay_send(r, 1, ring_req, ring_rlen, 0, 1);
+    relay_connect(r, 1);
+    up_watched = relay_head_up(&r->c[1]);
+    r->m[1].budget = 0;                     /* client 1 does not read */
+    relay_upstream(r, ans, 300, 0, 2);
+    ck_assert(!(gw_upconn_poll(up_watched, &d) & GW_WANT_READ));
+    up_wakes = 0;
+    relay_leave(r, 1);
+    ck_assert_uint_ge(up_wakes, 1);         /* driven again */
+    relay_pump(r, 100);                     /* long after 2 + 5 */
+    gw_pool_stats(r->pool, 0, &st);
+    ck_assert_uint_eq(st.timeouts, 0);      /* timed from its drive */
+    ck_assert(gw_upconn_poll(up_watched, &d) & GW_WANT_READ);
+    ck_assert_int_eq(d, 100 + 5);
+    relay_free(r);
+}
+END_TEST
+
+/* A request that tries an upstream after its time down and goes away
+ * (its client leaves) does not keep the upstream out for good: once a
+ * try's longest time has passed, the next request tries it again. */
+START_TEST(test_pool_try_gone)
+{
+    relay_t *r = relay_new(1);
+    gw_time later;
+
+    r->cfg.idle_timeout = 0;
+    down_at_1(r);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 200);      /* tries it */
+    ck_assert_uint_eq(r->opened, 2);
+    relay_leave(r, 1);
+    relay_pump(r, 201);
+    /* Within the try's time, the next request finds it still tried. */
+    r->clen = 0;
+    relay_client(r, ring_req, ring_rlen, 0, 300);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    /* After it (a minute: no connect timeout here), it is tried, on
+     * the connection the one gone had opened. */
+    later = 300 + GW_POOL_RETRY_MAX;
+    r->clen = 0;
+    relay_client(r, ring_req, ring_rlen, 0, later);
+    ck_assert_uint_eq(r->clen, 0);                      /* on its way */
+    ck_assert_ptr_nonnull(r->up);
+    if (!r->up->connected)
+        relay_connect(r, later);
+    relay_upstream(r, ring_ans, ring_alen, 0, later + 1);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    ck_assert_mem_eq(r->cout, ring_ans, ring_alen);
+    relay_free(r);
+}
+END_TEST
+
+/* While a probe is on, the pool's next time is never in the past (the
+ * loop would spin until the probe ends). */
+START_TEST(test_pool_tick_while_probing)
+{
+    relay_t *r = relay_new(1);
+
+    r->pc.check = 10;
+    down_at_1(r);                           /* next check 11 */
+    relay_pump(r, 11);
+    ck_assert_int_gt(gw_pool_tick(r->pool, 30), 30);
+    ck_assert_int_gt(gw_pool_tick(r->pool, 40), 40);
+    relay_free(r);
+}
+END_TEST
+
+/* Connections that fail together as the upstream goes down (a restart
+ * resets them all) mark it down once: the time down doubles per try
+ * after it, not per connection. */
+START_TEST(test_pool_down_once)
+{
+    relay_t *r = relay_new(1);
+    int k;
+
+    r->pc.fails = 1;
+    r->pc.retry = 100;
+    r->pc.connect_timeout = 5;
+    for (k = 0; k < 4; k++)
+        relay_send(r, k, ring_req, ring_rlen, 0, 1);
+    relay_pump(r, 10);                  /* the four connects time out */
+    ck_assert_uint_eq(r->closed, 4);
+    ck_assert_int_eq(r->pool->up[0].down_until, 10 + 100);
+    ck_assert_int_eq(r->pool->up[0].retry, 200);
+    relay_free(r);
+}
+END_TEST
+
+/* With --upstream-proxy-protocol a probe starts with a PROXY header too
+ * (LOCAL: it has no client), or an upstream that requires one would
+ * refuse every probe and never come back. */
+START_TEST(test_pool_probe_proxy_header)
+{
+    relay_t *r = relay_new(1);
+    gw_proxy_info got;
+
+    r->pc.upstream_proxy = 1;
+    r->pc.check = 10;
+    down_at_1(r);
+    r->ulen = 0;
+    relay_pump(r, 11);
+    relay_connect(r, 12);
+    ck_assert_int_eq(gw_proxy_parse(r->uout, r->ulen, &got), GW_PROXY_OK);
+    ck_assert_int_eq(got.family, AF_UNSPEC);    /* LOCAL: no addresses */
+    relay_free(r);
+}
+END_TEST
+
 /* The active check: a down upstream is probed with a search every
  * period; a valid frame back marks it up again. */
 START_TEST(test_pool_check)
@@ -1638,6 +1814,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_relay_large);
     tcase_add_test(tc, test_relay_held_upload);
     tcase_add_test(tc, test_relay_early_answer);
+    tcase_add_test(tc, test_relay_answer_then_reset);
     tcase_add_test(tc, test_relay_shutdown);
     tcase_add_test(tc, test_relay_slow_reader);
     tcase_add_test(tc, test_relay_slow_sender);
@@ -1653,6 +1830,11 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_pipeline_broken);
     tcase_add_test(tc, test_pool_queued_unsent);
     tcase_add_test(tc, test_pool_order);
+    tcase_add_test(tc, test_pool_leave_held);
+    tcase_add_test(tc, test_pool_try_gone);
+    tcase_add_test(tc, test_pool_tick_while_probing);
+    tcase_add_test(tc, test_pool_down_once);
+    tcase_add_test(tc, test_pool_probe_proxy_header);
     tcase_add_test(tc, test_pool_private_flag);
     tcase_add_test(tc, test_pool_health);
     tcase_add_test(tc, test_pool_unanswered);
