@@ -254,8 +254,11 @@ static int emit_header(enc *e, hf_header *h, uint64_t n)
     if (st == HF_E_HEADER_TOO_LONG ||
         (st == HF_OK && w - HF_PREFIX_LEN > e->co.lim.max_header)) {
         cli_err("%sheader-too-long: the canonical header is longer than "
-                "the limit of %zu bytes (raise it with --max-header)",
-                cli_input_prefix(), e->co.lim.max_header);
+                "the limit of %zu bytes (%s)", cli_input_prefix(),
+                e->co.lim.max_header,
+                e->co.lim.max_header >= HF_HEADER_MAX
+                    ? "the most a frame's 2-byte length can give"
+                    : "raise it with --max-header");
         return CLI_EXIT_INVALID;
     }
     if (st != HF_OK) {

@@ -487,7 +487,8 @@ HF_EXPORT size_t hf_json_string_len(const void *s, size_t len);
 /*
  * Write s as a canonical JSON string to out. HF_OK with *written set;
  * HF_E_UTF8 when s is not valid UTF-8; HF_E_NO_SPACE with *written set to
- * the bytes needed (out then holds the first cap bytes of the text, where
+ * the bytes needed (out then holds a part of the text from its start,
+ * at most cap bytes, whole pieces only: do not rely on its length; where
  * hf_encode and hf_encode_header write nothing).
  */
 HF_EXPORT hf_status hf_json_write_string(unsigned char *out, size_t cap,

@@ -579,6 +579,10 @@ printf '[1,2]' | expect_err 3 \
 head -c 300 /dev/zero | tr '\0' 'x' >"$T/long"
 expect_err 3 'hframe: header-too-long: the canonical header is longer than the limit of 120 bytes (raise it with --max-header)' \
     "encode --max-header" "$HFRAME" encode --max-header 120 -H "x-long=$(cat "$T/long")" </dev/null
+# At the most a frame can hold there is no option to raise it.
+head -c 70000 /dev/zero | tr '\0' 'x' >"$T/huge-type"
+expect_err 3 "hframe: header-too-long: the canonical header is longer than the limit of 65535 bytes (the most a frame's 2-byte length can give)" \
+    "encode: a header no frame can hold" "$HFRAME" encode -t "$(cat "$T/huge-type")" </dev/null
 # Given files, the message names the one whose frame it is, as the
 # content limit's does.
 expect_err 3 "hframe: $T/long: header-too-long: the canonical header is longer than the limit of 120 bytes (raise it with --max-header)" \
