@@ -587,6 +587,7 @@ static void requeue(gw_pool *p, size_t i, gw_time now)
         next = x->wait_next;
         x->queued = 0;
         x->wait_next = NULL;
+        x->requeued = 1;
         gw_pool_dispatch(p, x, now);
     }
 }

@@ -438,8 +438,13 @@ void gw_relay_attached(gw_exchange *x, gw_upconn *u, int i, gw_time now)
     if (i >= 0 && i < 32)
         x->tried |= (uint32_t)1 << i;
     x->sent = 0;
-    x->since = now;
-    x->up_start = now;
+    /* A request that waits on (requeued, no connection yet) keeps the
+     * time its wait began; its upstream time counts from there too. */
+    if (!(x->requeued && u == NULL))
+        x->since = now;
+    if (!x->requeued)
+        x->up_start = now;
+    x->requeued = 0;
 }
 
 void gw_relay_detached(gw_exchange *x, gw_time now)

@@ -119,6 +119,8 @@ struct gw_exchange {
     int dispatched;         /* handed to the pool */
     gw_upconn *up;          /* the pool connection carrying it */
     int queued;             /* waiting in the pool for a connection */
+    int requeued;           /* handed to the pool again from its wait
+                               list: the wait goes on, not anew */
     struct gw_exchange *wait_next;  /* the pool's wait list */
     int upstream;           /* the upstream it went to last, -1 */
     uint32_t tried;         /* upstreams tried for it, one bit each */

@@ -1568,6 +1568,32 @@ START_TEST(test_pool_unanswered)
 }
 END_TEST
 
+/* A request waiting for a pool connection waits at most the wait
+ * timeout from when its wait began, however often a connection of the
+ * upstream ends meanwhile (each hands the waiting requests to the pool
+ * again). */
+START_TEST(test_pool_wait_from_start)
+{
+    relay_t *r = relay_new(1);          /* wait timeout 5 */
+    unsigned char got[512];
+    size_t n;
+
+    r->pc.conns = 1;
+    r->connect_result = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_send(r, 1, ring_req, ring_rlen, 0, 1);
+    relay_send(r, 2, ring_req, ring_rlen, 0, 1);
+    ck_assert(relay_head_queued(&r->c[2]));
+    relay_upstream_ends(r, 0, 4);       /* client 1 takes the new one */
+    ck_assert(relay_head_queued(&r->c[2]));
+    relay_pump(r, 6);                   /* waited 5 since 1 */
+    ck_assert(!relay_head_queued(&r->c[2]));
+    n = relay_take(r, 2, got, sizeof got);
+    ck_assert_ptr_nonnull(memmem(got, n, "upstream-timeout", 16));
+    relay_free(r);
+}
+END_TEST
+
 /* Upstream 0 marked down at 1 (a refused connect, one failure enough)
  * for 100; its connects hang from then on. */
 static void down_at_1(relay_t *r)
@@ -1831,6 +1857,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_queued_unsent);
     tcase_add_test(tc, test_pool_order);
     tcase_add_test(tc, test_pool_leave_held);
+    tcase_add_test(tc, test_pool_wait_from_start);
     tcase_add_test(tc, test_pool_try_gone);
     tcase_add_test(tc, test_pool_tick_while_probing);
     tcase_add_test(tc, test_pool_down_once);
