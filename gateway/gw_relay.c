@@ -419,10 +419,15 @@ void gw_relay_given_back(gw_exchange *x, int retry, gw_req_status st,
         fail(x, GW_REQ_OK, now);
         return;
     }
+    /* One free go at most: a request that makes every kept connection
+     * it lands on close would otherwise be sent on each of them. */
+    if (retry == GW_RETRY_FREE && x->free_used)
+        retry = GW_RETRY;
     if (retry != GW_RETRY_NO && !answer_begun(x->x) && x->got == 0 &&
         x->keep && (retry == GW_RETRY_FREE ||
                     x->attempts + 1 < c->cfg->relay.attempts)) {
         x->attempts += retry != GW_RETRY_FREE;
+        x->free_used |= retry == GW_RETRY_FREE;
         gw_pool_dispatch(pool_of(c), x, now);
         return;
     }

@@ -119,6 +119,8 @@ struct gw_exchange {
     int dispatched;         /* handed to the pool */
     gw_upconn *up;          /* the pool connection carrying it */
     int queued;             /* waiting in the pool for a connection */
+    int free_used;          /* it went again once without spending a
+                                   try: the next time it spends one */
     int requeued;           /* handed to the pool again from its wait
                                list: the wait goes on, not anew */
     struct gw_exchange *wait_next;  /* the pool's wait list */

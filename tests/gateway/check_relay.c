@@ -1594,6 +1594,36 @@ START_TEST(test_pool_wait_from_start)
 }
 END_TEST
 
+/* A request that makes every kept connection it lands on close is sent
+ * again for free once, then spends its tries: with one try it is sent
+ * twice in all, not once per kept connection. */
+START_TEST(test_pool_closed_free_once)
+{
+    relay_t *r = relay_new(1);
+    gw_memio *m;
+    int k, sends = 0;
+
+    r->pc.conns = 3;
+    r->connect_result = 1;
+    r->keep_sinks = 1;
+    for (k = 0; k < 3; k++)
+        relay_send(r, k, ring_req, ring_rlen, 0, 1);
+    for (k = 0; k < 3; k++)
+        answer_client(r, k, 2);             /* three kept connections */
+    r->clen = 0;
+    relay_client(r, ring_req, ring_rlen, 0, 3);
+    while (relay_head_up(&r->c[0]) != NULL && sends < 10) {
+        m = gw_memnet_peer(r->net, relay_head_up(&r->c[0]));
+        sends++;
+        m->eof = 1;                         /* closes on it */
+        relay_pump(r, 4);
+    }
+    ck_assert_int_eq(sends, 2);
+    relay_expect_error(r, GW_REQ_E_UP_FAILED);
+    relay_free(r);
+}
+END_TEST
+
 /* Upstream 0 marked down at 1 (a refused connect, one failure enough)
  * for 100; its connects hang from then on. */
 static void down_at_1(relay_t *r)
@@ -1858,6 +1888,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_order);
     tcase_add_test(tc, test_pool_leave_held);
     tcase_add_test(tc, test_pool_wait_from_start);
+    tcase_add_test(tc, test_pool_closed_free_once);
     tcase_add_test(tc, test_pool_try_gone);
     tcase_add_test(tc, test_pool_tick_while_probing);
     tcase_add_test(tc, test_pool_down_once);
