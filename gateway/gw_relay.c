@@ -424,9 +424,9 @@ void gw_relay_given_back(gw_exchange *x, int retry, gw_req_status st,
     if (retry == GW_RETRY_FREE && x->free_used)
         retry = GW_RETRY;
     if (retry != GW_RETRY_NO && !answer_begun(x->x) && x->got == 0 &&
-        x->keep && (retry == GW_RETRY_FREE ||
+        x->keep && (retry != GW_RETRY ||
                     x->attempts + 1 < c->cfg->relay.attempts)) {
-        x->attempts += retry != GW_RETRY_FREE;
+        x->attempts += retry == GW_RETRY;
         x->free_used |= retry == GW_RETRY_FREE;
         gw_pool_dispatch(pool_of(c), x, now);
         return;

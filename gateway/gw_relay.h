@@ -220,8 +220,10 @@ void gw_relay_detached(gw_exchange *x, gw_time now);
 enum {
     GW_RETRY_NO = 0,    /* the request is to blame: it fails */
     GW_RETRY,           /* the connection is: again, as attempts allow */
-    GW_RETRY_FREE       /* a kept connection was found closed: again,
-                           without counting an attempt */
+    GW_RETRY_FREE,      /* a kept connection was found closed: again,
+                           without counting an attempt (once) */
+    GW_RETRY_UNSENT     /* it never went out on the connection that
+                           failed: again, without counting anything */
 };
 
 /* Its connection ended before the answer did: retried (again handed to

@@ -195,12 +195,13 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
          * is to blame. */
         if (why == GW_UP_END_UNANSWERED && q[k].sent_any)
             q[k].x->unanswered_by = (int)u->upstream + 1;
-        /* A kept connection found closed costs the request no attempt:
-         * each such connection fails it once at most. Nor does one
-         * that failed before a request behind the front one went out:
-         * the front one spent a try on it. */
-        retry = why == GW_UP_END_CLOSED || (k > first && !q[k].sent_any)
-                    ? GW_RETRY_FREE : GW_RETRY;
+        /* A connection that failed before a request behind the front
+         * one went out costs that request nothing: the front one spent
+         * a try on it. A kept connection found closed costs the
+         * request no try, once (gw_relay_given_back). */
+        retry = k > first && !q[k].sent_any ? GW_RETRY_UNSENT
+                : why == GW_UP_END_CLOSED  ? GW_RETRY_FREE
+                                           : GW_RETRY;
         st = why == GW_UP_END_REFUSED || why == GW_UP_END_NO_SOCKET
                  ? GW_REQ_E_UP_UNAVAILABLE : GW_REQ_E_UP_FAILED;
         if (k == first && why == GW_UP_END_TIMEOUT) {
