@@ -87,6 +87,11 @@ int gw_upconn_has_room(const gw_upconn *u, const gw_exchange *x)
         return 0;
     if (u->n == 0)
         return 1;
+    /* A request still arriving goes on a connection of its own: should
+     * its client leave halfway, the connection is of no further use,
+     * and the requests of others on it would go with it. */
+    if (!gw_relay_whole(x))
+        return 0;
     /* A request whose answer is held until its client's earlier ones
      * are through may hold up the connection: only its own client's
      * requests share one with it. Every client's first may share with
@@ -197,11 +202,14 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
             q[k].x->unanswered_by = (int)u->upstream + 1;
         /* A connection that failed before a request behind the front
          * one went out costs that request nothing: the front one spent
-         * a try on it. A kept connection found closed costs the
-         * request no try, once (gw_relay_given_back). */
+         * a try on it. Nor does the close of an upstream that closes
+         * after every answer (the reference server): expected, not the
+         * request's doing. Another kept connection found closed costs
+         * the request no try, once (gw_relay_given_back). */
         retry = k > first && !q[k].sent_any ? GW_RETRY_UNSENT
-                : why == GW_UP_END_CLOSED  ? GW_RETRY_FREE
-                                           : GW_RETRY;
+                : why != GW_UP_END_CLOSED  ? GW_RETRY
+                : u->pool->up[u->upstream].one_each ? GW_RETRY_UNSENT
+                                                    : GW_RETRY_FREE;
         st = why == GW_UP_END_REFUSED || why == GW_UP_END_NO_SOCKET
                  ? GW_REQ_E_UP_UNAVAILABLE : GW_REQ_E_UP_FAILED;
         if (k == first && why == GW_UP_END_TIMEOUT) {

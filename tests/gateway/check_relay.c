@@ -1601,15 +1601,20 @@ START_TEST(test_pool_closed_free_once)
 {
     relay_t *r = relay_new(1);
     gw_memio *m;
-    int k, sends = 0;
+    int i, k, sends = 0;
 
     r->pc.conns = 3;
     r->connect_result = 1;
     r->keep_sinks = 1;
-    for (k = 0; k < 3; k++)
-        relay_send(r, k, ring_req, ring_rlen, 0, 1);
-    for (k = 0; k < 3; k++)
-        answer_client(r, k, 2);             /* three kept connections */
+    /* Three kept connections, each has answered twice (an upstream that
+     * keeps its connections, unlike one closing after every answer). */
+    for (i = 0; i < 2; i++) {
+        for (k = 0; k < 3; k++)
+            relay_send(r, k, ring_req, ring_rlen, 0, 1);
+        for (k = 0; k < 3; k++)
+            answer_client(r, k, 2);
+    }
+    ck_assert_uint_eq(r->opened, 3);
     r->clen = 0;
     relay_client(r, ring_req, ring_rlen, 0, 3);
     while (relay_head_up(&r->c[0]) != NULL && sends < 10) {
@@ -1620,6 +1625,36 @@ START_TEST(test_pool_closed_free_once)
     }
     ck_assert_int_eq(sends, 2);
     relay_expect_error(r, GW_REQ_E_UP_FAILED);
+    relay_free(r);
+}
+END_TEST
+
+/* Pipelining: a request still arriving (streamed from its client) does
+ * not join a connection other clients' requests are on, so its client
+ * leaving halfway does not take their answers with it. */
+START_TEST(test_pool_stream_alone)
+{
+    static unsigned char big[8192], breq[9000], ans[4096];
+    relay_t *r = relay_new(2);
+    size_t alen;
+
+    r->cfg.max_output = 256;
+    r->pc.conns = 2;
+    r->pc.pipeline = 2;
+    r->connect_result = 1;
+    memset(big, 'b', sizeof big);
+    mkframe(breq, sizeof breq, "big", "x/y", "binary", big, sizeof big);
+    alen = mkframe(ans, sizeof ans, "big", "x/y", "binary", big, 2000);
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_upstream(r, ans, 300, 0, 2);          /* client 0's answer begins */
+    relay_send(r, 1, breq, 1000, 0, 3);         /* client 1 streams */
+    ck_assert_ptr_ne(relay_head_up(&r->c[1]), relay_head_up(&r->c[0]));
+    relay_leave(r, 1);
+    relay_pump(r, 4);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_OPEN);
+    relay_upstream(r, ans + 300, alen - 300, 0, 5);
+    ck_assert_uint_eq(r->clen, alen);
+    ck_assert_mem_eq(r->cout, ans, alen);
     relay_free(r);
 }
 END_TEST
@@ -1889,6 +1924,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_leave_held);
     tcase_add_test(tc, test_pool_wait_from_start);
     tcase_add_test(tc, test_pool_closed_free_once);
+    tcase_add_test(tc, test_pool_stream_alone);
     tcase_add_test(tc, test_pool_try_gone);
     tcase_add_test(tc, test_pool_tick_while_probing);
     tcase_add_test(tc, test_pool_down_once);
