@@ -531,20 +531,34 @@ void gw_pool_room(gw_pool *p, gw_upconn *u, gw_time now)
     place(p, u);
 }
 
+/* The first connection of up that is c's, or NULL. */
+static gw_upconn *owned_by(const gw_upstream *up, const gw_conn *c)
+{
+    gw_upconn *u;
+
+    for (u = up->conns; u != NULL; u = u->next) {
+        if (u->owner == c)
+            return u;
+    }
+    return NULL;
+}
+
 void gw_pool_gone(gw_pool *p, gw_conn *c, gw_time now)
 {
-    gw_upconn *u, *next;
+    gw_upconn *u;
     size_t i;
 
     if (!gw_pool_private(p))
         return;
+    /* Retiring one may hand waiting requests to the pool, which moves
+     * connections in the list (place): each is looked for from the
+     * front again. A retired one is no one's. */
     for (i = 0; i < p->cfg.n_upstreams; i++) {
-        for (u = p->up[i].conns; u != NULL; u = next) {
-            next = u->next;
-            if (u->owner == c && !u->over)
-                gw_upconn_retire(u, now);
-            else if (u->owner == c)
+        while ((u = owned_by(&p->up[i], c)) != NULL) {
+            if (u->over)
                 u->owner = NULL;
+            else
+                gw_upconn_retire(u, now);
         }
     }
 }
