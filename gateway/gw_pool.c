@@ -643,7 +643,7 @@ void gw_pool_blame(gw_pool *p, size_t i, gw_time now)
 void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
 {
     gw_upstream *up = &p->up[u->upstream];
-    size_t i = u->upstream, j;
+    size_t i = u->upstream;
     int fault = why != GW_UP_END_IDLE && why != GW_UP_END_DROPPED &&
                 why != GW_UP_END_CLOSED && why != GW_UP_END_NO_SOCKET;
 
@@ -662,13 +662,19 @@ void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now)
         failed(p, i, why, now);
     }
     p->live--;
+}
+
+void gw_pool_freed(gw_pool *p, size_t i, gw_time now)
+{
+    size_t j;
+
     if (p->starved) {
         /* Room in the total: every waiting request may find it. */
         p->starved = 0;
         for (j = 0; j < p->cfg.n_upstreams; j++)
             if (p->up[j].wait_head != NULL)
                 requeue(p, j, now);
-    } else if (up->wait_head != NULL) {
+    } else if (p->up[i].wait_head != NULL) {
         requeue(p, i, now);
     }
 }

@@ -137,9 +137,13 @@ int gw_pool_private(const gw_pool *p);
  * what is still on it is given back. */
 void gw_upconn_retire(gw_upconn *u, gw_time now);
 
-/* gw_pool.c, for gw_upconn.c: u ended for why; its requests are given
- * back (retried or failed) by the caller first. */
+/* gw_pool.c, for gw_upconn.c: u ended for why (counted, the upstream's
+ * health told); the caller then gives its requests back (retried or
+ * failed: they go before those waiting), then calls gw_pool_freed. */
 void gw_pool_ended(gw_pool *p, gw_upconn *u, gw_up_end why, gw_time now);
+/* A connection of upstream i is gone and its requests given back: the
+ * requests waiting may take its place. */
+void gw_pool_freed(gw_pool *p, size_t i, gw_time now);
 /* An answer came back whole from u's upstream. */
 void gw_pool_answered(gw_pool *p, gw_upconn *u, gw_time now);
 /* Upstream i closed on a request unanswered (GW_UP_END_UNANSWERED) that

@@ -221,6 +221,7 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
         }
         gw_relay_given_back(q[k].x, retry, st, now);
     }
+    gw_pool_freed(u->pool, u->upstream, now);
 }
 
 void gw_upconn_retire(gw_upconn *u, gw_time now)
@@ -462,6 +463,7 @@ static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
             if (u->probe) {
                 u->over = 1;
                 gw_pool_ended(u->pool, u, GW_UP_END_IDLE, now);
+                gw_pool_freed(u->pool, u->upstream, now);
                 return n;
             }
             e->answered = 1;

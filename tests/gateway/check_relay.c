@@ -1659,6 +1659,30 @@ START_TEST(test_pool_stream_alone)
 }
 END_TEST
 
+/* When a connection ends, the requests that were on it go before those
+ * that waited for a connection: they were on the wire first. */
+START_TEST(test_pool_given_back_first)
+{
+    relay_t *r = relay_new(2);
+    int i;
+
+    r->pc.conns = 1;
+    r->connect_result = 1;
+    for (i = 0; i < 2; i++) {           /* a kept connection */
+        relay_send(r, 0, ring_req, ring_rlen, 0, 1);
+        answer_client(r, 0, 1);
+    }
+    relay_send(r, 1, ring_req, ring_rlen, 0, 2);     /* on it */
+    relay_send(r, 2, ring_req, ring_rlen, 0, 2);     /* waits */
+    ck_assert(!relay_head_queued(&r->c[1]));
+    ck_assert(relay_head_queued(&r->c[2]));
+    relay_upstream_ends(r, 1, 3);       /* closed as client 1's went */
+    ck_assert(!relay_head_queued(&r->c[1]));
+    ck_assert(relay_head_queued(&r->c[2]));
+    relay_free(r);
+}
+END_TEST
+
 /* Upstream 0 marked down at 1 (a refused connect, one failure enough)
  * for 100; its connects hang from then on. */
 static void down_at_1(relay_t *r)
@@ -1925,6 +1949,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_wait_from_start);
     tcase_add_test(tc, test_pool_closed_free_once);
     tcase_add_test(tc, test_pool_stream_alone);
+    tcase_add_test(tc, test_pool_given_back_first);
     tcase_add_test(tc, test_pool_try_gone);
     tcase_add_test(tc, test_pool_tick_while_probing);
     tcase_add_test(tc, test_pool_down_once);
