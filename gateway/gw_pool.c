@@ -303,24 +303,37 @@ static gw_upconn *open_conn(gw_pool *p, size_t i, gw_conn *owner)
     return u;
 }
 
+/* An idle connection of up a request of c could make way for: not a
+ * probe, not private to c. NULL when there is none. */
+static gw_upconn *idle_other(const gw_upstream *up, const gw_conn *c)
+{
+    gw_upconn *u;
+
+    for (u = up->conns; u != NULL; u = u->next) {
+        if (!u->over && !u->probe && u->n == 0 && u->owner != c)
+            return u;
+    }
+    return NULL;
+}
+
 /* A new connection may open within cfg.conns_total: there is room, or
  * an idle connection (of any upstream, not one private to c) is closed
  * to make it. */
 static int room_in_total(gw_pool *p, const gw_conn *c, gw_time now)
 {
-    gw_upconn *u;
+    gw_upconn *u = NULL;
     size_t j;
 
     if (p->cfg.conns_total == 0 || p->live < p->cfg.conns_total)
         return 1;
-    for (j = 0; j < p->cfg.n_upstreams; j++) {
-        for (u = p->up[j].conns; u != NULL; u = u->next) {
-            if (!u->over && !u->probe && u->n == 0 && u->owner != c) {
-                gw_upconn_retire(u, now);
-                return p->live < p->cfg.conns_total;
-            }
-        }
-    }
+    for (j = 0; j < p->cfg.n_upstreams && u == NULL; j++)
+        u = idle_other(&p->up[j], c);
+    /* Its place may go to a request that waited on its upstream: then
+     * this one waits like the others. */
+    if (u != NULL)
+        gw_upconn_retire(u, now);
+    if (p->live < p->cfg.conns_total)
+        return 1;
     p->starved = 1;     /* the next connection to end makes room */
     return 0;
 }
@@ -335,14 +348,10 @@ int gw_pool_private(const gw_pool *p)
 static void retire_idle(gw_pool *p, size_t i, const gw_conn *c,
                         gw_time now)
 {
-    gw_upconn *u;
+    gw_upconn *u = idle_other(&p->up[i], c);
 
-    for (u = p->up[i].conns; u != NULL; u = u->next) {
-        if (!u->over && !u->probe && u->n == 0 && u->owner != c) {
-            gw_upconn_retire(u, now);
-            return;
-        }
-    }
+    if (u != NULL)
+        gw_upconn_retire(u, now);
 }
 
 /* With pipelining, a client's request follows its previous one on that
