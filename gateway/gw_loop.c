@@ -427,6 +427,20 @@ void gw_loop_stop(gw_loop *l)
         }
         return;
     }
+    /* Clients whose connection the kernel took before the stop (waiting
+     * in the listen queue) are taken in and served, not reset with the
+     * listening socket. */
+    for (i = 0; i < l->cfg.n_listen; i++) {
+        size_t before;
+        int k;
+
+        for (k = 0; k < GW_STOP_ACCEPTS && l->cfg.listen_fds[i] >= 0; k++) {
+            before = l->n_clients;
+            gw_loop_accept(l, l->cfg.listen_fds[i], now);
+            if (l->n_clients == before)
+                break;
+        }
+    }
     l->stopping = 1;
     l->stop_deadline = gw_time_after(now, l->cfg.stop_timeout);
     /* New connections go to another worker or get refused. */

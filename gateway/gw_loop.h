@@ -50,6 +50,10 @@
  * starving the clients already connected. */
 #define GW_ACCEPT_BATCH 64
 
+/* Batches accepted at a stop from each listen queue (clients the kernel
+ * took before it): GW_STOP_ACCEPTS * GW_ACCEPT_BATCH at most. */
+#define GW_STOP_ACCEPTS 64
+
 /* Most clients closed at once when out of descriptors: the listen
  * queue's length, bounded so one pass stays short. */
 #define GW_SHED_MAX 4096

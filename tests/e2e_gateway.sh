@@ -408,6 +408,30 @@ for d in 5 0; do
     client "no longer listening after SIGTERM" refused
 done
 
+# A client the kernel took before the stop, still in the listen queue,
+# is served, not reset with the listening socket: the gateway is held
+# (SIGSTOP) while the client connects and asks, then gets SIGTERM.
+for w in 1 2; do
+    start "queued$w" --workers "$w" || continue
+    pids=$(cat "/proc/$GW_PID/task/$GW_PID/children" 2>/dev/null)
+    # shellcheck disable=SC2086
+    kill -STOP "$GW_PID" $pids
+    timeout -k 5 20 "$HF_BUILD/hframe" request --timeout 10 127.0.0.1 \
+        "$GW_PORT" search morpheus >"$TMP/queued$w.out" 2>&1 &
+    req=$!
+    sleep 1
+    kill -TERM "$GW_PID"        # the supervisor passes it on
+    # shellcheck disable=SC2086
+    kill -CONT "$GW_PID" $pids
+    wait_exit "$req" 15
+    [ "$RC" -eq 0 ] &&
+        ok "SIGTERM, $w worker(s): a client still in the listen queue is answered" ||
+        fail "SIGTERM, $w worker(s): a client still in the listen queue is answered ($RC: $(tail -n 1 "$TMP/queued$w.out"))"
+    wait_exit "$GW_PID" 15
+    [ "$RC" -eq 0 ] && ok "SIGTERM, $w worker(s): exit 0" ||
+        fail "SIGTERM, $w worker(s): exit 0 ($RC)"
+done
+
 # A second SIGTERM during a drain without limit stops the gateway at
 # once, with one process as with workers.
 for w in 1 2; do
