@@ -159,7 +159,7 @@ static void check_caps(session *s)
     FZ_CHECK(s->max_answer <= 2 * s->in_len + ANSWER_SLACK);
     FZ_CHECK(gw_conn_buffered(&s->c) <=
              2 * (lim->max_content + GW_BINARY_QUOTE) +
-             2 * (s->cfg.max_output + s->max_answer) + 4 * GW_MEMIO_READ +
+             2 * (s->cfg.max_output + s->max_answer) + 4 * GW_DRIVE_READ_SIZE +
              8 * GW_BUF_MIN_ALLOC + 4 * lim->max_header);
 }
 

@@ -938,7 +938,7 @@ static unsigned depth(const session *s)
  * allocate twice over. */
 static void check_memory(const session *s, const gw_conn *c, size_t slack)
 {
-    size_t most = s->cfg.max_output + GW_MEMIO_READ + slack;
+    size_t most = s->cfg.max_output + GW_DRIVE_READ_SIZE + slack;
     size_t bufs = 3 + 2 * ((size_t)depth(s) + 1);
 
     if (c->trimmed)
@@ -981,7 +981,7 @@ static void check_state(const session *s, int k)
     FZ_CHECK(!(want & GW_WANT_CLOSE) ==
              !(st == GW_CONN_CLOSED || (st == GW_CONN_CLOSING && out == 0)));
     FZ_CHECK(!(want & (GW_WANT_CONNECT | GW_WANT_CONNECTING)));
-    FZ_CHECK(out < s->cfg.max_output + GW_MEMIO_READ + slack);
+    FZ_CHECK(out < s->cfg.max_output + GW_DRIVE_READ_SIZE + slack);
     check_memory(s, c, slack);
     if (st != GW_CONN_OPEN)
         FZ_CHECK(gw_conn_reason(c) != GW_CLOSE_NONE ||

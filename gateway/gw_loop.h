@@ -43,9 +43,6 @@
 #include "gw_shared.h"
 #include "gw_stats.h"
 
-/* Bytes read from a socket at once, into one buffer the loop shares. */
-#define GW_READ_CHUNK 16384
-
 /* Accepts per listening socket per pass: keeps one busy listener from
  * starving the clients already connected. */
 #define GW_ACCEPT_BATCH 64

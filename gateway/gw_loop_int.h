@@ -62,7 +62,7 @@ struct gw_loop {
     gw_io io;                   /* system calls, ctx set per endpoint */
     gw_loop_foreign foreign[GW_FOREIGN_MAX];
     size_t n_foreign;
-    unsigned char rbuf[GW_READ_CHUNK];
+    unsigned char rbuf[GW_DRIVE_READ_SIZE];   /* shared by all reads */
 };
 
 /* Record that fd belongs to ep. 0, or -1 when memory runs out. */

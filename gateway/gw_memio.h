@@ -29,9 +29,6 @@
 #include "gw_drive.h"
 #include "gw_pool.h"
 
-/* Bytes a read may take at most: as the event loop's buffer. */
-#define GW_MEMIO_READ 16384
-
 typedef struct gw_memio {
     gw_io io;               /* hand this to gw_drive */
     gw_buf queue;           /* bytes the peer sends, not read yet */
@@ -60,7 +57,7 @@ typedef struct gw_memio {
      * NULL. */
     void (*on_io)(void *user, int write, size_t n);
     void *user;
-    unsigned char buf[GW_MEMIO_READ];
+    unsigned char buf[GW_DRIVE_READ_SIZE];
 } gw_memio;
 
 /* A peer that sends nothing yet, takes every write, and connects at

@@ -668,6 +668,57 @@ START_TEST(test_conn_large_content)
 }
 END_TEST
 
+/* Reads of one drive call: GW_DRIVE_READS at most, each as large as the
+ * read buffer, so a client sending a large content neither holds the
+ * loop nor takes it 16 KiB at a time. */
+static size_t read_sizes[2 * GW_DRIVE_READS];
+static int reads_seen;
+
+static void count_read(void *user, int write, size_t n)
+{
+    (void)user;
+    if (!write && reads_seen < 2 * GW_DRIVE_READS)
+        read_sizes[reads_seen++] = n;
+}
+
+START_TEST(test_conn_read_bound)
+{
+    size_t clen = 4 * GW_DRIVE_READS * GW_DRIVE_READ_SIZE;
+    unsigned char *content = malloc(clen), *req = malloc(clen + 256);
+    unsigned char want[256], got[256];
+    size_t rlen, wlen, n;
+    unsigned mask;
+    int i;
+    pair p;
+
+    ck_assert_ptr_nonnull(content);
+    ck_assert_ptr_nonnull(req);
+    memset(content, 'b', clen);
+    rlen = mkframe(req, clen + 256, "little", "a/b", "binary", content,
+                   clen);
+    wlen = mkanswer(want, sizeof want, BIN_TYPE, "binary",
+                    "First 10 bytes of request: bbbbbbbbbb", 37);
+    pair_init(&p);
+    pair_open(&p, NULL);
+    p.m.on_io = count_read;
+    reads_seen = 0;
+    ck_assert_int_eq(gw_memio_send(&p.m, req, rlen), 0);
+    mask = gw_memio_drive(&p.m, &p.c, p.now);
+    ck_assert_int_eq(reads_seen, GW_DRIVE_READS);
+    for (i = 0; i < reads_seen; i++)
+        ck_assert_uint_eq(read_sizes[i], GW_DRIVE_READ_SIZE);
+    ck_assert(mask & GW_WANT_READ);
+    ck_assert_uint_eq(pending(&p.c), 0);
+    pair_settle(&p);
+    n = pair_take(&p, got, sizeof got);
+    ck_assert_uint_eq(n, wlen);
+    ck_assert_mem_eq(got, want, wlen);
+    pair_free(&p);
+    free(content);
+    free(req);
+}
+END_TEST
+
 #define RING_REQ "{\"action\": \"search\", \"value\": \"ring\"}"
 
 /* JSON content above max_json: refused at its header, skipped without
@@ -740,6 +791,7 @@ Suite *conn_suite(void)
     tcase_add_test(tc, test_conn_shutdown);
     tcase_add_test(tc, test_conn_reload);
     tcase_add_test(tc, test_conn_large_content);
+    tcase_add_test(tc, test_conn_read_bound);
     tcase_add_test(tc, test_conn_json_too_long);
     suite_add_tcase(s, tc);
 

@@ -733,7 +733,7 @@ START_TEST(test_relay_large)
         r->up->budget = 20000;
         relay_pump(r, 2);
         ck_assert_uint_le(gw_conn_buffered(&r->c[0]),
-                          4 * (r->cfg.max_output + GW_MEMIO_READ));
+                          4 * (r->cfg.max_output + GW_DRIVE_READ_SIZE));
         ck_assert_int_lt(++rounds, 1000);
     }
     ck_assert_int_gt(rounds, 40);

@@ -216,7 +216,7 @@ START_TEST(test_depth_held_cap)
     answer(r, m1, big_ans, blen, 2);
     ck_assert_uint_eq(r->clen, 0);
     ck_assert_uint_le(gw_relay_buffered(&r->c[0]),
-                      4 * (512 + GW_MEMIO_READ) + 4 * GW_BUF_MIN_ALLOC);
+                      4 * (512 + GW_DRIVE_READ_SIZE) + 4 * GW_BUF_MIN_ALLOC);
     gw_memio_sink(m1, &n);
     answer(r, m0, d_ans[0], d_alen[0], 3);
     for (i = 0; i < 64 && r->clen < d_alen[0] + blen; i++)
