@@ -336,6 +336,15 @@ int gw_upconn_output(const gw_upconn *u, struct iovec *iov, int max)
     return n;
 }
 
+/* How long u may wait for its upstream: t, or, for a probe when t sets
+ * no limit, a try's longest time (gw_pool.c, start_try). A probe of an
+ * upstream that never answers then ends with its try; without a bound
+ * each later try would leave one more connection open. */
+static gw_time wait_limit(const gw_upconn *u, gw_time t)
+{
+    return t > 0 || !u->probe ? t : GW_POOL_RETRY_MAX;
+}
+
 unsigned gw_upconn_poll(const gw_upconn *u, gw_time *deadline)
 {
     const gw_pool_config *cfg = &u->pool->cfg;
@@ -349,14 +358,15 @@ unsigned gw_upconn_poll(const gw_upconn *u, gw_time *deadline)
         want = GW_WANT_CONNECT;
     } else if (u->state == GW_UP_CONNECTING) {
         want = GW_WANT_CONNECTING;
-        d = gw_time_after(u->since, cfg->connect_timeout);
+        d = gw_time_after(u->since, wait_limit(u, cfg->connect_timeout));
     } else {
         if (gw_buf_pending(&u->side.in) == 0 && takes(u))
             want |= GW_WANT_READ;
         if (gw_upconn_output(u, iov, 1) > 0)
             want |= GW_WANT_WRITE;
         if (busy(u))
-            d = gw_time_after(u->since, cfg->upstream_timeout);
+            d = gw_time_after(u->since,
+                              wait_limit(u, cfg->upstream_timeout));
     }
     if (deadline != NULL)
         *deadline = d;
@@ -590,7 +600,8 @@ gw_time gw_upconn_tick(gw_upconn *u, gw_time now)
         return GW_TIME_NEVER;
     clock_from(u, now);
     if (u->state == GW_UP_CONNECTING &&
-        now >= gw_time_after(u->since, cfg->connect_timeout)) {
+        now >= gw_time_after(u->since,
+                             wait_limit(u, cfg->connect_timeout))) {
         end(u, GW_UP_END_REFUSED, now);
         return GW_TIME_NEVER;
     }

@@ -1864,6 +1864,38 @@ START_TEST(test_pool_check)
 }
 END_TEST
 
+/* With no upstream timeout (0), a probe the upstream takes and never
+ * answers still ends, with its try: before, it stayed open, and every
+ * later check left one more such connection behind. */
+START_TEST(test_pool_check_silent_no_timeout)
+{
+    relay_t *r = relay_new(1);
+    gw_time end = 21 + GW_POOL_RETRY_MAX;
+    unsigned closed;
+
+    r->pc.fails = 1;
+    r->pc.retry = 100000;
+    r->pc.check = 20;
+    r->pc.upstream_timeout = 0;
+    r->connect_result = 1;
+    r->refuse[0] = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_expect_error(r, GW_REQ_E_UP_UNAVAILABLE);
+    r->refuse[0] = 0;
+    relay_pump(r, 21);
+    ck_assert_uint_eq(r->opened, 2);           /* the probe */
+    closed = r->closed;
+    relay_pump(r, end - 1);
+    ck_assert_uint_eq(r->opened, 2);           /* its try is on */
+    ck_assert_uint_eq(r->closed, closed);
+    relay_pump(r, end);
+    relay_pump(r, end);
+    ck_assert_uint_eq(r->closed, closed + 1);  /* it ended */
+    ck_assert_uint_eq(r->opened, r->closed + 1);   /* one probe open */
+    relay_free(r);
+}
+END_TEST
+
 /* A probe that the upstream takes and never answers times out like a
  * request (it has no entry of its own to be waited on), and the next
  * check probes again, which brings the upstream back. */
@@ -1959,6 +1991,7 @@ Suite *relay_suite(void)
     tcase_add_test(tc, test_pool_unanswered);
     tcase_add_test(tc, test_pool_check);
     tcase_add_test(tc, test_pool_check_silent);
+    tcase_add_test(tc, test_pool_check_silent_no_timeout);
     suite_add_tcase(s, tc);
     return s;
 }
