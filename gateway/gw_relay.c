@@ -423,6 +423,10 @@ void gw_relay_given_back(gw_exchange *x, int retry, gw_req_status st,
      * it lands on close would otherwise be sent on each of them. */
     if (retry == GW_RETRY_FREE && x->free_used)
         retry = GW_RETRY;
+    /* Its client was closed (an earlier answer broke off halfway): no
+     * answer can reach it, so nothing is sent again. */
+    if (c->state == GW_CONN_CLOSED)
+        retry = GW_RETRY_NO;
     if (retry != GW_RETRY_NO && !answer_begun(x->x) && x->got == 0 &&
         x->keep && (retry != GW_RETRY ||
                     x->attempts + 1 < c->cfg->relay.attempts)) {

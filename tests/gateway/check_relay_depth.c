@@ -257,6 +257,31 @@ START_TEST(test_depth_held_broken)
 }
 END_TEST
 
+/* The head's answer breaks off after its first bytes reached the
+ * client: the client is closed (no frame boundary is left for an error
+ * frame), and the request behind it on the same connection is not sent
+ * again on another one for a client that is gone. */
+START_TEST(test_depth_cut_head_no_retry)
+{
+    relay_t *r = depth_relay(2, 16, 2);
+    gw_memio *m;
+
+    r->cfg.relay.attempts = 3;
+    relay_client(r, d_req, d_rlen[0] + d_rlen[1], 0, 1);
+    ck_assert_ptr_eq(relay_nth_up(&r->c[0], 0), relay_nth_up(&r->c[0], 1));
+    ck_assert_uint_eq(r->opened, 1);
+    m = peer_of(r, 0, 0);
+    answer(r, m, d_ans[0], d_alen[0] - 3, 2);
+    ck_assert_uint_eq(r->clen, d_alen[0] - 3);
+    m->eof = 1;
+    relay_pump(r, 3);
+    ck_assert_int_eq(gw_conn_state(&r->c[0]), GW_CONN_CLOSED);
+    ck_assert_uint_eq(r->opened, 1);            /* nothing sent again */
+    ck_assert_uint_eq(r->clen, d_alen[0] - 3);
+    relay_free(r);
+}
+END_TEST
+
 /* A bad frame after a pipelined request: its error frame follows the
  * answer to the request before it. */
 START_TEST(test_depth_bad_frame_after)
@@ -381,6 +406,7 @@ Suite *relay_depth_suite(void)
     tcase_add_test(tc, test_depth_own_connection);
     tcase_add_test(tc, test_depth_held_cap);
     tcase_add_test(tc, test_depth_held_broken);
+    tcase_add_test(tc, test_depth_cut_head_no_retry);
     tcase_add_test(tc, test_depth_bad_frame_after);
     tcase_add_test(tc, test_depth_eof);
     tcase_add_test(tc, test_depth_limit);
