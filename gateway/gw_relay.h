@@ -127,8 +127,8 @@ struct gw_exchange {
     int upstream;           /* the upstream it went to last, -1 */
     uint32_t tried;         /* upstreams tried for it, one bit each */
     unsigned attempts;      /* connections tried for it, minus one */
-    int unanswered_by;      /* 1 + the upstream that last closed on it
-                               unanswered (GW_UP_END_UNANSWERED), 0 */
+    uint32_t unanswered_by; /* upstreams that closed on it unanswered
+                               (GW_UP_END_UNANSWERED), one bit each */
     uint64_t got;           /* answer bytes received */
     uint64_t answer_bytes;  /* answer bytes passed back */
     uint64_t bytes_in;      /* the request's frame length, for the log */

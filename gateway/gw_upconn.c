@@ -199,7 +199,7 @@ static void end(gw_upconn *u, gw_up_end why, gw_time now)
         /* A request it took and closed on: whoever answers it says who
          * is to blame. */
         if (why == GW_UP_END_UNANSWERED && q[k].sent_any)
-            q[k].x->unanswered_by = (int)u->upstream + 1;
+            q[k].x->unanswered_by |= (uint32_t)1 << u->upstream;
         /* A connection that failed before a request behind the front
          * one went out costs that request nothing: the front one spent
          * a try on it. Nor does the close of an upstream that closes
@@ -431,6 +431,17 @@ static size_t drop(gw_upconn *u, const unsigned char *p, size_t n,
 
 /* Answer bytes: to the request whose answer comes next. Returns how
  * many were taken (fewer: that client's output is full). */
+/* Every upstream in mask but u's closed on a request that u's
+ * upstream has now answered: each of them is counted as failing. */
+static void blame_others(const gw_upconn *u, uint32_t mask, gw_time now)
+{
+    size_t i;
+
+    for (i = 0; i < GW_POOL_UPSTREAMS; i++)
+        if ((mask >> i & 1) && i != u->upstream)
+            gw_pool_blame(u->pool, i, now);
+}
+
 static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
                       gw_time now)
 {
@@ -462,12 +473,10 @@ static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
         if (ev.type == HF_EV_FRAME_END) {
             u->pool->up[u->upstream].st->requests++;
             gw_pool_answered(u->pool, u, now);
-            /* Answered here after another upstream closed on it: that
-             * one failed, not the request. */
-            if (!u->probe && e->x != NULL && e->x->unanswered_by > 0) {
-                if ((size_t)e->x->unanswered_by - 1 != u->upstream)
-                    gw_pool_blame(u->pool,
-                                  (size_t)e->x->unanswered_by - 1, now);
+            /* Answered here after other upstreams closed on it: they
+             * failed, not the request. */
+            if (!u->probe && e->x != NULL && e->x->unanswered_by != 0) {
+                blame_others(u, e->x->unanswered_by, now);
                 e->x->unanswered_by = 0;
             }
             if (u->probe) {

@@ -1565,6 +1565,35 @@ START_TEST(test_pool_unanswered)
     gw_pool_stats(r->pool, 1, &st);
     ck_assert_int_eq(st.down, 0);
     relay_free(r);
+
+    /* Three: two close on it in turn, the third answers; both are to
+     * blame (before, only the last that closed was). */
+    r = relay_new(4);
+    r->pc.n_upstreams = 3;
+    r->pc.names[1] = "up:2";
+    r->pc.names[2] = "up:3";
+    r->pc.fails = 1;
+    r->pc.retry = 1000;
+    r->connect_result = 1;
+    relay_client(r, ring_req, ring_rlen, 0, 1);
+    relay_upstream_ends(r, 1, 2);
+    relay_upstream_ends(r, 1, 3);
+    ck_assert_uint_eq(r->opened_to[0] + r->opened_to[1] + r->opened_to[2],
+                      3);
+    relay_upstream(r, ring_ans, ring_alen, 0, 4);
+    ck_assert_uint_eq(r->clen, ring_alen);
+    {
+        int down = 0;
+        size_t i;
+
+        for (i = 0; i < 3; i++) {
+            gw_pool_stats(r->pool, i, &st);
+            ck_assert_uint_eq(r->opened_to[i], 1);
+            down += st.down;
+        }
+        ck_assert_int_eq(down, 2);
+    }
+    relay_free(r);
 }
 END_TEST
 
