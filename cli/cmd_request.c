@@ -53,10 +53,10 @@ static const char request_help[] =
     "                         connection's ends (1 and 2 are accepted "
     "for v1\n"
     "                         and v2)\n"
-    "      --timeout TIME     to connect, then for the exchange (default "
-    "10s;\n"
-    "                         0 waits for ever); TIME is seconds, or with s "
-    "or ms\n"
+    "      --timeout TIME     to look up and connect, then for the exchange\n"
+    "                         (default 10s; 0 waits for ever); TIME is "
+    "seconds,\n"
+    "                         or with s or ms\n"
     "  -f, --force            write frames even to a terminal\n";
 
 /* Default for connecting and for the response: long enough for a busy
@@ -295,7 +295,15 @@ static int connect_host(req *r)
     char secs[32], msg[UTIL_MSG_MAX];
     int err = 0;
 
-    if (util_resolve(r->host, r->port, 0, &res, msg, sizeof(msg)) != 0) {
+    /* The name lookup is part of the time allowed to connect. */
+    switch (util_resolve_within(r->host, r->port, r->timeout_us, &res, msg,
+                                sizeof(msg))) {
+    case 0:
+        break;
+    case UTIL_RESOLVE_TIMEOUT:
+        cli_err("%s", msg);
+        return CLI_EXIT_TIMEOUT;
+    default:
         cli_err("%s", msg);
         return CLI_EXIT_RESOLVE;
     }

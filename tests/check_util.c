@@ -3,11 +3,14 @@
  * of numbers, sizes, durations and addresses that the hframe command and
  * hframe-gateway share.
  */
+#define _GNU_SOURCE         /* RTLD_NEXT */
 #include <check.h>
+#include <dlfcn.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <yajl/yajl_parse.h>
 
 #include "util.h"
@@ -294,6 +297,73 @@ START_TEST(test_resolve_and_name)
 }
 END_TEST
 
+/* A resolver that takes its time for one name: this getaddrinfo is
+ * found before the C library's. Other names go to the real one. */
+#define SLOW_NAME "slow.test"
+#define SLOW_NS 300000000L
+
+int getaddrinfo(const char *node, const char *service,
+                const struct addrinfo *hints, struct addrinfo **res)
+{
+    typedef int (*gai_fn)(const char *, const char *,
+                          const struct addrinfo *, struct addrinfo **);
+    static gai_fn real;
+
+    if (node != NULL && strcmp(node, SLOW_NAME) == 0) {
+        struct timespec ts = { 0, SLOW_NS };
+
+        nanosleep(&ts, NULL);
+        return EAI_NONAME;
+    }
+    if (real == NULL)
+        *(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+    return real(node, service, hints, res);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) +
+           (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A lookup that outlasts its time returns at its time; one that does
+ * not is util_resolve's (same result, same messages). */
+START_TEST(test_resolve_within)
+{
+    struct addrinfo *res = NULL;
+    char msg[UTIL_MSG_MAX], name[UTIL_ADDR_MAX];
+    struct timespec t0, rest = { 0, 2 * SLOW_NS };
+
+    ck_assert_int_eq(util_resolve_within("127.0.0.1", "65432", UTIL_SEC,
+                                         &res, msg, sizeof msg), 0);
+    ck_assert_str_eq(util_addr_name(res->ai_addr, name, sizeof name),
+                     "127.0.0.1:65432");
+    freeaddrinfo(res);
+    ck_assert_int_eq(util_resolve_within("127.0.0.1", "65536", UTIL_SEC,
+                                         &res, msg, sizeof msg), -1);
+    ck_assert_str_eq(msg, "invalid port '65536': expected a number from 0 "
+                          "to 65535 or a service name");
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(util_resolve_within(SLOW_NAME, "80", 20 * MS, &res,
+                                         msg, sizeof msg),
+                     UTIL_RESOLVE_TIMEOUT);
+    ck_assert(seconds_since(&t0) < 0.2);
+    ck_assert_str_eq(msg, "cannot resolve 'slow.test': no answer within "
+                          "20ms");
+    /* Waited out, the same lookup gives the resolver's answer. */
+    ck_assert_int_eq(util_resolve_within(SLOW_NAME, "80", 10 * UTIL_SEC,
+                                         &res, msg, sizeof msg), -1);
+    ck_assert_ptr_nonnull(strstr(msg, "cannot resolve 'slow.test' port "
+                                      "'80'"));
+    /* The first lookup's thread ends meanwhile and frees its record
+     * (the sanitizers watch). */
+    nanosleep(&rest, NULL);
+}
+END_TEST
+
 START_TEST(test_yajl_error)
 {
     yajl_handle h = yajl_alloc(NULL, NULL, NULL);
@@ -328,6 +398,7 @@ static Suite *util_suite(void)
     tcase_add_test(tc, test_hostport_long);
     tcase_add_test(tc, test_unbracket);
     tcase_add_test(tc, test_resolve_and_name);
+    tcase_add_test(tc, test_resolve_within);
     tcase_add_test(tc, test_yajl_error);
     suite_add_tcase(s, tc);
     return s;
