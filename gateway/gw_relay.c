@@ -33,7 +33,7 @@ static void exchange_free(gw_exchange *x)
     free(x);
 }
 
-/* A new exchange at the end of c's: the spare one, or a new one. */
+/* A new exchange at the end of c's: a spare one, or a new one. */
 static gw_exchange *exchange_new(gw_conn *c)
 {
     gw_relay *r = &c->relay;
@@ -41,7 +41,8 @@ static gw_exchange *exchange_new(gw_conn *c)
     gw_buf req, held;
 
     if (x != NULL) {
-        r->spare = NULL;
+        r->spare = x->next;
+        r->n_spare--;
         req = x->req;
         held = x->held;
     } else {
@@ -82,12 +83,34 @@ static void unlink_exchange(gw_exchange *x)
     if (r->tail == x)
         r->tail = prev;
     r->n--;
+    if (r->n_spare >= depth_of(x->c)) {
+        exchange_free(x);
+        return;
+    }
+    /* Kept for the client's next requests: a pipelining client would
+     * otherwise have two allocations made and freed per request. Only
+     * the first spare keeps large buffers. */
+    if (r->spare != NULL && x->req.cap > GW_RELAY_SPARE_BUF)
+        gw_buf_free(&x->req);
+    if (r->spare != NULL && x->held.cap > GW_RELAY_SPARE_BUF)
+        gw_buf_free(&x->held);
     gw_buf_clear(&x->req);
     gw_buf_clear(&x->held);
-    if (r->spare == NULL)
-        r->spare = x;
-    else
+    x->next = r->spare;
+    r->spare = x;
+    r->n_spare++;
+}
+
+/* Free every spare exchange of r. */
+static void spares_free(gw_relay *r)
+{
+    gw_exchange *x;
+
+    while ((x = r->spare) != NULL) {
+        r->spare = x->next;
         exchange_free(x);
+    }
+    r->n_spare = 0;
 }
 
 void gw_relay_free(gw_conn *c, gw_time now)
@@ -106,14 +129,12 @@ void gw_relay_free(gw_conn *c, gw_time now)
     r->n = 0;
     if (pooled)
         gw_pool_gone(pool_of(c), c, now);
-    exchange_free(r->spare);
-    r->spare = NULL;
+    spares_free(r);
 }
 
 void gw_relay_trim(gw_conn *c)
 {
-    exchange_free(c->relay.spare);
-    c->relay.spare = NULL;
+    spares_free(&c->relay);
 }
 
 size_t gw_relay_buffered(const gw_conn *c)
@@ -123,8 +144,8 @@ size_t gw_relay_buffered(const gw_conn *c)
 
     for (x = c->relay.head; x != NULL; x = x->next)
         n += x->req.cap + x->held.cap;
-    if (c->relay.spare != NULL)
-        n += c->relay.spare->req.cap + c->relay.spare->held.cap;
+    for (x = c->relay.spare; x != NULL; x = x->next)
+        n += x->req.cap + x->held.cap;
     return n;
 }
 

@@ -59,6 +59,10 @@
 #define GW_RELAY_DEPTH_MAX 256
 #define GW_RELAY_DEPTH_DEFAULT 4
 
+/* A spare exchange other than the first keeps request and answer
+ * buffers up to this capacity; larger ones are freed. */
+#define GW_RELAY_SPARE_BUF 4096
+
 typedef struct gw_relay_config {
     int on;                     /* relay mode */
     unsigned attempts;          /* connections tried per request before
@@ -153,7 +157,10 @@ struct gw_exchange {
 typedef struct gw_relay {
     gw_exchange *head, *tail;
     unsigned n;
-    gw_exchange *spare;     /* one over, kept for the next request */
+    gw_exchange *spare;     /* done with, kept for the next requests:
+                               at most the depth of them (linked by
+                               next), freed when the client idles */
+    unsigned n_spare;
     int upstream;           /* the upstream its last request went to,
                                -1 */
     int broken;             /* a bad frame, or the end of the stream

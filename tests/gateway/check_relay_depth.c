@@ -122,6 +122,44 @@ START_TEST(test_depth_side_by_side)
 }
 END_TEST
 
+/* Exchanges a pipelining client is done with are kept for its next
+ * requests (up to its depth, the first with its buffers) and freed
+ * when it idles. */
+START_TEST(test_depth_spares)
+{
+    relay_t *r = depth_relay(2, 16, 1);
+    const gw_exchange *was[2];
+    gw_memio *m[2];
+    int i;
+
+    r->cfg.idle_timeout = 0;
+    for (i = 0; i < 2; i++) {
+        relay_client(r, d_req, d_rlen[0] + d_rlen[1], 0, 1);
+        if (i == 0) {
+            was[0] = r->c[0].relay.head;
+            was[1] = was[0]->next;
+        } else {
+            /* The same two, taken from the spares. */
+            ck_assert(r->c[0].relay.head == was[0] ||
+                      r->c[0].relay.head == was[1]);
+            ck_assert(r->c[0].relay.head->next == was[0] ||
+                      r->c[0].relay.head->next == was[1]);
+        }
+        m[0] = peer_of(r, 0, 0);
+        m[1] = peer_of(r, 0, 1);
+        answer(r, m[0], d_ans[0], d_alen[0], 2);
+        answer(r, m[1], d_ans[1], d_alen[1], 3);
+        ck_assert_uint_eq(r->c[0].relay.n, 0);
+        ck_assert_uint_eq(r->c[0].relay.n_spare, 2);
+        r->clen = 0;
+    }
+    relay_pump(r, 3 + GW_TRIM_AFTER);   /* idle: trimmed */
+    ck_assert_uint_eq(r->c[0].relay.n_spare, 0);
+    ck_assert_uint_eq(gw_conn_buffered(&r->c[0]), 0);
+    relay_free(r);
+}
+END_TEST
+
 /* With depth 1 (and by default) the second request goes out only once
  * the first is answered. */
 START_TEST(test_depth_one)
@@ -401,6 +439,7 @@ Suite *relay_depth_suite(void)
 
     tcase_add_checked_fixture(tc, depth_setup, builtin_teardown);
     tcase_add_test(tc, test_depth_side_by_side);
+    tcase_add_test(tc, test_depth_spares);
     tcase_add_loop_test(tc, test_depth_one, 0, 2);
     tcase_add_test(tc, test_depth_no_sharing_behind);
     tcase_add_test(tc, test_depth_own_connection);
