@@ -260,19 +260,16 @@ static int looks_like_result(const unsigned char *p, size_t n)
            p[n - 2] == '"' && p[n - 1] == '}';
 }
 
+/* The first address of the server, looked up within --timeout. */
 static int resolve(bench_run *run)
 {
-    struct addrinfo hints, *res = NULL;
-    int rc;
+    struct addrinfo *res = NULL;
+    char msg[UTIL_MSG_MAX];
 
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(run->cfg->host, run->cfg->port, &hints, &res);
-    if (rc != 0 || res == NULL) {
-        fprintf(stderr, "hframe: bench: %s: %s\n", run->cfg->host,
-                rc != 0 ? gai_strerror(rc) : "no address");
+    if (util_resolve_within(run->cfg->host, run->cfg->port,
+                            run->cfg->timeout_ns / 1000, &res, msg,
+                            sizeof msg) != 0) {
+        fprintf(stderr, "hframe: bench: %s\n", msg);
         return -1;
     }
     memcpy(&run->addr, res->ai_addr, res->ai_addrlen);

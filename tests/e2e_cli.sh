@@ -869,6 +869,8 @@ start_peer http 1 &&
     ok || fail "request to an HTTP server: $(cat "$T/err")"
 expect_err 8 "hframe: cannot resolve 'no-such-host.invalid' port '1': Name or service not known" \
     "request to a name that does not resolve" "$HFRAME" request no-such-host.invalid 1 search ring
+expect_err 1 "hframe: bench: cannot resolve 'no-such-host.invalid' port '1': Name or service not known" \
+    "bench to a name that does not resolve" "$HFRAME" bench -n 1 no-such-host.invalid 1
 start_peer reference 1 &&
     expect 0 "request with options after operands" "$HFRAME" request 127.0.0.1 "$PORT" search morpheus --timeout 2s -v &&
     grep -q "^hframe: connected to 127.0.0.1 port $PORT" "$T/err" && ok || fail "request options after operands"
