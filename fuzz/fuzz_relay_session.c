@@ -111,7 +111,8 @@
  *    exchange too), always once an answer was relayed;
  *  - gw_conn_poll agrees with the state; output within its cap plus one
  *    read, header or error frame; decoder memory bounded and freed;
- *    no more of a client's requests relayed at once than its depth;
+ *    no more of a client's requests relayed at once than its depth,
+ *    nor of them and the spare exchanges kept for its next ones;
  *    what a connection's buffers hold allocated bounded by its caps and
  *    depth, and nothing once it was idle long enough to be trimmed.
  */
@@ -933,7 +934,7 @@ static unsigned depth(const session *s)
 
 /* What a connection holds allocated: nothing once trimmed; else its
  * side's three buffers and two for each exchange (request, held answer),
- * up to depth of them and a spare, each holding at most the output cap,
+ * up to depth of them with the spares, each holding at most the output cap,
  * one read and a header or error frame, which a doubling buffer may
  * allocate twice over. */
 static void check_memory(const session *s, const gw_conn *c, size_t slack)
@@ -968,6 +969,8 @@ static void check_state(const session *s, int k)
             FZ_CHECK(x->up_start <= s->now);
     }
     FZ_CHECK(c->relay.n <= depth(s));
+    /* Spares come from finished exchanges and go to new ones first. */
+    FZ_CHECK(c->relay.n + c->relay.n_spare <= depth(s));
     for (i = 0; i < cl->n_replies; i++)
         if (cl->replies[i].kind == GW_KIND_RELAYED)
             FZ_CHECK(up == 0);
