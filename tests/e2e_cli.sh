@@ -871,6 +871,41 @@ expect_err 8 "hframe: cannot resolve 'no-such-host.invalid' port '1': Name or se
     "request to a name that does not resolve" "$HFRAME" request no-such-host.invalid 1 search ring
 expect_err 1 "hframe: bench: cannot resolve 'no-such-host.invalid' port '1': Name or service not known" \
     "bench to a name that does not resolve" "$HFRAME" bench -n 1 no-such-host.invalid 1
+# --timeout bounds the name lookup: a name server that reads queries and
+# never answers (glibc would ask it again and again for 10 s), seen only
+# by this command through a private mount of /etc/resolv.conf. Needs
+# root and mount namespaces; said and skipped without them.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+    python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.83.1.1", 53))
+print("ok", flush=True)
+time.sleep(20)' >"$T/dns.out" 2>"$T/dns.err" &
+    dns=$!
+    pids="$pids $dns"
+    i=0
+    while [ "$i" -lt 100 ] && [ ! -s "$T/dns.out" ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    echo "nameserver 127.83.1.1" >"$T/resolv.conf"
+    t0=$(date +%s)
+    if [ -s "$T/dns.out" ]; then
+        expect_err 5 "hframe: cannot resolve 'slow.example': no answer within 300ms" \
+            "request: --timeout bounds the name lookup" \
+            unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && exec "$2" request --timeout 300ms slow.example 80 search x' \
+            sh "$T/resolv.conf" "$HFRAME" &&
+            [ $(($(date +%s) - t0)) -le 3 ] && ok ||
+            fail "request: the lookup took $(($(date +%s) - t0)) s"
+    else
+        echo "skip: request's lookup timeout (no name server on 127.83.1.1:53)"
+        show "$T/dns.err"
+    fi
+    kill "$dns" 2>/dev/null
+else
+    echo "skip: request's lookup timeout (needs root and unshare -m)"
+fi
 start_peer reference 1 &&
     expect 0 "request with options after operands" "$HFRAME" request 127.0.0.1 "$PORT" search morpheus --timeout 2s -v &&
     grep -q "^hframe: connected to 127.0.0.1 port $PORT" "$T/err" && ok || fail "request options after operands"
