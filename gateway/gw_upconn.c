@@ -429,8 +429,6 @@ static size_t drop(gw_upconn *u, const unsigned char *p, size_t n,
     }
 }
 
-/* Answer bytes: to the request whose answer comes next. Returns how
- * many were taken (fewer: that client's output is full). */
 /* Every upstream in mask but u's closed on a request that u's
  * upstream has now answered: each of them is counted as failing. */
 static void blame_others(const gw_upconn *u, uint32_t mask, gw_time now)
@@ -442,6 +440,8 @@ static void blame_others(const gw_upconn *u, uint32_t mask, gw_time now)
             gw_pool_blame(u->pool, i, now);
 }
 
+/* Answer bytes: to the request whose answer comes next. Returns how
+ * many were taken (fewer: that client's output is full). */
 static size_t consume(gw_upconn *u, const unsigned char *p, size_t n,
                       gw_time now)
 {

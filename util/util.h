@@ -110,13 +110,13 @@ int util_resolve(const char *host, const char *port, int passive,
 #define UTIL_RESOLVE_TIMEOUT (-2)
 
 /*
- * util_resolve for a client (not passive) that waits at most timeout_us
- * microseconds (0: as long as the lookup takes). A name lookup can
- * take many seconds (a resolver that does not answer is asked again),
- * so it runs on a thread of its own; when the time is up the caller
- * goes on and the thread frees what it finds. 0 with *res set, -1 as
- * util_resolve, or UTIL_RESOLVE_TIMEOUT with msg ("cannot resolve 'h':
- * no answer within T").
+ * util_resolve for a client (host not NULL, not passive) that waits at
+ * most timeout_us microseconds (0: as long as the lookup takes). A
+ * name lookup can take many seconds (a resolver that does not answer
+ * is asked again), so it runs on a thread of its own; when the time is
+ * up the caller goes on and the thread frees what it finds. 0 with
+ * *res set, -1 as util_resolve, or UTIL_RESOLVE_TIMEOUT with msg
+ * ("cannot resolve 'h': no answer within T").
  */
 int util_resolve_within(const char *host, const char *port,
                         uint64_t timeout_us, struct addrinfo **res,
