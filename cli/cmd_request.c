@@ -824,7 +824,10 @@ typedef struct raw_state {
     uint64_t sent;          /* complete frames read from stdin */
     uint64_t sent_end;      /* stdin's offset after the last of them */
     uint64_t answered;      /* complete frames received */
-    int in_eof;
+    uint64_t in_bytes;      /* bytes read from stdin */
+    int in_eof;             /* stdin is not read any further */
+    int bad;                /* stdin is not valid frames: reported (exit
+                               3) once the frames before it are answered */
     unsigned char *buf;     /* a chunk of stdin waiting to be sent */
     size_t len, off;
 } raw_state;
@@ -854,36 +857,43 @@ static int count_frames(hf_decoder *d, const unsigned char *p, size_t n,
     }
 }
 
-/* Read a chunk of stdin into rs->buf. 0, or the exit status. */
+/* Read a chunk of stdin into rs->buf. Where it stops being frames (or
+ * ends inside one), only the whole frames before go out, stdin is read
+ * no further, and the error waits for their answers, so that what is
+ * written and the exit status do not depend on how fast the server
+ * answers. 0, or the exit status. */
 static int raw_read_stdin(raw_state *rs)
 {
     long n = cli_read(STDIN_FILENO, rs->buf, CLI_CHUNK);
+    uint64_t start = rs->in_bytes;
     size_t used;
 
     if (n < 0)
         return CLI_EXIT_FAIL;
     if (n == 0) {
         rs->in_eof = 1;
-        if (hf_decoder_finish(&rs->in) == HF_OK)
-            return 0;
-    } else if (count_frames(&rs->in, rs->buf, (size_t)n, &rs->sent,
-                            UINT64_MAX, &used, &rs->sent_end) == 0) {
-        rs->len = (size_t)n;
-        rs->off = 0;
+        rs->bad = hf_decoder_finish(&rs->in) != HF_OK;
         return 0;
     }
-    cli_set_input_name("standard input");
-    cli_err_decoder(hf_decoder_error(&rs->in));
-    cli_set_input_name(NULL);
-    return CLI_EXIT_INVALID;
+    rs->in_bytes += (uint64_t)n;
+    rs->off = 0;
+    rs->len = (size_t)n;
+    if (count_frames(&rs->in, rs->buf, (size_t)n, &rs->sent, UINT64_MAX,
+                     &used, &rs->sent_end) != 0) {
+        rs->bad = 1;
+        rs->in_eof = 1;
+        rs->len = rs->sent_end > start ? (size_t)(rs->sent_end - start) : 0;
+    }
+    return 0;
 }
 
 /* Answers asked for so far: the requests read whole from standard
  * input, and the one begun after them (a server may answer one from its
- * header). */
+ * header) unless standard input went bad in it. */
 static uint64_t asked(const raw_state *rs)
 {
-    return rs->sent + (hf_decoder_offset(&rs->in) > rs->sent_end ? 1 : 0);
+    return rs->sent + (!rs->bad && hf_decoder_offset(&rs->in) > rs->sent_end
+                           ? 1 : 0);
 }
 
 /* Received bytes go to stdout as they are, up to the end of the answer
@@ -1002,6 +1012,13 @@ static int run_raw(req *r, unsigned char *chunk)
         return CLI_EXIT_FAIL;
     }
     rc = raw_loop(r, &rs, chunk);
+    if (rs.bad) {
+        cli_set_input_name("standard input");
+        cli_err_decoder(hf_decoder_error(&rs.in));
+        cli_set_input_name(NULL);
+        if (rc == 0)
+            rc = CLI_EXIT_INVALID;
+    }
     hf_decoder_free(&rs.in);
     free(rs.buf);
     return rc;

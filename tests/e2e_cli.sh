@@ -987,6 +987,25 @@ start_peer double 1 &&
 start_peer keepalive 1 &&
     printf 'hello\n' | expect_err 3 "hframe: standard input: offset 6: truncated: stream ended 4 bytes into a 26725-byte header" \
         "request --raw of text" "$HFRAME" request --raw 127.0.0.1 "$PORT"
+# Input that stops being frames, or ends inside one: the whole frames
+# before it are sent and their answers written, whatever the server's
+# pace, then exit 3; nothing after the bad bytes is sent.
+{ printf '{"result": "Follow the white rabbit. \360\237\220\260"}First 10 bytes of request: '
+  head -c 10 "$G/request-binary.content"; } >"$T/want2"
+# raw_bad DESC FILE MESSAGE-PATTERN: FILE holds the two requests, then
+# bad bytes.
+raw_bad() {
+    start_peer keepalive 1 &&
+        expect 3 "request --raw, $1" \
+            "$HFRAME" request --raw 127.0.0.1 "$PORT" <"$2" &&
+        grep -q "^hframe: standard input: offset [0-9]*: $3" "$T/err" &&
+        "$HFRAME" decode --content <"$T/out" >"$T/c" &&
+        same "request --raw, $1: the answers before it" "$T/c" "$T/want2"
+}
+{ cat "$T/two.bin"; printf 'xx'; } >"$T/cut.bin"
+raw_bad "input cut inside a frame" "$T/cut.bin" "truncated: "
+{ cat "$T/two.bin"; printf '\000\002{]'; cat "$G/request-search.bin"; } >"$T/bad.bin"
+raw_bad "input that stops being frames" "$T/bad.bin" ""
 usage_err "hframe: request: --raw sends and writes frames as they are; no --frame or --binary" \
     request --raw --frame 127.0.0.1 1
 usage_err "hframe: invalid value 'v3' for --proxy-protocol: expected v1 or v2" \
